@@ -1,0 +1,85 @@
+"""One exception tree for the whole project.
+
+Transient errors are retried with backoff by whoever owns the loop; terminal ones set a state
+(integration or table) with the message as the reason. Messages name what failed (integration,
+table, position) and what to do next, and never contain a secret: build them from redacted URLs.
+"""
+
+from __future__ import annotations
+
+
+class ZeroEtlError(Exception):
+    """Base of every error zeroetl raises on purpose."""
+
+    code = "ZeroEtlError"
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class TransientError(ZeroEtlError):
+    """Worth retrying: network cuts, source restarts, lock timeouts."""
+
+    code = "Transient"
+
+
+class TerminalError(ZeroEtlError):
+    """Retrying will not help until someone changes something."""
+
+    code = "Terminal"
+
+
+class ConfigError(TerminalError):
+    code = "InvalidConfiguration"
+
+
+class SourceError(ZeroEtlError):
+    code = "SourceError"
+
+
+class SourceUnavailable(SourceError, TransientError):
+    code = "SourceUnavailable"
+
+
+class SourceNotReady(SourceError, TerminalError):
+    """A prerequisite (binlog settings, privileges) is not met."""
+
+    code = "SourceNotReady"
+
+
+class BinlogPurged(SourceError, TerminalError):
+    """The checkpoint's binlog file is gone from the source: only a fresh snapshot can recover."""
+
+    code = "BinlogPurged"
+
+
+class DecodeError(SourceError, TerminalError):
+    """A binlog event could not be decoded."""
+
+    code = "DecodeError"
+
+
+class UnsupportedSchema(SourceError, TerminalError):
+    """A table (or one of its columns) cannot be replicated; the table fails, others go on."""
+
+    code = "UnsupportedSchema"
+
+
+class DestinationError(ZeroEtlError):
+    code = "DestinationError"
+
+
+class TableFailed(ZeroEtlError):
+    """Raised for one table; the engine records it as the table's reason and carries on."""
+
+    code = "TableFailed"
+
+    def __init__(self, table: str, reason: str) -> None:
+        super().__init__(f"table {table}: {reason}")
+        self.table = table
+        self.reason = reason
