@@ -1,0 +1,238 @@
+"""Rows events (WRITE/UPDATE/DELETE_ROWS v1 and v2) -> Arrow record batches.
+
+A RowsDecoder is compiled once per TableMap: it generates one Python function that walks the
+rows of an event, reading consecutive fixed-width columns with a single precompiled
+`struct.Struct` and appending every raw value to one flat list (rows without NULLs take a
+straight-line path; rows with NULLs a per-column one). Each column is then sliced out of the
+flat list with a stride and finished into Arrow in one go (see values.py).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from zeroetl.errors import DecodeError
+from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, rows_table_id
+from zeroetl.sources.mysql.values import Layout, finisher, layout
+
+WRITE_ROWS_V1, UPDATE_ROWS_V1, DELETE_ROWS_V1 = 23, 24, 25
+WRITE_ROWS_V2, UPDATE_ROWS_V2, DELETE_ROWS_V2 = 30, 31, 32
+PARTIAL_UPDATE_ROWS = 39
+_KINDS = {
+    WRITE_ROWS_V1: "insert", WRITE_ROWS_V2: "insert", UPDATE_ROWS_V1: "update",
+    UPDATE_ROWS_V2: "update", DELETE_ROWS_V1: "delete", DELETE_ROWS_V2: "delete",
+}  # fmt: skip
+_V2 = {WRITE_ROWS_V2, UPDATE_ROWS_V2, DELETE_ROWS_V2}
+
+__all__ = ["RowsDecoder", "RowsImage", "TableMap", "parse_table_map", "rows_table_id"]
+
+
+@dataclass
+class RowsImage:
+    kind: str  # "insert" | "update" | "delete"
+    before: pa.RecordBatch | None  # delete, update
+    after: pa.RecordBatch | None  # insert, update
+    zero_dates: int = 0  # zero/invalid dates turned into NULL
+
+
+_PREFIX_CODES = {1: "B", 2: "H", 4: "I"}
+_MAX_PATTERNS = 48  # NULL patterns compiled into straight-line branches; then a generic one
+
+
+class _Compiler:
+    """Generates `walk(buf, pos, end, out)`: one branch per NULL pattern seen so far.
+
+    Within a branch the present columns are read run by run: every fixed-width value up to and
+    including the next length prefix comes from one precompiled struct, then the string is
+    sliced. An unseen pattern makes `walk` return early; the decoder adds a branch and resumes.
+    """
+
+    def __init__(self, layouts: list[Layout], nbl: int) -> None:
+        self.layouts = layouts
+        self.nbl = nbl
+        self.env: dict[str, Any] = {}
+        self.structs: dict[str, str] = {}
+
+    def _struct(self, codes: str) -> str:
+        name = self.structs.get(codes)
+        if name is None:
+            name = self.structs[codes] = f"S{len(self.structs)}"
+            self.env[name] = struct.Struct("<" + codes).unpack_from
+        return name
+
+    def branch(self, present: list[int]) -> list[str]:
+        """Straight-line code reading the present columns at `p` into v{i}."""
+        lines: list[str] = []
+        names: list[str] = []
+        codes = ""
+
+        def flush(extra: str = "") -> None:
+            nonlocal names, codes
+            if names:
+                size = struct.calcsize("<" + codes)
+                lines.append(f"{', '.join(names)}, = {self._struct(codes)}(buf, p)")
+                if extra:
+                    lines.append(extra.format(a=f"p + {size}"))
+                    lines.append(f"p += {size} + n")
+                else:
+                    lines.append(f"p += {size}")
+            names, codes = [], ""
+
+        for i in present:
+            lay = self.layouts[i]
+            if lay.code:
+                names.append(f"v{i}")
+                codes += lay.code
+            elif lay.prefix in _PREFIX_CODES:
+                names.append("n")
+                codes += _PREFIX_CODES[lay.prefix]
+                flush(f"v{i} = buf[{{a}}:{{a}} + n]")
+            else:  # 3-byte length (MEDIUMBLOB/MEDIUMTEXT): no struct code
+                flush()
+                lines.append("n = int.from_bytes(buf[p:p + 3], 'little')")
+                lines.append(f"v{i} = buf[p + 3:p + 3 + n]")
+                lines.append("p += 3 + n")
+        flush()
+        return lines
+
+    def generic(self) -> list[str]:
+        """Per-column NULL checks: the fallback once there are too many patterns."""
+        lines: list[str] = []
+        for i in range(len(self.layouts)):
+            lines.append(f"if nb >> {i} & 1:")
+            lines.append(f"    v{i} = None")
+            lines.append("else:")
+            lines += ["    " + ln for ln in self.branch([i])]
+        return lines
+
+    def source(self, patterns: list[int]) -> str:
+        ncols = len(self.layouts)
+        nb_expr = (
+            "buf[pos]" if self.nbl == 1 else f"int.from_bytes(buf[pos:pos + {self.nbl}], 'little')"
+        )
+        lines = [
+            "def walk(buf, pos, end, out):",
+            "    while pos < end:",
+            # Servers set the unused high bits of the NULL bitmap: mask them.
+            f"        nb = {nb_expr} & {(1 << ncols) - 1}",
+            f"        p = pos + {self.nbl}",
+        ]
+        for k, nb in enumerate(patterns):
+            present = [i for i in range(ncols) if not nb >> i & 1]
+            values = ", ".join("None" if nb >> i & 1 else f"v{i}" for i in range(ncols))
+            lines.append(f"        {'if' if k == 0 else 'elif'} nb == {nb}:")
+            lines += ["            " + ln for ln in self.branch(present)]
+            lines.append(f"            out += ({values},)")
+        lines.append("        else:")
+        if len(patterns) >= _MAX_PATTERNS:
+            lines += ["            " + ln for ln in self.generic()]
+            lines.append(f"            out += ({', '.join(f'v{i}' for i in range(ncols))},)")
+        else:
+            lines.append("            return pos")
+        lines += ["        pos = p", "    return pos"]
+        return "\n".join(lines) + "\n"
+
+    def compile(self, patterns: list[int]) -> tuple[Any, str]:
+        src = self.source(patterns)
+        env = dict(self.env)
+        exec(src, env)  # built from the table's column layouts only, never from row values
+        return env["walk"], src
+
+
+class RowsDecoder:
+    """Decodes every rows event of one table version (one TableMap)."""
+
+    def __init__(self, tmap: TableMap) -> None:
+        self.tmap = tmap
+        self.table_schema = tmap.table_schema()
+        self.arrow_schema = self.table_schema.arrow_schema()
+        self.ncols = len(tmap.column_types)
+        self._nbl = (self.ncols + 7) // 8
+        layouts = [layout(tmap, i) for i in range(self.ncols)]
+        self._conv = [lay.conv for lay in layouts]
+        self._compiler = _Compiler(layouts, self._nbl)
+        self._patterns: list[int] = [0]
+        self._walk, self.source = self._compiler.compile(self._patterns)
+        self._finish = [finisher(tmap, i, c.type) for i, c in enumerate(self.table_schema.columns)]
+        self._full = (1 << self.ncols) - 1
+
+    def decode(self, event_type: int, body: memoryview) -> RowsImage:
+        kind = _KINDS.get(event_type)
+        if kind is None:
+            what = "PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON is not supported)"
+            raise DecodeError(
+                f"event type {event_type} is not a rows event zeroetl decodes"
+                + (f": {what}" if event_type == PARTIAL_UPDATE_ROWS else "")
+            )
+        buf = bytes(body)
+        pos = 8
+        if event_type in _V2:
+            pos += int.from_bytes(buf[8:10], "little")  # extra data, its 2 length bytes included
+        ncols, pos = _packed(buf, pos)
+        if ncols != self.ncols:
+            raise DecodeError(
+                f"rows event for {self.tmap.schema}.{self.tmap.table} has {ncols} columns, "
+                f"its TABLE_MAP {self.ncols}"
+            )
+        images = 2 if kind == "update" else 1
+        for _ in range(images):
+            present = int.from_bytes(buf[pos : pos + self._nbl], "little") & self._full
+            if present != self._full:
+                raise DecodeError(
+                    f"rows event for {self.tmap.schema}.{self.tmap.table} lacks columns: "
+                    "binlog_row_image=FULL is required",
+                    hint="SET GLOBAL binlog_row_image=FULL (and in the server config), then resync",
+                )
+            pos += self._nbl
+        out: list[Any] = []
+        end = len(buf)
+        try:
+            while True:
+                pos = self._walk(buf, pos, end, out)
+                if pos >= end:
+                    break
+                self._add_pattern(buf, pos)
+        except (IndexError, struct.error) as e:
+            raise DecodeError(f"malformed rows event for {self.tmap.table}: {e}") from e
+        if pos != end or len(out) % (self.ncols * images):
+            raise DecodeError(f"malformed rows event for {self.tmap.table}: rows overrun the event")
+        if images == 1:
+            batch, zeros = self._batch(out, 0, self.ncols)
+            if kind == "insert":
+                return RowsImage(kind, None, batch, zeros)
+            return RowsImage(kind, batch, None, zeros)
+        before, z1 = self._batch(out, 0, 2 * self.ncols)
+        after, z2 = self._batch(out, self.ncols, 2 * self.ncols)
+        return RowsImage(kind, before, after, z1 + z2)
+
+    def _add_pattern(self, buf: bytes, pos: int) -> None:
+        nb = int.from_bytes(buf[pos : pos + self._nbl], "little") & self._full
+        self._patterns.append(nb)
+        self._walk, self.source = self._compiler.compile(self._patterns)
+
+    def _batch(self, out: list[Any], start: int, stride: int) -> tuple[pa.RecordBatch, int]:
+        arrays = []
+        zeros = 0
+        for k, fin in enumerate(self._finish):
+            col = out[start + k :: stride]
+            conv = self._conv[k]
+            if conv is not None:
+                col = conv(col)
+            arr, z = fin(col)
+            arrays.append(arr)
+            zeros += z
+        return pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema), zeros
+
+
+def _packed(buf: bytes, pos: int) -> tuple[int, int]:
+    first = buf[pos]
+    if first < 251:
+        return first, pos + 1
+    width = {252: 2, 253: 3, 254: 8}.get(first)
+    if width is None:
+        raise DecodeError(f"bad packed integer prefix {first} in rows event")
+    return int.from_bytes(buf[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
