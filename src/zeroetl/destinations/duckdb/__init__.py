@@ -1,0 +1,5 @@
+"""DuckDB destination (registered as "duckdb"): see destination.py."""
+
+from .destination import CAPABILITIES, DuckDBDestination
+
+__all__ = ["CAPABILITIES", "DuckDBDestination"]

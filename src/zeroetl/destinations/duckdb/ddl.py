@@ -1,0 +1,122 @@
+"""Table DDL for replicated tables: one DuckDB schema per MySQL database, names kept exactly.
+
+Replicated tables carry no constraints at all (no PRIMARY KEY, no NOT NULL): keys are guaranteed
+by the source, an ART index only slows the delete+insert apply, and NOT NULL would reject values
+the type mapping deliberately turns into NULL (zero dates).
+
+DuckDB identifiers are case-insensitive even when quoted, while MySQL table and database names
+are case-sensitive on Linux. Two source tables that differ only in case would silently replace
+each other here, so such a name fails its table instead (`check_case_clash`).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from zeroetl.errors import TableFailed
+from zeroetl.model import ColumnSchema, TableId, TableSchema
+
+from . import meta
+from .types import column_type, ident, qualified
+
+
+def create_table_sql(schema: TableSchema, catalog: str) -> list[str]:
+    cols = ", ".join(f"{ident(c.name)} {column_type(schema.id, c)}" for c in schema.columns)
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {ident(catalog)}.{ident(schema.id.schema)}",
+        f"CREATE OR REPLACE TABLE {qualified(schema.id, catalog)} ({cols})",
+    ]
+
+
+def check_reserved(table: TableId) -> None:
+    if table.schema.lower() == meta.SCHEMA:
+        raise TableFailed(str(table), f"database name {table.schema!r} is reserved by zeroetl")
+
+
+def existing_name(con: duckdb.DuckDBPyConnection, table: TableId) -> TableId | None:
+    """The table's name as stored, if a table matching it case-insensitively exists."""
+    row = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND lower(schema_name) = lower(?) "
+        "AND lower(table_name) = lower(?)",
+        [table.schema, table.table],
+    ).fetchone()
+    return None if row is None else TableId(row[0], row[1])
+
+
+def check_case_clash(
+    con: duckdb.DuckDBPyConnection, table: TableId, allow: TableId | None = None
+) -> None:
+    """Fail `table` if another table differing only in case already exists (see module doc)."""
+    found = existing_name(con, table)
+    if found is not None and found != table and found != allow:
+        raise TableFailed(
+            str(table),
+            f"name differs only in letter case from the replicated table {found}; "
+            "DuckDB identifiers are case-insensitive",
+        )
+    schema_row = con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+        "AND lower(schema_name) = lower(?)",
+        [table.schema],
+    ).fetchone()
+    other_schema = None if schema_row is None else schema_row[0]
+    if other_schema not in (None, table.schema, allow.schema if allow else None):
+        raise TableFailed(
+            str(table),
+            f"database name differs only in letter case from {other_schema!r}; "
+            "DuckDB identifiers are case-insensitive",
+        )
+
+
+def rename_table_sql(old: TableId, new: TableSchema, catalog: str) -> list[str]:
+    """Rename in place when the schema stays, else copy into the new schema and drop the old.
+
+    DuckDB has no ALTER TABLE ... SET SCHEMA; the copy runs inside the caller's transaction, so
+    readers see either the old or the new table, never both or neither.
+    """
+    if old.schema == new.id.schema:
+        return [f"ALTER TABLE {qualified(old, catalog)} RENAME TO {ident(new.id.table)}"]
+    cols = ", ".join(ident(c) for c in new.names)
+    return [
+        *create_table_sql(new, catalog),
+        f"INSERT INTO {qualified(new.id, catalog)} ({cols}) SELECT {cols} FROM {qualified(old, catalog)}",
+        f"DROP TABLE {qualified(old, catalog)}",
+    ]
+
+
+def add_column_sql(table: TableId, column: ColumnSchema, catalog: str) -> str:
+    return (
+        f"ALTER TABLE {qualified(table, catalog)} ADD COLUMN {ident(column.name)} "
+        f"{column_type(table, column)}"
+    )
+
+
+def drop_column_sql(table: TableId, name: str, catalog: str) -> str:
+    return f"ALTER TABLE {qualified(table, catalog)} DROP COLUMN {ident(name)}"
+
+
+def rename_column_sql(table: TableId, old: str, new: str, catalog: str) -> str:
+    return f"ALTER TABLE {qualified(table, catalog)} RENAME COLUMN {ident(old)} TO {ident(new)}"
+
+
+def with_added(s: TableSchema, column: ColumnSchema) -> TableSchema:
+    # DuckDB appends new columns; the record follows the physical order.
+    return TableSchema(
+        s.id, (*[c for c in s.columns if c.name != column.name], column), s.primary_key
+    )
+
+
+def with_dropped(s: TableSchema, name: str) -> TableSchema:
+    cols = tuple(c for c in s.columns if c.name != name)
+    return TableSchema(s.id, cols, tuple(k for k in s.primary_key if k != name))
+
+
+def with_renamed(s: TableSchema, old: str, new: str) -> TableSchema:
+    cols = tuple(
+        ColumnSchema(new, c.type, c.nullable, c.source_type, c.unsupported_reason)
+        if c.name == old
+        else c
+        for c in s.columns
+    )
+    return TableSchema(s.id, cols, tuple(new if k == old else k for k in s.primary_key))

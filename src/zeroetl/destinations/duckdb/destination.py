@@ -1,0 +1,398 @@
+"""The DuckDB destination: one target database file, written by one thread (STYLE.md practice 8).
+
+Data, DDL and our metadata (`_zeroetl` schema, see meta.py) share one connection and one
+explicit transaction, so a crash can never separate rows from the checkpoint that covers them.
+Called outside `begin()`/`commit()`, each method runs in a transaction of its own.
+Readers (SQL endpoint, API) take `reader()` cursors and see committed snapshots only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from zeroetl.destinations.base import Capabilities, register
+from zeroetl.errors import DestinationError
+from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
+
+from . import apply, ddl, meta
+from .types import MAX_DECIMAL_PRECISION, ident, literal, qualified
+
+# FACTS.md: the default 16 MiB makes update-heavy loads checkpoint on nearly every batch; the
+# engine calls checkpoint_if_idle() instead, and this bounds the WAL when it never idles.
+DEFAULT_CHECKPOINT_THRESHOLD = "1GiB"
+
+CAPABILITIES = Capabilities(
+    atomic_checkpoint=True,
+    transactional_ddl=True,
+    case_sensitive_identifiers=False,
+    positional_add_column=False,
+    cheap_cross_schema_rename=False,
+    max_decimal_precision=MAX_DECIMAL_PRECISION,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@register("duckdb")
+class DuckDBDestination:
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        path: Path,
+        integration_id: str,
+        *,
+        checkpoint_threshold: str = DEFAULT_CHECKPOINT_THRESHOLD,
+    ) -> None:
+        self.path = Path(path)
+        self.integration_id = integration_id
+        self._in_tx = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.Error as e:
+            raise DestinationError(
+                f"integration {integration_id}: cannot open warehouse file {self.path}: {e}",
+                hint="only one process may open a DuckDB file; stop the other zeroetl process",
+            ) from e
+        try:
+            self._con.execute(f"SET checkpoint_threshold = {literal(checkpoint_threshold)}")
+            row = self._con.execute("SELECT current_database()").fetchone()
+            self._catalog: str = row[0]  # type: ignore[index]
+            self._meta = f"{ident(self._catalog)}.{meta.SCHEMA}"
+            with self._atomic("create metadata schema"):
+                self._con.execute(meta.ddl(ident(self._catalog)))
+                if self.kv_get("_zeroetl.meta_version") is None:
+                    self.kv_set("_zeroetl.meta_version", meta.VERSION)
+        except BaseException:
+            self._con.close()
+            raise
+
+    # --- connection -------------------------------------------------------------------------
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor for another thread; it sees committed data only."""
+        return self._con.cursor()
+
+    def close(self) -> None:
+        if self._in_tx:
+            self.rollback()
+        self._con.close()
+
+    def checkpoint_if_idle(self) -> None:
+        if self._in_tx:
+            return
+        with self._errors("checkpoint"):
+            self._con.execute("CHECKPOINT")
+
+    # --- transactions -----------------------------------------------------------------------
+
+    def begin(self) -> None:
+        if self._in_tx:
+            raise DestinationError(
+                f"integration {self.integration_id}: a transaction is already open"
+            )
+        with self._errors("begin transaction"):
+            self._con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+
+    def commit(self) -> None:
+        if not self._in_tx:
+            raise DestinationError(f"integration {self.integration_id}: no transaction to commit")
+        self._in_tx = False  # a failed COMMIT leaves no transaction open either
+        with self._errors("commit"):
+            self._con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if not self._in_tx:
+            return
+        self._in_tx = False
+        # DuckDB may already have aborted it after a failed statement: nothing left to undo then.
+        with suppress(duckdb.Error):
+            self._con.execute("ROLLBACK")
+
+    @contextmanager
+    def _errors(self, what: str, table: TableId | None = None) -> Iterator[None]:
+        try:
+            yield
+        except duckdb.Error as e:
+            where = f"integration {self.integration_id}" + (f", table {table}" if table else "")
+            raise DestinationError(
+                f"{where}: {what} failed: {e}",
+                hint="roll back; the work can be retried from the last committed checkpoint",
+            ) from e
+
+    @contextmanager
+    def _atomic(self, what: str, table: TableId | None = None) -> Iterator[None]:
+        """Join the open transaction, or run in one of our own."""
+        if self._in_tx:
+            with self._errors(what, table):
+                yield
+            return
+        self.begin()
+        try:
+            with self._errors(what, table):
+                yield
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def _exec(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+
+    def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self._errors("read metadata"):
+            return self._con.execute(sql, params).fetchall()
+
+    def _first(self, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+        rows = self._read(sql, params)
+        return rows[0] if rows else None
+
+    # --- schema -----------------------------------------------------------------------------
+
+    def create_table(self, schema: TableSchema) -> None:
+        ddl.check_reserved(schema.id)
+        # TableFailed (before any change) when a column has no DuckDB type
+        statements = ddl.create_table_sql(schema, self._catalog)
+        with self._atomic("create table", schema.id):
+            ddl.check_case_clash(self._con, schema.id)
+            for sql in statements:
+                self._exec(sql)
+            self._record_schema(schema.id, schema)
+
+    def drop_table(self, table: TableId) -> None:
+        with self._atomic("drop table", table):
+            self._exec(f"DROP TABLE IF EXISTS {qualified(table, self._catalog)}")
+            self._record_schema(table, None)
+
+    def rename_table(self, old: TableId, new: TableSchema) -> None:
+        ddl.check_reserved(new.id)
+        statements = ddl.rename_table_sql(old, new, self._catalog)
+        with self._atomic("rename table", old):
+            ddl.check_case_clash(self._con, new.id, allow=old)
+            for sql in statements:
+                self._exec(sql)
+            self._record_schema(old, None)
+            self._record_schema(new.id, new)
+
+    def truncate_table(self, table: TableId) -> None:
+        with self._atomic("truncate table", table):
+            self._exec(f"DELETE FROM {qualified(table, self._catalog)}")
+
+    def add_column(self, table: TableId, column: ColumnSchema) -> None:
+        sql = ddl.add_column_sql(table, column, self._catalog)
+        with self._atomic("add column", table):
+            self._exec(sql)
+            self._update_schema(table, lambda s: ddl.with_added(s, column))
+
+    def drop_column(self, table: TableId, name: str) -> None:
+        with self._atomic("drop column", table):
+            self._exec(ddl.drop_column_sql(table, name, self._catalog))
+            self._update_schema(table, lambda s: ddl.with_dropped(s, name))
+
+    def rename_column(self, table: TableId, old: str, new: str) -> None:
+        with self._atomic("rename column", table):
+            self._exec(ddl.rename_column_sql(table, old, new, self._catalog))
+            self._update_schema(table, lambda s: ddl.with_renamed(s, old, new))
+
+    def record_schema(self, schema: TableSchema) -> None:
+        """Record `schema` for its table without DDL (e.g. a column's source type changed in a
+        way that keeps its DuckDB type, or the engine knows the order after ADD ... AFTER)."""
+        with self._atomic("record schema", schema.id):
+            self._record_schema(schema.id, schema)
+
+    def recorded_schema(self, table: TableId) -> TableSchema | None:
+        row = self._first(
+            f"SELECT table_schema FROM {self._meta}.tables WHERE integration_id = ? "
+            "AND schema_name = ? AND table_name = ? AND table_schema IS NOT NULL",
+            [self.integration_id, table.schema, table.table],
+        )
+        return None if row is None else meta.schema_from_json(row[0])
+
+    def recorded_schemas(self) -> dict[TableId, TableSchema]:
+        rows = self._read(
+            f"SELECT table_schema FROM {self._meta}.tables WHERE integration_id = ? "
+            "AND table_schema IS NOT NULL",
+            [self.integration_id],
+        )
+        schemas = (meta.schema_from_json(r[0]) for r in rows)
+        return {s.id: s for s in schemas}
+
+    def _update_schema(self, table: TableId, change: Any) -> None:
+        current = self.recorded_schema(table)
+        if current is not None:
+            self._record_schema(table, change(current))
+
+    def _record_schema(self, table: TableId, schema: TableSchema | None) -> None:
+        text = None if schema is None else meta.schema_to_json(schema)
+        self._upsert_table_row(table, {"table_schema": text, "schema_updated_at": _now()})
+
+    def _upsert_table_row(self, table: TableId, values: dict[str, Any]) -> None:
+        """UPDATE the table's meta row, or INSERT it (meta tables have no constraints)."""
+        sets = ", ".join(f"{ident(k)} = ?" for k in values)
+        where = [self.integration_id, table.schema, table.table]
+        changed = self._exec(
+            f"UPDATE {self._meta}.tables SET {sets} "
+            "WHERE integration_id = ? AND schema_name = ? AND table_name = ?",
+            [*values.values(), *where],
+        ).fetchone()
+        if changed and changed[0]:
+            return
+        cols = ", ".join(["integration_id", "schema_name", "table_name", *map(ident, values)])
+        marks = ", ".join("?" * (3 + len(values)))
+        self._exec(
+            f"INSERT INTO {self._meta}.tables ({cols}) VALUES ({marks})",
+            [*where, *values.values()],
+        )
+
+    # --- data -------------------------------------------------------------------------------
+
+    def apply_changes(self, schema: TableSchema, changes: pa.Table) -> None:
+        with self._atomic("apply changes", schema.id):
+            apply.apply_changes(self._con, self._catalog, schema, changes)
+
+    def write_chunk(self, schema: TableSchema, rows: pa.Table) -> None:
+        with self._atomic("write snapshot chunk", schema.id):
+            apply.write_chunk(self._con, self._catalog, schema, rows)
+
+    # --- metadata ---------------------------------------------------------------------------
+
+    def load_checkpoint(self) -> Position | None:
+        row = self._first(
+            f"SELECT binlog_file, binlog_offset, gtid_set FROM {self._meta}.checkpoint "
+            "WHERE integration_id = ?",
+            [self.integration_id],
+        )
+        return None if row is None else Position(row[0], int(row[1]), row[2])
+
+    def save_checkpoint(self, pos: Position) -> None:
+        with self._atomic("save checkpoint"):
+            self._exec(
+                f"DELETE FROM {self._meta}.checkpoint WHERE integration_id = ?",
+                [self.integration_id],
+            )
+            self._exec(
+                f"INSERT INTO {self._meta}.checkpoint VALUES (?, ?, ?, ?, ?, ?)",
+                [self.integration_id, *meta.position_values(pos), _now()],
+            )
+
+    def load_table_statuses(self) -> dict[TableId, TableStatus]:
+        cols = ", ".join(meta.STATUS_COLUMNS)
+        rows = self._read(
+            f"SELECT schema_name, table_name, {cols} FROM {self._meta}.tables "
+            "WHERE integration_id = ? AND table_state IS NOT NULL",
+            [self.integration_id],
+        )
+        statuses = (meta.status_from_row(r[0], r[1], r[2:]) for r in rows)
+        return {s.id: s for s in statuses}
+
+    def save_table_status(self, status: TableStatus) -> None:
+        values = dict(zip(meta.STATUS_COLUMNS, meta.status_values(status), strict=True))
+        values["last_updated_timestamp"] = _now()
+        with self._atomic("save table status", status.id):
+            self._upsert_table_row(status.id, values)
+
+    def record_state_change(
+        self, table: TableId, new_state: TableState, reason: str, checkpoint: Position | None
+    ) -> None:
+        with self._atomic("record state change", table):
+            self._exec(
+                f"INSERT INTO {self._meta}.state_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.integration_id,
+                    table.schema,
+                    table.table,
+                    new_state.value,
+                    *meta.position_values(checkpoint),
+                    reason,
+                    _now(),
+                ],
+            )
+
+    def record_activity(
+        self,
+        *,
+        checkpoint: Position,
+        checkpoint_type: str,
+        checkpoint_bytes: int,
+        commit_ts: datetime | None,
+        modified_tables: int,
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        with self._atomic("record activity"):
+            self._exec(
+                f"INSERT INTO {self._meta}.activity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.integration_id,
+                    *meta.position_values(checkpoint),
+                    checkpoint_type,
+                    checkpoint_bytes,
+                    commit_ts,
+                    modified_tables,
+                    start,
+                    end,
+                ],
+            )
+
+    def record_table_activity(
+        self,
+        *,
+        checkpoint: Position,
+        table: TableId,
+        transaction_id: str,
+        inserted: int,
+        updated: int,
+        deleted: int,
+        bytes_ingested: int,
+    ) -> None:
+        with self._atomic("record table activity", table):
+            self._exec(
+                f"INSERT INTO {self._meta}.table_activity (integration_id, checkpoint_name, "
+                "schema_name, table_name, record_time, transaction_id, inserted_rows, "
+                "deleted_rows, updated_rows, bytes_ingested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.integration_id,
+                    str(checkpoint),
+                    table.schema,
+                    table.table,
+                    _now(),
+                    transaction_id,
+                    inserted,
+                    deleted,
+                    updated,
+                    bytes_ingested,
+                ],
+            )
+
+    def table_stats(self) -> list[dict[str, Any]]:
+        """Per replicated table: schema, table, rows (exact, committed) and bytes (estimate)."""
+        with self._errors("table statistics"):
+            return meta.table_stats(self._con, self._catalog)
+
+    def kv_get(self, key: str) -> str | None:
+        row = self._first(
+            f"SELECT value FROM {self._meta}.kv WHERE integration_id = ? AND key = ?",
+            [self.integration_id, key],
+        )
+        return None if row is None else str(row[0])
+
+    def kv_set(self, key: str, value: str) -> None:
+        with self._atomic("save key/value"):
+            args = [self.integration_id, key]
+            self._exec(f"DELETE FROM {self._meta}.kv WHERE integration_id = ? AND key = ?", args)
+            self._exec(f"INSERT INTO {self._meta}.kv VALUES (?, ?, ?)", [*args, value])
+
+    def __repr__(self) -> str:
+        return f"DuckDBDestination({str(self.path)!r}, {json.dumps(self.integration_id)})"
