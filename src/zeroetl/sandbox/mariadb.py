@@ -120,7 +120,10 @@ class MariaDBServer:
         if os.geteuid() == 0:
             cmd.append("--user=root")
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -132,7 +135,9 @@ class MariaDBServer:
                 return
             except pymysql.err.OperationalError:
                 time.sleep(0.1)
-        raise SourceUnavailable(f"mariadbd did not accept connections in {timeout:.0f}s: {self._log_tail()}")
+        raise SourceUnavailable(
+            f"mariadbd did not accept connections in {timeout:.0f}s: {self._log_tail()}"
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -198,8 +203,15 @@ class MariaDBServer:
 
     def root(self, database: str | None = None, **kw: object) -> pymysql.connections.Connection:
         return pymysql.connect(
-            host="127.0.0.1", port=self.port, user="root", password="", database=database,
-            charset="utf8mb4", autocommit=True, connect_timeout=5, **kw,  # type: ignore[arg-type]
+            host="127.0.0.1",
+            port=self.port,
+            user="root",
+            password="",
+            database=database,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=5,
+            **kw,  # type: ignore[arg-type]
         )
 
     def create_replication_user(self, user: str = REPL_USER, password: str = "zeroetl") -> None:

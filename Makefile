@@ -1,0 +1,45 @@
+# zeroetl developer entry points. `make help` lists them.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help demo test test-fast lint format bench clean
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 14
+
+$(STAMP): pyproject.toml
+	@command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd || { \
+	  echo "MariaDB server binaries missing: installing mariadb-server (needs root/apt)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client) \
+	  || { echo "install them with: sudo apt-get install mariadb-server"; exit 1; }; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## sandbox MariaDB + TICKIT + integration into DuckDB + analytics, then live traffic
+	$(BIN)/zeroetl demo
+
+test: $(STAMP)  ## lint and the whole test suite (real MariaDB, real DuckDB)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP)  ## unit tests only
+	$(BIN)/pytest -q tests/unit
+
+lint: $(STAMP)  ## ruff + mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP)  ## benchmarks against same-run baselines; results in bench/results/
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .zeroetl .pytest_cache .ruff_cache .mypy_cache

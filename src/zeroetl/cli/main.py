@@ -1,0 +1,90 @@
+"""`zeroetl` command line. Thin: parses arguments, calls the library, prints.
+
+Errors from the library (`ZeroEtlError`) become one clear line on stderr and exit status 1;
+never a traceback (ZEROETL_DEBUG=1 shows it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import click
+
+from zeroetl import __version__
+from zeroetl.errors import ZeroEtlError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ZeroEtlError as exc:
+            if os.environ.get("ZEROETL_DEBUG"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zeroetl")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """zeroetl: MySQL/MariaDB -> analytical warehouse, within a second of commit."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@cli.group()
+def source() -> None:
+    """Inspect a source database."""
+
+
+@source.command("check")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def source_check(url: str, as_json: bool) -> None:
+    """Check a source's binlog settings and privileges (exit 0 only when ready)."""
+    from zeroetl.sources.mysql.connection import SourceParams
+    from zeroetl.sources.mysql.prereq import check_source
+
+    params = SourceParams.from_url(url)
+    report = check_source(params)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(f"source {params.redacted_url()} ({report.flavor} {report.version})")
+        for c in report.checks:
+            mark = "ok  " if c.ok else ("warn" if c.warning else "FAIL")
+            line = f"  [{mark}] {c.name}: {c.actual}"
+            if not c.ok and c.fix:
+                line += f"\n         fix: {c.fix}"
+            click.echo(line)
+        click.echo("ready" if report.ready else "NOT ready")
+    sys.exit(0 if report.ready else 1)
+
+
+def _register() -> None:
+    from zeroetl.cli import demo, replicate, sandbox
+
+    cli.add_command(replicate.replicate)
+    cli.add_command(sandbox.sandbox)
+    cli.add_command(sandbox.tickit)
+    cli.add_command(demo.demo)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="zeroetl")
+
+
+if __name__ == "__main__":
+    main()

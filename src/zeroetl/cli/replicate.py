@@ -1,0 +1,208 @@
+"""`zeroetl replicate`: one integration in the foreground, without the service."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.engine.filters import DataFilter
+from zeroetl.engine.runner import Replicator
+from zeroetl.engine.settings import EngineSettings, Progress
+from zeroetl.errors import ConfigError
+from zeroetl.model import Position, TableId
+from zeroetl.sources.mysql.connection import SourceParams
+
+log = logging.getLogger("zeroetl.replicate")
+
+
+class LogProgress(Progress):
+    """Plain log lines, for pipes and files: at most one streaming line every few seconds."""
+
+    def __init__(self, out=sys.stderr, every_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+        self.out = out
+        self.every_s = every_s
+        self._last = 0.0
+        self._changes = 0
+        self._copied: dict[TableId, int] = {}
+
+    def _say(self, text: str) -> None:
+        print(f"{datetime.now():%H:%M:%S} {text}", file=self.out, flush=True)
+
+    def snapshot_chunk(self, table: TableId, rows: int) -> None:
+        self._copied[table] = self._copied.get(table, 0) + rows
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            self._say(f"snapshot {table}: {self._copied[table]:,} rows")
+
+    def snapshot_table_done(self, table: TableId, total_rows: int) -> None:
+        self._say(f"snapshot {table}: done, {total_rows:,} rows")
+
+    def committed(
+        self, position: Position, changes: int, lag_ms: float | None, source_time: datetime | None
+    ) -> None:
+        self._changes += changes
+        now = time.monotonic()
+        if changes and now - self._last >= self.every_s:
+            self._last = now
+            lag = f"{lag_ms / 1000:.1f}s" if lag_ms is not None else "-"
+            self._say(f"streaming at {position}: {self._changes:,} changes applied, lag {lag}")
+
+    def table_state(self, table: TableId, state: str, reason: str) -> None:
+        if state != "Synced" or reason:
+            self._say(f"table {table}: {state}{': ' + reason if reason else ''}")
+
+    def message(self, text: str) -> None:
+        self._say(text)
+
+
+class RichProgress(LogProgress):
+    """A live display on terminals: rows copied per table, then position, changes and lag."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from rich.console import Console
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
+        self.console = Console(stderr=True)
+        self.bar = Bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.bar.start()
+        self._tasks: dict[TableId, int] = {}
+        self._stream_task = self.bar.add_task(
+            "streaming", total=None, info="waiting", visible=False
+        )
+
+    def _say(self, text: str) -> None:
+        self.console.log(text)
+
+    def snapshot_chunk(self, table: TableId, rows: int) -> None:
+        self._copied[table] = self._copied.get(table, 0) + rows
+        if table not in self._tasks:
+            self._tasks[table] = self.bar.add_task(f"copy {table}", total=None, info="")
+        self.bar.update(self._tasks[table], info=f"{self._copied[table]:,} rows")
+
+    def snapshot_table_done(self, table: TableId, total_rows: int) -> None:
+        if table not in self._tasks:
+            self._tasks[table] = self.bar.add_task(f"copy {table}", total=None, info="")
+        self.bar.update(self._tasks[table], total=1, completed=1, info=f"{total_rows:,} rows")
+
+    def committed(
+        self, position: Position, changes: int, lag_ms: float | None, source_time: datetime | None
+    ) -> None:
+        self._changes += changes
+        lag = f"{lag_ms / 1000:.1f}s" if lag_ms is not None else "-"
+        self.bar.update(
+            self._stream_task,
+            visible=True,
+            info=f"{position}  {self._changes:,} changes  lag {lag}",
+        )
+
+    def close(self) -> None:
+        self.bar.stop()
+
+
+def open_integration(warehouse: Path, database: str) -> tuple[DuckDBDestination, str]:
+    """The target database file and the id of the integration that owns it (made on first use)."""
+    if not database or "/" in database or database.startswith("."):
+        raise ConfigError(f"invalid target database name {database!r}")
+    path = warehouse / f"{database}.duckdb"
+    # The integration id lives in the file itself, so a copy of the file keeps its identity.
+    dest = DuckDBDestination(path, integration_id="pending")
+    integration_id = dest.kv_get("integration_id")
+    if integration_id is None:
+        integration_id = str(uuid.uuid4())
+        dest.begin()
+        dest.kv_set("integration_id", integration_id)
+        dest.commit()
+    dest.close()
+    return DuckDBDestination(path, integration_id=integration_id), integration_id
+
+
+@click.command()
+@click.option("--source", "source_url", required=True, help="mysql://user[:password]@host[:port]")
+@click.option(
+    "--warehouse",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Warehouse directory; the target database is <warehouse>/<database>.duckdb.",
+)
+@click.option("--database", required=True, help="Target database name.")
+@click.option("--data-filter", default=None, help='e.g. "exclude: *.*, include: shop.*"')
+@click.option(
+    "--until-caught-up",
+    is_flag=True,
+    help="Exit 0 once the source position read at start-up is applied.",
+)
+@click.option("--batch-rows", type=int, default=EngineSettings.batch_rows, show_default=True)
+@click.option("--batch-ms", type=int, default=EngineSettings.batch_ms, show_default=True)
+@click.option("--chunk-rows", type=int, default=EngineSettings.chunk_rows, show_default=True)
+@click.option(
+    "--server-id",
+    type=int,
+    default=0,
+    help="Replica server id (default: derived from the integration id).",
+)
+def replicate(
+    source_url: str,
+    warehouse: Path,
+    database: str,
+    data_filter: str | None,
+    until_caught_up: bool,
+    batch_rows: int,
+    batch_ms: int,
+    chunk_rows: int,
+    server_id: int,
+) -> None:
+    """Replicate one source into <warehouse>/<database>.duckdb: snapshot, then the binlog."""
+    params = SourceParams.from_url(source_url)
+    flt = DataFilter.parse(data_filter)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    dest, integration_id = open_integration(warehouse, database)
+    settings = EngineSettings(
+        batch_rows=batch_rows,
+        batch_ms=batch_ms,
+        chunk_rows=chunk_rows,
+        server_id=server_id,
+        until_caught_up=until_caught_up,
+    )
+    progress: LogProgress = RichProgress() if sys.stderr.isatty() else LogProgress()
+    rep = Replicator(
+        params,
+        dest,
+        integration_id=integration_id,
+        data_filter=flt,
+        settings=settings,
+        progress=progress,
+    )
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        rep.stop()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    progress.message(f"integration {integration_id}: {params.redacted_url()} -> {dest.path}")
+    try:
+        rep.run()
+    finally:
+        if isinstance(progress, RichProgress):
+            progress.close()
+        dest.close()
+    if until_caught_up and rep.committed is not None:
+        progress.message(f"caught up at {rep.committed}")

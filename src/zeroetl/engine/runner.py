@@ -1,0 +1,448 @@
+"""The integration runner: first snapshot, then the binlog, applied in order, exactly once.
+
+One thread (the caller's) owns every warehouse write. A reader thread decodes the binlog into a
+bounded queue. Row changes gather in a `Batch`; it is applied when it reaches `batch_rows` (even
+inside a large source transaction: the warehouse transaction stays open) and committed, with
+the checkpoint, only at a source transaction boundary once `batch_rows` or `batch_ms` is reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.engine.changes import Batch
+from zeroetl.engine.copier import Copier
+from zeroetl.engine.ddl_apply import DdlApplier
+from zeroetl.engine.filters import DataFilter
+from zeroetl.engine.pump import Pump
+from zeroetl.engine.settings import EngineSettings, Progress
+from zeroetl.engine.tables import TableBook
+from zeroetl.errors import BinlogPurged, TransientError
+from zeroetl.model import Position, TableId, TableState
+from zeroetl.sources.mysql.binlog import server_binlog_position
+from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.discovery import list_tables, load_schemas
+from zeroetl.sources.mysql.stream import (
+    ChangeStream,
+    CommitItem,
+    DdlItem,
+    IdleItem,
+    RowsItem,
+    TableErrorItem,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_TYPE_SNAPSHOT = "snapshot"
+CHECKPOINT_TYPE_CDC = "cdc"
+
+
+class Replicator:
+    def __init__(
+        self,
+        params: SourceParams,
+        dest: DuckDBDestination,
+        *,
+        integration_id: str,
+        data_filter: DataFilter,
+        settings: EngineSettings | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.params = params
+        self.dest = dest
+        self.integration_id = integration_id
+        self.filter = data_filter
+        self.settings = settings or EngineSettings()
+        self.progress = progress or Progress()
+        self.book = TableBook(dest, self.progress)
+        self.copier = Copier(params, dest, self.book, self.settings, self.progress)
+        self.ddl = DdlApplier(self)
+        self.stop_event = threading.Event()
+        self.position: Position | None = None  # last source commit seen (applied or pending)
+        self.committed: Position | None = None  # last checkpoint committed to the warehouse
+        self.target: Position | None = None
+        self.batch = Batch()
+        self._txn_open = False
+        self._pending_since = 0.0  # monotonic time of the oldest uncommitted change
+        self._pending_changes = 0
+        self._last_source_ts: int | None = None
+        self._in_txn = False  # inside a source transaction (rows seen, commit not yet)
+        self._activity: dict[TableId, list[int]] = {}  # inserted, updated, deleted, bytes
+        self._stream_obj: ChangeStream | None = None
+        self.lag_ms: float | None = None
+
+    # -- public ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def wanted(self, table: TableId) -> bool:
+        return self.filter.includes(table)
+
+    def run(self) -> None:
+        """Replicate until stopped (or caught up, with `until_caught_up`)."""
+        try:
+            if self.settings.until_caught_up:
+                conn = self.params.connect()
+                try:
+                    self.target = server_binlog_position(conn)
+                finally:
+                    conn.close()
+            self.committed = self.dest.load_checkpoint()
+            if self.committed is None:
+                self._first_snapshot()
+            else:
+                self._resume_snapshot()
+            self._stream_with_retries()
+        finally:
+            self.copier.close()
+            if self._txn_open:
+                self.dest.rollback()
+                self._txn_open = False
+
+    # -- snapshot -------------------------------------------------------------------------
+    def _first_snapshot(self) -> None:
+        conn = self.params.connect()
+        try:
+            tables = [t for t in list_tables(conn) if self.wanted(t)]
+            schemas = load_schemas(conn, tables)
+            before = server_binlog_position(conn)
+            reader = self.copier.reader()
+            snap = reader.begin_consistent()
+            start = snap or before
+            session_hw = snap or server_binlog_position(conn)
+        finally:
+            conn.close()
+        log.info("first snapshot of %d tables, consistent at %s", len(schemas), start)
+        self.dest.begin()
+        self.dest.save_checkpoint(start)
+        self.dest.kv_set("snapshot_start", str(start))
+        to_copy = []
+        for table, schema in sorted(schemas.items(), key=lambda kv: str(kv[0])):
+            problem = schema.problem()
+            if problem:
+                self.book.fail(table, problem, start)
+                continue
+            self.book.start_copy(schema, "", start)
+            to_copy.append(table)
+        self.book.flush()
+        self.dest.commit()
+        self.committed = self.position = start
+        self.progress.snapshot_started({t: 0 for t in to_copy})
+        try:
+            self.copier.copy_tables(to_copy, session_hw, start)
+        finally:
+            reader.end()
+        self._finish_snapshot_commit(CHECKPOINT_TYPE_SNAPSHOT)
+
+    def _resume_snapshot(self) -> None:
+        """After a restart: copy what an interrupted snapshot left, and reconcile the filter."""
+        assert self.committed is not None
+        self.position = self.committed
+        conn = self.params.connect()
+        try:
+            existing = set(list_tables(conn))
+        finally:
+            conn.close()
+        self.dest.begin()
+        for st in list(self.book.tracked()):
+            if not self.wanted(st.id):
+                self.book.drop(st.id, "excluded by the data filter", self.committed)
+        for table in sorted(existing, key=str):
+            if self.wanted(table) and table not in self.book:
+                self.book.require_resync(table, "newly included", self.committed)
+        self.book.flush()
+        self.dest.commit()
+        unfinished = [
+            s.id
+            for s in self.book.status.values()
+            if s.state is TableState.RESYNC_INITIATED and not s.snapshot_done
+        ]
+        if not unfinished:
+            return
+        log.info("resuming the snapshot of %d tables", len(unfinished))
+        reader = self.copier.reader()
+        snap = reader.begin_consistent()
+        hw = snap
+        if hw is None:
+            conn = self.params.connect()
+            try:
+                hw = server_binlog_position(conn)
+            finally:
+                conn.close()
+        try:
+            self.copier.copy_tables(unfinished, hw, self.committed)
+        finally:
+            reader.end()
+        self._finish_snapshot_commit(CHECKPOINT_TYPE_SNAPSHOT)
+
+    def _finish_snapshot_commit(self, kind: str) -> None:
+        assert self.committed is not None
+        self.dest.begin()
+        self.book.promote_synced(self.committed)
+        self.book.flush()
+        now = datetime.now(UTC)
+        self.dest.record_activity(
+            checkpoint=self.committed,
+            checkpoint_type=kind,
+            checkpoint_bytes=0,
+            commit_ts=None,
+            modified_tables=0,
+            start=now,
+            end=now,
+        )
+        self.dest.commit()
+
+    # -- streaming ------------------------------------------------------------------------
+    def _stream_with_retries(self) -> None:
+        backoff = 0.5
+        while not self.stop_event.is_set():
+            try:
+                if self._stream():
+                    return
+                backoff = 0.5
+            except BinlogPurged as exc:
+                log.error("%s; starting a fresh snapshot of every table", exc)
+                self.progress.message(f"{exc}: taking a fresh snapshot")
+                self._restart_from_scratch(str(exc))
+            except TransientError as exc:
+                self._abandon_open_batch()
+                log.warning("source unavailable (%s); reconnecting in %.1fs", exc, backoff)
+                self.progress.message(f"source unavailable, retrying in {backoff:.1f}s")
+                if self.stop_event.wait(backoff):
+                    return
+                backoff = min(backoff * 2, self.settings.reconnect_max_s)
+
+    def _restart_from_scratch(self, reason: str) -> None:
+        self._abandon_open_batch()
+        conn = self.params.connect()
+        try:
+            start = server_binlog_position(conn)
+        finally:
+            conn.close()
+        self.dest.begin()
+        self.dest.save_checkpoint(start)
+        for st in list(self.book.tracked()):
+            self.book.require_resync(st.id, f"fresh snapshot: {reason}", start)
+        self.book.flush()
+        self.dest.commit()
+        self.committed = self.position = start
+
+    def _abandon_open_batch(self) -> None:
+        if self._txn_open:
+            self.dest.rollback()
+            self._txn_open = False
+        self.batch = Batch()
+        self._pending_changes = 0
+        # Statuses changed in memory since the last commit must be reloaded.
+        self.book = TableBook(self.dest, self.progress)
+        self.copier.book = self.book
+        self.position = self.committed
+
+    def _stream(self) -> bool:
+        """Stream until stopped (False) or caught up (True). Raises on source errors."""
+        assert self.committed is not None
+        stream = ChangeStream(
+            self.params,
+            self.committed,
+            server_id=self.settings.replica_server_id(self.integration_id),
+            wanted=self.wanted,
+            heartbeat_s=self.settings.heartbeat_s,
+        )
+        self.position = self.committed
+        self._stream_obj = stream
+        pump = Pump(stream)
+        try:
+            return self._loop(pump)
+        finally:
+            pump.close()
+
+    def _loop(self, pump: Pump) -> bool:
+        flush_s = self.settings.batch_ms / 1000.0
+        while not self.stop_event.is_set():
+            if self._caught_up():
+                return True
+            timeout = 0.2
+            if self._pending_changes:
+                timeout = max(0.0, self._pending_since + flush_s - time.monotonic())
+            item = pump.get(timeout)
+            if item is None:
+                if self._pending_changes and self._at_boundary():
+                    self._commit()
+                continue
+            if isinstance(item, RowsItem):
+                self._on_rows(item)
+            elif isinstance(item, CommitItem):
+                self.position = item.position
+                self._last_source_ts = item.timestamp
+                self._in_txn = False
+                if self._should_commit(flush_s):
+                    self._commit()
+            elif isinstance(item, DdlItem):
+                self._apply_batch()
+                self._ensure_txn()
+                self.ddl.apply(item)
+                self._touch()
+            elif isinstance(item, IdleItem):
+                self.lag_ms = 0.0
+                if not self.batch and not self._pending_changes:
+                    self.position = item.position
+                    if self.committed is None or item.position != self.committed:
+                        self._commit()
+                elif self._pending_changes:
+                    self._commit()
+                self._work_on_resyncs()
+            elif isinstance(item, TableErrorItem):
+                self._ensure_txn()
+                self.batch.drop_table(item.table)
+                self.book.fail(item.table, item.reason, self.position)
+                self._touch()
+        return False
+
+    def _caught_up(self) -> bool:
+        if self.target is None or self.committed is None or self._pending_changes:
+            return False
+        return self.committed >= self.target and not self.copier.pending()
+
+    def _at_boundary(self) -> bool:
+        return not self._in_txn
+
+    def _should_commit(self, flush_s: float) -> bool:
+        if not self._pending_changes:
+            return False
+        return (
+            self.batch.entries >= self.settings.batch_rows
+            or self._pending_changes >= self.settings.batch_rows
+            or time.monotonic() - self._pending_since >= flush_s
+        )
+
+    def _touch(self, n: int = 0) -> None:
+        if not self._pending_changes:
+            self._pending_since = time.monotonic()
+        self._pending_changes += max(n, 1)
+
+    def _ensure_txn(self) -> None:
+        if not self._txn_open:
+            self.dest.begin()
+            self._txn_open = True
+
+    def _on_rows(self, item: RowsItem) -> None:
+        self._in_txn = True
+        st = self.book.get(item.table)
+        if st is None:
+            if self.wanted(item.table):
+                self._ensure_txn()
+                self.book.require_resync(item.table, "table appeared in the binlog", self.position)
+                self._touch()
+            return
+        if st.state not in (TableState.SYNCED, TableState.RESYNC_INITIATED):
+            return
+        recorded = self.book.schemas.get(item.table)
+        if (recorded is None or not item.schema.same_shape(recorded)) and not self.ddl.reconcile(
+            item, recorded, st
+        ):
+            return
+        tc = self.batch.tables.get(item.table)
+        if tc is not None and not tc.schema.same_shape(item.schema):
+            self._apply_batch()
+        self.batch.add(item.table, item.schema, item.image)
+        self._touch(
+            item.image.after.num_rows
+            if item.image.after is not None
+            else item.image.before.num_rows
+        )  # type: ignore[union-attr]
+        if self.batch.entries >= self.settings.batch_rows:
+            self._apply_batch()
+
+    def _apply_batch(self) -> None:
+        """Apply the gathered changes inside the open warehouse transaction (no commit)."""
+        if not self.batch:
+            return
+        self._ensure_txn()
+        for tc in self.batch.tables.values():
+            self.dest.apply_changes(tc.schema, tc.table())
+        for table, tc in self.batch.tables.items():
+            acc = self._activity.setdefault(table, [0, 0, 0, 0])
+            acc[0] += tc.inserted
+            acc[1] += tc.updated
+            acc[2] += tc.deleted
+            acc[3] += tc.nbytes
+        self.batch = Batch()
+
+    def _commit(self) -> None:
+        """Apply what is pending and commit it with the checkpoint: one warehouse transaction."""
+        assert self.position is not None
+        started = datetime.now(UTC)
+        self._apply_batch()
+        self._ensure_txn()
+        pos = self.position
+        self.dest.save_checkpoint(pos)
+        self.book.promote_synced(pos)
+        activity = self._activity
+        total = 0
+        nbytes = 0
+        source_time = (
+            datetime.fromtimestamp(self._last_source_ts, UTC) if self._last_source_ts else None
+        )
+        for table, (ins, upd, dele, nb) in activity.items():
+            self.dest.record_table_activity(
+                checkpoint=pos,
+                table=table,
+                transaction_id=pos.gtid_set.rsplit(",", 1)[-1] or str(pos),
+                inserted=ins,
+                updated=upd,
+                deleted=dele,
+                bytes_ingested=nb,
+            )
+            total += ins + upd + dele
+            nbytes += nb
+        if activity:
+            self.dest.record_activity(
+                checkpoint=pos,
+                checkpoint_type=CHECKPOINT_TYPE_CDC,
+                checkpoint_bytes=nbytes,
+                commit_ts=source_time,
+                modified_tables=len(activity),
+                start=started,
+                end=datetime.now(UTC),
+            )
+        self.book.flush()
+        self.dest.commit()
+        self._txn_open = False
+        self._activity = {}
+        self.committed = pos
+        self._pending_changes = 0
+        if source_time is not None and total:
+            self.lag_ms = max(0.0, (time.time() - source_time.timestamp()) * 1000.0)
+        self.progress.committed(pos, total, self.lag_ms, source_time)
+        self._work_on_resyncs()
+
+    def _work_on_resyncs(self) -> None:
+        """Between batches: start or continue one table's resync by one chunk."""
+        if self._txn_open or self._pending_changes:
+            return
+        pending = self.copier.pending()
+        if not pending:
+            return
+        table = pending[0]
+        st = self.book.status[table]
+        assert self.committed is not None
+        self.dest.begin()
+        try:
+            if st.state is TableState.RESYNC_REQUIRED:
+                if self.wanted(table):
+                    if self.copier.begin_resync(table, self.committed) and self._stream_obj:
+                        self._stream_obj.forget_failure(table)
+                else:
+                    self.book.drop(table, "excluded by the data filter", self.committed)
+            else:
+                self.copier.copy_one_chunk(table, self.committed)
+            self.book.promote_synced(self.committed)
+            self.book.flush()
+            self.dest.commit()
+        except BaseException:
+            self.dest.rollback()
+            raise

@@ -1,0 +1,50 @@
+"""Engine settings and the progress hooks an interface (CLI, service) plugs in."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from zeroetl.model import Position, TableId
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    batch_rows: int = 50_000  # commit once this many row changes are pending ...
+    batch_ms: int = 200  # ... or once the oldest pending change is this old
+    chunk_rows: int = 50_000  # snapshot chunk size (rows per read and per warehouse transaction)
+    heartbeat_s: float = 0.5  # source heartbeat while idle: bounds idle detection and lag updates
+    server_id: int = 0  # replica id announced to the source; 0 = derived from the integration id
+    until_caught_up: bool = False  # stop once the position read at start-up is applied
+    reconnect_max_s: float = 30.0  # cap of the exponential reconnect backoff
+
+    def replica_server_id(self, integration_id: str) -> int:
+        if self.server_id:
+            return self.server_id
+        # Unique per integration and far from the small ids people give real servers.
+        return (1 << 30) | (zlib.crc32(integration_id.encode()) & 0x3FFFFFFF)
+
+
+class Progress:
+    """Callbacks the engine makes; the default does nothing. All run on the engine's thread."""
+
+    def snapshot_started(self, tables: dict[TableId, int]) -> None:
+        """Tables about to be copied, with the source's row estimate for each."""
+
+    def snapshot_chunk(self, table: TableId, rows: int) -> None:
+        """`rows` more rows of `table` committed to the warehouse."""
+
+    def snapshot_table_done(self, table: TableId, total_rows: int) -> None:
+        pass
+
+    def committed(
+        self, position: Position, changes: int, lag_ms: float | None, source_time: datetime | None
+    ) -> None:
+        """A warehouse transaction with `changes` row changes committed up to `position`."""
+
+    def table_state(self, table: TableId, state: str, reason: str) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass

@@ -1,0 +1,125 @@
+"""Per-table bookkeeping: state, reason, snapshot progress and the schema in the warehouse.
+
+Every transition is written to the destination inside the open warehouse transaction, so a
+table's state always matches the data committed beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.engine.settings import Progress
+from zeroetl.model import Position, TableId, TableSchema, TableState, TableStatus
+
+log = logging.getLogger(__name__)
+
+
+class TableBook:
+    def __init__(self, dest: DuckDBDestination, progress: Progress) -> None:
+        self.dest = dest
+        self.progress = progress
+        self.status: dict[TableId, TableStatus] = dest.load_table_statuses()
+        self.schemas: dict[TableId, TableSchema] = dest.recorded_schemas()
+        self.dirty: set[TableId] = set()
+
+    def __contains__(self, table: TableId) -> bool:
+        return table in self.status
+
+    def get(self, table: TableId) -> TableStatus | None:
+        return self.status.get(table)
+
+    def tracked(self) -> Iterator[TableStatus]:
+        """Tables that exist in the warehouse or are on their way there."""
+        return (s for s in self.status.values() if s.state is not TableState.DELETED)
+
+    def set_state(
+        self, table: TableId, state: TableState, reason: str, checkpoint: Position | None
+    ) -> TableStatus:
+        st = self.status.get(table)
+        if st is None:
+            st = self.status[table] = TableStatus(table, state, reason)
+        elif st.state is state and st.reason == reason:
+            return st
+        st.state, st.reason = state, reason
+        self.dest.record_state_change(table, state, reason, checkpoint)
+        self.dirty.add(table)
+        self.progress.table_state(table, state.value, reason)
+        level = (
+            logging.WARNING
+            if state in (TableState.FAILED, TableState.RESYNC_REQUIRED)
+            else logging.INFO
+        )
+        log.log(level, "table %s -> %s%s", table, state.value, f": {reason}" if reason else "")
+        return st
+
+    def fail(self, table: TableId, reason: str, checkpoint: Position | None) -> None:
+        self.set_state(table, TableState.FAILED, reason, checkpoint)
+
+    def require_resync(self, table: TableId, reason: str, checkpoint: Position | None) -> None:
+        st = self.status.get(table)
+        if st is not None and st.state is TableState.RESYNC_REQUIRED:
+            return
+        self.set_state(table, TableState.RESYNC_REQUIRED, reason, checkpoint)
+
+    def start_copy(
+        self, schema: TableSchema, reason: str, checkpoint: Position | None
+    ) -> TableStatus:
+        """(Re)create the warehouse table empty and begin copying it chunk by chunk."""
+        self.dest.create_table(schema)
+        self.schemas[schema.id] = schema
+        st = self.set_state(schema.id, TableState.RESYNC_INITIATED, reason, checkpoint)
+        st.snapshot_done, st.snapshot_cursor, st.snapshot_hw, st.rows_copied = False, None, None, 0
+        self.dirty.add(schema.id)
+        return st
+
+    def drop(self, table: TableId, reason: str, checkpoint: Position | None) -> None:
+        if table in self.schemas:
+            self.dest.drop_table(table)
+            del self.schemas[table]
+        if table in self.status:
+            self.set_state(table, TableState.DELETED, reason, checkpoint)
+
+    def rename(self, old: TableId, new: TableId, checkpoint: Position | None) -> None:
+        schema = self.schemas.pop(old)
+        new_schema = TableSchema(new, schema.columns, schema.primary_key)
+        self.dest.rename_table(old, new_schema)
+        self.schemas[new] = new_schema
+        st_old = self.status[old]
+        st_new = TableStatus(
+            new,
+            st_old.state,
+            f"renamed from {old}",
+            snapshot_done=st_old.snapshot_done,
+            snapshot_cursor=st_old.snapshot_cursor,
+            snapshot_hw=st_old.snapshot_hw,
+            rows_copied=st_old.rows_copied,
+        )
+        self.status[new] = st_new
+        self.dirty.add(new)
+        self.dest.record_state_change(new, st_new.state, st_new.reason, checkpoint)
+        self.set_state(old, TableState.DELETED, f"renamed to {new}", checkpoint)
+
+    def in_replay_window(self, table: TableId, position: Position) -> bool:
+        """True while stream events may predate what the copy of this table already holds."""
+        st = self.status[table]
+        if not st.snapshot_done:
+            return True
+        return st.snapshot_hw is not None and position < st.snapshot_hw
+
+    def promote_synced(self, position: Position) -> None:
+        """Copied tables whose every chunk the stream has now passed become Synced."""
+        for st in self.status.values():
+            if (
+                st.state is TableState.RESYNC_INITIATED
+                and st.snapshot_done
+                and (st.snapshot_hw is None or position >= st.snapshot_hw)
+            ):
+                self.set_state(st.id, TableState.SYNCED, "", position)
+
+    def flush(self) -> None:
+        """Write changed statuses (inside the caller's open transaction)."""
+        for table in self.dirty:
+            self.dest.save_table_status(self.status[table])
+        self.dirty.clear()

@@ -1,0 +1,301 @@
+"""Consistent, chunked table snapshots from MySQL/MariaDB into Arrow.
+
+Chunks are read by keyset pagination on the primary key (`WHERE key > last ORDER BY key LIMIT n`),
+so each chunk costs one index range scan and a resumed snapshot starts where it stopped. Rows
+come over the text protocol and are turned into Arrow column by column (`resultset`, `textcast`):
+no Python call per value, one chunk in memory at a time.
+
+On MariaDB, `begin_consistent` pins the read view and returns the exact binlog position it
+corresponds to, so the stream can start there. On MySQL 8 there is no such status; the caller
+brackets chunks with watermarks instead (and may read chunks outside a transaction).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pymysql
+
+from zeroetl.errors import SourceError, SourceUnavailable, TableFailed
+from zeroetl.model import Kind, Position, TableSchema
+from zeroetl.sources.mysql.connection import SourceParams, scrub
+from zeroetl.sources.mysql.resultset import RawResult, query_raw
+from zeroetl.sources.mysql.textcast import Converter, quote_ident, select_expr
+
+_LOST = {2006, 2013, 2055}  # server gone / lost connection during query
+_NO_TABLE = 1146
+
+
+class SnapshotReader:
+    """Reads tables in primary-key order, inside one consistent-snapshot transaction if begun."""
+
+    def __init__(self, params: SourceParams, *, chunk_rows: int = 50_000) -> None:
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be positive")
+        self.params = params
+        self.chunk_rows = chunk_rows
+        self.zero_dates = 0  # zero dates/datetimes read as NULL, all tables so far
+        self._conn = params.connect()
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            self.version: str = cur.fetchone()[0]
+        self.is_mariadb = "mariadb" in self.version.lower()
+        self._in_snapshot = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: Future[RawResult] | None = None
+
+    # -- transaction ---------------------------------------------------------------------------
+
+    def begin_consistent(self) -> Position | None:
+        """Start a consistent-snapshot transaction; on MariaDB return the binlog position it is at.
+
+        MariaDB reports `binlog_snapshot_file/_position` for the snapshot exactly; the GTID set for
+        that file/offset comes from BINLOG_GTID_POS() (exact too, unlike @@gtid_binlog_pos, which
+        may already include commits made after the snapshot was taken). MySQL 8 gives no position
+        (returns None): the caller uses watermarks.
+        """
+        self._drain()
+        with self._cursor() as cur:
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            self._in_snapshot = True
+            if not self.is_mariadb:
+                return None
+            cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%%'")
+            status = {_text(k).lower(): _text(v) for k, v in cur.fetchall()}
+            file = status.get("binlog_snapshot_file", "")
+            offset = int(status.get("binlog_snapshot_position", "0") or 0)
+            if not file:
+                return None  # binary log disabled: nothing to stream from
+            gtid = ""
+            try:
+                cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, offset))
+                gtid = _text(cur.fetchone()[0] or "")
+            except pymysql.err.MySQLError:
+                gtid = ""  # purged file or no GTIDs: file/offset alone is still exact
+        return Position(file, offset, gtid)
+
+    def end(self) -> None:
+        """Commit (end) the snapshot transaction, if one is open."""
+        self._drain()
+        if self._in_snapshot:
+            with self._cursor() as cur:
+                cur.execute("COMMIT")
+            self._in_snapshot = False
+
+    def close(self) -> None:
+        try:
+            self.end()
+        except SourceError:
+            pass
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._conn.close()
+
+    def __enter__(self) -> SnapshotReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read_chunks(
+        self, schema: TableSchema, after: tuple | None
+    ) -> Iterator[tuple[pa.Table, tuple]]:
+        """Chunks in key order, each at most `chunk_rows` rows, strictly after key `after`."""
+        return self.read_range(schema, after, None)
+
+    def read_range(
+        self, schema: TableSchema, after: tuple | None, upto: tuple | None
+    ) -> Iterator[tuple[pa.Table, tuple]]:
+        """Like `read_chunks`, stopping at key `upto` (inclusive; None = the end of the table)."""
+        problem = schema.problem()
+        if problem:
+            raise TableFailed(str(schema.id), problem)
+        conv = Converter(schema.id)
+        key = list(schema.primary_key)
+        key_idx = [schema.names.index(k) for k in key]
+        target = schema.arrow_schema()
+        select = (
+            f"SELECT {', '.join(select_expr(c) for c in schema.columns)} "
+            f"FROM {quote_ident(schema.id.schema)}.{quote_ident(schema.id.table)}"
+        )
+        order = f" ORDER BY {', '.join(quote_ident(k) for k in key)} LIMIT {self.chunk_rows}"
+
+        def sql(lo: tuple | None) -> str:
+            conds = []
+            if lo is not None:
+                conds.append(self._keyset(schema, key, lo, ">"))
+            if upto is not None:
+                conds.append(self._keyset(schema, key, upto, "<="))
+            where = f" WHERE {' AND '.join(conds)}" if conds else ""
+            return select + where + order
+
+        # Pipelined: while this chunk is converted (pyarrow releases the GIL), the worker thread
+        # already fetches the next one, keyed on this chunk's last key (converted first).
+        pending: Future[RawResult] | None = self._submit(schema, sql(after))
+        try:
+            while pending is not None:
+                raw = pending.result()
+                self._inflight = pending = None
+                if raw.num_rows == 0:
+                    return
+                arrays: list[pa.Array | None] = [None] * len(schema.columns)
+                for i in key_idx:
+                    arrays[i] = conv.convert(schema.columns[i], raw.columns[i])
+                last = tuple(arrays[i][-1].as_py() for i in key_idx)  # type: ignore[index]
+                if any(v is None for v in last):
+                    raise TableFailed(str(schema.id), f"primary key has a zero date: {last}")
+                if raw.num_rows >= self.chunk_rows:
+                    pending = self._submit(schema, sql(last))
+                before = conv.zero_dates
+                for i, c in enumerate(schema.columns):
+                    if arrays[i] is None:
+                        arrays[i] = conv.convert(c, raw.columns[i])
+                self.zero_dates += conv.zero_dates - before
+                yield pa.Table.from_arrays(arrays, schema=target), last
+        finally:
+            self._drain()
+
+    def _submit(self, schema: TableSchema, sql: str) -> Future[RawResult]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="zeroetl-snapshot")
+        self._inflight = self._pool.submit(self._query, schema, sql)
+        return self._inflight
+
+    def _drain(self) -> None:
+        """Wait for a prefetch still using the connection (the consumer stopped early)."""
+        if self._inflight is not None:
+            with contextlib.suppress(Exception):
+                self._inflight.result()
+            self._inflight = None
+
+    def _keyset(self, schema: TableSchema, key: list[str], values: tuple, op: str) -> str:
+        """`(k1, k2) op (v1, v2)` in the expanded form, which MariaDB serves by an index range
+        (it scans the whole index for the row-constructor form); a leading `k1 >= v1` (or `<=`)
+        bounds the range."""
+        if len(values) != len(key):
+            raise ValueError(f"key {values!r} does not match primary key {key}")
+        lits = [self._literal(schema, k, v) for k, v in zip(key, values, strict=True)]
+        cols = [quote_ident(k) for k in key]
+        strict = op[0]  # '>' or '<'
+        expr = f"{cols[-1]} {op} {lits[-1]}"
+        for c, lit in zip(reversed(cols[:-1]), reversed(lits[:-1]), strict=True):
+            expr = f"({c} {strict} {lit} OR ({c} = {lit} AND {expr}))"
+        if len(key) > 1:
+            expr = f"{cols[0]} {strict}= {lits[0]} AND {expr}"
+        return f"({expr})"
+
+    def _literal(self, schema: TableSchema, name: str, value: Any) -> str:
+        col = schema.column(name)
+        kind = col.type.kind if col.type else None
+        if isinstance(value, bool) or value is None:
+            raise ValueError(f"bad key value {value!r} for {name}")
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        if isinstance(value, float):
+            r = repr(value)
+            return r if "e" in r else r + "e0"  # a DOUBLE literal, not a DECIMAL one
+        if isinstance(value, bytes | bytearray):
+            return "X'" + bytes(value).hex() + "'" if value else "''"
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is not None:  # TIMESTAMP: the session time zone is UTC
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            return "'" + value.strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
+        if isinstance(value, dt.date):
+            return "'" + value.isoformat() + "'"
+        if isinstance(value, dt.time):
+            return "'" + value.strftime("%H:%M:%S.%f") + "'"
+        if isinstance(value, str):
+            if kind is Kind.DECIMAL_TEXT:
+                Decimal(value)  # validates: it goes into the SQL unquoted
+                return value
+            return str(self._conn.escape(value))
+        raise ValueError(f"unsupported key value {value!r} for {name}")
+
+    def _query(self, schema: TableSchema, sql: str) -> RawResult:
+        try:
+            return query_raw(self._conn, sql)
+        except pymysql.err.MySQLError as exc:
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            msg = scrub(str(exc.args[-1]) if exc.args else str(exc), self.params.password)
+            if code in _LOST or (isinstance(exc, pymysql.err.OperationalError) and code >= 2000):
+                raise SourceUnavailable(
+                    f"lost {self.params.redacted_url()} while reading {schema.id}: {msg}"
+                ) from None
+            if code == _NO_TABLE:
+                raise TableFailed(str(schema.id), f"table is gone from the source: {msg}") from None
+            raise TableFailed(str(schema.id), f"snapshot query failed ({code}): {msg}") from None
+
+    def _cursor(self) -> Any:
+        try:
+            self._conn.ping(reconnect=False)
+        except pymysql.err.MySQLError as exc:
+            raise SourceUnavailable(f"lost {self.params.redacted_url()}: {exc.args[-1]}") from None
+        return self._conn.cursor()
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes | bytearray) else str(v)
+
+
+# -- persistable key cursors ---------------------------------------------------------------------
+
+
+def encode_key(key: tuple) -> str:
+    """JSON text of a key cursor; exact for every key type (decode with the table's schema)."""
+    out: list[Any] = []
+    for v in key:
+        if isinstance(v, bool) or v is None:
+            raise ValueError(f"bad key value {v!r}")
+        if isinstance(v, int | str):
+            out.append(v)
+        elif isinstance(v, Decimal):
+            out.append(format(v, "f"))
+        elif isinstance(v, float):
+            out.append(repr(v))
+        elif isinstance(v, bytes | bytearray):
+            out.append(base64.b64encode(bytes(v)).decode("ascii"))
+        elif isinstance(v, dt.datetime | dt.date | dt.time):
+            out.append(v.isoformat())
+        else:
+            raise ValueError(f"unsupported key value {v!r}")
+    return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_key(text: str, schema: TableSchema) -> tuple:
+    """Inverse of `encode_key` for `schema`'s primary key."""
+    raw = json.loads(text)
+    if not isinstance(raw, list) or len(raw) != len(schema.primary_key):
+        raise ValueError(f"key cursor {text!r} does not match the key of {schema.id}")
+    out: list[Any] = []
+    for name, v in zip(schema.primary_key, raw, strict=True):
+        t = schema.column(name).type
+        kind = t.kind if t else None
+        if kind is Kind.DECIMAL:
+            out.append(Decimal(v))
+        elif kind in (Kind.FLOAT32, Kind.FLOAT64):
+            out.append(float(v))
+        elif kind is Kind.BINARY:
+            out.append(base64.b64decode(v))
+        elif kind is Kind.DATE:
+            out.append(dt.date.fromisoformat(v))
+        elif kind in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
+            out.append(dt.datetime.fromisoformat(v))
+        elif kind is Kind.TIME:
+            out.append(dt.time.fromisoformat(v))
+        else:
+            out.append(v)
+    return tuple(out)

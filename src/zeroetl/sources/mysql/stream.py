@@ -1,0 +1,239 @@
+"""Binlog events -> change items grouped by source transaction.
+
+`ChangeStream.items()` turns the raw events of `BinlogReader` into a small vocabulary the engine
+understands: decoded row images, DDL statements, commit points (where the position advances) and
+idle points (heartbeats outside a transaction). Rows of tables the integration does not want are
+never decoded, only framed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from zeroetl.errors import DecodeError, ZeroEtlError
+from zeroetl.model import Position, TableId, TableSchema
+from zeroetl.sources.mysql.binlog import (
+    BinlogReader,
+    parse_mariadb_gtid,
+    parse_mysql_gtid,
+    parse_query,
+    parse_rotate,
+)
+from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.gtid import MariaGtidState, MysqlGtidSet
+from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage, rows_table_id
+from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map
+
+log = logging.getLogger(__name__)
+
+# Event type codes (MySQL 8 and MariaDB 10.x share these numbers).
+QUERY = 2
+ROTATE = 4
+XID = 16
+TABLE_MAP = 19
+ROWS_EVENTS = frozenset({23, 24, 25, 30, 31, 32})
+HEARTBEAT = frozenset({27, 41})
+MYSQL_GTID = 33
+MYSQL_ANON_GTID = 34
+PARTIAL_UPDATE_ROWS = 39
+TRANSACTION_PAYLOAD = 40
+MARIADB_GTID = 162
+
+_TXN_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "XA START", "XA END", "XA COMMIT", "XA ROLLBACK"}
+
+
+@dataclass(slots=True)
+class RowsItem:
+    table: TableId
+    schema: TableSchema  # the schema in force at this event (from its TABLE_MAP)
+    image: RowsImage
+    timestamp: int
+
+
+@dataclass(slots=True)
+class DdlItem:
+    schema: str  # the statement's default database
+    sql: str
+    timestamp: int
+
+
+@dataclass(slots=True)
+class CommitItem:
+    """A source transaction ended here; everything before `position` is complete."""
+
+    position: Position
+    timestamp: int
+
+
+@dataclass(slots=True)
+class IdleItem:
+    """Nothing open: the stream stands at `position` (a heartbeat or a rotate between txns)."""
+
+    position: Position
+
+
+@dataclass(slots=True)
+class TableErrorItem:
+    table: TableId
+    reason: str
+
+
+Item = RowsItem | DdlItem | CommitItem | IdleItem | TableErrorItem
+
+
+def _first_words(sql: str) -> str:
+    head = sql.lstrip()[:12].upper()
+    if head.startswith("XA "):
+        return " ".join(head.split()[:2])
+    return head.split(" ", 1)[0].rstrip(";")
+
+
+class ChangeStream:
+    """One pass over the binlog from `start`. Not restartable: make a new one to reconnect."""
+
+    def __init__(
+        self,
+        params: SourceParams,
+        start: Position,
+        *,
+        server_id: int,
+        wanted: Callable[[TableId], bool],
+        heartbeat_s: float = 0.5,
+    ) -> None:
+        self.start = start
+        self.wanted = wanted
+        self.reader = BinlogReader(params, start, server_id=server_id, heartbeat_s=heartbeat_s)
+        # table_id -> (TABLE_MAP bytes, TableMap, decoder and schema, or None when unwanted/failed)
+        self._maps: dict[int, tuple[bytes, TableMap, tuple[RowsDecoder, TableSchema] | None]] = {}
+        self._failed: set[TableId] = set()
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def forget_failure(self, table: TableId) -> None:
+        """Decode this table again from its next TABLE_MAP (a resync may have fixed it).
+
+        Safe from another thread: a set discard is atomic, and the reader re-checks skipped
+        tables at every TABLE_MAP."""
+        self._failed.discard(table)
+
+    def items(self) -> Iterator[Item]:
+        file = self.start.file
+        gtids_text = self.start.gtid_set
+        maria = (
+            MariaGtidState.parse(gtids_text)
+            if "-" in gtids_text and ":" not in gtids_text
+            else None
+        )
+        mysql = MysqlGtidSet.parse(gtids_text) if ":" in gtids_text else None
+        in_txn = False
+        standalone_next = False
+        maps = self._maps
+        for ev in self.reader:
+            t = ev.type
+            if t in ROWS_EVENTS:
+                entry = maps.get(rows_table_id(ev.body))
+                if entry is None:
+                    raise DecodeError(
+                        f"rows event for an unknown table id at {ev.file}:{ev.end_pos}"
+                    )
+                compiled = entry[2]
+                if compiled is None:
+                    continue
+                decoder, schema = compiled
+                tmap = entry[1]
+                tid = TableId(tmap.schema, tmap.table)
+                try:
+                    image = decoder.decode(t, ev.body)
+                except ZeroEtlError as exc:
+                    yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
+                    continue
+                except Exception as exc:  # a decoder bug must fail one table, not the integration
+                    log.exception("decoding %s failed at %s:%s", tid, ev.file, ev.end_pos)
+                    yield from self._fail(
+                        tid, f"cannot decode row event at {ev.file}:{ev.end_pos}: {exc!r}"
+                    )
+                    continue
+                yield RowsItem(tid, schema, image, ev.timestamp)
+            elif t == TABLE_MAP:
+                body = bytes(ev.body)
+                tid_num = rows_table_id(ev.body)
+                cached = maps.get(tid_num)
+                if cached is not None and cached[0] == body:
+                    if cached[2] is not None:
+                        continue
+                    tmap = cached[1]  # skipped so far: it may be wanted again after a resync
+                else:
+                    tmap = parse_table_map(ev.body)
+                tid = TableId(tmap.schema, tmap.table)
+                new: tuple[RowsDecoder, TableSchema] | None = None
+                if tid not in self._failed and self.wanted(tid):
+                    try:
+                        new = (RowsDecoder(tmap), tmap.table_schema())
+                    except ZeroEtlError as exc:
+                        yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
+                maps[tid_num] = (body, tmap, new)
+            elif t == XID:
+                in_txn = False
+                yield CommitItem(self._pos(ev.file, ev.end_pos, maria, mysql), ev.timestamp)
+            elif t == QUERY:
+                q = parse_query(ev.body)
+                word = _first_words(q.sql)
+                if word == "BEGIN" or word == "XA START":
+                    in_txn = True
+                elif word in _TXN_CONTROL:
+                    in_txn = False
+                    yield CommitItem(self._pos(ev.file, ev.end_pos, maria, mysql), ev.timestamp)
+                elif word == "SAVEPOINT":
+                    pass
+                else:
+                    yield DdlItem(q.schema, q.sql, ev.timestamp)
+                    if not in_txn or standalone_next:
+                        in_txn = False
+                        yield CommitItem(self._pos(ev.file, ev.end_pos, maria, mysql), ev.timestamp)
+                standalone_next = False
+            elif t == MARIADB_GTID:
+                g = parse_mariadb_gtid(ev.body, ev.server_id)
+                if maria is None:
+                    maria = MariaGtidState()
+                maria.add(g.domain, g.server_id, g.seq)
+                in_txn = not g.standalone
+                standalone_next = g.standalone
+            elif t == MYSQL_GTID:
+                g2 = parse_mysql_gtid(ev.body)
+                if mysql is None:
+                    mysql = MysqlGtidSet()
+                mysql.add(g2.uuid, g2.gno)
+            elif t == ROTATE:
+                file, offset = parse_rotate(ev.body)
+                if not in_txn:
+                    yield IdleItem(self._pos(file, offset, maria, mysql))
+            elif t in HEARTBEAT:
+                if not in_txn:
+                    yield IdleItem(self._pos(ev.file, ev.end_pos, maria, mysql))
+            elif t == TRANSACTION_PAYLOAD:
+                raise DecodeError(
+                    f"compressed transaction payload at {ev.file}:{ev.end_pos}",
+                    hint="set binlog_transaction_compression=OFF on the source",
+                )
+            elif t == PARTIAL_UPDATE_ROWS:
+                raise DecodeError(
+                    f"partial JSON update event at {ev.file}:{ev.end_pos}",
+                    hint="set binlog_row_value_options='' on the source",
+                )
+
+    def _fail(self, table: TableId, reason: str) -> Iterator[Item]:
+        self._failed.add(table)
+        for k, (body, tmap, _dec) in list(self._maps.items()):
+            if TableId(tmap.schema, tmap.table) == table:
+                self._maps[k] = (body, tmap, None)
+        yield TableErrorItem(table, reason)
+
+    @staticmethod
+    def _pos(
+        file: str, offset: int, maria: MariaGtidState | None, mysql: MysqlGtidSet | None
+    ) -> Position:
+        gtid = str(maria) if maria is not None else str(mysql) if mysql is not None else ""
+        return Position(file, offset, gtid)
