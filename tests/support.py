@@ -53,8 +53,6 @@ def _norm(v: Any, mysql_type: str) -> Any:
             return v
     if t.startswith("decimal") and isinstance(v, str):
         return decimal.Decimal(v)
-    if t.startswith("geometry") or t in ("point", "linestring", "polygon"):
-        return bytes(v)[4:] if len(v) > 4 else bytes(v)
     return v
 
 

@@ -59,7 +59,8 @@ def _read_rows(conn: pymysql.connections.Connection) -> tuple[bytearray, list[in
     end = 0  # bytes of `buf` filled
     pos = 0  # next packet header
     starts: list[int] = []
-    split = False
+    split = False  # some row spans packets
+    cont = False  # the next packet continues the current row
     while True:
         # Walk every complete packet we have. One iteration per row: keep it tight.
         while pos + 4 <= end:
@@ -67,18 +68,19 @@ def _read_rows(conn: pymysql.connections.Connection) -> tuple[bytearray, list[in
             nxt = pos + 4 + ln
             if nxt > end:
                 break
-            head = buf[pos + 4] if ln else 0
-            if head == 0xFE and ln < 9:  # EOF: the result set is complete
-                conn._next_seq_id = (buf[pos + 3] + 1) % 256
-                if split:
-                    return _join_split(buf, starts)
-                del buf[pos:]
-                buf.extend(bytes(_PAD))
-                return buf, starts
-            if head == 0xFF and not split:
-                _raise_error(conn, bytes(buf[pos + 4 : nxt]))
-            if ln == MAX_PACKET:
-                split = True  # a row over 16 MiB continues in the next packet(s)
+            if not cont:  # a continuation packet's first byte means nothing
+                head = buf[pos + 4] if ln else 0
+                if head == 0xFE and ln < 9:  # EOF: the result set is complete
+                    conn._next_seq_id = (buf[pos + 3] + 1) % 256
+                    if split:
+                        return _join_split(buf, starts)
+                    del buf[pos:]
+                    buf.extend(bytes(_PAD))
+                    return buf, starts
+                if head == 0xFF:  # never a valid first byte of a row
+                    _raise_error(conn, bytes(buf[pos + 4 : nxt]))
+            cont = ln == MAX_PACKET  # a row over 16 MiB continues in the next packet(s)
+            split = split or cont
             starts.append(pos + 4)
             pos = nxt
         # read1, not readinto1: read1 returns what pymysql's reader already buffered without

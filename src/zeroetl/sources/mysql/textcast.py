@@ -83,7 +83,9 @@ class Converter:
         kind = column.type.kind
         target = column.type.arrow()
         if kind is Kind.BINARY:
-            return pc.binary_slice(raw, 4) if is_geometry(column) else raw
+            # Drop MySQL's 4-byte SRID prefix. An explicit stop: pyarrow 26's binary_slice
+            # with no stop fails ("Negative buffer resize") on some arrays.
+            return pc.binary_slice(raw, 4, 1 << 31) if is_geometry(column) else raw
         text = raw.cast(pa.string())  # validates UTF-8 (the connection is utf8mb4)
         if kind in (Kind.STRING, Kind.JSON, Kind.DECIMAL_TEXT):
             return text
