@@ -151,7 +151,10 @@ class TableSchema:
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(
-            [pa.field(c.name, c.type.arrow() if c.type else pa.null(), c.nullable) for c in self.columns]
+            [
+                pa.field(c.name, c.type.arrow() if c.type else pa.null(), c.nullable)
+                for c in self.columns
+            ]
         )
 
     def problem(self) -> str | None:
@@ -167,10 +170,9 @@ class TableSchema:
 
     def same_shape(self, other: TableSchema) -> bool:
         """Same column names, types and key (nullability and spelling ignored)."""
-        return (
-            self.primary_key == other.primary_key
-            and [(c.name, c.type) for c in self.columns] == [(c.name, c.type) for c in other.columns]
-        )
+        return self.primary_key == other.primary_key and [
+            (c.name, c.type) for c in self.columns
+        ] == [(c.name, c.type) for c in other.columns]
 
 
 class TableState(enum.Enum):

@@ -36,6 +36,9 @@ def print_sample_queries(
     own = con is None
     con = con or duckdb.connect(str(path), read_only=True)
     try:
+        # The queries name tables unqualified, as an analyst connected to the database would.
+        catalog = path.stem.replace('"', '""')
+        con.execute(f'USE "{catalog}".demodb')
         for title, sql in SAMPLE_QUERIES:
             cur = con.execute(sql)
             cols = [d[0] for d in cur.description]

@@ -26,6 +26,18 @@ class _Group(click.Group):
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # a bug: say so in one line; the traceback goes to the log
+            if os.environ.get("ZEROETL_DEBUG"):
+                raise
+            logging.getLogger("zeroetl").debug("unexpected error", exc_info=True)
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} "
+                "(please report it; ZEROETL_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 import click
+from rich.progress import TaskID
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine.filters import DataFilter
@@ -58,7 +59,7 @@ class LogProgress(Progress):
             self._say(f"streaming at {position}: {self._changes:,} changes applied, lag {lag}")
 
     def table_state(self, table: TableId, state: str, reason: str) -> None:
-        if state != "Synced" or reason:
+        if state in ("Failed", "ResyncRequired", "Deleted") or (state == "Synced" and reason):
             self._say(f"table {table}: {state}{': ' + reason if reason else ''}")
 
     def message(self, text: str) -> None:
@@ -84,7 +85,7 @@ class RichProgress(LogProgress):
             transient=False,
         )
         self.bar.start()
-        self._tasks: dict[TableId, int] = {}
+        self._tasks: dict[TableId, TaskID] = {}
         self._stream_task = self.bar.add_task(
             "streaming", total=None, info="waiting", visible=False
         )

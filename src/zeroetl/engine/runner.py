@@ -349,11 +349,8 @@ class Replicator:
         if tc is not None and not tc.schema.same_shape(item.schema):
             self._apply_batch()
         self.batch.add(item.table, item.schema, item.image)
-        self._touch(
-            item.image.after.num_rows
-            if item.image.after is not None
-            else item.image.before.num_rows
-        )  # type: ignore[union-attr]
+        image = item.image.after if item.image.after is not None else item.image.before
+        self._touch(image.num_rows if image is not None else 0)
         if self.batch.entries >= self.settings.batch_rows:
             self._apply_batch()
 

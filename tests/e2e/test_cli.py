@@ -1,0 +1,138 @@
+"""The `zeroetl` command as a user runs it: exit codes, messages, no tracebacks, no secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.support import assert_table_equal, open_duck
+
+from zeroetl.sandbox.mariadb import free_port
+
+pytestmark = pytest.mark.integration
+
+SECRET = "s3cr3t-Pa55word!"
+
+
+def zeroetl(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zeroetl.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def secret_user(mariadb) -> str:
+    """A replication user whose password is easy to grep for."""
+    mariadb.create_replication_user("secretive", SECRET)
+    return f"mysql://secretive:{SECRET.replace('!', '%21')}@127.0.0.1:{mariadb.port}"
+
+
+def test_source_check_ready(source_url) -> None:
+    out = zeroetl("source", "check", source_url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ready" in out.stdout and "FAIL" not in out.stdout
+    report = json.loads(zeroetl("source", "check", source_url, "--json").stdout)
+    assert report["ready"] is True
+
+
+def test_source_check_problems_are_one_line(mariadb) -> None:
+    out = zeroetl("source", "check", "postgres://x@localhost")
+    assert out.returncode == 1 and "mysql://" in out.stderr and "Traceback" not in out.stderr
+    out = zeroetl("source", "check", f"mysql://nobody:{SECRET}@127.0.0.1:{free_port()}")
+    assert out.returncode != 0 and "Traceback" not in out.stdout + out.stderr
+    assert SECRET not in out.stdout + out.stderr
+    out = zeroetl("source", "check", f"mysql://zeroetl:wrong-{SECRET}@127.0.0.1:{mariadb.port}")
+    assert out.returncode != 0 and SECRET not in out.stdout + out.stderr
+
+
+def test_replicate_resumes_and_never_shows_the_password(
+    db_conn, test_db, secret_user, tmp_path
+) -> None:
+    with db_conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        cur.execute("INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+    wh = tmp_path / "wh"
+    args = [
+        "-vv",
+        "replicate",
+        "--source",
+        secret_user,
+        "--warehouse",
+        str(wh),
+        "--database",
+        "appdb",
+        "--data-filter",
+        f"exclude: *.*, include: {test_db}.*",
+        "--until-caught-up",
+    ]
+    first = zeroetl(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE t SET v = 'uno' WHERE id = 1")
+        cur.execute("INSERT INTO t VALUES (3, 'three')")
+    second = zeroetl(*args)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "snapshot" not in second.stderr.lower().replace("snapshot_start", ""), second.stderr
+    duck = open_duck(wh / "appdb.duckdb")
+    try:
+        assert_table_equal(db_conn, duck, test_db, "t")
+    finally:
+        duck.close()
+    for out in (first, second):
+        assert SECRET not in out.stdout + out.stderr
+    assert SECRET.encode() not in (wh / "appdb.duckdb").read_bytes()
+
+
+def test_replicate_bad_input_is_a_clear_error(tmp_path, source_url) -> None:
+    out = zeroetl(
+        "replicate",
+        "--source",
+        source_url,
+        "--warehouse",
+        str(tmp_path),
+        "--database",
+        "x",
+        "--data-filter",
+        "include: [oops",
+    )
+    assert out.returncode == 1 and "data filter" in out.stderr and "Traceback" not in out.stderr
+    out = zeroetl(
+        "replicate",
+        "--source",
+        f"mysql://u:{SECRET}@127.0.0.1:{free_port()}",
+        "--warehouse",
+        str(tmp_path),
+        "--database",
+        "x",
+        "--until-caught-up",
+    )
+    assert out.returncode == 1 and "cannot connect" in out.stderr, out.stderr
+    assert SECRET not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_demo_once(tmp_path: Path) -> None:
+    """The quickstart's main job, small: sandbox, TICKIT, integration, analytics printed."""
+    port = free_port()
+    try:
+        out = zeroetl(
+            "demo", "--once", "--scale", "0.03", "--dir", str(tmp_path), "--port", str(port)
+        )
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+        assert "Top 10 buyers" in out.stdout or "San Diego" in out.stdout, out.stdout
+        assert "caught up" in out.stdout
+        again = zeroetl("demo", "--once", "--dir", str(tmp_path), "--port", str(port))
+        assert again.returncode == 0 and "already loaded" in again.stdout, (
+            again.stdout + again.stderr
+        )
+    finally:
+        zeroetl("sandbox", "down", "--dir", str(tmp_path / "sandbox"), "--port", str(port))
