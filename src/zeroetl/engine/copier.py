@@ -14,6 +14,7 @@ streaming.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 
@@ -90,8 +91,7 @@ class Copier:
                 self.book.drop(table, problem, checkpoint)
             self.book.fail(table, problem, checkpoint)
             return False
-        self.book.start_copy(schema, "", checkpoint)
-        return True
+        return self.book.start_copy(schema, "", checkpoint) is not None
 
     def chunks(
         self, table: TableId, session_hw: Position | None
@@ -121,14 +121,20 @@ class Copier:
         self.progress.snapshot_table_done(table, st.rows_copied)
 
     def copy_tables(
-        self, tables: list[TableId], session_hw: Position | None, checkpoint: Position
+        self,
+        tables: list[TableId],
+        session_hw: Position | None,
+        checkpoint: Position,
+        stop: threading.Event | None = None,
     ) -> None:
         """Copy whole tables, one warehouse transaction per chunk (the first snapshot, or its
-        resumption after a crash)."""
+        resumption after a crash). Returns early, between chunks, once `stop` is set."""
         for table in tables:
             started = time.monotonic()
             try:
                 for rows, hw in self.chunks(table, session_hw):
+                    if stop is not None and stop.is_set():
+                        return
                     self.dest.begin()
                     self.write_chunk(table, rows, hw)
                     self.book.flush()

@@ -21,7 +21,13 @@ from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.pump import Pump
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.engine.tables import TableBook
-from zeroetl.errors import BinlogPurged, TransientError
+from zeroetl.errors import (
+    BinlogPurged,
+    DestinationError,
+    TableFailed,
+    TransientError,
+    ZeroEtlError,
+)
 from zeroetl.model import Position, TableId, TableState
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
@@ -36,6 +42,11 @@ from zeroetl.sources.mysql.stream import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class _Replay(ZeroEtlError):
+    """Restart the stream from the committed checkpoint (after failing one table)."""
+
 
 CHECKPOINT_TYPE_SNAPSHOT = "snapshot"
 CHECKPOINT_TYPE_CDC = "cdc"
@@ -126,14 +137,14 @@ class Replicator:
             if problem:
                 self.book.fail(table, problem, start)
                 continue
-            self.book.start_copy(schema, "", start)
-            to_copy.append(table)
+            if self.book.start_copy(schema, "", start) is not None:
+                to_copy.append(table)
         self.book.flush()
         self.dest.commit()
         self.committed = self.position = start
         self.progress.snapshot_started({t: 0 for t in to_copy})
         try:
-            self.copier.copy_tables(to_copy, session_hw, start)
+            self.copier.copy_tables(to_copy, session_hw, start, self.stop_event)
         finally:
             reader.end()
         self._finish_snapshot_commit(CHECKPOINT_TYPE_SNAPSHOT)
@@ -174,7 +185,7 @@ class Replicator:
             finally:
                 conn.close()
         try:
-            self.copier.copy_tables(unfinished, hw, self.committed)
+            self.copier.copy_tables(unfinished, hw, self.committed, self.stop_event)
         finally:
             reader.end()
         self._finish_snapshot_commit(CHECKPOINT_TYPE_SNAPSHOT)
@@ -204,6 +215,9 @@ class Replicator:
                 if self._stream():
                     return
                 backoff = 0.5
+            except _Replay as exc:
+                log.warning("%s", exc)
+                self._abandon_open_batch()
             except BinlogPurged as exc:
                 log.error("%s; starting a fresh snapshot of every table", exc)
                 self.progress.message(f"{exc}: taking a fresh snapshot")
@@ -237,6 +251,8 @@ class Replicator:
             self._txn_open = False
         self.batch = Batch()
         self._pending_changes = 0
+        self._in_txn = False
+        self._activity = {}
         # Statuses changed in memory since the last commit must be reloaded.
         self.book = TableBook(self.dest, self.progress)
         self.copier.book = self.book
@@ -359,8 +375,11 @@ class Replicator:
         if not self.batch:
             return
         self._ensure_txn()
-        for tc in self.batch.tables.values():
-            self.dest.apply_changes(tc.schema, tc.table())
+        for table, tc in self.batch.tables.items():
+            try:
+                self.dest.apply_changes(tc.schema, tc.table())
+            except (DestinationError, TableFailed) as exc:
+                self._fail_and_replay(table, getattr(exc, "reason", None) or str(exc))
         for table, tc in self.batch.tables.items():
             acc = self._activity.setdefault(table, [0, 0, 0, 0])
             acc[0] += tc.inserted
@@ -368,6 +387,18 @@ class Replicator:
             acc[2] += tc.deleted
             acc[3] += tc.nbytes
         self.batch = Batch()
+
+    def _fail_and_replay(self, table: TableId, reason: str) -> None:
+        """One table's changes cannot be applied: the warehouse has aborted the transaction, so
+        fail that table on its own, then replay everything else from the checkpoint."""
+        self.dest.rollback()
+        self._txn_open = False
+        self.dest.begin()
+        self.book = TableBook(self.dest, self.progress)
+        self.book.fail(table, f"cannot apply changes: {reason}", self.committed)
+        self.book.flush()
+        self.dest.commit()
+        raise _Replay(f"table {table} failed; replaying from {self.committed}")
 
     def _commit(self) -> None:
         """Apply what is pending and commit it with the checkpoint: one warehouse transaction."""

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine.settings import Progress
+from zeroetl.errors import TableFailed
 from zeroetl.model import Position, TableId, TableSchema, TableState, TableStatus
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,15 @@ class TableBook:
 
     def start_copy(
         self, schema: TableSchema, reason: str, checkpoint: Position | None
-    ) -> TableStatus:
-        """(Re)create the warehouse table empty and begin copying it chunk by chunk."""
-        self.dest.create_table(schema)
+    ) -> TableStatus | None:
+        """(Re)create the warehouse table empty and begin copying it chunk by chunk.
+
+        Returns None (and fails the table) when the destination cannot hold it."""
+        try:
+            self.dest.create_table(schema)
+        except TableFailed as exc:
+            self.fail(schema.id, exc.reason, checkpoint)
+            return None
         self.schemas[schema.id] = schema
         st = self.set_state(schema.id, TableState.RESYNC_INITIATED, reason, checkpoint)
         st.snapshot_done, st.snapshot_cursor, st.snapshot_hw, st.rows_copied = False, None, None, 0
