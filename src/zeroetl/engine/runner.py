@@ -9,8 +9,10 @@ the checkpoint, only at a source transaction boundary once `batch_rows` or `batc
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
@@ -85,34 +87,77 @@ class Replicator:
         self._activity: dict[TableId, list[int]] = {}  # inserted, updated, deleted, bytes
         self._stream_obj: ChangeStream | None = None
         self.lag_ms: float | None = None
+        self.phase = "starting"  # snapshot | streaming | reconnecting | stopped
+        self.last_error = ""  # the latest recoverable error, for operators ("" once recovered)
+        self._commands: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
 
     # -- public ---------------------------------------------------------------------------
     def stop(self) -> None:
         self.stop_event.set()
 
+    def refresh(self, tables: Iterable[TableId] | None = None, *, in_error: bool = False) -> None:
+        """Re-copy tables (all tracked ones when `tables` is None; only Failed/ResyncRequired
+        ones with `in_error`). Thread-safe; takes effect at the next transaction boundary."""
+        self._commands.put(("refresh", (None if tables is None else tuple(tables), in_error)))
+
+    def set_filter(self, data_filter: DataFilter) -> None:
+        """Change the data filter: newly included tables are copied, excluded ones dropped.
+        Thread-safe; takes effect at the next transaction boundary."""
+        self._commands.put(("filter", data_filter))
+
     def wanted(self, table: TableId) -> bool:
         return self.filter.includes(table)
 
     def run(self) -> None:
-        """Replicate until stopped (or caught up, with `until_caught_up`)."""
+        """Replicate until stopped (or caught up, with `until_caught_up`).
+
+        A source that cannot be reached at start-up is an error at once; once it has been
+        reached, connection losses (during the snapshot too) are retried with backoff."""
         try:
-            if self.settings.until_caught_up:
-                conn = self.params.connect()
-                try:
+            conn = self.params.connect()
+            try:
+                if self.settings.until_caught_up:
                     self.target = server_binlog_position(conn)
-                finally:
-                    conn.close()
-            self.committed = self.dest.load_checkpoint()
-            if self.committed is None:
-                self._first_snapshot()
-            else:
-                self._resume_snapshot()
+            finally:
+                conn.close()
+            self._snapshot_with_retries()
+            self.phase = "streaming"
             self._stream_with_retries()
         finally:
+            self.phase = "stopped"
             self.copier.close()
             if self._txn_open:
                 self.dest.rollback()
                 self._txn_open = False
+
+    def status(self) -> dict[str, object]:
+        """A summary for operators (any thread; values may be a moment old)."""
+        counts: dict[str, int] = {}
+        for st in list(self.book.status.values()):
+            counts[st.state.value] = counts.get(st.state.value, 0) + 1
+        return {
+            "phase": self.phase,
+            "checkpoint": str(self.committed) if self.committed else None,
+            "gtid_set": self.committed.gtid_set if self.committed else None,
+            "lag_ms": self.lag_ms,
+            "last_error": self.last_error,
+            "tables": counts,
+        }
+
+    def _snapshot_with_retries(self) -> None:
+        backoff = 0.5
+        while not self.stop_event.is_set():
+            self.phase = "snapshot"
+            try:
+                self.committed = self.dest.load_checkpoint()
+                if self.committed is None:
+                    self._first_snapshot()
+                else:
+                    self._resume_snapshot()
+                self.last_error = ""
+                return
+            except TransientError as exc:
+                backoff = self._wait_after(exc, backoff)
 
     # -- snapshot -------------------------------------------------------------------------
     def _first_snapshot(self) -> None:
@@ -153,18 +198,8 @@ class Replicator:
         """After a restart: copy what an interrupted snapshot left, and reconcile the filter."""
         assert self.committed is not None
         self.position = self.committed
-        conn = self.params.connect()
-        try:
-            existing = set(list_tables(conn))
-        finally:
-            conn.close()
         self.dest.begin()
-        for st in list(self.book.tracked()):
-            if not self.wanted(st.id):
-                self.book.drop(st.id, "excluded by the data filter", self.committed)
-        for table in sorted(existing, key=str):
-            if self.wanted(table) and table not in self.book:
-                self.book.require_resync(table, "newly included", self.committed)
+        self._reconcile_filter()
         self.book.flush()
         self.dest.commit()
         unfinished = [
@@ -212,6 +247,7 @@ class Replicator:
         backoff = 0.5
         while not self.stop_event.is_set():
             try:
+                self.phase = "streaming"
                 if self._stream():
                     return
                 backoff = 0.5
@@ -223,12 +259,16 @@ class Replicator:
                 self.progress.message(f"{exc}: taking a fresh snapshot")
                 self._restart_from_scratch(str(exc))
             except TransientError as exc:
-                self._abandon_open_batch()
-                log.warning("source unavailable (%s); reconnecting in %.1fs", exc, backoff)
-                self.progress.message(f"source unavailable, retrying in {backoff:.1f}s")
-                if self.stop_event.wait(backoff):
-                    return
-                backoff = min(backoff * 2, self.settings.reconnect_max_s)
+                backoff = self._wait_after(exc, backoff)
+
+    def _wait_after(self, exc: Exception, backoff: float) -> float:
+        """Roll back what is open, wait `backoff` (or until stopped); return the next one."""
+        self._abandon_open_batch()
+        self.phase, self.last_error = "reconnecting", str(exc)
+        log.warning("source unavailable (%s); reconnecting in %.1fs", exc, backoff)
+        self.progress.message(f"source unavailable, retrying in {backoff:.1f}s")
+        self.stop_event.wait(backoff)
+        return min(backoff * 2, self.settings.reconnect_max_s)
 
     def _restart_from_scratch(self, reason: str) -> None:
         self._abandon_open_batch()
@@ -246,9 +286,10 @@ class Replicator:
         self.committed = self.position = start
 
     def _abandon_open_batch(self) -> None:
-        if self._txn_open:
+        if self._txn_open or self.dest.in_transaction:
             self.dest.rollback()
-            self._txn_open = False
+        self._txn_open = False
+        self.copier.close()  # its source connections may be dead
         self.batch = Batch()
         self._pending_changes = 0
         self._in_txn = False
@@ -279,6 +320,8 @@ class Replicator:
     def _loop(self, pump: Pump) -> bool:
         flush_s = self.settings.batch_ms / 1000.0
         while not self.stop_event.is_set():
+            if not self._txn_open and not self._pending_changes and not self._commands.empty():
+                self._handle_commands()
             if self._caught_up():
                 return True
             timeout = 0.2
@@ -317,6 +360,50 @@ class Replicator:
                 self.book.fail(item.table, item.reason, self.position)
                 self._touch()
         return False
+
+    def _handle_commands(self) -> None:
+        assert self.committed is not None
+        while not self._commands.empty():
+            kind, arg = self._commands.get()
+            self.dest.begin()
+            try:
+                if kind == "refresh":
+                    assert isinstance(arg, tuple)
+                    self._refresh(arg[0], bool(arg[1]))
+                elif kind == "filter":
+                    assert isinstance(arg, DataFilter)
+                    self.filter = arg
+                    self._reconcile_filter()
+                self.book.flush()
+                self.dest.commit()
+            except BaseException:
+                self.dest.rollback()
+                raise
+
+    def _refresh(self, tables: tuple[TableId, ...] | None, in_error: bool) -> None:
+        bad = (TableState.FAILED, TableState.RESYNC_REQUIRED)
+        if tables is None:
+            targets = [s.id for s in self.book.tracked() if not in_error or s.state in bad]
+        else:
+            targets = [t for t in tables if self.wanted(t)]
+        for table in targets:
+            self.book.require_resync(table, "refresh requested", self.committed)
+
+    def _reconcile_filter(self) -> None:
+        """Drop tables the filter now excludes; queue a copy of those it now includes."""
+        for st in list(self.book.tracked()):
+            if not self.wanted(st.id):
+                self.batch.drop_table(st.id)
+                self.book.drop(st.id, "excluded by the data filter", self.committed)
+        conn = self.params.connect()
+        try:
+            existing = list_tables(conn)
+        finally:
+            conn.close()
+        for table in sorted(existing, key=str):
+            known = self.book.get(table)
+            if self.wanted(table) and (known is None or known.state is TableState.DELETED):
+                self.book.require_resync(table, "newly included by the data filter", self.committed)
 
     def _caught_up(self) -> bool:
         if self.target is None or self.committed is None or self._pending_changes:

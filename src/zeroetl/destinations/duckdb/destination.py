@@ -53,13 +53,28 @@ class DuckDBDestination:
         integration_id: str,
         *,
         checkpoint_threshold: str = DEFAULT_CHECKPOINT_THRESHOLD,
+        hub: duckdb.DuckDBPyConnection | None = None,
+        catalog: str | None = None,
     ) -> None:
+        """Open `path` on a connection of its own, or, with `hub`, attach it to that shared
+        DuckDB instance as `catalog` (the service does this so that SQL sessions on the same
+        instance see every target database by 3-part names) and write through a cursor."""
         self.path = Path(path)
         self.integration_id = integration_id
         self._in_tx = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(self.path))
+            if hub is None:
+                self._con = duckdb.connect(str(self.path))
+            else:
+                alias = catalog or self.path.stem
+                attached = hub.execute(
+                    "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [alias]
+                ).fetchone()
+                if not attached or not attached[0]:
+                    hub.execute(f"ATTACH {literal(str(self.path))} AS {ident(alias)}")
+                self._con = hub.cursor()
+                self._con.execute(f"USE {ident(alias)}")
         except duckdb.Error as e:
             raise DestinationError(
                 f"integration {integration_id}: cannot open warehouse file {self.path}: {e}",
@@ -80,6 +95,10 @@ class DuckDBDestination:
 
     # --- connection -------------------------------------------------------------------------
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_tx
+
     def reader(self) -> duckdb.DuckDBPyConnection:
         """A new cursor for another thread; it sees committed data only."""
         return self._con.cursor()
@@ -93,7 +112,7 @@ class DuckDBDestination:
         if self._in_tx:
             return
         with self._errors("checkpoint"):
-            self._con.execute("CHECKPOINT")
+            self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
 
     # --- transactions -----------------------------------------------------------------------
 
