@@ -6,9 +6,9 @@ import threading
 import time
 
 import pytest
-
 from tests.integration.test_replicate import check_all, replicate, states
 from tests.workload import TABLES, Workload
+
 from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
