@@ -17,20 +17,8 @@ import pyarrow.compute as pc
 
 from zeroetl.errors import TableFailed
 from zeroetl.model import ColumnSchema, Kind, TableId
+from zeroetl.sources.mysql.types import GEOMETRY_TYPES
 
-GEOMETRY_TYPES = frozenset(
-    {
-        "geometry",
-        "point",
-        "linestring",
-        "polygon",
-        "multipoint",
-        "multilinestring",
-        "multipolygon",
-        "geometrycollection",
-        "geomcollection",
-    }
-)
 _CAST_KINDS = {
     Kind.INT8,
     Kind.INT16,

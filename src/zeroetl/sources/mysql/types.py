@@ -20,17 +20,19 @@ _INTS = {
 }
 _STRINGS = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext"}
 _BINARIES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
-_GEOMETRY = {
-    "geometry",
-    "point",
-    "linestring",
-    "polygon",
-    "multipoint",
-    "multilinestring",
-    "multipolygon",
-    "geometrycollection",
-    "geomcollection",
-}
+GEOMETRY_TYPES = frozenset(
+    {
+        "geometry",
+        "point",
+        "linestring",
+        "polygon",
+        "multipoint",
+        "multilinestring",
+        "multipolygon",
+        "geometrycollection",
+        "geomcollection",
+    }
+)
 _DECIMAL = re.compile(r"decimal\((\d+)(?:,(\d+))?\)")
 
 MAX_EXACT_DECIMAL = 38  # DuckDB's DECIMAL limit; wider ones are kept as exact text
@@ -80,7 +82,7 @@ def logical_type(data_type: str, column_type: str, charset: str | None) -> Logic
         return LogicalType(Kind.INT16)
     if dt == "json":
         return LogicalType(Kind.JSON)
-    if dt in _GEOMETRY:
+    if dt in GEOMETRY_TYPES:
         return LogicalType(Kind.BINARY)
     return None
 
