@@ -235,9 +235,7 @@ class Bench:
             step = 250_000
             for lo in range(1, self.args.rows + 1, step):
                 hi = min(self.args.rows, lo + step - 1)
-                cur.execute(
-                    f"INSERT INTO {TABLE} " + ROWS_SQL.format(e="seq / 7e0", lo=lo, hi=hi)
-                )
+                cur.execute(f"INSERT INTO {TABLE} " + ROWS_SQL.format(e="seq / 7e0", lo=lo, hi=hi))
         conn.close()
         print(f"loaded {self.args.rows:,} rows in {time.perf_counter() - t0:.1f}s", flush=True)
 
@@ -414,7 +412,9 @@ class Bench:
     def verify(self) -> None:
         assert self.dest is not None
         mysql = ", ".join(v.format(len="char_length", us="microsecond(d)") for v in CHECKS.values())
-        duck = ", ".join(v.format(len="length", us="microsecond(d) % 1000000") for v in CHECKS.values())
+        duck = ", ".join(
+            v.format(len="length", us="microsecond(d) % 1000000") for v in CHECKS.values()
+        )
         conn = self.src()
         with conn.cursor() as cur:
             cur.execute(f"SELECT {mysql} FROM {TABLE}")

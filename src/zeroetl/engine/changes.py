@@ -37,10 +37,15 @@ class TableChanges:
         return pa.concat_tables(self.parts) if len(self.parts) > 1 else self.parts[0]
 
 
+# Built once: pyarrow 26's pa.scalar() retries a failing optional import on every call
+# (~50 us each, measured as 17% of small-transaction CDC time).
+_DELETED = {True: pa.scalar(True), False: pa.scalar(False)}
+
+
 def _tag(batch: pa.RecordBatch, seq: np.ndarray, deleted: bool) -> pa.Table:
     t = pa.Table.from_batches([batch])
     return t.append_column(SEQ, pa.array(seq)).append_column(
-        DEL, pa.repeat(pa.scalar(deleted), batch.num_rows)
+        DEL, pa.repeat(_DELETED[deleted], batch.num_rows)
     )
 
 

@@ -1,0 +1,151 @@
+"""Run every self-contained bench in bench/, one after another, then print one summary.
+
+Each bench starts its own MariaDB (temp dir, free port) and writes JSON into bench/results/; the
+summary is read back from those files, as ratios to the baselines each bench measured in the
+same run. `make bench` calls this.
+
+    .venv/bin/python bench/run_all.py [--quick] [--only NAME ...] [--skip NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+# name -> (script, default args, --quick args)
+BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
+    "apply": ("apply_bench.py", [], ["--rows", "200000", "--batches", "5"]),
+    "decode": ("decode_bench.py", [], ["--rows", "100000"]),
+    "snapshot": ("snapshot_bench.py", ["--skip-pymysql"], ["--rows", "200000", "--skip-pymysql"]),
+    "binlog": ("bench_binlog.py", [], ["--rows", "200000"]),
+    "small": ("bench_small.py", [], ["--txns", "20000"]),
+    "replication": (
+        "replication_bench.py",
+        [],
+        ["--rows", "200000", "--changes", "50000", "--small-txns", "2000", "--trickle-s", "5"],
+    ),
+}
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    try:
+        return json.loads((RESULTS / name).read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def _apply() -> list[str]:
+    r = _load("apply_bench.json")
+    if not r:
+        return []
+    return [f"apply: {r['ours']['changes_per_s']:,.0f} changes/s into DuckDB, "
+            f"{r['speedup']:.1f}x INSERT OR REPLACE + PK"]  # fmt: skip
+
+
+def _decode() -> list[str]:
+    r = _load("decode_bench.json")
+    if not r:
+        return []
+    return [f"decode: {r['zeroetl_rows_per_s']:,} rows/s, {r['speedup']}x mysql-replication"]
+
+
+def _snapshot() -> list[str]:
+    r = _load("snapshot_bench.json")
+    if not r:
+        return []
+    ours = next((x for x in r["results"] if x["method"] == "SnapshotReader"), None)
+    if ours is None:
+        return []
+    return [
+        f"snapshot read: {ours['rows_per_s']:,} rows/s, {ours['ratio_vs_cli']:.2f}x mariadb CLI"
+    ]
+
+
+def _binlog() -> list[str]:
+    r = _load("binlog_read_bench.json")
+    if not r:
+        return []
+    best = r["zeroetl_reader_best_of_5"]
+    return [f"binlog walk: {best['mb_per_s']:.0f} MB/s, "
+            f"{r['ratio_vs_mysql_replication_headers']:.1f}x mysql-replication (no decode)"]  # fmt: skip
+
+
+def _small() -> list[str]:
+    r = _load("bench_small.json")
+    if not r:
+        return []
+    best = r["zeroetl_reader_best_of_3"]
+    return [f"small txns walk: {best['events_per_s']:,.0f} events/s, "
+            f"{r['ratio_vs_mysql_replication']:.1f}x mysql-replication (XID only)"]  # fmt: skip
+
+
+def _replication() -> list[str]:
+    r = _load("replication_bench.json")
+    if not r:
+        return []
+    s, lag = r["snapshot"], r["lag"]
+    lines = [f"replication snapshot: {s['zeroetl_rows_per_s']:,.0f} rows/s, "
+             f"{s['ratio_vs_cli']:.2f}x mariadb CLI (target >= 1.0x)"]  # fmt: skip
+    for k in ("bulk", "small_txns"):
+        c, u = r[f"cdc_{k}"], r[f"catchup_{k}"]
+        lines.append(
+            f"replication cdc {k}: {c['zeroetl_changes_per_s']:,.0f} changes/s, "
+            f"{c['ratio_vs_mysql_replication']:.1f}x mysql-replication decode; catch-up "
+            f"{u['catch_up_s']:.2f}s (targets 250k/s, < 2 s)"
+        )
+    lines.append(
+        f"replication lag: p50 {lag['p50_s']:.3f}s, p99 {lag['p99_s']:.3f}s (target p99 < 1 s)"
+    )
+    return lines
+
+
+SUMMARIES: dict[str, Callable[[], list[str]]] = {
+    "apply": _apply,
+    "decode": _decode,
+    "snapshot": _snapshot,
+    "binlog": _binlog,
+    "small": _small,
+    "replication": _replication,
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not numbers")
+    ap.add_argument("--only", nargs="*", choices=sorted(BENCHES), default=None)
+    ap.add_argument("--skip", nargs="*", choices=sorted(BENCHES), default=[])
+    args = ap.parse_args()
+
+    names = [n for n in (args.only or BENCHES) if n not in args.skip]
+    status: dict[str, tuple[int, float]] = {}
+    for name in names:
+        script, normal, quick = BENCHES[name]
+        cmd = [sys.executable, str(HERE / script), *(quick if args.quick else normal)]
+        print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.run(cmd, cwd=HERE.parent).returncode
+        status[name] = (rc, time.perf_counter() - t0)
+
+    print("\n=== summary (ratios to baselines measured in the same run)")
+    for name in names:
+        rc, secs = status[name]
+        mark = "ok" if rc == 0 else f"FAILED (exit {rc})"
+        print(f"- {name} [{mark}, {secs:.0f}s]")
+        if rc == 0:
+            for line in SUMMARIES[name]():
+                print(f"    {line}")
+    if any(rc for rc, _ in status.values()):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
