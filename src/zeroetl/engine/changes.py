@@ -4,18 +4,20 @@ Every change becomes one or two entries ordered by `__seq`: the full new image (
 or a deleted key (`__del` true). An UPDATE that keeps its key is just the new image; one that
 changes its key is a delete of the old key followed by the new image. Destinations reduce to the
 last entry per key, which makes replaying a batch harmless.
+
+Raw decoded values are gathered per column across events and turned into Arrow once per batch
+(`RowsDecoder.finish`): building Arrow for every small event cost more than decoding it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from zeroetl.model import TableId, TableSchema
-from zeroetl.sources.mysql.rows import RowsImage
+from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage
 
 SEQ = "__seq"
 DEL = "__del"
@@ -32,30 +34,28 @@ class TableChanges:
     updated: int = 0
     deleted: int = 0
     nbytes: int = 0
+    zero_dates: int = 0
+    # raw values being gathered for the current decoder (one list per column)
+    decoder: RowsDecoder | None = None
+    columns: list[list[Any]] = field(default_factory=list)
+    seq: list[int] = field(default_factory=list)
+    dels: list[bool] = field(default_factory=list)
+
+    def seal(self) -> None:
+        """Finish the gathered raw values into one Arrow part. May raise TableFailed."""
+        if self.decoder is None or not self.seq:
+            return
+        arrays, zeros = self.decoder.finish(self.columns)
+        self.zero_dates += zeros
+        names = [*self.schema.names, SEQ, DEL]
+        arrays += [pa.array(self.seq, pa.int64()), pa.array(self.dels, pa.bool_())]
+        self.parts.append(pa.Table.from_arrays(arrays, names=names))
+        self.columns = [[] for _ in self.columns]
+        self.seq, self.dels = [], []
 
     def table(self) -> pa.Table:
+        self.seal()
         return pa.concat_tables(self.parts) if len(self.parts) > 1 else self.parts[0]
-
-
-# Built once: pyarrow 26's pa.scalar() retries a failing optional import on every call
-# (~50 us each, measured as 17% of small-transaction CDC time).
-_DELETED = {True: pa.scalar(True), False: pa.scalar(False)}
-
-
-def _tag(batch: pa.RecordBatch, seq: np.ndarray, deleted: bool) -> pa.Table:
-    t = pa.Table.from_batches([batch])
-    return t.append_column(SEQ, pa.array(seq)).append_column(
-        DEL, pa.repeat(_DELETED[deleted], batch.num_rows)
-    )
-
-
-def _key_changed(schema: TableSchema, before: pa.RecordBatch, after: pa.RecordBatch) -> pa.Array:
-    mask: pa.Array | None = None
-    for k in schema.primary_key:
-        ne = pc.not_equal(before.column(k), after.column(k))
-        mask = ne if mask is None else pc.or_(mask, ne)
-    assert mask is not None
-    return pc.fill_null(mask, True)
 
 
 class Batch:
@@ -75,45 +75,52 @@ class Batch:
             if tc is not None:
                 raise ValueError(f"schema of {table} changed inside a batch; flush first")
             tc = self.tables[table] = TableChanges(schema)
-        if image.kind == "insert":
-            assert image.after is not None
-            self._tagged(tc, image.after, False)
-            tc.inserted += image.after.num_rows
-            tc.nbytes += image.after.nbytes
-        elif image.kind == "delete":
-            assert image.before is not None
-            self._tagged(tc, image.before, True)
-            tc.deleted += image.before.num_rows
-            tc.nbytes += image.before.nbytes
-        else:
-            before, after = image.before, image.after
-            assert before is not None and after is not None
-            moved = _key_changed(schema, before, after)
-            n = after.num_rows
-            if pc.any(moved).as_py():
-                # Row i deletes its old key at 2i and writes its new image at 2i+1, so chains
-                # within one statement (a->b, b->c) end right.
-                seq = np.arange(self.seq, self.seq + 2 * n, dtype=np.int64)
-                keep = moved.to_numpy(zero_copy_only=False)
-                self._append(tc, before.filter(moved), seq[0::2][keep], True)
-                self._append(tc, after, seq[1::2], False)
-                self.seq += 2 * n
+        dec = image.decoder
+        if tc.decoder is not dec:
+            # Another TABLE_MAP version (same shape): its raw values may need other finishing.
+            tc.seal()
+            tc.decoder = dec
+            tc.columns = [[] for _ in range(dec.ncols)]
+        n, nc, raw, cols = image.num_rows, dec.ncols, image.raw, tc.columns
+        tc.nbytes += image.nbytes
+        if image.kind != "update":
+            for k in range(nc):
+                cols[k].extend(raw[k::nc])
+            deleted = image.kind == "delete"
+            if deleted:
+                tc.deleted += n
             else:
-                self._tagged(tc, after, False)
-            tc.updated += n
-            tc.nbytes += after.nbytes
+                tc.inserted += n
+            self._tag(tc, n, deleted)
+            return
+        tc.updated += n
+        stride = 2 * nc
+        keys = dec.tmap.primary_key
+        moved = [
+            any(raw[r + k] != raw[r + nc + k] for k in keys) for r in range(0, len(raw), stride)
+        ]
+        if not any(moved):
+            for k in range(nc):
+                cols[k].extend(raw[nc + k :: stride])
+            self._tag(tc, n, False)
+            return
+        # Row i deletes its old key, then writes its new image, so that chains within one
+        # statement (a->b, b->c) end right.
+        for i, r in enumerate(range(0, len(raw), stride)):
+            if moved[i]:
+                for k in range(nc):
+                    cols[k].append(raw[r + k])
+                self._tag(tc, 1, True)
+            for k in range(nc):
+                cols[k].append(raw[r + nc + k])
+            self._tag(tc, 1, False)
 
-    def _tagged(self, tc: TableChanges, batch: pa.RecordBatch, deleted: bool) -> None:
-        n = batch.num_rows
-        self._append(tc, batch, np.arange(self.seq, self.seq + n, dtype=np.int64), deleted)
+    def _tag(self, tc: TableChanges, n: int, deleted: bool) -> None:
+        tc.seq.extend(range(self.seq, self.seq + n))
+        tc.dels.extend([deleted] * n)
         self.seq += n
-
-    def _append(
-        self, tc: TableChanges, batch: pa.RecordBatch, seq: np.ndarray, deleted: bool
-    ) -> None:
-        tc.parts.append(_tag(batch, seq, deleted))
-        tc.entries += batch.num_rows
-        self.entries += batch.num_rows
+        tc.entries += n
+        self.entries += n
 
     def drop_table(self, table: TableId) -> None:
         tc = self.tables.pop(table, None)

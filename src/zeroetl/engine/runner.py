@@ -90,6 +90,9 @@ class Replicator:
         self.phase = "starting"  # snapshot | streaming | reconnecting | stopped
         self.last_error = ""  # the latest recoverable error, for operators ("" once recovered)
         self._commands: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+        # Commands queued and committed so far: the service shows `modifying` in between.
+        self.commands_sent = 0
+        self.commands_done = 0
 
     # -- public ---------------------------------------------------------------------------
     def stop(self) -> None:
@@ -98,11 +101,13 @@ class Replicator:
     def refresh(self, tables: Iterable[TableId] | None = None, *, in_error: bool = False) -> None:
         """Re-copy tables (all tracked ones when `tables` is None; only Failed/ResyncRequired
         ones with `in_error`). Thread-safe; takes effect at the next transaction boundary."""
+        self.commands_sent += 1
         self._commands.put(("refresh", (None if tables is None else tuple(tables), in_error)))
 
     def set_filter(self, data_filter: DataFilter) -> None:
         """Change the data filter: newly included tables are copied, excluded ones dropped.
         Thread-safe; takes effect at the next transaction boundary."""
+        self.commands_sent += 1
         self._commands.put(("filter", data_filter))
 
     def wanted(self, table: TableId) -> bool:
@@ -379,6 +384,7 @@ class Replicator:
             except BaseException:
                 self.dest.rollback()
                 raise
+            self.commands_done += 1
 
     def _refresh(self, tables: tuple[TableId, ...] | None, in_error: bool) -> None:
         bad = (TableState.FAILED, TableState.RESYNC_REQUIRED)
@@ -452,8 +458,7 @@ class Replicator:
         if tc is not None and not tc.schema.same_shape(item.schema):
             self._apply_batch()
         self.batch.add(item.table, item.schema, item.image)
-        image = item.image.after if item.image.after is not None else item.image.before
-        self._touch(image.num_rows if image is not None else 0)
+        self._touch(item.image.num_rows)
         if self.batch.entries >= self.settings.batch_rows:
             self._apply_batch()
 

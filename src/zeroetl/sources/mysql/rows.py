@@ -10,7 +10,6 @@ flat list with a stride and finished into Arrow in one go (see values.py).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -31,12 +30,59 @@ _V2 = {WRITE_ROWS_V2, UPDATE_ROWS_V2, DELETE_ROWS_V2}
 __all__ = ["RowsDecoder", "RowsImage", "TableMap", "parse_table_map", "rows_table_id"]
 
 
-@dataclass
 class RowsImage:
-    kind: str  # "insert" | "update" | "delete"
-    before: pa.RecordBatch | None  # delete, update
-    after: pa.RecordBatch | None  # insert, update
-    zero_dates: int = 0  # zero/invalid dates turned into NULL
+    """The rows of one event: raw values now, Arrow on demand.
+
+    `raw` is the decoder's flat list of raw values, row after row (for updates each row is its
+    before image then its after image). Consumers that gather many events (the engine's batches)
+    read `raw` and finish whole columns at once with `decoder.finish`, which is much cheaper
+    than building Arrow for every small event; `before`/`after` build it for this event alone.
+    Finishing may raise TableFailed (e.g. a TIME value out of range).
+    """
+
+    __slots__ = ("_after", "_before", "_zero_dates", "decoder", "kind", "nbytes", "num_rows", "raw")
+
+    def __init__(
+        self, kind: str, decoder: RowsDecoder, raw: list[Any], num_rows: int, nbytes: int
+    ) -> None:
+        self.kind = kind  # "insert" | "update" | "delete"
+        self.decoder = decoder
+        self.raw = raw
+        self.num_rows = num_rows
+        self.nbytes = nbytes  # size of the event's row data
+        self._before: pa.RecordBatch | None = None
+        self._after: pa.RecordBatch | None = None
+        self._zero_dates: int | None = None
+
+    def _build(self) -> None:
+        if self._zero_dates is not None:
+            return
+        d = self.decoder
+        if self.kind == "update":
+            self._before, z1 = d._batch(self.raw, 0, 2 * d.ncols)
+            self._after, z2 = d._batch(self.raw, d.ncols, 2 * d.ncols)
+            self._zero_dates = z1 + z2
+        else:
+            batch, self._zero_dates = d._batch(self.raw, 0, d.ncols)
+            if self.kind == "insert":
+                self._after = batch
+            else:
+                self._before = batch
+
+    @property
+    def before(self) -> pa.RecordBatch | None:  # delete, update
+        self._build()
+        return self._before
+
+    @property
+    def after(self) -> pa.RecordBatch | None:  # insert, update
+        self._build()
+        return self._after
+
+    @property
+    def zero_dates(self) -> int:  # zero/invalid dates turned into NULL
+        self._build()
+        return self._zero_dates or 0
 
 
 _PREFIX_CODES = {1: "B", 2: "H", 4: "I"}
@@ -200,19 +246,27 @@ class RowsDecoder:
             raise DecodeError(f"malformed rows event for {self.tmap.table}: {e}") from e
         if pos != end or len(out) % (self.ncols * images):
             raise DecodeError(f"malformed rows event for {self.tmap.table}: rows overrun the event")
-        if images == 1:
-            batch, zeros = self._batch(out, 0, self.ncols)
-            if kind == "insert":
-                return RowsImage(kind, None, batch, zeros)
-            return RowsImage(kind, batch, None, zeros)
-        before, z1 = self._batch(out, 0, 2 * self.ncols)
-        after, z2 = self._batch(out, self.ncols, 2 * self.ncols)
-        return RowsImage(kind, before, after, z1 + z2)
+        return RowsImage(kind, self, out, len(out) // (self.ncols * images), len(buf))
 
     def _add_pattern(self, buf: bytes, pos: int) -> None:
         nb = int.from_bytes(buf[pos : pos + self._nbl], "little") & self._full
         self._patterns.append(nb)
         self._walk, self.source = self._compiler.compile(self._patterns)
+
+    def finish(self, columns: list[list[Any]]) -> tuple[list[pa.Array], int]:
+        """Raw values gathered per column (from any number of this decoder's events) -> Arrow
+        arrays of the table's types, and how many zero dates became NULL."""
+        arrays = []
+        zeros = 0
+        for k, fin in enumerate(self._finish):
+            col = columns[k]
+            conv = self._conv[k]
+            if conv is not None:
+                col = conv(col)
+            arr, z = fin(col)
+            arrays.append(arr)
+            zeros += z
+        return arrays, zeros
 
     def _batch(self, out: list[Any], start: int, stride: int) -> tuple[pa.RecordBatch, int]:
         arrays = []
