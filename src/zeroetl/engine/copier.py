@@ -94,21 +94,24 @@ class Copier:
         return self.book.start_copy(schema, "", checkpoint) is not None
 
     def chunks(
-        self, table: TableId, session_hw: Position | None
+        self, table: TableId, session_hw: Position | None, prefetch: bool = True
     ) -> Iterator[tuple[pa.Table, Position]]:
         """Chunks of `table` after its saved cursor, each with the position it is consistent at."""
         st = self.book.status[table]
         schema = self.book.schemas[table]
         after = decode_key(st.snapshot_cursor, schema) if st.snapshot_cursor else None
-        for rows, last_key in self.reader().read_chunks(schema, after):
+        for rows, last_key in self.reader().read_chunks(schema, after, prefetch=prefetch):
             hw = session_hw or server_binlog_position(self._source())
             st.snapshot_cursor = encode_key(last_key)
             yield rows, hw
 
-    def write_chunk(self, table: TableId, rows: pa.Table, hw: Position) -> None:
-        """Write one chunk and its progress. Call inside a transaction."""
+    def write_chunk(
+        self, table: TableId, rows: pa.Table, hw: Position, fresh: bool = False
+    ) -> None:
+        """Write one chunk and its progress. Call inside a transaction. `fresh`: nothing but
+        earlier chunks was ever written to the table (a plain insert is enough)."""
         st = self.book.status[table]
-        self.dest.write_chunk(self.book.schemas[table], rows)
+        self.dest.write_chunk(self.book.schemas[table], rows, replace=not fresh)
         st.rows_copied += rows.num_rows
         st.snapshot_hw = hw if st.snapshot_hw is None or hw > st.snapshot_hw else st.snapshot_hw
         self.book.dirty.add(table)
@@ -126,9 +129,11 @@ class Copier:
         session_hw: Position | None,
         checkpoint: Position,
         stop: threading.Event | None = None,
+        fresh: bool = False,
     ) -> None:
         """Copy whole tables, one warehouse transaction per chunk (the first snapshot, or its
-        resumption after a crash). Returns early, between chunks, once `stop` is set."""
+        resumption after a crash). Returns early, between chunks, once `stop` is set. `fresh`:
+        the tables were just created and no change was ever applied to them."""
         for table in tables:
             started = time.monotonic()
             try:
@@ -136,7 +141,7 @@ class Copier:
                     if stop is not None and stop.is_set():
                         return
                     self.dest.begin()
-                    self.write_chunk(table, rows, hw)
+                    self.write_chunk(table, rows, hw, fresh)
                     self.book.flush()
                     self.dest.commit()
                     self.progress.snapshot_chunk(table, rows.num_rows)
@@ -161,7 +166,7 @@ class Copier:
 
         Returns True when the table is finished."""
         try:
-            for rows, hw in self.chunks(table, None):
+            for rows, hw in self.chunks(table, None, prefetch=False):
                 self.write_chunk(table, rows, hw)
                 self.progress.snapshot_chunk(table, rows.num_rows)
                 return False

@@ -194,7 +194,7 @@ class Replicator:
         self.committed = self.position = start
         self.progress.snapshot_started({t: 0 for t in to_copy})
         try:
-            self.copier.copy_tables(to_copy, session_hw, start, self.stop_event)
+            self.copier.copy_tables(to_copy, session_hw, start, self.stop_event, fresh=True)
         finally:
             reader.end()
         self._finish_snapshot_commit(CHECKPOINT_TYPE_SNAPSHOT)

@@ -105,10 +105,15 @@ def apply_changes(
 
 
 def write_chunk(
-    con: duckdb.DuckDBPyConnection, catalog: str, schema: TableSchema, rows: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    schema: TableSchema,
+    rows: pa.Table,
+    replace: bool = True,
 ) -> None:
-    """Write one snapshot chunk (unique keys): replaces the rows with the same keys."""
+    """Write one snapshot chunk (unique keys): replaces the rows with the same keys, or, with
+    `replace=False` (the caller knows none of its keys is in the table yet), just inserts."""
     _check(schema, rows, (), "snapshot chunk")
     if rows.num_rows == 0:
         return
-    _run(con, catalog, schema, rows, [delete_sql, insert_all_sql])
+    _run(con, catalog, schema, rows, [delete_sql, insert_all_sql] if replace else [insert_all_sql])

@@ -281,9 +281,11 @@ class DuckDBDestination:
         with self._atomic("apply changes", schema.id):
             apply.apply_changes(self._con, self._catalog, schema, changes)
 
-    def write_chunk(self, schema: TableSchema, rows: pa.Table) -> None:
+    def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None:
+        """A snapshot chunk: replaces rows with the same keys (idempotent if replayed); with
+        `replace=False` a plain insert, for callers that know the keys are new."""
         with self._atomic("write snapshot chunk", schema.id):
-            apply.write_chunk(self._con, self._catalog, schema, rows)
+            apply.write_chunk(self._con, self._catalog, schema, rows, replace)
 
     # --- metadata ---------------------------------------------------------------------------
 

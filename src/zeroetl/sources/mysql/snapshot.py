@@ -110,13 +110,16 @@ class SnapshotReader:
     # -- reading -------------------------------------------------------------------------------
 
     def read_chunks(
-        self, schema: TableSchema, after: tuple | None
+        self, schema: TableSchema, after: tuple | None, *, prefetch: bool = True
     ) -> Iterator[tuple[pa.Table, tuple]]:
-        """Chunks in key order, each at most `chunk_rows` rows, strictly after key `after`."""
-        return self.read_range(schema, after, None)
+        """Chunks in key order, each at most `chunk_rows` rows, strictly after key `after`.
+
+        With `prefetch` the next chunk is fetched while the caller works on this one; turn it
+        off when only one chunk will be taken (it would be read for nothing)."""
+        return self.read_range(schema, after, None, prefetch=prefetch)
 
     def read_range(
-        self, schema: TableSchema, after: tuple | None, upto: tuple | None
+        self, schema: TableSchema, after: tuple | None, upto: tuple | None, *, prefetch: bool = True
     ) -> Iterator[tuple[pa.Table, tuple]]:
         """Like `read_chunks`, stopping at key `upto` (inclusive; None = the end of the table)."""
         problem = schema.problem()
@@ -156,14 +159,17 @@ class SnapshotReader:
                 last = tuple(arrays[i][-1].as_py() for i in key_idx)  # type: ignore[index]
                 if any(v is None for v in last):
                     raise TableFailed(str(schema.id), f"primary key has a zero date: {last}")
-                if raw.num_rows >= self.chunk_rows:
-                    pending = self._submit(schema, sql(last))
+                nxt = sql(last) if raw.num_rows >= self.chunk_rows else None
+                if nxt is not None and prefetch:
+                    pending = self._submit(schema, nxt)
                 before = conv.zero_dates
                 for i, c in enumerate(schema.columns):
                     if arrays[i] is None:
                         arrays[i] = conv.convert(c, raw.columns[i])
                 self.zero_dates += conv.zero_dates - before
                 yield pa.Table.from_arrays(arrays, schema=target), last
+                if nxt is not None and not prefetch:
+                    pending = self._submit(schema, nxt)
         finally:
             self._drain()
 
