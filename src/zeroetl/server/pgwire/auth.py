@@ -1,0 +1,224 @@
+"""Password authentication for the SQL endpoint: SCRAM-SHA-256 (RFC 5802 / RFC 7677), server side.
+
+Passwords never travel or get stored in clear on the wire side: at start-up each configured
+password is turned into a SCRAM verifier (salt, iterations, StoredKey, ServerKey), the same thing
+PostgreSQL keeps in pg_authid. Configured values may already be verifiers in PostgreSQL's text
+form (`SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`), so a config file need not hold the
+password itself.
+
+The `admin` user's password comes from ZEROETL_SQL_PASSWORD, else from `<warehouse>/sql.password`
+(created 0600 with a random password on first start).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from zeroetl.errors import ConfigError
+
+MECHANISM = "SCRAM-SHA-256"
+ITERATIONS = 4096  # PostgreSQL's default scram_iterations
+ADMIN_USER = "admin"
+PASSWORD_ENV = "ZEROETL_SQL_PASSWORD"
+PASSWORD_FILE = "sql.password"
+
+
+class AuthFailed(Exception):
+    """Authentication did not succeed; `sqlstate` is 28P01 (bad password) or 08P01 (bad exchange)."""
+
+    def __init__(self, message: str, sqlstate: str = "28P01") -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def _hmac(key: bytes, msg: bytes) -> bytes:
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class ScramVerifier:
+    salt: bytes
+    iterations: int
+    stored_key: bytes
+    server_key: bytes
+
+    @classmethod
+    def from_password(
+        cls, password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS
+    ) -> ScramVerifier:
+        salt = salt if salt is not None else secrets.token_bytes(16)
+        salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+        client_key = _hmac(salted, b"Client Key")
+        return cls(
+            salt, iterations, hashlib.sha256(client_key).digest(), _hmac(salted, b"Server Key")
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> ScramVerifier:
+        """PostgreSQL's stored form: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>."""
+        try:
+            mech, params, keys = text.split("$")
+            iters, salt = params.split(":")
+            stored, server = keys.split(":")
+            if mech != MECHANISM:
+                raise ValueError(mech)
+            return cls(
+                base64.b64decode(salt),
+                int(iters),
+                base64.b64decode(stored),
+                base64.b64decode(server),
+            )
+        except ValueError as exc:
+            raise ConfigError("invalid SCRAM-SHA-256 verifier in SQL endpoint users") from exc
+
+    def to_text(self) -> str:
+        b64 = base64.b64encode
+        return (
+            f"{MECHANISM}${self.iterations}:{b64(self.salt).decode()}"
+            f"${b64(self.stored_key).decode()}:{b64(self.server_key).decode()}"
+        )
+
+
+def _attrs(msg: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in msg.split(","):
+        if len(part) < 2 or part[1] != "=":
+            raise AuthFailed("malformed SCRAM message", "08P01")
+        out.setdefault(part[0], part[2:])
+    return out
+
+
+class ScramExchange:
+    """One server-side SCRAM-SHA-256 conversation (two round trips)."""
+
+    def __init__(self, verifier: ScramVerifier, *, known_user: bool, nonce: str = "") -> None:
+        self._v = verifier
+        self._server_nonce = nonce  # fixed only in tests (RFC 7677 vectors)
+        self._known = known_user
+        self._client_first_bare = ""
+        self._server_first = ""
+        self._nonce = ""
+        self._gs2 = ""
+
+    def first(self, client_first: bytes) -> bytes:
+        """Answer the client-first-message with the server-first-message."""
+        text = client_first.decode("utf-8")
+        parts = text.split(",", 2)
+        if len(parts) != 3 or parts[0] not in ("n", "y"):
+            # 'p=...' asks for channel binding, which we do not advertise (no SCRAM-SHA-256-PLUS).
+            raise AuthFailed("unsupported SCRAM channel binding request", "08P01")
+        self._gs2 = f"{parts[0]},{parts[1]},"
+        self._client_first_bare = parts[2]
+        client_nonce = _attrs(parts[2]).get("r", "")
+        if not client_nonce:
+            raise AuthFailed("SCRAM client nonce missing", "08P01")
+        server_nonce = self._server_nonce or base64.b64encode(secrets.token_bytes(18)).decode()
+        self._nonce = client_nonce + server_nonce
+        salt = base64.b64encode(self._v.salt).decode()
+        self._server_first = f"r={self._nonce},s={salt},i={self._v.iterations}"
+        return self._server_first.encode()
+
+    def final(self, client_final: bytes) -> bytes:
+        """Check the client's proof; return the server-final-message (server signature)."""
+        text = client_final.decode("utf-8")
+        without_proof, sep, proof_part = text.rpartition(",p=")
+        if not sep:
+            raise AuthFailed("SCRAM client proof missing", "08P01")
+        attrs = _attrs(without_proof)
+        if attrs.get("r") != self._nonce:
+            raise AuthFailed("SCRAM nonce mismatch", "08P01")
+        if base64.b64decode(attrs.get("c", "")) != self._gs2.encode():
+            raise AuthFailed("SCRAM channel binding mismatch", "08P01")
+        auth_message = f"{self._client_first_bare},{self._server_first},{without_proof}".encode()
+        try:
+            proof = base64.b64decode(proof_part, validate=True)
+        except ValueError as exc:
+            raise AuthFailed("malformed SCRAM proof", "08P01") from exc
+        signature = _hmac(self._v.stored_key, auth_message)
+        if len(proof) != len(signature):
+            raise AuthFailed("malformed SCRAM proof", "08P01")
+        client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=True))
+        ok = hmac.compare_digest(hashlib.sha256(client_key).digest(), self._v.stored_key)
+        if not (ok and self._known):
+            raise AuthFailed("password authentication failed")
+        server_sig = _hmac(self._v.server_key, auth_message)
+        return b"v=" + base64.b64encode(server_sig)
+
+
+class Authenticator:
+    """Users allowed on the SQL endpoint, each with a SCRAM verifier."""
+
+    def __init__(self, users: Mapping[str, str]) -> None:
+        """users: name -> password, or name -> PostgreSQL SCRAM verifier text."""
+        self._verifiers: dict[str, ScramVerifier] = {}
+        for name, secret in users.items():
+            if not secret:
+                raise ConfigError(f"SQL endpoint user {name!r} has an empty password")
+            self._verifiers[name] = (
+                ScramVerifier.parse(secret)
+                if secret.startswith(MECHANISM + "$")
+                else ScramVerifier.from_password(secret)
+            )
+        # Unknown users get a full exchange against a made-up verifier, so timing and messages
+        # do not reveal which user names exist.
+        self._decoy_key = secrets.token_bytes(32)
+
+    @property
+    def users(self) -> list[str]:
+        return sorted(self._verifiers)
+
+    def exchange(self, user: str) -> ScramExchange:
+        v = self._verifiers.get(user)
+        if v is not None:
+            return ScramExchange(v, known_user=True)
+        salt = _hmac(self._decoy_key, user.encode())[:16]
+        decoy = ScramVerifier(salt, ITERATIONS, secrets.token_bytes(32), secrets.token_bytes(32))
+        return ScramExchange(decoy, known_user=False)
+
+    @classmethod
+    def for_warehouse(
+        cls, warehouse: Path, users: Mapping[str, str] | None = None
+    ) -> Authenticator:
+        """The configured users plus `admin` (password from env or the warehouse file)."""
+        all_users = dict(users or {})
+        all_users.setdefault(ADMIN_USER, admin_password(warehouse))
+        return cls(all_users)
+
+
+def admin_password(warehouse: Path, *, create: bool = True) -> str:
+    """The admin user's password: ZEROETL_SQL_PASSWORD, else `<warehouse>/sql.password`.
+
+    The file is created (mode 0600, random password) when missing and `create` is true.
+    """
+    env = os.environ.get(PASSWORD_ENV)
+    if env:
+        return env
+    path = Path(warehouse) / PASSWORD_FILE
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # someone loosened it; a password file must stay private
+        text = path.read_text().strip()
+        if not text:
+            raise ConfigError(f"{path} is empty", hint=f"delete it or set {PASSWORD_ENV}")
+        return text
+    if not create:
+        raise ConfigError(
+            f"no SQL password: {path} does not exist",
+            hint=f"start `zeroetl serve` once or set {PASSWORD_ENV}",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its password
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return password

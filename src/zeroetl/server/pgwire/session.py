@@ -1,0 +1,441 @@
+"""One client session after start-up: simple and extended query protocols over a SqlSession.
+
+Every call into the SQL layer (execute, describe, batch production and encoding) runs on the
+session's own worker thread, so a slow query never blocks the event loop or other sessions, and a
+DuckDB cursor is only ever used from one thread. Results stream a slice at a time: the loop writes
+a slice and waits for the socket to drain before asking the worker for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from zeroetl.server.pgwire import messages as m
+from zeroetl.server.pgwire.params import ParamError, decode_param
+from zeroetl.server.pgwire.portals import (
+    CloseCursor,
+    Declare,
+    Fetch,
+    LimitedSource,
+    Outcome,
+    Portal,
+    RowSource,
+    parse_cursor_statement,
+)
+
+log = logging.getLogger("zeroetl.pgwire")
+T = TypeVar("T")
+
+SLICE_ROWS = 4096  # rows encoded per round trip to the worker: bounds memory per session
+
+
+class WireError(Exception):
+    """An error to report to the client as an ErrorResponse."""
+
+    def __init__(self, sqlstate: str, message: str, detail: str = "", hint: str = "") -> None:
+        super().__init__(message)
+        self.sqlstate, self.message, self.detail, self.hint = sqlstate, message, detail, hint
+
+
+def as_wire_error(exc: BaseException, cancelled: bool = False) -> WireError:
+    if isinstance(exc, WireError):
+        return exc
+    if cancelled:
+        return WireError("57014", "canceling statement due to user request")
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(state, str) and len(state) == 5:
+        return WireError(
+            state,
+            str(getattr(exc, "message", None) or exc),
+            str(getattr(exc, "detail", "") or ""),
+            str(getattr(exc, "hint", "") or ""),
+        )
+    if isinstance(exc, ParamError):
+        return WireError("22P02", str(exc))
+    log.exception("internal error in SQL session", exc_info=exc)
+    return WireError("XX000", f"internal error: {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class Prepared:
+    sql: str
+    param_oids: list[int]
+    described: tuple[list[int], list[Any] | None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Session:
+    """Protocol state of one connection in the query phase."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        sql: Any,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.reader, self.writer, self.sql, self.pool = reader, writer, sql, pool
+        self.statements: dict[str, Prepared] = {}
+        self.portals: dict[str, Portal] = {}
+        self.failed = False  # an error happened inside an explicit transaction
+        self.skip_to_sync = False
+        self.busy = False
+        self.cancel_requested = False
+
+    # ---------------------------------------------------------------- plumbing
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def status_byte(self) -> bytes:
+        if not getattr(self.sql, "in_transaction", False):
+            self.failed = False
+            return b"I"
+        return b"E" if self.failed else b"T"
+
+    def request_cancel(self) -> None:
+        """Called from the cancel connection: interrupt only a statement that is running."""
+        if self.busy:
+            self.cancel_requested = True
+            self.sql.cancel()
+
+    def send_error(self, err: WireError) -> None:
+        if getattr(self.sql, "in_transaction", False):
+            self.failed = True
+        self.send(
+            m.error_response("ERROR", err.sqlstate, err.message, detail=err.detail, hint=err.hint)
+        )
+
+    async def serve(self) -> None:
+        self.send(m.ready_for_query(self.status_byte()))
+        await self.writer.drain()
+        while True:
+            kind, payload = await m.read_message(self.reader)
+            if kind == b"X":
+                return
+            if self.skip_to_sync and kind not in (b"S", b"Q"):
+                continue
+            try:
+                await self.dispatch(kind, payload)
+            except WireError as err:
+                self.send_error(err)
+                if kind == b"Q":
+                    self.send(m.ready_for_query(self.status_byte()))
+                else:
+                    self.skip_to_sync = True
+            await self.writer.drain()
+
+    async def dispatch(self, kind: bytes, payload: bytes) -> None:
+        if kind == b"Q":
+            await self.simple_query(m.Buffer(payload).cstr())
+        elif kind == b"P":
+            self.parse(m.parse_parse(payload))
+        elif kind == b"B":
+            self.bind(m.parse_bind(payload))
+        elif kind == b"D":
+            b = m.Buffer(payload)
+            what, name = b.take(1), b.cstr()
+            await (self.describe_statement(name) if what == b"S" else self.describe_portal(name))
+        elif kind == b"E":
+            b = m.Buffer(payload)
+            name, max_rows = b.cstr(), b.int32()
+            await self.execute_portal(name, max_rows)
+        elif kind == b"S":
+            self.skip_to_sync = False
+            self.end_of_transaction_cleanup()
+            self.send(m.ready_for_query(self.status_byte()))
+        elif kind == b"C":
+            b = m.Buffer(payload)
+            what, name = b.take(1), b.cstr()
+            if what == b"S":
+                self.statements.pop(name, None)
+            else:
+                p = self.portals.pop(name, None)
+                if p is not None:
+                    await self.run(p.close)
+            self.send(m.CLOSE_COMPLETE)
+        elif kind == b"H":
+            pass  # serve() drains after every message
+        elif kind in (b"d", b"c", b"f"):
+            pass  # stray COPY data after an error: ignored, as PostgreSQL does
+        else:
+            raise WireError("08P01", f"unsupported frontend message type {kind!r}")
+
+    # ---------------------------------------------------------------- statements
+
+    def end_of_transaction_cleanup(self) -> None:
+        """Portals not declared WITH HOLD end with their transaction."""
+        if getattr(self.sql, "in_transaction", False):
+            return
+        for name in [n for n, p in self.portals.items() if not p.holdable]:
+            portal = self.portals.pop(name)
+            if portal.outcome is not None and portal.outcome.source is not None:
+                self.pool.submit(portal.close)
+
+    def _run_statement(self, sql: str, params: Sequence[object]) -> Outcome:
+        """Worker thread: run one statement (cursor statements handled here)."""
+        stmt = parse_cursor_statement(sql)
+        if isinstance(stmt, Declare):
+            if not stmt.hold and not getattr(self.sql, "in_transaction", False):
+                raise WireError("25P01", "DECLARE CURSOR can only be used in transaction blocks")
+            if stmt.name in self.portals:
+                raise WireError("42P03", f'cursor "{stmt.name}" already exists')
+            res = self.sql.execute(stmt.query, list(params) or None)
+            if res.columns is None:
+                raise WireError("42P11", "cursor can only scan a query that returns rows")
+            portal = Portal(
+                stmt.name, stmt.query, list(params), (), holdable=stmt.hold, is_cursor=True
+            )
+            portal.outcome = Outcome("SELECT", RowSource(res.columns, res.batches))
+            self.portals[stmt.name] = portal
+            return Outcome("DECLARE CURSOR")
+        if isinstance(stmt, Fetch):
+            cursor = self.portals.get(stmt.name)
+            if (
+                cursor is None
+                or cursor.outcome is None
+                or not isinstance(cursor.outcome.source, RowSource)
+            ):
+                raise WireError("34000", f'cursor "{stmt.name}" does not exist')
+            limited = LimitedSource(cursor.outcome.source, stmt.count)
+            return Outcome("MOVE" if stmt.move else "FETCH", limited)
+        if isinstance(stmt, CloseCursor):
+            names = list(self.portals) if stmt.name is None else [stmt.name]
+            for name in names:
+                p = self.portals.pop(name, None)
+                if p is None and stmt.name is not None:
+                    raise WireError("34000", f'cursor "{name}" does not exist')
+                if p is not None:
+                    p.close()
+            return Outcome("CLOSE CURSOR")
+        res = self.sql.execute(sql, list(params) or None)
+        source = None if res.columns is None else RowSource(res.columns, res.batches)
+        status = dict(getattr(res, "parameter_status", None) or {})
+        return Outcome(res.command_tag, source, status)
+
+    async def _execute(self, sql: str, params: Sequence[object]) -> Outcome:
+        self.busy, self.cancel_requested = True, False
+        try:
+            return await self.run(self._run_statement, sql, params)
+        except Exception as exc:
+            raise as_wire_error(exc, self.cancel_requested) from exc
+        finally:
+            self.busy = False
+
+    def _encode_slice(self, source: Any, formats: Sequence[int], limit: int) -> tuple[bytes, int]:
+        """Worker thread: the next slice of rows as DataRow messages."""
+        batch: pa.RecordBatch | None = source.next_slice(limit)
+        if batch is None:
+            return b"", 0
+        cols = [codec.encode(batch.column(i), formats[i]) for i, codec in enumerate(source.codecs)]
+        return m.data_rows(cols, batch.num_rows), batch.num_rows
+
+    async def stream(
+        self, outcome: Outcome, formats: Sequence[int], max_rows: int
+    ) -> tuple[int, bool]:
+        """Send up to max_rows (0 = all) rows; returns (rows sent, stopped at the limit)."""
+        source = outcome.source
+        assert source is not None
+        sent = 0
+        self.busy, self.cancel_requested = True, False
+        try:
+            while max_rows == 0 or sent < max_rows:
+                want = SLICE_ROWS if max_rows == 0 else min(SLICE_ROWS, max_rows - sent)
+                data, n = await self.run(self._encode_slice, source, formats, want)
+                if self.cancel_requested:
+                    raise WireError("57014", "canceling statement due to user request")
+                if n == 0:
+                    return sent, False
+                self.send(data)
+                sent += n
+                await self.writer.drain()  # back-pressure: a slow client slows the producer
+            return sent, True
+        except (WireError, ConnectionError):  # a vanished client ends the session quietly
+            raise
+        except Exception as exc:
+            raise as_wire_error(exc, self.cancel_requested) from exc
+        finally:
+            self.busy = False
+
+    def row_description(
+        self, columns: Sequence[Any], codecs: Sequence[Any], formats: Sequence[int]
+    ) -> bytes:
+        return m.row_description(
+            [
+                (c.name, k.pg.oid, k.pg.typlen, k.typmod, f)
+                for c, k, f in zip(columns, codecs, formats, strict=True)
+            ]
+        )
+
+    @staticmethod
+    def final_tag(outcome: Outcome, rows: int) -> str:
+        word = outcome.tag.split(" ", 1)[0].upper() if outcome.tag else ""
+        if outcome.source is not None and word in ("SELECT", "FETCH", "MOVE", ""):
+            return f"{word or 'SELECT'} {rows}"
+        return outcome.tag
+
+    def _complete(self, outcome: Outcome, rows: int) -> None:
+        for k, v in outcome.parameter_status.items():
+            self.send(m.parameter_status(k, v))
+        self.send(m.command_complete(self.final_tag(outcome, rows)))
+
+    async def simple_query(self, text: str) -> None:
+        try:
+            statements = [s for s in await self.run(self.sql.split, text) if s.strip()]
+        except Exception as exc:
+            raise as_wire_error(exc) from exc
+        if not statements:
+            self.send(m.EMPTY_QUERY)
+        for sql in statements:
+            try:
+                outcome = await self._execute(sql, ())
+                rows = 0
+                if outcome.source is not None:
+                    if isinstance(outcome.source, LimitedSource) and outcome.tag == "MOVE":
+                        rows = await self.run(_drain_rows, outcome.source)
+                    else:
+                        formats = [0] * len(outcome.source.columns)
+                        self.send(
+                            self.row_description(
+                                outcome.source.columns, outcome.source.codecs, formats
+                            )
+                        )
+                        rows, _ = await self.stream(outcome, formats, 0)
+                        await self.run(outcome.source.close)
+                self._complete(outcome, rows)
+            except WireError as err:
+                self.send_error(err)
+                break
+            finally:
+                self.end_of_transaction_cleanup()
+        self.send(m.ready_for_query(self.status_byte()))
+
+    # ---------------------------------------------------------------- extended protocol
+
+    def parse(self, msg: m.Parse) -> None:
+        if msg.name and msg.name in self.statements:
+            raise WireError("42P05", f'prepared statement "{msg.name}" already exists')
+        self.statements[msg.name] = Prepared(msg.query, list(msg.param_oids))
+        self.send(m.PARSE_COMPLETE)
+
+    def _statement(self, name: str) -> Prepared:
+        st = self.statements.get(name)
+        if st is None:
+            raise WireError("26000", f'prepared statement "{name}" does not exist')
+        return st
+
+    async def _describe(self, st: Prepared) -> tuple[list[int], list[Any] | None]:
+        if st.described is None:
+            stmt = parse_cursor_statement(st.sql)
+            try:
+                if isinstance(stmt, Declare):
+                    oids, _ = await self.run(self.sql.describe, stmt.query)
+                    st.described = (oids, None)
+                elif isinstance(stmt, Fetch):
+                    cur = self.portals.get(stmt.name)
+                    cols = cur.outcome.columns if cur and cur.outcome else None
+                    st.described = ([], None if stmt.move else cols)
+                elif isinstance(stmt, CloseCursor):
+                    st.described = ([], None)
+                else:
+                    oids, cols = await self.run(self.sql.describe, st.sql)
+                    st.described = (list(oids), cols)
+            except Exception as exc:
+                raise as_wire_error(exc) from exc
+        return st.described
+
+    def _param_oids(self, st: Prepared, n: int) -> list[int]:
+        oids = list(st.param_oids[:n]) + [0] * max(0, n - len(st.param_oids))
+        if st.described is not None:
+            for i, o in enumerate(st.described[0][:n]):
+                if oids[i] == 0:
+                    oids[i] = o
+        return oids
+
+    def bind(self, msg: m.Bind) -> None:
+        st = self._statement(msg.statement)
+        n = len(msg.params)
+        formats = m.expand_formats(msg.param_formats, n)
+        oids = self._param_oids(st, n)
+        try:
+            values = [decode_param(v, oids[i], formats[i]) for i, v in enumerate(msg.params)]
+        except ParamError as exc:
+            raise WireError("22P02", str(exc)) from exc
+        if msg.portal in self.portals:
+            if msg.portal:
+                raise WireError("42P03", f'portal "{msg.portal}" already exists')
+            self.pool.submit(self.portals.pop("").close)
+        self.portals[msg.portal] = Portal(msg.portal, st.sql, values, msg.result_formats)
+        self.send(m.BIND_COMPLETE)
+
+    async def describe_statement(self, name: str) -> None:
+        st = self._statement(name)
+        oids, cols = await self._describe(st)
+        n = max(len(oids), len(st.param_oids))
+        # PostgreSQL resolves parameters it cannot type to text; clients then send text.
+        self.send(m.parameter_description([o or 25 for o in self._param_oids(st, n)]))
+        if cols is None:
+            self.send(m.NO_DATA)
+        else:
+            codecs = RowSource(cols, iter(())).codecs
+            self.send(self.row_description(cols, codecs, [0] * len(cols)))
+
+    async def _portal_outcome(self, name: str) -> Portal:
+        portal = self.portals.get(name)
+        if portal is None:
+            raise WireError("34000", f'portal "{name}" does not exist')
+        if portal.outcome is None:
+            # Portal cleanup waits for Sync: until then the statement is in its implicit transaction.
+            portal.outcome = await self._execute(portal.sql, portal.params)
+        return portal
+
+    async def describe_portal(self, name: str) -> None:
+        portal = await self._portal_outcome(name)
+        assert portal.outcome is not None
+        src = portal.outcome.source
+        if src is None or portal.outcome.tag == "MOVE":
+            self.send(m.NO_DATA)
+            return
+        formats = m.expand_formats(portal.result_formats, len(src.columns))
+        self.send(self.row_description(src.columns, src.codecs, formats))
+
+    async def execute_portal(self, name: str, max_rows: int) -> None:
+        if not name and name not in self.portals:
+            raise WireError("34000", "unnamed portal does not exist")
+        portal = await self._portal_outcome(name)
+        outcome = portal.outcome
+        assert outcome is not None
+        if not portal.sql.strip():
+            self.send(m.EMPTY_QUERY)
+            return
+        rows, suspended = 0, False
+        if outcome.source is not None and not portal.done:
+            if outcome.tag == "MOVE":
+                rows = await self.run(_drain_rows, outcome.source)
+            else:
+                formats = m.expand_formats(portal.result_formats, len(outcome.source.columns))
+                rows, suspended = await self.stream(outcome, formats, max(max_rows, 0))
+        if suspended:
+            self.send(m.PORTAL_SUSPENDED)
+            return
+        portal.done = True
+        if outcome.source is not None and not portal.is_cursor:
+            await self.run(outcome.source.close)
+        self._complete(outcome, rows)
+
+
+def _drain_rows(source: Any) -> int:
+    n = 0
+    while (batch := source.next_slice(1 << 20)) is not None:
+        n += batch.num_rows
+    return n
