@@ -83,12 +83,18 @@ def source_check(url: str, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from zeroetl.cli import demo, replicate, sandbox
+    from zeroetl.cli import demo, integration, replicate, sandbox, serve
 
     cli.add_command(replicate.replicate)
+    cli.add_command(serve.serve)
+    cli.add_command(integration.integration)
     cli.add_command(sandbox.sandbox)
     cli.add_command(sandbox.tickit)
     cli.add_command(demo.demo)
+
+    from zeroetl.cli import sql
+
+    cli.add_command(sql.sql)
 
 
 _register()

@@ -1,0 +1,347 @@
+"""`zeroetl integration ...`: a thin client of the service's HTTP API.
+
+Exit status: 0 done; 1 the API (or the network) refused, with the error code printed; 2 usage.
+`--json` prints the API's JSON (errors too, as {"error": {...}}) for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from zeroetl.catalog.secrets import TOKEN_ENV, read_token_file
+from zeroetl.sources.mysql.connection import PASSWORD_ENV
+
+URL_ENV = "ZEROETL_API_URL"
+DEFAULT_URL = "http://127.0.0.1:8155"
+
+
+class Client:
+    def __init__(self, url: str, token: str | None, as_json: bool) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.as_json = as_json
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            resp = httpx.request(
+                method, self.url + path, json=body, params=params, headers=headers, timeout=120
+            )
+        except httpx.HTTPError as exc:
+            self.fail(
+                "ServiceUnavailable",
+                f"cannot reach the zeroetl service at {self.url}: {exc}",
+                f"is `zeroetl serve` running? set {URL_ENV} to its address",
+            )
+        if resp.status_code == 204:
+            return None
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {"error": {"code": "HttpError", "message": resp.text[:200]}}
+        if resp.status_code >= 400:
+            err = data.get("error", {}) if isinstance(data, dict) else {}
+            self.fail(err.get("code", "HttpError"), err.get("message", ""), err.get("hint", ""))
+        return data
+
+    def pages(self, path: str) -> list[Any]:
+        items: list[Any] = []
+        token: str | None = None
+        while True:
+            data = self.call(
+                "GET", path, params={"limit": 1000, **({"next_token": token} if token else {})}
+            )
+            items.extend(data["items"])
+            token = data.get("next_token")
+            if not token:
+                return items
+
+    def fail(self, code: str, message: str, hint: str = "") -> NoReturn:
+        if self.as_json:
+            click.echo(json.dumps({"error": {"code": code, "message": message, "hint": hint}}))
+        else:
+            click.echo(f"error: {code}: {message}" + (f" ({hint})" if hint else ""), err=True)
+        sys.exit(1)
+
+    def show(self, data: Any, human: Callable[[Any], None]) -> None:
+        if self.as_json:
+            click.echo(json.dumps(data, indent=2, default=str))
+        else:
+            human(data)
+
+
+def _client(warehouse: Path | None, api_url: str | None, as_json: bool) -> Client:
+    token = os.environ.get(TOKEN_ENV) or None
+    if token is None and warehouse is not None:
+        token = read_token_file(warehouse)
+    return Client(api_url or os.environ.get(URL_ENV) or DEFAULT_URL, token, as_json)
+
+
+def common(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--json, --warehouse (token file) and --api-url on every command; passes `client`."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    @click.option(
+        "--warehouse",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Local warehouse directory: read the API token from its api.token.",
+    )
+    @click.option(
+        "--api-url", default=None, help=f"Service address (default ${URL_ENV} or {DEFAULT_URL})."
+    )
+    def wrapper(as_json: bool, warehouse: Path | None, api_url: str | None, **kw: Any) -> None:
+        f(_client(warehouse, api_url, as_json), **kw)
+
+    wrapper.__name__ = f.__name__
+    wrapper.__doc__ = f.__doc__
+    return wrapper
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> None:
+    cells = [[("-" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for r in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _lag(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms / 1000:.1f}s"
+
+
+def _describe(i: dict[str, Any]) -> None:
+    t = i["tables"]
+    lines = [
+        ("name", i["name"]),
+        ("id", i["id"]),
+        ("state", i["state"] + (f" ({i['state_reason']})" if i["state_reason"] else "")),
+        ("replication state", i["replication_state"]),
+        ("source", i["source"]["url"]),
+        ("data filter", i["data_filter"] or "(all tables)"),
+        ("target database", i["target_database"] or "-"),
+        ("lag", _lag(i["lag_ms"])),
+        ("checkpoint", i["checkpoint"] or "-"),
+        (
+            "tables",
+            f"{t['replicated']} replicated, {t['failed']} failed, {t['resyncing']} resyncing",
+        ),
+        ("description", i["description"] or "-"),
+        ("tags", ", ".join(f"{k}={v}" for k, v in i["tags"].items()) or "-"),
+        ("created", i["created_at"]),
+    ]
+    if i.get("error"):
+        lines.append(("error", f"{i['error']['code']}: {i['error']['message']}"))
+    if i.get("last_error"):
+        lines.append(("last error", i["last_error"]))
+    width = max(len(k) for k, _ in lines)
+    for k, val in lines:
+        click.echo(f"{k.ljust(width)}  {val}")
+
+
+def _tags(pairs: tuple[str, ...]) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    out = {}
+    for p in pairs:
+        k, eq, val = p.partition("=")
+        if not eq:
+            raise click.BadParameter(f"{p!r}: use KEY=VALUE", param_hint="--tag")
+        out[k] = val
+    return out
+
+
+@click.group()
+def integration() -> None:
+    """Manage integrations of a running `zeroetl serve` (over its HTTP API)."""
+
+
+@integration.command()
+@click.argument("name")
+@click.option("--source", required=True, help="mysql://user[:password]@host[:port]")
+@click.option(
+    "--source-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Read the source password from this file (else the URL or ${PASSWORD_ENV}).",
+)
+@click.option("--data-filter", default=None, help='e.g. "include: demodb.*"')
+@click.option("--description", default="")
+@click.option("--tag", "tags", multiple=True, help="KEY=VALUE (repeatable)")
+@click.option("--target-database", default=None, help="Create this target database at once.")
+@common
+def create(
+    client: Client,
+    name: str,
+    source: str,
+    source_password_file: Path | None,
+    data_filter: str | None,
+    description: str,
+    tags: tuple[str, ...],
+    target_database: str | None,
+) -> None:
+    """Create an integration (validated up front: name, source, prerequisites, filter)."""
+    password = None
+    if source_password_file is not None:
+        try:
+            password = source_password_file.read_text().strip()
+        except OSError as exc:
+            raise click.BadParameter(
+                str(exc.strerror), param_hint="--source-password-file"
+            ) from None
+    elif os.environ.get(PASSWORD_ENV):
+        password = os.environ[PASSWORD_ENV]
+    body = {
+        "name": name,
+        "source": source,
+        "source_password": password,
+        "data_filter": data_filter,
+        "description": description,
+        "tags": _tags(tags) or {},
+        "target_database": target_database,
+    }
+    data = client.call("POST", "/v1/integrations", body)
+    client.show(data, _describe)
+
+
+@integration.command("list")
+@common
+def list_(client: Client) -> None:
+    """List integrations with state, lag and tables."""
+    items = client.pages("/v1/integrations")
+    client.show(
+        {"items": items},
+        lambda d: _table(
+            [
+                [
+                    i["name"],
+                    i["id"],
+                    i["state"],
+                    i["target_database"],
+                    _lag(i["lag_ms"]),
+                    i["tables"]["replicated"],
+                    i["tables"]["failed"],
+                ]
+                for i in d["items"]
+            ],
+            ["NAME", "ID", "STATE", "TARGET DB", "LAG", "REPLICATED", "FAILED"],
+        ),
+    )
+
+
+@integration.command()
+@click.argument("ident")
+@common
+def describe(client: Client, ident: str) -> None:
+    """State, lag, tables replicated and failed, errors."""
+    client.show(client.call("GET", f"/v1/integrations/{ident}"), _describe)
+
+
+@integration.command()
+@click.argument("ident")
+@click.option("--name", default=None, help="New name.")
+@click.option("--description", default=None)
+@click.option(
+    "--data-filter",
+    default=None,
+    help="New data filter (new tables are copied, excluded ones dropped).",
+)
+@click.option("--tag", "tags", multiple=True, help="KEY=VALUE (replaces all tags; repeatable)")
+@common
+def modify(
+    client: Client,
+    ident: str,
+    name: str | None,
+    description: str | None,
+    data_filter: str | None,
+    tags: tuple[str, ...],
+) -> None:
+    """Change name, description, tags or data filter."""
+    body = {
+        "name": name,
+        "description": description,
+        "data_filter": data_filter,
+        "tags": _tags(tags),
+    }
+    body = {k: val for k, val in body.items() if val is not None}
+    if not body:
+        raise click.UsageError(
+            "nothing to modify: give --name, --description, --data-filter or --tag"
+        )
+    client.show(client.call("PATCH", f"/v1/integrations/{ident}", body), _describe)
+
+
+@integration.command()
+@click.argument("ident")
+@common
+def delete(client: Client, ident: str) -> None:
+    """Stop replication; the target database keeps its data (no longer updated)."""
+    data = client.call("DELETE", f"/v1/integrations/{ident}")
+    client.show(data, lambda d: click.echo(f"deleted {d['name']} ({d['id']})"))
+
+
+@integration.command()
+@click.argument("ident")
+@common
+def tables(client: Client, ident: str) -> None:
+    """Per table: state, rows, size, last update, reason."""
+    items = client.pages(f"/v1/integrations/{ident}/tables")
+    client.show(
+        {"items": items},
+        lambda d: _table(
+            [
+                [
+                    f"{t['schema']}.{t['table']}",
+                    t["state"],
+                    t["rows"],
+                    None if t["size_bytes"] is None else f"{t['size_bytes'] / 1e6:.2f} MB",
+                    t["last_updated"],
+                    t["reason"],
+                ]
+                for t in d["items"]
+            ],
+            ["TABLE", "STATE", "ROWS", "SIZE", "LAST UPDATED", "REASON"],
+        ),
+    )
+
+
+@integration.command()
+@click.argument("ident")
+@click.option("--tables", "names", default=None, help="db.table[,db.table...]")
+@click.option("--all", "all_", is_flag=True, help="Every table.")
+@click.option("--inerror", is_flag=True, help="Tables that failed or need a resync.")
+@common
+def refresh(client: Client, ident: str, names: str | None, all_: bool, inerror: bool) -> None:
+    """Re-copy tables: --tables db.t1,db.t2 | --all | --inerror."""
+    if sum([names is not None, all_, inerror]) != 1:
+        raise click.UsageError("give exactly one of --tables, --all, --inerror")
+    body: dict[str, Any] = {"all": all_, "inerror": inerror}
+    if names is not None:
+        body["tables"] = [n.strip() for n in names.split(",") if n.strip()]
+    data = client.call("POST", f"/v1/integrations/{ident}/refresh", body)
+    client.show(data, lambda d: click.echo(f"refresh of {d['refresh']} requested"))
+
+
+@integration.command("target-database")
+@click.argument("ident")
+@click.argument("database")
+@click.option("--source-database", default=None, help="Replicate only this source database.")
+@common
+def target_database(client: Client, ident: str, database: str, source_database: str | None) -> None:
+    """Create the integration's target database (as CREATE DATABASE ... FROM INTEGRATION)."""
+    body = {"database_name": database, "source_database": source_database}
+    client.show(client.call("POST", f"/v1/integrations/{ident}/target-database", body), _describe)

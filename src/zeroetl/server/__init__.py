@@ -1,0 +1,1 @@
+"""The zeroetl service: HTTP API, workers, SQL endpoint."""

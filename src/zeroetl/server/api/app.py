@@ -1,0 +1,119 @@
+"""The HTTP API application: bearer-token auth, JSON errors with stable codes, and routers.
+
+`create_app(service)` builds it; later interfaces (`/metrics`, the console at `/`) are added as
+routers of their own beside the integrations router.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from zeroetl import __version__
+from zeroetl.catalog.errors import LifecycleError
+from zeroetl.catalog.secrets import token_matches
+from zeroetl.errors import ConfigError, SourceError, ZeroEtlError
+from zeroetl.server.service import Service
+
+log = logging.getLogger(__name__)
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+class Unauthorized(LifecycleError):
+    code = "Unauthorized"
+    status = 401
+
+
+def error_body(code: str, message: str, hint: str = "") -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "hint": hint}}
+
+
+def _status(exc: ZeroEtlError) -> int:
+    if isinstance(exc, LifecycleError):
+        return exc.status
+    if isinstance(exc, SourceError | ConfigError):
+        return 400  # the request names a source that cannot be used as it is
+    return 500
+
+
+def create_app(service: Service, *, manage_lifecycle: bool = False) -> FastAPI:
+    """The API over `service`. With `manage_lifecycle` the app starts and shuts the service down
+    with the server (uvicorn's lifespan): a signal then stops the workers before exit."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if manage_lifecycle:
+            service.shutdown()
+
+    app = FastAPI(
+        title="zeroetl",
+        version=__version__,
+        description="Integrations from MySQL/MariaDB sources into this warehouse.",
+        lifespan=lifespan,
+        openapi_url=None,  # served below, behind the token like every route but /healthz
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.service = service
+
+    def require_token(
+        creds: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+    ) -> None:
+        if creds is None or creds.scheme.lower() != "bearer":
+            raise Unauthorized("missing bearer token", hint="send Authorization: Bearer <token>")
+        if not token_matches(creds.credentials, service.api_token):
+            raise Unauthorized("invalid bearer token", hint="see <warehouse>/api.token")
+
+    @app.exception_handler(ZeroEtlError)
+    async def _zeroetl_error(request: Request, exc: ZeroEtlError) -> JSONResponse:
+        status = _status(exc)
+        if status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(error_body(exc.code, exc.message, exc.hint), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never echo the input back: the body may hold a source URL with its password.
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            parts.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")
+        return JSONResponse(
+            error_body("InvalidParameter", "; ".join(parts) or "invalid request"), status_code=400
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HttpError")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse(
+            error_body("InternalError", f"unexpected {type(exc).__name__}"), status_code=500
+        )
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, Any]:
+        """Liveness (no token needed): the service answers."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    from zeroetl.server.api import integrations
+
+    app.include_router(integrations.router(service), dependencies=[Depends(require_token)])
+    return app

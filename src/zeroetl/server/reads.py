@@ -1,0 +1,115 @@
+"""Reads of a target database's bookkeeping through the hub (committed data only).
+
+The worker writes `_zeroetl.*` in the same transactions as the data (see destinations/duckdb/
+meta.py); these queries run on cursors of their own and see committed snapshots, so the API
+never waits for, or disturbs, replication.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from zeroetl.destinations.duckdb import meta
+from zeroetl.destinations.duckdb.types import ident
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, datetime) else v
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or ()]
+    return [{k: _iso(v) for k, v in zip(names, row, strict=True)} for row in cur.fetchall()]
+
+
+def table_states(
+    cur: duckdb.DuckDBPyConnection, database: str, integration_id: str
+) -> list[dict[str, Any]]:
+    """Per table: state, reason, last update, rows and size (svv_integration_table_state).
+
+    One read transaction: states, the table list and the counts come from one snapshot (a table
+    the worker drops meanwhile would otherwise vanish between two statements)."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        return _table_states(cur, database, integration_id)
+    finally:
+        cur.execute("ROLLBACK")
+
+
+def _table_states(
+    cur: duckdb.DuckDBPyConnection, database: str, integration_id: str
+) -> list[dict[str, Any]]:
+    m = f"{ident(database)}.{meta.SCHEMA}"
+    cur.execute(
+        f"SELECT schema_name, table_name, table_state, reason, last_updated_timestamp "
+        f"FROM {m}.tables WHERE integration_id = ? AND table_state IS NOT NULL "
+        "ORDER BY schema_name, table_name",
+        [integration_id],
+    )
+    rows = _dicts(cur)
+    cur.execute(
+        f"SELECT schema_name, table_name, max(record_time) AS last_change "
+        f"FROM {m}.table_activity WHERE integration_id = ? GROUP BY ALL",
+        [integration_id],
+    )
+    last_change = {(r[0], r[1]): _iso(r[2]) for r in cur.fetchall()}
+    cur.execute(f"USE {ident(database)}")
+    stats = {(s["schema"], s["table"]): s for s in meta.table_stats(cur, database)}
+    out = []
+    for r in rows:
+        key = (r["schema_name"], r["table_name"])
+        s = stats.get(key)
+        out.append(
+            {
+                "schema": r["schema_name"],
+                "table": r["table_name"],
+                "state": r["table_state"],
+                "reason": r["reason"] or "",
+                "rows": s["rows"] if s else None,
+                "size_bytes": s["bytes"] if s else None,
+                "last_updated": r["last_updated_timestamp"],
+                "last_change": last_change.get(key),
+            }
+        )
+    return out
+
+
+def table_state_changes(
+    cur: duckdb.DuckDBPyConnection, database: str, integration_id: str, offset: int, limit: int
+) -> list[dict[str, Any]]:
+    """sys_integration_table_state_change rows, oldest first."""
+    cur.execute(
+        "SELECT schema_name, table_name, new_state, table_last_replicated_checkpoint, "
+        "state_change_reason, record_time "
+        f"FROM {ident(database)}.{meta.SCHEMA}.state_changes WHERE integration_id = ? "
+        "ORDER BY record_time, schema_name, table_name LIMIT ? OFFSET ?",
+        [integration_id, limit, offset],
+    )
+    return _dicts(cur)
+
+
+def activity(
+    cur: duckdb.DuckDBPyConnection, database: str, integration_id: str, offset: int, limit: int
+) -> list[dict[str, Any]]:
+    """sys_integration_activity rows, newest first."""
+    cur.execute(
+        "SELECT checkpoint_name, checkpoint_type, checkpoint_bytes, last_commit_timestamp, "
+        "modified_tables, integration_start_time, integration_end_time "
+        f"FROM {ident(database)}.{meta.SCHEMA}.activity WHERE integration_id = ? "
+        "ORDER BY integration_end_time DESC LIMIT ? OFFSET ?",
+        [integration_id, limit, offset],
+    )
+    return _dicts(cur)
+
+
+def checkpoint(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -> str | None:
+    cur.execute(
+        f"SELECT checkpoint_name FROM {ident(database)}.{meta.SCHEMA}.checkpoint "
+        "WHERE integration_id = ?",
+        [integration_id],
+    )
+    row = cur.fetchone()
+    return None if row is None else str(row[0])

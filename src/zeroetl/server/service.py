@@ -1,0 +1,491 @@
+"""The zeroetl service: the single owner of a warehouse's catalog, DuckDB hub and workers.
+
+The HTTP API and the SQL endpoint both call the methods here; nothing else writes the catalog
+or starts replication. One DuckDB "hub" (an in-memory instance) has every target database file
+attached under its name, so SQL sessions (`hub_cursor()`) see `db.schema.table` for all of them
+while each integration's worker writes its own file through a cursor of its own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from zeroetl.catalog import store
+from zeroetl.catalog.errors import (
+    IntegrationAlreadyExists,
+    IntegrationNotFound,
+    InvalidIntegrationState,
+    InvalidParameter,
+    TargetDatabaseAlreadyExists,
+    TargetDatabaseNotFound,
+    WarehouseInUse,
+)
+from zeroetl.catalog.secrets import SecretBox, api_token
+from zeroetl.catalog.store import Catalog, IntegrationRecord
+from zeroetl.destinations.duckdb.types import ident, literal
+from zeroetl.engine.settings import EngineSettings
+from zeroetl.model import TableId
+from zeroetl.server import reads
+from zeroetl.server import validation as v
+from zeroetl.server.views import integration_view
+from zeroetl.server.worker import (
+    CREATING,
+    DELETED,
+    DELETING,
+    FAILED,
+    MODIFYING,
+    Worker,
+    WorkerSpec,
+)
+from zeroetl.sources.mysql.connection import SourceParams
+
+log = logging.getLogger(__name__)
+
+PENDING_DB = "waiting for a target database (CREATE DATABASE ... FROM INTEGRATION)"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    warehouse: Path
+    host: str = "127.0.0.1"
+    api_port: int = 8155
+    sql_port: int = 5439  # for the SQL endpoint
+    allowed_sources: tuple[str, ...] = ()  # authorized integration sources; empty: any
+    monitor_interval_s: float = 0.2
+    stop_timeout_s: float = 30.0
+    engine: EngineSettings = field(default_factory=EngineSettings)
+
+
+class Service:
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.warehouse = config.warehouse.resolve()
+        self.warehouse.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_warehouse(self.warehouse)
+        self.catalog = Catalog(self.warehouse)
+        self.secrets = SecretBox(self.warehouse)
+        self.api_token = api_token(self.warehouse)
+        self.hub = duckdb.connect(":memory:")
+        self.hub_lock = threading.Lock()
+        self.workers: dict[str, Worker] = {}
+        self._known: dict[str, tuple[str, str]] = {}  # integration id -> (state, reason)
+        self._lock = threading.RLock()  # lifecycle operations and state recording
+        self._stopping = threading.Event()
+        self._monitor = threading.Thread(target=self._watch, name="state-monitor", daemon=True)
+        self._closed = False
+
+    # --- start / stop -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Attach every target database and resume every integration from the catalog."""
+        for db in self.catalog.databases():
+            self._attach(db["name"])
+        records, _ = self.catalog.integrations()
+        for rec in records:
+            self._known[rec.id] = (rec.state, rec.state_reason)
+            if rec.target_database:
+                self._start_worker(rec)
+        self._monitor.start()
+        log.info("service started: %d integration(s) in %s", len(records), self.warehouse)
+
+    def shutdown(self) -> None:
+        """Stop every worker at its next check (open batches roll back; the committed
+        checkpoint stays consistent), then close the hub and the catalog."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stopping.set()
+        if self._monitor.is_alive():
+            self._monitor.join(5)
+        with self._lock:
+            workers = list(self.workers.values())
+            self.workers.clear()
+        for w in workers:
+            w.stop()
+        for w in workers:
+            if not w.join(self.config.stop_timeout_s):
+                log.warning("integration %s did not stop in time", w.spec.integration_id)
+        with self.hub_lock:
+            self.hub.close()
+        self.catalog.close()
+        with suppress(OSError):
+            os.close(self._lock_fd)
+        log.info("service stopped")
+
+    # --- integrations -----------------------------------------------------------------------
+
+    def create_integration(
+        self,
+        *,
+        name: str,
+        source: str,
+        source_password: str | None = None,
+        data_filter: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        target_database: str | None = None,
+    ) -> dict[str, Any]:
+        """Validate everything up front (nothing is recorded on any failure), then create."""
+        v.check_name(name)
+        v.check_description(description)
+        v.check_tags(tags or {})
+        flt = v.parse_filter(data_filter)
+        if self._name_taken(name):
+            raise IntegrationAlreadyExists(f"an integration named {name!r} already exists")
+        if target_database is not None:
+            self._check_new_database(target_database)
+        params = v.source_params(source, source_password)
+        v.check_authorized(params, self.config.allowed_sources)
+        v.check_source_ready(params)
+        rec = IntegrationRecord(
+            id=str(uuid.uuid4()),
+            name=name,
+            source_host=params.host,
+            source_port=params.port,
+            source_user=params.user,
+            source_password=self.secrets.encrypt(params.password) if params.password else None,
+            description=description,
+            tags=dict(tags or {}),
+            data_filter=str(flt),
+            state=CREATING,
+            state_reason=PENDING_DB,
+        )
+        with self._lock:
+            self.catalog.add(rec, "integration created; " + PENDING_DB)
+            self._known[rec.id] = (rec.state, rec.state_reason)
+        log.info("integration %s (%s) created from %s", rec.id, name, params.redacted_url())
+        if target_database is not None:
+            self.create_target_database(rec.id, target_database)
+        return self.get_integration(rec.id)
+
+    def list_integrations(
+        self, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], int]:
+        records, total = self.catalog.integrations(offset=offset, limit=limit)
+        return [self._view(r) for r in records], total
+
+    def get_integration(self, ident_: str) -> dict[str, Any]:
+        return self._view(self.catalog.get(ident_))
+
+    def modify_integration(
+        self,
+        ident_: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        data_filter: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            rec = self.catalog.get(ident_)
+            changes: dict[str, Any] = {}
+            if name is not None and name != rec.name:
+                v.check_name(name)
+                if self._name_taken(name):
+                    raise IntegrationAlreadyExists(f"an integration named {name!r} already exists")
+                changes["name"] = name
+            if description is not None:
+                v.check_description(description)
+                changes["description"] = description
+            if tags is not None:
+                v.check_tags(tags)
+                changes["tags"] = tags
+            new_filter = None
+            if data_filter is not None:
+                flt = v.parse_filter(data_filter)
+                if str(flt) != rec.data_filter:
+                    if rec.state == MODIFYING:
+                        raise InvalidIntegrationState(
+                            f"integration {rec.name}: a data filter change is still being applied",
+                            hint="retry once its state is no longer modifying",
+                        )
+                    changes["data_filter"] = new_filter = str(flt)
+            if not changes:
+                return self._view(rec)
+            self.catalog.update(rec.id, **changes)
+            worker = self.workers.get(rec.id)
+            if new_filter is not None and worker is not None:
+                rec = self.catalog.get(rec.id)
+                worker.set_filter(v.effective_filter(rec.data_filter, rec.source_database))
+                # Recorded now, whatever the engine's pace; the monitor moves it on from here.
+                reason = "applying the new data filter"
+                self.catalog.set_state(rec.id, MODIFYING, reason)
+                self._known[rec.id] = (MODIFYING, reason)
+            log.info("integration %s modified: %s", rec.id, ", ".join(sorted(changes)))
+        return self.get_integration(rec.id)
+
+    def delete_integration(self, ident_: str) -> dict[str, Any]:
+        """Stop replication; the target database stays attached, queryable, no longer updated."""
+        with self._lock:
+            rec = self.catalog.get(ident_)
+            self.catalog.set_state(rec.id, DELETING, "delete requested")
+            worker = self.workers.pop(rec.id, None)
+            self._known.pop(rec.id, None)
+        if worker is not None:
+            worker.stop()
+            worker.join(self.config.stop_timeout_s)
+        reason = "integration deleted" + (
+            f"; target database {rec.target_database} keeps its data" if rec.target_database else ""
+        )
+        self.catalog.set_state(rec.id, DELETED, reason, deleted_at=store.now())
+        log.info("integration %s (%s) deleted", rec.id, rec.name)
+        return self._view(self.catalog.get(rec.id, include_deleted=True))
+
+    def refresh(
+        self,
+        ident_: str,
+        *,
+        tables: list[str] | None = None,
+        all_tables: bool = False,
+        in_error: bool = False,
+    ) -> dict[str, Any]:
+        """Re-copy some tables, all of them, or those in error (ALTER DATABASE ... REFRESH)."""
+        if sum([tables is not None, all_tables, in_error]) != 1:
+            raise InvalidParameter("give exactly one of: tables, all, inerror")
+        rec = self.catalog.get(ident_)
+        worker = self.workers.get(rec.id)
+        if worker is None or not worker.alive or rec.state in (FAILED, DELETING):
+            raise InvalidIntegrationState(
+                f"integration {rec.name} is not replicating (state {rec.state}"
+                + ("" if rec.target_database else ", no target database")
+                + ")",
+            )
+        ids: list[TableId] | None = None
+        if tables is not None:
+            ids = [v.table_id(t) for t in tables]
+            if not ids:
+                raise InvalidParameter("no tables given")
+            for t in ids:
+                if not worker.filter.includes(t):
+                    raise InvalidParameter(f"table {t} is not replicated by integration {rec.name}")
+        worker.refresh(ids, in_error=in_error)
+        what = (
+            "in-error tables"
+            if in_error
+            else "all tables"
+            if all_tables
+            else ", ".join(map(str, ids or []))
+        )
+        log.info("integration %s: refresh of %s requested", rec.id, what)
+        return {"integration_id": rec.id, "refresh": what, "accepted": True}
+
+    def integration_tables(self, ident_: str) -> list[dict[str, Any]]:
+        rec = self.catalog.get(ident_)
+        if not rec.target_database:
+            return []
+        return self._read(lambda cur: reads.table_states(cur, rec.target_database or "", rec.id))
+
+    def table_state_changes(
+        self, ident_: str, *, offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        rec = self.catalog.get(ident_)
+        if not rec.target_database:
+            return []
+        db = rec.target_database
+        return self._read(lambda cur: reads.table_state_changes(cur, db, rec.id, offset, limit))
+
+    def activity(self, ident_: str, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        rec = self.catalog.get(ident_)
+        if not rec.target_database:
+            return []
+        db = rec.target_database
+        return self._read(lambda cur: reads.activity(cur, db, rec.id, offset, limit))
+
+    def state_changes(
+        self, ident_: str, *, offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        rec = self.catalog.get(ident_, include_deleted=True)
+        return self.catalog.state_changes(rec.id, offset=offset, limit=limit)
+
+    # --- target databases -------------------------------------------------------------------
+
+    def create_target_database(
+        self,
+        integration_id: str,
+        database_name: str,
+        source_database: str | None = None,
+        query_all_states: bool = False,
+    ) -> dict[str, Any]:
+        """CREATE DATABASE name FROM INTEGRATION 'id' [DATABASE 'src'] [SET QUERY_ALL_STATES]."""
+        with self._lock:
+            rec = self.catalog.get(integration_id)
+            if rec.target_database:
+                raise InvalidIntegrationState(
+                    f"integration {rec.name} already replicates into database {rec.target_database}"
+                )
+            if rec.state in (FAILED, DELETING):
+                raise InvalidIntegrationState(f"integration {rec.name} is {rec.state}")
+            self._check_new_database(database_name)
+            if source_database is not None and not source_database.strip():
+                raise InvalidParameter("source database must not be empty")
+            self.catalog.add_database(database_name, rec.id)
+            self.catalog.update(
+                rec.id,
+                target_database=database_name,
+                source_database=source_database,
+                query_all_states=query_all_states,
+            )
+            reason = f"target database {database_name} created; initial snapshot starting"
+            self.catalog.set_state(rec.id, CREATING, reason, first_synced_at=None)
+            self._known[rec.id] = (CREATING, reason)
+            self._start_worker(self.catalog.get(rec.id))
+        log.info("integration %s: target database %s created", rec.id, database_name)
+        return self.get_integration(rec.id)
+
+    def drop_target_database(self, name: str) -> None:
+        """DROP DATABASE: stop its integration (back to waiting for a database), detach, delete."""
+        with self._lock:
+            db = self.catalog.database(name)
+            if db is None:
+                raise TargetDatabaseNotFound(f"no target database named {name!r}")
+            worker = self.workers.pop(db["integration_id"] or "", None)
+            if worker is not None:
+                worker.stop()
+                worker.join(self.config.stop_timeout_s)
+            owner = db["integration_id"]
+            if owner:
+                rec = self.catalog.get(owner, include_deleted=True)
+                if rec.deleted_at is None:
+                    self.catalog.update(owner, target_database=None, source_database=None)
+                    reason = f"target database {name} dropped; {PENDING_DB}"
+                    self.catalog.set_state(owner, CREATING, reason, first_synced_at=None)
+                    self._known[owner] = (CREATING, reason)
+            with self.hub_lock:
+                self.hub.execute(f"DETACH DATABASE IF EXISTS {ident(name)}")
+            for suffix in (".duckdb", ".duckdb.wal"):
+                with suppress(FileNotFoundError):
+                    (self.warehouse / f"{name}{suffix}").unlink()
+            self.catalog.drop_database(name)
+        log.info("target database %s dropped", name)
+
+    def target_databases(self) -> list[dict[str, Any]]:
+        return [{**d, "path": str(self._db_path(d["name"]))} for d in self.catalog.databases()]
+
+    def hub_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the hub (for SQL sessions): every target database by its name."""
+        with self.hub_lock:
+            return self.hub.cursor()
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _name_taken(self, name: str) -> bool:
+        try:
+            return self.catalog.get(name).name == name
+        except IntegrationNotFound:
+            return False
+
+    def _check_new_database(self, name: str) -> None:
+        v.check_database_name(name)
+        if self.catalog.database(name) is not None or self._db_path(name).exists():
+            raise TargetDatabaseAlreadyExists(
+                f"target database {name!r} already exists in this warehouse",
+                hint="choose another name",
+            )
+
+    def _db_path(self, name: str) -> Path:
+        return self.warehouse / f"{name}.duckdb"
+
+    def _attach(self, name: str) -> None:
+        with self.hub_lock:
+            found = self.hub.execute(
+                "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [name]
+            ).fetchone()
+            if not found or not found[0]:
+                self.hub.execute(f"ATTACH {literal(str(self._db_path(name)))} AS {ident(name)}")
+
+    def _start_worker(self, rec: IntegrationRecord) -> None:
+        assert rec.target_database
+        params = SourceParams(
+            host=rec.source_host,
+            port=rec.source_port,
+            user=rec.source_user,
+            password=self.secrets.decrypt(rec.source_password),
+        )
+        spec = WorkerSpec(
+            integration_id=rec.id,
+            database=rec.target_database,
+            path=self._db_path(rec.target_database),
+            params=params,
+            data_filter=v.effective_filter(rec.data_filter, rec.source_database),
+            settings=self.config.engine,
+            first_synced=rec.first_synced_at is not None,
+        )
+        worker = Worker(spec, self.hub, self.hub_lock)
+        self.workers[rec.id] = worker
+        worker.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.config.monitor_interval_s):
+            for integration_id, worker in list(self.workers.items()):
+                try:
+                    self._record(integration_id, worker)
+                except Exception:  # never let bookkeeping kill the monitor
+                    log.exception("recording the state of integration %s", integration_id)
+
+    def _record(self, integration_id: str, worker: Worker) -> None:
+        """Write the worker's state to the catalog when it changed (with time and reason)."""
+        with self._lock:
+            if self.workers.get(integration_id) is not worker or self._stopping.is_set():
+                return
+            state, reason = worker.observe()
+            known = self._known.get(integration_id)
+            extra: dict[str, Any] = {}
+            if worker.first_synced and not worker.spec.first_synced:
+                worker.spec.first_synced = True
+                extra["first_synced_at"] = store.now()
+            if known is None or known[0] != state:
+                self.catalog.set_state(integration_id, state, reason, error=worker.failure, **extra)
+                log.info(
+                    "integration %s -> %s%s", integration_id, state, f": {reason}" if reason else ""
+                )
+            elif known[1] != reason or extra:
+                self.catalog.update(integration_id, state_reason=reason, **extra)
+            self._known[integration_id] = (state, reason)
+
+    def _view(self, rec: IntegrationRecord) -> dict[str, Any]:
+        """What the API shows of an integration (never the password)."""
+        worker = self.workers.get(rec.id)
+        live_db = rec.target_database if rec.deleted_at is None else None
+        tables: list[str] = []
+        checkpoint = None
+        if worker is None and live_db:
+            tables = [t["state"] for t in self.integration_tables(rec.id)]
+        if live_db and (worker is None or worker.runtime()["checkpoint"] is None):
+            with suppress(duckdb.Error):
+                cur = self.hub_cursor()
+                try:
+                    checkpoint = reads.checkpoint(cur, live_db, rec.id)
+                finally:
+                    cur.close()
+        return integration_view(rec, worker, tables, checkpoint)
+
+    def _read(self, fn: Any) -> list[dict[str, Any]]:
+        cur = self.hub_cursor()
+        try:
+            return list(fn(cur))
+        finally:
+            cur.close()
+
+
+def _lock_warehouse(warehouse: Path) -> int:
+    """One service per warehouse: an exclusive lock held for the life of the process."""
+    fd = os.open(warehouse / ".zeroetl.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise WarehouseInUse(
+            f"warehouse {warehouse} is in use by another zeroetl service",
+            hint="stop the other `zeroetl serve` first",
+        ) from None
+    return fd

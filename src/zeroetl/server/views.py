@@ -1,0 +1,69 @@
+"""The JSON shape of an integration, as the API (and the CLI's --json) shows it.
+
+Never the password: the source appears as user, host and port only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zeroetl.catalog.store import IntegrationRecord
+from zeroetl.server.worker import FAILED, NEEDS_ATTENTION, Worker
+
+
+def replication_state(rec: IntegrationRecord) -> str:
+    """svv_integration.state: PendingDbConnectState | CdcRefreshState | ErrorState."""
+    if not rec.target_database:
+        return "PendingDbConnectState"
+    if rec.state in (FAILED, NEEDS_ATTENTION):
+        return "ErrorState"
+    return "CdcRefreshState"
+
+
+def integration_view(
+    rec: IntegrationRecord,
+    worker: Worker | None,
+    table_states: list[str],
+    checkpoint: str | None,
+) -> dict[str, Any]:
+    """`table_states` and `checkpoint` are read from the target database when no worker runs."""
+    runtime: dict[str, Any] = {"phase": None, "lag_ms": None, "checkpoint": None, "last_error": ""}
+    if worker is not None:
+        runtime = worker.runtime()
+        rep = worker.rep
+        table_states = [s.state.value for s in list(rep.book.status.values())] if rep else []
+    return {
+        "id": rec.id,
+        "name": rec.name,
+        "description": rec.description,
+        "tags": rec.tags,
+        "source": {
+            "engine": "MySQL",
+            "host": rec.source_host,
+            "port": rec.source_port,
+            "user": rec.source_user,
+            "url": f"mysql://{rec.source_user}@{rec.source_host}:{rec.source_port}",
+        },
+        "data_filter": rec.data_filter,
+        "target_database": rec.target_database,
+        "source_database": rec.source_database,
+        "query_all_states": rec.query_all_states,
+        "state": rec.state,
+        "state_reason": rec.state_reason,
+        "replication_state": replication_state(rec),
+        "error": {"code": rec.error_code, "message": rec.error_message} if rec.error_code else None,
+        "phase": runtime["phase"],
+        "lag_ms": runtime["lag_ms"],
+        "checkpoint": runtime["checkpoint"] or checkpoint,
+        "last_error": runtime["last_error"],
+        "tables": {
+            "replicated": table_states.count("Synced"),
+            "failed": table_states.count("Failed"),
+            "resyncing": table_states.count("ResyncRequired")
+            + table_states.count("ResyncInitiated"),
+        },
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at,
+        "first_synced_at": rec.first_synced_at,
+        "deleted_at": rec.deleted_at,
+    }
