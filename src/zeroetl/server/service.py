@@ -16,7 +16,7 @@ import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -49,6 +49,9 @@ from zeroetl.server.worker import (
 )
 from zeroetl.sources.mysql.connection import SourceParams
 
+if TYPE_CHECKING:
+    from zeroetl.server.sql_backend import SqlEndpoint
+
 log = logging.getLogger(__name__)
 
 PENDING_DB = "waiting for a target database (CREATE DATABASE ... FROM INTEGRATION)"
@@ -59,7 +62,7 @@ class ServiceConfig:
     warehouse: Path
     host: str = "127.0.0.1"
     api_port: int = 8155
-    sql_port: int = 5439  # for the SQL endpoint
+    sql_port: int | None = 5439  # the SQL endpoint (0: any free port; None: no endpoint)
     allowed_sources: tuple[str, ...] = ()  # authorized integration sources; empty: any
     monitor_interval_s: float = 0.2
     stop_timeout_s: float = 30.0
@@ -83,6 +86,7 @@ class Service:
         self._stopping = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="state-monitor", daemon=True)
         self._closed = False
+        self.sql: SqlEndpoint | None = None
 
     # --- start / stop -----------------------------------------------------------------------
 
@@ -96,6 +100,11 @@ class Service:
             if rec.target_database:
                 self._start_worker(rec)
         self._monitor.start()
+        if self.config.sql_port is not None:
+            from zeroetl.server.sql_backend import SqlEndpoint
+
+            self.sql = SqlEndpoint(self, self.config.host, self.config.sql_port)
+            self.sql.start()
         log.info("service started: %d integration(s) in %s", len(records), self.warehouse)
 
     def shutdown(self) -> None:
@@ -105,6 +114,8 @@ class Service:
             return
         self._closed = True
         self._stopping.set()
+        if self.sql is not None:
+            self.sql.stop()
         if self._monitor.is_alive():
             self._monitor.join(5)
         with self._lock:

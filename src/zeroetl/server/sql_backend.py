@@ -1,0 +1,123 @@
+"""The service as the SQL layer's Backend, and the SQL endpoint's start and stop.
+
+`zeroetl serve` runs the PostgreSQL-wire endpoint beside the HTTP API in one process: DuckDB
+allows one process per file, so sessions read the warehouse through cursors on the service's
+hub (every target database attached by name) and see committed snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from zeroetl.server.pgwire.auth import Authenticator
+from zeroetl.server.pgwire.server import PgServer
+from zeroetl.server.sql.session import SqlSession
+
+if TYPE_CHECKING:
+    from zeroetl.server.service import Service
+
+log = logging.getLogger("zeroetl.sql")
+
+
+def _time(text: object) -> datetime | None:
+    if isinstance(text, datetime) or text is None:
+        return text  # type: ignore[return-value]
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+class ServiceBackend:
+    """Implements zeroetl.server.sql.backend.Backend over a running Service."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.service.hub_cursor()
+
+    def databases(self) -> list[str]:
+        return [d["name"] for d in self.service.target_databases()]
+
+    def integrations(self) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
+        offset = 0
+        while True:
+            page, total = self.service.list_integrations(offset=offset, limit=500)
+            for it in page:
+                lag = it.get("lag_ms")
+                rows.append(
+                    {
+                        "integration_id": it["id"],
+                        "target_database": it.get("target_database"),
+                        "source": "MySQL",
+                        "state": it.get("replication_state"),
+                        "current_lag_ms": int(lag) if lag is not None else None,
+                        "creation_time": _time(it.get("created_at")),
+                        "source_database": it.get("source_database"),
+                        "is_history_mode": False,
+                    }
+                )
+            offset += len(page)
+            if not page or offset >= total:
+                return rows
+
+    def create_database(
+        self, name: str, integration_id: str, *, source_database: str | None, query_all_states: bool
+    ) -> None:
+        self.service.create_target_database(
+            integration_id, name, source_database=source_database, query_all_states=query_all_states
+        )
+
+    def drop_database(self, name: str) -> None:
+        self.service.drop_target_database(name)
+
+    def refresh(self, database: str, *, tables: list[str] | None, in_error: bool) -> None:
+        owner = self.database_options(database).get("integration_id")
+        if not owner:
+            from zeroetl.catalog.errors import InvalidIntegrationState
+
+            raise InvalidIntegrationState(f"database {database} has no integration")
+        if tables is not None:
+            self.service.refresh(str(owner), tables=tables)
+        elif in_error:
+            self.service.refresh(str(owner), in_error=True)
+        else:
+            self.service.refresh(str(owner), all_tables=True)
+
+    def database_options(self, name: str) -> dict[str, object]:
+        db = self.service.catalog.database(name)
+        if db is None:
+            return {}
+        opts: dict[str, Any] = {"integration_id": db.get("integration_id")}
+        if db.get("integration_id"):
+            rec = self.service.catalog.get(db["integration_id"], include_deleted=True)
+            opts["query_all_states"] = bool(rec.query_all_states)
+            opts["source_database"] = rec.source_database
+        return opts
+
+
+class SqlEndpoint:
+    """The PostgreSQL-wire server of one service."""
+
+    def __init__(self, service: Service, host: str, port: int) -> None:
+        self.backend = ServiceBackend(service)
+        auth = Authenticator.for_warehouse(service.warehouse)
+        self.server = PgServer(host, port, auth, self._session)
+        self.port = port
+
+    def _session(self, database: str, user: str) -> SqlSession:
+        return SqlSession(self.backend, database=database, user=user)
+
+    def start(self) -> int:
+        self.port = self.server.start_in_thread()
+        log.info("SQL endpoint on %s:%d (user admin)", self.server.host, self.port)
+        return self.port
+
+    def stop(self) -> None:
+        self.server.stop_in_thread()
