@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,18 +122,51 @@ def test_replicate_bad_input_is_a_clear_error(tmp_path, source_url) -> None:
 
 
 def test_demo_once(tmp_path: Path) -> None:
-    """The quickstart's main job, small: sandbox, TICKIT, integration, analytics printed."""
-    port = free_port()
+    """The quickstart's main job, small: sandbox, TICKIT, service, integration, analytics."""
+    port, api, sql = free_port(), free_port(), free_port()
+    args = [
+        "--dir",
+        str(tmp_path),
+        "--port",
+        str(port),
+        "--api-port",
+        str(api),
+        "--sql-port",
+        str(sql),
+    ]
     try:
-        out = zeroetl(
-            "demo", "--once", "--scale", "0.03", "--dir", str(tmp_path), "--port", str(port)
-        )
+        out = zeroetl("demo", "--once", "--scale", "0.03", *args)
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-        assert "Top 10 buyers" in out.stdout or "San Diego" in out.stdout, out.stdout
-        assert "caught up" in out.stdout
-        again = zeroetl("demo", "--once", "--dir", str(tmp_path), "--port", str(port))
+        assert "San Diego" in out.stdout and "active after" in out.stdout, out.stdout
+        assert f"http://127.0.0.1:{api}/#token=" in out.stdout
+        again = zeroetl("demo", "--once", *args)
         assert again.returncode == 0 and "already loaded" in again.stdout, (
             again.stdout + again.stderr
         )
+        # the analytics again, this time over the wire from a client
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "zeroetl.cli.main", "serve", "--warehouse", str(tmp_path / "warehouse"),
+             "--api-port", str(api), "--sql-port", str(sql)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            q = None
+            for _ in range(100):
+                q = zeroetl(
+                    "tickit",
+                    "queries",
+                    "--port",
+                    str(sql),
+                    "--warehouse",
+                    str(tmp_path / "warehouse"),
+                )
+                if q.returncode == 0:
+                    break
+                time.sleep(0.2)
+            assert q is not None and q.returncode == 0, q.stderr if q else ""
+            assert "San Diego" in q.stdout and "select" in q.stdout.lower()
+        finally:
+            serve.terminate()
+            serve.wait(60)
     finally:
         zeroetl("sandbox", "down", "--dir", str(tmp_path / "sandbox"), "--port", str(port))

@@ -101,7 +101,20 @@ _register()
 
 
 def main() -> None:
-    cli(prog_name="zeroetl")
+    code = 0
+    try:
+        cli(prog_name="zeroetl")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if not isinstance(exc.code, int | None):
+            click.echo(str(exc.code), err=True)
+    # Every command has closed its databases by now. Skip interpreter teardown: DuckDB's
+    # bindings report objects still referenced from finished daemon threads as "leaks" at
+    # exit, which would only alarm the user.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -161,17 +161,32 @@ def traffic(
 
 
 @tickit.command("queries")
-@click.option(
-    "--warehouse",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".zeroetl/warehouse"),
-    show_default=True,
-)
-@click.option(
-    "--database", default="demo", show_default=True, help="Target database (DuckDB file) to query."
-)
-def queries(warehouse: Path, database: str) -> None:
-    """Run the sample analytical queries against a target database and print the results."""
-    from zeroetl.cli.demo import print_sample_queries
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5439, show_default=True, help="SQL endpoint port.")
+@click.option("--database", default="aurora_zeroetl", show_default=True, help="Target database.")
+@click.option("--user", default="admin", show_default=True)
+@click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".zeroetl/warehouse"), show_default=True,
+              help="Where the admin password file is (or set ZEROETL_SQL_PASSWORD).")  # fmt: skip
+@click.option("--limit", type=int, default=5, show_default=True, help="Rows shown per query.")
+def queries(host: str, port: int, database: str, user: str, warehouse: Path, limit: int) -> None:
+    """Print the sample analytical queries and run them against the SQL endpoint."""
+    import psycopg
 
-    print_sample_queries(warehouse / f"{database}.duckdb")
+    from zeroetl.cli.demo import print_rows
+    from zeroetl.sandbox.tickit import SAMPLE_QUERIES
+    from zeroetl.server.pgwire.auth import admin_password
+
+    password = admin_password(warehouse, create=False)
+    dsn = f"host={host} port={port} user={user} dbname={database}"
+    try:
+        conn = psycopg.connect(dsn, password=password, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"cannot connect to the SQL endpoint ({dsn}): {exc}") from None
+    with conn:
+        conn.execute("SET search_path TO demodb")
+        for title, sql in SAMPLE_QUERIES:
+            click.echo(f"\n{sql.strip()}")
+            cur = conn.execute(sql)
+            cols = [d.name for d in cur.description or []]
+            print_rows(title, cols, [tuple(r) for r in cur.fetchmany(limit)])
