@@ -34,13 +34,26 @@ ALLOWED_ENV = "ZEROETL_ALLOWED_SOURCES"
     help=f"Authorized integration source, HOST or HOST:PORT (globs allowed; repeatable; "
     f"also {ALLOWED_ENV}, comma-separated). Default: any source.",
 )
+@click.option(
+    "--metrics-public",
+    is_flag=True,
+    envvar="ZEROETL_METRICS_PUBLIC",
+    help="Serve /metrics without the bearer token (ids, states, counts and table names; "
+    "keep the API on a private address).",
+)
 def serve(
-    warehouse: Path, host: str, api_port: int, sql_port: int, allowed: tuple[str, ...]
+    warehouse: Path,
+    host: str,
+    api_port: int,
+    sql_port: int,
+    allowed: tuple[str, ...],
+    metrics_public: bool,
 ) -> None:
     """Run the zeroetl service: integrations over an HTTP API, many per warehouse.
 
-    Every API call except /healthz needs `Authorization: Bearer <token>`; the token is
-    ZEROETL_API_TOKEN, or is generated into <warehouse>/api.token (mode 0600) on first start.
+    Every API call except /healthz and the console's static files needs `Authorization: Bearer
+    <token>` (/metrics too, unless --metrics-public); the token is ZEROETL_API_TOKEN, or is
+    generated into <warehouse>/api.token (mode 0600) on first start. The web console is at /.
     SIGTERM or SIGINT stops every integration cleanly; the next start resumes them.
     """
     import uvicorn
@@ -67,9 +80,10 @@ def serve(
         signal.signal(sig, lambda *_: None)
     try:
         service.start()
-        app = create_app(service, manage_lifecycle=True)
+        app = create_app(service, manage_lifecycle=True, metrics_public=metrics_public)
         where = "ZEROETL_API_TOKEN" if os.environ.get(TOKEN_ENV) else service.warehouse / TOKEN_FILE
         log.info("API on http://%s:%d (bearer token: %s)", host, api_port, where)
+        log.info("console on http://%s:%d/#token=<token>", host, api_port)
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=api_port, log_config=None, lifespan="on")
         )

@@ -1,7 +1,7 @@
 """The HTTP API application: bearer-token auth, JSON errors with stable codes, and routers.
 
-`create_app(service)` builds it; later interfaces (`/metrics`, the console at `/`) are added as
-routers of their own beside the integrations router.
+`create_app(service)` builds it: the integrations router, `/metrics` and its JSON twins
+(api/monitoring.py) and the web console at `/` (api/console.py).
 """
 
 from __future__ import annotations
@@ -45,9 +45,12 @@ def _status(exc: ZeroEtlError) -> int:
     return 500
 
 
-def create_app(service: Service, *, manage_lifecycle: bool = False) -> FastAPI:
+def create_app(
+    service: Service, *, manage_lifecycle: bool = False, metrics_public: bool = False
+) -> FastAPI:
     """The API over `service`. With `manage_lifecycle` the app starts and shuts the service down
-    with the server (uvicorn's lifespan): a signal then stops the workers before exit."""
+    with the server (uvicorn's lifespan): a signal then stops the workers before exit.
+    `metrics_public` serves `/metrics` without the token (for scrapers that cannot send one)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,7 +116,15 @@ def create_app(service: Service, *, manage_lifecycle: bool = False) -> FastAPI:
     def openapi() -> dict[str, Any]:
         return app.openapi()
 
-    from zeroetl.server.api import integrations
+    from zeroetl.server.api import console, integrations, monitoring
+    from zeroetl.server.monitor import Monitor
 
-    app.include_router(integrations.router(service), dependencies=[Depends(require_token)])
+    monitor = Monitor(service)
+    token = [Depends(require_token)]
+    app.include_router(integrations.router(service), dependencies=token)
+    app.include_router(monitoring.router(monitor), dependencies=token)
+    app.include_router(
+        monitoring.metrics_router(monitor), dependencies=[] if metrics_public else token
+    )
+    app.include_router(console.router())
     return app

@@ -1,0 +1,326 @@
+// zeroetl console: a thin view over the JSON API (every view below is one or two GETs under
+// /v1). Plain DOM (charts in charts.js); data only ever enters the page as text, never as HTML.
+"use strict";
+
+const POLL_MS = 3000;
+const TOKEN_KEY = "zeroetl.token";
+const $ = (id) => document.getElementById(id);
+
+let token = null;
+let selected = null; // integration id shown in the detail panel
+let tab = "tables";
+let minutes = 60; // chart window
+let busy = false;
+let again = false; // a tick was asked for while one was running: run one more after it
+
+// --- token: from the URL fragment (never sent to the server) or the login box -----------------
+
+function takeTokenFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const t = params.get("token");
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  selected = params.get("i") || selected;
+  if (t) history.replaceState(null, "", location.pathname + (selected ? `#i=${selected}` : ""));
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  token = null;
+  for (const id of ["overview", "detail", "signout"]) $(id).hidden = true;
+  $("login").hidden = false;
+  $("login-error").hidden = !message;
+  $("login-error").textContent = message || "";
+  setStatus("signed out", "");
+}
+
+async function api(path, init = {}) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (init.body) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { ...init, headers, cache: "no-store" });
+  const body = r.status === 204 ? null : await r.json().catch(() => null);
+  if (r.status === 401) {
+    signOut("The service refused this token.");
+    throw new Error("unauthorized");
+  }
+  if (!r.ok) {
+    const e = body && body.error;
+    throw new Error(e ? `${e.code}: ${e.message}` : `HTTP ${r.status}`);
+  }
+  return body;
+}
+
+// --- formatting -------------------------------------------------------------------------------
+
+const nf = new Intl.NumberFormat();
+const fmtNum = (n) => (n === null || n === undefined ? "–" : nf.format(n));
+
+function fmtLag(s) {
+  if (s === null || s === undefined) return "–";
+  if (s < 10) return `${s.toFixed(2)} s`;
+  if (s < 120) return `${s.toFixed(0)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(0)} min`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86400).toFixed(1)} days`;
+}
+
+function fmtBytes(n) {
+  if (n === null || n === undefined) return "–";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return `${n.toFixed(i && n < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  const sameDay = d.toDateString() === new Date().toDateString();
+  return sameDay ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
+
+// --- DOM helpers ------------------------------------------------------------------------------
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : String(c ?? "–"));
+  return node;
+}
+
+const badge = (state) => el("span", { class: `badge ${state}` }, state);
+const num = (v) => el("td", { class: "num" }, v);
+
+function fillBody(tableId, rows, emptyText) {
+  const body = $(tableId).tBodies[0];
+  const cols = $(tableId).tHead.rows[0].cells.length;
+  body.replaceChildren(...(rows.length ? rows
+    : [el("tr", {}, el("td", { colspan: String(cols), class: "muted" }, emptyText))]));
+}
+
+function setStatus(text, cls) {
+  $("status").textContent = text;
+  $("status").className = `status ${cls}`;
+}
+
+// --- views ------------------------------------------------------------------------------------
+
+function renderList(items) {
+  $("overview").hidden = false;
+  $("no-integrations").hidden = items.length > 0;
+  $("integrations").hidden = items.length === 0;
+  fillBody("integrations", items.map((i) => el("tr", {
+    class: i.id === selected ? "selected" : "",
+    "data-id": i.id,
+    on: { click: () => select(i.id) },
+  },
+  el("td", {}, el("strong", {}, i.name)),
+  el("td", {}, badge(i.state)),
+  num(fmtLag(i.lag_ms === null ? null : i.lag_ms / 1000)),
+  num(`${i.tables.replicated}${i.tables.failed ? ` · ${i.tables.failed} failed` : ""}`),
+  el("td", {}, `${i.source.user}@${i.source.host}:${i.source.port}`),
+  el("td", {}, i.target_database || "(none yet)"),
+  el("td", {}, fmtTime(i.created_at)))), "");
+}
+
+function select(id) {
+  selected = id;
+  history.replaceState(null, "", `#i=${id}`);
+  tick();
+}
+
+async function renderDetail(id) {
+  const q = encodeURIComponent(id);
+  const extra = {
+    states: `/v1/integrations/${q}/state-changes?limit=1000`,
+    "table-states": `/v1/integrations/${q}/tables/state-changes?limit=1000`,
+    activity: `/v1/integrations/${q}/activity?limit=25`,
+  }[tab];
+  const [it, st, series, tables, more] = await Promise.all([
+    api(`/v1/integrations/${q}`),
+    api(`/v1/integrations/${q}/stats`),
+    api(`/v1/integrations/${q}/series?minutes=${minutes}`),
+    api(`/v1/integrations/${q}/tables?limit=1000`),
+    extra ? api(extra) : null,
+  ]);
+  $("detail").hidden = false;
+  $("d-name").textContent = it.name;
+  $("d-state").replaceWith(Object.assign(badge(it.state), { id: "d-state" }));
+  $("d-reason").textContent = it.state_reason || "";
+  $("d-meta").textContent = [
+    `source ${it.source.url}`,
+    `target database ${it.target_database || "(none yet)"}`,
+    `filter ${it.data_filter}`,
+    it.checkpoint ? `checkpoint ${it.checkpoint}` : "",
+  ].filter(Boolean).join("  ·  ");
+  $("d-error").hidden = !it.error && !it.last_error;
+  $("d-error").textContent = it.error ? `${it.error.code}: ${it.error.message}` : it.last_error;
+
+  $("c-lag").textContent = fmtLag(st.lag_seconds);
+  $("c-replicated").textContent = fmtNum(st.tables.replicated);
+  $("c-failed").textContent = fmtNum(st.tables.failed);
+  $("c-bytes").textContent = fmtBytes(st.data_transferred_bytes);
+  $("c-insert").textContent = fmtNum(st.rows_applied.insert);
+  $("c-update").textContent = fmtNum(st.rows_applied.update);
+  $("c-delete").textContent = fmtNum(st.rows_applied.delete);
+  const r = st.binlog_retention || {};
+  $("c-headroom").textContent = r.purged_automatically === false ? "never purged"
+    : r.headroom_seconds !== null && r.headroom_seconds !== undefined
+      ? fmtLag(r.headroom_seconds) : "–";
+  $("c-headroom").title = r.error || "time until the source may purge the checkpoint's binlog";
+
+  lagChart($("lag-chart"), series);
+  rowsChart($("rows-chart"), series);
+  const step = series.step_s;
+  $("rows-step").textContent = `(per ${step < 120 ? `${step} s` : `${Math.round(step / 60)} min`})`;
+  renderTables(it, tables.items, st.table_activity);
+  if (tab === "states") renderStates(more.items);
+  if (tab === "table-states") renderTableStates(more.items);
+  if (tab === "activity") renderActivity(more.items);
+}
+
+function renderTables(it, items, activity) {
+  const act = new Map(activity.map((a) => [`${a.schema}.${a.table}`, a]));
+  fillBody("tables", items.map((t) => {
+    const a = act.get(`${t.schema}.${t.table}`) || {};
+    return el("tr", { title: t.reason || "" },
+      el("td", {}, t.schema), el("td", {}, el("strong", {}, t.table)),
+      el("td", {}, badge(t.state)), el("td", {}, fmtTime(t.last_change || t.last_updated)),
+      num(fmtNum(t.rows)), num(fmtBytes(t.size_bytes)), num(fmtNum(a.insert ?? 0)),
+      num(fmtNum(a.update ?? 0)), num(fmtNum(a.delete ?? 0)),
+      el("td", {}, el("button", { type: "button", class: "small",
+        on: { click: () => act_refresh(it, { tables: [`${t.schema}.${t.table}`] },
+          `Re-copy table ${t.schema}.${t.table}?`) } }, "Refresh")));
+  }), "No tables replicated yet.");
+}
+
+function renderStates(items) {
+  fillBody("states", items.slice().reverse().map((s) => el("tr", {},
+    el("td", {}, fmtTime(s.record_time)), el("td", {}, badge(s.state)),
+    el("td", {}, s.reason || ""))), "No state changes.");
+}
+
+function renderTableStates(items) {
+  fillBody("table-states", items.slice().reverse().map((s) => el("tr", {},
+    el("td", {}, fmtTime(s.record_time)), el("td", {}, `${s.schema_name}.${s.table_name}`),
+    el("td", {}, badge(s.new_state)), el("td", {}, s.state_change_reason || ""),
+    el("td", {}, el("code", {}, s.table_last_replicated_checkpoint || "–")))),
+  "No table state changes.");
+}
+
+function renderActivity(items) {
+  fillBody("activity", items.map((a) => el("tr", {},
+    el("td", {}, fmtTime(a.integration_end_time)), el("td", {}, a.checkpoint_type),
+    el("td", {}, el("code", {}, a.checkpoint_name)), num(fmtNum(a.modified_tables)),
+    num(fmtBytes(a.checkpoint_bytes)), el("td", {}, fmtTime(a.last_commit_timestamp)))),
+  "No activity yet.");
+}
+
+// --- actions ----------------------------------------------------------------------------------
+
+async function act_refresh(it, body, question) {
+  if (!confirm(`${question}\n\nIntegration ${it.name}: the table(s) are copied again from the source while changes keep flowing.`)) return;
+  await act(() => api(`/v1/integrations/${encodeURIComponent(it.id)}/refresh`,
+    { method: "POST", body: JSON.stringify(body) }), "Refresh requested.");
+}
+
+async function act(fn, done) {
+  try {
+    await fn();
+    setStatus(done, "live");
+  } catch (e) {
+    $("d-error").hidden = false;
+    $("d-error").textContent = e.message;
+  }
+  tick();
+}
+
+function current() {
+  return { id: selected, name: $("d-name").textContent };
+}
+
+function wireActions() {
+  $("refresh-all").addEventListener("click", () =>
+    act_refresh(current(), { all: true }, "Re-copy all tables?"));
+  $("refresh-failed").addEventListener("click", () =>
+    act_refresh(current(), { inerror: true }, "Re-copy the tables in error?"));
+  $("delete").addEventListener("click", () => {
+    const it = current();
+    if (!confirm(`Delete integration ${it.name}?\n\nReplication stops for good. The target database keeps its data (no longer updated).`)) return;
+    act(() => api(`/v1/integrations/${encodeURIComponent(it.id)}`, { method: "DELETE" }),
+      `Integration ${it.name} deleted.`);
+  });
+  for (const b of document.querySelectorAll(".range button")) {
+    b.addEventListener("click", () => {
+      minutes = Number(b.dataset.minutes);
+      for (const o of document.querySelectorAll(".range button")) {
+        o.setAttribute("aria-pressed", String(o === b));
+      }
+      tick();
+    });
+  }
+  for (const b of document.querySelectorAll(".tabs button")) {
+    b.addEventListener("click", () => {
+      tab = b.dataset.tab;
+      for (const o of document.querySelectorAll(".tabs button")) {
+        o.setAttribute("aria-selected", String(o === b));
+        $(`tab-${o.dataset.tab}`).hidden = o !== b;
+      }
+      tick();
+    });
+  }
+  $("login-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+    $("token").value = "";
+    start();
+  });
+  $("signout").addEventListener("click", () => signOut(""));
+}
+
+// --- polling ----------------------------------------------------------------------------------
+
+async function tick() {
+  if (!token) return;
+  if (busy) { again = true; return; }
+  busy = true;
+  try {
+    const list = await api("/v1/integrations?limit=1000");
+    const items = list.items;
+    if (!items.some((i) => i.id === selected || i.name === selected)) {
+      selected = items.length ? items[0].id : null;
+    } else {
+      selected = items.find((i) => i.id === selected || i.name === selected).id;
+    }
+    renderList(items);
+    if (selected) await renderDetail(selected);
+    else $("detail").hidden = true;
+    setStatus(`live · updated ${new Date().toLocaleTimeString()}`, "live");
+  } catch (e) {
+    if (e.message !== "unauthorized") setStatus(`cannot reach the service: ${e.message}`, "down");
+  } finally {
+    busy = false;
+    if (again) { again = false; tick(); }
+  }
+}
+
+function start() {
+  token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) { signOut(""); return; }
+  $("login").hidden = true;
+  $("signout").hidden = false;
+  tick();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  takeTokenFromFragment();
+  wireActions();
+  start();
+  setInterval(tick, POLL_MS);
+  window.addEventListener("resize", () => tick());
+});

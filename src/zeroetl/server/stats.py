@@ -1,0 +1,167 @@
+"""Monitoring numbers read from a target database's bookkeeping (STYLE.md practice 7).
+
+`/metrics`, the console and their JSON twins all come from here: totals and per-minute series
+are aggregates of `_zeroetl.activity`, `_zeroetl.table_activity` and `_zeroetl.tables`, computed
+in DuckDB at read time, so nothing is counted twice and a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from zeroetl.destinations.duckdb import meta
+from zeroetl.destinations.duckdb.types import ident
+
+MAX_POINTS = 720  # a series never has more buckets than this (the console draws every one)
+
+
+def _meta(database: str) -> str:
+    return f"{ident(database)}.{meta.SCHEMA}"
+
+
+def totals(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -> dict[str, Any]:
+    """Cumulative rows applied per operation and bytes, snapshot progress per table, and the
+    checkpoint's binlog file: one read transaction, so they all describe one commit."""
+    m = _meta(database)
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        cur.execute(
+            "SELECT coalesce(sum(inserted_rows), 0), coalesce(sum(updated_rows), 0),"
+            " coalesce(sum(deleted_rows), 0), coalesce(sum(bytes_ingested), 0)"
+            f" FROM {m}.table_activity WHERE integration_id = ?",
+            [integration_id],
+        )
+        ins, upd, dele, nbytes = cur.fetchone() or (0, 0, 0, 0)
+        cur.execute(
+            "SELECT schema_name, table_name, sum(inserted_rows), sum(updated_rows),"
+            " sum(deleted_rows), sum(bytes_ingested), epoch(max(record_time))"
+            f" FROM {m}.table_activity WHERE integration_id = ? GROUP BY ALL ORDER BY ALL",
+            [integration_id],
+        )
+        per_table = [
+            {"schema": s, "table": t, "insert": int(i), "update": int(u), "delete": int(d),
+             "bytes": int(b), "last_change": _iso(last)}
+            for s, t, i, u, d, b, last in cur.fetchall()
+        ]  # fmt: skip
+        cur.execute(
+            "SELECT schema_name, table_name, table_state, coalesce(rows_copied, 0),"
+            " coalesce(snapshot_done, false)"
+            f" FROM {m}.tables WHERE integration_id = ? AND table_state IS NOT NULL"
+            " AND table_state <> 'Deleted' ORDER BY schema_name, table_name",
+            [integration_id],
+        )
+        snapshot = [
+            {"schema": s, "table": t, "state": st, "rows_copied": int(n), "complete": bool(done)}
+            for s, t, st, n, done in cur.fetchall()
+        ]
+        cur.execute(
+            "SELECT epoch(max(integration_end_time)), epoch(max(last_commit_timestamp)), count(*)"
+            f" FROM {m}.activity WHERE integration_id = ?",
+            [integration_id],
+        )
+        last_end, last_commit, batches = cur.fetchone() or (None, None, 0)
+        cur.execute(
+            f"SELECT binlog_file FROM {m}.checkpoint WHERE integration_id = ?", [integration_id]
+        )
+        row = cur.fetchone()
+    finally:
+        cur.execute("ROLLBACK")
+    return {
+        "rows_applied": {"insert": int(ins), "update": int(upd), "delete": int(dele)},
+        "data_transferred_bytes": int(nbytes),
+        "snapshot_rows": sum(t["rows_copied"] for t in snapshot),
+        "snapshot_tables": snapshot,
+        "table_activity": per_table,
+        "batches": int(batches),
+        "last_applied_at": _iso(last_end),
+        "last_source_commit_at": _iso(last_commit),
+        "checkpoint_file": None if row is None else str(row[0]),
+    }
+
+
+def empty_totals() -> dict[str, Any]:
+    """What `totals` says of an integration with no target database yet."""
+    return {
+        "rows_applied": {"insert": 0, "update": 0, "delete": 0},
+        "data_transferred_bytes": 0,
+        "snapshot_rows": 0,
+        "snapshot_tables": [],
+        "table_activity": [],
+        "batches": 0,
+        "last_applied_at": None,
+        "last_source_commit_at": None,
+        "checkpoint_file": None,
+    }
+
+
+def series(
+    cur: duckdb.DuckDBPyConnection,
+    database: str | None,
+    integration_id: str,
+    minutes: int,
+    step_s: int,
+) -> dict[str, Any]:
+    """Per-bucket lag and rows over the last `minutes`, oldest bucket first; `t` is the
+    bucket's start in seconds since the epoch (buckets are aligned to multiples of `step_s`).
+
+    Lag of a bucket: the largest (warehouse commit - source commit) of the change batches applied
+    in it; None when none was (nothing changed at the source). Source commit times have
+    one-second resolution (binlog timestamps), so lag can read up to a second high.
+    """
+    now = int(time.time())
+    first = (now - minutes * 60) // step_s * step_s
+    points: dict[int, dict[str, Any]] = {
+        b: {"t": b, "lag_s": None, "insert": 0, "update": 0, "delete": 0, "bytes": 0, "batches": 0}
+        for b in range(first, now + 1, step_s)
+    }
+    if database is not None:
+        m = _meta(database)
+        bucket = "(floor(epoch({col}) / $step) * $step)::BIGINT"
+        args = {"step": step_s, "since": first, "id": integration_id}
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(
+                f"SELECT {bucket.format(col='integration_end_time')} AS b,"
+                " max(epoch(integration_end_time) - epoch(last_commit_timestamp)), count(*)"
+                f" FROM {m}.activity WHERE integration_id = $id"
+                " AND integration_end_time >= to_timestamp($since) AND checkpoint_type = 'cdc'"
+                " GROUP BY b",
+                args,
+            )
+            for b, lag, n in cur.fetchall():
+                if b in points:
+                    p = points[b]
+                    p["lag_s"] = None if lag is None else round(max(0.0, float(lag)), 3)
+                    p["batches"] = int(n)
+            cur.execute(
+                f"SELECT {bucket.format(col='record_time')} AS b, sum(inserted_rows),"
+                " sum(updated_rows), sum(deleted_rows), sum(bytes_ingested)"
+                f" FROM {m}.table_activity WHERE integration_id = $id"
+                " AND record_time >= to_timestamp($since) GROUP BY b",
+                args,
+            )
+            for b, ins, upd, dele, nbytes in cur.fetchall():
+                if b in points:
+                    points[b].update(insert=int(ins), update=int(upd), delete=int(dele))
+                    points[b]["bytes"] = int(nbytes)
+        finally:
+            cur.execute("ROLLBACK")
+    return {"minutes": minutes, "step_s": step_s, "now": now, "points": list(points.values())}
+
+
+def default_step(minutes: int) -> int:
+    """About 120 buckets over the window, never finer than 5 s, never more than MAX_POINTS."""
+    step = max(5, round(minutes * 60 / 120))
+    return max(step, -(-minutes * 60 // MAX_POINTS))
+
+
+def _iso(epoch_s: float | None) -> str | None:
+    """An ISO 8601 UTC time from seconds since the epoch (DuckDB hands TIMESTAMPTZ to Python
+    only with pytz installed; epochs need nothing)."""
+    if epoch_s is None:
+        return None
+    return datetime.fromtimestamp(float(epoch_s), UTC).isoformat()
