@@ -12,35 +12,16 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from zeroetl.server.pgwire import Authenticator, PgServer
+from zeroetl.server.sql.session import Column, Result, SqlError
 
 PASSWORD = "s3cret-pw"
 BATCH_ROWS = 2048
-
-
-@dataclass
-class Column:
-    name: str
-    type: pa.DataType
-
-
-@dataclass
-class Result:
-    columns: list[Column] | None
-    batches: Iterator[pa.RecordBatch]
-    command_tag: str
-
-
-class SqlError(Exception):
-    def __init__(self, sqlstate: str, message: str, detail: str = "", hint: str = "") -> None:
-        super().__init__(message)
-        self.sqlstate, self.message, self.detail, self.hint = sqlstate, message, detail, hint
 
 
 _STATES = [
