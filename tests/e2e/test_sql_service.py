@@ -131,5 +131,61 @@ def test_walkthrough_over_the_sql_endpoint(mariadb, demodb, source_url, tmp_path
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert "sales" in out.stdout and " t\n" in out.stdout, out.stdout
+
+        _corpus_over_the_wire(serve, mariadb)
+        _sessions_streaming_and_auth(serve)
     finally:
         serve.stop()
+
+
+def _corpus_over_the_wire(serve: Serve, mariadb) -> None:  # type: ignore[no-untyped-def]
+    """The Redshift-dialect corpus and the TICKIT sample queries, sent by a real client to the
+    served endpoint, answer like the same questions asked of the source."""
+    from tests.integration.test_sql_tickit import CORPUS, _norm
+
+    src = mariadb.root("demodb")
+    mismatched = []
+    with psycopg.connect(serve.sql_dsn("aurora_zeroetl"), autocommit=True) as db:
+        db.execute("SET search_path TO demodb")
+        cases = [(t, r.format(db="aurora_zeroetl", s="demodb"), m) for t, r, m in CORPUS]
+        cases += [(t, q, q) for t, q in tickit.SAMPLE_QUERIES]
+        for title, ours, theirs in cases:
+            got = _norm([tuple(r) for r in db.execute(ours).fetchall()])
+            with src.cursor() as cur:
+                cur.execute(theirs)
+                want = _norm([tuple(r) for r in cur.fetchall()])
+            if got != want:
+                mismatched.append((title, got[:2], want[:2]))
+    src.close()
+    assert not mismatched, mismatched
+
+
+def _sessions_streaming_and_auth(serve: Serve) -> None:
+    errors: list[BaseException] = []
+
+    def analyst(n: int) -> None:
+        try:
+            with psycopg.connect(serve.sql_dsn("aurora_zeroetl"), autocommit=True) as db:
+                for _ in range(5):
+                    q = "select count(*) from demodb.sales where salesid %% %s = 0"
+                    assert db.execute(q, [n + 2]).fetchone()[0] >= 0
+        except BaseException as exc:  # collected and raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=analyst, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+
+    # A large result streams: a server-side cursor gets its first rows long before the end.
+    with psycopg.connect(serve.sql_dsn("dev")) as dev, dev.cursor(name="big") as cur:
+        cur.itersize = 1000
+        cur.execute("select i, repeat('x', 50) from range(3000000) t(i)")
+        first = cur.fetchmany(10)
+        assert [r[0] for r in first] == list(range(10))
+
+    with pytest.raises(psycopg.OperationalError) as err:
+        psycopg.connect(serve.sql_dsn("dev").replace(serve.sql_password, "wrong-password"))
+    assert "28P01" in str(err.value) or "password" in str(err.value).lower()
