@@ -82,7 +82,7 @@ class Replicator:
         self._txn_open = False
         self._pending_since = 0.0  # monotonic time of the oldest uncommitted change
         self._pending_changes = 0
-        self._last_source_ts: int | None = None
+        self._last_source_ts: float | None = None
         self._in_txn = False  # inside a source transaction (rows seen, commit not yet)
         self._activity: dict[TableId, list[int]] = {}  # inserted, updated, deleted, bytes
         self._stream_obj: ChangeStream | None = None

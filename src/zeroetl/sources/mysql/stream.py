@@ -9,6 +9,7 @@ never decoded, only framed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -61,10 +62,17 @@ class DdlItem:
 
 @dataclass(slots=True)
 class CommitItem:
-    """A source transaction ended here; everything before `position` is complete."""
+    """A source transaction ended here; everything before `position` is complete.
+
+    `timestamp` is the best estimate of when the source committed, in epoch seconds: MySQL 8's
+    microsecond commit time when the GTID event has one; otherwise the event header's whole
+    second `ts` narrowed by when we received the event, `min(ts + 1, received)` (the commit
+    happened in [ts, ts + 1) and before we read it). Live, that is the receive time; while
+    catching up, `ts + 1`: lag estimates are then never more than a second short, and never
+    inflated by the header's rounding."""
 
     position: Position
-    timestamp: int
+    timestamp: float
 
 
 @dataclass(slots=True)
@@ -108,6 +116,7 @@ class ChangeStream:
         # table_id -> (TABLE_MAP bytes, TableMap, decoder and schema, or None when unwanted/failed)
         self._maps: dict[int, tuple[bytes, TableMap, tuple[RowsDecoder, TableSchema] | None]] = {}
         self._failed: set[TableId] = set()
+        self._commit_us = 0  # MySQL 8: the current transaction's commit time, microseconds
 
     def close(self) -> None:
         self.reader.close()
@@ -177,7 +186,9 @@ class ChangeStream:
                 maps[tid_num] = (body, tmap, new)
             elif t == XID:
                 in_txn = False
-                yield CommitItem(self._pos(ev.file, ev.end_pos, maria, mysql), ev.timestamp)
+                yield CommitItem(
+                    self._pos(ev.file, ev.end_pos, maria, mysql), self._commit_time(ev.timestamp)
+                )
             elif t == QUERY:
                 q = parse_query(ev.body)
                 word = _first_words(q.sql)
@@ -185,14 +196,20 @@ class ChangeStream:
                     in_txn = True
                 elif word in _TXN_CONTROL:
                     in_txn = False
-                    yield CommitItem(self._pos(ev.file, ev.end_pos, maria, mysql), ev.timestamp)
+                    yield CommitItem(
+                        self._pos(ev.file, ev.end_pos, maria, mysql),
+                        self._commit_time(ev.timestamp),
+                    )
                 elif word == "SAVEPOINT":
                     pass
                 else:
                     yield DdlItem(q.schema, q.sql, ev.timestamp)
                     if not in_txn or standalone_next:
                         in_txn = False
-                        yield CommitItem(self._pos(ev.file, ev.end_pos, maria, mysql), ev.timestamp)
+                        yield CommitItem(
+                            self._pos(ev.file, ev.end_pos, maria, mysql),
+                            self._commit_time(ev.timestamp),
+                        )
                 standalone_next = False
             elif t == MARIADB_GTID:
                 g = parse_mariadb_gtid(ev.body, ev.server_id)
@@ -203,6 +220,7 @@ class ChangeStream:
                 standalone_next = g.standalone
             elif t == MYSQL_GTID:
                 g2 = parse_mysql_gtid(ev.body)
+                self._commit_us = g2.immediate_commit_us
                 if mysql is None:
                     mysql = MysqlGtidSet()
                 mysql.add(g2.uuid, g2.gno)
@@ -223,6 +241,12 @@ class ChangeStream:
                     f"partial JSON update event at {ev.file}:{ev.end_pos}",
                     hint="set binlog_row_value_options='' on the source",
                 )
+
+    def _commit_time(self, header_ts: int) -> float:
+        us, self._commit_us = self._commit_us, 0
+        if us:
+            return us / 1_000_000
+        return min(header_ts + 1.0, time.time())
 
     def _fail(self, table: TableId, reason: str) -> Iterator[Item]:
         self._failed.add(table)
