@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.engine import snapshot_phase
 from zeroetl.engine.changes import Batch
 from zeroetl.engine.copier import Copier
 from zeroetl.engine.ddl_apply import DdlApplier
@@ -33,7 +34,6 @@ from zeroetl.errors import (
 from zeroetl.model import Position, TableId, TableState
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
-from zeroetl.sources.mysql.discovery import list_tables, load_schemas
 from zeroetl.sources.mysql.stream import (
     ChangeStream,
     CommitItem,
@@ -50,7 +50,6 @@ class _Replay(ZeroEtlError):
     """Restart the stream from the committed checkpoint (after failing one table)."""
 
 
-CHECKPOINT_TYPE_SNAPSHOT = "snapshot"
 CHECKPOINT_TYPE_CDC = "cdc"
 
 
@@ -125,7 +124,7 @@ class Replicator:
                     self.target = server_binlog_position(conn)
             finally:
                 conn.close()
-            self._snapshot_with_retries()
+            snapshot_phase.snapshot_with_retries(self)
             self.phase = "streaming"
             self._stream_with_retries()
         finally:
@@ -148,104 +147,6 @@ class Replicator:
             "last_error": self.last_error,
             "tables": counts,
         }
-
-    def _snapshot_with_retries(self) -> None:
-        backoff = 0.5
-        while not self.stop_event.is_set():
-            self.phase = "snapshot"
-            try:
-                self.committed = self.dest.load_checkpoint()
-                if self.committed is None:
-                    self._first_snapshot()
-                else:
-                    self._resume_snapshot()
-                self.last_error = ""
-                return
-            except TransientError as exc:
-                backoff = self._wait_after(exc, backoff)
-
-    # -- snapshot -------------------------------------------------------------------------
-    def _first_snapshot(self) -> None:
-        conn = self.params.connect()
-        try:
-            tables = [t for t in list_tables(conn) if self.wanted(t)]
-            schemas = load_schemas(conn, tables)
-            before = server_binlog_position(conn)
-            reader = self.copier.reader()
-            snap = reader.begin_consistent()
-            start = snap or before
-            session_hw = snap or server_binlog_position(conn)
-        finally:
-            conn.close()
-        log.info("first snapshot of %d tables, consistent at %s", len(schemas), start)
-        self.dest.begin()
-        self.dest.save_checkpoint(start)
-        self.dest.kv_set("snapshot_start", str(start))
-        to_copy = []
-        for table, schema in sorted(schemas.items(), key=lambda kv: str(kv[0])):
-            problem = schema.problem()
-            if problem:
-                self.book.fail(table, problem, start)
-                continue
-            if self.book.start_copy(schema, "", start) is not None:
-                to_copy.append(table)
-        self.book.flush()
-        self.dest.commit()
-        self.committed = self.position = start
-        self.progress.snapshot_started({t: 0 for t in to_copy})
-        try:
-            self.copier.copy_tables(to_copy, session_hw, start, self.stop_event, fresh=True)
-        finally:
-            reader.end()
-        self._finish_snapshot_commit(CHECKPOINT_TYPE_SNAPSHOT)
-
-    def _resume_snapshot(self) -> None:
-        """After a restart: copy what an interrupted snapshot left, and reconcile the filter."""
-        assert self.committed is not None
-        self.position = self.committed
-        self.dest.begin()
-        self._reconcile_filter()
-        self.book.flush()
-        self.dest.commit()
-        unfinished = [
-            s.id
-            for s in self.book.status.values()
-            if s.state is TableState.RESYNC_INITIATED and not s.snapshot_done
-        ]
-        if not unfinished:
-            return
-        log.info("resuming the snapshot of %d tables", len(unfinished))
-        reader = self.copier.reader()
-        snap = reader.begin_consistent()
-        hw = snap
-        if hw is None:
-            conn = self.params.connect()
-            try:
-                hw = server_binlog_position(conn)
-            finally:
-                conn.close()
-        try:
-            self.copier.copy_tables(unfinished, hw, self.committed, self.stop_event)
-        finally:
-            reader.end()
-        self._finish_snapshot_commit(CHECKPOINT_TYPE_SNAPSHOT)
-
-    def _finish_snapshot_commit(self, kind: str) -> None:
-        assert self.committed is not None
-        self.dest.begin()
-        self.book.promote_synced(self.committed)
-        self.book.flush()
-        now = datetime.now(UTC)
-        self.dest.record_activity(
-            checkpoint=self.committed,
-            checkpoint_type=kind,
-            checkpoint_bytes=0,
-            commit_ts=None,
-            modified_tables=0,
-            start=now,
-            end=now,
-        )
-        self.dest.commit()
 
     # -- streaming ------------------------------------------------------------------------
     def _stream_with_retries(self) -> None:
@@ -378,7 +279,7 @@ class Replicator:
                 elif kind == "filter":
                     assert isinstance(arg, DataFilter)
                     self.filter = arg
-                    self._reconcile_filter()
+                    snapshot_phase.reconcile_filter(self)
                 self.book.flush()
                 self.dest.commit()
             except BaseException:
@@ -394,22 +295,6 @@ class Replicator:
             targets = [t for t in tables if self.wanted(t)]
         for table in targets:
             self.book.require_resync(table, "refresh requested", self.committed)
-
-    def _reconcile_filter(self) -> None:
-        """Drop tables the filter now excludes; queue a copy of those it now includes."""
-        for st in list(self.book.tracked()):
-            if not self.wanted(st.id):
-                self.batch.drop_table(st.id)
-                self.book.drop(st.id, "excluded by the data filter", self.committed)
-        conn = self.params.connect()
-        try:
-            existing = list_tables(conn)
-        finally:
-            conn.close()
-        for table in sorted(existing, key=str):
-            known = self.book.get(table)
-            if self.wanted(table) and (known is None or known.state is TableState.DELETED):
-                self.book.require_resync(table, "newly included by the data filter", self.committed)
 
     def _caught_up(self) -> bool:
         if self.target is None or self.committed is None or self._pending_changes:

@@ -1,0 +1,143 @@
+"""The snapshot phase of the Replicator: the first copy, its resumption after a restart, and
+keeping the set of replicated tables in line with the data filter.
+
+Functions of the Replicator's state, so that `runner.py` keeps the streaming loop and this
+file the copy orchestration;
+`copier.py` holds the chunk-level mechanics and the correctness argument.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from zeroetl.errors import TransientError
+from zeroetl.model import TableState
+from zeroetl.sources.mysql.binlog import server_binlog_position
+from zeroetl.sources.mysql.discovery import list_tables, load_schemas
+
+if TYPE_CHECKING:
+    from zeroetl.engine.runner import Replicator
+
+log = logging.getLogger("zeroetl.engine.runner")
+
+CHECKPOINT_TYPE_SNAPSHOT = "snapshot"
+
+
+def snapshot_with_retries(rep: Replicator) -> None:
+    backoff = 0.5
+    while not rep.stop_event.is_set():
+        rep.phase = "snapshot"
+        try:
+            rep.committed = rep.dest.load_checkpoint()
+            if rep.committed is None:
+                first_snapshot(rep)
+            else:
+                resume_snapshot(rep)
+            rep.last_error = ""
+            return
+        except TransientError as exc:
+            backoff = rep._wait_after(exc, backoff)
+
+
+def first_snapshot(rep: Replicator) -> None:
+    conn = rep.params.connect()
+    try:
+        tables = [t for t in list_tables(conn) if rep.wanted(t)]
+        schemas = load_schemas(conn, tables)
+        before = server_binlog_position(conn)
+        reader = rep.copier.reader()
+        snap = reader.begin_consistent()
+        start = snap or before
+        session_hw = snap or server_binlog_position(conn)
+    finally:
+        conn.close()
+    log.info("first snapshot of %d tables, consistent at %s", len(schemas), start)
+    rep.dest.begin()
+    rep.dest.save_checkpoint(start)
+    rep.dest.kv_set("snapshot_start", str(start))
+    to_copy = []
+    for table, schema in sorted(schemas.items(), key=lambda kv: str(kv[0])):
+        problem = schema.problem()
+        if problem:
+            rep.book.fail(table, problem, start)
+            continue
+        if rep.book.start_copy(schema, "", start) is not None:
+            to_copy.append(table)
+    rep.book.flush()
+    rep.dest.commit()
+    rep.committed = rep.position = start
+    rep.progress.snapshot_started({t: 0 for t in to_copy})
+    try:
+        rep.copier.copy_tables(to_copy, session_hw, start, rep.stop_event, fresh=True)
+    finally:
+        reader.end()
+    finish_snapshot_commit(rep, CHECKPOINT_TYPE_SNAPSHOT)
+
+
+def resume_snapshot(rep: Replicator) -> None:
+    """After a restart: copy what an interrupted snapshot left, and reconcile the filter."""
+    assert rep.committed is not None
+    rep.position = rep.committed
+    rep.dest.begin()
+    reconcile_filter(rep)
+    rep.book.flush()
+    rep.dest.commit()
+    unfinished = [
+        s.id
+        for s in rep.book.status.values()
+        if s.state is TableState.RESYNC_INITIATED and not s.snapshot_done
+    ]
+    if not unfinished:
+        return
+    log.info("resuming the snapshot of %d tables", len(unfinished))
+    reader = rep.copier.reader()
+    snap = reader.begin_consistent()
+    hw = snap
+    if hw is None:
+        conn = rep.params.connect()
+        try:
+            hw = server_binlog_position(conn)
+        finally:
+            conn.close()
+    try:
+        rep.copier.copy_tables(unfinished, hw, rep.committed, rep.stop_event)
+    finally:
+        reader.end()
+    finish_snapshot_commit(rep, CHECKPOINT_TYPE_SNAPSHOT)
+
+
+def finish_snapshot_commit(rep: Replicator, kind: str) -> None:
+    assert rep.committed is not None
+    rep.dest.begin()
+    rep.book.promote_synced(rep.committed)
+    rep.book.flush()
+    now = datetime.now(UTC)
+    rep.dest.record_activity(
+        checkpoint=rep.committed,
+        checkpoint_type=kind,
+        checkpoint_bytes=0,
+        commit_ts=None,
+        modified_tables=0,
+        start=now,
+        end=now,
+    )
+    rep.dest.commit()
+
+
+def reconcile_filter(rep: Replicator) -> None:
+    """Drop tables the filter now excludes; queue a copy of those it now includes."""
+    for st in list(rep.book.tracked()):
+        if not rep.wanted(st.id):
+            rep.batch.drop_table(st.id)
+            rep.book.drop(st.id, "excluded by the data filter", rep.committed)
+    conn = rep.params.connect()
+    try:
+        existing = list_tables(conn)
+    finally:
+        conn.close()
+    for table in sorted(existing, key=str):
+        known = rep.book.get(table)
+        if rep.wanted(table) and (known is None or known.state is TableState.DELETED):
+            rep.book.require_resync(table, "newly included by the data filter", rep.committed)
