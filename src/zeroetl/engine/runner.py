@@ -225,18 +225,21 @@ class Replicator:
 
     def _loop(self, pump: Pump) -> bool:
         flush_s = self.settings.batch_ms / 1000.0
+        resyncing = False  # a resync chunk was just copied: look for more work at once
         while not self.stop_event.is_set():
             if not self._txn_open and not self._pending_changes and not self._commands.empty():
                 self._handle_commands()
             if self._caught_up():
                 return True
-            timeout = 0.2
+            timeout = 0.0 if resyncing else 0.2
             if self._pending_changes:
                 timeout = max(0.0, self._pending_since + flush_s - time.monotonic())
             item = pump.get(timeout)
             if item is None:
                 if self._pending_changes and self._at_boundary():
                     self._commit()
+                # Nothing to apply: spend the quiet time copying tables that need it.
+                resyncing = self._work_on_resyncs()
                 continue
             if isinstance(item, RowsItem):
                 self._on_rows(item)
@@ -425,13 +428,14 @@ class Replicator:
         self.progress.committed(pos, total, self.lag_ms, source_time)
         self._work_on_resyncs()
 
-    def _work_on_resyncs(self) -> None:
-        """Between batches: start or continue one table's resync by one chunk."""
+    def _work_on_resyncs(self) -> bool:
+        """Between batches: start or continue one table's resync by one chunk. Returns whether
+        there was such work."""
         if self._txn_open or self._pending_changes:
-            return
+            return False
         pending = self.copier.pending()
         if not pending:
-            return
+            return False
         table = pending[0]
         st = self.book.status[table]
         assert self.committed is not None
@@ -451,3 +455,4 @@ class Replicator:
         except BaseException:
             self.dest.rollback()
             raise
+        return True
