@@ -41,6 +41,18 @@ def _replicate_cmd(url: str, wh: Path, db: str, *extra: str) -> list[str]:
     ]
 
 
+def _catch_up(url: str, wh: Path, db: str) -> subprocess.CompletedProcess[bytes]:
+    """`zeroetl replicate --until-caught-up`, which must exit 0."""
+    out = subprocess.run(
+        _replicate_cmd(url, wh, db, "--until-caught-up"),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    return out
+
+
 def _compare(db_conn, wh: Path, db: str) -> None:
     duck = open_duck(wh / "target.duckdb")
     try:
@@ -86,13 +98,7 @@ def test_sigkill_loop_under_workload(mariadb, db_conn, test_db, source_url, tmp_
         stop.set()
         t.join(timeout=30)
         writer_conn.close()
-    out = subprocess.run(
-        _replicate_cmd(source_url, wh, test_db, "--until-caught-up"),
-        env=env,
-        capture_output=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    _catch_up(source_url, wh, test_db)
     _compare(db_conn, wh, test_db)
 
 
@@ -126,13 +132,7 @@ def test_source_restart_and_purged_binlog(mariadb, db_conn, test_db, source_url,
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    out = subprocess.run(
-        _replicate_cmd(source_url, wh, test_db, "--until-caught-up"),
-        env=env,
-        capture_output=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    out = _catch_up(source_url, wh, test_db)
     fresh = mariadb.root(test_db)
     _compare(fresh, wh, test_db)
 
@@ -150,13 +150,7 @@ def test_source_restart_and_purged_binlog(mariadb, db_conn, test_db, source_url,
         cur.execute(f"PURGE BINARY LOGS TO '{current}'")
     for _ in range(50):
         wl3.step()
-    out = subprocess.run(
-        _replicate_cmd(source_url, wh, test_db, "--until-caught-up"),
-        env=env,
-        capture_output=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    out = _catch_up(source_url, wh, test_db)
     assert b"purged" in out.stderr.lower() or b"fresh snapshot" in out.stderr.lower(), (
         out.stderr.decode()[-2000:]
     )
