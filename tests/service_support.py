@@ -32,8 +32,11 @@ class Serve:
     """`zeroetl serve` in a subprocess on free ports; every response body is kept for the
     password check."""
 
-    def __init__(self, warehouse: Path, log: Path, *args: str) -> None:
+    def __init__(
+        self, warehouse: Path, log: Path, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         self.warehouse, self.log, self.args = warehouse, log, args
+        self.extra_env = env or {}
         self.port = free_port()
         self.sql_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -55,6 +58,7 @@ class Serve:
             *self.args,
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROETL_")}
+        env.update(self.extra_env)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env)
 
@@ -106,8 +110,10 @@ class Serve:
         assert r.status_code < 300, r.text
         return r.json() if r.content else None
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROETL_")}
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROETL_")} | (env or {})
         env["ZEROETL_API_URL"] = self.url
         out = subprocess.run(
             [
@@ -123,6 +129,7 @@ class Serve:
             text=True,
             timeout=120,
             env=env,
+            input=stdin,
         )
         self.seen.extend([out.stdout, out.stderr])
         return out

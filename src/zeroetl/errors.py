@@ -52,6 +52,13 @@ class SourceNotReady(SourceError, TerminalError):
     code = "SourceNotReady"
 
 
+class InsecureSourceAuth(SourceError, TerminalError):
+    """The source asked for an authentication method that would expose the password (clear
+    text, or a key the server itself supplies on a connection without TLS): refused."""
+
+    code = "InsecureSourceAuth"
+
+
 class BinlogPurged(SourceError, TerminalError):
     """The checkpoint's binlog file is gone from the source: only a fresh snapshot can recover."""
 

@@ -109,8 +109,10 @@ def test_request_checks() -> None:
     assert v.table_id("db.t.x") == TableId("db", "t.x")
     with pytest.raises(InvalidParameter):
         v.source_params("http://x", None)
-    params = v.source_params("mysql://u:urlpw@h:3307", "explicit")
+    params = v.source_params("mysql://u@h:3307", "explicit")
     assert params.password == "explicit" and params.port == 3307
+    with pytest.raises(InvalidParameter, match="twice"):  # one password, not two to choose from
+        v.source_params("mysql://u:urlpw@h:3307", "explicit")
 
 
 def test_source_database_narrows_the_filter() -> None:

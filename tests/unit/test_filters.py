@@ -170,3 +170,77 @@ def test_quoted_names_match_exactly(db: str, table: str) -> None:
     f = DataFilter.parse(text)
     assert f.includes(TableId(db, table)) or db.lower() in SYSTEM_SCHEMAS
     assert not f.includes(TableId(db + "x", table))
+
+
+# -- bounded cost (a filter is evaluated for every table the binlog mentions) -----------------
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "glob", ["*" * 40 + "x", "a*" * 40 + "b", "*a" * 20 + "*" * 20, "*_*_*_*_*_*_*_*_*_*z"]
+)
+def test_many_stars_match_in_linear_time(glob: str) -> None:
+    """A backtracking regex takes longer than the age of the universe on these (the test's
+    timeout fails it); a glob matcher is linear."""
+    f = DataFilter.parse(f"include: {glob}.{glob}")
+    names = ["a" * n + "_" * (n % 5) for n in range(1, 64)]
+    for db in names:
+        for table in names[:8]:
+            assert not f.includes(TableId(db, table))
+    assert f.includes(TableId("x", "x")) is (glob == "*" * 40 + "x")
+
+
+@pytest.mark.parametrize(
+    ("glob", "name", "expected"),
+    [
+        ("a**b", "ab", True),
+        ("a**b", "axxb", True),
+        ("a*b*c", "abc", True),
+        ("a*b*c", "aXbYc", True),
+        ("a*b*c", "acb", False),
+        ("*ab", "aab", True),
+        ("*ab", "aba", False),
+        ("ab*", "ab", True),
+        ("a*a*a*a*b", "a" * 30, False),
+        ("a*a*a*a*b", "a" * 30 + "b", True),
+        ("sales_*", "sales_", True),
+        ("sales_*", "sales", False),
+        ("*", "", True),
+        ("x*", "x\ny", True),  # * matches any character, newline included
+    ],
+)
+def test_glob_semantics(glob: str, name: str, expected: bool) -> None:
+    assert _part("glob", glob).matches(name) is expected
+
+
+@pytest.mark.parametrize(
+    "regex",
+    [
+        "(a+)+b",  # nested repetition: exponential
+        "(a*)*",
+        "(.*a){5}",
+        "(a|aa)*b",  # alternation under repetition: exponential
+        "(x)\\1",  # back-reference
+        ".*a.*b.*c.*d",  # four repetitions in a row: n^4
+        "a?b?c?d?",
+    ],
+)
+def test_regexes_that_can_backtrack_without_end_are_refused(regex: str) -> None:
+    with pytest.raises(ConfigError, match=r"backtrack|back-reference"):
+        DataFilter.parse(f"include: db./{regex}/")
+
+
+def test_filter_size_is_bounded() -> None:
+    with pytest.raises(ConfigError, match="at most"):
+        DataFilter.parse(", ".join(f"include: db.t{i}" for i in range(200)))
+    with pytest.raises(ConfigError, match="at most"):
+        DataFilter.parse("include: db." + "x" * 300)
+    with pytest.raises(ConfigError, match="at most"):
+        DataFilter.parse("include: " + "a" * 20_000 + ".b")
+    DataFilter.parse(", ".join(f"include: db.t{i}" for i in range(100)))  # the limit itself
+
+
+def test_each_table_is_decided_once() -> None:
+    f = DataFilter.parse("include: db./t_[0-9]+/, exclude: db.t_9*")
+    t = TableId("db", "t_12")
+    assert f.includes(t) and f.includes(t)
+    assert not f.includes(TableId("db", "t_99"))
+    assert f.decided() == 2  # per-event cost afterwards: one dict lookup

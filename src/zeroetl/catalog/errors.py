@@ -32,6 +32,11 @@ class IntegrationNotFound(LifecycleError):
     status = 404
 
 
+class TableNotFound(LifecycleError):
+    code = "TableNotFound"
+    status = 404
+
+
 class InvalidIntegrationState(LifecycleError):
     code = "InvalidIntegrationState"
     status = 409

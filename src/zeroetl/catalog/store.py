@@ -25,7 +25,7 @@ from zeroetl.catalog.errors import (
 )
 
 CATALOG_FILE = "catalog.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: source_options
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS integrations (
     source_port INTEGER NOT NULL,
     source_user TEXT NOT NULL,
     source_password BLOB,                       -- Fernet token, never clear text
+    source_options TEXT NOT NULL DEFAULT '{}',  -- JSON: connect_timeout, ssl, ssl_ca (PEM)
     data_filter TEXT NOT NULL DEFAULT '',
     target_database TEXT,
     source_database TEXT,
@@ -81,6 +82,7 @@ class IntegrationRecord:
     source_port: int
     source_user: str
     source_password: bytes | None = field(default=None, repr=False)
+    source_options: dict[str, Any] = field(default_factory=dict, repr=False)
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     data_filter: str = ""
@@ -100,6 +102,7 @@ class IntegrationRecord:
     def from_row(cls, row: sqlite3.Row) -> IntegrationRecord:
         d = dict(row)
         d["tags"] = json.loads(d["tags"] or "{}")
+        d["source_options"] = json.loads(d.get("source_options") or "{}")
         d["query_all_states"] = bool(d["query_all_states"])
         return cls(**d)
 
@@ -117,8 +120,19 @@ class Catalog:
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA busy_timeout = 5000")
         self._db.executescript(_DDL)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a catalog written by an older version up to SCHEMA_VERSION (additive only)."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(integrations)")}
+        if "source_options" not in columns:  # version 1
+            self._db.execute(
+                "ALTER TABLE integrations ADD COLUMN source_options TEXT NOT NULL DEFAULT '{}'"
+            )
         self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            "INSERT INTO meta VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [str(SCHEMA_VERSION)],
         )
 
     def close(self) -> None:
@@ -146,6 +160,7 @@ class Catalog:
         rec.created_at = rec.updated_at = now()
         values = [getattr(rec, c) for c in _COLUMNS]
         values[_COLUMNS.index("tags")] = json.dumps(rec.tags, sort_keys=True)
+        values[_COLUMNS.index("source_options")] = json.dumps(rec.source_options, sort_keys=True)
         marks = ", ".join("?" * len(_COLUMNS))
         try:
             with self._tx() as db:
@@ -189,6 +204,8 @@ class Catalog:
         """Change columns other than the state (use set_state for that: it is logged)."""
         if "tags" in values:
             values["tags"] = json.dumps(values["tags"], sort_keys=True)
+        if "source_options" in values:
+            values["source_options"] = json.dumps(values["source_options"], sort_keys=True)
         if "query_all_states" in values:
             values["query_all_states"] = int(bool(values["query_all_states"]))
         values["updated_at"] = now()

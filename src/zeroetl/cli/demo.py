@@ -19,6 +19,7 @@ import click
 
 from zeroetl.cli.sandbox import DEFAULT_DIR, DEFAULT_PORT, root_params, sandbox_up
 from zeroetl.errors import ConfigError
+from zeroetl.sources.mysql.connection import client_side
 
 INTEGRATION = "zero-etl-demo"
 TARGET_DB = "aurora_zeroetl"
@@ -59,9 +60,13 @@ def _ensure_integration(service: Any, url: str) -> str:
     for it in existing:
         if it["name"] == INTEGRATION:
             return str(it["id"])
+    # The demo is the user's own process: it reads the sandbox's password file and hands the
+    # password over, as the CLI does (the service itself reads no file for a caller).
+    source, password, _ = client_side(url)
     created = service.create_integration(
         name=INTEGRATION,
-        source=url,
+        source=source,
+        source_password=password,
         data_filter="include: demodb.*",
         description="TICKIT sample data from the sandbox MariaDB",
         target_database=TARGET_DB,

@@ -12,11 +12,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import parse_qsl, urlsplit
 
 import click
 
 from zeroetl.catalog.secrets import TOKEN_ENV, read_token_file
-from zeroetl.sources.mysql.connection import PASSWORD_ENV
+from zeroetl.errors import ConfigError
+from zeroetl.sources.mysql.connection import PASSWORD_ENV, client_side
 
 URL_ENV = "ZEROETL_API_URL"
 DEFAULT_URL = "http://127.0.0.1:8155"
@@ -171,13 +173,46 @@ def integration() -> None:
     """Manage integrations of a running `zeroetl serve` (over its HTTP API)."""
 
 
+def _read_password_file(path: Path, option: str) -> str:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = str(getattr(exc, "strerror", None) or exc)
+        raise click.BadParameter(why, param_hint=option) from None
+    return text.strip()
+
+
+def _resolve_source(source: str, password_file: Path | None) -> tuple[str, str | None, str | None]:
+    """What only this machine may read, read here: the password (--source-password-file, else
+    the URL's own, else its ?password_file=, else $ZEROETL_SOURCE_PASSWORD) and the CA
+    certificate of ?ssl_ca=. The service gets them in the request body, never a path."""
+    try:
+        url, password, ca = client_side(source)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--source") from None
+    if password_file is not None:
+        if urlsplit(source).password or "password_file" in dict(parse_qsl(urlsplit(source).query)):
+            raise click.BadParameter(
+                "give the password once: in the URL, its ?password_file= or this option",
+                param_hint="--source-password-file",
+            )
+        password = _read_password_file(password_file, "--source-password-file")
+    return url, password, ca
+
+
 @integration.command()
 @click.argument("name")
-@click.option("--source", required=True, help="mysql://user[:password]@host[:port]")
+@click.option(
+    "--source",
+    required=True,
+    help="mysql://user[:password]@host[:port][/?ssl=required|verify&ssl_ca=PATH"
+    "&password_file=PATH&connect_timeout=S] (files are read here, on this machine)",
+)
 @click.option(
     "--source-password-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Read the source password from this file (else the URL or ${PASSWORD_ENV}).",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help=f"Read the source password from this file ('-': stdin). Else the URL's password, "
+    f"its ?password_file=, or ${PASSWORD_ENV}.",
 )
 @click.option("--data-filter", default=None, help='e.g. "include: demodb.*"')
 @click.option("--description", default="")
@@ -195,20 +230,12 @@ def create(
     target_database: str | None,
 ) -> None:
     """Create an integration (validated up front: name, source, prerequisites, filter)."""
-    password = None
-    if source_password_file is not None:
-        try:
-            password = source_password_file.read_text().strip()
-        except OSError as exc:
-            raise click.BadParameter(
-                str(exc.strerror), param_hint="--source-password-file"
-            ) from None
-    elif os.environ.get(PASSWORD_ENV):
-        password = os.environ[PASSWORD_ENV]
+    url, password, ca = _resolve_source(source, source_password_file)
     body = {
         "name": name,
-        "source": source,
+        "source": url,
         "source_password": password,
+        "source_ssl_ca": ca,
         "data_filter": data_filter,
         "description": description,
         "tags": _tags(tags) or {},
@@ -261,6 +288,17 @@ def describe(client: Client, ident: str) -> None:
     help="New data filter (new tables are copied, excluded ones dropped).",
 )
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE (replaces all tags; repeatable)")
+@click.option(
+    "--source-password",
+    "new_password",
+    is_flag=True,
+    help=f"Rotate the source password: prompted for (hidden), or ${PASSWORD_ENV} when set.",
+)
+@click.option(
+    "--source-password-file",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Rotate the source password: read it from this file ('-': stdin).",
+)
 @common
 def modify(
     client: Client,
@@ -269,18 +307,34 @@ def modify(
     description: str | None,
     data_filter: str | None,
     tags: tuple[str, ...],
+    new_password: bool,
+    source_password_file: Path | None,
 ) -> None:
-    """Change name, description, tags or data filter."""
+    """Change name, description, tags, data filter or the source password.
+
+    A new source password is checked against the source, stored encrypted, and replication
+    restarts with it from its checkpoint (nothing is lost)."""
+    password = None
+    if new_password and source_password_file is not None:
+        raise click.UsageError("give --source-password or --source-password-file, not both")
+    if source_password_file is not None:
+        password = _read_password_file(source_password_file, "--source-password-file")
+    elif new_password:
+        password = os.environ.get(PASSWORD_ENV) or click.prompt(
+            "new source password", hide_input=True, confirmation_prompt=True, err=True
+        )
     body = {
         "name": name,
         "description": description,
         "data_filter": data_filter,
         "tags": _tags(tags),
+        "source_password": password,
     }
     body = {k: val for k, val in body.items() if val is not None}
     if not body:
         raise click.UsageError(
-            "nothing to modify: give --name, --description, --data-filter or --tag"
+            "nothing to modify: give --name, --description, --data-filter, --tag or "
+            "--source-password"
         )
     client.show(client.call("PATCH", f"/v1/integrations/{ident}", body), _describe)
 

@@ -66,7 +66,7 @@ def source_check(url: str, as_json: bool) -> None:
     from zeroetl.sources.mysql.connection import SourceParams
     from zeroetl.sources.mysql.prereq import check_source
 
-    params = SourceParams.from_url(url)
+    params = SourceParams.from_url(url, local=True)  # the user's own files and environment
     report = check_source(params)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))

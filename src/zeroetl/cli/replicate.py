@@ -14,6 +14,7 @@ from types import FrameType
 import click
 from rich.progress import TaskID
 
+from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
@@ -172,9 +173,9 @@ def replicate(
     server_id: int,
 ) -> None:
     """Replicate one source into <warehouse>/<database>.duckdb: snapshot, then the binlog."""
-    params = SourceParams.from_url(source_url)
+    params = SourceParams.from_url(source_url, local=True)  # the user's own process
     flt = DataFilter.parse(data_filter)
-    warehouse.mkdir(parents=True, exist_ok=True)
+    warehouse = secure_warehouse(warehouse)  # 0700; files 0600
     dest, integration_id = open_integration(warehouse, database)
     settings = EngineSettings(
         batch_rows=batch_rows,

@@ -108,7 +108,9 @@ _src_opt = click.option(
 
 
 def _writer(source_url: str | None):  # type: ignore[no-untyped-def]
-    params = SourceParams.from_url(source_url) if source_url else root_params(DEFAULT_PORT)
+    params = (
+        SourceParams.from_url(source_url, local=True) if source_url else root_params(DEFAULT_PORT)
+    )
     return params.connect(local_infile=True)
 
 

@@ -14,6 +14,7 @@ from zeroetl.catalog.secrets import TOKEN_ENV, TOKEN_FILE
 log = logging.getLogger("zeroetl.serve")
 
 ALLOWED_ENV = "ZEROETL_ALLOWED_SOURCES"
+GRACE_S = 3
 
 
 @click.command()
@@ -85,7 +86,16 @@ def serve(
         log.info("API on http://%s:%d (bearer token: %s)", host, api_port, where)
         log.info("console on http://%s:%d/#token=<token>", host, api_port)
         server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=api_port, log_config=None, lifespan="on")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=api_port,
+                log_config=None,
+                lifespan="on",
+                # A signal stops the service within seconds even while requests wait on a
+                # slow source: they are cancelled (their checks end on their own timeouts).
+                timeout_graceful_shutdown=GRACE_S,
+            )
         )
         server.run()
     finally:

@@ -30,10 +30,22 @@ whatever the filter says: they are the server's own bookkeeping and their tables
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from re import _constants as _C  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any
 
 from zeroetl.errors import ConfigError
 from zeroetl.model import TableId
+
+# Bounds on a filter: MySQL names are at most 64 characters, so these are generous.
+MAX_TEXT = 16_384
+MAX_RULES = 100
+MAX_PART = 256
+MAX_CHOICES = 3
+MAX_DECIDED = 100_000  # tables whose decision is remembered (then the memo starts over)
+_REPEATS = (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT)
 
 SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 
@@ -48,15 +60,15 @@ class Part:
 
     kind: str
     text: str = ""
-    _re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _match: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
 
     def matches(self, value: str) -> bool:
         if self.kind == "any":
             return True
         if self.kind == "name":
             return value == self.text
-        assert self._re is not None
-        return self._re.fullmatch(value) is not None
+        assert self._match is not None
+        return self._match(value)
 
     def __str__(self) -> str:
         if self.kind == "any":
@@ -73,11 +85,81 @@ def _bare_ok(name: str) -> bool:
 
 
 def _part(kind: str, text: str) -> Part:
+    if len(text) > MAX_PART:
+        raise ConfigError(
+            f"a data filter pattern may hold at most {MAX_PART} characters "
+            f"(got {len(text)}: {text[:20]!r}...)"
+        )
     if kind == "glob":
-        return Part(kind, text, re.compile(".*".join(re.escape(s) for s in text.split("*")), re.S))
+        return Part(kind, text, _glob(text))
     if kind == "regex":
-        return Part(kind, text, re.compile(text))
+        compiled = re.compile(text)
+        _check_backtracking(text)
+        return Part(kind, text, lambda value: compiled.fullmatch(value) is not None)
     return Part(kind, text)
+
+
+def _glob(text: str) -> Callable[[str], bool]:
+    """`*` matches any run of characters. Literal pieces between stars are found leftmost
+    first, which is enough for such patterns: time linear in the name per piece, never the
+    exponential backtracking a `.*`-per-star regular expression can take."""
+    first, *middle, last = text.split("*")
+    pieces = [m for m in middle if m]
+    least = len(first) + len(last)
+
+    def match(value: str) -> bool:
+        if len(value) < least or not value.startswith(first) or not value.endswith(last):
+            return False
+        pos, end = len(first), len(value) - len(last)
+        for piece in pieces:
+            found = value.find(piece, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(piece)
+        return True
+
+    return match
+
+
+def _check_backtracking(text: str) -> None:
+    """Python's regular expressions backtrack: some patterns take exponential (or high
+    polynomial) time on a name that does not match, and there is no timeout to stop them.
+    Refuse what makes that possible: repetition or alternation inside a repeated group,
+    back-references, more than MAX_CHOICES choice points (`*`, `+`, `?`, `{m,n}`, `|`) in one
+    expression (n**3 steps on a 129-character name is still a fraction of a millisecond)."""
+    hint = "split it into several rules, or use * wildcards (matched in linear time)"
+
+    def walk(items: Any) -> int:
+        choices = 0
+        for op, av in items:
+            if op in (_C.GROUPREF, _C.GROUPREF_EXISTS):
+                raise ConfigError(f"regular expression /{text}/ uses a back-reference", hint=hint)
+            if op in _REPEATS:
+                low, high, body = av
+                inner = walk(body)
+                if high > 1 and inner:
+                    raise ConfigError(
+                        f"regular expression /{text}/ repeats a group that itself repeats or "
+                        "alternates: it could backtrack for a very long time",
+                        hint=hint,
+                    )
+                choices += inner + (low != high)
+            elif op is _C.BRANCH:
+                choices += 1 + sum(walk(b) for b in av[1])
+            elif op is _C.SUBPATTERN:
+                choices += walk(av[-1])
+            elif op in (_C.ASSERT, _C.ASSERT_NOT):
+                choices += walk(av[1])
+            elif op is _C.ATOMIC_GROUP:
+                choices += walk(av)
+        return choices
+
+    if walk(_parser.parse(text)) > MAX_CHOICES:
+        raise ConfigError(
+            f"regular expression /{text}/ has more than {MAX_CHOICES} repetitions or "
+            "alternatives: it could backtrack for a very long time",
+            hint=hint,
+        )
 
 
 @dataclass(frozen=True)
@@ -101,14 +183,40 @@ class Rule:
 @dataclass(frozen=True)
 class DataFilter:
     rules: tuple[Rule, ...] = ()
+    # table -> decision: the binlog names the same tables over and over, so after the first
+    # event of a table its cost is one dict lookup whatever the patterns.
+    _decided: dict[TableId, bool] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
 
     @classmethod
     def parse(cls, text: str | None) -> DataFilter:
         if text is None or not text.strip():
             return cls()
-        return cls(tuple(_Parser(text).rules()))
+        if len(text) > MAX_TEXT:
+            raise ConfigError(f"a data filter may hold at most {MAX_TEXT} characters")
+        rules = _Parser(text).rules()
+        if len(rules) > MAX_RULES:
+            raise ConfigError(
+                f"a data filter may hold at most {MAX_RULES} rules (got {len(rules)})",
+                hint="a /regex/ or a * wildcard can stand for many tables",
+            )
+        return cls(tuple(rules))
 
     def includes(self, table: TableId) -> bool:
+        decided = self._decided.get(table)
+        if decided is None:
+            decided = self._decide(table)
+            if len(self._decided) >= MAX_DECIDED:
+                self._decided.clear()
+            self._decided[table] = decided
+        return decided
+
+    def decided(self) -> int:
+        """How many tables' decisions are remembered."""
+        return len(self._decided)
+
+    def _decide(self, table: TableId) -> bool:
         if table.schema.lower() in SYSTEM_SCHEMAS:
             return False
         for rule in reversed(self.rules):
@@ -191,7 +299,7 @@ class _Parser:
         if c == "/":
             return self.regex()
         if c in ("`", "'", '"'):
-            return Part("name", self.quoted(c))
+            return _part("name", self.quoted(c))
         j = self.i
         while j < len(self.s) and self.s[j] not in _SPECIAL and not self.s[j].isspace():
             j += 1
@@ -201,7 +309,7 @@ class _Parser:
         self.i = j
         if word == "*":
             return Part("any")
-        return _part("glob", word) if "*" in word else Part("name", word)
+        return _part("glob" if "*" in word else "name", word)
 
     def quoted(self, q: str) -> str:
         start = self.i

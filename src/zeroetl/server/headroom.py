@@ -21,7 +21,7 @@ import math
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pymysql
 
@@ -89,8 +89,8 @@ def headroom(retention_s: float, closed_at: float | None, now: float) -> float:
 
 
 def read_retention(integration_id: str, params: SourceParams, checkpoint_file: str) -> _Entry:
-    quick = SourceParams(params.host, params.port, params.user, params.password, 5.0)
-    conn = quick.connect(read_timeout=10)
+    quick = replace(params, connect_timeout=5.0)  # keeps TLS and the CA
+    conn = quick.connect(read_timeout=10, write_timeout=10)
     try:
         retention = _retention_s(conn)
         files = [name for name, _size in binlog_files(conn)]

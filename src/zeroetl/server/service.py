@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,14 +26,17 @@ from zeroetl.catalog.errors import (
     IntegrationNotFound,
     InvalidIntegrationState,
     InvalidParameter,
+    TableNotFound,
     TargetDatabaseAlreadyExists,
     TargetDatabaseNotFound,
     WarehouseInUse,
 )
+from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.catalog.secrets import SecretBox, api_token
 from zeroetl.catalog.store import Catalog, IntegrationRecord
 from zeroetl.destinations.duckdb.types import ident, literal
 from zeroetl.engine.settings import EngineSettings
+from zeroetl.errors import ConfigError
 from zeroetl.model import TableId
 from zeroetl.server import reads
 from zeroetl.server import validation as v
@@ -44,6 +47,7 @@ from zeroetl.server.worker import (
     DELETING,
     FAILED,
     MODIFYING,
+    SYNCING,
     Worker,
     WorkerSpec,
 )
@@ -72,8 +76,8 @@ class ServiceConfig:
 class Service:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        self.warehouse = config.warehouse.resolve()
-        self.warehouse.mkdir(parents=True, exist_ok=True)
+        # 0700, and every file the process creates from now on 0600 (catalog/perms.py)
+        self.warehouse = secure_warehouse(config.warehouse)
         self._lock_fd = _lock_warehouse(self.warehouse)
         self.catalog = Catalog(self.warehouse)
         self.secrets = SecretBox(self.warehouse)
@@ -141,12 +145,17 @@ class Service:
         name: str,
         source: str,
         source_password: str | None = None,
+        source_ssl_ca: str | None = None,
         data_filter: str | None = None,
         description: str = "",
         tags: dict[str, str] | None = None,
         target_database: str | None = None,
     ) -> dict[str, Any]:
-        """Validate everything up front (nothing is recorded on any failure), then create."""
+        """Validate everything up front (nothing is recorded on any failure), then create.
+
+        The source comes from the caller only: its URL, `source_password` and the CA
+        certificate's PEM text `source_ssl_ca`; the service reads no file and none of its own
+        environment variables for it. Contacting the source is bounded in time."""
         v.check_name(name)
         v.check_description(description)
         v.check_tags(tags or {})
@@ -155,7 +164,7 @@ class Service:
             raise IntegrationAlreadyExists(f"an integration named {name!r} already exists")
         if target_database is not None:
             self._check_new_database(target_database)
-        params = v.source_params(source, source_password)
+        params = v.source_params(source, source_password, source_ssl_ca)
         v.check_authorized(params, self.config.allowed_sources)
         v.check_source_ready(params)
         rec = IntegrationRecord(
@@ -165,6 +174,7 @@ class Service:
             source_port=params.port,
             source_user=params.user,
             source_password=self.secrets.encrypt(params.password) if params.password else None,
+            source_options=params.options(),
             description=description,
             tags=dict(tags or {}),
             data_filter=str(flt),
@@ -196,10 +206,24 @@ class Service:
         description: str | None = None,
         data_filter: str | None = None,
         tags: dict[str, str] | None = None,
+        source_password: str | None = None,
     ) -> dict[str, Any]:
+        """Change name, description, tags, data filter or the source password.
+
+        A new source password is checked against the source first (it must authenticate and
+        the prerequisites must hold), then stored encrypted, and the integration's worker is
+        restarted with it: replication resumes from the committed checkpoint."""
+        if source_password is not None:
+            current = self._params(self.catalog.get(ident_))
+            new_params = replace(current, password=v.check_password(source_password))
+            v.check_source_ready(new_params)
         with self._lock:
             rec = self.catalog.get(ident_)
             changes: dict[str, Any] = {}
+            if source_password is not None:
+                changes["source_password"] = (
+                    self.secrets.encrypt(source_password) if source_password else None
+                )
             if name is not None and name != rec.name:
                 v.check_name(name)
                 if self._name_taken(name):
@@ -224,6 +248,8 @@ class Service:
             if not changes:
                 return self._view(rec)
             self.catalog.update(rec.id, **changes)
+            if source_password is not None:
+                self._restart_worker(rec.id, "source password changed; reconnecting")
             worker = self.workers.get(rec.id)
             if new_filter is not None and worker is not None:
                 rec = self.catalog.get(rec.id)
@@ -276,9 +302,23 @@ class Service:
             ids = [v.table_id(t) for t in tables]
             if not ids:
                 raise InvalidParameter("no tables given")
+            if worker.rep is None:
+                raise InvalidIntegrationState(
+                    f"integration {rec.name} is starting; retry once it replicates",
+                )
+            known = worker.tracked_tables()
             for t in ids:
                 if not worker.filter.includes(t):
-                    raise InvalidParameter(f"table {t} is not replicated by integration {rec.name}")
+                    raise InvalidParameter(
+                        f"table {t} is not replicated by integration {rec.name} "
+                        "(its data filter excludes it)"
+                    )
+                if t not in known:
+                    raise TableNotFound(
+                        f"integration {rec.name} has no table {t}",
+                        hint="`zeroetl integration tables` lists its tables; a table new on the "
+                        "source appears once its first change is replicated",
+                    )
         worker.refresh(ids, in_error=in_error)
         what = (
             "in-error tables"
@@ -339,6 +379,10 @@ class Service:
             self._check_new_database(database_name)
             if source_database is not None and not source_database.strip():
                 raise InvalidParameter("source database must not be empty")
+            try:
+                v.effective_filter(rec.data_filter, source_database)
+            except ConfigError as exc:
+                raise InvalidParameter(exc.message, hint=exc.hint) from None
             self.catalog.add_database(database_name, rec.id)
             self.catalog.update(
                 rec.id,
@@ -414,14 +458,42 @@ class Service:
             if not found or not found[0]:
                 self.hub.execute(f"ATTACH {literal(str(self._db_path(name)))} AS {ident(name)}")
 
-    def _start_worker(self, rec: IntegrationRecord) -> None:
-        assert rec.target_database
-        params = SourceParams(
+    def _params(self, rec: IntegrationRecord) -> SourceParams:
+        """The source as recorded: never completed from the service's own environment."""
+        opts = rec.source_options
+        return SourceParams(
             host=rec.source_host,
             port=rec.source_port,
             user=rec.source_user,
             password=self.secrets.decrypt(rec.source_password),
+            connect_timeout=float(opts.get("connect_timeout") or 10.0),
+            ssl=str(opts.get("ssl") or "disabled"),
+            ssl_ca=opts.get("ssl_ca"),
         )
+
+    def _restart_worker(self, integration_id: str, reason: str) -> None:
+        """Stop the integration's worker (its open batch rolls back) and start a new one from
+        the catalog's record; the new one resumes from the committed checkpoint. Also revives
+        a worker that ended failed. Caller holds self._lock."""
+        old = self.workers.pop(integration_id, None)
+        if old is not None:
+            old.stop()
+            if not old.join(self.config.stop_timeout_s):
+                self.workers[integration_id] = old
+                raise InvalidIntegrationState(
+                    f"integration {integration_id} did not stop in time; retry",
+                )
+        rec = self.catalog.get(integration_id)
+        if not rec.target_database:
+            return
+        state = SYNCING if rec.first_synced_at else CREATING
+        self.catalog.set_state(rec.id, state, reason)
+        self._known[rec.id] = (state, reason)
+        self._start_worker(rec)
+
+    def _start_worker(self, rec: IntegrationRecord) -> None:
+        assert rec.target_database
+        params = self._params(rec)
         spec = WorkerSpec(
             integration_id=rec.id,
             database=rec.target_database,

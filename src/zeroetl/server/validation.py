@@ -15,7 +15,7 @@ from zeroetl.catalog.errors import (
 from zeroetl.engine.filters import DataFilter
 from zeroetl.errors import ConfigError, SourceNotReady, SourceUnavailable
 from zeroetl.model import TableId
-from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.connection import SourceParams, check_ca
 from zeroetl.sources.mysql.prereq import check_source
 
 NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*")
@@ -76,7 +76,8 @@ def effective_filter(data_filter: str, source_database: str | None) -> DataFilte
     if "/" in source_database:
         raise InvalidParameter(f"source database name {source_database!r} cannot hold '/'")
     other = re.escape(source_database)
-    return DataFilter.parse(f"{flt}, exclude: /(?!{other}$).*/.*")
+    narrow = DataFilter.parse(f"exclude: /(?!{other}$).*/.*")
+    return DataFilter(flt.rules + narrow.rules)  # not re-parsed: the rule cap is the user's
 
 
 def table_id(text: str) -> TableId:
@@ -86,16 +87,40 @@ def table_id(text: str) -> TableId:
     return TableId(schema, table)
 
 
-def source_params(url: str, password: str | None) -> SourceParams:
-    """From the URL (password there, in ?password_file=, or ZEROETL_SOURCE_PASSWORD on the
-    service); an explicit password wins."""
+MAX_PASSWORD = 1024
+
+
+def source_params(url: str, password: str | None, ssl_ca: str | None = None) -> SourceParams:
+    """An API caller's source: the password from the URL or the request body (once), the CA
+    certificate's PEM text from the body. Nothing is read from the service's files or
+    environment on the caller's behalf (`SourceParams.from_url` refuses file options)."""
     try:
         params = SourceParams.from_url(url)
+        if ssl_ca is not None:
+            if params.ssl != "verify":
+                raise ConfigError(
+                    "source_ssl_ca is only used with ssl=verify", hint="add ?ssl=verify to the URL"
+                )
+            check_ca(ssl_ca)
+            params = replace(params, ssl_ca=ssl_ca)
     except ConfigError as exc:
         raise InvalidParameter(exc.message, hint=exc.hint) from None
-    if password:
-        params = replace(params, password=password)
+    if password is not None and password != "":
+        if params.password:
+            raise InvalidParameter(
+                "the source password is given twice (in the URL and as source_password)",
+                hint="give it once: in the request body is better, URLs end up in shell history",
+            )
+        params = replace(params, password=check_password(password))
     return params
+
+
+def check_password(password: str) -> str:
+    if len(password) > MAX_PASSWORD or "\0" in password:
+        raise InvalidParameter(
+            f"the source password must be at most {MAX_PASSWORD} characters, without NUL"
+        )
+    return password
 
 
 def check_authorized(params: SourceParams, allowed: tuple[str, ...]) -> None:
@@ -113,10 +138,14 @@ def check_authorized(params: SourceParams, allowed: tuple[str, ...]) -> None:
 
 
 def check_source_ready(params: SourceParams) -> None:
-    """Source reachable (SourceUnavailable) and every prerequisite met (SourceNotReady)."""
+    """Source reachable (SourceUnavailable, or InsecureSourceAuth when it asked for a way to
+    authenticate that would expose the password) and every prerequisite met (SourceNotReady).
+    Bounded in time whatever the source does (see prereq.check_source)."""
     report = check_source(params)
     if report.ready:
         return
+    if report.error is not None:
+        raise report.error
     connect = next((c for c in report.checks if c.name == "connect"), None)
     if connect is not None and not connect.ok:
         raise SourceUnavailable(connect.actual, hint=connect.fix)

@@ -27,6 +27,7 @@ def integration_view(
     checkpoint: str | None,
 ) -> dict[str, Any]:
     """`table_states` and `checkpoint` are read from the target database when no worker runs."""
+    ssl = str(rec.source_options.get("ssl") or "disabled")
     runtime: dict[str, Any] = {"phase": None, "lag_ms": None, "checkpoint": None, "last_error": ""}
     if worker is not None:
         runtime = worker.runtime()
@@ -42,7 +43,9 @@ def integration_view(
             "host": rec.source_host,
             "port": rec.source_port,
             "user": rec.source_user,
-            "url": f"mysql://{rec.source_user}@{rec.source_host}:{rec.source_port}",
+            "ssl": ssl,
+            "url": f"mysql://{rec.source_user}@{rec.source_host}:{rec.source_port}"
+            + ("" if ssl == "disabled" else f"/?ssl={ssl}"),
         },
         "data_filter": rec.data_filter,
         "target_database": rec.target_database,

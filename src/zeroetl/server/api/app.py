@@ -1,7 +1,9 @@
 """The HTTP API application: bearer-token auth, JSON errors with stable codes, and routers.
 
 `create_app(service)` builds it: the integrations router, `/metrics` and its JSON twins
-(api/monitoring.py) and the web console at `/` (api/console.py).
+(api/monitoring.py) and the web console at `/` (api/console.py). Requests pass the
+`guard.RequestGuard` first: token checked from the headers before any body is read, bodies
+capped at 1 MiB.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from zeroetl import __version__
 from zeroetl.catalog.errors import LifecycleError
 from zeroetl.catalog.secrets import token_matches
 from zeroetl.errors import ConfigError, SourceError, ZeroEtlError
+from zeroetl.server.api.guard import RequestGuard, SourceCalls
 from zeroetl.server.service import Service
 
 log = logging.getLogger(__name__)
@@ -108,8 +111,9 @@ def create_app(
         )
 
     @app.get("/healthz", tags=["service"])
-    def healthz() -> dict[str, Any]:
-        """Liveness (no token needed): the service answers."""
+    async def healthz() -> dict[str, Any]:
+        """Liveness (no token needed): the service answers. On the event loop itself, so no
+        number of slow requests elsewhere can keep it from answering."""
         return {"status": "ok", "version": __version__}
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
@@ -119,9 +123,18 @@ def create_app(
     from zeroetl.server.api import console, integrations, monitoring
     from zeroetl.server.monitor import Monitor
 
+    def public(method: str, path: str) -> bool:
+        """Routes served without the token: liveness, the console's static files, and
+        /metrics when asked."""
+        if path in ("/healthz", "/") or path.startswith("/console/"):
+            return True
+        return metrics_public and path == "/metrics"
+
+    # Outermost: a caller without the token never gets a body read, whatever its size.
+    app.add_middleware(RequestGuard, token=lambda: service.api_token, public=public)
     monitor = Monitor(service)
     token = [Depends(require_token)]
-    app.include_router(integrations.router(service), dependencies=token)
+    app.include_router(integrations.router(service, SourceCalls()), dependencies=token)
     app.include_router(monitoring.router(monitor), dependencies=token)
     app.include_router(
         monitoring.metrics_router(monitor), dependencies=[] if metrics_public else token

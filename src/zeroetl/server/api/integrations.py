@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
+from zeroetl.server.api.guard import SourceCalls
 from zeroetl.server.api.models import (
     CreateIntegration,
     CreateTargetDatabase,
@@ -16,6 +18,7 @@ from zeroetl.server.api.models import (
 from zeroetl.server.service import Service
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9  # far beyond any list here; keeps SQLite's 64-bit integers safe
 
 
 def _token(next_token: str | None) -> int:
@@ -23,25 +26,33 @@ def _token(next_token: str | None) -> int:
 
     if not next_token:
         return 0
-    if not next_token.isdigit():
-        raise InvalidParameter(f"invalid next_token {next_token!r}")
-    return int(next_token)
+    if not next_token.isascii() or not next_token.isdigit() or len(next_token) > 10:
+        raise InvalidParameter(
+            f"invalid next_token {next_token[:20]!r}", hint="pass back a previous page's next_token"
+        )
+    offset = int(next_token)
+    if offset > MAX_OFFSET:
+        raise InvalidParameter(f"next_token {offset} is past the end of any list")
+    return offset
 
 
 Limit = Query(100, ge=1, le=MAX_LIMIT, description="items per page")
 NextToken = Query(None, description="from the previous page's next_token")
 
 
-def router(service: Service) -> APIRouter:
+def router(service: Service, sources: SourceCalls) -> APIRouter:
+    """`sources` runs the calls that contact a source (bounded, off the event loop)."""
     r = APIRouter(prefix="/v1", tags=["integrations"])
 
     @r.post("/integrations", status_code=201)
-    def create_integration(body: CreateIntegration) -> dict[str, Any]:
+    async def create_integration(body: CreateIntegration) -> dict[str, Any]:
         """Validate (name, source reachable and ready, filter) and create an integration."""
-        return service.create_integration(
+        return await sources.run(
+            service.create_integration,
             name=body.name,
             source=body.source,
             source_password=body.source_password,
+            source_ssl_ca=body.source_ssl_ca,
             data_filter=body.data_filter,
             description=body.description,
             tags=body.tags,
@@ -59,15 +70,19 @@ def router(service: Service) -> APIRouter:
         return service.get_integration(ident)
 
     @r.patch("/integrations/{ident}")
-    def modify_integration(ident: str, body: ModifyIntegration) -> dict[str, Any]:
-        """Rename, describe, tag or change the data filter (new tables are copied, excluded
-        ones dropped; the state is `modifying` until the change is applied)."""
-        return service.modify_integration(
+    async def modify_integration(ident: str, body: ModifyIntegration) -> dict[str, Any]:
+        """Rename, describe, tag, change the data filter (new tables are copied, excluded
+        ones dropped; the state is `modifying` until the change is applied) or rotate the
+        source password (checked against the source, then replication restarts with it)."""
+        run = sources.run if body.source_password is not None else run_in_threadpool
+        return await run(
+            service.modify_integration,
             ident,
             name=body.name,
             description=body.description,
             data_filter=body.data_filter,
             tags=body.tags,
+            source_password=body.source_password,
         )
 
     @r.delete("/integrations/{ident}")

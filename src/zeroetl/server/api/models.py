@@ -11,36 +11,70 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Sizes: generous for real use, small enough that no request can make the service do much.
+_NAME = 256
+_TEXT = 16_384
+_PASSWORD = 1024
+_PEM = 256 * 1024
+
+
 class CreateIntegration(_Body):
-    name: str = Field(description="[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*, 1-63 characters")
-    source: str = Field(description="mysql://user[:password]@host[:port]")
-    source_password: str | None = Field(
-        default=None, description="overrides the URL's password; stored encrypted, never shown"
+    name: str = Field(
+        max_length=_NAME, description="[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*, 1-63 characters"
     )
-    data_filter: str | None = Field(default=None, description='e.g. "include: demodb.*"')
-    description: str = ""
+    source: str = Field(
+        max_length=4096,
+        description="mysql://user[:password]@host[:port][/?ssl=required|verify"
+        "&connect_timeout=SECONDS]; password_file and ssl_ca are refused (the service reads "
+        "no file for a caller): send source_password and source_ssl_ca instead",
+    )
+    source_password: str | None = Field(
+        default=None,
+        max_length=_PASSWORD,
+        description="the source password when the URL has none; stored encrypted, never shown",
+    )
+    source_ssl_ca: str | None = Field(
+        default=None,
+        max_length=_PEM,
+        description="PEM text of the CA certificate(s) that sign the source's certificate "
+        "(with ?ssl=verify; without it the system's CA store is used)",
+    )
+    data_filter: str | None = Field(
+        default=None, max_length=_TEXT, description='e.g. "include: demodb.*"'
+    )
+    description: str = Field(default="", max_length=_TEXT)
     tags: dict[str, str] = Field(default_factory=dict)
     target_database: str | None = Field(
-        default=None, description="create this target database at once (else PendingDbConnectState)"
+        default=None,
+        max_length=_NAME,
+        description="create this target database at once (else PendingDbConnectState)",
     )
 
 
 class ModifyIntegration(_Body):
-    name: str | None = None
-    description: str | None = None
-    data_filter: str | None = None
+    name: str | None = Field(default=None, max_length=_NAME)
+    description: str | None = Field(default=None, max_length=_TEXT)
+    data_filter: str | None = Field(default=None, max_length=_TEXT)
     tags: dict[str, str] | None = None
+    source_password: str | None = Field(
+        default=None,
+        max_length=_PASSWORD,
+        description="a new source password (rotation): checked against the source, stored "
+        "encrypted, replication restarted with it; never shown",
+    )
 
 
 class Refresh(_Body):
-    tables: list[str] | None = Field(default=None, description='["db.table", ...]')
+    tables: list[str] | None = Field(
+        default=None, max_length=10_000, description='["db.table", ...]'
+    )
     all: bool = False
     inerror: bool = False
 
 
 class CreateTargetDatabase(_Body):
-    database_name: str
-    source_database: str | None = None
+    database_name: str = Field(max_length=_NAME)
+    source_database: str | None = Field(default=None, max_length=_NAME)
     query_all_states: bool = False
 
 

@@ -7,16 +7,22 @@ passes. Nothing here ever prints the password (driver messages are scrubbed).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pymysql
 
-from zeroetl.errors import SourceError
+from zeroetl.errors import SourceError, SourceUnavailable, ZeroEtlError
+from zeroetl.sources.mysql.auth import deadline
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 
 DAY = 86_400
+# Every query of the checks answers within QUERY_TIMEOUT_S and all of them within CHECKS_S,
+# whatever the server does (a silent or trickling server must not hold a caller for long).
+QUERY_TIMEOUT_S = 15.0
+CHECKS_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class CheckReport:
     flavor: str = ""  # "mariadb" | "mysql" | "" (not reached)
     version: str = ""
     checks: list[Check] = field(default_factory=list)
+    # Why the source could not be checked (for callers that raise it; not in to_dict()).
+    error: ZeroEtlError | None = field(default=None, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -57,25 +65,40 @@ def _cnf(line: str) -> str:
     return f"{line}  (in the [mysqld] section of the server's config file, then restart)"
 
 
+_CONNECT_FIX = (
+    "check host, port, user and password in the source URL, and that the server accepts TCP "
+    "connections from this machine"
+)
+
+
 def check_source(params: SourceParams) -> CheckReport:
+    """Every prerequisite, in a bounded time: a source that stops answering, or answers with
+    something unexpected, fails the "connect" check instead of hanging or raising."""
     report = CheckReport(source=params.redacted_url())
     try:
-        conn = params.connect()
+        conn = params.connect(read_timeout=QUERY_TIMEOUT_S, write_timeout=QUERY_TIMEOUT_S)
     except SourceError as exc:
+        report.error = exc
         report.checks.append(
-            Check(
-                "connect",
-                False,
-                scrub(exc.message, params.password),
-                "check host, port, user and password in the source URL, and that the server "
-                "accepts TCP connections from this machine",
-            )
+            Check("connect", False, scrub(exc.message, params.password), exc.hint or _CONNECT_FIX)
         )
         return report
     try:
-        _run_checks(conn, params, report)
+        with deadline(conn, CHECKS_S):
+            _run_checks(conn, params, report)
+    except Exception as exc:  # lost, timed out, or an answer we cannot read: not ready
+        if isinstance(exc, pymysql.err.MySQLError) and exc.args:
+            why = scrub(str(exc.args[-1]), params.password)
+        else:
+            why = f"unexpected answer ({type(exc).__name__})"
+        report.checks[:] = []
+        report.error = SourceUnavailable(
+            f"source {params.redacted_url()} stopped answering the prerequisite checks: {why}"
+        )
+        report.checks.append(Check("connect", False, report.error.message, _CONNECT_FIX))
     finally:
-        conn.close()
+        with contextlib.suppress(Exception):
+            conn.close()
     return report
 
 
