@@ -11,6 +11,10 @@ at an address the victim connects to. Modes:
 - ``switch_sha2_full``: greet with mysql_native_password, switch to caching_sha2_password, then
   the same as ``sha2_full``;
 - ``sha256``: greet with sha256_password without TLS and hand out its own key;
+- ``tls_sha2_full``: offer TLS (its own self-signed certificate), then demand caching_sha2
+  full authentication inside it (what a client sends there is recorded in clear);
+- ``mute``: let anyone log in (mysql_native_password, no check), answer the session set-up,
+  then never answer a query;
 - ``silent``: accept and never send a byte;
 - ``trickle``: announce a long greeting, then send one byte every half second forever;
 - ``garbage``: a greeting that is not one.
@@ -24,13 +28,18 @@ from __future__ import annotations
 import base64
 import contextlib
 import socket
+import ssl
 import struct
+import tempfile
 import threading
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.tls_support import make_pki
 
 SALT = b"0123456789abcdefghij"  # 20 bytes, no NUL
 CAPS = (
@@ -43,6 +52,8 @@ MODES = (
     "sha2_full",
     "switch_sha2_full",
     "sha256",
+    "tls_sha2_full",
+    "mute",
     "silent",
     "trickle",
     "garbage",
@@ -53,17 +64,20 @@ def _packet(seq: int, payload: bytes) -> bytes:
     return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
 
 
-def greeting(plugin: bytes, salt: bytes = SALT) -> bytes:
+SSL_CAP = 0x800
+
+
+def greeting(plugin: bytes, salt: bytes = SALT, caps: int = CAPS) -> bytes:
     return (
         b"\x0a"
         + b"8.0.99-fake\0"
         + struct.pack("<I", 7)
         + salt[:8]
         + b"\0"
-        + struct.pack("<H", CAPS & 0xFFFF)
+        + struct.pack("<H", caps & 0xFFFF)
         + bytes([45])  # utf8mb4
         + struct.pack("<H", 2)
-        + struct.pack("<H", CAPS >> 16)
+        + struct.pack("<H", caps >> 16)
         + bytes([len(salt) + 1])
         + b"\0" * 10
         + salt[8:]
@@ -88,6 +102,11 @@ class FakeMySQL:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self._lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+        if mode == "tls_sha2_full":
+            pki = make_pki(Path(tempfile.mkdtemp(prefix="fake-mysql-")), cn="fake CA")
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(pki.cert, pki.key)
         self._conns: list[socket.socket] = []
         self._closed = threading.Event()
         self.sock = socket.socket()
@@ -190,6 +209,16 @@ class FakeMySQL:
             out += chunk
         return out
 
+    def _mute(self, conn: socket.socket, seq: int) -> None:
+        ok = b"\x00\x00\x00\x02\x00\x00\x00"
+        conn.sendall(_packet(seq, ok))  # logged in
+        for _ in range(3):  # SET NAMES, the init command, autocommit
+            got = self._read(conn)
+            if got is None:
+                return
+            conn.sendall(_packet(got[0] + 1, ok))
+        self._closed.wait()  # the first real query never gets an answer
+
     def _serve(self, conn: socket.socket) -> None:
         mode = self.mode
         try:
@@ -207,12 +236,19 @@ class FakeMySQL:
                 return
             plugin = {
                 "sha2_full": b"caching_sha2_password",
+                "tls_sha2_full": b"caching_sha2_password",
                 "sha256": b"sha256_password",
             }.get(mode, b"mysql_native_password")
-            conn.sendall(_packet(0, greeting(plugin)))
+            caps = CAPS | (SSL_CAP if self._tls else 0)
+            conn.sendall(_packet(0, greeting(plugin, caps=caps)))
             got = self._read(conn)
             if got is None:
                 return
+            if self._tls is not None and len(got[1]) == 32:  # SSLRequest: go TLS
+                conn = self._tls.wrap_socket(conn, server_side=True)
+                got = self._read(conn)  # the handshake response, inside TLS
+                if got is None:
+                    return
             seq = got[0] + 1
             if mode in ("clear", "dialog", "switch_sha2_full"):
                 switch = {
@@ -225,7 +261,7 @@ class FakeMySQL:
                 if got is None:
                     return
                 seq = got[0] + 1
-            if mode in ("sha2_full", "switch_sha2_full"):
+            if mode in ("sha2_full", "switch_sha2_full", "tls_sha2_full"):
                 conn.sendall(_packet(seq, b"\x01\x04"))  # perform full authentication
                 got = self._read(conn)
                 if got is None:
@@ -243,6 +279,9 @@ class FakeMySQL:
                 if got is None:
                     return
                 seq = got[0] + 1
+            if mode == "mute":
+                self._mute(conn, seq)
+                return
             conn.sendall(_err(seq))
             time.sleep(0.1)
         except OSError:

@@ -5,6 +5,7 @@ attacker: tests/fake_mysql.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pymysql
 import pytest
@@ -15,7 +16,7 @@ from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.prereq import check_source
 
 PASSWORD = "Pw-0f-the-victim!"
-ATTACKS = ["clear", "dialog", "sha2_full", "switch_sha2_full", "sha256"]
+ATTACKS = ["clear", "dialog", "sha2_full", "switch_sha2_full", "sha256", "tls_sha2_full"]
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeMySQL]:
     server.close()
 
 
-@pytest.mark.parametrize("fake", ["clear", "sha2_full", "dialog"], indirect=True)
+@pytest.mark.parametrize("fake", ["clear", "sha2_full", "dialog", "tls_sha2_full"], indirect=True)
 def test_the_fake_does_get_the_password_from_a_plain_pymysql_client(fake: FakeMySQL) -> None:
     """The control: pymysql alone hands the password over (so the fake is a real attacker)."""
     with pytest.raises(pymysql.err.MySQLError):
@@ -48,6 +49,8 @@ def test_no_secret_reaches_a_server_asking_for_it(fake: FakeMySQL) -> None:
         assert "clear text" in msg
     else:
         assert "TLS" in msg and "ssl=verify" in msg
+    if fake.mode == "tls_sha2_full":
+        assert "not asked for" in msg  # opportunistic TLS was on, and is not enough
     # The prerequisite check (what the API runs before creating an integration) says the same.
     report = check_source(params)
     assert not report.ready and isinstance(report.error, InsecureSourceAuth)
@@ -71,3 +74,33 @@ def test_a_malformed_greeting_is_a_clear_error(fake: FakeMySQL) -> None:
     params = SourceParams("127.0.0.1", fake.port, "app", PASSWORD, connect_timeout=5)
     with pytest.raises(SourceUnavailable, match="cannot connect to mysql://app:\\*\\*\\*@127"):
         params.connect()
+
+
+@pytest.mark.parametrize("fake", ["tls_sha2_full"], indirect=True)
+def test_what_each_ssl_mode_promises_against_an_impostor(fake: FakeMySQL) -> None:
+    """verify: the impostor's certificate is not trusted, nothing is sent. required: TLS the
+    user asked for, so full authentication goes on inside it; but required checks no
+    certificate, so an impostor at the address reads the password: use verify."""
+    base = f"mysql://app@127.0.0.1:{fake.port}"
+    verify = replace(SourceParams.from_url(base + "/?ssl=verify"), password=PASSWORD)
+    with pytest.raises(SourceUnavailable, match="not trusted"):
+        verify.connect()
+    assert fake.leaked(PASSWORD) == []
+    disabled = replace(SourceParams.from_url(base + "/?ssl=disabled"), password=PASSWORD)
+    with pytest.raises(InsecureSourceAuth):
+        disabled.connect()
+    assert fake.leaked(PASSWORD) == []
+    required = replace(SourceParams.from_url(base + "/?ssl=required"), password=PASSWORD)
+    with pytest.raises(SourceUnavailable, match="authentication failed"):
+        required.connect()
+    assert fake.leaked(PASSWORD) == ["utf-8"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fake", ["mute"], indirect=True)
+def test_prerequisite_checks_end_when_the_server_stops_answering(fake: FakeMySQL) -> None:
+    params = SourceParams("127.0.0.1", fake.port, "app", PASSWORD, connect_timeout=2)
+    report = check_source(replace(params, io_timeout=1.0))
+    assert not report.ready and [c.name for c in report.checks] == ["connect"]
+    assert "stopped answering" in report.checks[0].actual
+    assert isinstance(report.error, SourceUnavailable)

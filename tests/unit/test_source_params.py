@@ -112,7 +112,8 @@ def test_url_options_are_kept() -> None:
     p = v.source_params("mysql://u:p@h:3306/?connect_timeout=2.5&ssl=REQUIRED", None)
     assert (p.connect_timeout, p.ssl) == (2.5, "required")
     assert p.redacted_url() == "mysql://u:***@h:3306/?ssl=required"
-    assert SourceParams.from_url("mysql://u@h").ssl == "disabled"
+    assert SourceParams.from_url("mysql://u@h").ssl == "preferred"
+    assert SourceParams.from_url("mysql://u@h/?ssl=disabled").redacted_url().endswith("=disabled")
     for bad in ("mysql://u@h:0", "mysql://u@h:70000", "mysql://u@h:x"):
         with pytest.raises(InvalidParameter, match="port"):
             v.source_params(bad, None)

@@ -89,8 +89,10 @@ def headroom(retention_s: float, closed_at: float | None, now: float) -> float:
 
 
 def read_retention(integration_id: str, params: SourceParams, checkpoint_file: str) -> _Entry:
-    quick = replace(params, connect_timeout=5.0)  # keeps TLS and the CA
-    conn = quick.connect(read_timeout=10, write_timeout=10)
+    # Bounded (it runs while /metrics waits); keeps TLS and the CA. The binlog reader below
+    # connects with the same bounds.
+    quick = replace(params, connect_timeout=5.0, io_timeout=10.0)
+    conn = quick.connect()
     try:
         retention = _retention_s(conn)
         files = [name for name, _size in binlog_files(conn)]

@@ -51,7 +51,7 @@ from zeroetl.server.worker import (
     Worker,
     WorkerSpec,
 )
-from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.connection import DEFAULT_SSL, SourceParams
 
 if TYPE_CHECKING:
     from zeroetl.server.sql_backend import SqlEndpoint
@@ -467,7 +467,7 @@ class Service:
             user=rec.source_user,
             password=self.secrets.decrypt(rec.source_password),
             connect_timeout=float(opts.get("connect_timeout") or 10.0),
-            ssl=str(opts.get("ssl") or "disabled"),
+            ssl=str(opts.get("ssl") or DEFAULT_SSL),
             ssl_ca=opts.get("ssl_ca"),
         )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from zeroetl.catalog.store import IntegrationRecord
 from zeroetl.server.worker import FAILED, NEEDS_ATTENTION, Worker
+from zeroetl.sources.mysql.connection import DEFAULT_SSL
 
 
 def replication_state(rec: IntegrationRecord) -> str:
@@ -27,7 +28,7 @@ def integration_view(
     checkpoint: str | None,
 ) -> dict[str, Any]:
     """`table_states` and `checkpoint` are read from the target database when no worker runs."""
-    ssl = str(rec.source_options.get("ssl") or "disabled")
+    ssl = str(rec.source_options.get("ssl") or DEFAULT_SSL)
     runtime: dict[str, Any] = {"phase": None, "lag_ms": None, "checkpoint": None, "last_error": ""}
     if worker is not None:
         runtime = worker.runtime()
@@ -45,7 +46,7 @@ def integration_view(
             "user": rec.source_user,
             "ssl": ssl,
             "url": f"mysql://{rec.source_user}@{rec.source_host}:{rec.source_port}"
-            + ("" if ssl == "disabled" else f"/?ssl={ssl}"),
+            + ("" if ssl == DEFAULT_SSL else f"/?ssl={ssl}"),
         },
         "data_filter": rec.data_filter,
         "target_database": rec.target_database,

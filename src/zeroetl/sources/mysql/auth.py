@@ -9,8 +9,10 @@ password. `GuardedConnection` keeps pymysql's protocol code and changes the deci
 
 - only ``mysql_native_password`` and ``caching_sha2_password`` (scrambles: no password on the
   wire) are spoken, plus ``sha256_password``/``caching_sha2_password`` full authentication
-  over TLS (the user asked for TLS with ``?ssl=required|verify``; ``verify`` also proves who
-  answers). Everything else is refused before a byte of the password is sent;
+  inside TLS the user asked for (``?ssl=required|verify``; ``verify`` also proves who
+  answers). Opportunistic TLS (pymysql's default, our ``ssl=preferred``) does not count: it
+  checks nothing, so a fake server offering TLS would read the password inside it.
+  Everything else is refused before a byte of the password is sent;
 - the whole handshake (TCP connect, greeting, authentication, session set-up) ends within
   about twice `connect_timeout`, whatever the server sends or withholds.
 """
@@ -44,7 +46,10 @@ class AuthRefused(pymysql.err.OperationalError):
 
 
 class GuardedConnection(pymysql.connections.Connection):
-    def __init__(self, *args: Any, **kw: Any) -> None:
+    def __init__(self, *args: Any, tls_asked: bool = False, **kw: Any) -> None:
+        """`tls_asked`: the user required TLS (`ssl=required|verify`), so the password may
+        travel inside it."""
+        self.tls_asked = tls_asked
         kw["auth_plugin_map"] = {
             "caching_sha2_password": _CachingSha2,
             "sha256_password": _Sha256,
@@ -89,6 +94,12 @@ def _require_tls(conn: GuardedConnection, what: str) -> None:
             f"the server asked for {what}, which needs the password itself: refused on a "
             "connection without TLS (the password would be encrypted with a key the server "
             "provides, which a fake server can supply)"
+        )
+    if not conn.tls_asked:
+        raise AuthRefused(
+            f"the server asked for {what}, which needs the password itself: refused inside "
+            "TLS that was not asked for (ssl=preferred checks nothing: a fake server offering "
+            "TLS would read the password)"
         )
 
 

@@ -1,8 +1,15 @@
 """Source URLs and connections. The password never leaves this module in clear text.
 
 URL form: ``mysql://user[:password]@host[:port][/?option=value&...]`` with the options
-``connect_timeout`` (seconds), ``ssl`` (``disabled`` | ``required`` | ``verify``), and two that
-name files on the user's own machine: ``password_file`` and ``ssl_ca``.
+``connect_timeout`` (seconds), ``ssl`` and two that name files on the user's own machine:
+``password_file`` and ``ssl_ca``. ``ssl`` is one of
+
+- ``preferred`` (default, as MySQL's own clients): TLS when the server offers it, nothing
+  checked; against eavesdroppers only, so it never counts as protection for the password;
+- ``disabled``: never TLS;
+- ``required``: TLS or no connection; the server's certificate is not checked;
+- ``verify``: TLS with the certificate checked against ``ssl_ca`` (else the system's CA store)
+  and the host name: only this one proves who answers.
 
 Who may read what: a URL that reaches the service through its API is someone else's input, so
 `SourceParams.from_url` refuses the file options there and never falls back to the service's
@@ -30,7 +37,8 @@ from zeroetl.sources.mysql.auth import AuthRefused, GuardedConnection
 
 DEFAULT_PORT = 3306
 PASSWORD_ENV = "ZEROETL_SOURCE_PASSWORD"
-SSL_MODES = ("disabled", "required", "verify")
+SSL_MODES = ("preferred", "disabled", "required", "verify")
+DEFAULT_SSL = "preferred"
 FILE_OPTIONS = ("password_file", "ssl_ca")  # read only by the user's own processes
 OPTIONS = ("connect_timeout", "ssl", *FILE_OPTIONS)
 MAX_CONNECT_TIMEOUT = 300.0
@@ -46,8 +54,12 @@ class SourceParams:
     user: str
     password: str = field(default="", repr=False)
     connect_timeout: float = 10.0
-    ssl: str = "disabled"  # one of SSL_MODES
+    ssl: str = DEFAULT_SSL  # one of SSL_MODES
     ssl_ca: str | None = field(default=None, repr=False)  # PEM text (never a path)
+    # Per read/write on the socket once connected (None: wait as long as the query takes).
+    # Not part of the URL: set by callers that must answer in bounded time (validation,
+    # monitoring probes); replication's long snapshot queries keep None.
+    io_timeout: float | None = None
 
     @classmethod
     def from_url(cls, url: str, *, local: bool = False) -> SourceParams:
@@ -93,7 +105,7 @@ class SourceParams:
         )
 
     def redacted_url(self) -> str:
-        opts = "" if self.ssl == "disabled" else f"/?ssl={self.ssl}"
+        opts = "" if self.ssl == DEFAULT_SSL else f"/?ssl={self.ssl}"
         return f"mysql://{self.user}{':***' if self.password else ''}@{self.host}:{self.port}{opts}"
 
     def __str__(self) -> str:
@@ -103,18 +115,22 @@ class SourceParams:
         """What the catalog keeps beside host, port and user (the password is kept apart)."""
         return {"connect_timeout": self.connect_timeout, "ssl": self.ssl, "ssl_ca": self.ssl_ca}
 
-    def tls_context(self) -> ssl_lib.SSLContext | None:
+    def _tls_options(self) -> dict[str, object]:
         if self.ssl == "disabled":
-            return None
-        return _context(self.ssl, self.ssl_ca)
+            return {"ssl_disabled": True}
+        if self.ssl == "preferred":
+            return {}  # pymysql's default: TLS if offered, unverified
+        return {"ssl": _context(self.ssl, self.ssl_ca), "tls_asked": True}
 
     def connect(self, **kw: object) -> pymysql.connections.Connection:
         """A plain SQL connection (autocommit, utf8mb4, UTC session time zone).
 
         The handshake is bounded by `connect_timeout` whatever the server does, only the
         authentication methods of `auth.GuardedConnection` are spoken, and TLS is used as the
-        URL says. `read_timeout`/`write_timeout` may bound the queries that follow."""
-        tls = self.tls_context()
+        URL says. `io_timeout` (or `read_timeout`/`write_timeout`) bounds each read and
+        write of the queries that follow."""
+        kw.setdefault("read_timeout", self.io_timeout)
+        kw.setdefault("write_timeout", self.io_timeout)
         try:
             conn = GuardedConnection(
                 host=self.host,
@@ -125,7 +141,7 @@ class SourceParams:
                 autocommit=True,
                 connect_timeout=self.connect_timeout,
                 init_command="SET time_zone = '+00:00'",
-                ssl=tls,
+                **self._tls_options(),
                 **kw,  # type: ignore[arg-type]
             )
         except AuthRefused as exc:
@@ -288,11 +304,12 @@ def _timeout(query: dict[str, str]) -> float:
 
 
 def _ssl_mode(query: dict[str, str]) -> str:
-    mode = query.get("ssl", "disabled").lower()
+    mode = query.get("ssl", DEFAULT_SSL).lower()
     if mode not in SSL_MODES:
         raise ConfigError(
             f"ssl must be one of {', '.join(SSL_MODES)} (got {query['ssl'][:20]!r})",
-            hint="required: encrypt; verify: encrypt and check the server's certificate and name",
+            hint="preferred (default): TLS if offered; required: always TLS; verify: TLS with "
+            "the server's certificate and name checked; disabled: never TLS",
         )
     return mode
 

@@ -76,7 +76,10 @@ def check_source(params: SourceParams) -> CheckReport:
     something unexpected, fails the "connect" check instead of hanging or raising."""
     report = CheckReport(source=params.redacted_url())
     try:
-        conn = params.connect(read_timeout=QUERY_TIMEOUT_S, write_timeout=QUERY_TIMEOUT_S)
+        conn = params.connect(
+            read_timeout=params.io_timeout or QUERY_TIMEOUT_S,
+            write_timeout=params.io_timeout or QUERY_TIMEOUT_S,
+        )
     except SourceError as exc:
         report.error = exc
         report.checks.append(
