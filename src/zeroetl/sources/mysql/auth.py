@@ -59,7 +59,8 @@ class GuardedConnection(pymysql.connections.Connection):
     def connect(self, sock: Any = None) -> None:
         """Every read and write of the handshake waits at most `connect_timeout`, and a
         watchdog closes the socket once the whole of it has taken twice that."""
-        read, write = self._read_timeout, self._write_timeout
+        read: float | None = self._read_timeout  # type: ignore[has-type]
+        write: float | None = self._write_timeout  # type: ignore[has-type]
         self._read_timeout = self._write_timeout = self.connect_timeout
         try:
             with deadline(self, 2 * float(self.connect_timeout or 10)):

@@ -28,6 +28,7 @@ import ssl as ssl_lib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pymysql
@@ -115,7 +116,7 @@ class SourceParams:
         """What the catalog keeps beside host, port and user (the password is kept apart)."""
         return {"connect_timeout": self.connect_timeout, "ssl": self.ssl, "ssl_ca": self.ssl_ca}
 
-    def _tls_options(self) -> dict[str, object]:
+    def _tls_options(self) -> dict[str, Any]:
         if self.ssl == "disabled":
             return {"ssl_disabled": True}
         if self.ssl == "preferred":
