@@ -187,3 +187,15 @@ def test_silent_sources_starve_nothing_and_sigterm_stops_promptly(svc: Serve) ->
     for t in threads:
         t.join(60)
     assert 201 not in results
+
+
+def test_the_urls_own_password_wins_over_the_clients_environment(svc: Serve, mariadb) -> None:
+    out = svc.cli(
+        "create",
+        "explicit",
+        "--source",
+        mariadb.url(),  # mysql://zeroetl:zeroetl@...
+        env={"ZEROETL_SOURCE_PASSWORD": "a-stale-password"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert svc.ok("GET", "/v1/integrations/explicit")["name"] == "explicit"

@@ -175,3 +175,29 @@ def test_a_failing_worker_ends_in_state_failed_without_raising(tmp_path: Path) -
     state, reason = worker.observe()
     assert state == FAILED and reason.startswith("DestinationError:") and PASSWORD not in reason
     assert hub.execute("SELECT 42").fetchall() == [(42,)]  # the hub (and service) carry on
+
+
+def test_a_catalog_from_before_source_options_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from zeroetl.catalog import store
+
+    old_ddl = store._DDL.replace(
+        "    source_options TEXT NOT NULL DEFAULT '{}',  -- JSON: connect_timeout, ssl, ssl_ca (PEM)\n",
+        "",
+    )
+    assert "source_options" not in old_ddl
+    db = sqlite3.connect(tmp_path / store.CATALOG_FILE)
+    db.executescript(old_ddl)
+    db.execute(
+        "INSERT INTO integrations (id, name, source_host, source_port, source_user, state, "
+        "created_at, updated_at) VALUES ('i1', 'old', 'h', 3306, 'u', 'active', 'x', 'x')"
+    )
+    db.commit()
+    db.close()
+    cat = Catalog(tmp_path)
+    rec = cat.get("old")
+    assert rec.source_options == {}
+    cat.update("i1", source_options={"ssl": "verify"})
+    assert cat.get("i1").source_options == {"ssl": "verify"}
+    cat.close()

@@ -167,6 +167,7 @@ class Service:
         params = v.source_params(source, source_password, source_ssl_ca)
         v.check_authorized(params, self.config.allowed_sources)
         v.check_source_ready(params)
+        self._check_running()  # the check may have outlived a shutdown (it is not waited for)
         rec = IntegrationRecord(
             id=str(uuid.uuid4()),
             name=name,
@@ -217,6 +218,7 @@ class Service:
             current = self._params(self.catalog.get(ident_))
             new_params = replace(current, password=v.check_password(source_password))
             v.check_source_ready(new_params)
+            self._check_running()
         with self._lock:
             rec = self.catalog.get(ident_)
             changes: dict[str, Any] = {}
@@ -432,6 +434,12 @@ class Service:
             return self.hub.cursor()
 
     # --- internals --------------------------------------------------------------------------
+
+    def _check_running(self) -> None:
+        if self._stopping.is_set():
+            raise InvalidIntegrationState(
+                "the service is stopping", hint="retry once it is running again"
+            )
 
     def _name_taken(self, name: str) -> bool:
         try:
