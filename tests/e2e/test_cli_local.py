@@ -12,6 +12,7 @@ import select
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -264,3 +265,64 @@ def test_makefile_demo_takes_demo_args() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "zeroetl demo --port 3317 --dir /tmp/x" in out.stdout
+
+
+def test_the_systemd_unit_is_valid_and_its_command_serves(tmp_path: Path) -> None:
+    """contrib/systemd/zeroetl.service: systemd accepts it without a warning, and its ExecStart
+    (the venv's zeroetl instead of /opt/zeroetl) with its Environment serves, then stops on
+    its KillSignal with status 0 well within TimeoutStopSec."""
+    import configparser
+    import shlex
+    import shutil
+    import signal
+
+    import httpx
+
+    unit_text = (ROOT / "contrib" / "systemd" / "zeroetl.service").read_text()
+    unit = configparser.ConfigParser(strict=True, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string(unit_text)
+    svc = unit["Service"]
+    argv = shlex.split(svc["ExecStart"])
+    assert argv[0] == "/opt/zeroetl/bin/zeroetl" and argv[1] == "serve"
+    venv_zeroetl = Path(sys.executable).parent / "zeroetl"
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze:  # Debian ships it with systemd; absent in minimal containers
+        local = tmp_path / "zeroetl.service"
+        local.write_text(unit_text.replace(argv[0], str(venv_zeroetl)))
+        out = subprocess.run([analyze, "verify", str(local)], capture_output=True, text=True)
+        assert out.returncode == 0 and not (out.stdout + out.stderr).strip(), out.stderr
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROETL_")}
+    for line in unit_text.splitlines():
+        if line.startswith("Environment="):
+            key, value = line.split("=", 2)[1:]
+            env[key] = value
+    assert env["ZEROETL_WAREHOUSE"] == "/var/lib/zeroetl/warehouse"
+    env["ZEROETL_WAREHOUSE"] = str(tmp_path / "warehouse")  # StateDirectory, here
+    api, sql = free_port(), free_port()
+    args = [a for a in argv[2:]]
+    args[args.index("--api-port") + 1] = str(api)
+    args[args.index("--sql-port") + 1] = str(sql)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zeroetl.cli.main", "serve", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{api}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the unit's command did not serve")
+        assert (tmp_path / "warehouse" / "catalog.sqlite3").exists()
+        proc.send_signal(getattr(signal, svc["KillSignal"]))
+        assert proc.wait(float(svc["TimeoutStopSec"])) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)

@@ -24,6 +24,7 @@ ALLOWED_ENV = "ZEROETL_ALLOWED_SOURCES"
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
     envvar="ZEROETL_WAREHOUSE",
+    show_envvar=True,
     help="Warehouse directory: catalog, secrets and one DuckDB file per target database.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
