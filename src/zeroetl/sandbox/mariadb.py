@@ -22,7 +22,7 @@ import pymysql
 from zeroetl.errors import ConfigError, SourceUnavailable
 
 REPL_USER = "zeroetl"
-# The binlog options of PRODUCT.md section 3.
+# The binlog options every source needs (what `zeroetl source check` verifies).
 BINLOG_OPTIONS = (
     "--log-bin=binlog",
     "--binlog-format=ROW",
@@ -215,7 +215,8 @@ class MariaDBServer:
         )
 
     def create_replication_user(self, user: str = REPL_USER, password: str = "zeroetl") -> None:
-        """The least-privileged user PRODUCT.md section 3 asks for (no RELOAD, no LOCK TABLES)."""
+        """The least-privileged replication user: SELECT, REPLICATION SLAVE, REPLICATION CLIENT
+        (no RELOAD, no LOCK TABLES)."""
         conn = self.root()
         try:
             with conn.cursor() as cur:

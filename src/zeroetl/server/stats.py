@@ -1,4 +1,4 @@
-"""Monitoring numbers read from a target database's bookkeeping (STYLE.md practice 7).
+"""Monitoring numbers read from a target database's bookkeeping (monitoring is data).
 
 `/metrics`, the console and their JSON twins all come from here: totals and per-minute series
 are aggregates of `_zeroetl.activity`, `_zeroetl.table_activity` and `_zeroetl.tables`, computed
