@@ -135,7 +135,7 @@ def test_console_shows_the_integration(browser: Any, replicating: Serve) -> None
     assert page.evaluate("navigator.clipboard.readText()") == it["id"]
 
     # The overview and the detail show the same lag and table counts at any moment.
-    for _ in range(5):
+    for _ in range(40):  # 4 s: over a poll (3 s), sampled faster than its requests
         same = page.evaluate(
             """() => {
               const row = document.querySelector('#integrations tbody tr.selected');
@@ -144,7 +144,7 @@ def test_console_shows_the_integration(browser: Any, replicating: Serve) -> None
             }"""
         )
         assert same[0] == same[1] and same[2] == same[3], same
-        page.wait_for_timeout(700)
+        page.wait_for_timeout(100)
     expect(page.locator("#tables tbody tr")).to_have_count(7, timeout=30_000)
     rows = page.locator("#tables tbody tr").all_inner_texts()
     assert {r.split("\t")[1] for r in rows} == TABLES

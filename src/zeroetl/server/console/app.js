@@ -142,9 +142,8 @@ function select(id) {
   tick();
 }
 
-// `it` is the integration as the list of this same tick returned it: state, lag and table
-// counts in the detail are the very values the overview shows, never a second reading.
-async function renderDetail(it) {
+// Everything the detail shows besides the integration itself, fetched before anything is drawn.
+async function loadDetail(it) {
   const q = encodeURIComponent(it.id);
   const extra = {
     states: `/v1/integrations/${q}/state-changes?limit=1000`,
@@ -157,6 +156,13 @@ async function renderDetail(it) {
     api(`/v1/integrations/${q}/tables?limit=1000`),
     extra ? api(extra) : null,
   ]);
+  return { it, st, series, tables, more };
+}
+
+// `it` is the integration as the list of this same tick returned it, and the overview is drawn
+// in the same synchronous step: state, lag and table counts in the detail are the very values
+// the overview shows, never a second reading nor an older one.
+function renderDetail({ it, st, series, tables, more }) {
   $("detail").hidden = false;
   $("d-name").textContent = it.name;
   $("d-state").replaceWith(Object.assign(badge(it.state), { id: "d-state" }));
@@ -400,8 +406,9 @@ async function tick() {
     } else {
       selected = items.find((i) => i.id === selected || i.name === selected).id;
     }
-    renderList(items);
-    if (selected) await renderDetail(items.find((i) => i.id === selected));
+    const detail = selected ? await loadDetail(items.find((i) => i.id === selected)) : null;
+    renderList(items); // no await between these two: one consistent picture
+    if (detail) renderDetail(detail);
     else $("detail").hidden = true;
     setStatus(`live · updated ${new Date().toLocaleTimeString()}`, "live");
   } catch (e) {
