@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## sandbox MariaDB + TICKIT + integration into DuckDB + analytics, then live traffic
-	$(BIN)/zeroetl demo
+# Options of `zeroetl demo` (ports, directory, size), e.g.
+#   make demo DEMO_ARGS="--port 3317 --api-port 8156 --sql-port 5440 --dir /tmp/zeroetl-demo"
+DEMO_ARGS ?=
+
+demo: $(STAMP)  ## sandbox + TICKIT + integration + analytics, then live traffic (DEMO_ARGS="--port N ...")
+	$(BIN)/zeroetl demo $(DEMO_ARGS)
 
 test: $(STAMP)  ## lint and the whole test suite (real MariaDB, real DuckDB)
 	$(BIN)/ruff check src tests bench

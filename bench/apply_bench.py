@@ -151,7 +151,7 @@ def run_baseline(path: Path, rows: int, batches: list[pa.Table]) -> dict[str, fl
     for i, b in enumerate(batches):
         con.register("batch", b)
         con.execute("BEGIN")
-        # INSERT OR REPLACE keeps the FIRST duplicate (FACTS.md): reduce to the last per key.
+        # INSERT OR REPLACE keeps the FIRST duplicate of a key: reduce to the last per key.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE last AS SELECT * FROM batch "
             "QUALIFY row_number() OVER (PARTITION BY id ORDER BY __seq DESC) = 1"

@@ -124,25 +124,24 @@ def test_replicate_bad_input_is_a_clear_error(tmp_path, source_url) -> None:
 def test_demo_once(tmp_path: Path) -> None:
     """The quickstart's main job, small: sandbox, TICKIT, service, integration, analytics."""
     port, api, sql = free_port(), free_port(), free_port()
-    args = [
-        "--dir",
-        str(tmp_path),
-        "--port",
-        str(port),
-        "--api-port",
-        str(api),
-        "--sql-port",
-        str(sql),
-    ]
+    where = ["--dir", str(tmp_path), "--api-port", str(api), "--sql-port", str(sql)]
     try:
-        out = zeroetl("demo", "--once", "--scale", "0.03", *args)
+        out = zeroetl("demo", "--once", "--scale", "0.03", "--port", str(port), *where)
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
         assert "San Diego" in out.stdout and "active after" in out.stdout, out.stdout
         assert f"http://127.0.0.1:{api}/#token=" in out.stdout
-        again = zeroetl("demo", "--once", *args)
+        # It says what it leaves running and how to stop it.
+        assert f"keeps running on 127.0.0.1:{port}" in out.stdout
+        assert f"zeroetl sandbox down --dir {tmp_path / 'sandbox'}" in out.stdout
+        _titles_agree_with_rows(out.stdout)
+        curl = next(ln for ln in out.stdout.splitlines() if ln.startswith("API:")).split(None, 1)[1]
+
+        # Without --port the re-run finds the sandbox where it runs (its directory records it).
+        again = zeroetl("demo", "--once", *where)
         assert again.returncode == 0 and "already loaded" in again.stdout, (
             again.stdout + again.stderr
         )
+        assert f"running on 127.0.0.1:{port}" in again.stdout
         # the analytics again, this time over the wire from a client
         serve = subprocess.Popen(
             [sys.executable, "-m", "zeroetl.cli.main", "serve", "--warehouse", str(tmp_path / "warehouse"),
@@ -151,22 +150,33 @@ def test_demo_once(tmp_path: Path) -> None:
         )  # fmt: skip
         try:
             q = None
-            for _ in range(100):
-                q = zeroetl(
-                    "tickit",
-                    "queries",
-                    "--port",
-                    str(sql),
-                    "--warehouse",
-                    str(tmp_path / "warehouse"),
-                )
+            for _ in range(100):  # no --port: the service recorded it in its warehouse
+                q = zeroetl("tickit", "queries", "--warehouse", str(tmp_path / "warehouse"))
                 if q.returncode == 0:
                     break
                 time.sleep(0.2)
             assert q is not None and q.returncode == 0, q.stderr if q else ""
             assert "San Diego" in q.stdout and "select" in q.stdout.lower()
+            _titles_agree_with_rows(q.stdout)
+            # The curl hint, pasted into a shell as printed.
+            listed = subprocess.run(["sh", "-c", curl + " -s"], capture_output=True, text=True)
+            assert listed.returncode == 0, listed.stderr
+            assert json.loads(listed.stdout)["items"][0]["name"] == "zero-etl-demo"
         finally:
             serve.terminate()
             serve.wait(60)
     finally:
-        zeroetl("sandbox", "down", "--dir", str(tmp_path / "sandbox"), "--port", str(port))
+        zeroetl("sandbox", "down", "--dir", str(tmp_path / "sandbox"))
+
+
+def _titles_agree_with_rows(text: str) -> None:
+    """Every "-- Top N ..." result shows all of its rows (N, or fewer when the small sample
+    has fewer), never a cut below N, and its footer counts what is shown."""
+    lines = text.splitlines()
+    tops = [i for i, ln in enumerate(lines) if ln.startswith("-- Top ")]
+    assert len(tops) >= 3, text
+    for i in tops:
+        n = int(lines[i].split()[2])
+        footer = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("("))
+        shown = footer - i - 2  # title, header, then the rows
+        assert 0 < shown <= n and lines[footer] == f"({shown} rows)", lines[i : footer + 1]

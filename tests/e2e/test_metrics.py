@@ -1,4 +1,4 @@
-"""`/metrics` of a real `zeroetl serve` while TICKIT traffic flows (issue 5, "Done means"):
+"""`/metrics` of a real `zeroetl serve` while TICKIT traffic flows:
 tables replicated, rows applied and lag move between scrapes; the JSON twins agree."""
 
 from __future__ import annotations

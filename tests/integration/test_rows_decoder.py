@@ -370,7 +370,8 @@ def test_every_type_matches_reference_and_select(mariadb: Any, db_conn: Any, tes
 
 
 def _known_reference_bug(col: str, kind: Kind, mine: Any, theirs: Any) -> bool:
-    """Cases FACTS.md lists where mysql-replication is wrong; SELECT checks ours for them."""
+    """Known mysql-replication bugs (YEAR 0000 as 1900, negative fractional TIME, empty binary
+    values); SELECT checks ours for them."""
     if col == "yr" and mine == 0 and theirs == 1900:
         return True
     if col == "st" and mine == "" and theirs is None:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 # (title, Redshift / PostgreSQL spelling, MariaDB spelling)
 CORPUS: list[tuple[str, str, str]] = [
-    ("top sellers in San Diego (issue text, || and 3-part names)",
+    ("top sellers in San Diego (README text, || and 3-part names)",
      """select sellerid, username, (firstname ||' '|| lastname) as name, city, sum(qtysold)
         from {db}.{s}.sales, {db}.{s}.date, {db}.{s}.users
         where sales.sellerid = users.userid and sales.dateid = date.dateid

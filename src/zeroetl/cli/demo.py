@@ -8,6 +8,7 @@ Ctrl-C. A re-run reuses the sandbox, the data and the integration.
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 import time
@@ -17,48 +18,39 @@ from typing import Any
 
 import click
 
-from zeroetl.cli.sandbox import DEFAULT_DIR, DEFAULT_PORT, root_params, sandbox_up
+from zeroetl.cli import ports
+from zeroetl.cli.output import SHOW_ROWS, print_rows
 from zeroetl.errors import ConfigError
-from zeroetl.sources.mysql.connection import client_side
+from zeroetl.sandbox import local
+from zeroetl.sources.mysql.connection import SourceParams, client_side
 
 INTEGRATION = "zero-etl-demo"
 TARGET_DB = "aurora_zeroetl"
 
 
-def _fmt(v: object) -> str:
-    return f"{v:,.2f}" if isinstance(v, float) else str(v)
-
-
-def print_rows(title: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
-    click.echo(f"\n-- {title}")
-    widths = [
-        max(len(c), *(len(_fmt(r[i])) for r in rows)) if rows else len(c)
-        for i, c in enumerate(cols)
-    ]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    for r in rows:
-        click.echo("  ".join(_fmt(v).ljust(w) for v, w in zip(r, widths, strict=True)))
-
-
-def print_sample_queries(session: Any, limit: int = 5) -> None:
+def print_sample_queries(session: Any, limit: int = SHOW_ROWS) -> None:
     """Run the TICKIT sample queries through the SQL layer (the endpoint's dialect and rules)."""
     from zeroetl.sandbox.tickit import SAMPLE_QUERIES
 
     session.execute("SET search_path TO demodb")
     for title, sql in SAMPLE_QUERIES:
         result = session.execute(sql)
-        rows: list[tuple[Any, ...]] = []
-        for batch in result.batches:
-            rows.extend(tuple(r.values()) for r in batch.to_pylist())
-            if len(rows) >= limit:
-                break
-        print_rows(title, [c.name for c in result.columns or []], rows[:limit])
+        rows = (tuple(r.values()) for batch in result.batches for r in batch.to_pylist())
+        print_rows(title, [c.name for c in result.columns or []], rows, limit)
 
 
-def _ensure_integration(service: Any, url: str) -> str:
+def _ensure_integration(service: Any, url: str, port: int) -> str:
     existing, _ = service.list_integrations(limit=1000)
     for it in existing:
         if it["name"] == INTEGRATION:
+            was = it["source"]["port"]
+            if was != port:  # it would wait forever for a server that is not there
+                raise ConfigError(
+                    f"integration {INTEGRATION} in this warehouse replicates from "
+                    f"127.0.0.1:{was}, but the sandbox now runs on port {port}",
+                    hint=f"run the sandbox on port {was} again (`zeroetl sandbox down`, then "
+                    f"the demo with --port {was}), or start afresh in another --dir",
+                )
             return str(it["id"])
     # The demo is the user's own process: it reads the sandbox's password file and hands the
     # password over, as the CLI does (the service itself reads no file for a caller).
@@ -98,34 +90,78 @@ def _wait_active(service: Any, iid: str, timeout: float = 600) -> dict[str, Any]
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DIR.parent,
+    default=local.DEFAULT_DIR.parent,
     show_default=True,
-    help="Sandbox data and warehouse.",
+    help="Where the sandbox (DIR/sandbox) and the warehouse (DIR/warehouse) live.",
 )
 @click.option(
-    "--port", type=int, default=DEFAULT_PORT, show_default=True, help="Sandbox MariaDB port."
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help=f"Sandbox MariaDB port [default: the one recorded in DIR/sandbox, else "
+    f"{local.DEFAULT_PORT}].",
 )
-@click.option("--api-port", type=int, default=8155, show_default=True)
-@click.option("--sql-port", type=int, default=5439, show_default=True)
+@click.option(
+    "--api-port",
+    type=click.IntRange(1, 65535),
+    default=ports.DEFAULT_API_PORT,
+    show_default=True,
+    help="HTTP API and console port.",
+)
+@click.option(
+    "--sql-port",
+    type=click.IntRange(1, 65535),
+    default=ports.DEFAULT_SQL_PORT,
+    show_default=True,
+    help="SQL endpoint port.",
+)
 @click.option("--scale", type=float, default=1.0, show_default=True, help="TICKIT size factor.")
 @click.option(
     "--rate", type=float, default=20.0, show_default=True, help="Live traffic, transactions/s."
 )
 @click.option("--once", is_flag=True, help="Stop after printing the analytics (no live traffic).")
-def demo(directory: Path, port: int, api_port: int, sql_port: int, scale: float, rate: float,
-         once: bool) -> None:  # fmt: skip
-    """Sandbox + TICKIT + service + integration + sample analytics, then live traffic."""
+def demo(directory: Path, port: int | None, api_port: int, sql_port: int, scale: float,
+         rate: float, once: bool) -> None:  # fmt: skip
+    """Sandbox + TICKIT + service + integration + sample analytics, then live traffic.
+
+    The sandbox MariaDB keeps running when the demo ends (`zeroetl sandbox down` stops it);
+    the service runs only as long as the demo (`zeroetl serve --warehouse DIR/warehouse`
+    starts it again). A re-run reuses the sandbox, the data and the integration.
+    """
+    if scale <= 0:
+        raise click.BadParameter("must be positive", param_hint="--scale")
+    if rate <= 0:
+        raise click.BadParameter("must be positive", param_hint="--rate")
+    if api_port == sql_port:
+        raise click.UsageError("--api-port and --sql-port must differ")
+    sandbox_dir, warehouse = directory / "sandbox", directory / "warehouse"
+    click.echo(f"1/5 sandbox MariaDB (data in {sandbox_dir})")
+    box = local.up(sandbox_dir, port)
+    click.echo(f"    running on 127.0.0.1:{box.port}")
+    try:
+        _run(box, warehouse, api_port, sql_port, scale, rate, once)
+    finally:
+        stop = "zeroetl sandbox down" + (
+            "" if sandbox_dir.resolve() == local.default_dir().resolve()
+            else f" --dir {shlex.quote(str(sandbox_dir))}"
+        )  # fmt: skip
+        click.echo(
+            f"\nThe sandbox MariaDB keeps running on 127.0.0.1:{box.port}; stop it with: {stop}"
+        )
+
+
+def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scale: float,
+         rate: float, once: bool) -> None:  # fmt: skip
     import uvicorn
 
+    from zeroetl.cli.progress import load_progress
     from zeroetl.sandbox import tickit as tk
+    from zeroetl.sandbox.tickit_data import sizes
     from zeroetl.server.api.app import create_app
     from zeroetl.server.service import Service, ServiceConfig
     from zeroetl.server.sql.session import SqlSession
 
-    sandbox_dir, warehouse = directory / "sandbox", directory / "warehouse"
-    click.echo(f"1/5 sandbox MariaDB on 127.0.0.1:{port} (data in {sandbox_dir})")
-    _server, url = sandbox_up(sandbox_dir, port)
-    root = root_params(port)
+    root = SourceParams.from_url(box.root_url)
     conn = root.connect()
     try:
         with conn.cursor() as cur:
@@ -136,7 +172,8 @@ def demo(directory: Path, port: int, api_port: int, sql_port: int, scale: float,
         if have < 7:
             click.echo(f"2/5 loading TICKIT (scale {scale:g}) into demodb")
             t0 = time.monotonic()
-            counts = tk.load(conn, database="demodb", scale=scale, seed=0)
+            with load_progress(sizes(scale)) as progress:
+                counts = tk.load(conn, database="demodb", scale=scale, seed=0, progress=progress)
             click.echo(f"    {sum(counts.values()):,} rows in {time.monotonic() - t0:.1f}s")
         else:
             click.echo("2/5 TICKIT already loaded in demodb")
@@ -146,20 +183,32 @@ def demo(directory: Path, port: int, api_port: int, sql_port: int, scale: float,
     click.echo(f"3/5 service on {warehouse}: API and console :{api_port}, SQL endpoint :{sql_port}")
     service = Service(ServiceConfig(warehouse=warehouse, api_port=api_port, sql_port=sql_port))
     api: uvicorn.Server | None = None
+    api_sock = None
     try:
-        service.start()
+        api_sock = ports.bind("127.0.0.1", api_port, "HTTP API", "--api-port")
+        ports.probe("127.0.0.1", sql_port, "SQL endpoint", "--sql-port")
+        try:
+            service.start()
+        except OSError as exc:
+            if ports.is_addr_in_use(exc):
+                # Its endpoint never listened; stopping it would only fail on its closed loop.
+                service.sql = None
+                raise ports.in_use(sql_port, "127.0.0.1", "SQL endpoint", "--sql-port") from None
+            raise
+        ports.record(service.warehouse, "127.0.0.1", api_port, sql_port)
         api = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=api_port,
                                             log_config=None, log_level="warning"))  # fmt: skip
-        threading.Thread(target=api.run, name="http-api", daemon=True).start()
+        threading.Thread(
+            target=api.run, kwargs={"sockets": [api_sock]}, name="http-api", daemon=True
+        ).start()
         t0 = time.monotonic()
         while not api.started:
             if time.monotonic() - t0 > 15:
-                raise ConfigError(f"the HTTP API could not listen on 127.0.0.1:{api_port}",
-                                  hint="another program uses the port; pass --api-port")  # fmt: skip
+                raise ConfigError(f"the HTTP API did not start on 127.0.0.1:{api_port}")
             time.sleep(0.05)
 
         click.echo(f"4/5 integration {INTEGRATION} -> target database {TARGET_DB}")
-        iid = _ensure_integration(service, url)
+        iid = _ensure_integration(service, box.url, box.port)
         t0 = time.monotonic()
         _wait_active(service, iid)
         click.echo(f"    active after {time.monotonic() - t0:.1f}s")
@@ -172,27 +221,36 @@ def demo(directory: Path, port: int, api_port: int, sql_port: int, scale: float,
         finally:
             session.close()
         _print_addresses(service, api_port, sql_port)
-        if once:
-            return
-        _live(service, iid, root, rate)
+        if not once:
+            _live(service, iid, root, rate)
     finally:
         if api is not None:
             api.should_exit = True
         service.shutdown()
-
-
-def _print_addresses(service: Any, api_port: int, sql_port: int) -> None:
-    token = service.api_token
+        if api_sock is not None:
+            api_sock.close()
     click.echo(
-        f"\nconsole:  http://127.0.0.1:{api_port}/#token={token}\n"
-        f'SQL:      psql "host=127.0.0.1 port={sql_port} user=admin dbname={TARGET_DB}"'
-        f"  (password in {service.warehouse / 'sql.password'})\n"
-        f"API:      curl -H 'Authorization: Bearer <{service.warehouse / 'api.token'}>' "
-        f"http://127.0.0.1:{api_port}/v1/integrations"
+        f"The service stopped with the demo; `zeroetl serve --warehouse "
+        f"{shlex.quote(str(warehouse))} --api-port {api_port} --sql-port {sql_port}` runs it "
+        "again (the integration resumes)."
     )
 
 
-def _live(service: Any, iid: str, root: Any, rate: float) -> None:
+def _print_addresses(service: Any, api_port: int, sql_port: int) -> None:
+    # The token is printed as such (it is in the console address anyway): a `$(cat FILE)`
+    # would not survive every shell, and a placeholder cannot be pasted.
+    token = service.api_token
+    password_file = service.warehouse / "sql.password"
+    header = shlex.quote(f"Authorization: Bearer {token}")
+    click.echo(
+        f"\nconsole:  http://127.0.0.1:{api_port}/#token={token}\n"
+        f'SQL:      psql "host=127.0.0.1 port={sql_port} user=admin dbname={TARGET_DB}"'
+        f"  (password in {password_file}; or: zeroetl sql -d {TARGET_DB})\n"
+        f"API:      curl -H {header} http://127.0.0.1:{api_port}/v1/integrations"
+    )
+
+
+def _live(service: Any, iid: str, root: SourceParams, rate: float) -> None:
     from zeroetl.sandbox import tickit as tk
 
     stop = threading.Event()
@@ -222,4 +280,4 @@ def _live(service: Any, iid: str, root: Any, rate: float) -> None:
         stop.set()
         t.join(timeout=10)
         writer.close()
-    click.echo("stopped; the sandbox keeps running (zeroetl sandbox down stops it)")
+    click.echo("stopped")

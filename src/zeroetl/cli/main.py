@@ -1,20 +1,29 @@
 """`zeroetl` command line. Thin: parses arguments, calls the library, prints.
 
-Errors from the library (`ZeroEtlError`) become one clear line on stderr and exit status 1;
-never a traceback (ZEROETL_DEBUG=1 shows it).
+Exit status (docs/cli.md): 0 done; 1 an error, one clear line on stderr (`ZeroEtlError`s, a
+source that is not ready, a port in use, ...); 2 a usage error (click's); 3 `sandbox status`:
+not running; 70 an unexpected error, i.e. a bug (EX_SOFTWARE). Never a traceback
+(ZEROETL_DEBUG=1 shows it). A closed stdout (`zeroetl ... | head`) ends the command quietly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
 import sys
+from typing import NoReturn
 
 import click
 
 from zeroetl import __version__
 from zeroetl.errors import ZeroEtlError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2  # click's own
+EXIT_BUG = 70  # sysexits.h EX_SOFTWARE: an internal error
 
 
 class _Group(click.Group):
@@ -25,19 +34,29 @@ class _Group(click.Group):
             if os.environ.get("ZEROETL_DEBUG"):
                 raise
             click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
-        except Exception as exc:  # a bug: say so in one line; the traceback goes to the log
-            if os.environ.get("ZEROETL_DEBUG"):
-                raise
-            logging.getLogger("zeroetl").debug("unexpected error", exc_info=True)
-            click.echo(
-                f"error: unexpected {type(exc).__name__}: {exc} "
-                "(please report it; ZEROETL_DEBUG=1 shows the traceback)",
-                err=True,
-            )
-            sys.exit(2)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # the reader went away (`| head`): click ends quietly, as Unix tools do
+            _bug(exc)
+        except Exception as exc:
+            _bug(exc)
+
+
+def _bug(exc: Exception) -> NoReturn:
+    """A bug: say so in one line; the traceback goes to the log (or the screen with
+    ZEROETL_DEBUG=1)."""
+    if os.environ.get("ZEROETL_DEBUG"):
+        raise exc
+    logging.getLogger("zeroetl").debug("unexpected error", exc_info=exc)
+    click.echo(
+        f"error: unexpected {type(exc).__name__}: {exc} "
+        "(please report it; ZEROETL_DEBUG=1 shows the traceback)",
+        err=True,
+    )
+    sys.exit(EXIT_BUG)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -112,8 +131,9 @@ def main() -> None:
     # bindings report objects still referenced from finished daemon threads as "leaks" at
     # exit, which would only alarm the user.
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a reader that went away (`| head`)
+            stream.flush()
     os._exit(code)
 
 

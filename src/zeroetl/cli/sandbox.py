@@ -1,96 +1,78 @@
-"""`zeroetl sandbox up|down|status` and `zeroetl tickit load|traffic|queries`."""
+"""`zeroetl sandbox up|down|status` and `zeroetl tickit load|traffic|queries`.
+
+The sandbox directory (`--dir`, else `ZEROETL_SANDBOX_DIR`, else `.zeroetl/sandbox`) records the
+port its MariaDB runs on; `tickit load|traffic` without `--source` write to that server and to
+no other (see zeroetl.sandbox.local).
+"""
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
-from zeroetl.sandbox.mariadb import MariaDBServer
+from zeroetl.cli.output import SHOW_ROWS
+from zeroetl.cli.sql import check_warehouse, endpoint, warehouse_option
+from zeroetl.sandbox import local
+from zeroetl.sandbox.local import DEFAULT_PORT, DIR_ENV
 from zeroetl.sources.mysql.connection import SourceParams
 
-DEFAULT_DIR = Path(os.environ.get("ZEROETL_SANDBOX_DIR", ".zeroetl/sandbox"))
-DEFAULT_PORT = 3307
-
-
-def sandbox_server(directory: Path, port: int) -> MariaDBServer:
-    return MariaDBServer(datadir=directory.resolve() / "data", port=port, server_id=1)
-
-
-def sandbox_url(directory: Path, port: int) -> str:
-    """URL of the sandbox's replication user; its password stays in a 0600 file."""
-    return f"mysql://zeroetl@127.0.0.1:{port}/?password_file={directory.resolve() / 'zeroetl.password'}"
-
-
-def sandbox_up(directory: Path, port: int) -> tuple[MariaDBServer, str]:
-    """Start (or reuse) the sandbox and make sure its replication user exists. Idempotent."""
-    directory.mkdir(parents=True, exist_ok=True)
-    server = sandbox_server(directory, port)
-    server.start()
-    pw_file = directory / "zeroetl.password"
-    if not pw_file.exists():
-        fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(18))
-    server.create_replication_user(password=pw_file.read_text().strip())
-    return server, sandbox_url(directory, port)
-
-
-def root_params(port: int) -> SourceParams:
-    return SourceParams(host="127.0.0.1", port=port, user="root", password="")
+DEFAULT_DIR = local.DEFAULT_DIR
 
 
 @click.group()
 def sandbox() -> None:
-    """A private MariaDB source with the right binlog settings (port 3307)."""
+    """A private MariaDB source with the right binlog settings (port 3307 by default)."""
 
 
-_dir_opt = click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DIR,
-    show_default=True,
-    help="Where the sandbox keeps its data.",
-)
-_port_opt = click.option("--port", type=int, default=DEFAULT_PORT, show_default=True)
+def _dir_opt(help_: str) -> Any:
+    return click.option(
+        "--dir",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_DIR,
+        envvar=DIR_ENV,
+        show_default=True,
+        show_envvar=True,
+        help=help_,
+    )
 
 
 @sandbox.command("up")
-@_dir_opt
-@_port_opt
-def up(directory: Path, port: int) -> None:
+@_dir_opt("Where the sandbox keeps its data (and records its port).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help=f"Port on 127.0.0.1 (default: the one recorded in --dir, else {DEFAULT_PORT}).",
+)
+def up(directory: Path, port: int | None) -> None:
     """Start the sandbox (creates it on first use)."""
-    _server, url = sandbox_up(directory, port)
-    click.echo(f"sandbox MariaDB running on 127.0.0.1:{port}, data in {directory}")
-    click.echo(f"source URL: {url}")
+    box = local.up(directory, port)
+    click.echo(f"sandbox MariaDB running on 127.0.0.1:{box.port}, data in {directory}")
+    click.echo(f"source URL: {box.url}")
 
 
 @sandbox.command("down")
-@_dir_opt
-@_port_opt
-def down(directory: Path, port: int) -> None:
+@_dir_opt("The sandbox's directory.")
+def down(directory: Path) -> None:
     """Stop the sandbox (its data stays)."""
-    server = sandbox_server(directory, port)
-    was = server.running()
-    server.stop()
+    was = local.down(directory)
     click.echo("sandbox stopped" if was else "sandbox was not running")
 
 
 @sandbox.command("status")
-@_dir_opt
-@_port_opt
-def status(directory: Path, port: int) -> None:
-    """Is the sandbox running?"""
-    server = sandbox_server(directory, port)
-    if server.running():
-        click.echo(f"running on 127.0.0.1:{port}, data in {directory}")
-        click.echo(f"source URL: {sandbox_url(directory, port)}")
+@_dir_opt("The sandbox's directory.")
+def status(directory: Path) -> None:
+    """Is the sandbox running? (exit status 3 when it is not)"""
+    box = local.find(directory)
+    if box is not None:
+        click.echo(f"running on 127.0.0.1:{box.port}, data in {directory}")
+        click.echo(f"source URL: {box.url}")
     else:
-        click.echo("not running" + ("" if server.initialised() else " (not created yet)"))
+        click.echo("not running" + ("" if local.initialised(directory) else " (not created yet)"))
         raise SystemExit(3)
 
 
@@ -103,29 +85,55 @@ _src_opt = click.option(
     "--source",
     "source_url",
     default=None,
-    help="mysql:// URL of a user that may write (default: the sandbox's root)",
+    help="mysql:// URL of a user that may write. Default: root of the running sandbox "
+    "(--sandbox-dir); refused when none runs.",
+)
+_sandbox_dir_opt = click.option(
+    "--sandbox-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DIR,
+    envvar=DIR_ENV,
+    show_default=True,
+    show_envvar=True,
+    help="The sandbox to write to when --source is not given (its port is recorded there).",
 )
 
 
-def _writer(source_url: str | None):  # type: ignore[no-untyped-def]
-    params = (
-        SourceParams.from_url(source_url, local=True) if source_url else root_params(DEFAULT_PORT)
-    )
-    return params.connect(local_infile=True)
+def _target(source_url: str | None, sandbox_dir: Path) -> tuple[SourceParams, str]:
+    """Connection parameters and how to name the server in messages."""
+    if source_url:
+        params = SourceParams.from_url(source_url, local=True)
+        return params, params.redacted_url()
+    box = local.running(sandbox_dir)
+    return SourceParams.from_url(box.root_url), f"the sandbox on 127.0.0.1:{box.port}"
 
 
 @tickit.command("load")
 @_src_opt
+@_sandbox_dir_opt
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--database", default="demodb", show_default=True)
-def load(source_url: str | None, scale: float, seed: int, database: str) -> None:
-    """Create DATABASE and load TICKIT at the standard sizes times SCALE."""
-    from zeroetl.sandbox import tickit as tk
+def load(source_url: str | None, sandbox_dir: Path, scale: float, seed: int, database: str) -> None:
+    """Create DATABASE and load TICKIT at the standard sizes times SCALE.
 
-    conn = _writer(source_url)
+    Replaces existing tables: the seven TICKIT tables (users, venue, category, date, event,
+    listing, sales) are dropped from DATABASE with their data and created again; other tables
+    are left alone. Without --source it writes to the running sandbox (--sandbox-dir), never
+    to another server.
+    """
+    from zeroetl.cli.progress import load_progress
+    from zeroetl.sandbox import tickit as tk
+    from zeroetl.sandbox.tickit_data import sizes
+
+    if scale <= 0:
+        raise click.BadParameter("must be positive", param_hint="--scale")
+    params, where = _target(source_url, sandbox_dir)
+    click.echo(f"loading TICKIT into {database} on {where} (replacing its TICKIT tables)", err=True)
+    conn = params.connect()
     try:
-        counts = tk.load(conn, database=database, scale=scale, seed=seed)
+        with load_progress(sizes(scale)) as progress:
+            counts = tk.load(conn, database=database, scale=scale, seed=seed, progress=progress)
     finally:
         conn.close()
     for table, n in counts.items():
@@ -134,6 +142,7 @@ def load(source_url: str | None, scale: float, seed: int, database: str) -> None
 
 @tickit.command("traffic")
 @_src_opt
+@_sandbox_dir_opt
 @click.option(
     "--rate", type=float, default=50.0, show_default=True, help="Transactions per second."
 )
@@ -143,12 +152,21 @@ def load(source_url: str | None, scale: float, seed: int, database: str) -> None
 @click.option("--seed", type=int, default=1)
 @click.option("--database", default="demodb", show_default=True)
 def traffic(
-    source_url: str | None, rate: float, seconds: float | None, seed: int, database: str
+    source_url: str | None,
+    sandbox_dir: Path,
+    rate: float,
+    seconds: float | None,
+    seed: int,
+    database: str,
 ) -> None:
     """A steady stream of new listings and sales, price changes and cancellations."""
     from zeroetl.sandbox import tickit as tk
 
-    conn = _writer(source_url)
+    if rate <= 0:
+        raise click.BadParameter("must be positive", param_hint="--rate")
+    params, where = _target(source_url, sandbox_dir)
+    click.echo(f"traffic into {database} on {where}; Ctrl-C stops", err=True)
+    conn = params.connect()
     stop = threading.Event()
     try:
         stats = tk.traffic(
@@ -163,22 +181,37 @@ def traffic(
 
 
 @tickit.command("queries")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=5439, show_default=True, help="SQL endpoint port.")
+@warehouse_option
+@click.option(
+    "--host", default=None, help="SQL endpoint address [default: recorded, else 127.0.0.1]."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="SQL endpoint port [default: recorded by the warehouse's service, else 5439].",
+)
 @click.option("--database", default="aurora_zeroetl", show_default=True, help="Target database.")
 @click.option("--user", default="admin", show_default=True)
-@click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(".zeroetl/warehouse"), show_default=True,
-              help="Where the admin password file is (or set ZEROETL_SQL_PASSWORD).")  # fmt: skip
-@click.option("--limit", type=int, default=5, show_default=True, help="Rows shown per query.")
-def queries(host: str, port: int, database: str, user: str, warehouse: Path, limit: int) -> None:
-    """Print the sample analytical queries and run them against the SQL endpoint."""
+@click.option(
+    "--limit", type=click.IntRange(1), default=SHOW_ROWS, show_default=True,
+    help="Rows shown per query (the rest are counted).",
+)  # fmt: skip
+def queries(
+    warehouse: Path, host: str | None, port: int | None, database: str, user: str, limit: int
+) -> None:
+    """Print the sample analytical queries and run them against the SQL endpoint.
+
+    The admin password comes from ZEROETL_SQL_PASSWORD or <warehouse>/sql.password.
+    """
     import psycopg
 
-    from zeroetl.cli.demo import print_rows
+    from zeroetl.cli.output import print_rows
     from zeroetl.sandbox.tickit import SAMPLE_QUERIES
     from zeroetl.server.pgwire.auth import admin_password
 
+    check_warehouse(warehouse)
+    host, port = endpoint(warehouse, host, port)
     password = admin_password(warehouse, create=False)
     dsn = f"host={host} port={port} user={user} dbname={database}"
     try:
@@ -191,4 +224,4 @@ def queries(host: str, port: int, database: str, user: str, warehouse: Path, lim
             click.echo(f"\n{sql.strip()}")
             cur = conn.execute(sql)
             cols = [d.name for d in cur.description or []]
-            print_rows(title, cols, [tuple(r) for r in cur.fetchmany(limit)])
+            print_rows(title, cols, (tuple(r) for r in cur), limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
 import signal
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import click
 
 from zeroetl.catalog.secrets import TOKEN_ENV, TOKEN_FILE
+from zeroetl.cli import ports
 
 log = logging.getLogger("zeroetl.serve")
 
@@ -23,11 +25,24 @@ GRACE_S = 3
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
     envvar="ZEROETL_WAREHOUSE",
+    show_envvar=True,
     help="Warehouse directory: catalog, secrets and one DuckDB file per target database.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--api-port", type=int, default=8155, show_default=True, help="HTTP API port.")
-@click.option("--sql-port", type=int, default=5439, show_default=True, help="SQL endpoint port.")
+@click.option(
+    "--api-port",
+    type=click.IntRange(0, 65535),
+    default=ports.DEFAULT_API_PORT,
+    show_default=True,
+    help="HTTP API and console port (0: any free port).",
+)
+@click.option(
+    "--sql-port",
+    type=click.IntRange(0, 65535),
+    default=ports.DEFAULT_SQL_PORT,
+    show_default=True,
+    help="SQL endpoint port (0: any free port).",
+)
 @click.option(
     "--allow-source",
     "allowed",
@@ -42,6 +57,15 @@ GRACE_S = 3
     help="Serve /metrics without the bearer token (ids, states, counts and table names; "
     "keep the API on a private address).",
 )
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="ZEROETL_LOG_FILE",
+    show_envvar=True,
+    help="Append the log to this file (mode 0600; reopened when logrotate moves it) "
+    "instead of stderr.",
+)
 def serve(
     warehouse: Path,
     host: str,
@@ -49,6 +73,7 @@ def serve(
     sql_port: int,
     allowed: tuple[str, ...],
     metrics_public: bool,
+    log_file: Path | None,
 ) -> None:
     """Run the zeroetl service: integrations over an HTTP API, many per warehouse.
 
@@ -56,12 +81,17 @@ def serve(
     <token>` (/metrics too, unless --metrics-public); the token is ZEROETL_API_TOKEN, or is
     generated into <warehouse>/api.token (mode 0600) on first start. The web console is at /.
     SIGTERM or SIGINT stops every integration cleanly; the next start resumes them.
+    A port already in use is reported before anything starts (exit status 1).
     """
     import uvicorn
 
     from zeroetl.server.api.app import create_app
     from zeroetl.server.service import Service, ServiceConfig
 
+    if api_port and api_port == sql_port:
+        raise click.UsageError("--api-port and --sql-port must differ")
+    if log_file is not None:
+        _log_to_file(log_file)
     zlog = logging.getLogger("zeroetl")
     if zlog.getEffectiveLevel() > logging.INFO:
         zlog.setLevel(logging.INFO)  # a service logs its lifecycle by default
@@ -74,13 +104,30 @@ def serve(
         sql_port=sql_port,
         allowed_sources=allowed + env_allowed,
     )
-    service = Service(config)
+    # Both ports before anything starts; the API's socket is kept and handed to uvicorn, so no
+    # other program can take it in between.
+    api_sock = ports.bind(host, api_port, "HTTP API", "--api-port")
+    try:
+        ports.probe(host, sql_port, "SQL endpoint", "--sql-port")
+        service = Service(config)
+    except BaseException:
+        api_sock.close()
+        raise
     # uvicorn re-raises the signal that stopped it once it has shut down; make that a no-op so
     # the process exits 0 after a clean stop.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
     try:
-        service.start()
+        try:
+            service.start()
+        except OSError as exc:
+            if ports.is_addr_in_use(exc):  # taken since the probe
+                # Its endpoint never listened; stopping it would only fail on its closed loop.
+                service.sql = None
+                raise ports.in_use(sql_port, host, "SQL endpoint", "--sql-port") from None
+            raise
+        api_port = api_sock.getsockname()[1]
+        ports.record(service.warehouse, host, api_port, service.sql.port if service.sql else None)
         app = create_app(service, manage_lifecycle=True, metrics_public=metrics_public)
         where = "ZEROETL_API_TOKEN" if os.environ.get(TOKEN_ENV) else service.warehouse / TOKEN_FILE
         log.info("API on http://%s:%d (bearer token: %s)", host, api_port, where)
@@ -97,8 +144,30 @@ def serve(
                 timeout_graceful_shutdown=GRACE_S,
             )
         )
-        server.run()
+        server.run(sockets=[api_sock])
     finally:
         service.shutdown()
+        api_sock.close()
     if not server.started:
         raise click.ClickException(f"could not serve on {host}:{api_port}")
+
+
+def _log_to_file(path: Path) -> None:
+    """Send the log to `path` instead of stderr, with the same format. WatchedFileHandler
+    reopens the file when logrotate moves it away; created 0600 (log lines name hosts and
+    tables)."""
+    path = path.expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot write {path}: {exc.strerror or exc}", param_hint="--log-file"
+        ) from None
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if isinstance(old, logging.StreamHandler) and not isinstance(old, logging.FileHandler):
+            handler.setFormatter(old.formatter)
+            root.removeHandler(old)
+    root.addHandler(handler)

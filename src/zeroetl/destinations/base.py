@@ -1,6 +1,6 @@
 """What every destination offers the engine: a small protocol, declared capabilities, a registry.
 
-Destinations are plug-ins (STYLE.md practice 5). The engine looks one up by name with `get(name)`
+Destinations are plug-ins with declared capabilities. The engine looks one up by name with `get(name)`
 and checks `capabilities` instead of the class; a destination registers itself with
 `@register("name")` when its module is imported. `get` imports `zeroetl.destinations.<name>` on
 first use, so built-in destinations need no central list.

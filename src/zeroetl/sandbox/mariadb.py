@@ -22,7 +22,7 @@ import pymysql
 from zeroetl.errors import ConfigError, SourceUnavailable
 
 REPL_USER = "zeroetl"
-# The binlog options of PRODUCT.md section 3.
+# The binlog options every source needs (what `zeroetl source check` verifies).
 BINLOG_OPTIONS = (
     "--log-bin=binlog",
     "--binlog-format=ROW",
@@ -72,16 +72,24 @@ class MariaDBServer:
     def log_file(self) -> Path:
         return self.datadir / "error.log"
 
+    @property
+    def tmpdir(self) -> Path:
+        """Temporary files of this server only, beside (not inside) its data directory: in a
+        shared /tmp, another process that tidies `#sql-*` files can make the bootstrap fail."""
+        return self.datadir.parent / f"{self.datadir.name}-tmp"
+
     def initialised(self) -> bool:
         return (self.datadir / "mysql").is_dir()
 
     def _initialise(self) -> None:
         self.datadir.mkdir(parents=True, exist_ok=True)
+        self.tmpdir.mkdir(mode=0o700, parents=True, exist_ok=True)
         install = _which("mariadb-install-db", "mysql_install_db")
         cmd = [
             install,
             "--no-defaults",
             f"--datadir={self.datadir}",
+            f"--tmpdir={self.tmpdir}",
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ]
@@ -96,10 +104,12 @@ class MariaDBServer:
             return
         if not self.initialised():
             self._initialise()
+        self.tmpdir.mkdir(mode=0o700, parents=True, exist_ok=True)
         cmd = [
             _which("mariadbd", "mysqld"),
             "--no-defaults",
             f"--datadir={self.datadir}",
+            f"--tmpdir={self.tmpdir}",
             f"--port={self.port}",
             "--bind-address=127.0.0.1",
             f"--socket={self.socket_path}",
@@ -215,7 +225,8 @@ class MariaDBServer:
         )
 
     def create_replication_user(self, user: str = REPL_USER, password: str = "zeroetl") -> None:
-        """The least-privileged user PRODUCT.md section 3 asks for (no RELOAD, no LOCK TABLES)."""
+        """The least-privileged replication user: SELECT, REPLICATION SLAVE, REPLICATION CLIENT
+        (no RELOAD, no LOCK TABLES)."""
         conn = self.root()
         try:
             with conn.cursor() as cur:

@@ -1,4 +1,4 @@
-"""The TICKIT sample database (PRODUCT.md section 8): schema, bulk load and live traffic.
+"""The TICKIT sample database (Redshift's sample data): schema, bulk load and live traffic.
 
 The seven tables of Redshift's sample database, in a MySQL database (`demodb` by default), each
 with its id as primary key. Redshift types map to MySQL ones: BOOLEAN -> BOOLEAN (TINYINT(1),

@@ -1,4 +1,4 @@
-"""Monitoring numbers read from a target database's bookkeeping (STYLE.md practice 7).
+"""Monitoring numbers read from a target database's bookkeeping (monitoring is data).
 
 `/metrics`, the console and their JSON twins all come from here: totals and per-minute series
 are aggregates of `_zeroetl.activity`, `_zeroetl.table_activity` and `_zeroetl.tables`, computed
@@ -105,19 +105,22 @@ def series(
     minutes: int,
     step_s: int,
 ) -> dict[str, Any]:
-    """Per-bucket lag and rows over the last `minutes`, oldest bucket first; `t` is the
-    bucket's start in seconds since the epoch (buckets are aligned to multiples of `step_s`).
+    """Per-bucket lag, rows, bytes and table counts over the last `minutes`, oldest bucket
+    first; `t` is the bucket's start in seconds since the epoch (buckets are aligned to
+    multiples of `step_s`).
 
     Lag of a bucket: the largest (warehouse commit - source commit) of the change batches applied
     in it; None when none was (nothing changed at the source). Source commit times have
     one-second resolution (binlog timestamps), so lag can read up to a second high.
+    `tables_replicated` / `tables_failed`: tables in state Synced / Failed at the bucket's end.
     """
     now = int(time.time())
     first = (now - minutes * 60) // step_s * step_s
     points: dict[int, dict[str, Any]] = {
-        b: {"t": b, "lag_s": None, "insert": 0, "update": 0, "delete": 0, "bytes": 0, "batches": 0}
+        b: {"t": b, "lag_s": None, "insert": 0, "update": 0, "delete": 0, "bytes": 0, "batches": 0,
+            "tables_replicated": 0, "tables_failed": 0}
         for b in range(first, now + 1, step_s)
-    }
+    }  # fmt: skip
     if database is not None:
         m = _meta(database)
         bucket = "(floor(epoch({col}) / $step) * $step)::BIGINT"
@@ -148,9 +151,53 @@ def series(
                 if b in points:
                     points[b].update(insert=int(ins), update=int(upd), delete=int(dele))
                     points[b]["bytes"] = int(nbytes)
+            _table_counts(cur, m, integration_id, first, step_s, points)
         finally:
             cur.execute("ROLLBACK")
     return {"minutes": minutes, "step_s": step_s, "now": now, "points": list(points.values())}
+
+
+def _table_counts(
+    cur: duckdb.DuckDBPyConnection,
+    m: str,
+    integration_id: str,
+    first: int,
+    step_s: int,
+    points: dict[int, dict[str, Any]],
+) -> None:
+    """Tables Synced and Failed at the end of each bucket, worked backwards from the current
+    states (`_zeroetl.tables`) by undoing the state changes recorded after it: the newest
+    bucket agrees with the live counts, and history older than the window is never read."""
+    cur.execute(
+        "SELECT count(*) FILTER (WHERE table_state = 'Synced'),"
+        " count(*) FILTER (WHERE table_state = 'Failed')"
+        f" FROM {m}.tables WHERE integration_id = ? AND table_state IS NOT NULL",
+        [integration_id],
+    )
+    synced, failed = cur.fetchone() or (0, 0)
+    # Per bucket, the net change of each count: +1 entering the state, -1 leaving it. A
+    # change's previous state is the table's change before it (LAG over its history).
+    cur.execute(
+        "SELECT (floor(t / $step) * $step)::BIGINT AS b,"
+        " sum((new_state = 'Synced')::INT - coalesce((prev = 'Synced')::INT, 0)),"
+        " sum((new_state = 'Failed')::INT - coalesce((prev = 'Failed')::INT, 0))"
+        " FROM (SELECT epoch(record_time) AS t, new_state, lag(new_state) OVER"
+        "   (PARTITION BY schema_name, table_name ORDER BY record_time, rowid) AS prev"
+        f"   FROM {m}.state_changes WHERE integration_id = $id)"
+        " WHERE t >= $since GROUP BY b",
+        {"step": step_s, "since": first, "id": integration_id},
+    )
+    deltas = {int(b): (int(ds), int(df)) for b, ds, df in cur.fetchall()}
+    # Changes stamped after the last bucket (clock steps) count as "later" for every bucket.
+    last = max(points) if points else first
+    later_s = sum(ds for b, (ds, _) in deltas.items() if b > last)
+    later_f = sum(df for b, (_, df) in deltas.items() if b > last)
+    for b in sorted(points, reverse=True):
+        points[b]["tables_replicated"] = max(0, int(synced) - later_s)
+        points[b]["tables_failed"] = max(0, int(failed) - later_f)
+        ds, df = deltas.get(b, (0, 0))
+        later_s += ds
+        later_f += df
 
 
 def default_step(minutes: int) -> int:

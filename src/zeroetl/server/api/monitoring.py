@@ -1,7 +1,7 @@
 """`GET /metrics` (Prometheus text format) and its JSON twins under `/v1`.
 
-The metrics come from a custom collector that asks the service at scrape time (PRODUCT.md
-section 7 names, each labelled with `integration_id`); nothing is counted in memory, so the
+The metrics come from a custom collector that asks the service at scrape time (names as in
+docs/monitoring.md, each labelled with `integration_id`); nothing is counted in memory, so the
 numbers are the ones `_zeroetl.*` and the system views hold.
 """
 

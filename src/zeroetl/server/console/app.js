@@ -96,11 +96,19 @@ function el(tag, props = {}, ...children) {
 const badge = (state) => el("span", { class: `badge ${state}` }, state);
 const num = (v) => el("td", { class: "num" }, v);
 
+// Rows of a table; every cell gets its column's name as data-label (narrow windows show the
+// table as one card per row, label: value) and never stays empty (a card would lose a line).
 function fillBody(tableId, rows, emptyText) {
-  const body = $(tableId).tBodies[0];
-  const cols = $(tableId).tHead.rows[0].cells.length;
-  body.replaceChildren(...(rows.length ? rows
-    : [el("tr", {}, el("td", { colspan: String(cols), class: "muted" }, emptyText))]));
+  const table = $(tableId);
+  const heads = [...table.tHead.rows[0].cells].map((c) => c.textContent.trim());
+  for (const tr of rows) {
+    [...tr.cells].forEach((td, k) => {
+      td.dataset.label = heads[k] || "";
+      if (!td.textContent && !td.firstElementChild) td.textContent = "–";
+    });
+  }
+  table.tBodies[0].replaceChildren(...(rows.length ? rows
+    : [el("tr", {}, el("td", { colspan: String(heads.length), class: "muted" }, emptyText))]));
 }
 
 function setStatus(text, cls) {
@@ -123,9 +131,9 @@ function renderList(items) {
   el("td", {}, badge(i.state)),
   num(fmtLag(i.lag_ms === null ? null : i.lag_ms / 1000)),
   num(`${i.tables.replicated}${i.tables.failed ? ` · ${i.tables.failed} failed` : ""}`),
-  el("td", {}, `${i.source.user}@${i.source.host}:${i.source.port}`),
+  el("td", {}, `${i.source.user}@`, el("wbr"), `${i.source.host}:${i.source.port}`),
   el("td", {}, i.target_database || "(none yet)"),
-  el("td", {}, fmtTime(i.created_at)))), "");
+  el("td", { class: "nowrap" }, fmtTime(i.created_at)))), "");
 }
 
 function select(id) {
@@ -134,36 +142,40 @@ function select(id) {
   tick();
 }
 
-async function renderDetail(id) {
-  const q = encodeURIComponent(id);
+// Everything the detail shows besides the integration itself, fetched before anything is drawn.
+async function loadDetail(it) {
+  const q = encodeURIComponent(it.id);
   const extra = {
     states: `/v1/integrations/${q}/state-changes?limit=1000`,
     "table-states": `/v1/integrations/${q}/tables/state-changes?limit=1000`,
     activity: `/v1/integrations/${q}/activity?limit=25`,
   }[tab];
-  const [it, st, series, tables, more] = await Promise.all([
-    api(`/v1/integrations/${q}`),
+  const [st, series, tables, more] = await Promise.all([
     api(`/v1/integrations/${q}/stats`),
     api(`/v1/integrations/${q}/series?minutes=${minutes}`),
     api(`/v1/integrations/${q}/tables?limit=1000`),
     extra ? api(extra) : null,
   ]);
+  return { it, st, series, tables, more };
+}
+
+// `it` is the integration as the list of this same tick returned it, and the overview is drawn
+// in the same synchronous step: state, lag and table counts in the detail are the very values
+// the overview shows, never a second reading nor an older one.
+function renderDetail({ it, st, series, tables, more }) {
   $("detail").hidden = false;
   $("d-name").textContent = it.name;
   $("d-state").replaceWith(Object.assign(badge(it.state), { id: "d-state" }));
   $("d-reason").textContent = it.state_reason || "";
-  $("d-meta").textContent = [
-    `source ${it.source.url}`,
-    `target database ${it.target_database || "(none yet)"}`,
-    `filter ${it.data_filter}`,
-    it.checkpoint ? `checkpoint ${it.checkpoint}` : "",
-  ].filter(Boolean).join("  ·  ");
+  renderFacts(it);
+  renderPending(it);
+  for (const b of ["refresh-all", "refresh-failed"]) $(b).disabled = !it.target_database;
   $("d-error").hidden = !it.error && !it.last_error;
   $("d-error").textContent = it.error ? `${it.error.code}: ${it.error.message}` : it.last_error;
 
-  $("c-lag").textContent = fmtLag(st.lag_seconds);
-  $("c-replicated").textContent = fmtNum(st.tables.replicated);
-  $("c-failed").textContent = fmtNum(st.tables.failed);
+  $("c-lag").textContent = fmtLag(it.lag_ms === null ? null : it.lag_ms / 1000);
+  $("c-replicated").textContent = fmtNum(it.tables.replicated);
+  $("c-failed").textContent = fmtNum(it.tables.failed);
   $("c-bytes").textContent = fmtBytes(st.data_transferred_bytes);
   $("c-insert").textContent = fmtNum(st.rows_applied.insert);
   $("c-update").textContent = fmtNum(st.rows_applied.update);
@@ -174,14 +186,108 @@ async function renderDetail(id) {
       ? fmtLag(r.headroom_seconds) : "–";
   $("c-headroom").title = r.error || "time until the source may purge the checkpoint's binlog";
 
-  lagChart($("lag-chart"), series);
-  rowsChart($("rows-chart"), series);
-  const step = series.step_s;
-  $("rows-step").textContent = `(per ${step < 120 ? `${step} s` : `${Math.round(step / 60)} min`})`;
+  drawCharts(series);
   renderTables(it, tables.items, st.table_activity);
   if (tab === "states") renderStates(more.items);
   if (tab === "table-states") renderTableStates(more.items);
   if (tab === "activity") renderActivity(more.items);
+}
+
+let lastSeries = null;
+
+function drawCharts(series) {
+  lastSeries = series;
+  lagChart($("lag-chart"), series);
+  rowsChart($("rows-chart"), series);
+  tablesChart($("tables-chart"), series);
+  bytesChart($("bytes-chart"), series);
+  const step = series.step_s;
+  const per = `(per ${step < 120 ? `${step} s` : `${Math.round(step / 60)} min`})`;
+  for (const n of document.querySelectorAll(".chart .step")) n.textContent = per;
+}
+
+function renderFacts(it) {
+  $("d-id").textContent = it.id;
+  $("d-description").textContent = it.description || "–";
+  const tags = Object.entries(it.tags || {});
+  $("d-tags").replaceChildren(...(tags.length
+    ? tags.map(([k, v]) => el("span", { class: "tag" }, `${k}=${v}`)) : ["–"]));
+  $("d-created").textContent = it.created_at ? new Date(it.created_at).toLocaleString() : "–";
+  $("d-created").title = it.created_at || "";
+  $("d-source").textContent = it.source.url;
+  $("d-target").textContent = it.target_database || "(none yet)";
+  $("d-filter").textContent = it.data_filter || "(all tables)";
+  $("d-checkpoint").textContent = it.checkpoint || "–";
+}
+
+// --- PendingDbConnectState: the one step left, as an action and as commands to copy ---------
+
+let pendingFor = null; // the integration whose name suggestion the input holds
+
+const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const suggestDatabase = (name) => name.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 63);
+const sqlString = (s) => `'${s.replace(/'/g, "''")}'`;
+
+function renderPending(it) {
+  const pending = it.replication_state === "PendingDbConnectState" && !it.deleted_at;
+  $("pending").hidden = !pending;
+  if (!pending) { pendingFor = null; return; }
+  if (pendingFor !== it.id) { // keep what the user is typing across polls
+    pendingFor = it.id;
+    $("pending-name").value = suggestDatabase(it.name);
+  }
+  updatePendingCommands();
+}
+
+function updatePendingCommands() {
+  const it = current();
+  const db = $("pending-name").value.trim() || "DATABASE";
+  $("pending-sql").textContent = `CREATE DATABASE ${db} FROM INTEGRATION ${sqlString(it.id)};`;
+  $("pending-cli").textContent = `zeroetl integration target-database ${it.name} ${db}`;
+}
+
+async function createTargetDatabase(ev) {
+  ev.preventDefault();
+  const it = current();
+  const db = $("pending-name").value.trim();
+  if (!DB_NAME.test(db)) {
+    $("d-error").hidden = false;
+    $("d-error").textContent = "A target database name is letters, digits and underscores, starting with a letter or underscore.";
+    return;
+  }
+  await act(() => api(`/v1/integrations/${encodeURIComponent(it.id)}/target-database`,
+    { method: "POST", body: JSON.stringify({ database_name: db }) }),
+  `Target database ${db} created; the first snapshot starts.`);
+}
+
+// --- copy buttons: the text of the element named by data-copy -------------------------------
+
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // Plain http from another machine: no Clipboard API; the selection still copies.
+  const area = el("textarea", { readonly: "", class: "offscreen" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  try { document.execCommand("copy"); } finally { area.remove(); }
+}
+
+function wireCopy() {
+  document.addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button.copy");
+    if (!b) return;
+    try {
+      await copyText($(b.dataset.copy).textContent);
+      b.textContent = "Copied";
+      b.classList.add("done");
+    } catch (e) {
+      b.textContent = "Select and copy";
+    }
+    setTimeout(() => { b.textContent = "Copy"; b.classList.remove("done"); }, 1500);
+  });
 }
 
 function renderTables(it, items, activity) {
@@ -274,6 +380,9 @@ function wireActions() {
       tick();
     });
   }
+  $("pending-form").addEventListener("submit", createTargetDatabase);
+  $("pending-name").addEventListener("input", updatePendingCommands);
+  wireCopy();
   $("login-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
@@ -297,8 +406,9 @@ async function tick() {
     } else {
       selected = items.find((i) => i.id === selected || i.name === selected).id;
     }
-    renderList(items);
-    if (selected) await renderDetail(selected);
+    const detail = selected ? await loadDetail(items.find((i) => i.id === selected)) : null;
+    renderList(items); // no await between these two: one consistent picture
+    if (detail) renderDetail(detail);
     else $("detail").hidden = true;
     setStatus(`live · updated ${new Date().toLocaleTimeString()}`, "live");
   } catch (e) {
@@ -321,6 +431,9 @@ document.addEventListener("DOMContentLoaded", () => {
   takeTokenFromFragment();
   wireActions();
   start();
+  // A link to another integration (#i=<id or name>) selects it without a reload.
+  window.addEventListener("hashchange", () => { takeTokenFromFragment(); tick(); });
   setInterval(tick, POLL_MS);
-  window.addEventListener("resize", () => tick());
+  // Charts are drawn to their element's width: redraw the last data at once on resize.
+  window.addEventListener("resize", () => { if (lastSeries && !$("detail").hidden) drawCharts(lastSeries); });
 });

@@ -1,7 +1,7 @@
 """Which tables a source holds and their current schemas, from INFORMATION_SCHEMA.
 
 Used to plan a snapshot (and to re-plan after a data filter change). Decoding binlog events never
-uses this: rows are decoded with the schema in force at their position (STYLE.md practice 4).
+uses this: rows are decoded with the schema in force at their position (from TABLE_MAP).
 Whole-source queries, not one per table: a source may hold thousands of tables.
 """
 

@@ -1,6 +1,6 @@
 """Read a text-protocol result set straight into Arrow binary columns, without a Python call per value.
 
-pymysql builds a Python object for every value (~0.1x the `mariadb` CLI, FACTS.md). Here pymysql
+pymysql builds a Python object for every value (~0.1x the `mariadb` CLI's speed, measured). Here pymysql
 only authenticates and sends the query; we then read the row packets off its socket ourselves in
 large reads, walk the packet headers in a tight loop (one step per row), and locate every value
 with vectorised pyarrow compute: for column j, the length-encoded prefix at each row's cursor is

@@ -1,9 +1,10 @@
 """MySQL text-protocol values (raw bytes per column) -> Arrow arrays of the column's logical type.
 
 Every conversion is a vectorised pyarrow compute call over the whole column; no Python call per
-value. The results must equal what the binlog decoder gives for the same rows (conventions in
-PRODUCT.md section 6): TIMESTAMP read under session time zone +00:00 is the UTC instant; zero
-dates become NULL and are counted; TIME outside 00:00:00..23:59:59.999999 fails the table.
+value. The results must equal what the binlog decoder gives for the same rows (the type
+mapping's conventions, docs/sql.md "Types"): TIMESTAMP read under session time zone +00:00 is
+the UTC instant; zero dates become NULL and are counted; TIME outside 00:00:00..23:59:59.999999
+fails the table.
 
 Some columns are selected through an expression so the text is exact (see `select_expr`):
 FLOAT's own text has only 6 significant digits, so it is widened to DOUBLE (exact) whose text

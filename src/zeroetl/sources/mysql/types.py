@@ -1,4 +1,4 @@
-"""MySQL column types -> logical types (PRODUCT.md section 6), from INFORMATION_SCHEMA.
+"""MySQL column types -> logical types (the project's type mapping), from INFORMATION_SCHEMA.
 
 The binlog side (TABLE_MAP with binlog_row_metadata=FULL) maps the same columns in
 `tablemap.py`; both must agree, and a test compares them for every type.
