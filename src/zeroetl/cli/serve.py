@@ -35,6 +35,14 @@ ALLOWED_ENV = "ZEROETL_ALLOWED_SOURCES"
     f"also {ALLOWED_ENV}, comma-separated). Default: any source.",
 )
 @click.option(
+    "--prereq-check-s",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    envvar="ZEROETL_ENGINE_PREREQ_CHECK_S",
+    help="Re-check every source's prerequisites this often, in seconds (0: never).",
+)
+@click.option(
     "--metrics-public",
     is_flag=True,
     envvar="ZEROETL_METRICS_PUBLIC",
@@ -47,6 +55,7 @@ def serve(
     api_port: int,
     sql_port: int,
     allowed: tuple[str, ...],
+    prereq_check_s: float,
     metrics_public: bool,
 ) -> None:
     """Run the zeroetl service: integrations over an HTTP API, many per warehouse.
@@ -58,6 +67,7 @@ def serve(
     """
     import uvicorn
 
+    from zeroetl.engine.settings import EngineSettings
     from zeroetl.server.api.app import create_app
     from zeroetl.server.service import Service, ServiceConfig
 
@@ -72,6 +82,7 @@ def serve(
         api_port=api_port,
         sql_port=sql_port,
         allowed_sources=allowed + env_allowed,
+        engine=EngineSettings(prereq_check_s=prereq_check_s),
     )
     service = Service(config)
     # uvicorn re-raises the signal that stopped it once it has shut down; make that a no-op so
