@@ -90,6 +90,7 @@ class Replicator:
         self.lag_ms: float | None = None
         self.phase = "starting"  # snapshot | streaming | reconnecting | stopped
         self.last_error = ""  # the latest recoverable error, for operators ("" once recovered)
+        self.reconnects = 0  # binlog connections lost and reopened since start
         # Binlog faults and the periodic prerequisite re-check (off the apply path).
         self.faults = FaultApplier(self)
         self._commands: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
@@ -152,6 +153,7 @@ class Replicator:
             "lag_ms": self.current_lag_ms(),
             "last_error": self.last_error,
             "attention": self.attention(),
+            "reconnects": self.reconnects,
             "tables": counts,
         }
 
@@ -169,6 +171,7 @@ class Replicator:
     def _stream_with_retries(self) -> None:
         backoff = 0.5
         while not self.stop_event.is_set():
+            since = self.committed
             try:
                 self.phase = "streaming"
                 if self._stream():
@@ -182,6 +185,9 @@ class Replicator:
                 self.progress.message(f"{exc}: taking a fresh snapshot")
                 self._restart_from_scratch(str(exc))
             except TransientError as exc:
+                if self.committed != since:
+                    backoff = 0.5  # progress since the last (re)connect: start over
+                self.reconnects += 1
                 backoff = self._wait_after(exc, backoff)
 
     def _wait_after(self, exc: Exception, backoff: float) -> float:
