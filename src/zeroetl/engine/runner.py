@@ -394,6 +394,8 @@ class Replicator:
             acc[1] += tc.updated
             acc[2] += tc.deleted
             acc[3] += tc.nbytes
+            if tc.zero_dates:
+                self.book.count_zero_dates(table, tc.zero_dates)
         self.batch = Batch()
 
     def _fail_and_replay(self, table: TableId, reason: str) -> None:
