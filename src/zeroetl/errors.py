@@ -71,6 +71,19 @@ class DecodeError(SourceError, TerminalError):
     code = "DecodeError"
 
 
+class BinlogFault(DecodeError):
+    """The source logged changes of a table in a form that cannot be replicated: statements
+    instead of row events, partial row images, TABLE_MAPs without column names, partial JSON
+    updates, compressed transactions. Never ends the stream: the stream reports it, the table is
+    re-copied once `setting` (the prerequisite that fixes it) is right again."""
+
+    code = "BinlogFault"
+
+    def __init__(self, message: str, *, hint: str = "", setting: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.setting = setting
+
+
 class UnsupportedSchema(SourceError, TerminalError):
     """A table (or one of its columns) cannot be replicated; the table fails, others go on."""
 

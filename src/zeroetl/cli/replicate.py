@@ -161,6 +161,13 @@ def open_integration(warehouse: Path, database: str) -> tuple[DuckDBDestination,
     default=0,
     help="Replica server id (default: derived from the integration id).",
 )
+@click.option(
+    "--prereq-check-s",
+    type=click.FloatRange(min=0),
+    default=EngineSettings.prereq_check_s,
+    show_default=True,
+    help="Re-check the source's prerequisites this often, in seconds (0: never).",
+)
 def replicate(
     source_url: str,
     warehouse: Path,
@@ -171,6 +178,7 @@ def replicate(
     batch_ms: int,
     chunk_rows: int,
     server_id: int,
+    prereq_check_s: float,
 ) -> None:
     """Replicate one source into <warehouse>/<database>.duckdb: snapshot, then the binlog."""
     params = SourceParams.from_url(source_url, local=True)  # the user's own process
@@ -183,6 +191,7 @@ def replicate(
         chunk_rows=chunk_rows,
         server_id=server_id,
         until_caught_up=until_caught_up,
+        prereq_check_s=prereq_check_s,
     )
     progress: LogProgress = RichProgress() if sys.stderr.isatty() else LogProgress()
     rep = Replicator(

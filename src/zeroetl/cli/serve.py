@@ -51,6 +51,14 @@ GRACE_S = 3
     f"also {ALLOWED_ENV}, comma-separated). Default: any source.",
 )
 @click.option(
+    "--prereq-check-s",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    envvar="ZEROETL_ENGINE_PREREQ_CHECK_S",
+    help="Re-check every source's prerequisites this often, in seconds (0: never).",
+)
+@click.option(
     "--metrics-public",
     is_flag=True,
     envvar="ZEROETL_METRICS_PUBLIC",
@@ -72,6 +80,7 @@ def serve(
     api_port: int,
     sql_port: int,
     allowed: tuple[str, ...],
+    prereq_check_s: float,
     metrics_public: bool,
     log_file: Path | None,
 ) -> None:
@@ -85,6 +94,7 @@ def serve(
     """
     import uvicorn
 
+    from zeroetl.engine.settings import EngineSettings
     from zeroetl.server.api.app import create_app
     from zeroetl.server.service import Service, ServiceConfig
 
@@ -103,6 +113,7 @@ def serve(
         api_port=api_port,
         sql_port=sql_port,
         allowed_sources=allowed + env_allowed,
+        engine=EngineSettings(prereq_check_s=prereq_check_s),
     )
     # Both ports before anything starts; the API's socket is kept and handed to uvicorn, so no
     # other program can take it in between.

@@ -49,6 +49,7 @@ class Copier:
         self.progress = progress
         self._reader: SnapshotReader | None = None
         self._conn = None
+        self._zero_dates = 0  # of the chunk `chunks()` handed out last
 
     def close(self) -> None:
         if self._reader is not None:
@@ -100,9 +101,13 @@ class Copier:
         st = self.book.status[table]
         schema = self.book.schemas[table]
         after = decode_key(st.snapshot_cursor, schema) if st.snapshot_cursor else None
-        for rows, last_key in self.reader().read_chunks(schema, after, prefetch=prefetch):
+        reader = self.reader()
+        seen = reader.zero_dates
+        for rows, last_key in reader.read_chunks(schema, after, prefetch=prefetch):
             hw = session_hw or server_binlog_position(self._source())
             st.snapshot_cursor = encode_key(last_key)
+            # Zero dates of this chunk (the reader converts a chunk before handing it over).
+            self._zero_dates, seen = reader.zero_dates - seen, reader.zero_dates
             yield rows, hw
 
     def write_chunk(
@@ -112,6 +117,8 @@ class Copier:
         earlier chunks was ever written to the table (a plain insert is enough)."""
         st = self.book.status[table]
         self.dest.write_chunk(self.book.schemas[table], rows, replace=not fresh)
+        self.book.count_zero_dates(table, self._zero_dates)
+        self._zero_dates = 0
         st.rows_copied += rows.num_rows
         st.snapshot_hw = hw if st.snapshot_hw is None or hw > st.snapshot_hw else st.snapshot_hw
         self.book.dirty.add(table)

@@ -20,6 +20,7 @@ from zeroetl.engine import snapshot_phase
 from zeroetl.engine.changes import Batch
 from zeroetl.engine.copier import Copier
 from zeroetl.engine.ddl_apply import DdlApplier
+from zeroetl.engine.fault_apply import FaultApplier
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.pump import Pump
 from zeroetl.engine.settings import EngineSettings, Progress
@@ -34,6 +35,7 @@ from zeroetl.errors import (
 from zeroetl.model import Position, TableId, TableState
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.faults import FaultItem
 from zeroetl.sources.mysql.stream import (
     ChangeStream,
     CommitItem,
@@ -88,6 +90,9 @@ class Replicator:
         self.lag_ms: float | None = None
         self.phase = "starting"  # snapshot | streaming | reconnecting | stopped
         self.last_error = ""  # the latest recoverable error, for operators ("" once recovered)
+        self.reconnects = 0  # binlog connections lost and reopened since start
+        # Binlog faults and the periodic prerequisite re-check (off the apply path).
+        self.faults = FaultApplier(self)
         self._commands: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
         # Commands queued and committed so far: the service shows `modifying` in between.
         self.commands_sent = 0
@@ -117,6 +122,7 @@ class Replicator:
 
         A source that cannot be reached at start-up is an error at once; once it has been
         reached, connection losses (during the snapshot too) are retried with backoff."""
+        self.faults.start()
         try:
             conn = self.params.connect()
             try:
@@ -129,6 +135,7 @@ class Replicator:
             self._stream_with_retries()
         finally:
             self.phase = "stopped"
+            self.faults.stop()
             self.copier.close()
             if self._txn_open:
                 self.dest.rollback()
@@ -143,15 +150,28 @@ class Replicator:
             "phase": self.phase,
             "checkpoint": str(self.committed) if self.committed else None,
             "gtid_set": self.committed.gtid_set if self.committed else None,
-            "lag_ms": self.lag_ms,
+            "lag_ms": self.current_lag_ms(),
             "last_error": self.last_error,
+            "attention": self.attention(),
+            "reconnects": self.reconnects,
             "tables": counts,
         }
+
+    def attention(self) -> str:
+        """Why the source needs an operator (a binlog fault or a failing prerequisite, with the
+        fix), or "". Any thread."""
+        return self.faults.health.attention()
+
+    def current_lag_ms(self) -> float | None:
+        """Lag of the last applied change; while tables miss changes because of a binlog fault,
+        the age of the oldest change they miss (they are not current until re-copied)."""
+        return self.faults.lag_ms(self.lag_ms)
 
     # -- streaming ------------------------------------------------------------------------
     def _stream_with_retries(self) -> None:
         backoff = 0.5
         while not self.stop_event.is_set():
+            since = self.committed
             try:
                 self.phase = "streaming"
                 if self._stream():
@@ -165,6 +185,9 @@ class Replicator:
                 self.progress.message(f"{exc}: taking a fresh snapshot")
                 self._restart_from_scratch(str(exc))
             except TransientError as exc:
+                if self.committed != since:
+                    backoff = 0.5  # progress since the last (re)connect: start over
+                self.reconnects += 1
                 backoff = self._wait_after(exc, backoff)
 
     def _wait_after(self, exc: Exception, backoff: float) -> float:
@@ -238,6 +261,7 @@ class Replicator:
             if item is None:
                 if self._pending_changes and self._at_boundary():
                     self._commit()
+                self.faults.watch()
                 # Nothing to apply: spend the quiet time copying tables that need it.
                 resyncing = self._work_on_resyncs()
                 continue
@@ -249,6 +273,7 @@ class Replicator:
                 self._in_txn = False
                 if self._should_commit(flush_s):
                     self._commit()
+                self.faults.watch()
             elif isinstance(item, DdlItem):
                 self._apply_batch()
                 self._ensure_txn()
@@ -262,12 +287,15 @@ class Replicator:
                         self._commit()
                 elif self._pending_changes:
                     self._commit()
+                self.faults.watch()
                 self._work_on_resyncs()
             elif isinstance(item, TableErrorItem):
                 self._ensure_txn()
                 self.batch.drop_table(item.table)
                 self.book.fail(item.table, item.reason, self.position)
                 self._touch()
+            elif isinstance(item, FaultItem):
+                self.faults.apply(item)
         return False
 
     def _handle_commands(self) -> None:
@@ -366,6 +394,8 @@ class Replicator:
             acc[1] += tc.updated
             acc[2] += tc.deleted
             acc[3] += tc.nbytes
+            if tc.zero_dates:
+                self.book.count_zero_dates(table, tc.zero_dates)
         self.batch = Batch()
 
     def _fail_and_replay(self, table: TableId, reason: str) -> None:
@@ -425,7 +455,7 @@ class Replicator:
         self._pending_changes = 0
         if source_time is not None and total:
             self.lag_ms = max(0.0, (time.time() - source_time.timestamp()) * 1000.0)
-        self.progress.committed(pos, total, self.lag_ms, source_time)
+        self.progress.committed(pos, total, self.current_lag_ms(), source_time)
         self._work_on_resyncs()
 
     def _work_on_resyncs(self) -> bool:
@@ -433,7 +463,7 @@ class Replicator:
         there was such work."""
         if self._txn_open or self._pending_changes:
             return False
-        pending = self.copier.pending()
+        pending = [t for t in self.copier.pending() if not self.faults.held(t)]
         if not pending:
             return False
         table = pending[0]

@@ -18,6 +18,11 @@ class EngineSettings:
     server_id: int = 0  # replica id announced to the source; 0 = derived from the integration id
     until_caught_up: bool = False  # stop once the position read at start-up is applied
     reconnect_max_s: float = 30.0  # cap of the exponential reconnect backoff
+    # Re-check the source's prerequisites this often (0: never); a fault triggers one at once.
+    prereq_check_s: float = 60.0
+    # A table hit by a binlog fault is re-copied once no fault was seen for this long (and the
+    # setting that caused it passes the re-check): the source writes rows again.
+    fault_quiet_s: float = 30.0
 
     def replica_server_id(self, integration_id: str) -> int:
         if self.server_id:

@@ -16,6 +16,8 @@ from zeroetl.model import Position, TableId, TableSchema, TableState, TableStatu
 
 log = logging.getLogger(__name__)
 
+ZERO_DATES = "zero_dates"  # TableStatus.extra key: zero dates read as NULL since the last copy
+
 
 class TableBook:
     def __init__(self, dest: DuckDBDestination, progress: Progress) -> None:
@@ -78,8 +80,28 @@ class TableBook:
         self.schemas[schema.id] = schema
         st = self.set_state(schema.id, TableState.RESYNC_INITIATED, reason, checkpoint)
         st.snapshot_done, st.snapshot_cursor, st.snapshot_hw, st.rows_copied = False, None, None, 0
+        st.extra.pop(ZERO_DATES, None)  # a new copy: count afresh
         self.dirty.add(schema.id)
         return st
+
+    def count_zero_dates(self, table: TableId, n: int) -> None:
+        """`n` more zero dates (0000-00-00, or a zero month or day) of `table` became NULL.
+
+        MySQL's zero dates have no DuckDB equivalent; the count is kept with the table's state
+        (`_zeroetl.tables.extra`, shown by the API) and the first one of a copy is logged."""
+        st = self.status.get(table)
+        if st is None or n <= 0:
+            return
+        before = int(st.extra.get(ZERO_DATES, 0) or 0)
+        st.extra[ZERO_DATES] = str(before + n)
+        self.dirty.add(table)
+        if not before:
+            log.warning(
+                "table %s: %d zero date(s) (0000-00-00, or a zero month or day) became NULL; "
+                "the count goes on in the table's zero_dates",
+                table,
+                n,
+            )
 
     def drop(self, table: TableId, reason: str, checkpoint: Position | None) -> None:
         if table in self.schemas:

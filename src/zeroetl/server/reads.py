@@ -44,8 +44,9 @@ def _table_states(
 ) -> list[dict[str, Any]]:
     m = f"{ident(database)}.{meta.SCHEMA}"
     cur.execute(
-        f"SELECT schema_name, table_name, table_state, reason, last_updated_timestamp "
-        f"FROM {m}.tables WHERE integration_id = ? AND table_state IS NOT NULL "
+        f"SELECT schema_name, table_name, table_state, reason, last_updated_timestamp, "
+        f"coalesce(TRY_CAST(json_extract_string(extra, '$.zero_dates') AS BIGINT), 0) "
+        f"AS zero_dates FROM {m}.tables WHERE integration_id = ? AND table_state IS NOT NULL "
         "ORDER BY schema_name, table_name",
         [integration_id],
     )
@@ -72,6 +73,7 @@ def _table_states(
                 "size_bytes": s["bytes"] if s else None,
                 "last_updated": r["last_updated_timestamp"],
                 "last_change": last_change.get(key),
+                "zero_dates": int(r["zero_dates"]),  # zero dates read as NULL since the copy
             }
         )
     return out

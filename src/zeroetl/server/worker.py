@@ -140,6 +140,9 @@ class Worker:
             self._modify_until = None
         if rep.phase == "reconnecting":
             return SYNCING, f"reconnecting to the source: {self._clean(rep.last_error)}"
+        attention = rep.attention()  # a binlog fault or a failing prerequisite, with its fix
+        if attention:
+            return NEEDS_ATTENTION, self._clean(attention)
         statuses = list(rep.book.status.values())
         resyncing = sorted(str(s.id) for s in statuses if s.state in _RESYNCING)
         failed = sorted((str(s.id), s.reason) for s in statuses if s.state is TableState.FAILED)

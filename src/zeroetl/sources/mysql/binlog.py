@@ -67,6 +67,11 @@ _COMPRESSED = frozenset(range(C.QUERY_COMPRESSED_EVENT, C.DELETE_ROWS_COMPRESSED
 _CONTROL = _COMPRESSED | {C.FORMAT_DESCRIPTION_EVENT, C.ROTATE_EVENT}
 _PURGED = re.compile(r"could not (find first|open) log file|purged|no such file", re.I)
 _ACCESS_DENIED = {1045, 1142, 1227}
+# The dump thread gives up on a replica that has not read for `net_write_timeout` seconds
+# (default 60). We stop reading while a long warehouse commit runs (the reader's queue is
+# bounded), so the dump session gets a day: our own slowness never costs the connection, while
+# a dead replica is still found by TCP (unacknowledged data is retransmitted for ~15 minutes).
+DUMP_WRITE_TIMEOUT_S = 86_400
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -157,6 +162,7 @@ class BinlogReader:
         sets = [
             "SET @master_binlog_checksum = @@global.binlog_checksum",
             f"SET @master_heartbeat_period = {ns}",
+            f"SET SESSION net_write_timeout = {DUMP_WRITE_TIMEOUT_S}",
         ]
         if self._flavor == "mariadb":
             sets.append(f"SET @mariadb_slave_capability = {C.MARIA_SLAVE_CAPABILITY_GTID}")

@@ -155,10 +155,12 @@ def parse_format_description(body: memoryview) -> FormatDescription:
     )
 
 
-def parse_query(body: memoryview) -> QueryEvent:
-    _short(body, 13, "QUERY")
+def parse_query(body: memoryview, post_len: int = 13) -> QueryEvent:
+    """QUERY body; also EXECUTE_LOAD_QUERY (LOAD DATA in statement format), whose post-header
+    is 13 bytes longer (file id, offsets, duplicate handling): pass its `post_len` (26)."""
+    _short(body, max(post_len, 13), "QUERY")
     thread_id, _exec_time, db_len, error_code, status_len = _QUERY_POST.unpack_from(body, 0)
-    db_at = 13 + status_len
+    db_at = post_len + status_len
     sql_at = db_at + db_len + 1  # schema name is NUL-terminated
     if sql_at > len(body):
         raise DecodeError("QUERY event body truncated before the statement text")
@@ -168,6 +170,16 @@ def parse_query(body: memoryview) -> QueryEvent:
         thread_id=thread_id,
         error_code=error_code,
     )
+
+
+def parse_incident(body: memoryview) -> tuple[int, str]:
+    """INCIDENT_EVENT: (incident number, message); 1 is LOST_EVENTS."""
+    _short(body, 2, "INCIDENT")
+    number = _U16(body, 0)[0]
+    if len(body) < 3:
+        return number, ""
+    size = body[2]
+    return number, bytes(body[3 : 3 + size]).decode("utf-8", "replace")
 
 
 def parse_rotate(body: memoryview) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from zeroetl.errors import DecodeError
+from zeroetl.errors import BinlogFault, DecodeError
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, rows_table_id
 from zeroetl.sources.mysql.values import Layout, finisher, layout
 
@@ -228,10 +228,13 @@ class RowsDecoder:
         for _ in range(images):
             present = int.from_bytes(buf[pos : pos + self._nbl], "little") & self._full
             if present != self._full:
-                raise DecodeError(
-                    f"rows event for {self.tmap.schema}.{self.tmap.table} lacks columns: "
-                    "binlog_row_image=FULL is required",
+                names = self.tmap.column_names
+                missing = [names[i] for i in range(self.ncols) if not present >> i & 1]
+                raise BinlogFault(
+                    f"partial row image for {self.tmap.schema}.{self.tmap.table} (columns "
+                    f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} missing)",
                     hint="SET GLOBAL binlog_row_image=FULL (and in the server config), then resync",
+                    setting="binlog_row_image",
                 )
             pos += self._nbl
         out: list[Any] = []

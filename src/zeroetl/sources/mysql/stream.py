@@ -4,6 +4,10 @@
 understands: decoded row images, DDL statements, commit points (where the position advances) and
 idle points (heartbeats outside a transaction). Rows of tables the integration does not want are
 never decoded, only framed.
+
+Changes to wanted tables that the source logged in a form we cannot apply (statements instead
+of rows, partial row images, TABLE_MAPs without names, partial JSON, compressed transactions,
+incidents) become `FaultItem`s: never skipped silently, never fatal to the stream.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from zeroetl.errors import DecodeError, ZeroEtlError
+from zeroetl.errors import BinlogFault, DecodeError, ZeroEtlError
 from zeroetl.model import Position, TableId, TableSchema
 from zeroetl.sources.mysql.binlog import (
     BinlogReader,
@@ -23,9 +27,20 @@ from zeroetl.sources.mysql.binlog import (
     parse_rotate,
 )
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.dml import StatementDml, might_be_dml, statement_dml
+from zeroetl.sources.mysql.events import parse_incident
+from zeroetl.sources.mysql.faults import (
+    COMPRESSION,
+    INCIDENT_FAULT,
+    PARTIAL_JSON,
+    ROW_IMAGE,
+    ROW_METADATA,
+    STATEMENTS,
+    FaultItem,
+)
 from zeroetl.sources.mysql.gtid import MariaGtidState, MysqlGtidSet
 from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage, rows_table_id
-from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map
+from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, table_map_id
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +48,9 @@ log = logging.getLogger(__name__)
 QUERY = 2
 ROTATE = 4
 XID = 16
+EXECUTE_LOAD_QUERY = 18  # LOAD DATA logged as a statement
 TABLE_MAP = 19
+INCIDENT = 26
 ROWS_EVENTS = frozenset({23, 24, 25, 30, 31, 32})
 HEARTBEAT = frozenset({27, 41})
 MYSQL_GTID = 33
@@ -88,7 +105,7 @@ class TableErrorItem:
     reason: str
 
 
-Item = RowsItem | DdlItem | CommitItem | IdleItem | TableErrorItem
+Item = RowsItem | DdlItem | CommitItem | IdleItem | TableErrorItem | FaultItem
 
 
 def _first_words(sql: str) -> str:
@@ -96,6 +113,9 @@ def _first_words(sql: str) -> str:
     if head.startswith("XA "):
         return " ".join(head.split()[:2])
     return head.split(" ", 1)[0].rstrip(";")
+
+
+_MapEntry = tuple[bytes, TableId, TableMap | None, tuple[RowsDecoder, TableSchema] | None]
 
 
 class ChangeStream:
@@ -110,11 +130,27 @@ class ChangeStream:
         wanted: Callable[[TableId], bool],
         heartbeat_s: float = 0.5,
     ) -> None:
+        reader = BinlogReader(params, start, server_id=server_id, heartbeat_s=heartbeat_s)
+        self._setup(reader, start, wanted)
+
+    @classmethod
+    def from_reader(
+        cls, reader: BinlogReader, start: Position, *, wanted: Callable[[TableId], bool]
+    ) -> ChangeStream:
+        """Over a reader that is already set up (recorded streams, tests)."""
+        self = cls.__new__(cls)
+        self._setup(reader, start, wanted)
+        return self
+
+    def _setup(
+        self, reader: BinlogReader, start: Position, wanted: Callable[[TableId], bool]
+    ) -> None:
         self.start = start
         self.wanted = wanted
-        self.reader = BinlogReader(params, start, server_id=server_id, heartbeat_s=heartbeat_s)
-        # table_id -> (TABLE_MAP bytes, TableMap, decoder and schema, or None when unwanted/failed)
-        self._maps: dict[int, tuple[bytes, TableMap, tuple[RowsDecoder, TableSchema] | None]] = {}
+        self.reader = reader
+        # table_id -> (TABLE_MAP bytes, table, TableMap (None: no column names), decoder and
+        # schema (None when unwanted, failed or without names))
+        self._maps: dict[int, _MapEntry] = {}
         self._failed: set[TableId] = set()
         self._commit_us = 0  # MySQL 8: the current transaction's commit time, microseconds
 
@@ -148,14 +184,17 @@ class ChangeStream:
                     raise DecodeError(
                         f"rows event for an unknown table id at {ev.file}:{ev.end_pos}"
                     )
-                compiled = entry[2]
+                compiled = entry[3]
                 if compiled is None:
                     continue
                 decoder, schema = compiled
-                tmap = entry[1]
-                tid = TableId(tmap.schema, tmap.table)
+                tid = entry[1]
                 try:
                     image = decoder.decode(t, ev.body)
+                except BinlogFault as exc:
+                    what = f"the source logged a {exc.message} at {ev.file}:{ev.end_pos}"
+                    yield FaultItem(ROW_IMAGE, (tid,), what, ev.timestamp)
+                    continue
                 except ZeroEtlError as exc:
                     yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
                     continue
@@ -170,20 +209,31 @@ class ChangeStream:
                 body = bytes(ev.body)
                 tid_num = rows_table_id(ev.body)
                 cached = maps.get(tid_num)
+                tmap: TableMap | None
                 if cached is not None and cached[0] == body:
-                    if cached[2] is not None:
+                    if cached[3] is not None:
                         continue
-                    tmap = cached[1]  # skipped so far: it may be wanted again after a resync
+                    tid, tmap = cached[1], cached[2]  # skipped so far: may be wanted again
                 else:
-                    tmap = parse_table_map(ev.body)
-                tid = TableId(tmap.schema, tmap.table)
+                    try:
+                        tmap = parse_table_map(ev.body)
+                        tid = TableId(tmap.schema, tmap.table)
+                    except BinlogFault:  # no column names: only a wanted table cares
+                        tmap, tid = None, table_map_id(ev.body)
                 new: tuple[RowsDecoder, TableSchema] | None = None
                 if tid not in self._failed and self.wanted(tid):
-                    try:
-                        new = (RowsDecoder(tmap), tmap.table_schema())
-                    except ZeroEtlError as exc:
-                        yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
-                maps[tid_num] = (body, tmap, new)
+                    if tmap is None:
+                        what = (
+                            f"the source logged a TABLE_MAP without column names for {tid} "
+                            f"at {ev.file}:{ev.end_pos}"
+                        )
+                        yield FaultItem(ROW_METADATA, (tid,), what, ev.timestamp)
+                    else:
+                        try:
+                            new = (RowsDecoder(tmap), tmap.table_schema())
+                        except ZeroEtlError as exc:
+                            yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
+                maps[tid_num] = (body, tid, tmap, new)
             elif t == XID:
                 in_txn = False
                 yield CommitItem(
@@ -203,7 +253,11 @@ class ChangeStream:
                 elif word == "SAVEPOINT":
                     pass
                 else:
-                    yield DdlItem(q.schema, q.sql, ev.timestamp)
+                    dml = statement_dml(q.sql, q.schema) if might_be_dml(q.sql) else None
+                    if dml is not None:
+                        yield from self._statement(dml, q.sql, ev.file, ev.end_pos, ev.timestamp)
+                    else:
+                        yield DdlItem(q.schema, q.sql, ev.timestamp)
                     if not in_txn or standalone_next:
                         in_txn = False
                         yield CommitItem(
@@ -231,16 +285,72 @@ class ChangeStream:
             elif t in HEARTBEAT:
                 if not in_txn:
                     yield IdleItem(self._pos(ev.file, ev.end_pos, maria, mysql))
+            elif t == EXECUTE_LOAD_QUERY:
+                fde = self.reader.format_description
+                q = parse_query(ev.body, fde.post_len(t, 26) if fde else 26)
+                dml = statement_dml(q.sql, q.schema)
+                if dml is not None:
+                    yield from self._statement(dml, q.sql, ev.file, ev.end_pos, ev.timestamp)
+                if not in_txn or standalone_next:
+                    in_txn = False
+                    yield CommitItem(
+                        self._pos(ev.file, ev.end_pos, maria, mysql),
+                        self._commit_time(ev.timestamp),
+                    )
+                standalone_next = False
             elif t == TRANSACTION_PAYLOAD:
-                raise DecodeError(
-                    f"compressed transaction payload at {ev.file}:{ev.end_pos}",
-                    hint="set binlog_transaction_compression=OFF on the source",
+                # MySQL 8 binlog_transaction_compression: the whole transaction (BEGIN, TABLE_MAPs,
+                # rows, XID) is one zstd payload whose tables we cannot see.
+                what = (
+                    f"the source logged a compressed transaction at {ev.file}:{ev.end_pos} "
+                    "(its tables cannot be read)"
                 )
-            elif t == PARTIAL_UPDATE_ROWS:
-                raise DecodeError(
-                    f"partial JSON update event at {ev.file}:{ev.end_pos}",
-                    hint="set binlog_row_value_options='' on the source",
+                yield FaultItem(COMPRESSION, None, what, ev.timestamp)
+                in_txn = False
+                yield CommitItem(
+                    self._pos(ev.file, ev.end_pos, maria, mysql), self._commit_time(ev.timestamp)
                 )
+            elif t == PARTIAL_UPDATE_ROWS:  # MySQL 8 binlog_row_value_options=PARTIAL_JSON
+                entry = maps.get(rows_table_id(ev.body))
+                if entry is None:
+                    raise DecodeError(
+                        f"rows event for an unknown table id at {ev.file}:{ev.end_pos}"
+                    )
+                if entry[3] is not None:
+                    what = (
+                        f"the source logged a partial JSON update for {entry[1]} "
+                        f"at {ev.file}:{ev.end_pos}"
+                    )
+                    yield FaultItem(PARTIAL_JSON, (entry[1],), what, ev.timestamp)
+            elif t == INCIDENT:
+                _num, message = parse_incident(ev.body)
+                what = (
+                    f"the source logged an incident at {ev.file}:{ev.end_pos} "
+                    f"({message or 'lost events'}): its binlog may lack changes"
+                )
+                yield FaultItem(INCIDENT_FAULT, None, what, ev.timestamp)
+
+    def _statement(
+        self, dml: StatementDml, sql: str, file: str, pos: int, ts: int
+    ) -> Iterator[FaultItem]:
+        """Rows changed by a statement logged as such: a fault for the wanted tables it names
+        (for every table when it names none we can read)."""
+        where = f"at {file}:{pos}"
+        if dml.tables is None:
+            text = " ".join(sql[:200].split())[:60]
+            what = (
+                f"the source wrote {dml.verb} as a statement, not as row events, {where} "
+                f"({text!r}: its tables cannot be told)"
+            )
+            yield FaultItem(STATEMENTS, None, what, ts)
+            return
+        tables = tuple(t for t in dml.tables if self.wanted(t))
+        if tables:
+            names = ", ".join(str(t) for t in tables)
+            what = (
+                f"the source wrote {dml.verb} on {names} as a statement, not as row events, {where}"
+            )
+            yield FaultItem(STATEMENTS, tables, what, ts)
 
     def _commit_time(self, header_ts: int) -> float:
         us, self._commit_us = self._commit_us, 0
@@ -250,9 +360,9 @@ class ChangeStream:
 
     def _fail(self, table: TableId, reason: str) -> Iterator[Item]:
         self._failed.add(table)
-        for k, (body, tmap, _dec) in list(self._maps.items()):
-            if TableId(tmap.schema, tmap.table) == table:
-                self._maps[k] = (body, tmap, None)
+        for k, (body, tid, tmap, _dec) in list(self._maps.items()):
+            if tid == table:
+                self._maps[k] = (body, tid, tmap, None)
         yield TableErrorItem(table, reason)
 
     @staticmethod

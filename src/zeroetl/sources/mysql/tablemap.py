@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zeroetl.errors import DecodeError
+from zeroetl.errors import BinlogFault, DecodeError
 from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema
 from zeroetl.sources.mysql import coltypes as T
 from zeroetl.sources.mysql.types import decimal_type
@@ -147,6 +147,14 @@ def rows_table_id(body: memoryview) -> int:
     return int.from_bytes(body[:6], "little")
 
 
+def table_map_id(body: memoryview) -> TableId:
+    """The database and table a TABLE_MAP names (its fixed part, present whatever the metadata)."""
+    r = _Reader(bytes(body[: 8 + 256 + 2 + 256]), 8)
+    schema = r.take(r.uint(1)).decode("utf-8", "replace")
+    r.take(1)
+    return TableId(schema, r.take(r.uint(1)).decode("utf-8", "replace"))
+
+
 def parse_table_map(body: memoryview, flavor: str | None = None) -> TableMap:
     """Parse a TABLE_MAP body. `flavor` ("mysql"/"mariadb") settles the one place where the two
     servers' optional metadata differ (MariaDB gives GEOMETRY columns a charset); when None it is
@@ -171,10 +179,11 @@ def parse_table_map(body: memoryview, flavor: str | None = None) -> TableMap:
     nullable = tuple(bool(null_bits >> i & 1) for i in range(n))
     opt = _parse_optional(r, types, n, flavor)
     if opt.names is None:
-        raise DecodeError(
+        raise BinlogFault(
             f"TABLE_MAP for {schema}.{table} has no column names: binlog_row_metadata=FULL is "
             "required",
             hint="SET GLOBAL binlog_row_metadata=FULL (and in the server config), then resync",
+            setting="binlog_row_metadata",
         )
     return TableMap(
         table_id=table_id,
