@@ -23,7 +23,7 @@ import pyarrow as pa
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.engine.tables import TableBook
-from zeroetl.errors import TableFailed
+from zeroetl.errors import TableChanged, TableFailed
 from zeroetl.model import Position, TableId, TableState
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
@@ -93,6 +93,12 @@ class Copier:
             return False
         return self.book.start_copy(schema, "", checkpoint) is not None
 
+    def _changed(self, table: TableId) -> bool:
+        """Whether the source table is gone or no longer has the shape being copied."""
+        now = load_schemas(self._source(), [table]).get(table)
+        recorded = self.book.schemas.get(table)
+        return now is None or recorded is None or not now.same_shape(recorded)
+
     def chunks(
         self, table: TableId, session_hw: Position | None, prefetch: bool = True
     ) -> Iterator[tuple[pa.Table, Position]]:
@@ -148,7 +154,12 @@ class Copier:
             except TableFailed as exc:
                 self.dest.rollback()
                 self.dest.begin()
-                self.book.fail(table, exc.reason, checkpoint)
+                if isinstance(exc, TableChanged):
+                    # Changed after the snapshot began: copied again while streaming, after
+                    # the DDL that changed it.
+                    self.book.require_resync(table, exc.reason, checkpoint)
+                else:
+                    self.book.fail(table, exc.reason, checkpoint)
                 self.book.flush()
                 self.dest.commit()
                 continue
@@ -170,6 +181,12 @@ class Copier:
                 self.write_chunk(table, rows, hw)
                 self.progress.snapshot_chunk(table, rows.num_rows)
                 return False
+        except TableChanged as exc:
+            if self._changed(table):
+                self.book.require_resync(table, exc.reason, checkpoint)
+            else:  # the same shape still fails: not a concurrent change, do not loop
+                self.book.fail(table, exc.reason, checkpoint)
+            return True
         except TableFailed as exc:
             self.book.fail(table, exc.reason, checkpoint)
             return True

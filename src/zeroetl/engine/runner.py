@@ -19,7 +19,7 @@ from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine import snapshot_phase
 from zeroetl.engine.changes import Batch
 from zeroetl.engine.copier import Copier
-from zeroetl.engine.ddl_apply import DdlApplier
+from zeroetl.engine.ddl_apply import DdlApplier, ReplayFromCheckpoint
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.pump import Pump
 from zeroetl.engine.settings import EngineSettings, Progress
@@ -157,7 +157,7 @@ class Replicator:
                 if self._stream():
                     return
                 backoff = 0.5
-            except _Replay as exc:
+            except (_Replay, ReplayFromCheckpoint) as exc:
                 log.warning("%s", exc)
                 self._abandon_open_batch()
             except BinlogPurged as exc:

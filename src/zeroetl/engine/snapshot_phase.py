@@ -44,12 +44,14 @@ def snapshot_with_retries(rep: Replicator) -> None:
 def first_snapshot(rep: Replicator) -> None:
     conn = rep.params.connect()
     try:
-        tables = [t for t in list_tables(conn) if rep.wanted(t)]
-        schemas = load_schemas(conn, tables)
         before = server_binlog_position(conn)
         reader = rep.copier.reader()
         snap = reader.begin_consistent()
         start = snap or before
+        # Tables are listed after the start position is fixed: a table created or renamed
+        # before it is in the list, and every later DDL is in the stream from it.
+        tables = [t for t in list_tables(conn) if rep.wanted(t)]
+        schemas = load_schemas(conn, tables)
         session_hw = snap or server_binlog_position(conn)
     finally:
         conn.close()

@@ -81,11 +81,21 @@ class TableBook:
         self.dirty.add(schema.id)
         return st
 
+    def create_synced(self, schema: TableSchema, reason: str, checkpoint: Position | None) -> None:
+        """Create the warehouse table empty and Synced at once: the source table is known to
+        be empty with this shape at `checkpoint` (CREATE TABLE ... LIKE a Synced table)."""
+        self.dest.create_table(schema)
+        self.schemas[schema.id] = schema
+        st = self.set_state(schema.id, TableState.SYNCED, reason, checkpoint)
+        st.snapshot_done, st.snapshot_cursor, st.snapshot_hw, st.rows_copied = True, None, None, 0
+        self.dirty.add(schema.id)
+
     def drop(self, table: TableId, reason: str, checkpoint: Position | None) -> None:
-        if table in self.schemas:
+        st = self.status.get(table)
+        if table in self.schemas or (st is not None and st.state is not TableState.DELETED):
             self.dest.drop_table(table)
-            del self.schemas[table]
-        if table in self.status:
+            self.schemas.pop(table, None)
+        if st is not None:
             self.set_state(table, TableState.DELETED, reason, checkpoint)
 
     def rename(self, old: TableId, new: TableId, checkpoint: Position | None) -> None:
