@@ -5,17 +5,19 @@ Modes:
 - `streaming`: a Replicator runs in a thread while the scenario runs; `sync()` waits until it
   has read everything written so far, so DDL lands between live batches.
 - `downtime`: the scenario runs while nothing replicates; the next start replays it.
-- `replay`: `downtime`, then the checkpoint is moved back to where the scenario started and the
-  whole scenario is replayed onto a warehouse that already holds its outcome (the worst case of
-  a replay after a crash: every table ahead of the checkpoint).
+- `replay`: `downtime`, then the checkpoint is moved back to where the scenario started and
+  the whole scenario is replayed onto a warehouse that already holds its outcome, every table
+  being a copy read after the checkpoint (what a restart's reconciliation or a resync leaves,
+  for every table at once): DDL meets names already taken, tables and columns already gone.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pymysql
@@ -25,7 +27,7 @@ from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
-from zeroetl.model import Position, TableId
+from zeroetl.model import Position, TableId, TableState
 from zeroetl.sandbox.mariadb import MariaDBServer
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
@@ -68,6 +70,7 @@ class Harness:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._start_pos: Position | None = None
+        self._started_at = datetime.now(UTC)
 
     # -- the source ---------------------------------------------------------------------------
     def sql(self, *statements: str) -> None:
@@ -124,6 +127,7 @@ class Harness:
         """After the initial tables exist: the first snapshot, then the scenario's mode."""
         self.catch_up()
         self._start_pos = self._source_pos()
+        self._started_at = datetime.now(UTC)
         if self.mode == "streaming":
             rep, dest = self._replicator(until_caught_up=False)
             self._rep = rep
@@ -138,6 +142,9 @@ class Harness:
 
             self._thread = threading.Thread(target=run, name="replicator", daemon=True)
             self._thread.start()
+            # The scenario starts once the replicator streams (its start-up reconciliation with
+            # the source's tables would otherwise race with the scenario's first statements).
+            self._wait(lambda: rep.phase == "streaming", "the replicator to start streaming")
 
     def _source_pos(self) -> Position:
         return server_binlog_position(self.conn)
@@ -146,17 +153,22 @@ class Harness:
         """Streaming: wait until the replicator has read everything written so far."""
         if self._rep is None:
             return
+        rep = self._rep
         target = self._source_pos()
+        self._wait(
+            lambda: rep.position is not None and rep.position >= target, f"position {target}"
+        )
+
+    def _wait(self, done: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline:
             self._raise_error()
-            pos = self._rep.position
-            if pos is not None and pos >= target:
+            if done():
                 return
             if self._thread is not None and not self._thread.is_alive():
                 raise AssertionError("the replicator stopped while streaming")
             time.sleep(0.02)
-        raise AssertionError(f"replicator stuck before {target}")
+        raise AssertionError(f"replicator stuck waiting for {what}")
 
     def _raise_error(self) -> None:
         if self._error is not None:
@@ -175,13 +187,27 @@ class Harness:
         self.catch_up()
         if self.mode == "replay":
             self.check()
-            assert self._start_pos is not None
-            dest, _ = open_integration(self.wh, "target")
-            try:
-                dest.save_checkpoint(self._start_pos)
-            finally:
-                dest.close()
+            self._rewind()
             self.catch_up()
+
+    def _rewind(self) -> None:
+        """Move the checkpoint back to where the scenario started, every Synced table being a
+        copy read now: as if each had just been resynced while the stream was that far behind
+        (the state a restart's reconciliation or a resync leaves, for every table at once)."""
+        assert self._start_pos is not None
+        now = self._source_pos()
+        dest, _ = open_integration(self.wh, "target")
+        try:
+            dest.begin()
+            dest.save_checkpoint(self._start_pos)
+            for st in dest.load_table_statuses().values():
+                if st.state is TableState.SYNCED:
+                    st.state = TableState.RESYNC_INITIATED
+                    st.snapshot_done, st.snapshot_hw = True, now
+                    dest.save_table_status(st)
+            dest.commit()
+        finally:
+            dest.close()
 
     def close(self) -> None:
         if self._rep is not None and self._thread is not None:
@@ -190,6 +216,20 @@ class Harness:
         self.conn.close()
 
     # -- the comparison ---------------------------------------------------------------------------
+    def copies(self, table: str, db: str | None = None) -> list[str]:
+        """Reasons of the copies of `db.table` begun since `start()` (ResyncInitiated)."""
+        duck = open_duck(self.wh / "target.duckdb")
+        try:
+            rows = duck.execute(
+                "SELECT state_change_reason FROM _zeroetl.state_changes WHERE schema_name = ? "
+                "AND table_name = ? AND new_state = 'ResyncInitiated' AND record_time > ? "
+                "ORDER BY record_time",
+                [db or self.dbs[0], table, self._started_at],
+            ).fetchall()
+        finally:
+            duck.close()
+        return [r[0] for r in rows]
+
     def check(self) -> None:
         """Every source table the filter includes is in the warehouse, Synced, equal value by
         value and column by column; nothing else is left in the warehouse."""

@@ -77,6 +77,18 @@ class Copier:
             or (s.state is TableState.RESYNC_INITIATED and not s.snapshot_done)
         ]
 
+    def next_pending(self, applied: Position) -> TableId | None:
+        """The table to copy a chunk of next, with the stream at `applied`: a copy under way,
+        else a queued one whose `not_before` position the stream has reached."""
+        ready = None
+        for table in self.pending():
+            st = self.book.status[table]
+            if st.state is TableState.RESYNC_INITIATED:
+                return table
+            if ready is None and (st.snapshot_hw is None or applied >= st.snapshot_hw):
+                ready = table
+        return ready
+
     def begin_resync(self, table: TableId, checkpoint: Position | None) -> bool:
         """Recreate `table` empty with its current source schema. Call inside a transaction.
 

@@ -198,22 +198,22 @@ class DdlApplier:
         if not self.r.wanted(table):
             return
         st = self._live(table)
-        if st is not None and st.state in _COPYING:
-            return  # its copy was read after this statement (module docstring)
-        if st is not None and st.state is TableState.SYNCED and a.if_not_exists:
-            return  # it existed: the statement changed nothing
-        if st is None and a.like is not None and self._create_like(table, a.like):
+        if a.if_not_exists and st is not None:
+            if st.state in _COPYING or st.state is TableState.SYNCED:
+                return  # it may have existed: its copy, or the table, stands
+        elif a.like is not None and self._create_like(table, a.like):
             return
+        elif st is not None and st.state in _COPYING:
+            return  # its copy was read after this statement (module docstring)
         self._resync(table, "table created on the source")
 
     def _create_like(self, table: TableId, like: TableId) -> bool:
-        """CREATE TABLE t LIKE s, s Synced: t is s's shape, empty, and Synced from here on."""
+        """CREATE TABLE t LIKE s, s Synced: t is s's shape, empty, and Synced from here on
+        (whatever the warehouse held under that name: a copy queued or under way, replaced)."""
         src = self._live(like)
         schema = self.book.schemas.get(like)
         if src is None or src.state is not TableState.SYNCED or schema is None:
             return False
-        if self.r.dest.existing_table(table) is not None:
-            return False  # the name is taken in the warehouse: copy instead
         new = TableSchema(table, schema.columns, schema.primary_key)
         self.book.create_synced(new, f"created like {like}", self.r.position)
         return True
@@ -224,10 +224,13 @@ class DdlApplier:
             st_old is not None
             and st_old.state is TableState.SYNCED
             and old in self.book.schemas
-            and st_new is None
             and self.r.wanted(new)
-            and self.r.dest.existing_table(new) in (None, old)
         ):
+            # A Synced table holds the source's rows as of this statement, so renaming it is
+            # exact; whatever the warehouse held under the new name (a copy queued or under
+            # way since a restart, say) is replaced.
+            if st_new is not None:
+                self.book.discard(new)
             self.book.rename(old, new, self.r.position)
             return
         if st_old is not None:

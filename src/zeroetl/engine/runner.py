@@ -433,12 +433,11 @@ class Replicator:
         there was such work."""
         if self._txn_open or self._pending_changes:
             return False
-        pending = self.copier.pending()
-        if not pending:
-            return False
-        table = pending[0]
-        st = self.book.status[table]
         assert self.committed is not None
+        table = self.copier.next_pending(self.committed)
+        if table is None:
+            return False
+        st = self.book.status[table]
         self.dest.begin()
         try:
             if st.state is TableState.RESYNC_REQUIRED:
