@@ -76,7 +76,10 @@ class Harness:
     def sql(self, *statements: str) -> None:
         with self.conn.cursor() as cur:
             for s in statements:
-                cur.execute(s)
+                try:
+                    cur.execute(s)
+                except pymysql.err.MySQLError as exc:
+                    raise AssertionError(f"source statement failed: {s!r}: {exc}") from exc
 
     def table(self, name: str, rows: int = 5, extra: str = "") -> None:
         """CREATE TABLE name (id INT PRIMARY KEY, v VARCHAR(40) [, extra]) with `rows` rows."""

@@ -176,14 +176,20 @@ _QUALIFIER = re.compile(r"`((?:[^`]|``)+)`\s*\.|([\w$]+)\s*\.")
 
 
 def schemas_named(sql: str, default_schema: str) -> set[str]:
-    """Best effort, for a statement `classify` failed on: its default schema and every name
-    used as a qualifier (`name.`). Never raises."""
+    """Best effort, for a statement `classify` failed on: its default schema, every name
+    used as a qualifier (`name.`) and the name after DATABASE or SCHEMA. Never raises."""
     out = {default_schema} if default_schema else set()
     try:
         toks = tokenize(sql)
         for a, b in itertools.pairwise(toks):
             if a.kind in ("w", "q") and b.kind == "p" and b.text == ".":
                 out.add(a.value)
+        words = [t for t in toks if t.kind in ("w", "q")]
+        for j, t in enumerate(words):
+            if t.kind == "w" and t.text.upper() in ("DATABASE", "SCHEMA"):
+                rest = [w for w in words[j + 1 :] if w.text.upper() not in ("IF", "NOT", "EXISTS")]
+                if rest:
+                    out.add(rest[0].value)
     except Exception:
         for m in _QUALIFIER.finditer(sql):
             out.add(m.group(1).replace("``", "`") if m.group(1) else m.group(2))
