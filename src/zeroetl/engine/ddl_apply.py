@@ -24,9 +24,10 @@ the statement, so every chunk of it was read after the statement and already ref
 
 If applying an action still fails (a destination error, or a bug here), the warehouse
 transaction is rolled back, the tables the action names are set to ResyncRequired in a
-transaction of their own, and the stream replays from the checkpoint: those tables then take
-the resync path, so the same failure cannot repeat. A failure that a resync cannot avoid (the
-tables were already waiting for one) is raised.
+transaction of their own, and the stream replays from the checkpoint. Until the replay has
+passed the failed statement, every DDL naming those tables takes the resync path (drops stay
+drops), so the call that failed is not made again. A failure that a resync cannot avoid (a drop
+of tables already waiting for a copy) is raised.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from zeroetl.engine.tables import TableBook
 from zeroetl.errors import ZeroEtlError
-from zeroetl.model import ColumnSchema, TableId, TableSchema, TableState, TableStatus
+from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
 from zeroetl.sources.mysql import ddl as d
 from zeroetl.sources.mysql.stream import DdlItem, RowsItem
 
@@ -58,6 +59,10 @@ class ReplayFromCheckpoint(ZeroEtlError):
 class DdlApplier:
     def __init__(self, runner: Replicator) -> None:
         self.r = runner
+        # Tables whose DDL failed, resynced rather than changed in place until the replay
+        # passes the position of the failure (see the module docstring).
+        self.poisoned: set[TableId] = set()
+        self.poisoned_until: Position | None = None
 
     @property
     def book(self) -> TableBook:
@@ -69,6 +74,10 @@ class DdlApplier:
     # -- entry points -----------------------------------------------------------------------------
     def apply(self, item: DdlItem) -> None:
         """Apply one DDL statement inside the open warehouse transaction."""
+        pos = self.r.position
+        if self.poisoned_until is not None and pos is not None and pos > self.poisoned_until:
+            self.poisoned.clear()
+            self.poisoned_until = None
         try:
             actions = d.classify(item.sql, item.schema)
         except Exception:  # a classifier bug must neither stop the stream nor lose the change
@@ -141,6 +150,7 @@ class DdlApplier:
     def _recover(self, action: d.DdlAction, item: DdlItem, exc: Exception) -> None:
         """Applying `action` failed: roll back, resync the tables it names, replay."""
         r = self.r
+        failed_at = r.position
         tables = _named(action, r.book)
         log.warning(
             "applying the DDL %s failed: %r: %s; resyncing %s",
@@ -158,8 +168,13 @@ class DdlApplier:
             if (t in book or r.wanted(t))
             and (book.get(t) is None or book.status[t].state is not TableState.RESYNC_REQUIRED)
         ]
-        if not fresh:
+        if not fresh and set(tables) <= self.poisoned:
             raise exc  # a resync would not avoid it: a real destination problem
+        self.poisoned.update(tables)
+        if failed_at is not None and (
+            self.poisoned_until is None or failed_at > self.poisoned_until
+        ):
+            self.poisoned_until = failed_at
         reason = f"DDL could not be applied ({str(exc)[:160]}): {item.sql[:100]}"
         r.dest.begin()
         try:
@@ -177,7 +192,9 @@ class DdlApplier:
 
     # -- actions ----------------------------------------------------------------------------------
     def _apply_one(self, a: d.DdlAction) -> None:
-        if isinstance(a, d.CreateTable):
+        if self.poisoned and not self.poisoned.isdisjoint(_named(a, self.book)):
+            self._resync_named(a)
+        elif isinstance(a, d.CreateTable):
             self._create(a)
         elif isinstance(a, d.DropTable):
             self._drop(a.table, "table dropped on the source")
@@ -192,6 +209,22 @@ class DdlApplier:
                 if st.id.schema == a.schema:
                     self._drop(st.id, "database dropped on the source")
         # CreateDatabase: schemas are created with their first table.
+
+    def _resync_named(self, a: d.DdlAction) -> None:
+        """The action's tables without any in-place change: removed names dropped, the rest
+        resynced."""
+        gone: list[TableId] = []
+        if isinstance(a, d.RenameTable):
+            gone = [a.old]
+        elif isinstance(a, d.AlterTable) and a.rename_to not in (None, a.table):
+            gone = [a.table]
+        elif isinstance(a, d.DropTable | d.DropDatabase):
+            gone = _named(a, self.book)
+        for table in _named(a, self.book):
+            if table in gone:
+                self._drop(table, "dropped or renamed on the source")
+            elif self._concerns(table):
+                self._resync(table, "changed on the source after a failed DDL")
 
     def _create(self, a: d.CreateTable) -> None:
         table = a.table
