@@ -121,6 +121,36 @@ def test_destination_error_resyncs_only_the_tables_named(
         assert h.copies("b") == []
 
 
+def test_a_ddl_that_always_fails_is_resynced_not_retried(
+    mariadb, source_url, tmp_path, test_db, monkeypatch
+):
+    """The destination refuses one DDL every time. Its table is copied instead, also when the
+    replay from the checkpoint first makes that table in place (a RENAME onto it)."""
+    real = DuckDBDestination.drop_column
+    calls: list[str] = []
+
+    def broken(self, table, name):  # type: ignore[no-untyped-def]
+        if table.table == "t":
+            calls.append(name)
+            raise DestinationError("injected: drop column failed: I/O error")
+        return real(self, table, name)
+
+    monkeypatch.setattr(DuckDBDestination, "drop_column", broken)
+    # One warehouse transaction for the whole catch-up: the replay starts before the RENAME.
+    with harness(mariadb, source_url, tmp_path, test_db, "downtime", batch_ms=60_000) as h:
+        h.table("x", rows=8, extra="w INT")
+        h.table("b", rows=8)
+        h.start()
+        h.writes("x")
+        h.sql("RENAME TABLE x TO t", "ALTER TABLE t DROP COLUMN w")
+        h.writes("t")
+        h.writes("b")
+        h.finish()
+        h.check()
+        assert calls == ["w"]  # made once, never again on the replay
+        assert h.copies("b") == []
+
+
 def test_unclassifiable_ddl_is_never_skipped(
     mariadb, source_url, tmp_path, test_db, monkeypatch, caplog
 ):

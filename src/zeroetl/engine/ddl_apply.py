@@ -186,7 +186,7 @@ class DdlApplier:
             r.dest.rollback()
             raise
         raise ReplayFromCheckpoint(
-            f"DDL failed on {', '.join(map(str, fresh))}; they will be copied again; "
+            f"DDL failed on {', '.join(map(str, tables))}; copying them again instead; "
             f"replaying from {r.committed}"
         ) from exc
 
