@@ -345,3 +345,24 @@ def test_ddl_on_tables_outside_the_filter(mariadb, source_url, tmp_path, test_db
         h.finish()
         h.check()
         no_copy_unless_replayed(h, "kept")
+
+
+def test_ddl_while_the_table_is_being_copied(mariadb, source_url, tmp_path, test_db, mode):
+    """A type change starts a copy of a table, chunk by chunk; more DDL and writes arrive
+    while the copy is under way (a positional ADD COLUMN, a TRUNCATE, a RENAME)."""
+    with harness(mariadb, source_url, tmp_path, test_db, mode, chunk_rows=5) as h:
+        h.table("big", rows=150)
+        h.table("small", rows=5)
+        h.start()
+        h.sql("ALTER TABLE big MODIFY v VARCHAR(80)")  # a copy of big starts
+        h.writes("big")
+        h.sql("ALTER TABLE big ADD COLUMN early INT FIRST")
+        h.writes("big")
+        h.writes("small")
+        h.sync()
+        h.sql("ALTER TABLE small MODIFY v VARCHAR(90)", "TRUNCATE small")
+        h.writes("small")
+        h.sql("RENAME TABLE big TO big2")
+        h.writes("big2")
+        h.finish()
+        h.check()
