@@ -103,3 +103,10 @@ class TableFailed(ZeroEtlError):
         super().__init__(f"table {table}: {reason}")
         self.table = table
         self.reason = reason
+
+
+class TableChanged(TableFailed):
+    """The table was dropped, renamed or altered on the source while being read: copy it
+    again (the stream brings the DDL that changed it)."""
+
+    code = "TableChanged"

@@ -435,3 +435,38 @@ def test_record_schema_without_ddl(dest: DuckDBDestination) -> None:
     assert dest.recorded_schema(s.id) == s
     dest.record_schema(changed)
     assert dest.recorded_schema(s.id) == changed
+
+
+def test_add_column_at_a_position(dest: DuckDBDestination) -> None:
+    """MySQL's FIRST / AFTER: DuckDB only appends, so the table is rewritten in the new order,
+    rows kept, inside the caller's transaction (a rollback undoes it)."""
+    s = table("db", "t")
+    dest.create_table(s)
+    dest.apply_changes(s, changes(s, [(False, {"id": 1, "v": "x"}), (False, {"id": 2, "v": "y"})]))
+    dest.add_column(s.id, ColumnSchema("first", I64), position=0)
+    dest.add_column(s.id, ColumnSchema("mid", LogicalType(Kind.DECIMAL, 10, 2)), position=2)
+    dest.add_column(s.id, ColumnSchema("last", I64), position=None)
+    rec = dest.recorded_schema(s.id)
+    assert rec is not None and rec.names == ("first", "id", "mid", "v", "last")
+    physical = dest.reader().execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'db' "
+        "AND table_name = 't' ORDER BY column_index"
+    )
+    assert physical.fetchall() == [
+        ("first", "BIGINT"),
+        ("id", "BIGINT"),
+        ("mid", "DECIMAL(10,2)"),
+        ("v", "VARCHAR"),
+        ("last", "BIGINT"),
+    ]
+    assert sorted(content(dest, s.id), key=lambda r: r[1]) == [
+        (None, 1, None, "x", None),
+        (None, 2, None, "y", None),
+    ]
+    dest.begin()
+    dest.add_column(s.id, ColumnSchema("gone", I64), position=1)
+    dest.rollback()
+    rec = dest.recorded_schema(s.id)
+    assert rec is not None and rec.names == ("first", "id", "mid", "v", "last")
+    assert dest.existing_table(TableId("DB", "T")) == s.id
+    assert dest.existing_table(TableId("db", "nope")) is None

@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.engine.tables import TableBook
-from zeroetl.errors import TableFailed
+from zeroetl.errors import TableChanged, TableFailed
 from zeroetl.model import Position, TableId, TableState
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
@@ -78,6 +78,23 @@ class Copier:
             or (s.state is TableState.RESYNC_INITIATED and not s.snapshot_done)
         ]
 
+    def next_pending(
+        self, applied: Position, held: Callable[[TableId], bool] = lambda _t: False
+    ) -> TableId | None:
+        """The table to copy a chunk of next, with the stream at `applied`: a copy under way,
+        else a queued one whose `not_before` position the stream has reached. Tables `held`
+        (their source still logs changes we cannot read) wait."""
+        ready = None
+        for table in self.pending():
+            if held(table):
+                continue
+            st = self.book.status[table]
+            if st.state is TableState.RESYNC_INITIATED:
+                return table
+            if ready is None and (st.snapshot_hw is None or applied >= st.snapshot_hw):
+                ready = table
+        return ready
+
     def begin_resync(self, table: TableId, checkpoint: Position | None) -> bool:
         """Recreate `table` empty with its current source schema. Call inside a transaction.
 
@@ -93,6 +110,12 @@ class Copier:
             self.book.fail(table, problem, checkpoint)
             return False
         return self.book.start_copy(schema, "", checkpoint) is not None
+
+    def _changed(self, table: TableId) -> bool:
+        """Whether the source table is gone or no longer has the shape being copied."""
+        now = load_schemas(self._source(), [table]).get(table)
+        recorded = self.book.schemas.get(table)
+        return now is None or recorded is None or not now.same_shape(recorded)
 
     def chunks(
         self, table: TableId, session_hw: Position | None, prefetch: bool = True
@@ -155,7 +178,12 @@ class Copier:
             except TableFailed as exc:
                 self.dest.rollback()
                 self.dest.begin()
-                self.book.fail(table, exc.reason, checkpoint)
+                if isinstance(exc, TableChanged):
+                    # Changed after the snapshot began: copied again while streaming, after
+                    # the DDL that changed it.
+                    self.book.require_resync(table, exc.reason, checkpoint)
+                else:
+                    self.book.fail(table, exc.reason, checkpoint)
                 self.book.flush()
                 self.dest.commit()
                 continue
@@ -177,6 +205,12 @@ class Copier:
                 self.write_chunk(table, rows, hw)
                 self.progress.snapshot_chunk(table, rows.num_rows)
                 return False
+        except TableChanged as exc:
+            if self._changed(table):
+                self.book.require_resync(table, exc.reason, checkpoint)
+            else:  # the same shape still fails: not a concurrent change, do not loop
+                self.book.fail(table, exc.reason, checkpoint)
+            return True
         except TableFailed as exc:
             self.book.fail(table, exc.reason, checkpoint)
             return True

@@ -19,7 +19,7 @@ from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine import snapshot_phase
 from zeroetl.engine.changes import Batch
 from zeroetl.engine.copier import Copier
-from zeroetl.engine.ddl_apply import DdlApplier
+from zeroetl.engine.ddl_apply import DdlApplier, ReplayFromCheckpoint
 from zeroetl.engine.fault_apply import FaultApplier
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.pump import Pump
@@ -177,7 +177,7 @@ class Replicator:
                 if self._stream():
                     return
                 backoff = 0.5
-            except _Replay as exc:
+            except (_Replay, ReplayFromCheckpoint) as exc:
                 log.warning("%s", exc)
                 self._abandon_open_batch()
             except BinlogPurged as exc:
@@ -463,12 +463,11 @@ class Replicator:
         there was such work."""
         if self._txn_open or self._pending_changes:
             return False
-        pending = [t for t in self.copier.pending() if not self.faults.held(t)]
-        if not pending:
-            return False
-        table = pending[0]
-        st = self.book.status[table]
         assert self.committed is not None
+        table = self.copier.next_pending(self.committed, self.faults.held)
+        if table is None:
+            return False
+        st = self.book.status[table]
         self.dest.begin()
         try:
             if st.state is TableState.RESYNC_REQUIRED:

@@ -44,12 +44,14 @@ def snapshot_with_retries(rep: Replicator) -> None:
 def first_snapshot(rep: Replicator) -> None:
     conn = rep.params.connect()
     try:
-        tables = [t for t in list_tables(conn) if rep.wanted(t)]
-        schemas = load_schemas(conn, tables)
         before = server_binlog_position(conn)
         reader = rep.copier.reader()
         snap = reader.begin_consistent()
         start = snap or before
+        # Tables are listed after the start position is fixed: a table created or renamed
+        # before it is in the list, and every later DDL is in the stream from it.
+        tables = [t for t in list_tables(conn) if rep.wanted(t)]
+        schemas = load_schemas(conn, tables)
         session_hw = snap or server_binlog_position(conn)
     finally:
         conn.close()
@@ -81,7 +83,7 @@ def resume_snapshot(rep: Replicator) -> None:
     assert rep.committed is not None
     rep.position = rep.committed
     rep.dest.begin()
-    reconcile_filter(rep)
+    reconcile_filter(rep, restart=True)
     rep.book.flush()
     rep.dest.commit()
     unfinished = [
@@ -126,8 +128,14 @@ def finish_snapshot_commit(rep: Replicator, kind: str) -> None:
     rep.dest.commit()
 
 
-def reconcile_filter(rep: Replicator) -> None:
-    """Drop tables the filter now excludes; queue a copy of those it now includes."""
+def reconcile_filter(rep: Replicator, *, restart: bool = False) -> None:
+    """Drop tables the filter now excludes; queue a copy of those it now includes.
+
+    On `restart`, a table the warehouse lacks may also have been created or renamed on the
+    source while we were stopped: its DDL is ahead in the stream, and replaying it (a RENAME
+    of a Synced table, a CREATE TABLE ... LIKE) makes the table without copying it. So the copy
+    waits until the stream has passed the position read after listing the tables; by then it
+    has been made, or it really needs the copy."""
     for st in list(rep.book.tracked()):
         if not rep.wanted(st.id):
             rep.batch.drop_table(st.id)
@@ -135,9 +143,12 @@ def reconcile_filter(rep: Replicator) -> None:
     conn = rep.params.connect()
     try:
         existing = list_tables(conn)
+        listed_at = server_binlog_position(conn) if restart else None
     finally:
         conn.close()
     for table in sorted(existing, key=str):
         known = rep.book.get(table)
         if rep.wanted(table) and (known is None or known.state is TableState.DELETED):
-            rep.book.require_resync(table, "newly included by the data filter", rep.committed)
+            rep.book.require_resync(
+                table, "newly included by the data filter", rep.committed, not_before=listed_at
+            )

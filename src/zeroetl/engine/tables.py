@@ -60,11 +60,22 @@ class TableBook:
     def fail(self, table: TableId, reason: str, checkpoint: Position | None) -> None:
         self.set_state(table, TableState.FAILED, reason, checkpoint)
 
-    def require_resync(self, table: TableId, reason: str, checkpoint: Position | None) -> None:
+    def require_resync(
+        self,
+        table: TableId,
+        reason: str,
+        checkpoint: Position | None,
+        *,
+        not_before: Position | None = None,
+    ) -> None:
+        """Queue a copy of `table`. With `not_before`, the copy waits until the stream has
+        applied that position (`snapshot_hw` holds it while the table waits)."""
         st = self.status.get(table)
         if st is not None and st.state is TableState.RESYNC_REQUIRED:
             return
-        self.set_state(table, TableState.RESYNC_REQUIRED, reason, checkpoint)
+        st = self.set_state(table, TableState.RESYNC_REQUIRED, reason, checkpoint)
+        st.snapshot_hw = not_before
+        self.dirty.add(table)
 
     def start_copy(
         self, schema: TableSchema, reason: str, checkpoint: Position | None
@@ -103,11 +114,26 @@ class TableBook:
                 n,
             )
 
+    def create_synced(self, schema: TableSchema, reason: str, checkpoint: Position | None) -> None:
+        """Create the warehouse table empty and Synced at once: the source table is known to
+        be empty with this shape at `checkpoint` (CREATE TABLE ... LIKE a Synced table)."""
+        self.dest.create_table(schema)
+        self.schemas[schema.id] = schema
+        st = self.set_state(schema.id, TableState.SYNCED, reason, checkpoint)
+        st.snapshot_done, st.snapshot_cursor, st.snapshot_hw, st.rows_copied = True, None, None, 0
+        self.dirty.add(schema.id)
+
+    def discard(self, table: TableId) -> None:
+        """Drop the warehouse table without a state change: it is replaced at once."""
+        self.dest.drop_table(table)
+        self.schemas.pop(table, None)
+
     def drop(self, table: TableId, reason: str, checkpoint: Position | None) -> None:
-        if table in self.schemas:
+        st = self.status.get(table)
+        if table in self.schemas or (st is not None and st.state is not TableState.DELETED):
             self.dest.drop_table(table)
-            del self.schemas[table]
-        if table in self.status:
+            self.schemas.pop(table, None)
+        if st is not None:
             self.set_state(table, TableState.DELETED, reason, checkpoint)
 
     def rename(self, old: TableId, new: TableId, checkpoint: Position | None) -> None:

@@ -85,11 +85,20 @@ def rename_table_sql(old: TableId, new: TableSchema, catalog: str) -> list[str]:
     ]
 
 
-def add_column_sql(table: TableId, column: ColumnSchema, catalog: str) -> str:
-    return (
-        f"ALTER TABLE {qualified(table, catalog)} ADD COLUMN {ident(column.name)} "
-        f"{column_type(table, column)}"
-    )
+def add_column_sql(
+    current: TableSchema, column: ColumnSchema, position: int | None, catalog: str
+) -> list[str]:
+    """Add a column (its rows NULL) at `position`. DuckDB only appends, so a column placed
+    before others (MySQL `FIRST` / `AFTER x`) rewrites the table in its new column order,
+    inside the caller's transaction: column order in the warehouse follows the source."""
+    table = current.id
+    ctype = column_type(table, column)
+    if position is None or position >= len(current.columns):
+        return [f"ALTER TABLE {qualified(table, catalog)} ADD COLUMN {ident(column.name)} {ctype}"]
+    exprs = [ident(c.name) for c in current.columns]
+    exprs.insert(position, f"CAST(NULL AS {ctype}) AS {ident(column.name)}")
+    name = qualified(table, catalog)
+    return [f"CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(exprs)} FROM {name}"]
 
 
 def drop_column_sql(table: TableId, name: str, catalog: str) -> str:
@@ -100,11 +109,10 @@ def rename_column_sql(table: TableId, old: str, new: str, catalog: str) -> str:
     return f"ALTER TABLE {qualified(table, catalog)} RENAME COLUMN {ident(old)} TO {ident(new)}"
 
 
-def with_added(s: TableSchema, column: ColumnSchema) -> TableSchema:
-    # DuckDB appends new columns; the record follows the physical order.
-    return TableSchema(
-        s.id, (*[c for c in s.columns if c.name != column.name], column), s.primary_key
-    )
+def with_added(s: TableSchema, column: ColumnSchema, position: int | None = None) -> TableSchema:
+    cols = [c for c in s.columns if c.name != column.name]
+    cols.insert(len(cols) if position is None else position, column)
+    return TableSchema(s.id, tuple(cols), s.primary_key)
 
 
 def with_dropped(s: TableSchema, name: str) -> TableSchema:

@@ -33,7 +33,7 @@ CAPABILITIES = Capabilities(
     atomic_checkpoint=True,
     transactional_ddl=True,
     case_sensitive_identifiers=False,
-    positional_add_column=False,
+    positional_add_column=True,  # by rewriting the table in place (ddl.add_column_sql)
     cheap_cross_schema_rename=False,
     max_decimal_precision=MAX_DECIMAL_PRECISION,
 )
@@ -209,11 +209,20 @@ class DuckDBDestination:
         with self._atomic("truncate table", table):
             self._exec(f"DELETE FROM {qualified(table, self._catalog)}")
 
-    def add_column(self, table: TableId, column: ColumnSchema) -> None:
-        sql = ddl.add_column_sql(table, column, self._catalog)
+    def existing_table(self, table: TableId) -> TableId | None:
+        """The warehouse table `table` names, as stored (DuckDB names ignore case), if any."""
+        with self._errors("look up table", table):
+            return ddl.existing_name(self._con, table)
+
+    def add_column(self, table: TableId, column: ColumnSchema, position: int | None = None) -> None:
+        """Add `column` as the `position`-th column (0-based; None: last). Rows get NULL."""
         with self._atomic("add column", table):
-            self._exec(sql)
-            self._update_schema(table, lambda s: ddl.with_added(s, column))
+            current = self.recorded_schema(table)
+            if current is None:
+                raise DestinationError(f"table {table}: no recorded schema to add a column to")
+            for sql in ddl.add_column_sql(current, column, position, self._catalog):
+                self._exec(sql)
+            self._record_schema(table, ddl.with_added(current, column, position))
 
     def drop_column(self, table: TableId, name: str) -> None:
         with self._atomic("drop column", table):

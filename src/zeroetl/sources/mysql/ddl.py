@@ -12,25 +12,35 @@ can find in it, so the engine can resync them rather than guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import re
+from dataclasses import dataclass, field
 
-from zeroetl.model import TableId
+from zeroetl.model import ColumnSchema, TableId
+from zeroetl.sources.mysql import ddl_columns
 from zeroetl.sources.mysql.ddl_lexer import Token, split_statements, tokenize
 
 
 @dataclass(frozen=True)
 class AddColumn:
     """`has_default`: existing rows get a value other than NULL (DEFAULT x with x not NULL, a
-    generation expression, AUTO_INCREMENT or SERIAL). `not_null`: NOT NULL / PRIMARY KEY."""
+    generation expression, AUTO_INCREMENT or SERIAL). `not_null`: NOT NULL / PRIMARY KEY.
+    `first` / `after`: its position (else last). `column`: its name and logical type when the
+    statement alone tells them (see ddl_columns.py), else None."""
 
     name: str
     has_default: bool
     not_null: bool
+    if_not_exists: bool = False
+    first: bool = False
+    after: str | None = None
+    column: ColumnSchema | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class DropColumn:
     name: str
+    if_exists: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,19 @@ class Other:
         EXCHANGE/CONVERT PARTITION, DISCARD/IMPORT TABLESPACE): the table needs a resync."""
         words = tuple(w.upper() for w in self.text.split()[:2])
         return any(words[: len(p)] == p for p in _ROW_CHANGING)
+
+    @property
+    def changes_shape(self) -> bool:
+        """True when the operation may change the primary key or column types (ADD/DROP
+        PRIMARY KEY, CREATE/DROP INDEX `PRIMARY`, CONVERT TO CHARACTER SET): the replicated
+        table's recorded shape would go stale."""
+        words = [w.strip("`").upper() for w in re.split(r"[\s(]+", self.text) if w]
+        head = tuple(words[:3])
+        if head[:2] == ("CONVERT", "TO"):
+            return True
+        if "PRIMARY" not in words:
+            return False
+        return head[0] in ("ADD", "DROP", "CREATE")
 
 
 AlterOp = AddColumn | DropColumn | RenameColumn | ModifyColumn | Other
@@ -138,6 +161,39 @@ DdlAction = (
 
 class _ParseError(Exception):
     pass
+
+
+def tables_named(sql: str, default_schema: str) -> tuple[TableId, ...]:
+    """Best effort, for a statement `classify` failed on: the names after TABLE, TABLES, ON,
+    LIKE and TO. Never raises."""
+    try:
+        return _Reader(tokenize(sql), sql, default_schema, False).mentioned_tables()
+    except Exception:
+        return ()
+
+
+_QUALIFIER = re.compile(r"`((?:[^`]|``)+)`\s*\.|([\w$]+)\s*\.")
+
+
+def schemas_named(sql: str, default_schema: str) -> set[str]:
+    """Best effort, for a statement `classify` failed on: its default schema, every name
+    used as a qualifier (`name.`) and the name after DATABASE or SCHEMA. Never raises."""
+    out = {default_schema} if default_schema else set()
+    try:
+        toks = tokenize(sql)
+        for a, b in itertools.pairwise(toks):
+            if a.kind in ("w", "q") and b.kind == "p" and b.text == ".":
+                out.add(a.value)
+        words = [t for t in toks if t.kind in ("w", "q")]
+        for j, t in enumerate(words):
+            if t.kind == "w" and t.text.upper() in ("DATABASE", "SCHEMA"):
+                rest = [w for w in words[j + 1 :] if w.text.upper() not in ("IF", "NOT", "EXISTS")]
+                if rest:
+                    out.add(rest[0].value)
+    except Exception:
+        for m in _QUALIFIER.finditer(sql):
+            out.add(m.group(1).replace("``", "`") if m.group(1) else m.group(2))
+    return out
 
 
 def classify(
@@ -390,9 +446,8 @@ class _Reader:
             self.if_exists()
             return ModifyColumn(self.ident())
         if self.at("ALTER") and self.word(1) not in ("INDEX", "KEY", "CHECK", "CONSTRAINT"):
-            self.i += 1
-            self.accept("COLUMN")
-            return ModifyColumn(self.ident())
+            # ALTER [COLUMN] c SET DEFAULT / DROP DEFAULT / SET [IN]VISIBLE: no row changes.
+            return self.other()
         if self.accept("RENAME"):
             if self.accept("COLUMN"):
                 old = self.ident()
@@ -417,13 +472,14 @@ class _Reader:
             or self.at("SYSTEM", "VERSIONING")
         ):
             return self.other()
-        self.if_not_exists()
+        ine = self.if_not_exists()
         if self.punct("("):
             raise _ParseError("parenthesised ADD handled by the caller")
-        return self.column_def()
+        return self.column_def(ine)
 
-    def column_def(self) -> AddColumn:
+    def column_def(self, if_not_exists: bool = False) -> AddColumn:
         name = self.ident()
+        definition = self.t[self.i :]
         has_default = not_null = False
         depth = 0
         for j in range(self.i, len(self.t)):
@@ -446,7 +502,9 @@ class _Reader:
                 not_null = not_null or w == "SERIAL"
             elif (w == "NOT" and nxt_w == "NULL") or w == "PRIMARY":
                 not_null = True
-        return AddColumn(name, has_default, not_null)
+        first, after = ddl_columns.position(definition)
+        column = ddl_columns.column_type(name, definition, not_null)
+        return AddColumn(name, has_default, not_null, if_not_exists, first, after, column)
 
     def drop_op(self) -> AlterOp:
         explicit = self.accept("COLUMN")
@@ -456,8 +514,8 @@ class _Reader:
             or self.at("PERIOD", "FOR")
         ):
             return self.other()
-        self.if_exists()
-        return DropColumn(self.ident())
+        if_exists = self.if_exists()
+        return DropColumn(self.ident(), if_exists)
 
     def partition_side_effects(self, op: AlterOp) -> list[DdlAction]:
         """Other tables a partition operation changes: EXCHANGE swaps rows with a table,

@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pymysql
 
-from zeroetl.errors import SourceError, SourceUnavailable, TableFailed
+from zeroetl.errors import SourceError, SourceUnavailable, TableChanged, TableFailed
 from zeroetl.model import Kind, Position, TableSchema
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 from zeroetl.sources.mysql.resultset import RawResult, query_raw
@@ -32,6 +32,8 @@ from zeroetl.sources.mysql.textcast import Converter, quote_ident, select_expr
 
 _LOST = {2006, 2013, 2055}  # server gone / lost connection during query
 _NO_TABLE = 1146
+# No such column / table definition changed (a consistent snapshot older than an ALTER).
+_CHANGED = {1054, 1412}
 
 
 class SnapshotReader:
@@ -250,7 +252,11 @@ class SnapshotReader:
                     f"lost {self.params.redacted_url()} while reading {schema.id}: {msg}"
                 ) from None
             if code == _NO_TABLE:
-                raise TableFailed(str(schema.id), f"table is gone from the source: {msg}") from None
+                raise TableChanged(
+                    str(schema.id), f"table is gone from the source: {msg}"
+                ) from None
+            if code in _CHANGED:
+                raise TableChanged(str(schema.id), f"table changed on the source: {msg}") from None
             raise TableFailed(str(schema.id), f"snapshot query failed ({code}): {msg}") from None
 
     def _cursor(self) -> Any:
