@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from zeroetl import __version__
+from zeroetl import __version__, logs
 from zeroetl.errors import ZeroEtlError
 
 
@@ -46,11 +46,7 @@ class _Group(click.Group):
 def cli(verbose: int) -> None:
     """zeroetl: MySQL/MariaDB -> analytical warehouse, within a second of commit."""
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(max(level, logging.DEBUG), sys.stderr)
 
 
 @cli.group()

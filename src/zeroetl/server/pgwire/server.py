@@ -204,7 +204,7 @@ class PgServer:
         exchange = self.auth.exchange(user)
         writer.write(m.auth_sasl([MECHANISM]))
         await writer.drain()
-        kind, payload = await m.read_message(reader)
+        kind, payload = await m.read_message(reader, m.MAX_AUTH_MESSAGE_LEN)
         if kind != b"p":
             raise AuthFailed("expected SASLInitialResponse", "08P01")
         b = m.Buffer(payload)
@@ -213,7 +213,7 @@ class PgServer:
         first = b.take(b.int32())
         writer.write(m.auth_sasl_continue(exchange.first(first)))
         await writer.drain()
-        kind, payload = await m.read_message(reader)
+        kind, payload = await m.read_message(reader, m.MAX_AUTH_MESSAGE_LEN)
         if kind != b"p":
             raise AuthFailed("expected SASLResponse", "08P01")
         writer.write(m.auth_sasl_final(exchange.final(payload)))
