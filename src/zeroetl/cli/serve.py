@@ -16,6 +16,16 @@ log = logging.getLogger("zeroetl.serve")
 ALLOWED_ENV = "ZEROETL_ALLOWED_SOURCES"
 
 
+def _timeout(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    from zeroetl.server.sql.errors import SqlError
+    from zeroetl.server.sql.limits import parse_timeout
+
+    try:
+        return parse_timeout(value)
+    except SqlError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
 @click.command()
 @click.option(
     "--warehouse",
@@ -41,6 +51,51 @@ ALLOWED_ENV = "ZEROETL_ALLOWED_SOURCES"
     help="Serve /metrics without the bearer token (ids, states, counts and table names; "
     "keep the API on a private address).",
 )
+@click.option(
+    "--memory-limit",
+    envvar="ZEROETL_MEMORY_LIMIT",
+    default=None,
+    help="DuckDB memory limit of the service, replication and SQL sessions together (e.g. 8GiB)."
+    " Default: half the memory DuckDB detects.",
+)
+@click.option(
+    "--temp-limit",
+    envvar="ZEROETL_TEMP_LIMIT",
+    default=None,
+    help="Disk space DuckDB may spill to in <warehouse>/tmp (e.g. 20GiB). Default: 20% of the"
+    " free space, at most 8GiB.",
+)
+@click.option(
+    "--sql-statement-timeout",
+    envvar="ZEROETL_SQL_STATEMENT_TIMEOUT",
+    default="0",
+    show_default=True,
+    callback=_timeout,
+    help="A SQL session's statement_timeout until it sets its own (1000, 30s, 5min; 0: none).",
+)
+@click.option(
+    "--sql-max-statement-timeout",
+    envvar="ZEROETL_SQL_MAX_STATEMENT_TIMEOUT",
+    default="0",
+    show_default=True,
+    callback=_timeout,
+    help="No SQL statement runs longer, whatever the session sets (0: no maximum).",
+)
+@click.option(
+    "--sql-session-memory",
+    envvar="ZEROETL_SQL_SESSION_MEMORY",
+    default=None,
+    help="Memory of one SQL statement for sorts, joins and aggregates before it spills to disk"
+    " (e.g. 1GiB). Default: half the memory limit shared by the running slots.",
+)
+@click.option(
+    "--sql-max-running",
+    envvar="ZEROETL_SQL_MAX_RUNNING",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="SQL statements running at once over all sessions; the others wait for a slot.",
+)
 def serve(
     warehouse: Path,
     host: str,
@@ -48,6 +103,12 @@ def serve(
     sql_port: int,
     allowed: tuple[str, ...],
     metrics_public: bool,
+    memory_limit: str | None,
+    temp_limit: str | None,
+    sql_statement_timeout: int,
+    sql_max_statement_timeout: int,
+    sql_session_memory: str | None,
+    sql_max_running: int,
 ) -> None:
     """Run the zeroetl service: integrations over an HTTP API, many per warehouse.
 
@@ -59,7 +120,9 @@ def serve(
     import uvicorn
 
     from zeroetl.server.api.app import create_app
+    from zeroetl.server.hub import HubSettings
     from zeroetl.server.service import Service, ServiceConfig
+    from zeroetl.server.sql.limits import SessionLimits
 
     zlog = logging.getLogger("zeroetl")
     if zlog.getEffectiveLevel() > logging.INFO:
@@ -72,6 +135,13 @@ def serve(
         api_port=api_port,
         sql_port=sql_port,
         allowed_sources=allowed + env_allowed,
+        hub=HubSettings(memory_limit=memory_limit, temp_limit=temp_limit),
+        sql_limits=SessionLimits(
+            statement_timeout_ms=sql_statement_timeout,
+            max_statement_timeout_ms=sql_max_statement_timeout,
+            memory=sql_session_memory,
+            max_running=sql_max_running,
+        ),
     )
     service = Service(config)
     # uvicorn re-raises the signal that stopped it once it has shut down; make that a no-op so
