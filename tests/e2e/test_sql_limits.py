@@ -194,3 +194,15 @@ def test_the_hub_directories(limited: Serve) -> None:
     wh: Path = limited.warehouse
     assert (wh / "databases").is_dir() and (wh / "tmp").is_dir()
     assert (wh / "databases").stat().st_mode & 0o077 == 0
+
+
+def test_statement_timeout_from_the_connection_options(limited: Serve) -> None:
+    """libpq's `options` (PGOPTIONS) set parameters at connect time, as SET does."""
+    dsn = limited.sql_dsn() + " options='-c statement_timeout=1500 -c application_name=probe'"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("1500ms",)
+        assert conn.execute("show application_name").fetchone() == ("probe",)
+        assert error_of(conn, FOREVER).sqlstate == "57014"
+    with pytest.raises(psycopg.OperationalError) as err:
+        psycopg.connect(limited.sql_dsn() + " options='-c memory_limit=100GB'")
+    assert "memory_limit" in str(err.value)

@@ -131,134 +131,59 @@ def setting_shows(name: str, value: str | None) -> Check:
 DENIED, READ_ONLY = "42501", "25006"
 FILES = (no_new_files_in_warehouse,)
 
+# fmt: off
 CORPUS: list[Attempt] = [
     # --- the server's files, secrets and environment through table functions ---------------
     Attempt("read_csv passwd", "select * from read_csv('/etc/passwd')", DENIED, ("read_csv",)),
-    Attempt(
-        "read_csv_auto", "select * from read_csv_auto('/etc/passwd')", DENIED, ("read_csv_auto",)
-    ),
-    Attempt(
-        "read_text api.token", "select * from read_text('{wh}/api.token')", DENIED, ("read_text",)
-    ),
-    Attempt(
-        "read_blob warehouse glob", "select * from read_blob('{wh}/*')", DENIED, ("read_blob",)
-    ),
-    Attempt(
-        "read_blob database file",
-        "select * from read_blob('{wh}/databases/{db}.duckdb')",
-        DENIED,
-        ("read_blob",),
-    ),
-    Attempt(
-        "read_text environ", "select * from read_text('/proc/self/environ')", DENIED, ("read_text",)
-    ),
+    Attempt("read_csv_auto", "select * from read_csv_auto('/etc/passwd')", DENIED,
+            ("read_csv_auto",)),
+    Attempt("read_text api.token", "select * from read_text('{wh}/api.token')", DENIED,
+            ("read_text",)),
+    Attempt("read_blob warehouse glob", "select * from read_blob('{wh}/*')", DENIED,
+            ("read_blob",)),
+    Attempt("read_blob database file", "select * from read_blob('{wh}/databases/{db}.duckdb')",
+            DENIED, ("read_blob",)),
+    Attempt("read_text environ", "select * from read_text('/proc/self/environ')", DENIED,
+            ("read_text",)),
     Attempt("sniff_csv", "select * from sniff_csv('/etc/passwd')", DENIED, ("sniff_csv",)),
     Attempt("glob", "select * from glob('{wh}/*')", DENIED, ("glob",)),
-    Attempt(
-        "read_parquet", "select * from read_parquet('{wh}/*.parquet')", DENIED, ("read_parquet",)
-    ),
-    Attempt(
-        "parquet_metadata",
-        "select * from parquet_metadata('{wh}/x.parquet')",
-        DENIED,
-        ("parquet_metadata",),
-    ),
-    Attempt(
-        "parquet_schema",
-        "select * from parquet_schema('{wh}/x.parquet')",
-        DENIED,
-        ("parquet_schema",),
-    ),
+    Attempt("read_parquet", "select * from read_parquet('{wh}/*.parquet')", DENIED,
+            ("read_parquet",)),
+    Attempt("parquet_metadata", "select * from parquet_metadata('{wh}/x.parquet')", DENIED,
+            ("parquet_metadata",)),
+    Attempt("parquet_schema", "select * from parquet_schema('{wh}/x.parquet')", DENIED,
+            ("parquet_schema",)),
     Attempt("read_json", "select * from read_json('/etc/hostname')", DENIED, ("read_json",)),
-    Attempt(
-        "read_json_auto",
-        "select * from read_json_auto('/etc/hostname')",
-        DENIED,
-        ("read_json_auto",),
-    ),
-    Attempt(
-        "read_ndjson_objects",
-        "select * from read_ndjson_objects('/etc/hostname')",
-        DENIED,
-        ("read_ndjson_objects",),
-    ),
-    Attempt(
-        "read_duckdb",
-        "select * from read_duckdb('{wh}/databases/{db}.duckdb')",
-        DENIED,
-        ("read_duckdb",),
-    ),
+    Attempt("read_json_auto", "select * from read_json_auto('/etc/hostname')", DENIED,
+            ("read_json_auto",)),
+    Attempt("read_ndjson_objects", "select * from read_ndjson_objects('/etc/hostname')", DENIED,
+            ("read_ndjson_objects",)),
+    Attempt("read_duckdb", "select * from read_duckdb('{wh}/databases/{db}.duckdb')", DENIED,
+            ("read_duckdb",)),
     Attempt("file as a table", "select * from '/etc/passwd'", DENIED, ("/etc/passwd",)),
-    Attempt(
-        "nested in a subquery",
-        "select 1 where exists (select 1 from read_text('{wh}/secret.key'))",
-        DENIED,
-        ("read_text",),
-    ),
-    Attempt(
-        "path as a parameter",
-        "select * from read_text(%s)",
-        DENIED,
-        ("read_text",),
-        params=("/etc/passwd",),
-    ),
-    Attempt(
-        "prepared read_blob",
-        "select content from read_blob('{wh}/secret.key')",
-        DENIED,
-        ("read_blob",),
-        prepare=True,
-    ),
-    Attempt(
-        "query() runs a string",
-        "select * from query('select * from read_csv(''/etc/passwd'')')",
-        DENIED,
-        ("query",),
-    ),
-    Attempt(
-        "json_execute_serialized_sql",
-        "select * from json_execute_serialized_sql(json_serialize_sql('select 1'))",
-        DENIED,
-        ("json_execute_serialized_sql",),
-    ),
+    Attempt("nested in a subquery", "select 1 where exists (select 1 from read_text('{wh}/"
+            "secret.key'))", DENIED, ("read_text",)),
+    Attempt("path as a parameter", "select * from read_text(%s)", DENIED, ("read_text",),
+            params=("/etc/passwd",)),
+    Attempt("prepared read_blob", "select content from read_blob('{wh}/secret.key')", DENIED,
+            ("read_blob",), prepare=True),
+    Attempt("query() runs a string", "select * from query('select * from read_csv(''/etc/"
+            "passwd'')')", DENIED, ("query",)),
+    Attempt("json_execute_serialized_sql", "select * from json_execute_serialized_sql("
+            "json_serialize_sql('select 1'))", DENIED, ("json_execute_serialized_sql",)),
     # --- COPY, EXPORT, ATTACH, extensions, PRAGMA, CALL, maintenance ------------------------
-    Attempt(
-        "COPY TO a file",
-        "copy (select 1) to '{tmp}/out.csv'",
-        DENIED,
-        ("COPY",),
-        (no_file("{tmp}/out.csv"),),
-    ),
+    Attempt("COPY TO a file", "copy (select 1) to '{tmp}/out.csv'", DENIED, ("COPY",),
+            (no_file("{tmp}/out.csv"),)),
     Attempt("COPY TO STDOUT", "copy (select 1) to stdout", DENIED, ("COPY",)),
-    Attempt(
-        "COPY FROM into a replica",
-        "copy {db}.{src}.category from '/etc/passwd'",
-        READ_ONLY,
-        ("read-only",),
-        (category_intact,),
-    ),
-    Attempt(
-        "EXPORT DATABASE",
-        "export database '{tmp}/export'",
-        DENIED,
-        ("EXPORT",),
-        (no_file("{tmp}/export"),),
-    ),
+    Attempt("COPY FROM into a replica", "copy {db}.{src}.category from '/etc/passwd'",
+            READ_ONLY, ("read-only",), (category_intact,)),
+    Attempt("EXPORT DATABASE", "export database '{tmp}/export'", DENIED, ("EXPORT",),
+            (no_file("{tmp}/export"),)),
     Attempt("IMPORT DATABASE", "import database '{tmp}'", DENIED, ("IMPORT",)),
-    Attempt(
-        "ATTACH outside",
-        "attach '{tmp}/new.duckdb' as newdb",
-        DENIED,
-        ("ATTACH",),
-        (no_file("{tmp}/new.duckdb"),),
-    ),
-    Attempt(
-        "ATTACH inside the data directory",
-        "attach '{wh}/databases/evil.duckdb' as evil",
-        DENIED,
-        ("ATTACH",),
-        FILES,
-    ),
+    Attempt("ATTACH outside", "attach '{tmp}/new.duckdb' as newdb", DENIED, ("ATTACH",),
+            (no_file("{tmp}/new.duckdb"),)),
+    Attempt("ATTACH inside the data directory", "attach '{wh}/databases/evil.duckdb' as evil",
+            DENIED, ("ATTACH",), FILES),
     Attempt("DETACH", "detach {db}", DENIED, ("DETACH",), (database_attached,)),
     Attempt("INSTALL", "install httpfs", DENIED, ("INSTALL",)),
     Attempt("LOAD", "load httpfs", DENIED, ("LOAD",)),
@@ -266,256 +191,112 @@ CORPUS: list[Attempt] = [
     Attempt("PRAGMA", "pragma database_list", DENIED, ("PRAGMA",)),
     Attempt("PRAGMA setting", "pragma threads=1", DENIED, ("PRAGMA",)),
     Attempt("CALL", "call enable_logging()", DENIED, ("CALL",), (no_other_sessions_queries,)),
-    Attempt(
-        "enable_logging to files",
-        "select * from enable_logging(storage='file', storage_path='{tmp}/logs')",
-        DENIED,
-        ("enable_logging",),
-        (no_file("{tmp}/logs"), no_other_sessions_queries),
-    ),
+    Attempt("enable_logging to files", "select * from enable_logging(storage='file',"
+            " storage_path='{tmp}/logs')", DENIED, ("enable_logging",),
+            (no_file("{tmp}/logs"), no_other_sessions_queries)),
     Attempt("duckdb_logs view", "select * from duckdb_logs", DENIED, ("duckdb_logs",)),
     Attempt("duckdb_logs()", "select * from duckdb_logs()", DENIED, ("duckdb_logs",)),
     Attempt("duckdb_settings()", "select * from duckdb_settings()", DENIED, ("duckdb_settings",)),
-    Attempt(
-        "duckdb_databases() shows paths",
-        "select path from duckdb_databases()",
-        DENIED,
-        ("duckdb_databases",),
-    ),
-    Attempt(
-        "pragma_database_list view",
-        "select * from pragma_database_list",
-        DENIED,
-        ("pragma_database_list",),
-    ),
+    Attempt("duckdb_databases() shows paths", "select path from duckdb_databases()", DENIED,
+            ("duckdb_databases",)),
+    Attempt("pragma_database_list view", "select * from pragma_database_list", DENIED,
+            ("pragma_database_list",)),
     Attempt("checkpoint()", "select * from checkpoint()", DENIED, ("checkpoint",)),
-    Attempt(
-        "force_checkpoint()",
-        "select * from force_checkpoint('{db}')",
-        DENIED,
-        ("force_checkpoint",),
-    ),
+    Attempt("force_checkpoint()", "select * from force_checkpoint('{db}')", DENIED,
+            ("force_checkpoint",)),
     Attempt("CHECKPOINT", "checkpoint {db}", DENIED, ("CHECKPOINT",)),
     Attempt("FORCE CHECKPOINT", "force checkpoint", DENIED, ("CHECKPOINT",)),
     Attempt("VACUUM", "vacuum", DENIED, ("VACUUM",)),
-    Attempt("write_log()", "select write_log('forged', level := 'error')", DENIED, ("write_log",)),
+    Attempt("write_log()", "select write_log('forged', level := 'error')", DENIED,
+            ("write_log",)),
     # --- writes hidden inside queries -----------------------------------------------------
-    Attempt(
-        "UPDATE in a CTE",
-        "with x as (update {db}.{src}.category set catdesc = 'TAMPERED'"
-        " where catid = 3 returning catid) select * from x",
-        READ_ONLY,
-        ("UPDATE",),
-        (category_intact,),
-    ),
-    Attempt(
-        "INSERT in a CTE",
-        "with x as (insert into {db}.{src}.category values (99, 'x',"
-        " 'x', 'x') returning catid) select * from x",
-        READ_ONLY,
-        ("INSERT",),
-        (category_intact,),
-    ),
-    Attempt(
-        "DELETE in a CTE",
-        "with x as (delete from {db}.{src}.category returning catid) select count(*) from x",
-        READ_ONLY,
-        ("DELETE",),
-        (category_intact,),
-    ),
-    Attempt(
-        "DELETE in a subquery",
-        "select * from {db}.{src}.category where catid in (with y"
-        " as (delete from {db}.{src}.category where catid = 1 returning catid) select catid"
-        " from y)",
-        READ_ONLY,
-        ("DELETE",),
-        (category_intact,),
-    ),
-    Attempt(
-        "UPDATE in a CTE, extended protocol",
-        "with x as (update {db}.{src}.category set"
-        " catdesc = %s where catid = 3 returning catid) select * from x",
-        READ_ONLY,
-        ("UPDATE",),
-        (category_intact,),
-        params=("TAMPERED",),
-    ),
-    Attempt(
-        "UPDATE in a CTE, prepared",
-        "with x as (update {db}.{src}.category set catdesc ="
-        " 'TAMPERED' where catid = 3 returning catid) select * from x",
-        READ_ONLY,
-        ("UPDATE",),
-        (category_intact,),
-        prepare=True,
-    ),
-    Attempt(
-        "EXPLAIN ANALYZE runs it",
-        "explain analyze with x as (update {db}.{src}.category"
-        " set catdesc = 'TAMPERED' where catid = 3 returning catid) select * from x",
-        READ_ONLY,
-        ("UPDATE",),
-        (category_intact,),
-    ),
-    Attempt(
-        "UPDATE metadata in a CTE",
-        "with x as (update {db}._zeroetl.tables set table_state"
-        " = 'Failed' returning 1) select * from x",
-        DENIED,
-        ("_zeroetl",),
-        (tables_synced,),
-    ),
-    Attempt(
-        "plain UPDATE",
-        "update {db}.{src}.category set catdesc = 'TAMPERED'",
-        READ_ONLY,
-        ("read-only",),
-        (category_intact,),
-    ),
-    Attempt(
-        "INSERT",
-        "insert into {src}.category values (99, 'x', 'x', 'x')",
-        READ_ONLY,
-        ("read-only",),
-        (category_intact,),
-        dbname="sbx_wh",
-    ),
-    Attempt(
-        "MERGE",
-        "merge into {db}.{src}.category c using (select 3 as catid) s on c.catid ="
-        " s.catid when matched then delete",
-        READ_ONLY,
-        ("read-only",),
-        (category_intact,),
-    ),
-    Attempt(
-        "TRUNCATE", "truncate {db}.{src}.category", READ_ONLY, ("read-only",), (category_intact,)
-    ),
-    Attempt(
-        "DELETE metadata",
-        "delete from {db}._zeroetl.checkpoint",
-        DENIED,
-        ("_zeroetl",),
-        (tables_synced,),
-    ),
-    Attempt("read metadata directly", "select * from {db}._zeroetl.tables", DENIED, ("_zeroetl",)),
-    Attempt(
-        "metadata via search_path",
-        'set search_path to "{db}"._zeroetl, {src}',
-        DENIED,
-        ("_zeroetl",),
-        dbname="sbx_wh",
-    ),
+    Attempt("UPDATE in a CTE", "with x as (update {db}.{src}.category set catdesc = 'TAMPERED'"
+            " where catid = 3 returning catid) select * from x", READ_ONLY, ("UPDATE",),
+            (category_intact,)),
+    Attempt("INSERT in a CTE", "with x as (insert into {db}.{src}.category values (99, 'x',"
+            " 'x', 'x') returning catid) select * from x", READ_ONLY, ("INSERT",),
+            (category_intact,)),
+    Attempt("DELETE in a CTE", "with x as (delete from {db}.{src}.category returning catid)"
+            " select count(*) from x", READ_ONLY, ("DELETE",), (category_intact,)),
+    Attempt("DELETE in a subquery", "select * from {db}.{src}.category where catid in (with y"
+            " as (delete from {db}.{src}.category where catid = 1 returning catid) select catid"
+            " from y)", READ_ONLY, ("DELETE",), (category_intact,)),
+    Attempt("UPDATE in a CTE, extended protocol", "with x as (update {db}.{src}.category set"
+            " catdesc = %s where catid = 3 returning catid) select * from x", READ_ONLY,
+            ("UPDATE",), (category_intact,), params=("TAMPERED",)),
+    Attempt("UPDATE in a CTE, prepared", "with x as (update {db}.{src}.category set catdesc ="
+            " 'TAMPERED' where catid = 3 returning catid) select * from x", READ_ONLY,
+            ("UPDATE",), (category_intact,), prepare=True),
+    Attempt("EXPLAIN ANALYZE runs it", "explain analyze with x as (update {db}.{src}.category"
+            " set catdesc = 'TAMPERED' where catid = 3 returning catid) select * from x",
+            READ_ONLY, ("UPDATE",), (category_intact,)),
+    Attempt("UPDATE metadata in a CTE", "with x as (update {db}._zeroetl.tables set table_state"
+            " = 'Failed' returning 1) select * from x", DENIED, ("_zeroetl",), (tables_synced,)),
+    Attempt("plain UPDATE", "update {db}.{src}.category set catdesc = 'TAMPERED'", READ_ONLY,
+            ("read-only",), (category_intact,)),
+    Attempt("INSERT", "insert into {src}.category values (99, 'x', 'x', 'x')", READ_ONLY,
+            ("read-only",), (category_intact,), dbname="sbx_wh"),
+    Attempt("MERGE", "merge into {db}.{src}.category c using (select 3 as catid) s on c.catid ="
+            " s.catid when matched then delete", READ_ONLY, ("read-only",), (category_intact,)),
+    Attempt("TRUNCATE", "truncate {db}.{src}.category", READ_ONLY, ("read-only",),
+            (category_intact,)),
+    Attempt("DELETE metadata", "delete from {db}._zeroetl.checkpoint", DENIED, ("_zeroetl",),
+            (tables_synced,)),
+    Attempt("read metadata directly", "select * from {db}._zeroetl.tables", DENIED,
+            ("_zeroetl",)),
+    Attempt("read metadata through the emulation", "select * from zeroetl_meta_checkpoint",
+            DENIED, ("_zeroetl",)),
+    Attempt("DuckDB's own pg_settings", "select name, setting from system.pg_catalog.pg_settings",
+            DENIED, ("internal catalog",)),
+    Attempt("DESCRIBE metadata", "describe {db}._zeroetl.kv", DENIED, ("_zeroetl",)),
+    Attempt("metadata via search_path", 'set search_path to "{db}"._zeroetl, {src}', DENIED,
+            ("_zeroetl",), dbname="sbx_wh"),
     # --- objects in the shared catalog, shadowing the system views -------------------------
-    Attempt(
-        "SELECT INTO a system view's name",
-        "select 1 as integration_id into svv_integration",
-        DENIED,
-        ("SELECT INTO",),
-        (sysviews_intact,),
-    ),
-    Attempt(
-        "SELECT INTO temp",
-        "select * into temp t from {db}.{src}.category",
-        DENIED,
-        ("SELECT INTO",),
-        (sysviews_intact,),
-    ),
-    Attempt(
-        "CREATE TABLE in dev",
-        "create table svv_integration as select 1 as x",
-        DENIED,
-        ("CREATE",),
-        (sysviews_intact,),
-    ),
-    Attempt(
-        "CREATE TEMP VIEW shadow",
-        "create temp view svv_integration as select 1 as x",
-        DENIED,
-        ("CREATE",),
-        (sysviews_intact,),
-    ),
-    Attempt(
-        "CREATE OR REPLACE catalog view",
-        "create or replace view _zeroetl_pg.pg_class as select 1 as x",
-        DENIED,
-        ("CREATE",),
-        (sysviews_intact,),
-    ),
-    Attempt(
-        "DROP a system view", "drop view svv_integration", DENIED, ("DROP",), (sysviews_intact,)
-    ),
-    Attempt(
-        "CREATE MACRO",
-        "create or replace macro version() as 'pwned'",
-        DENIED,
-        ("CREATE",),
-        (sysviews_intact,),
-    ),
-    Attempt(
-        "CREATE SECRET", "create secret s (type s3, key_id 'a', secret 'b')", DENIED, ("CREATE",)
-    ),
-    Attempt(
-        "CREATE TABLE in a replica", "create table {db}.{src}.t (a int)", READ_ONLY, ("read-only",)
-    ),
-    Attempt(
-        "ALTER a replica",
-        "alter table {db}.{src}.category add column x int",
-        READ_ONLY,
-        ("read-only",),
-        (category_intact,),
-    ),
+    Attempt("SELECT INTO a system view's name", "select 1 as integration_id into svv_integration",
+            DENIED, ("SELECT INTO",), (sysviews_intact,)),
+    Attempt("SELECT INTO temp", "select * into temp t from {db}.{src}.category", DENIED,
+            ("SELECT INTO",), (sysviews_intact,)),
+    Attempt("CREATE TABLE in dev", "create table svv_integration as select 1 as x", DENIED,
+            ("CREATE",), (sysviews_intact,)),
+    Attempt("CREATE TEMP VIEW shadow", "create temp view svv_integration as select 1 as x",
+            DENIED, ("CREATE",), (sysviews_intact,)),
+    Attempt("CREATE OR REPLACE catalog view", "create or replace view _zeroetl_pg.pg_class as"
+            " select 1 as x", DENIED, ("CREATE",), (sysviews_intact,)),
+    Attempt("DROP a system view", "drop view svv_integration", DENIED, ("DROP",),
+            (sysviews_intact,)),
+    Attempt("CREATE MACRO", "create or replace macro version() as 'pwned'", DENIED, ("CREATE",),
+            (sysviews_intact,)),
+    Attempt("CREATE SECRET", "create secret s (type s3, key_id 'a', secret 'b')", DENIED,
+            ("CREATE",)),
+    Attempt("CREATE TABLE in a replica", "create table {db}.{src}.t (a int)", READ_ONLY,
+            ("read-only",)),
+    Attempt("ALTER a replica", "alter table {db}.{src}.category add column x int", READ_ONLY,
+            ("read-only",), (category_intact,)),
     Attempt("USE", "use {db}", DENIED, ("USE",)),
     Attempt("PREPARE", "prepare p as select 1", DENIED, ("PREPARE",)),
     Attempt("EXECUTE", "execute p", DENIED, ("EXECUTE",)),
     # --- settings that weaken the sandbox -------------------------------------------------
-    Attempt(
-        "external access back on",
-        "set enable_external_access = true",
-        DENIED,
-        ("enable_external_access",),
-        (setting_shows("enable_external_access", None),),
-    ),
-    Attempt(
-        "allowed_directories",
-        "set allowed_directories = ['/']",
-        DENIED,
-        ("allowed_directories",),
-        (setting_shows("allowed_directories", None),),
-    ),
-    Attempt(
-        "memory_limit",
-        "set memory_limit = '100GB'",
-        DENIED,
-        ("memory_limit",),
-        (setting_shows("memory_limit", None),),
-    ),
+    Attempt("external access back on", "set enable_external_access = true", DENIED,
+            ("enable_external_access",), (setting_shows("enable_external_access", None),)),
+    Attempt("allowed_directories", "set allowed_directories = ['/']", DENIED,
+            ("allowed_directories",), (setting_shows("allowed_directories", None),)),
+    Attempt("memory_limit", "set memory_limit = '100GB'", DENIED, ("memory_limit",),
+            (setting_shows("memory_limit", None),)),
     Attempt("SET GLOBAL", "set global threads = 1", DENIED, ("threads",)),
     Attempt("SET VARIABLE", "set variable x = 1", DENIED, ("VARIABLE",)),
-    Attempt("RESET a DuckDB option", "reset lock_configuration", DENIED, ("lock_configuration",)),
-    Attempt(
-        "search_path to the catalog emulation",
-        "set search_path to _zeroetl_pg",
-        DENIED,
-        ("_zeroetl_pg",),
-    ),
+    Attempt("RESET a DuckDB option", "reset lock_configuration", DENIED,
+            ("lock_configuration",)),
+    Attempt("search_path to the catalog emulation", "set search_path to _zeroetl_pg", DENIED,
+            ("_zeroetl_pg",)),
     # --- several statements in one string --------------------------------------------------
-    Attempt(
-        "second statement writes",
-        "select 1; update {db}.{src}.category set catdesc = 'TAMPERED'",
-        READ_ONLY,
-        ("read-only",),
-        (category_intact,),
-    ),
-    Attempt(
-        "second statement attaches",
-        "select 1; attach '{tmp}/x.duckdb' as x",
-        DENIED,
-        ("ATTACH",),
-        (no_file("{tmp}/x.duckdb"),),
-    ),
+    Attempt("second statement writes", "select 1; update {db}.{src}.category set catdesc ="
+            " 'TAMPERED'", READ_ONLY, ("read-only",), (category_intact,)),
+    Attempt("second statement attaches", "select 1; attach '{tmp}/x.duckdb' as x", DENIED,
+            ("ATTACH",), (no_file("{tmp}/x.duckdb"),)),
+    Attempt("two statements in one Parse", "select 1; attach '{tmp}/y.duckdb' as y", DENIED,
+            ("MULTIPLE STATEMENTS",), (no_file("{tmp}/y.duckdb"),), prepare=True),
 ]
+# fmt: on
 
 
 @pytest.fixture(scope="module")

@@ -220,3 +220,19 @@ def test_disconnect_cancels_the_running_query(endpoint: Endpoint) -> None:
     c.sock.close()
     # Without the cancel the sum would run for many minutes and keep its session.
     wait_for(lambda: endpoint.server.session_count == before, "the query to be cancelled", 30)
+
+
+# --- settings in the startup packet --------------------------------------------------------
+
+
+def test_startup_options_are_set_like_set() -> None:
+    from zeroetl.server.pgwire.server import startup_settings
+
+    assert startup_settings("-c statement_timeout=5s --application_name=a\\ b") == [
+        ("statement_timeout", "'5s'"),
+        ("application_name", "'a b'"),
+    ]
+    assert startup_settings("-cstatement_timeout=1000") == [("statement_timeout", "'1000'")]
+    for bad in ("-c nothing", "statement_timeout=1", "-c x;drop=1"):
+        with pytest.raises(m.ProtocolViolation):
+            startup_settings(bad)

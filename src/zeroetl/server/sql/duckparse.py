@@ -47,9 +47,11 @@ def inspect(con: duckdb.DuckDBPyConnection, text: str) -> list[Touch]:
     if doc.get("error"):
         if doc.get("error_type") == "parser":
             raise SqlError("42601", str(doc.get("error_message") or "syntax error"))
-        # "Only SELECT statements can be serialized": not a query.
-        word = text.strip().split(None, 1)[0].upper() if text.strip() else "EMPTY STATEMENT"
-        return [Touch(Kind.STATEMENT, word)]
+        # "Only SELECT statements can be serialized": not a query (or not one statement).
+        kinds = [st.type.name for st in con.extract_statements(text)]
+        if len(kinds) != 1:
+            return [Touch(Kind.STATEMENT, "MULTIPLE STATEMENTS")]
+        return [Touch(Kind.STATEMENT, kinds[0].replace("_", " "))]
     statements = doc.get("statements") or []
     if len(statements) != 1:
         return [Touch(Kind.STATEMENT, "MULTIPLE STATEMENTS")]

@@ -131,6 +131,9 @@ _WHY_STATEMENT: dict[str, str] = {
     "UNLOAD": _FILES,
     "LOCK": "replicated tables are locked by replication only",
     "GRANT": "users and grants are managed by the service",
+    "MULTIPLE STATEMENTS": "one statement at a time: a prepared statement holds exactly one",
+    "SET": "DuckDB settings are fixed by the service",
+    "MULTI": "only queries run on the SQL endpoint",
     "REVOKE": "users and grants are managed by the service",
 }
 _METADATA = (
