@@ -156,13 +156,13 @@ def test_admission_slots_and_runs() -> None:
     stopped = threading.Event()
     threading.Timer(0.1, stopped.set).start()
     assert not slots.acquire(stopped.is_set)  # waited, then stopped: no slot taken
-    run = StatementRun(0, lambda: None)
+    run = StatementRun(0, lambda _run: None)
     run.admitted(slots)
     run.finish()
     run.finish()  # once only
     assert slots.acquire(lambda: False)
     slots.release()
     fired = threading.Event()
-    late = StatementRun(50, fired.set)
+    late = StatementRun(50, lambda _run: fired.set()).arm()
     assert fired.wait(5)
     late.finish()

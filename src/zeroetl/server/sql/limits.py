@@ -105,15 +105,20 @@ class Admission:
 class StatementRun:
     """One statement's deadline and slot, ended exactly once whatever ends the statement."""
 
-    def __init__(self, timeout_ms: int, on_timeout: Callable[[], None]) -> None:
+    def __init__(self, timeout_ms: int, on_timeout: Callable[[StatementRun], None]) -> None:
         self._lock = threading.Lock()
         self._admission: Admission | None = None
         self._timer: threading.Timer | None = None
         self.done = False
         if timeout_ms > 0:
-            self._timer = threading.Timer(timeout_ms / 1000, on_timeout)
+            self._timer = threading.Timer(timeout_ms / 1000, on_timeout, [self])
             self._timer.daemon = True
+
+    def arm(self) -> StatementRun:
+        """Start the clock (once the owner can recognise this run in the callback)."""
+        if self._timer is not None:
             self._timer.start()
+        return self
 
     def admitted(self, admission: Admission) -> None:
         with self._lock:

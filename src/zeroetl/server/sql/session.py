@@ -181,8 +181,14 @@ class SqlSession:
         """The statement's clock starts now (PostgreSQL counts from the statement's arrival)."""
         self._stop_reason = None
         limit = effective_timeout_ms(self._params.timeout_ms, self._limits.max_statement_timeout_ms)
-        self._current = StatementRun(limit, lambda: self.cancel("timeout"))
-        return self._current
+        self._current = StatementRun(limit, self._timed_out)
+        return self._current.arm()
+
+    def _timed_out(self, run: StatementRun) -> None:
+        """The timer of `run` fired: interrupt it unless it already ended (a statement that
+        started meanwhile is not this one's to cancel)."""
+        if self._current is run and not run.done:
+            self.cancel("timeout")
 
     @property
     def running(self) -> bool:
