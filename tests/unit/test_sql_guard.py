@@ -166,3 +166,28 @@ def test_admission_slots_and_runs() -> None:
     late = StatementRun(50, lambda _run: fired.set()).arm()
     assert fired.wait(5)
     late.finish()
+
+
+class FakeSession:
+    def __init__(self, since: float | None) -> None:
+        self.running_since = since
+        self.reasons: list[str] = []
+
+    def cancel(self, reason: str = "user") -> None:
+        self.reasons.append(reason)
+
+
+def test_memory_guard_cancels_the_oldest_then_waits_for_it() -> None:
+    from zeroetl.server.sql.memguard import MemoryGuard
+
+    old, young, idle = FakeSession(10.0), FakeSession(19.0), FakeSession(None)
+    sessions = [old, young, idle]
+    guard = MemoryGuard(lambda: None, 1000, lambda: sessions)  # type: ignore[arg-type,return-value]
+    assert guard.check(700, 20.0) == []  # under 80%: nothing
+    assert guard.check(850, 20.0) == [old]  # the longest-running one
+    assert guard.check(850, 20.1) == []  # it is unwinding: the young one is spared
+    old.running_since = None  # it ended and freed its memory
+    assert guard.check(700, 20.2) == []
+    assert guard.check(960, 20.3) == [young]  # above 95%: everything still running
+    assert guard.check(850, 20.8) == []  # a grace for the one just cancelled ...
+    assert guard.check(850, 21.5) == [young]  # ... then, still running, it is chosen again

@@ -8,9 +8,10 @@
 ```
 
 SQL sessions are cursors on the hub, so the hub itself is locked down before any session exists
-(FACTS.md, DuckDB sandboxing): no file system access except the data and temp directories (which
-hold no secret), no extension loading or installing, no replacement scans of Python variables, a
-memory limit and a temp-space cap set by us, and then a locked configuration. Only the session
+(DuckDB applies these controls to the whole instance, cursors included): no file system access
+except the data and temp directories (which hold no secret; `allowed_directories` opens a whole
+directory to every table function), no extension loading or installing, no replacement scans of
+Python variables, a memory limit and a temp-space cap set by us, then a locked configuration. Only the session
 settings the SQL layer sets itself stay changeable (`ALLOWED_CONFIGS`); sessions never send SET
 to DuckDB (the guard refuses it), so the lock is the second line, not the first.
 """

@@ -18,7 +18,8 @@ import duckdb
 
 from zeroetl.server.pgwire.auth import Authenticator
 from zeroetl.server.pgwire.server import PgServer
-from zeroetl.server.sql.limits import Admission, MemoryGuard, SessionLimits, format_timeout
+from zeroetl.server.sql.limits import Admission, SessionLimits, format_timeout
+from zeroetl.server.sql.memguard import MemoryGuard
 from zeroetl.server.sql.policy import Policy
 from zeroetl.server.sql.session import SqlSession
 

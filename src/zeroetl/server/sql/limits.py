@@ -7,26 +7,18 @@
 - Admission: at most `max_running` statements run at once across all sessions; the others wait
   (the wait counts against their timeout). One session holds at most one slot, so no session can
   starve the others, and replication always has CPU and memory left.
-- Memory guard: some of a query's memory cannot spill (list() and string_agg() states, large
-  results being built), and DuckDB's memory limit is shared with replication. When the hub's
-  memory in use passes a threshold, the running SQL statements are cancelled (53200), so
-  replication keeps its share.
+- Memory that cannot spill is watched by the memory guard (memguard.py).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-
-import duckdb
 
 from .errors import SqlError
-
-log = logging.getLogger("zeroetl.sql")
 
 MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's range for statement_timeout
 _UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -110,6 +102,7 @@ class StatementRun:
         self._admission: Admission | None = None
         self._timer: threading.Timer | None = None
         self.done = False
+        self.started = time.monotonic()
         if timeout_ms > 0:
             self._timer = threading.Timer(timeout_ms / 1000, on_timeout, [self])
             self._timer.daemon = True
@@ -138,71 +131,3 @@ class StatementRun:
             timer.cancel()
         if admission is not None:
             admission.release()
-
-
-class Cancellable(Protocol):
-    @property
-    def running(self) -> bool: ...
-
-    def cancel(self, reason: str = "user") -> None: ...
-
-
-class MemoryGuard:
-    """Cancels the running SQL statements while the hub's memory in use is above `share` of its
-    limit (polled every `every_s` on a cursor of its own)."""
-
-    def __init__(
-        self,
-        cursor: Callable[[], duckdb.DuckDBPyConnection],
-        limit_bytes: int,
-        sessions: Callable[[], Iterable[Cancellable]],
-        *,
-        share: float = 0.8,
-        every_s: float = 0.1,
-    ) -> None:
-        self._cursor = cursor
-        self.threshold = int(limit_bytes * share)
-        self._sessions = sessions
-        self._every_s = every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="sql-memory-guard", daemon=True)
-        self.cancelled = 0  # statements cancelled so far
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
-
-    def used(self, con: duckdb.DuckDBPyConnection) -> int:
-        row = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
-        return int(row[0][0] or 0) if row else 0
-
-    def _watch(self) -> None:
-        try:
-            con = self._cursor()
-        except duckdb.Error:
-            return
-        try:
-            while not self._stop.wait(self._every_s):
-                try:
-                    used = self.used(con)
-                except duckdb.Error:
-                    return  # the hub is closing
-                if used <= self.threshold:
-                    continue
-                running = [s for s in list(self._sessions()) if s.running]
-                for s in running:
-                    s.cancel("memory")
-                if running:
-                    self.cancelled += len(running)
-                    log.warning(
-                        "hub memory %d MiB above %d MiB: cancelled %d SQL statement(s)",
-                        used >> 20,
-                        self.threshold >> 20,
-                        len(running),
-                    )
-        finally:
-            con.close()

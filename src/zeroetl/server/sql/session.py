@@ -191,10 +191,10 @@ class SqlSession:
             self.cancel("timeout")
 
     @property
-    def running(self) -> bool:
-        """A statement of this session is running (or has a result open)."""
+    def running_since(self) -> float | None:
+        """When the running statement (or the one whose result is open) started."""
         run = self._current
-        return run is not None and not run.done
+        return None if run is None or run.done else run.started
 
     def _stopped(self) -> SqlError:
         if self._stop_reason == "timeout":
