@@ -28,6 +28,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "snapshot": ("snapshot_bench.py", ["--skip-pymysql"], ["--rows", "200000", "--skip-pymysql"]),
     "binlog": ("bench_binlog.py", [], ["--rows", "200000"]),
     "small": ("bench_small.py", [], ["--txns", "20000"]),
+    "sql_guard": ("sql_guard_bench.py", [], ["--rounds", "2", "--n", "30"]),
     "replication": (
         "replication_bench.py",
         [],
@@ -108,6 +109,17 @@ def _replication() -> list[str]:
     return lines
 
 
+def _sql_guard() -> list[str]:
+    r = _load("sql_guard_bench.json")
+    if not r:
+        return []
+    return [
+        f"sql guard: {name} {v['guarded_ms']:.2f} ms vs {v['unguarded_ms']:.2f} ms unguarded"
+        f" ({v['ratio']:.2f}x)"
+        for name, v in r["statements"].items()
+    ]
+
+
 SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "apply": _apply,
     "decode": _decode,
@@ -115,6 +127,7 @@ SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "binlog": _binlog,
     "small": _small,
     "replication": _replication,
+    "sql_guard": _sql_guard,
 }
 
 

@@ -84,14 +84,14 @@ def test_replicate_resumes_and_never_shows_the_password(
     second = zeroetl(*args)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "snapshot" not in second.stderr.lower().replace("snapshot_start", ""), second.stderr
-    duck = open_duck(wh / "appdb.duckdb")
+    duck = open_duck(wh / "databases" / "appdb.duckdb")
     try:
         assert_table_equal(db_conn, duck, test_db, "t")
     finally:
         duck.close()
     for out in (first, second):
         assert SECRET not in out.stdout + out.stderr
-    assert SECRET.encode() not in (wh / "appdb.duckdb").read_bytes()
+    assert SECRET.encode() not in (wh / "databases" / "appdb.duckdb").read_bytes()
 
 
 def test_replicate_bad_input_is_a_clear_error(tmp_path, source_url) -> None:

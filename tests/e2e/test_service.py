@@ -182,7 +182,7 @@ def test_two_sources_one_warehouse_full_lifecycle(
 
     # The files hold exactly the sources (one) and the data as of the delete (two).
     wh = tmp_path / "wh"
-    duck = duckdb.connect(str(wh / "wh_one.duckdb"), read_only=True)
+    duck = duckdb.connect(str(wh / "databases" / "wh_one.duckdb"), read_only=True)
     for table in ("sales", "items"):
         assert_table_equal(db_conn, duck, db1, table)
     dropped = duck.execute(
@@ -190,7 +190,7 @@ def test_two_sources_one_warehouse_full_lifecycle(
     ).fetchone()
     assert dropped == (0,)
     duck.close()
-    duck = duckdb.connect(str(wh / "wh_two.duckdb"), read_only=True)
+    duck = duckdb.connect(str(wh / "databases" / "wh_two.duckdb"), read_only=True)
     assert duck.execute("SELECT id, v FROM shop.orders ORDER BY id").fetchall() == [
         (1, "x"),
         (2, "y"),

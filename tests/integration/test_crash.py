@@ -54,7 +54,7 @@ def _catch_up(url: str, wh: Path, db: str) -> subprocess.CompletedProcess[bytes]
 
 
 def _compare(db_conn, wh: Path, db: str) -> None:
-    duck = open_duck(wh / "target.duckdb")
+    duck = open_duck(wh / "databases" / "target.duckdb")
     try:
         for t in TABLES:
             assert_table_equal(db_conn, duck, db, t)

@@ -42,7 +42,7 @@ def states(wh: Path) -> dict[str, tuple[str, str]]:
 
 
 def check_all(db_conn, wh: Path, db: str, tables: list[str]) -> None:
-    duck = open_duck(wh / "target.duckdb")
+    duck = open_duck(wh / "databases" / "target.duckdb")
     try:
         for t in tables:
             assert_table_equal(db_conn, duck, db, t)

@@ -85,7 +85,7 @@ def test_zero_dates_become_null(db_conn, test_db, source_url, tmp_path) -> None:
     replicate(source_url, wh, test_db)
     from tests.support import open_duck
 
-    duck = open_duck(wh / "target.duckdb")
+    duck = open_duck(wh / "databases" / "target.duckdb")
     try:
         rows = duck.execute(f'SELECT id, d, t, ts FROM "{test_db}".z ORDER BY id').fetchall()
     finally:

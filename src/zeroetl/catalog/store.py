@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS state_changes (
 );
 CREATE INDEX IF NOT EXISTS state_changes_by_integration ON state_changes (integration_id, seq);
 CREATE TABLE IF NOT EXISTS databases (
-    name TEXT PRIMARY KEY,                      -- attached under this name; file <name>.duckdb
+    name TEXT PRIMARY KEY,                      -- attached under this name; file databases/<name>.duckdb
     integration_id TEXT,
     created_at TEXT NOT NULL
 );

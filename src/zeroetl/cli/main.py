@@ -18,7 +18,7 @@ from typing import NoReturn
 
 import click
 
-from zeroetl import __version__
+from zeroetl import __version__, logs
 from zeroetl.errors import ZeroEtlError
 
 EXIT_ERROR = 1
@@ -65,11 +65,7 @@ def _bug(exc: Exception) -> NoReturn:
 def cli(verbose: int) -> None:
     """zeroetl: MySQL/MariaDB -> analytical warehouse, within a second of commit."""
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(max(level, logging.DEBUG), sys.stderr)
 
 
 @cli.group()

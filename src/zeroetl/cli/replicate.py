@@ -21,6 +21,7 @@ from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.errors import ConfigError
 from zeroetl.model import Position, TableId
+from zeroetl.server.hub import database_path, migrate_layout
 from zeroetl.sources.mysql.connection import SourceParams
 
 log = logging.getLogger("zeroetl.replicate")
@@ -124,7 +125,10 @@ def open_integration(warehouse: Path, database: str) -> tuple[DuckDBDestination,
     """The target database file and the id of the integration that owns it (made on first use)."""
     if not database or "/" in database or database.startswith("."):
         raise ConfigError(f"invalid target database name {database!r}")
-    path = warehouse / f"{database}.duckdb"
+    migrate_layout(
+        warehouse, only=database
+    )  # a warehouse of the old layout keeps its place in the binlog
+    path = database_path(warehouse, database)
     # The integration id lives in the file itself, so a copy of the file keeps its identity.
     dest = DuckDBDestination(path, integration_id="pending")
     integration_id = dest.kv_get("integration_id")
@@ -143,7 +147,7 @@ def open_integration(warehouse: Path, database: str) -> tuple[DuckDBDestination,
     "--warehouse",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Warehouse directory; the target database is <warehouse>/<database>.duckdb.",
+    help="Warehouse directory; the target database is <warehouse>/databases/<database>.duckdb.",
 )
 @click.option("--database", required=True, help="Target database name.")
 @click.option("--data-filter", default=None, help='e.g. "exclude: *.*, include: shop.*"')
@@ -180,7 +184,8 @@ def replicate(
     server_id: int,
     prereq_check_s: float,
 ) -> None:
-    """Replicate one source into <warehouse>/<database>.duckdb: snapshot, then the binlog."""
+    """Replicate one source into <warehouse>/databases/<database>.duckdb: snapshot, then the
+    binlog. `zeroetl serve` on the same warehouse later serves that database (read-only)."""
     params = SourceParams.from_url(source_url, local=True)  # the user's own process
     flt = DataFilter.parse(data_filter)
     warehouse = secure_warehouse(warehouse)  # 0700; files 0600

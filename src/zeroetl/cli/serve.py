@@ -19,6 +19,16 @@ ALLOWED_ENV = "ZEROETL_ALLOWED_SOURCES"
 GRACE_S = 3
 
 
+def _timeout(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    from zeroetl.server.sql.errors import SqlError
+    from zeroetl.server.sql.limits import parse_timeout
+
+    try:
+        return parse_timeout(value)
+    except SqlError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
 @click.command()
 @click.option(
     "--warehouse",
@@ -74,6 +84,51 @@ GRACE_S = 3
     help="Append the log to this file (mode 0600; reopened when logrotate moves it) "
     "instead of stderr.",
 )
+@click.option(
+    "--memory-limit",
+    envvar="ZEROETL_MEMORY_LIMIT",
+    default=None,
+    help="DuckDB memory limit of the service, replication and SQL sessions together (e.g. 8GiB)."
+    " Default: half the memory DuckDB detects.",
+)
+@click.option(
+    "--temp-limit",
+    envvar="ZEROETL_TEMP_LIMIT",
+    default=None,
+    help="Disk space DuckDB may spill to in <warehouse>/tmp (e.g. 20GiB). Default: 20% of the"
+    " free space, at most 8GiB.",
+)
+@click.option(
+    "--sql-statement-timeout",
+    envvar="ZEROETL_SQL_STATEMENT_TIMEOUT",
+    default="0",
+    show_default=True,
+    callback=_timeout,
+    help="A SQL session's statement_timeout until it sets its own (1000, 30s, 5min; 0: none).",
+)
+@click.option(
+    "--sql-max-statement-timeout",
+    envvar="ZEROETL_SQL_MAX_STATEMENT_TIMEOUT",
+    default="0",
+    show_default=True,
+    callback=_timeout,
+    help="No SQL statement runs longer, whatever the session sets (0: no maximum).",
+)
+@click.option(
+    "--sql-session-memory",
+    envvar="ZEROETL_SQL_SESSION_MEMORY",
+    default=None,
+    help="Memory of one SQL statement for sorts, joins and aggregates before it spills to disk"
+    " (e.g. 1GiB). Default: half the memory limit shared by the running slots.",
+)
+@click.option(
+    "--sql-max-running",
+    envvar="ZEROETL_SQL_MAX_RUNNING",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="SQL statements running at once over all sessions; the others wait for a slot.",
+)
 def serve(
     warehouse: Path,
     host: str,
@@ -83,6 +138,12 @@ def serve(
     prereq_check_s: float,
     metrics_public: bool,
     log_file: Path | None,
+    memory_limit: str | None,
+    temp_limit: str | None,
+    sql_statement_timeout: int,
+    sql_max_statement_timeout: int,
+    sql_session_memory: str | None,
+    sql_max_running: int,
 ) -> None:
     """Run the zeroetl service: integrations over an HTTP API, many per warehouse.
 
@@ -96,7 +157,9 @@ def serve(
 
     from zeroetl.engine.settings import EngineSettings
     from zeroetl.server.api.app import create_app
+    from zeroetl.server.hub import HubSettings
     from zeroetl.server.service import Service, ServiceConfig
+    from zeroetl.server.sql.limits import SessionLimits
 
     if api_port and api_port == sql_port:
         raise click.UsageError("--api-port and --sql-port must differ")
@@ -114,6 +177,13 @@ def serve(
         sql_port=sql_port,
         allowed_sources=allowed + env_allowed,
         engine=EngineSettings(prereq_check_s=prereq_check_s),
+        hub=HubSettings(memory_limit=memory_limit, temp_limit=temp_limit),
+        sql_limits=SessionLimits(
+            statement_timeout_ms=sql_statement_timeout,
+            max_statement_timeout_ms=sql_max_statement_timeout,
+            memory=sql_session_memory,
+            max_running=sql_max_running,
+        ),
     )
     # Both ports before anything starts; the API's socket is kept and handed to uvicorn, so no
     # other program can take it in between.

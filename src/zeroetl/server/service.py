@@ -3,7 +3,9 @@
 The HTTP API and the SQL endpoint both call the methods here; nothing else writes the catalog
 or starts replication. One DuckDB "hub" (an in-memory instance) has every target database file
 attached under its name, so SQL sessions (`hub_cursor()`) see `db.schema.table` for all of them
-while each integration's worker writes its own file through a cursor of its own.
+while each integration's worker writes its own file through a cursor of its own. The hub is
+sandboxed (hub.py): target database files live in `<warehouse>/databases/`, the only directory
+DuckDB may touch besides its temp directory, away from the warehouse's secrets.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from zeroetl.errors import ConfigError
 from zeroetl.model import TableId
 from zeroetl.server import reads
 from zeroetl.server import validation as v
+from zeroetl.server.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
+from zeroetl.server.sql.limits import SessionLimits
 from zeroetl.server.views import integration_view
 from zeroetl.server.worker import (
     CREATING,
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MAX_RUNNING = 4  # SQL statements running at once (others wait for a slot)
 PENDING_DB = "waiting for a target database (CREATE DATABASE ... FROM INTEGRATION)"
 
 
@@ -71,6 +76,10 @@ class ServiceConfig:
     monitor_interval_s: float = 0.2
     stop_timeout_s: float = 30.0
     engine: EngineSettings = field(default_factory=EngineSettings)
+    hub: HubSettings = field(default_factory=HubSettings)  # DuckDB memory and temp space
+    sql_limits: SessionLimits = field(
+        default_factory=lambda: SessionLimits(max_running=DEFAULT_MAX_RUNNING)
+    )  # per SQL session
 
 
 class Service:
@@ -82,7 +91,9 @@ class Service:
         self.catalog = Catalog(self.warehouse)
         self.secrets = SecretBox(self.warehouse)
         self.api_token = api_token(self.warehouse)
-        self.hub = duckdb.connect(":memory:")
+        migrate_layout(self.warehouse)
+        self.hub_info = open_hub(self.warehouse, config.hub)
+        self.hub = self.hub_info.con
         self.hub_lock = threading.Lock()
         self.workers: dict[str, Worker] = {}
         self._known: dict[str, tuple[str, str]] = {}  # integration id -> (state, reason)
@@ -96,6 +107,10 @@ class Service:
 
     def start(self) -> None:
         """Attach every target database and resume every integration from the catalog."""
+        known = {db["name"] for db in self.catalog.databases()}
+        for name in database_files(self.warehouse):
+            if name not in known:
+                self._adopt(name)
         for db in self.catalog.databases():
             self._attach(db["name"])
         records, _ = self.catalog.integrations()
@@ -419,9 +434,10 @@ class Service:
                     self._known[owner] = (CREATING, reason)
             with self.hub_lock:
                 self.hub.execute(f"DETACH DATABASE IF EXISTS {ident(name)}")
-            for suffix in (".duckdb", ".duckdb.wal"):
+            path = self._db_path(name)
+            for file in (path, path.with_name(path.name + ".wal")):
                 with suppress(FileNotFoundError):
-                    (self.warehouse / f"{name}{suffix}").unlink()
+                    file.unlink()
             self.catalog.drop_database(name)
         log.info("target database %s dropped", name)
 
@@ -456,7 +472,22 @@ class Service:
             )
 
     def _db_path(self, name: str) -> Path:
-        return self.warehouse / f"{name}.duckdb"
+        return database_path(self.warehouse, name)
+
+    def _adopt(self, name: str) -> None:
+        """A database file the catalog does not know (written by `zeroetl replicate`): serve it,
+        queryable and not updated, like the database of a deleted integration."""
+        try:
+            v.check_database_name(name)
+        except InvalidParameter:
+            log.warning("ignoring %s: not a valid target database name", self._db_path(name))
+            return
+        self.catalog.add_database(name, None)
+        log.info(
+            "target database %s found in %s: served read-only, not replicated by this service",
+            name,
+            self._db_path(name).parent,
+        )
 
     def _attach(self, name: str) -> None:
         with self.hub_lock:

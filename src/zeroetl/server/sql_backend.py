@@ -7,7 +7,10 @@ hub (every target database attached by name) and see committed snapshots.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
+import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +18,9 @@ import duckdb
 
 from zeroetl.server.pgwire.auth import Authenticator
 from zeroetl.server.pgwire.server import PgServer
+from zeroetl.server.sql.limits import Admission, SessionLimits, format_timeout
+from zeroetl.server.sql.memguard import MemoryGuard
+from zeroetl.server.sql.policy import Policy
 from zeroetl.server.sql.session import SqlSession
 
 if TYPE_CHECKING:
@@ -102,22 +108,66 @@ class ServiceBackend:
         return opts
 
 
+def session_limits(limits: SessionLimits, hub_memory_bytes: int) -> SessionLimits:
+    """The limits every session gets: without a configured per-session memory, the running
+    slots together get half of the hub's memory (the rest stays for replication)."""
+    if limits.memory:
+        return limits
+    slots = limits.max_running or 4
+    share = max(16 * 2**20, hub_memory_bytes // (2 * slots))
+    return dataclasses.replace(limits, memory=f"{share // 2**20}MiB")
+
+
 class SqlEndpoint:
     """The PostgreSQL-wire server of one service."""
 
     def __init__(self, service: Service, host: str, port: int) -> None:
         self.backend = ServiceBackend(service)
+        self.limits = session_limits(service.config.sql_limits, service.hub_info.memory_bytes)
+        self.admission = Admission(self.limits.max_running)
+        self.policy = Policy()
+        self._sessions: weakref.WeakSet[SqlSession] = weakref.WeakSet()
+        self._sessions_lock = threading.Lock()
+        self.memory_guard = MemoryGuard(
+            service.hub_cursor, service.hub_info.memory_bytes, self.sessions
+        )
         auth = Authenticator.for_warehouse(service.warehouse)
         self.server = PgServer(host, port, auth, self._session)
         self.port = port
 
+    def sessions(self) -> list[SqlSession]:
+        with self._sessions_lock:
+            return list(self._sessions)
+
     def _session(self, database: str, user: str) -> SqlSession:
-        return SqlSession(self.backend, database=database, user=user)
+        session = SqlSession(
+            self.backend,
+            database=database,
+            user=user,
+            limits=self.limits,
+            admission=self.admission,
+            policy=self.policy,
+        )
+        with self._sessions_lock:
+            self._sessions.add(session)
+        return session
 
     def start(self) -> int:
         self.port = self.server.start_in_thread()
-        log.info("SQL endpoint on %s:%d (user admin)", self.server.host, self.port)
+        self.memory_guard.start()
+        lim = self.limits
+        log.info(
+            "SQL endpoint on %s:%d (user admin); per session: memory %s, statement_timeout %s"
+            " (max %s); %s statements run at once",
+            self.server.host,
+            self.port,
+            lim.memory,
+            format_timeout(lim.statement_timeout_ms),
+            format_timeout(lim.max_statement_timeout_ms),
+            lim.max_running or "any number of",
+        )
         return self.port
 
     def stop(self) -> None:
+        self.memory_guard.stop()
         self.server.stop_in_thread()

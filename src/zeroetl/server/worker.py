@@ -44,7 +44,7 @@ _RESYNCING = (TableState.RESYNC_REQUIRED, TableState.RESYNC_INITIATED)
 class WorkerSpec:
     integration_id: str
     database: str  # target database: attached under this name
-    path: Path  # <warehouse>/<database>.duckdb
+    path: Path  # <warehouse>/databases/<database>.duckdb
     params: SourceParams = field(repr=False)
     data_filter: DataFilter
     settings: EngineSettings

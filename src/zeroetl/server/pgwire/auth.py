@@ -86,6 +86,13 @@ class ScramVerifier:
         )
 
 
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AuthFailed("malformed SCRAM message: not valid UTF-8", "08P01") from None
+
+
 def _attrs(msg: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in msg.split(","):
@@ -109,7 +116,7 @@ class ScramExchange:
 
     def first(self, client_first: bytes) -> bytes:
         """Answer the client-first-message with the server-first-message."""
-        text = client_first.decode("utf-8")
+        text = _text(client_first)
         parts = text.split(",", 2)
         if len(parts) != 3 or parts[0] not in ("n", "y"):
             # 'p=...' asks for channel binding, which we do not advertise (no SCRAM-SHA-256-PLUS).
@@ -127,14 +134,18 @@ class ScramExchange:
 
     def final(self, client_final: bytes) -> bytes:
         """Check the client's proof; return the server-final-message (server signature)."""
-        text = client_final.decode("utf-8")
+        text = _text(client_final)
         without_proof, sep, proof_part = text.rpartition(",p=")
         if not sep:
             raise AuthFailed("SCRAM client proof missing", "08P01")
         attrs = _attrs(without_proof)
         if attrs.get("r") != self._nonce:
             raise AuthFailed("SCRAM nonce mismatch", "08P01")
-        if base64.b64decode(attrs.get("c", "")) != self._gs2.encode():
+        try:
+            binding = base64.b64decode(attrs.get("c", ""), validate=True)
+        except ValueError:
+            binding = b""
+        if binding != self._gs2.encode():
             raise AuthFailed("SCRAM channel binding mismatch", "08P01")
         auth_message = f"{self._client_first_bare},{self._server_first},{without_proof}".encode()
         try:

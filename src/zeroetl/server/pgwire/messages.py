@@ -20,6 +20,8 @@ CANCEL_REQUEST = 80877102
 MAX_STARTUP_LEN = 10_000
 # Biggest regular message we accept (a Bind with large parameters); PostgreSQL allows 1 GB.
 MAX_MESSAGE_LEN = 256 * 1024 * 1024
+# Before login a client is anonymous: SASL and password messages are a few hundred bytes.
+MAX_AUTH_MESSAGE_LEN = 8192
 
 _I16 = struct.Struct("!h")
 _I32 = struct.Struct("!i")
@@ -31,25 +33,50 @@ class ProtocolViolation(Exception):
     """The peer sent bytes that are not valid protocol; the connection is closed (SQLSTATE 08P01)."""
 
 
+class InvalidText(ProtocolViolation):
+    """A string field is not valid UTF-8. Before login the connection is closed (08P01); after,
+    the message is refused like PostgreSQL does (SQLSTATE 22021) and the session goes on."""
+
+
+def decode_text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex()
+        raise InvalidText(f'invalid byte sequence for encoding "UTF8": 0x{bad}') from None
+
+
 # --------------------------------------------------------------------------- reading
 
 
 async def read_startup(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     """Read an untyped startup-phase packet: (code, payload after the code)."""
     (length,) = _I32.unpack(await reader.readexactly(4))
-    if length < 8 or length > MAX_STARTUP_LEN:
+    if length < 8:
         raise ProtocolViolation(f"invalid startup packet length {length}")
+    if length > MAX_STARTUP_LEN:
+        raise ProtocolViolation(
+            f"startup packet too long: {length} bytes, at most {MAX_STARTUP_LEN} accepted"
+        )
     body = await reader.readexactly(length - 4)
     (code,) = _I32.unpack_from(body)
     return code, body[4:]
 
 
-async def read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    """Read one typed message: (type byte, payload)."""
+async def read_message(
+    reader: asyncio.StreamReader, max_len: int = MAX_MESSAGE_LEN
+) -> tuple[bytes, bytes]:
+    """Read one typed message: (type byte, payload). A length over `max_len` is refused from the
+    header, before the body is read."""
     header = await reader.readexactly(5)
     kind, length = _HDR.unpack(header)
-    if length < 4 or length > MAX_MESSAGE_LEN:
+    if length < 4:
         raise ProtocolViolation(f"invalid message length {length} for message type {kind!r}")
+    if length > max_len:
+        raise ProtocolViolation(
+            f"message of type {kind!r} too long: {length} bytes, at most {max_len} accepted"
+            + (" before login" if max_len == MAX_AUTH_MESSAGE_LEN else "")
+        )
     return kind, await reader.readexactly(length - 4)
 
 
@@ -80,7 +107,7 @@ class Buffer:
         end = self.data.find(b"\x00", self.pos)
         if end < 0:
             raise ProtocolViolation("unterminated string in message")
-        s = self.data[self.pos : end].decode("utf-8")
+        s = decode_text(self.data[self.pos : end])
         self.pos = end + 1
         return s
 
@@ -104,7 +131,7 @@ def parse_startup_params(payload: bytes) -> dict[str, str]:
     for i in range(0, len(parts) - 1, 2):
         if not parts[i]:
             break
-        params[parts[i].decode("utf-8")] = parts[i + 1].decode("utf-8")
+        params[decode_text(parts[i])] = decode_text(parts[i + 1])
     return params
 
 

@@ -34,6 +34,44 @@ AUTH_TIMEOUT_S = 60.0
 SessionFactory = Callable[[str, str], Any]  # (database, user) -> SqlSession-like object
 
 
+def startup_settings(options: str) -> list[tuple[str, str]]:
+    """`-c name=value` / `--name=value` pairs of a startup `options` parameter (spaces escaped with
+    a backslash, as libpq does), each value quoted as a SQL string."""
+    words: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for ch in options:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch.isspace():
+            if current:
+                words.append("".join(current))
+                current = []
+        else:
+            current.append(ch)
+    if current:
+        words.append("".join(current))
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "-c" and i + 1 < len(words):
+            word, i = words[i + 1], i + 1
+        elif word.startswith("-c") or word.startswith("--"):
+            word = word[2:]
+        else:
+            raise m.ProtocolViolation(f"invalid command-line argument in startup options: {word}")
+        name, sep, value = word.partition("=")
+        if not sep or not name.replace("_", "a").replace(".", "a").isalnum():
+            raise m.ProtocolViolation(f"invalid setting in startup options: {word}")
+        pairs.append((name, "'" + value.replace("'", "''") + "'"))
+        i += 1
+    return pairs
+
+
 def _fatal(sqlstate: str, msg: str) -> bytes:
     return m.error_response("FATAL", sqlstate, msg)
 
@@ -204,7 +242,7 @@ class PgServer:
         exchange = self.auth.exchange(user)
         writer.write(m.auth_sasl([MECHANISM]))
         await writer.drain()
-        kind, payload = await m.read_message(reader)
+        kind, payload = await m.read_message(reader, m.MAX_AUTH_MESSAGE_LEN)
         if kind != b"p":
             raise AuthFailed("expected SASLInitialResponse", "08P01")
         b = m.Buffer(payload)
@@ -213,7 +251,7 @@ class PgServer:
         first = b.take(b.int32())
         writer.write(m.auth_sasl_continue(exchange.first(first)))
         await writer.drain()
-        kind, payload = await m.read_message(reader)
+        kind, payload = await m.read_message(reader, m.MAX_AUTH_MESSAGE_LEN)
         if kind != b"p":
             raise AuthFailed("expected SASLResponse", "08P01")
         writer.write(m.auth_sasl_final(exchange.final(payload)))
@@ -250,8 +288,12 @@ class PgServer:
         loop = asyncio.get_running_loop()
         sql: Any = None
         try:
+            settings = startup_settings(params.get("options", ""))  # bad: FATAL 08P01
             try:
                 sql = await loop.run_in_executor(pool, self.session_factory, database, user)
+                for name, value in settings:
+                    # libpq's options / PGOPTIONS: `-c statement_timeout=5s`, as SET would.
+                    await loop.run_in_executor(pool, sql.execute, f"SET {name} = {value}")
             except Exception as exc:
                 err = as_wire_error(exc)
                 writer.write(_fatal(err.sqlstate, err.message))

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from zeroetl.server.pgwire import messages as m
+from zeroetl.server.pgwire.inbox import Inbox
 from zeroetl.server.pgwire.params import ParamError, decode_param
 from zeroetl.server.pgwire.portals import (
     CloseCursor,
@@ -42,6 +43,10 @@ class WireError(Exception):
     def __init__(self, sqlstate: str, message: str, detail: str = "", hint: str = "") -> None:
         super().__init__(message)
         self.sqlstate, self.message, self.detail, self.hint = sqlstate, message, detail, hint
+
+
+class UnknownMessage(WireError):
+    """A message type we do not know: refused, and the session is ready again at once."""
 
 
 def as_wire_error(exc: BaseException, cancelled: bool = False) -> WireError:
@@ -88,6 +93,7 @@ class Session:
         self.skip_to_sync = False
         self.busy = False
         self.cancel_requested = False
+        self.gone = False  # the client closed the connection
 
     # ---------------------------------------------------------------- plumbing
 
@@ -102,6 +108,13 @@ class Session:
             self.failed = False
             return b"I"
         return b"E" if self.failed else b"T"
+
+    def client_gone(self) -> None:
+        """The connection ended: a running statement is cancelled (nobody will read it)."""
+        self.gone = True
+        if self.busy:
+            self.cancel_requested = True
+            self.sql.cancel()
 
     def request_cancel(self) -> None:
         """Called from the cancel connection: interrupt only a statement that is running."""
@@ -119,21 +132,28 @@ class Session:
     async def serve(self) -> None:
         self.send(m.ready_for_query(self.status_byte()))
         await self.writer.drain()
-        while True:
-            kind, payload = await m.read_message(self.reader)
-            if kind == b"X":
-                return
-            if self.skip_to_sync and kind not in (b"S", b"Q"):
-                continue
-            try:
-                await self.dispatch(kind, payload)
-            except WireError as err:
-                self.send_error(err)
-                if kind == b"Q":
-                    self.send(m.ready_for_query(self.status_byte()))
-                else:
-                    self.skip_to_sync = True
-            await self.writer.drain()
+        inbox = Inbox(self.reader, self.client_gone)
+        try:
+            while True:
+                kind, payload = await inbox.get()
+                if kind == b"X":
+                    return
+                if self.skip_to_sync and kind not in (b"S", b"Q"):
+                    continue
+                try:
+                    try:
+                        await self.dispatch(kind, payload)
+                    except m.InvalidText as exc:  # PostgreSQL's answer; the session goes on
+                        raise WireError("22021", str(exc)) from None
+                except WireError as err:
+                    self.send_error(err)
+                    if kind == b"Q" or isinstance(err, UnknownMessage):
+                        self.send(m.ready_for_query(self.status_byte()))
+                    else:
+                        self.skip_to_sync = True
+                await self.writer.drain()
+        finally:
+            await inbox.close()
 
     async def dispatch(self, kind: bytes, payload: bytes) -> None:
         if kind == b"Q":
@@ -169,7 +189,8 @@ class Session:
         elif kind in (b"d", b"c", b"f"):
             pass  # stray COPY data after an error: ignored, as PostgreSQL does
         else:
-            raise WireError("08P01", f"unsupported frontend message type {kind!r}")
+            shown = kind.decode("ascii") if kind.isascii() and kind.isalnum() else kind.hex()
+            raise UnknownMessage("08P01", f"invalid frontend message type {shown!r}")
 
     # ---------------------------------------------------------------- statements
 

@@ -30,6 +30,42 @@ CON_OID = 3_000_000_000  # synthesized constraint oid = table oid + CON_OID
 
 HIDDEN_SCHEMAS = ("_zeroetl", SCHEMA, "pg_catalog", "information_schema")
 
+# The emulation's public views: an unqualified name always means them (session.py pins them),
+# whatever a replicated table is called.
+PINNED_VIEWS = frozenset(
+    {
+        "pg_type",
+        "pg_namespace",
+        "pg_class",
+        "pg_attribute",
+        "pg_index",
+        "pg_constraint",
+        "pg_database",
+        "pg_am",
+        "pg_inherits",
+        "pg_description",
+        "pg_attrdef",
+        "pg_collation",
+        "pg_roles",
+        "pg_user",
+        "pg_tablespace",
+        "pg_policy",
+        "pg_statistic_ext",
+        "pg_publication",
+        "pg_publication_namespace",
+        "pg_publication_rel",
+        "pg_sequence",
+        "pg_opclass",
+        "pg_proc",
+        "pg_settings",
+        "svv_integration",
+        "svv_integration_table_state",
+        "sys_integration_activity",
+        "sys_integration_table_activity",
+        "sys_integration_table_state_change",
+    }
+)
+
 # DuckDB type (duckdb_columns().data_type, parameters stripped) -> PostgreSQL type oid
 TYPE_OIDS: dict[str, int] = {
     "BOOLEAN": 16, "TINYINT": 21, "SMALLINT": 21, "INTEGER": 23, "BIGINT": 20,

@@ -4,7 +4,8 @@
 - ALTER DATABASE name INTEGRATION REFRESH {ALL TABLES | INERROR TABLES | TABLE s.t [, ...]}
 - ALTER DATABASE name SET QUERY_ALL_STATES = TRUE|FALSE is not offered (the Backend has no call)
 - DROP DATABASE name
-Replicated databases refuse writes (SQLSTATE 25006, as PostgreSQL's read-only transactions do).
+Replicated databases refuse writes (SQLSTATE 25006, as PostgreSQL's read-only transactions do);
+the sandbox's policy (policy.py) says so.
 A query that reads a table whose state is not Synced fails unless the database was created with
 QUERY_ALL_STATES = TRUE, with the state and the reason in the message (the reference behaves so).
 """
@@ -148,30 +149,9 @@ def _split_commas(text: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-# --- read-only and table states ------------------------------------------------------------
-
-_WRITES = (
-    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
-    exp.TruncateTable, exp.Copy, exp.Command,
-)  # fmt: skip
-WRITE_WORDS = {"INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE",
-               "COPY", "GRANT", "REVOKE", "COMMENT", "VACUUM", "ANALYZE", "ATTACH", "DETACH",
-               "INSTALL", "LOAD", "PRAGMA", "CHECKPOINT", "EXPORT", "IMPORT", "CALL", "USE",
-               "UNLOAD"}  # fmt: skip
+# --- table states ------------------------------------------------------------------------
 
 Resolve = Callable[[exp.Table], tuple[str, str, str] | None]
-
-
-def check_read_only(tree: exp.Expression, first_word: str, database: str) -> None:
-    """Every write is refused: target databases are replicas, and the hub holds no user data."""
-    if first_word.upper() in WRITE_WORDS or isinstance(tree, _WRITES):
-        where = f'database "{database}"' if database != "dev" else "the warehouse"
-        raise SqlError(
-            "25006",
-            f"cannot execute {first_word.upper()}: {where} is a read-only replica maintained by"
-            " zero-ETL replication",
-            hint="change the data on the source MySQL database; it replicates here within seconds",
-        )
 
 
 def check_states(

@@ -123,10 +123,11 @@ class Intercepted:
     name: str = ""
     value: str = ""
     tag: str = ""
+    scope: str = ""  # SET: SESSION, LOCAL, GLOBAL or VARIABLE as written ("" when none)
 
 
 _SET = re.compile(
-    r"^SET\s+(?:SESSION\s+|LOCAL\s+)?(?!TRANSACTION\b|SESSION\s+CHARACTERISTICS\b)"
+    r"^SET\s+(?:(SESSION|LOCAL|GLOBAL|VARIABLE)\s+)?(?!TRANSACTION\b|SESSION\s+CHARACTERISTICS\b)"
     r"([\w.\"]+)\s*(?:=|\bTO\b)\s*(.*?)\s*$",
     re.I | re.S,
 )
@@ -163,9 +164,9 @@ def intercept(sql: str) -> Intercepted | None:
         if m := _SET_TZ.match(text):
             return Intercepted("set", name="timezone", value=_unquote(m.group(1)), tag="SET")
         if m := _SET.match(text):
-            return Intercepted(
-                "set", name=_unquote(m.group(1)).lower(), value=m.group(2), tag="SET"
-            )
+            scope = (m.group(1) or "").upper()
+            name = _unquote(m.group(2)).lower()
+            return Intercepted("set", name=name, value=m.group(3), tag="SET", scope=scope)
         return Intercepted("noop", tag="SET")  # SET TRANSACTION ... and friends: accepted, no-op
     if first in ("DEALLOCATE", "CLOSE", "LISTEN", "UNLISTEN", "NOTIFY"):
         return Intercepted("noop", tag=first + (" ALL" if second == "ALL" else ""))

@@ -5,13 +5,15 @@ see committed snapshots). `dbname=<target database>` makes that database current
 resolves); `dev` (or `postgres`) is the hub itself, where target databases are reached by
 3-part names. Statements run in autocommit unless BEGIN. Each statement goes: interception
 (transactions, SET/SHOW, Redshift DATABASE statements) -> text normalisation -> parse (Redshift,
-then PostgreSQL) -> read-only and table-state checks -> pg_catalog and dialect rewrites ->
-DuckDB.
+then PostgreSQL) -> the sandbox guard over the whole tree (guard.py, policy.py) -> table-state
+checks -> pg_catalog and dialect rewrites -> the guard again over the exact DuckDB text, with
+DuckDB's parser (duckparse.py) -> DuckDB, within the session's time, memory and slot (limits.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -21,26 +23,17 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from . import catalog, dialect, redshift, rewrite, sysviews
+from . import catalog, dialect, duckparse, guard, redshift, rewrite, sysviews
 from .backend import Backend
 from .errors import SqlError
+from .limits import Admission, SessionLimits, StatementRun, effective_timeout_ms
+from .params import SessionParams
+from .policy import Kind, Policy, Principal, Touch
 
 __all__ = ["Backend", "Column", "Result", "SqlError", "SqlSession"]
 
 HUB_DATABASES = ("dev", "postgres")
 BATCH_ROWS = 8192
-
-SHOW_DEFAULTS: dict[str, str] = {
-    "server_version": catalog.SERVER_VERSION, "server_version_num": "150000",
-    "server_encoding": "UTF8", "client_encoding": "UTF8", "standard_conforming_strings": "on",
-    "transaction isolation level": "repeatable read", "transaction_isolation": "repeatable read",
-    "default_transaction_isolation": "repeatable read", "timezone": "UTC",
-    "datestyle": "ISO, MDY", "intervalstyle": "postgres", "integer_datetimes": "on",
-    "is_superuser": "off", "max_identifier_length": "63", "application_name": "",
-    "default_transaction_read_only": "on", "transaction_read_only": "on",
-    "lc_collate": "C.UTF-8", "lc_ctype": "C.UTF-8", "extra_float_digits": "1",
-    "statement_timeout": "0", "bytea_output": "hex", "query_all_states": "off",
-}  # fmt: skip
 
 
 @dataclass
@@ -65,13 +58,28 @@ def _q(name: str) -> str:
 
 
 class SqlSession:
-    def __init__(self, backend: Backend, *, database: str, user: str) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        database: str,
+        user: str,
+        limits: SessionLimits | None = None,
+        admission: Admission | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         self._backend = backend
         self.database = database
         self.user = user
         self.in_transaction = False
         self._failed = False
         self._open: pa.RecordBatchReader | None = None
+        self._limits = limits or SessionLimits()
+        self._admission = admission or Admission(0)
+        self._policy = policy or Policy()
+        self._who = Principal(user)
+        self._current: StatementRun | None = None
+        self._stop_reason: str | None = None  # why the running statement is being interrupted
         dbs = backend.databases()
         if database not in dbs and database not in HUB_DATABASES:
             raise SqlError(
@@ -85,27 +93,42 @@ class SqlSession:
         self._cur = backend.cursor()
         self._home = catalog.home_catalog(self._cur)
         self._catalog = database if database in dbs else self._home
-        self._schemas = ["main"]
-        self._settings: dict[str, str] = dict(SHOW_DEFAULTS)
+        self._params = SessionParams(
+            self._cur,
+            self._who,
+            self._policy,
+            timeout_ms=self._limits.statement_timeout_ms,
+            apply_search_path=self._apply_search_path,
+        )
         try:
             self._cur.execute(f"USE {_q(self._catalog)}")
             self._cur.execute("SET TimeZone = 'UTC'")
             self._cur.execute("SET integer_division = true")
-            self._apply_search_path()
+            if self._limits.memory:
+                self._cur.execute("SET operator_memory_limit = ?", [self._limits.memory])
+            self._apply_search_path(self._params.schemas)
         except duckdb.Error as e:
             self._cur.close()
             raise SqlError("3D000", f'database "{database}" cannot be opened: {e}') from None
+
+    @property
+    def _schemas(self) -> list[str]:
+        return self._params.schemas
 
     # --- public interface --------------------------------------------------------------
 
     def split(self, sql: str) -> list[str]:
         return rewrite.split(sql)
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = "user") -> None:
+        """Interrupt the running statement (any thread): a cancel request, a timeout, or the
+        client going away."""
+        self._stop_reason = reason
         with contextlib.suppress(duckdb.Error):
             self._cur.interrupt()
 
     def close(self) -> None:
+        self._drop_open_result()
         try:
             if self.in_transaction:
                 self._cur.execute("ROLLBACK")
@@ -123,25 +146,67 @@ class SqlSession:
                 "25P02",
                 "current transaction is aborted, commands ignored until end of transaction block",
             )
-        duck, tag, is_query = self._translate(sql)
-        args = list(params) if params else None
+        run = self._start()
         try:
+            duck, tag, is_query = self._translate(sql)
+            if not self._admission.acquire(lambda: self._stop_reason is not None):
+                raise self._stopped()
+            run.admitted(self._admission)
+            args = list(params) if params else None
             if not is_query:
-                self._cur.execute(duck, args)
-                if self._cur.description is None:
-                    return _empty(tag)
-                with warnings.catch_warnings():  # small results (EXPLAIN...): a copy is fine
-                    warnings.simplefilter("ignore")
-                    table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
+                try:
+                    self._cur.execute(duck, args)
+                    if self._cur.description is None:
+                        return _empty(tag)
+                    with warnings.catch_warnings():  # small results (EXPLAIN...): a copy is fine
+                        warnings.simplefilter("ignore")
+                        table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
+                finally:
+                    run.finish()
                 cols = [Column(f.name, f.type) for f in table.schema]
                 return Result(cols, iter(table.to_batches()), tag)
             # a relation streams: batches are produced as the client reads them
             reader = self._cur.sql(duck, params=args).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
+            run.finish()
             raise self._error(e) from None
+        except BaseException:
+            run.finish()
+            raise
         self._open = reader
         columns = [Column(f.name, f.type) for f in reader.schema]
-        return Result(columns, self._stream(reader), tag)
+        return Result(columns, self._stream(reader, run), tag)
+
+    def _start(self) -> StatementRun:
+        """The statement's clock starts now (PostgreSQL counts from the statement's arrival)."""
+        self._stop_reason = None
+        limit = effective_timeout_ms(self._params.timeout_ms, self._limits.max_statement_timeout_ms)
+        self._current = StatementRun(limit, self._timed_out)
+        return self._current.arm()
+
+    def _timed_out(self, run: StatementRun) -> None:
+        """The timer of `run` fired: interrupt it unless it already ended (a statement that
+        started meanwhile is not this one's to cancel)."""
+        if self._current is run and not run.done:
+            self.cancel("timeout")
+
+    @property
+    def running_since(self) -> float | None:
+        """When the running statement (or the one whose result is open) started."""
+        run = self._current
+        return None if run is None or run.done else run.started
+
+    def _stopped(self) -> SqlError:
+        if self._stop_reason == "timeout":
+            return SqlError("57014", "canceling statement due to statement timeout")
+        if self._stop_reason == "memory":
+            return SqlError(
+                "53200",
+                "canceling statement: the service is short of memory and replication comes first",
+                hint="narrow the query (filters, fewer columns, LIMIT), or run it when fewer"
+                " queries are running",
+            )
+        return SqlError("57014", "canceling statement due to user request")
 
     def _drop_open_result(self) -> None:
         """A result the client stopped reading must not block the next statement."""
@@ -149,6 +214,8 @@ class SqlSession:
         if reader is not None:
             with contextlib.suppress(Exception):
                 reader.close()
+        if self._current is not None:
+            self._current.finish()
 
     def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
         self._drop_open_result()
@@ -173,14 +240,30 @@ class SqlSession:
     # --- pipeline ----------------------------------------------------------------------
 
     def _translate(self, sql: str) -> tuple[str, str, bool]:
-        """DuckDB text, command tag, and whether it returns rows."""
+        """DuckDB text, command tag, and whether it returns rows; refuses what the sandbox
+        does not run (see the module doc)."""
         self._refresh_catalog(self._backend.databases())
         norm = rewrite.normalize(sql)
-        first = rewrite.strip_comments(norm).strip().split(None, 1)[0].upper()
-        if first in redshift.WRITE_WORDS:
-            redshift.check_read_only(exp.Select(), first, self.database)
-        tree = dialect.parse(norm)
-        redshift.check_read_only(tree, first, self.database)
+        code = rewrite.strip_comments(norm).strip()
+        first, second = guard.statement_words(code)
+        if first == "EXPLAIN":
+            return self._explain(code)
+        server = guard.server_statement(first, second)
+        if server is not None:
+            self._policy.check([server], self._who)
+        try:
+            tree = dialect.parse(norm)
+        except SqlError as syntax:
+            # sqlglot cannot parse some DuckDB syntax: say what DuckDB would have done with it
+            # when that is refused, else the syntax error.
+            try:
+                touches = duckparse.inspect(self._cur, code)
+            except SqlError:
+                raise syntax from None
+            self._check(touches)
+            raise
+        self._check(guard.inspect(tree, self._database_of))
+        self._pin_system_views(tree)
         redshift.check_states(
             tree,
             self._resolve,
@@ -193,21 +276,74 @@ class SqlSession:
         if is_query:
             rewrite.name_columns(tree)
         duck = dialect.generate(tree)
+        self._check(duckparse.inspect(self._cur, duck))
         if sysviews.referenced(norm):
             try:
                 sysviews.register(self._cur, self._backend, self._dbs, norm)
             except duckdb.Error as e:
                 raise self._error(e) from None
         tag = "SELECT" if is_query or first in ("WITH", "VALUES", "TABLE") else first
-        return duck, tag, is_query or tag in ("EXPLAIN", "DESCRIBE", "SUMMARIZE")
+        return duck, tag, is_query or tag in ("DESCRIBE", "DESC")
 
-    def _stream(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    def _explain(self, code: str) -> tuple[str, str, bool]:
+        """EXPLAIN [ANALYZE] query: the query goes through the whole pipeline (ANALYZE runs it)."""
+        m = re.match(
+            r"EXPLAIN\s*(?:\(([^)]*)\)|((?:ANALY[SZ]E|VERBOSE)(?:\s+(?:ANALY[SZ]E|VERBOSE))*))?"
+            r"\s*(.*)$",
+            code,
+            re.I | re.S,
+        )
+        options = ((m.group(1) or m.group(2) or "") if m else "").upper()
+        inner = m.group(3) if m else ""
+        duck, _tag, is_query = self._translate(inner)
+        if not is_query:
+            self._check([Touch(Kind.STATEMENT, "EXPLAIN")])
+        analyze = "ANALYZE " if "ANALY" in options else ""
+        return f"EXPLAIN {analyze}{duck}", "EXPLAIN", True
+
+    def _check(self, touches: list[Touch]) -> None:
+        """The policy's ruling on what a statement touches (writes learn their database)."""
+        for t in touches:
+            if t.kind in (Kind.WRITE, Kind.DDL) and t.database is None:
+                t = dataclasses.replace(t, database=self._database_of_path(t.path))
+            self._policy.check([t], self._who)
+
+    def _database_of(self, table: exp.Table) -> str | None:
+        return self._database_of_path(tuple(p for p in (table.catalog, table.db, table.name) if p))
+
+    def _database_of_path(self, path: tuple[str, ...]) -> str | None:
+        """The replicated target database a (possibly partial) table name lands in, if any."""
+        own = self._catalog if self._catalog in self._dbs else None
+        if len(path) >= 3:
+            return path[0] if path[0] in self._dbs else None
+        if len(path) == 2 and own is None:
+            return path[0] if path[0] in self._dbs else None  # `db.t`: catalog db, schema main
+        return own
+
+    def _pin_system_views(self, tree: exp.Expression) -> None:
+        """Unqualified names of the system views and the pg_catalog emulation always mean them,
+        as pg_catalog comes first in PostgreSQL: a replicated table of the same name (or any
+        other object) never shadows one. Its own name stays reachable qualified."""
+        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+        for table in tree.find_all(exp.Table):
+            if table.args.get("db") or not isinstance(table.this, exp.Identifier):
+                continue
+            name = table.name.lower()
+            if name in catalog.PINNED_VIEWS and name not in ctes:
+                table.set("db", exp.to_identifier(catalog.SCHEMA))
+                table.set("catalog", exp.to_identifier(self._home, quoted=True))
+
+    def _stream(self, reader: pa.RecordBatchReader, run: StatementRun) -> Iterator[pa.RecordBatch]:
         try:
             yield from reader
-        except (duckdb.Error, pa.ArrowException) as e:
+        except (duckdb.Error, pa.ArrowException, OSError) as e:
+            if self._stop_reason is not None and "nterrupt" in str(e):
+                raise self._stopped() from None
             if isinstance(e, duckdb.Error):
                 raise self._error(e) from None
             raise SqlError("XX000", str(e)) from None
+        finally:
+            run.finish()
 
     def _refresh_catalog(self, dbs: list[str]) -> None:
         if getattr(self, "_dbs", None) == dbs and getattr(self, "_installed", False):
@@ -222,8 +358,13 @@ class SqlSession:
         self._dbs = list(dbs)
         self._installed = True
 
-    def _apply_search_path(self) -> None:
-        parts = [f"{_q(self._catalog)}.{_q(s)}" for s in self._schemas]
+    def _apply_search_path(self, schemas: list[str]) -> None:
+        # As in PostgreSQL, schemas that do not exist are skipped (DuckDB refuses them).
+        rows = self._cur.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [self._catalog]
+        ).fetchall()
+        existing = {r[0] for r in rows}
+        parts = [f"{_q(self._catalog)}.{_q(s)}" for s in schemas if s in existing]
         parts.append(f"{_q(self._home)}.{_q(catalog.SCHEMA)}")
         self._cur.execute("SET search_path = " + "'" + ",".join(parts).replace("'", "''") + "'")
 
@@ -334,12 +475,10 @@ class SqlSession:
             raise SqlError("25P02", "current transaction is aborted, commands ignored until end"
                            " of transaction block")  # fmt: skip
         if k == "set":
-            self._set(ic.name, ic.value)
+            self._params.set(ic.name, ic.value, ic.scope)
             return _empty("SET")
         if k == "reset":
-            if ic.name in ("all", "search_path"):
-                self._schemas = ["main"]
-                self._apply_search_path()
+            self._params.reset(ic.name)
             return _empty("RESET")
         if k == "show":
             return self._show(ic.name)
@@ -351,43 +490,14 @@ class SqlSession:
         except duckdb.Error as e:
             raise self._error(e) from None
 
-    def _set(self, name: str, value: str) -> None:
-        raw = value.strip()
-        items = [rewrite._unquote(v) for v in re.split(r"\s*,\s*", raw) if v]
-        if name == "search_path":
-            schemas = []
-            for s in items:
-                if s in ('"$user"', "$user"):
-                    continue
-                schemas.append("main" if s.lower() == "public" else s)
-            self._schemas = schemas or ["main"]
-            self._apply_search_path()
-            self._settings["search_path"] = raw
-            return
-        if name == "timezone":
-            tz = rewrite._unquote(raw)
-            tz = "UTC" if tz.lower() in ("local", "default") else tz
-            try:
-                self._cur.execute("SET TimeZone = '" + tz.replace("'", "''") + "'")
-            except duckdb.Error as e:
-                raise SqlError("22023", f'invalid value for parameter "TimeZone": "{tz}"') from e
-            self._settings["timezone"] = tz
-            return
-        self._settings[name] = ", ".join(items) if len(items) > 1 else (items[0] if items else "")
-
     def _show(self, name: str) -> Result:
         if name == "all":
-            names = sorted(self._settings)
-            table = pa.table({"name": names, "setting": [self._settings[n] for n in names],
+            values = self._params.values
+            names = sorted(values)
+            table = pa.table({"name": names, "setting": [values[n] for n in names],
                               "description": [""] * len(names)})  # fmt: skip
         else:
-            if name == "search_path" and "search_path" not in self._settings:
-                value = ", ".join(self._schemas)
-            elif name in self._settings:
-                value = self._settings[name]
-            else:
-                raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
-            table = pa.table({name: [value]})
+            table = pa.table({name: [self._params.show(name)]})
         return Result(
             [Column(f.name, f.type) for f in table.schema], iter(table.to_batches()), "SHOW"
         )
@@ -400,7 +510,18 @@ class SqlSession:
         text = str(e)
         msg = re.sub(r"^[A-Za-z ]+ Error: ", "", text).strip()
         if isinstance(e, duckdb.InterruptException):
-            return SqlError("57014", "canceling statement due to user request")
+            return self._stopped()
+        if isinstance(e, duckdb.OutOfMemoryException) or "max_temp_directory_size" in text:
+            # The session's memory (and the warehouse's temp space) are bounded on purpose.
+            full = "max_temp_directory_size" in text or "temp" in text.lower()
+            return SqlError(
+                "53100" if full else "53200",
+                f"out of {'temporary disk space' if full else 'memory'} for this query: {msg}",
+                hint="narrow the query (filters, fewer columns, LIMIT); every session has a fixed"
+                " share of the service's memory and temp space",
+            )
+        if isinstance(e, duckdb.PermissionException):  # DuckDB's own sandbox, behind the guard
+            return SqlError("42501", f"permission denied: {msg}")
         if "Division by zero" in text:
             return SqlError("22012", "division by zero")
         if isinstance(e, duckdb.CatalogException):

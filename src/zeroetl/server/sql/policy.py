@@ -1,0 +1,265 @@
+"""What a SQL session may touch: the sandbox policy of the SQL endpoint.
+
+The guard (guard.py) turns a statement into the things it touches (`Touch`): tables it reads or
+writes, objects it creates or drops, table functions and functions it calls, statements that act
+on the server (ATTACH, COPY, PRAGMA ...) and DuckDB settings it changes. `Policy.decide` rules on
+each one for a `Principal`: allowed, or refused with a SQLSTATE and a message that says what was
+refused and why (42501; 25006 for writes to replicated data).
+
+Today every principal is an analyst of a read-only warehouse: sessions read replicated tables,
+the system views and the pg_catalog emulation, and nothing else. Users, grants and a writable
+workspace extend `Principal` and `decide`; the guard does not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .errors import SqlError
+
+METADATA_SCHEMA = "_zeroetl"  # each target database's bookkeeping (checkpoint, table states ...)
+EMULATION_SCHEMA = "_zeroetl_pg"  # the catalog emulation (catalog.py): read-only for sessions
+
+DENIED = "42501"  # insufficient_privilege
+READ_ONLY = "25006"  # read_only_sql_transaction, as PostgreSQL answers writes on a standby
+
+
+class Kind(StrEnum):
+    READ = "read"  # a table or view
+    WRITE = "write"  # INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM into a table
+    DDL = "ddl"  # CREATE, ALTER, DROP, COMMENT, SELECT INTO: objects in a catalog
+    TABLE_FUNCTION = "table function"
+    FUNCTION = "function"  # scalar, aggregate or window function
+    STATEMENT = "statement"  # acts on the server: ATTACH, COPY TO, PRAGMA, INSTALL ...
+    SETTING = "setting"  # SET / RESET of a DuckDB option
+
+
+@dataclass(frozen=True)
+class Touch:
+    kind: Kind
+    name: str  # what, as DuckDB knows it: "read_csv", "UPDATE", "ATTACH", "memory_limit"
+    path: tuple[str, ...] = ()  # the object acted on: its name parts, as written or resolved
+    database: str | None = None  # the replicated target database it lives in, if any
+    side_effects: bool = False  # FUNCTION: DuckDB flags it as having side effects
+
+    @property
+    def target(self) -> str:
+        return ".".join(p if p.replace("_", "a").isalnum() else '"' + p + '"' for p in self.path)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who runs the statement. Privileges join here when users and grants arrive."""
+
+    user: str
+
+
+class Refused(SqlError):
+    """A statement the sandbox does not run; nothing of it was executed."""
+
+
+# Table functions a session may call: they compute rows and touch nothing outside the query.
+TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "generate_subscripts",
+        "json_each",
+        "json_tree",
+        "repeat",
+        "repeat_row",
+        "pg_timezone_names",
+        "icu_calendar_names",
+        "duckdb_keywords",
+        "duckdb_types",
+    }
+)
+# Functions DuckDB flags with side effects that are harmless here (they touch only the query).
+SIDE_EFFECTS_ALLOWED = frozenset(
+    {
+        "random",
+        "setseed",
+        "gen_random_uuid",
+        "uuid",
+        "uuidv4",
+        "uuidv7",
+        "sleep_ms",
+        "error",
+        "current_query",
+        "current_query_id",
+        "current_transaction_id",
+        "current_connection_id",
+        "stats",
+        "vector_type",
+    }
+)
+
+_FUNCTION_SCHEMAS = {"pg_catalog", "information_schema", EMULATION_SCHEMA}
+
+_FILES = "sessions cannot read or write the server's files"
+_WHY_TABLE_FUNCTION: list[tuple[tuple[str, ...], str]] = [
+    (("read_", "parquet_", "sniff_csv", "glob", "iceberg", "delta", "arrow_scan", "pandas_scan",
+      "python_", "seq_scan"), _FILES),
+    (("enable_logging", "disable_logging", "duckdb_log", "truncate_duckdb_logs", "enable_profiling",
+      "disable_profiling"), "logging records every session's SQL and is configured by the service"),
+    (("checkpoint", "force_checkpoint"), "storage maintenance belongs to the service"),
+    (("query", "query_table", "json_execute_serialized_sql"),
+     "it runs SQL text that the sandbox cannot inspect"),
+    (("duckdb_", "pragma_", "which_secret", "test_", "summary"),
+     "DuckDB's internal state (settings, files, other sessions) is not part of the warehouse"),
+]  # fmt: skip
+_WHY_STATEMENT: dict[str, str] = {
+    "ATTACH": "sessions cannot open or close database files",
+    "DETACH": "sessions cannot open or close database files",
+    "COPY": _FILES + "; read results through the protocol instead",
+    "EXPORT": _FILES,
+    "IMPORT": _FILES,
+    "INSTALL": "extensions are fixed by the service",
+    "LOAD": "extensions are fixed by the service",
+    "UPDATE EXTENSIONS": "extensions are fixed by the service",
+    "PRAGMA": "PRAGMAs change DuckDB settings or read its internal state",
+    "CALL": "procedures change DuckDB settings or read its internal state",
+    "CHECKPOINT": "storage maintenance belongs to the service",
+    "VACUUM": "storage maintenance belongs to the service",
+    "ANALYZE": "storage maintenance belongs to the service",
+    "USE": "the database is chosen when connecting (dbname=...); use 3-part names in dev",
+    "PREPARE": "use the protocol's prepared statements (Parse/Bind) instead",
+    "EXECUTE": "use the protocol's prepared statements (Parse/Bind) instead",
+    "SET VARIABLE": "DuckDB variables are not part of the warehouse",
+    "UNLOAD": _FILES,
+    "LOCK": "replicated tables are locked by replication only",
+    "GRANT": "users and grants are managed by the service",
+    "MULTIPLE STATEMENTS": "one statement at a time: a prepared statement holds exactly one",
+    "SET": "DuckDB settings are fixed by the service",
+    "MULTI": "only queries run on the SQL endpoint",
+    "REVOKE": "users and grants are managed by the service",
+}
+_METADATA = (
+    "_zeroetl holds zeroetl's internal bookkeeping; query the system views (svv_integration,"
+    " svv_integration_table_state, sys_integration_activity, sys_integration_table_activity,"
+    " sys_integration_table_state_change) instead"
+)
+
+
+def _refuse(sqlstate: str, message: str, hint: str = "") -> Refused:
+    return Refused(sqlstate, message, hint=hint)
+
+
+def _lower(path: tuple[str, ...]) -> list[str]:
+    return [p.lower() for p in path]
+
+
+class Policy:
+    """The rules; one instance serves every session."""
+
+    def decide(self, touch: Touch, who: Principal) -> Refused | None:
+        """None when `who` may do `touch`, else the refusal to raise."""
+        del who  # every principal is an analyst of a read-only warehouse (module doc)
+        kind, name = touch.kind, touch.name
+        if kind in (Kind.READ, Kind.WRITE, Kind.DDL) and METADATA_SCHEMA in _lower(touch.path):
+            return _refuse(DENIED, f"permission denied for table {touch.target}: {_METADATA}")
+        if kind is Kind.READ:
+            return self._read(touch)
+        if kind in (Kind.WRITE, Kind.DDL):
+            return self._change(touch)
+        if kind is Kind.TABLE_FUNCTION:
+            if name.lower() in TABLE_FUNCTIONS:
+                return None
+            return _refuse(
+                DENIED, f"permission denied for table function {name}: {_table_function_why(name)}"
+            )
+        if kind is Kind.FUNCTION:
+            if not set(_lower(touch.path)) <= _FUNCTION_SCHEMAS:
+                # A qualified name reaches DuckDB's built-ins past the emulation's macros.
+                return _refuse(
+                    DENIED,
+                    f"permission denied for function {touch.target}.{name}: call functions by"
+                    " their plain name",
+                )
+            if touch.side_effects and name.lower() not in SIDE_EFFECTS_ALLOWED:
+                return _refuse(
+                    DENIED,
+                    f"permission denied for function {name}: it acts outside the query"
+                    " (side effects)",
+                )
+            return None
+        if kind is Kind.SETTING:
+            return _refuse(
+                DENIED,
+                f'permission denied to set parameter "{name}"',
+                hint="DuckDB settings are fixed by the service; session parameters such as"
+                " search_path, timezone and statement_timeout can be set",
+            )
+        why = _WHY_STATEMENT.get(name.upper(), "only queries run on the SQL endpoint")
+        return _refuse(DENIED, f"permission denied for {name.upper()}: {why}")
+
+    @staticmethod
+    def _read(touch: Touch) -> Refused | None:
+        path = _lower(touch.path)
+        if not path:
+            return None
+        last = path[-1]
+        if any(c in last for c in "/\\:") or _looks_like_file(last):
+            return _refuse(DENIED, f'permission denied for table "{touch.path[-1]}": {_FILES}')
+        if (len(path) >= 2 and path[0] == "system") or (len(path) == 3 and path[0] == "temp"):
+            # DuckDB's own catalog: its pg_catalog.pg_settings shows every setting (paths too).
+            return _refuse(
+                DENIED,
+                f"permission denied for table {touch.target}: DuckDB's internal catalog is not"
+                " part of the warehouse; use pg_catalog and information_schema unqualified",
+            )
+        if len(path) < 3 and last.startswith("zeroetl_") and path[0] in (last, EMULATION_SCHEMA):
+            # The emulation's own building blocks (zeroetl_meta_* read every _zeroetl schema).
+            return _refuse(DENIED, f"permission denied for table {touch.target}: {_METADATA}")
+        # DuckDB's own views (duckdb_logs, pragma_database_list ...) live in its system catalog;
+        # a replicated table of the same name is reached by its 3-part name.
+        system = len(path) < 3
+        if system and last.startswith(("duckdb_", "pragma_")):
+            why = _table_function_why(last)
+            return _refuse(DENIED, f"permission denied for view {touch.path[-1]}: {why}")
+        return None
+
+    @staticmethod
+    def _change(touch: Touch) -> Refused | None:
+        what = f"{touch.name} {touch.target}".strip()
+        if touch.database is not None:
+            return _refuse(
+                READ_ONLY,
+                f'cannot execute {touch.name}: database "{touch.database}" is a read-only'
+                " replica maintained by zero-ETL replication",
+                hint="change the data on the source MySQL database; it replicates here within"
+                " seconds",
+            )
+        return _refuse(
+            DENIED,
+            f"permission denied for {what}: sessions cannot create, change or drop objects in"
+            " the warehouse (its databases are read-only replicas and its catalog is shared by"
+            " every session)",
+        )
+
+    def check(self, touches: list[Touch], who: Principal) -> None:
+        """Raise the first refusal, if any (touches are in statement order)."""
+        for touch in touches:
+            refused = self.decide(touch, who)
+            if refused is not None:
+                raise refused
+
+
+_FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".json", ".jsonl", ".ndjson", ".gz",
+                  ".zst", ".duckdb", ".db", ".sqlite", ".sqlite3", ".arrow", ".xlsx", ".wal")  # fmt: skip
+
+
+def _looks_like_file(name: str) -> bool:
+    """DuckDB reads a file when a table name looks like one (a replacement scan); MySQL table
+    names cannot contain '.', so such a name never is a replicated table."""
+    return "." in name and name.endswith(_FILE_SUFFIXES)
+
+
+def _table_function_why(name: str) -> str:
+    low = name.lower()
+    for prefixes, why in _WHY_TABLE_FUNCTION:
+        if low.startswith(prefixes):
+            return why
+    return "only table functions that compute rows (range, generate_series, unnest ...) are allowed"
