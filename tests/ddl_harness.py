@@ -221,7 +221,7 @@ class Harness:
     # -- the comparison ---------------------------------------------------------------------------
     def copies(self, table: str, db: str | None = None) -> list[str]:
         """Reasons of the copies of `db.table` begun since `start()` (ResyncInitiated)."""
-        duck = open_duck(self.wh / "target.duckdb")
+        duck = open_duck(self.wh / "databases" / "target.duckdb")
         try:
             rows = duck.execute(
                 "SELECT state_change_reason FROM _zeroetl.state_changes WHERE schema_name = ? "
@@ -238,7 +238,7 @@ class Harness:
         value and column by column; nothing else is left in the warehouse."""
         source = [t for t in list_tables(self.conn) if t.schema in self.dbs]
         wanted = {t for t in source if self.filter.includes(t)}
-        duck = open_duck(self.wh / "target.duckdb")
+        duck = open_duck(self.wh / "databases" / "target.duckdb")
         try:
             for t in sorted(wanted, key=str):
                 assert_table_equal(self.conn, duck, t.schema, t.table)

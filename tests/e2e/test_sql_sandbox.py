@@ -62,7 +62,8 @@ def no_file(template: str) -> Check:
 
 def no_new_files_in_warehouse(ctx: Ctx) -> None:
     allowed = {"catalog.sqlite3", "catalog.sqlite3-wal", "catalog.sqlite3-shm", "secret.key",
-               "api.token", "sql.password", ".zeroetl.lock", "databases", "tmp"}  # fmt: skip
+               "api.token", "sql.password", ".zeroetl.lock", "databases", "tmp",
+               "service.json"}  # fmt: skip
     extra = {p.name for p in ctx.wh.path.iterdir()} - allowed
     assert not extra, f"new files in the warehouse: {extra}"
     dbs = {p.name for p in (ctx.wh.path / "databases").iterdir()}

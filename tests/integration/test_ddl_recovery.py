@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 
 def resync_reasons(h: Harness, table: str) -> list[str]:
-    duck = duckdb.connect(str(h.wh / "target.duckdb"), read_only=True)
+    duck = duckdb.connect(str(h.wh / "databases" / "target.duckdb"), read_only=True)
     try:
         rows = duck.execute(
             "SELECT state_change_reason FROM _zeroetl.state_changes WHERE schema_name = ? AND "
@@ -41,7 +41,7 @@ def resync_reasons(h: Harness, table: str) -> list[str]:
 
 def tamper(h: Harness, *sql: str) -> None:
     """Change the warehouse behind the replicator's back (it is stopped)."""
-    duck = duckdb.connect(str(h.wh / "target.duckdb"))
+    duck = duckdb.connect(str(h.wh / "databases" / "target.duckdb"))
     try:
         for s in sql:
             duck.execute(s.replace("{db}", '"' + h.dbs[0] + '"'))

@@ -128,7 +128,7 @@ def test_replicate_over_tls_cli_and_service(
         timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    with duckdb.connect(str(tmp_path / "wh1" / "cli.duckdb"), read_only=True) as duck:
+    with duckdb.connect(str(tmp_path / "wh1" / "databases" / "cli.duckdb"), read_only=True) as duck:
         assert duck.execute("SELECT count(*) FROM shop.orders").fetchone() == (3,)
 
     # The service, with ssl=verify and the CA's PEM text given in the request (the service

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def _counts(wh, test_db) -> dict[str, int]:
-    duck = open_duck(wh / "target.duckdb")
+    duck = open_duck(wh / "databases" / "target.duckdb")
     try:
         iid = duck.execute("SELECT value FROM _zeroetl.kv WHERE key = 'integration_id'").fetchone()
         assert iid is not None
@@ -53,7 +53,7 @@ def test_zero_dates_are_counted_per_table(db_conn, test_db, source_url, tmp_path
     replicate(source_url, wh, test_db)
     assert _counts(wh, test_db) == {"z": 7, "clean": 0}  # + 2 inserted, + 1 updated
 
-    duck = open_duck(wh / "target.duckdb")
+    duck = open_duck(wh / "databases" / "target.duckdb")
     try:
         got = duck.execute(f'SELECT id, d, t, ts FROM "{test_db}".z ORDER BY id').fetchall()
     finally:
