@@ -116,7 +116,9 @@ def test_rotate_the_password_then_resume_with_nothing_lost(
         changes = svc.ok("GET", "/v1/integrations/rot/tables/state-changes")["items"]
         assert not [c for c in changes if "nosuch" in str(c)]
         svc.stop()
-        with duckdb.connect(str(svc.warehouse / "databases" / "rotdb.duckdb"), read_only=True) as duck:
+        with duckdb.connect(
+            str(svc.warehouse / "databases" / "rotdb.duckdb"), read_only=True
+        ) as duck:
             names = duck.execute("SELECT table_name FROM _zeroetl.tables").fetchall()
             assert ("nosuch",) not in names
             assert duck.execute(f'SELECT count(*) FROM "{test_db}".t').fetchone() == (8,)
