@@ -44,6 +44,7 @@ from zeroetl.server.worker import (
     DELETING,
     FAILED,
     MODIFYING,
+    SYNCING,
     Worker,
     WorkerSpec,
 )
@@ -93,7 +94,10 @@ class Service:
     def start(self) -> None:
         """Attach every target database and resume every integration from the catalog."""
         for db in self.catalog.databases():
-            self._attach(db["name"])
+            try:
+                self._attach(db["name"])
+            except duckdb.Error as exc:  # e.g. locked by another process: its worker retries
+                log.warning("target database %s cannot be attached yet: %s", db["name"], exc)
         records, _ = self.catalog.integrations()
         for rec in records:
             self._known[rec.id] = (rec.state, rec.state_reason)
@@ -221,9 +225,14 @@ class Service:
                             hint="retry once its state is no longer modifying",
                         )
                     changes["data_filter"] = new_filter = str(flt)
+            if changes:
+                self.catalog.update(rec.id, **changes)
+            # A failed integration is retried by any modify: its worker starts again from the
+            # catalog (new password, new filter) and the committed checkpoint.
+            if self._revive(rec.id, "modified"):
+                return self.get_integration(rec.id)
             if not changes:
                 return self._view(rec)
-            self.catalog.update(rec.id, **changes)
             worker = self.workers.get(rec.id)
             if new_filter is not None and worker is not None:
                 rec = self.catalog.get(rec.id)
@@ -264,8 +273,11 @@ class Service:
         if sum([tables is not None, all_tables, in_error]) != 1:
             raise InvalidParameter("give exactly one of: tables, all, inerror")
         rec = self.catalog.get(ident_)
+        with self._lock:
+            self._revive(rec.id, "refresh requested")  # a failed integration starts again
+        rec = self.catalog.get(rec.id)
         worker = self.workers.get(rec.id)
-        if worker is None or not worker.alive or rec.state in (FAILED, DELETING):
+        if worker is None or not worker.alive or rec.state == DELETING:
             raise InvalidIntegrationState(
                 f"integration {rec.name} is not replicating (state {rec.state}"
                 + ("" if rec.target_database else ", no target database")
@@ -421,6 +433,7 @@ class Service:
             port=rec.source_port,
             user=rec.source_user,
             password=self.secrets.decrypt(rec.source_password),
+            read_timeout=self.config.engine.source_read_timeout_s,
         )
         spec = WorkerSpec(
             integration_id=rec.id,
@@ -434,6 +447,33 @@ class Service:
         worker = Worker(spec, self.hub, self.hub_lock)
         self.workers[rec.id] = worker
         worker.start()
+
+    def _revive(self, integration_id: str, why: str) -> bool:
+        """Start a new worker for an integration whose worker ended (state failed). The caller
+        holds `self._lock`. Returns whether it did."""
+        worker = self.workers.get(integration_id)
+        if worker is None or (worker.failure is None and worker.alive):
+            return False
+        code = worker.failure[0] if worker.failure else "a stopped worker"
+        self._restart_worker(integration_id, f"{why} after {code}")
+        return True
+
+    def _restart_worker(self, integration_id: str, reason: str) -> None:
+        """Stop the integration's worker (if any) and start a new one from the catalog (e.g.
+        after its source password or settings changed). The caller holds `self._lock`; the new
+        worker resumes from the committed checkpoint."""
+        old = self.workers.pop(integration_id, None)
+        if old is not None:
+            old.stop()
+            old.join(self.config.stop_timeout_s)
+        rec = self.catalog.get(integration_id)
+        if not rec.target_database:
+            return
+        self._start_worker(rec)
+        state = SYNCING if rec.first_synced_at is not None else CREATING
+        self.catalog.set_state(integration_id, state, "restarting replication: " + reason)
+        self._known[integration_id] = (state, "restarting replication: " + reason)
+        log.info("integration %s: worker restarted (%s)", integration_id, reason)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self.config.monitor_interval_s):

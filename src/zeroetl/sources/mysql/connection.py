@@ -14,10 +14,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
 
-from zeroetl.errors import ConfigError, SourceUnavailable
+from zeroetl.errors import ConfigError, SourceAccessDenied, SourceUnavailable
 
 DEFAULT_PORT = 3306
 PASSWORD_ENV = "ZEROETL_SOURCE_PASSWORD"
+# Server errors that retrying with the same credentials cannot fix: access denied (1044, 1045,
+# 1698), password expired (1820, 1862), account locked (3118 MySQL, 4151 MariaDB).
+ACCESS_DENIED = frozenset({1044, 1045, 1698, 1820, 1862, 3118, 4151})
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class SourceParams:
     user: str
     password: str = field(default="", repr=False)
     connect_timeout: float = 10.0
+    # A query or write waits at most this long for the server (a silent network path would
+    # otherwise hang a snapshot forever); the binlog stream has its own, shorter timeout.
+    read_timeout: float = 120.0
 
     @classmethod
     def from_url(cls, url: str) -> SourceParams:
@@ -53,12 +59,14 @@ class SourceParams:
         if not password:
             password = os.environ.get(PASSWORD_ENV, "")
         timeout = float(query.get("connect_timeout", ["10"])[0])
+        read_timeout = float(query.get("read_timeout", ["120"])[0])
         return cls(
             host=parts.hostname,
             port=port,
             user=unquote(parts.username or "root"),
             password=password,
             connect_timeout=timeout,
+            read_timeout=read_timeout,
         )
 
     def redacted_url(self) -> str:
@@ -79,12 +87,16 @@ class SourceParams:
                 autocommit=True,
                 connect_timeout=self.connect_timeout,
                 init_command="SET time_zone = '+00:00'",
-                **kw,  # type: ignore[arg-type]
+                **{"read_timeout": self.read_timeout, "write_timeout": self.read_timeout, **kw},  # type: ignore[arg-type]
             )
         except pymysql.err.OperationalError as exc:
-            raise SourceUnavailable(
-                f"cannot connect to {self.redacted_url()}: {scrub(str(exc.args[-1]), self.password)}"
-            ) from None
+            why = scrub(str(exc.args[-1]), self.password)
+            if exc.args and exc.args[0] in ACCESS_DENIED:
+                raise SourceAccessDenied(
+                    f"{self.redacted_url()} rejected the credentials: {why}",
+                    hint="fix the password or grants, then modify or refresh the integration",
+                ) from None
+            raise SourceUnavailable(f"cannot connect to {self.redacted_url()}: {why}") from None
         return conn
 
 
