@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 from zeroetl.catalog.secrets import TOKEN_ENV, TOKEN_FILE
+from zeroetl.cli.replicate import bounds_options
+from zeroetl.engine.settings import EngineSettings
 
 log = logging.getLogger("zeroetl.serve")
 
@@ -41,6 +43,7 @@ ALLOWED_ENV = "ZEROETL_ALLOWED_SOURCES"
     help="Serve /metrics without the bearer token (ids, states, counts and table names; "
     "keep the API on a private address).",
 )
+@bounds_options
 def serve(
     warehouse: Path,
     host: str,
@@ -48,6 +51,10 @@ def serve(
     sql_port: int,
     allowed: tuple[str, ...],
     metrics_public: bool,
+    wal_limit_mb: float,
+    history_days: float,
+    history_rows: int,
+    history_prune_s: float,
 ) -> None:
     """Run the zeroetl service: integrations over an HTTP API, many per warehouse.
 
@@ -72,6 +79,12 @@ def serve(
         api_port=api_port,
         sql_port=sql_port,
         allowed_sources=allowed + env_allowed,
+        engine=EngineSettings(
+            wal_limit_mb=wal_limit_mb,
+            history_days=history_days,
+            history_rows=history_rows,
+            history_prune_s=history_prune_s,
+        ),
     )
     service = Service(config)
     # uvicorn re-raises the signal that stopped it once it has shut down; make that a no-op so
