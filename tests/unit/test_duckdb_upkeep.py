@@ -6,13 +6,18 @@ ignores SIGXFSZ, so writes past the limit fail with EFBIG, as on a full disk).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -29,6 +34,7 @@ from zeroetl.model import (
     TableState,
 )
 from zeroetl.server import stats
+from zeroetl.server.readgate import ReadGate
 
 SCHEMA = TableSchema(
     TableId("db", "t"),
@@ -248,3 +254,95 @@ def test_second_process_lock_is_transient(tmp_path: Path) -> None:
 def test_upkeep_refuses_nonsense(bad: int) -> None:
     with pytest.raises(ValueError):
         Upkeep(wal_limit_bytes=bad)
+
+
+def _file_under_readers(tmp_path: Path, gate: ReadGate | None) -> tuple[int, int]:
+    """Random rewrites of a 200k-row table with 2 threads querying it back to back; returns
+    (growth of the bytes in use, windows that found no reader)."""
+    hub = duckdb.connect(":memory:")
+    d = DuckDBDestination(
+        tmp_path / f"r{gate is not None}.duckdb",
+        "i",
+        upkeep_settings=Upkeep(wal_limit_bytes=1 * MIB, window_every_s=0.0),
+        hub=hub,
+        hub_lock=threading.Lock(),
+        catalog="target",
+        quiesce=gate.window if gate is not None else None,
+    )
+    stop = threading.Event()
+    reads = [0]
+
+    def reader(offset: float) -> None:
+        # An analyst reading a result slowly: a transaction open for a while, two of them
+        # overlapping, so that some reader is always there.
+        cur = hub.cursor()
+        time.sleep(offset)
+        while not stop.is_set():
+            with gate.reading() if gate is not None else contextlib.nullcontext():
+                cur.execute("BEGIN")
+                cur.execute("SELECT count(*), sum(length(v)) FROM target.db.t").fetchall()
+                time.sleep(0.2)
+                cur.execute("COMMIT")
+            reads[0] += 1
+
+    try:
+        d.create_table(SCHEMA)
+        d.write_chunk(SCHEMA, _batch(0, 200_000, "a").drop_columns(["__seq", "__del"]))
+        d.checkpoint()
+        base = d._used_bytes()
+        threads = [threading.Thread(target=reader, args=(o,), daemon=True) for o in (0, 0.1)]
+        for t in threads:
+            t.start()
+        rng = random.Random(3)
+        for r in range(80):
+            d.begin()
+            d.apply_changes(SCHEMA, _batch(rng.randrange(0, 195_000), 5_000, f"r{r}"))
+            d.commit()
+        stop.set()
+        for t in threads:
+            t.join(10)
+        assert reads[0] > 10  # the readers really were there
+        return d._used_bytes() - base, d.upkeep_stats.windows_clear
+    finally:
+        stop.set()
+        d.close()
+
+
+def test_readers_are_held_back_for_a_checkpoint_that_reclaims(tmp_path: Path) -> None:
+    # Without the gate every checkpoint meets a reader and reclaims nothing: the file grows.
+    grown, _ = _file_under_readers(tmp_path, None)
+    kept, clear = _file_under_readers(tmp_path, ReadGate())
+    assert clear >= 1
+    assert kept < grown / 2, (kept, grown)
+
+
+def test_read_gate_holds_new_readers_and_waits_for_running_ones() -> None:
+    gate = ReadGate(max_hold_s=5.0)
+    order: list[str] = []
+    gate.enter()  # a statement in flight
+    started = threading.Event()
+
+    def late_reader() -> None:
+        started.wait(5)
+        with gate.reading():
+            order.append("late reader")
+
+    t = threading.Thread(target=late_reader)
+    t.start()
+
+    def finish_first() -> None:
+        time.sleep(0.2)
+        order.append("running reader done")
+        gate.leave()
+
+    threading.Thread(target=finish_first).start()
+    with gate.window(wait_s=5.0) as clear:
+        started.set()
+        time.sleep(0.2)  # the late reader is held back meanwhile
+        order.append(f"checkpoint (clear={clear})")
+    t.join(5)
+    assert order == ["running reader done", "checkpoint (clear=True)", "late reader"]
+    gate.enter()  # a reader that never ends: the window gives up after wait_s
+    with gate.window(wait_s=0.1) as clear:
+        assert clear is False
+    gate.leave()

@@ -37,6 +37,7 @@ from zeroetl.engine.settings import EngineSettings
 from zeroetl.model import TableId
 from zeroetl.server import reads
 from zeroetl.server import validation as v
+from zeroetl.server.readgate import ReadGate
 from zeroetl.server.views import integration_view
 from zeroetl.server.worker import (
     CREATING,
@@ -81,6 +82,9 @@ class Service:
         self.api_token = api_token(self.warehouse)
         self.hub = duckdb.connect(":memory:")
         self.hub_lock = threading.Lock()
+        # Statements in flight on the hub (SQL sessions, API reads): a checkpoint that must
+        # reclaim deleted rows holds them back for a moment (readgate.py).
+        self.read_gate = ReadGate()
         self.workers: dict[str, Worker] = {}
         self._known: dict[str, tuple[str, str]] = {}  # integration id -> (state, reason)
         self._lock = threading.RLock()  # lifecycle operations and state recording
@@ -444,7 +448,7 @@ class Service:
             settings=self.config.engine,
             first_synced=rec.first_synced_at is not None,
         )
-        worker = Worker(spec, self.hub, self.hub_lock)
+        worker = Worker(spec, self.hub, self.hub_lock, self.read_gate)
         self.workers[rec.id] = worker
         worker.start()
 
@@ -515,7 +519,8 @@ class Service:
             with suppress(duckdb.Error):
                 cur = self.hub_cursor()
                 try:
-                    checkpoint = reads.checkpoint(cur, live_db, rec.id)
+                    with self.read_gate.reading():
+                        checkpoint = reads.checkpoint(cur, live_db, rec.id)
                 finally:
                     cur.close()
         return integration_view(rec, worker, tables, checkpoint)
@@ -523,7 +528,8 @@ class Service:
     def _read(self, fn: Any) -> list[dict[str, Any]]:
         cur = self.hub_cursor()
         try:
-            return list(fn(cur))
+            with self.read_gate.reading():
+                return list(fn(cur))
         finally:
             cur.close()
 

@@ -29,6 +29,7 @@ from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.errors import TransientError, ZeroEtlError
 from zeroetl.model import TableId, TableState
+from zeroetl.server.readgate import ReadGate
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,17 @@ class WorkerSpec:
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, hub: duckdb.DuckDBPyConnection, hub_lock: threading.Lock):
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        hub: duckdb.DuckDBPyConnection,
+        hub_lock: threading.Lock,
+        gate: ReadGate | None = None,
+    ):
         self.spec = spec
         self.hub = hub
         self.hub_lock = hub_lock
+        self.gate = gate  # the hub's readers, held back for a checkpoint that needs none
         self.filter = spec.data_filter
         self.first_synced = spec.first_synced
         self.rep: Replicator | None = None
@@ -245,6 +253,7 @@ class Worker:
                     hub=self.hub,
                     hub_lock=self.hub_lock,
                     catalog=spec.database,
+                    quiesce=self.gate.window if self.gate is not None else None,
                 )
             except TransientError as exc:
                 self._wait_out(exc.message)

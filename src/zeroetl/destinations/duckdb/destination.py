@@ -18,8 +18,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,11 +64,14 @@ class DuckDBDestination:
         hub: duckdb.DuckDBPyConnection | None = None,
         hub_lock: threading.Lock | None = None,
         catalog: str | None = None,
+        quiesce: Callable[[], AbstractContextManager[bool]] | None = None,
     ) -> None:
         """Open `path` on a connection of its own, or, with `hub`, attach it to that shared
         DuckDB instance as `catalog` (the service does this so that SQL sessions on the same
         instance see every target database by 3-part names) and write through a cursor.
-        `hub_lock` guards the hub's catalog of attached databases (taken to re-attach)."""
+        `hub_lock` guards the hub's catalog of attached databases (taken to re-attach);
+        `quiesce` opens a moment without readers on the hub, yielding whether it got one
+        (the service's read gate: see upkeep.py for when a checkpoint asks for one)."""
         self.path = Path(path)
         self.integration_id = integration_id
         self.upkeep = upkeep_settings or Upkeep()
@@ -76,6 +79,7 @@ class DuckDBDestination:
         self._wal = upkeep.WalGuard(self.path, self.upkeep, self.upkeep_stats)
         self._pruner = upkeep.Pruner(self.upkeep)
         self._hub = hub
+        self._quiesce = quiesce
         self._hub_lock = hub_lock or threading.Lock()
         self._alias = catalog or self.path.stem
         self._in_tx = False
@@ -162,17 +166,42 @@ class DuckDBDestination:
         size = upkeep.wal_bytes(self.path)
         started = time.monotonic()
         with self._errors("checkpoint"):
-            self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
+            gated = self._quiesce is not None and self._wal.wants_window(self._used_bytes())
+            with self._quiesce() if self._quiesce and gated else nullcontext(False) as clear:
+                self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
+            if gated:
+                self._wal.windowed(self._used_bytes(), clear)
         self._wal.record(time.monotonic() - started, size)
+
+    def _used_bytes(self) -> int:
+        row = self._con.execute(
+            "SELECT used_blocks * block_size FROM pragma_database_size() WHERE database_name = ?",
+            [self._catalog],
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def checkpoint_if_idle(self) -> None:
         """The stream is idle: fold a WAL worth folding, prune the history when due."""
-        if self._in_tx:
-            return
-        if self._wal.due(idle=True):
-            self.checkpoint()
-        if self._pruner.due(idle=True):
-            self.prune_history()
+        if not self._in_tx:
+            self._upkeep(idle=True)
+
+    def _after_commit(self) -> None:
+        """Between two transactions: keep the WAL under its limit, prune when due."""
+        self._upkeep(idle=False)
+
+    def _upkeep(self, *, idle: bool) -> None:
+        """Upkeep never fails the integration for a reason of its own: a fault of the
+        environment (disk full) is raised, to be retried like any write; anything else is
+        logged, and DuckDB's own checkpoint threshold stays as the safety net."""
+        try:
+            if self._wal.due(idle=idle):
+                self.checkpoint()
+            if self._pruner.due(idle=idle):
+                self.prune_history()
+        except DestinationUnavailable:
+            raise
+        except DestinationError:
+            log.exception("integration %s: upkeep of %s failed", self.integration_id, self.path)
 
     def prune_history(self) -> int:
         """Apply the monitoring history's retention now (its own transaction)."""
@@ -183,13 +212,6 @@ class DuckDBDestination:
         if deleted:
             log.info("integration %s: pruned %d history rows", self.integration_id, deleted)
         return deleted
-
-    def _after_commit(self) -> None:
-        """Between two transactions: keep the WAL under its limit, prune when due."""
-        if self._wal.due(idle=False):
-            self.checkpoint()
-        if self._pruner.due(idle=False):
-            self.prune_history()
 
     # --- transactions -----------------------------------------------------------------------
 

@@ -11,7 +11,11 @@ single transaction larger than that can reach. Measured on 2 cores (a 1M-row tab
 updates): a CHECKPOINT costs 0.3-0.7 s whatever the limit between 8 and 128 MiB (it rewrites
 the row groups touched), so a larger limit is cheaper overall; concurrent SQL readers do not
 block it (DuckDB checkpoints beside them, 1-2.5 s with 4 busy readers) but keep it from
-reclaiming deleted rows until a checkpoint finds no reader.
+reclaiming deleted rows until a checkpoint finds no reader of that database: with analysts
+querying back to back, the file grows by about what the WAL held at every checkpoint. So when
+the file has grown by more than a WAL's worth since the last checkpoint that ran without
+readers, and at most once every `window_every_s`, the writer asks the service for a moment
+without readers (server/readgate.py) for that checkpoint.
 
 History. `_zeroetl.activity` gets a row per commit and `_zeroetl.table_activity` a row per
 table per commit; `state_changes` a row per table state change. `prune_history` deletes rows
@@ -48,6 +52,7 @@ class Upkeep:
     history_max_age_s: float = DEFAULT_HISTORY_DAYS * 86400
     history_max_rows: int = DEFAULT_HISTORY_ROWS  # per table (per integration for activity)
     prune_every_s: float = 300.0
+    window_every_s: float = 60.0  # at most one checkpoint that holds readers back per minute
 
     def __post_init__(self) -> None:
         if self.wal_limit_bytes < MIB:
@@ -79,6 +84,8 @@ class UpkeepStats:
     checkpoint_s_max: float = 0.0
     wal_max_bytes: int = 0  # the largest WAL seen after a commit
     pruned_rows: int = 0
+    windows: int = 0  # checkpoints that held readers back
+    windows_clear: int = 0  # ... and found none left in time
 
 
 class WalGuard:
@@ -88,6 +95,24 @@ class WalGuard:
         self.path = path
         self.upkeep = upkeep
         self.stats = stats
+        self.clean_used = 0  # bytes in use after the last checkpoint that had no reader
+        self.next_window_at = 0.0
+
+    def wants_window(self, used: int) -> bool:
+        """Whether this checkpoint should hold readers back: the file grew by more than a WAL's
+        worth since the last clean checkpoint (readers kept the others from reclaiming)."""
+        if not self.clean_used:
+            self.clean_used = used  # first sight of the file
+            return False
+        grown = used > self.clean_used + self.upkeep.wal_limit_bytes
+        return grown and time.monotonic() >= self.next_window_at
+
+    def windowed(self, used_after: int, clear: bool) -> None:
+        self.stats.windows += 1
+        self.next_window_at = time.monotonic() + self.upkeep.window_every_s
+        if clear:
+            self.stats.windows_clear += 1
+            self.clean_used = used_after
 
     def due(self, *, idle: bool) -> int:
         """The WAL size when a checkpoint is due now, else 0."""
