@@ -21,6 +21,8 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from zeroetl.server.readgate import NO_GATE, ReadGate
+
 from . import catalog, dialect, redshift, rewrite, sysviews
 from .backend import Backend
 from .errors import SqlError
@@ -72,6 +74,10 @@ class SqlSession:
         self.in_transaction = False
         self._failed = False
         self._open: pa.RecordBatchReader | None = None
+        # Statements count as readers until their result is read (a checkpoint that must
+        # reclaim deleted rows waits for none: server/readgate.py).
+        self._gate: ReadGate = getattr(backend, "read_gate", NO_GATE)
+        self._reading = False
         dbs = backend.databases()
         if database not in dbs and database not in HUB_DATABASES:
             raise SqlError(
@@ -106,6 +112,7 @@ class SqlSession:
             self._cur.interrupt()
 
     def close(self) -> None:
+        self._done_reading()
         try:
             if self.in_transaction:
                 self._cur.execute("ROLLBACK")
@@ -127,17 +134,21 @@ class SqlSession:
         args = list(params) if params else None
         try:
             if not is_query:
-                self._cur.execute(duck, args)
-                if self._cur.description is None:
-                    return _empty(tag)
-                with warnings.catch_warnings():  # small results (EXPLAIN...): a copy is fine
-                    warnings.simplefilter("ignore")
-                    table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
+                with self._gate.reading():
+                    self._cur.execute(duck, args)
+                    if self._cur.description is None:
+                        return _empty(tag)
+                    with warnings.catch_warnings():  # small results (EXPLAIN...): a copy is fine
+                        warnings.simplefilter("ignore")
+                        table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
                 cols = [Column(f.name, f.type) for f in table.schema]
                 return Result(cols, iter(table.to_batches()), tag)
             # a relation streams: batches are produced as the client reads them
+            self._gate.enter()
+            self._reading = True
             reader = self._cur.sql(duck, params=args).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
+            self._done_reading()
             raise self._error(e) from None
         self._open = reader
         columns = [Column(f.name, f.type) for f in reader.schema]
@@ -149,6 +160,12 @@ class SqlSession:
         if reader is not None:
             with contextlib.suppress(Exception):
                 reader.close()
+        self._done_reading()
+
+    def _done_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._gate.leave()
 
     def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
         self._drop_open_result()
@@ -208,6 +225,8 @@ class SqlSession:
             if isinstance(e, duckdb.Error):
                 raise self._error(e) from None
             raise SqlError("XX000", str(e)) from None
+        finally:
+            self._done_reading()
 
     def _refresh_catalog(self, dbs: list[str]) -> None:
         if getattr(self, "_dbs", None) == dbs and getattr(self, "_installed", False):
