@@ -10,9 +10,9 @@ waits for readers or aborts them.
 The gate counts statements in flight on the hub (SQL sessions, the API's reads). A writer that
 needs a clean checkpoint opens a window: statements that start meanwhile wait (at most
 `max_hold_s`), the window waits for those in flight to end (at most `wait_s`), the checkpoint
-runs, and the window closes. Windows are rare (see upkeep.py: only once the file has grown by a
-WAL's worth since the last clean checkpoint, and not more than once a minute), so analysts see a
-short pause now and then instead of a warehouse that grows without bound.
+runs, and the window closes. Windows are rare (see upkeep.py: only once the file has grown by
+half a WAL's worth since the last clean checkpoint, and not more than once a minute), so
+analysts see a short pause now and then instead of a warehouse that grows without bound.
 """
 
 from __future__ import annotations

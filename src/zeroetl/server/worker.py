@@ -226,7 +226,7 @@ class Worker:
                     self.retry_error = ""
                     break  # run() returns only once stopped
                 except TransientError as exc:
-                    if rep.committed is not None and rep.phase != "starting":
+                    if rep.committed is not None:
                         self.retries = 0  # it got going before failing: start the backoff over
                     self._wait_out(exc.message)
                 except ZeroEtlError as exc:
@@ -272,7 +272,7 @@ class Worker:
         """Record a transient error and sleep the next backoff step (or until stopped)."""
         cap = self.spec.settings.reconnect_max_s
         delay = min(FIRST_RETRY_S * 2**self.retries, cap)
-        self.retries += 1
+        self.retries = min(self.retries + 1, 16)
         self.retry_error = message
         log.warning(
             "integration %s: %s; retrying in %.0fs",

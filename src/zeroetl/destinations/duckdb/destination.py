@@ -170,7 +170,14 @@ class DuckDBDestination:
             with self._quiesce() if self._quiesce and gated else nullcontext(False) as clear:
                 self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
             if gated:
-                self._wal.windowed(self._used_bytes(), clear)
+                used = self._used_bytes()
+                log.info(
+                    "integration %s: checkpoint with readers held back (%s): %.1f MiB in use",
+                    self.integration_id,
+                    "none left" if clear else "some still reading",
+                    used / upkeep.MIB,
+                )
+                self._wal.windowed(used, clear)
         self._wal.record(time.monotonic() - started, size)
 
     def _used_bytes(self) -> int:

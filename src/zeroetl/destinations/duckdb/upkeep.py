@@ -13,7 +13,7 @@ the row groups touched), so a larger limit is cheaper overall; concurrent SQL re
 block it (DuckDB checkpoints beside them, 1-2.5 s with 4 busy readers) but keep it from
 reclaiming deleted rows until a checkpoint finds no reader of that database: with analysts
 querying back to back, the file grows by about what the WAL held at every checkpoint. So when
-the file has grown by more than a WAL's worth since the last checkpoint that ran without
+the file has grown by more than half a WAL's worth since the last checkpoint that ran without
 readers, and at most once every `window_every_s`, the writer asks the service for a moment
 without readers (server/readgate.py) for that checkpoint.
 
@@ -99,12 +99,13 @@ class WalGuard:
         self.next_window_at = 0.0
 
     def wants_window(self, used: int) -> bool:
-        """Whether this checkpoint should hold readers back: the file grew by more than a WAL's
-        worth since the last clean checkpoint (readers kept the others from reclaiming)."""
+        """Whether this checkpoint should hold readers back: the file grew by more than half a
+        WAL's worth since the last clean checkpoint (readers kept the others from reclaiming;
+        each such checkpoint adds about that much)."""
         if not self.clean_used:
             self.clean_used = used  # first sight of the file
             return False
-        grown = used > self.clean_used + self.upkeep.wal_limit_bytes
+        grown = used > self.clean_used + self.upkeep.wal_limit_bytes // 2
         return grown and time.monotonic() >= self.next_window_at
 
     def windowed(self, used_after: int, clear: bool) -> None:

@@ -130,25 +130,34 @@ class SqlSession:
                 "25P02",
                 "current transaction is aborted, commands ignored until end of transaction block",
             )
+        # The whole statement is a reader of the hub, its result stream included.
+        self._gate.enter()
+        self._reading = True
+        try:
+            result = self._execute(sql, params)
+        except BaseException:
+            self._done_reading()
+            raise
+        if self._open is None:  # materialised: nothing left reading
+            self._done_reading()
+        return result
+
+    def _execute(self, sql: str, params: Sequence[object] | None) -> Result:
         duck, tag, is_query = self._translate(sql)
         args = list(params) if params else None
         try:
             if not is_query:
-                with self._gate.reading():
-                    self._cur.execute(duck, args)
-                    if self._cur.description is None:
-                        return _empty(tag)
-                    with warnings.catch_warnings():  # small results (EXPLAIN...): a copy is fine
-                        warnings.simplefilter("ignore")
-                        table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
+                self._cur.execute(duck, args)
+                if self._cur.description is None:
+                    return _empty(tag)
+                with warnings.catch_warnings():  # small results (EXPLAIN...): a copy is fine
+                    warnings.simplefilter("ignore")
+                    table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
                 cols = [Column(f.name, f.type) for f in table.schema]
                 return Result(cols, iter(table.to_batches()), tag)
             # a relation streams: batches are produced as the client reads them
-            self._gate.enter()
-            self._reading = True
             reader = self._cur.sql(duck, params=args).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
-            self._done_reading()
             raise self._error(e) from None
         self._open = reader
         columns = [Column(f.name, f.type) for f in reader.schema]
@@ -173,18 +182,20 @@ class SqlSession:
         if ic is not None:
             cols = [Column(ic.name or "setting", pa.string())] if ic.kind == "show" else None
             return [], cols
-        duck, _tag, is_query = self._translate(sql)
-        types = self._param_types(sql)
-        if not is_query:
-            return types, None
-        try:
-            reader = self._cur.sql(
-                f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0", params=[None] * len(types) or None
-            ).to_arrow_reader(1)
-            columns = [Column(f.name, f.type) for f in reader.schema]
-            reader.close()
-        except duckdb.Error as e:
-            raise self._error(e) from None
+        with self._gate.reading():
+            duck, _tag, is_query = self._translate(sql)
+            types = self._param_types(sql)
+            if not is_query:
+                return types, None
+            try:
+                reader = self._cur.sql(
+                    f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0",
+                    params=[None] * len(types) or None,
+                ).to_arrow_reader(1)
+                columns = [Column(f.name, f.type) for f in reader.schema]
+                reader.close()
+            except duckdb.Error as e:
+                raise self._error(e) from None
         return types, columns
 
     # --- pipeline ----------------------------------------------------------------------
