@@ -85,35 +85,36 @@ class DuckDBDestination:
         self._in_tx = False
         self._reopen_needed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = self._open()
-        try:
-            row = self._con.execute("SELECT current_database()").fetchone()
-            self._catalog: str = row[0]  # type: ignore[index]
-            self._meta = f"{ident(self._catalog)}.{meta.SCHEMA}"
-            with self._atomic("create metadata schema"):
-                self._con.execute(meta.ddl(ident(self._catalog)))
-                if self.kv_get("_zeroetl.meta_version") is None:
-                    self.kv_set("_zeroetl.meta_version", meta.VERSION)
-        except BaseException:
-            self._con.close()
-            raise
+        # Readers of the hub take `hub_lock` for a cursor: holding it until the metadata schema
+        # exists means no reader ever sees the database attached without it.
+        with self._hub_lock if hub is not None else nullcontext():
+            self._con = self._open()
+            try:
+                row = self._con.execute("SELECT current_database()").fetchone()
+                self._catalog: str = row[0]  # type: ignore[index]
+                self._meta = f"{ident(self._catalog)}.{meta.SCHEMA}"
+                with self._atomic("create metadata schema"):
+                    self._con.execute(meta.ddl(ident(self._catalog)))
+                    if self.kv_get("_zeroetl.meta_version") is None:
+                        self.kv_set("_zeroetl.meta_version", meta.VERSION)
+            except BaseException:
+                self._con.close()
+                raise
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        """A connection (or hub cursor) whose default database is the file."""
+        """A connection (or hub cursor) whose default database is the file. With a hub, the
+        caller holds `hub_lock`."""
         try:
             if self._hub is None:
                 con = duckdb.connect(str(self.path))
             else:
-                with self._hub_lock:
-                    attached = self._hub.execute(
-                        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
-                        [self._alias],
-                    ).fetchone()
-                    if not attached or not attached[0]:
-                        self._hub.execute(
-                            f"ATTACH {literal(str(self.path))} AS {ident(self._alias)}"
-                        )
-                    con = self._hub.cursor()
+                attached = self._hub.execute(
+                    "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
+                    [self._alias],
+                ).fetchone()
+                if not attached or not attached[0]:
+                    self._hub.execute(f"ATTACH {literal(str(self.path))} AS {ident(self._alias)}")
+                con = self._hub.cursor()
                 con.execute(f"USE {ident(self._alias)}")
             con.execute(f"SET checkpoint_threshold = {literal(self.upkeep.duckdb_threshold)}")
         except duckdb.Error as e:
@@ -136,10 +137,13 @@ class DuckDBDestination:
         log.warning("integration %s: reopening %s", self.integration_id, self.path)
         with suppress(duckdb.Error):
             self._con.close()
-        if self._hub is not None:
-            with self._hub_lock, suppress(duckdb.Error):
-                self._hub.execute(f"DETACH DATABASE IF EXISTS {ident(self._alias)}")
-        self._con = self._open()
+        if self._hub is None:
+            self._con = self._open()
+        else:
+            with self._hub_lock:
+                with suppress(duckdb.Error):
+                    self._hub.execute(f"DETACH DATABASE IF EXISTS {ident(self._alias)}")
+                self._con = self._open()
         self._reopen_needed = False
 
     # --- connection -------------------------------------------------------------------------
