@@ -127,7 +127,7 @@ def run_ours(path: Path, rows: int, batches: list[pa.Table]) -> dict[str, float]
             d.commit()
         apply_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        d.checkpoint_if_idle()
+        d.checkpoint()
         return {"load_s": load, "apply_s": apply_s, "final_checkpoint_s": time.perf_counter() - t0}
     finally:
         d.close()

@@ -34,7 +34,14 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rows", "200000", "--changes", "50000", "--small-txns", "2000", "--trickle-s", "5"],
     ),
+    "soak": (
+        "soak_bench.py",
+        [],
+        ["--minutes", "2", "--window-min", "0.5", "--scale", "0.1", "--idle-s", "10"],
+    ),
 }
+# Long: run only when named (`--only soak`); 30 minutes by default.
+NOT_BY_DEFAULT = {"soak"}
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -120,6 +127,21 @@ def _sql_guard() -> list[str]:
     ]
 
 
+def _soak() -> list[str]:
+    r = _load("soak_bench.json")
+    if not r:
+        return []
+    rss, wal, lag = r["rss_mb"], r["wal"], r["lag"]
+    rk = r["restart_after_sigkill"]
+    return [
+        f"soak {r['settings']['minutes']:g} min at {r['load']['changes_per_s']:,} changes/s: "
+        f"lag p99 {lag['p99_s']}s ({lag['p99_vs_idle_p99']}x idle); WAL max {wal['max_mb']} MB "
+        f"({wal['max_vs_limit']}x limit); RSS {rss['start']} -> {rss['end']} MB "
+        f"({rss['end_vs_start']}x); restart after SIGKILL {rk['healthz_s']}s to /healthz, "
+        f"{rk['caught_up_s']}s to caught up"
+    ]
+
+
 SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "apply": _apply,
     "decode": _decode,
@@ -128,6 +150,7 @@ SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "small": _small,
     "replication": _replication,
     "sql_guard": _sql_guard,
+    "soak": _soak,
 }
 
 
@@ -138,7 +161,8 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", choices=sorted(BENCHES), default=[])
     args = ap.parse_args()
 
-    names = [n for n in (args.only or BENCHES) if n not in args.skip]
+    default = [n for n in BENCHES if n not in NOT_BY_DEFAULT]
+    names = [n for n in (args.only or default) if n not in args.skip]
     status: dict[str, tuple[int, float]] = {}
     for name in names:
         script, normal, quick = BENCHES[name]

@@ -46,6 +46,14 @@ class SourceUnavailable(SourceError, TransientError):
     code = "SourceUnavailable"
 
 
+class SourceAccessDenied(SourceError, TerminalError):
+    """The source refused our credentials: retrying with the same password cannot help. The
+    integration stays failed until someone fixes the password (on the source or with `modify`)
+    and modifies or refreshes it."""
+
+    code = "SourceAccessDenied"
+
+
 class SourceNotReady(SourceError, TerminalError):
     """A prerequisite (binlog settings, privileges) is not met."""
 
@@ -91,7 +99,18 @@ class UnsupportedSchema(SourceError, TerminalError):
 
 
 class DestinationError(ZeroEtlError):
+    """The warehouse refused a write for a reason of its own (a bug, a bad batch): terminal."""
+
     code = "DestinationError"
+
+
+class DestinationUnavailable(DestinationError, TransientError):
+    """The warehouse cannot be written right now for a reason outside zeroetl that clears by
+    itself or once an operator acts: disk full (ENOSPC), file size limit (EFBIG), I/O error
+    (EIO), the file locked by another process. Retried with backoff; nothing is lost, because
+    the open transaction is rolled back and replay starts at the committed checkpoint."""
+
+    code = "DestinationUnavailable"
 
 
 class TableFailed(ZeroEtlError):

@@ -387,8 +387,9 @@ def test_reader_sees_committed_only(dest: DuckDBDestination) -> None:
 
 
 def test_checkpoint_threshold_raised(dest: DuckDBDestination) -> None:
+    # DuckDB's own trigger is a safety net far above the WAL limit the writer keeps itself.
     got = dest.reader().execute("SELECT current_setting('checkpoint_threshold')").fetchone()
-    assert got is not None and got[0] == "1.0 GiB"
+    assert got is not None and got[0] == "256.0 MiB"
 
 
 def test_table_stats_sizes(dest: DuckDBDestination) -> None:
@@ -396,7 +397,7 @@ def test_table_stats_sizes(dest: DuckDBDestination) -> None:
     dest.create_table(s)
     dest.write_chunk(s, rows(s, [{"id": i, "v": "x" * 20} for i in range(50_000)]))
     before = dest.table_stats()
-    dest.checkpoint_if_idle()
+    dest.checkpoint()
     after = dest.table_stats()
     assert before[0]["rows"] == after[0]["rows"] == 50_000
     assert before[0]["bytes"] > 0 and after[0]["bytes"] > 0
@@ -418,7 +419,7 @@ def test_table_stats_rows_exact_after_deletes(dest: DuckDBDestination) -> None:
     s = table()
     dest.create_table(s)
     dest.write_chunk(s, rows(s, [{"id": i, "v": "x"} for i in range(1000)]))
-    dest.checkpoint_if_idle()
+    dest.checkpoint()
     dest.apply_changes(s, changes(s, [(True, {"id": i}) for i in range(600)]))
     assert dest.table_stats()[0]["rows"] == 400
 

@@ -11,7 +11,7 @@ import pymysql
 import pytest
 from tests.fake_mysql import FakeMySQL
 
-from zeroetl.errors import InsecureSourceAuth, SourceUnavailable
+from zeroetl.errors import InsecureSourceAuth, SourceAccessDenied, SourceUnavailable
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.prereq import check_source
 
@@ -91,7 +91,7 @@ def test_what_each_ssl_mode_promises_against_an_impostor(fake: FakeMySQL) -> Non
         disabled.connect()
     assert fake.leaked(PASSWORD) == []
     required = replace(SourceParams.from_url(base + "/?ssl=required"), password=PASSWORD)
-    with pytest.raises(SourceUnavailable, match="authentication failed"):
+    with pytest.raises(SourceAccessDenied, match="authentication failed"):
         required.connect()
     assert fake.leaked(PASSWORD) == ["utf-8"]
 

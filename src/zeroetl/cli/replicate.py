@@ -16,15 +16,55 @@ from rich.progress import TaskID
 
 from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.destinations.duckdb.upkeep import Upkeep
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.errors import ConfigError
 from zeroetl.model import Position, TableId
 from zeroetl.server.hub import database_path, migrate_layout
+from zeroetl.server.worker import upkeep_of
 from zeroetl.sources.mysql.connection import SourceParams
 
 log = logging.getLogger("zeroetl.replicate")
+
+
+def bounds_options(fn):  # type: ignore[no-untyped-def]
+    """--wal-limit-mb, --history-days, --history-rows, --history-prune-s (shared by
+    `replicate` and `serve`)."""
+    d = EngineSettings()
+    fn = click.option(
+        "--history-prune-s",
+        type=click.FloatRange(min=0.1),
+        default=d.history_prune_s,
+        show_default=True,
+        envvar="ZEROETL_MONITORING_HISTORY_PRUNE_S",
+        help="How often the monitoring history is pruned (between batches; first when idle).",
+    )(fn)
+    fn = click.option(
+        "--history-rows",
+        type=click.IntRange(min=1),
+        default=d.history_rows,
+        show_default=True,
+        envvar="ZEROETL_MONITORING_HISTORY_ROWS",
+        help="Monitoring history kept per replicated table (activity rows), at most.",
+    )(fn)
+    fn = click.option(
+        "--history-days",
+        type=click.FloatRange(min=0.001),
+        default=d.history_days,
+        show_default=True,
+        envvar="ZEROETL_MONITORING_HISTORY_DAYS",
+        help="Monitoring history (activity, table activity, state changes) kept this long.",
+    )(fn)
+    return click.option(
+        "--wal-limit-mb",
+        type=click.FloatRange(min=1),
+        default=d.wal_limit_mb,
+        show_default=True,
+        envvar="ZEROETL_ENGINE_WAL_LIMIT_MB",
+        help="Checkpoint a target database between batches once its WAL is this large.",
+    )(fn)
 
 
 class LogProgress(Progress):
@@ -121,13 +161,14 @@ class RichProgress(LogProgress):
         self.bar.stop()
 
 
-def open_integration(warehouse: Path, database: str) -> tuple[DuckDBDestination, str]:
+def open_integration(
+    warehouse: Path, database: str, upkeep: Upkeep | None = None
+) -> tuple[DuckDBDestination, str]:
     """The target database file and the id of the integration that owns it (made on first use)."""
     if not database or "/" in database or database.startswith("."):
         raise ConfigError(f"invalid target database name {database!r}")
-    migrate_layout(
-        warehouse, only=database
-    )  # a warehouse of the old layout keeps its place in the binlog
+    # A warehouse of the old layout keeps its place in the binlog.
+    migrate_layout(warehouse, only=database)
     path = database_path(warehouse, database)
     # The integration id lives in the file itself, so a copy of the file keeps its identity.
     dest = DuckDBDestination(path, integration_id="pending")
@@ -138,7 +179,8 @@ def open_integration(warehouse: Path, database: str) -> tuple[DuckDBDestination,
         dest.kv_set("integration_id", integration_id)
         dest.commit()
     dest.close()
-    return DuckDBDestination(path, integration_id=integration_id), integration_id
+    dest = DuckDBDestination(path, integration_id=integration_id, upkeep_settings=upkeep)
+    return dest, integration_id
 
 
 @click.command()
@@ -172,6 +214,7 @@ def open_integration(warehouse: Path, database: str) -> tuple[DuckDBDestination,
     show_default=True,
     help="Re-check the source's prerequisites this often, in seconds (0: never).",
 )
+@bounds_options
 def replicate(
     source_url: str,
     warehouse: Path,
@@ -183,13 +226,16 @@ def replicate(
     chunk_rows: int,
     server_id: int,
     prereq_check_s: float,
+    wal_limit_mb: float,
+    history_days: float,
+    history_rows: int,
+    history_prune_s: float,
 ) -> None:
     """Replicate one source into <warehouse>/databases/<database>.duckdb: snapshot, then the
     binlog. `zeroetl serve` on the same warehouse later serves that database (read-only)."""
     params = SourceParams.from_url(source_url, local=True)  # the user's own process
     flt = DataFilter.parse(data_filter)
     warehouse = secure_warehouse(warehouse)  # 0700; files 0600
-    dest, integration_id = open_integration(warehouse, database)
     settings = EngineSettings(
         batch_rows=batch_rows,
         batch_ms=batch_ms,
@@ -197,7 +243,12 @@ def replicate(
         server_id=server_id,
         until_caught_up=until_caught_up,
         prereq_check_s=prereq_check_s,
+        wal_limit_mb=wal_limit_mb,
+        history_days=history_days,
+        history_rows=history_rows,
+        history_prune_s=history_prune_s,
     )
+    dest, integration_id = open_integration(warehouse, database, upkeep_of(settings))
     progress: LogProgress = RichProgress() if sys.stderr.isatty() else LogProgress()
     rep = Replicator(
         params,

@@ -12,6 +12,8 @@ import click
 
 from zeroetl.catalog.secrets import TOKEN_ENV, TOKEN_FILE
 from zeroetl.cli import ports
+from zeroetl.cli.replicate import bounds_options
+from zeroetl.engine.settings import EngineSettings
 
 log = logging.getLogger("zeroetl.serve")
 
@@ -129,6 +131,7 @@ def _timeout(ctx: click.Context, param: click.Parameter, value: str) -> int:
     show_default=True,
     help="SQL statements running at once over all sessions; the others wait for a slot.",
 )
+@bounds_options
 def serve(
     warehouse: Path,
     host: str,
@@ -144,6 +147,10 @@ def serve(
     sql_max_statement_timeout: int,
     sql_session_memory: str | None,
     sql_max_running: int,
+    wal_limit_mb: float,
+    history_days: float,
+    history_rows: int,
+    history_prune_s: float,
 ) -> None:
     """Run the zeroetl service: integrations over an HTTP API, many per warehouse.
 
@@ -155,7 +162,6 @@ def serve(
     """
     import uvicorn
 
-    from zeroetl.engine.settings import EngineSettings
     from zeroetl.server.api.app import create_app
     from zeroetl.server.hub import HubSettings
     from zeroetl.server.service import Service, ServiceConfig
@@ -176,7 +182,13 @@ def serve(
         api_port=api_port,
         sql_port=sql_port,
         allowed_sources=allowed + env_allowed,
-        engine=EngineSettings(prereq_check_s=prereq_check_s),
+        engine=EngineSettings(
+            prereq_check_s=prereq_check_s,
+            wal_limit_mb=wal_limit_mb,
+            history_days=history_days,
+            history_rows=history_rows,
+            history_prune_s=history_prune_s,
+        ),
         hub=HubSettings(memory_limit=memory_limit, temp_limit=temp_limit),
         sql_limits=SessionLimits(
             statement_timeout_ms=sql_statement_timeout,

@@ -87,7 +87,8 @@ class Replicator:
         self._in_txn = False  # inside a source transaction (rows seen, commit not yet)
         self._activity: dict[TableId, list[int]] = {}  # inserted, updated, deleted, bytes
         self._stream_obj: ChangeStream | None = None
-        self.lag_ms: float | None = None
+        self._lag_ms: float | None = None
+        self.lag_updated = time.monotonic()  # when lag_ms was last set (see lag_ms)
         self.phase = "starting"  # snapshot | streaming | reconnecting | stopped
         self.last_error = ""  # the latest recoverable error, for operators ("" once recovered)
         self.reconnects = 0  # binlog connections lost and reopened since start
@@ -99,6 +100,17 @@ class Replicator:
         self.commands_done = 0
 
     # -- public ---------------------------------------------------------------------------
+    @property
+    def lag_ms(self) -> float | None:
+        """Source commit to warehouse commit, as of `lag_updated`; readers that see it go stale
+        (the source went quiet without heartbeats, or the stream is down) add the time since."""
+        return self._lag_ms
+
+    @lag_ms.setter
+    def lag_ms(self, value: float | None) -> None:
+        self._lag_ms = value
+        self.lag_updated = time.monotonic()
+
     def stop(self) -> None:
         self.stop_event.set()
 
@@ -288,7 +300,8 @@ class Replicator:
                 elif self._pending_changes:
                     self._commit()
                 self.faults.watch()
-                self._work_on_resyncs()
+                if not self._work_on_resyncs():
+                    self.dest.checkpoint_if_idle()  # fold the WAL while nothing waits
             elif isinstance(item, TableErrorItem):
                 self._ensure_txn()
                 self.batch.drop_table(item.table)
@@ -387,6 +400,8 @@ class Replicator:
             try:
                 self.dest.apply_changes(tc.schema, tc.table())
             except (DestinationError, TableFailed) as exc:
+                if isinstance(exc, TransientError):
+                    raise  # disk full, I/O error: not this table's fault; retried with backoff
                 self._fail_and_replay(table, getattr(exc, "reason", None) or str(exc))
         for table, tc in self.batch.tables.items():
             acc = self._activity.setdefault(table, [0, 0, 0, 0])

@@ -17,7 +17,13 @@ class EngineSettings:
     heartbeat_s: float = 0.5  # source heartbeat while idle: bounds idle detection and lag updates
     server_id: int = 0  # replica id announced to the source; 0 = derived from the integration id
     until_caught_up: bool = False  # stop once the position read at start-up is applied
-    reconnect_max_s: float = 30.0  # cap of the exponential reconnect backoff
+    reconnect_max_s: float = 30.0  # cap of the exponential retry backoff (source and warehouse)
+    source_read_timeout_s: float = 120.0  # a source query silent this long: connection lost
+    # Bounds of the target database (destinations/duckdb/upkeep.py):
+    wal_limit_mb: float = 64.0  # checkpoint between batches once the WAL is this large
+    history_days: float = 7.0  # monitoring history (activity, table activity, state changes) ...
+    history_rows: int = 1_000_000  # ... kept this long, and at most this many rows per table
+    history_prune_s: float = 300.0  # how often the history is pruned (between batches)
     # Re-check the source's prerequisites this often (0: never); a fault triggers one at once.
     prereq_check_s: float = 60.0
     # A table hit by a binlog fault is re-copied once no fault was seen for this long (and the

@@ -97,6 +97,7 @@ class Monitor:
     def _read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         cur = self.service.hub_cursor()
         try:
-            return fn(cur)
+            with self.service.read_gate.reading():
+                return fn(cur)
         finally:
             cur.close()

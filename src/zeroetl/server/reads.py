@@ -52,9 +52,11 @@ def _table_states(
     )
     rows = _dicts(cur)
     cur.execute(
-        f"SELECT schema_name, table_name, max(record_time) AS last_change "
-        f"FROM {m}.table_activity WHERE integration_id = ? GROUP BY ALL",
-        [integration_id],
+        "SELECT schema_name, table_name, max(t) AS last_change FROM ("
+        f"SELECT schema_name, table_name, record_time AS t FROM {m}.table_activity "
+        "WHERE integration_id = $id UNION ALL SELECT schema_name, table_name, last_record_time "
+        f"FROM {m}.table_activity_pruned WHERE integration_id = $id) GROUP BY ALL",
+        {"id": integration_id},
     )
     last_change = {(r[0], r[1]): _iso(r[2]) for r in cur.fetchall()}
     cur.execute(f"USE {ident(database)}")

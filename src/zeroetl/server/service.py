@@ -43,6 +43,7 @@ from zeroetl.model import TableId
 from zeroetl.server import reads
 from zeroetl.server import validation as v
 from zeroetl.server.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
+from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql.limits import SessionLimits
 from zeroetl.server.views import integration_view
 from zeroetl.server.worker import (
@@ -95,6 +96,9 @@ class Service:
         self.hub_info = open_hub(self.warehouse, config.hub)
         self.hub = self.hub_info.con
         self.hub_lock = threading.Lock()
+        # Statements in flight on the hub (SQL sessions, API reads): a checkpoint that must
+        # reclaim deleted rows holds them back for a moment (readgate.py).
+        self.read_gate = ReadGate()
         self.workers: dict[str, Worker] = {}
         self._known: dict[str, tuple[str, str]] = {}  # integration id -> (state, reason)
         self._lock = threading.RLock()  # lifecycle operations and state recording
@@ -112,7 +116,10 @@ class Service:
             if name not in known:
                 self._adopt(name)
         for db in self.catalog.databases():
-            self._attach(db["name"])
+            try:
+                self._attach(db["name"])
+            except duckdb.Error as exc:  # e.g. locked by another process: its worker retries
+                log.warning("target database %s cannot be attached yet: %s", db["name"], exc)
         records, _ = self.catalog.integrations()
         for rec in records:
             self._known[rec.id] = (rec.state, rec.state_reason)
@@ -262,9 +269,14 @@ class Service:
                             hint="retry once its state is no longer modifying",
                         )
                     changes["data_filter"] = new_filter = str(flt)
+            if changes:
+                self.catalog.update(rec.id, **changes)
+            # A failed integration is retried by any modify: its worker starts again from the
+            # catalog (new password, new filter) and the committed checkpoint.
+            if self._revive(rec.id, "modified"):
+                return self.get_integration(rec.id)
             if not changes:
                 return self._view(rec)
-            self.catalog.update(rec.id, **changes)
             if source_password is not None:
                 self._restart_worker(rec.id, "source password changed; reconnecting")
             worker = self.workers.get(rec.id)
@@ -307,8 +319,11 @@ class Service:
         if sum([tables is not None, all_tables, in_error]) != 1:
             raise InvalidParameter("give exactly one of: tables, all, inerror")
         rec = self.catalog.get(ident_)
+        with self._lock:
+            self._revive(rec.id, "refresh requested")  # a failed integration starts again
+        rec = self.catalog.get(rec.id)
         worker = self.workers.get(rec.id)
-        if worker is None or not worker.alive or rec.state in (FAILED, DELETING):
+        if worker is None or not worker.alive or rec.state == DELETING:
             raise InvalidIntegrationState(
                 f"integration {rec.name} is not replicating (state {rec.state}"
                 + ("" if rec.target_database else ", no target database")
@@ -508,6 +523,7 @@ class Service:
             connect_timeout=float(opts.get("connect_timeout") or 10.0),
             ssl=str(opts.get("ssl") or DEFAULT_SSL),
             ssl_ca=opts.get("ssl_ca"),
+            io_timeout=self.config.engine.source_read_timeout_s,
         )
 
     def _restart_worker(self, integration_id: str, reason: str) -> None:
@@ -542,9 +558,19 @@ class Service:
             settings=self.config.engine,
             first_synced=rec.first_synced_at is not None,
         )
-        worker = Worker(spec, self.hub, self.hub_lock)
+        worker = Worker(spec, self.hub, self.hub_lock, self.read_gate)
         self.workers[rec.id] = worker
         worker.start()
+
+    def _revive(self, integration_id: str, why: str) -> bool:
+        """Start a new worker for an integration whose worker ended (state failed). The caller
+        holds `self._lock`. Returns whether it did."""
+        worker = self.workers.get(integration_id)
+        if worker is None or (worker.failure is None and worker.alive):
+            return False
+        code = worker.failure[0] if worker.failure else "a stopped worker"
+        self._restart_worker(integration_id, f"{why} after {code}")
+        return True
 
     def _watch(self) -> None:
         while not self._stopping.wait(self.config.monitor_interval_s):
@@ -586,7 +612,8 @@ class Service:
             with suppress(duckdb.Error):
                 cur = self.hub_cursor()
                 try:
-                    checkpoint = reads.checkpoint(cur, live_db, rec.id)
+                    with self.read_gate.reading():
+                        checkpoint = reads.checkpoint(cur, live_db, rec.id)
                 finally:
                     cur.close()
         return integration_view(rec, worker, tables, checkpoint)
@@ -594,7 +621,8 @@ class Service:
     def _read(self, fn: Any) -> list[dict[str, Any]]:
         cur = self.hub_cursor()
         try:
-            return list(fn(cur))
+            with self.read_gate.reading():
+                return list(fn(cur))
         finally:
             cur.close()
 

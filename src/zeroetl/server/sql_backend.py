@@ -43,6 +43,7 @@ class ServiceBackend:
 
     def __init__(self, service: Service) -> None:
         self.service = service
+        self.read_gate = service.read_gate  # SQL statements count as the hub's readers
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.service.hub_cursor()

@@ -29,18 +29,26 @@ def totals(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -
     m = _meta(database)
     cur.execute("BEGIN TRANSACTION")
     try:
+        # What the history retention pruned is summed in *_pruned: counters never go back.
+        every_change = (
+            "(SELECT schema_name, table_name, inserted_rows, updated_rows, deleted_rows,"
+            f" bytes_ingested, record_time FROM {m}.table_activity WHERE integration_id = $id"
+            " UNION ALL SELECT schema_name, table_name, inserted_rows, updated_rows,"
+            " deleted_rows, bytes_ingested, last_record_time"
+            f" FROM {m}.table_activity_pruned WHERE integration_id = $id)"
+        )
+        args = {"id": integration_id}
         cur.execute(
             "SELECT coalesce(sum(inserted_rows), 0), coalesce(sum(updated_rows), 0),"
-            " coalesce(sum(deleted_rows), 0), coalesce(sum(bytes_ingested), 0)"
-            f" FROM {m}.table_activity WHERE integration_id = ?",
-            [integration_id],
+            f" coalesce(sum(deleted_rows), 0), coalesce(sum(bytes_ingested), 0) FROM {every_change}",
+            args,
         )
         ins, upd, dele, nbytes = cur.fetchone() or (0, 0, 0, 0)
         cur.execute(
             "SELECT schema_name, table_name, sum(inserted_rows), sum(updated_rows),"
             " sum(deleted_rows), sum(bytes_ingested), epoch(max(record_time))"
-            f" FROM {m}.table_activity WHERE integration_id = ? GROUP BY ALL ORDER BY ALL",
-            [integration_id],
+            f" FROM {every_change} GROUP BY ALL ORDER BY ALL",
+            args,
         )
         per_table = [
             {"schema": s, "table": t, "insert": int(i), "update": int(u), "delete": int(d),
@@ -59,9 +67,12 @@ def totals(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -
             for s, t, st, n, done in cur.fetchall()
         ]
         cur.execute(
-            "SELECT epoch(max(integration_end_time)), epoch(max(last_commit_timestamp)), count(*)"
-            f" FROM {m}.activity WHERE integration_id = ?",
-            [integration_id],
+            "SELECT epoch(max(e)), epoch(max(c)), sum(n) FROM ("
+            " SELECT max(integration_end_time) AS e, max(last_commit_timestamp) AS c,"
+            f" count(*) AS n FROM {m}.activity WHERE integration_id = $id"
+            " UNION ALL SELECT max(last_end_time), max(last_commit_timestamp), sum(batches)"
+            f" FROM {m}.activity_pruned WHERE integration_id = $id)",
+            args,
         )
         last_end, last_commit, batches = cur.fetchone() or (None, None, 0)
         cur.execute(
@@ -76,7 +87,7 @@ def totals(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -
         "snapshot_rows": sum(t["rows_copied"] for t in snapshot),
         "snapshot_tables": snapshot,
         "table_activity": per_table,
-        "batches": int(batches),
+        "batches": int(batches or 0),
         "last_applied_at": _iso(last_end),
         "last_source_commit_at": _iso(last_commit),
         "checkpoint_file": None if row is None else str(row[0]),

@@ -2,15 +2,20 @@
 
 The worker owns the integration's DuckDB file (one writer per file, STYLE.md practice 8): it
 attaches the file to the service's hub and writes through a cursor of its own. Whatever the
-engine raises ends here: transient errors are retried with backoff (state `syncing`), terminal
-ones end the worker with an error code and message (state `failed`); no exception leaves the
-thread, so one integration can never take down the others or the service.
+engine raises ends here: transient errors (source down or rejecting connections for a moment,
+network cut, disk full, file locked, I/O error) are retried with capped exponential backoff for
+as long as they last (state `needs_attention`, with the error as the reason), and replication
+resumes from the committed checkpoint once they clear; terminal ones (a rejected password, a
+prerequisite the source no longer meets, a bug) end the worker with an error code and message
+(state `failed`) until `modify` or `refresh` starts a new one. No exception leaves the thread,
+so one integration can never take down the others or the service.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +23,13 @@ from pathlib import Path
 import duckdb
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.destinations.duckdb.upkeep import Upkeep
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.errors import TransientError, ZeroEtlError
 from zeroetl.model import TableId, TableState
+from zeroetl.server.readgate import ReadGate
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,7 @@ DELETING = "deleting"
 DELETED = "deleted"  # tombstone in the catalog; never listed
 
 _RESYNCING = (TableState.RESYNC_REQUIRED, TableState.RESYNC_INITIATED)
+FIRST_RETRY_S = 1.0
 
 
 @dataclass
@@ -52,16 +60,26 @@ class WorkerSpec:
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, hub: duckdb.DuckDBPyConnection, hub_lock: threading.Lock):
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        hub: duckdb.DuckDBPyConnection,
+        hub_lock: threading.Lock,
+        gate: ReadGate | None = None,
+    ):
         self.spec = spec
         self.hub = hub
         self.hub_lock = hub_lock
+        self.gate = gate  # the hub's readers, held back for a checkpoint that needs none
         self.filter = spec.data_filter
         self.first_synced = spec.first_synced
         self.rep: Replicator | None = None
         self.failure: tuple[str, str] | None = None  # (error code, message): state failed
         self.retry_error = ""  # the transient error being waited out between attempts
+        self.retries = 0  # attempts that failed in a row (reset by progress)
         self._modify_until: tuple[Replicator, int] | None = None
+        # Refresh requests made before the first Replicator exists (the worker is starting).
+        self._refreshes: list[tuple[tuple[TableId, ...] | None, bool]] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.thread = threading.Thread(
@@ -97,9 +115,13 @@ class Worker:
                 self._modify_until = (self.rep, self.rep.commands_sent)
 
     def refresh(self, tables: Iterable[TableId] | None, *, in_error: bool) -> None:
+        """Queued for the engine; kept for the next one while none runs (starting, retrying)."""
+        request = (None if tables is None else tuple(tables), in_error)
         with self._lock:
             if self.rep is not None:
-                self.rep.refresh(tables, in_error=in_error)
+                self.rep.refresh(request[0], in_error=in_error)
+            else:
+                self._refreshes.append(request)
 
     def tracked_tables(self) -> set[TableId]:
         rep = self.rep
@@ -111,16 +133,34 @@ class Worker:
         """Lag, checkpoint and phase for describe (values may be a moment old)."""
         rep = self.rep
         if rep is None:
-            return {"phase": "starting", "lag_ms": None, "checkpoint": None, "last_error": ""}
+            return {
+                "phase": "starting",
+                "lag_ms": None,
+                "checkpoint": None,
+                "last_error": self._clean(self.retry_error),
+            }
         s = rep.status()
         return {
-            "phase": s["phase"],
-            "lag_ms": s["lag_ms"],
+            "phase": "failed" if self.failure else s["phase"],
+            "lag_ms": self.lag_ms(),
             "checkpoint": s["checkpoint"],
-            "last_error": scrub(
-                str(s["last_error"] or self.retry_error), self.spec.params.password
-            ),
+            "last_error": self._clean(str(s["last_error"] or self.retry_error)),
         }
+
+    def lag_ms(self) -> float | None:
+        """The engine's lag while it hears from the source; once it stops hearing (source down,
+        network cut, warehouse unwritable, worker failed), the lag grows with the time since it
+        last knew, so a stalled integration never reads as caught up. None before it knew."""
+        rep = self.rep
+        lag = None if rep is None else rep.current_lag_ms()  # counts tables a fault holds back
+        if rep is None or lag is None:
+            return None
+        age_s = time.monotonic() - rep.lag_updated
+        # Heartbeats (idle) or commits (busy) refresh it several times a second when healthy.
+        fresh_s = max(2.0, 4 * self.spec.settings.heartbeat_s)
+        if self.failure is None and rep.phase == "streaming" and age_s <= fresh_s:
+            return lag
+        return lag + age_s * 1000.0
 
     # --- state ------------------------------------------------------------------------------
 
@@ -131,7 +171,7 @@ class Worker:
         rep = self.rep
         if rep is None or (self.retry_error and rep.phase in ("starting", "stopped")):
             if self.retry_error:
-                return SYNCING, f"source unavailable, retrying: {self._clean(self.retry_error)}"
+                return NEEDS_ATTENTION, _retrying(self._clean(self.retry_error))
             return (SYNCING if self.first_synced else CREATING), "starting replication"
         pending = self._modify_until
         if pending is not None:
@@ -139,7 +179,7 @@ class Worker:
                 return MODIFYING, "applying the new data filter"
             self._modify_until = None
         if rep.phase == "reconnecting":
-            return SYNCING, f"reconnecting to the source: {self._clean(rep.last_error)}"
+            return NEEDS_ATTENTION, _retrying(self._clean(rep.last_error))
         attention = rep.attention()  # a binlog fault or a failing prerequisite, with its fix
         if attention:
             return NEEDS_ATTENTION, self._clean(attention)
@@ -165,20 +205,10 @@ class Worker:
     # --- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
+        dest = self._open_destination()
+        if dest is None:
+            return
         spec = self.spec
-        try:
-            with self.hub_lock:
-                dest = DuckDBDestination(
-                    spec.path, spec.integration_id, hub=self.hub, catalog=spec.database
-                )
-        except ZeroEtlError as exc:
-            self._fail(exc.code, exc.message)
-            return
-        except Exception as exc:  # a bug; the service goes on
-            log.exception("integration %s: cannot open its target database", spec.integration_id)
-            self._fail("InternalError", f"{type(exc).__name__}: {exc}")
-            return
-        backoff = 1.0
         try:
             while not self._stop.is_set():
                 with self._lock:
@@ -189,6 +219,9 @@ class Worker:
                         data_filter=self.filter,
                         settings=spec.settings,
                     )
+                    for tables, in_error in self._refreshes:
+                        rep.refresh(tables, in_error=in_error)
+                    self._refreshes.clear()
                     self.rep = rep
                 if self._stop.is_set():
                     break
@@ -197,15 +230,9 @@ class Worker:
                     self.retry_error = ""
                     break  # run() returns only once stopped
                 except TransientError as exc:
-                    self.retry_error = exc.message
-                    log.warning(
-                        "integration %s: %s; retrying in %.0fs",
-                        spec.integration_id,
-                        self._clean(exc.message),
-                        backoff,
-                    )
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, spec.settings.reconnect_max_s)
+                    if rep.committed is not None:
+                        self.retries = 0  # it got going before failing: start the backoff over
+                    self._wait_out(exc.message)
                 except ZeroEtlError as exc:
                     self._fail(exc.code, str(exc))
                     break
@@ -217,10 +244,66 @@ class Worker:
             with self.hub_lock:
                 dest.close()
 
+    def _open_destination(self) -> DuckDBDestination | None:
+        """Attach the target database; a file held by another process or a full disk is waited
+        out like any transient error. None when stopped or failed."""
+        spec = self.spec
+        while not self._stop.is_set():
+            try:
+                return DuckDBDestination(
+                    spec.path,
+                    spec.integration_id,
+                    upkeep_settings=upkeep_of(spec.settings),
+                    hub=self.hub,
+                    hub_lock=self.hub_lock,
+                    catalog=spec.database,
+                    quiesce=self.gate.window if self.gate is not None else None,
+                )
+            except TransientError as exc:
+                self._wait_out(exc.message)
+            except ZeroEtlError as exc:
+                self._fail(exc.code, exc.message)
+                return None
+            except Exception as exc:  # a bug; the service goes on
+                log.exception(
+                    "integration %s: cannot open its target database", spec.integration_id
+                )
+                self._fail("InternalError", f"{type(exc).__name__}: {exc}")
+                return None
+        return None
+
+    def _wait_out(self, message: str) -> None:
+        """Record a transient error and sleep the next backoff step (or until stopped)."""
+        cap = self.spec.settings.reconnect_max_s
+        delay = min(FIRST_RETRY_S * 2**self.retries, cap)
+        self.retries = min(self.retries + 1, 16)
+        self.retry_error = message
+        log.warning(
+            "integration %s: %s; retrying in %.0fs",
+            self.spec.integration_id,
+            self._clean(message),
+            delay,
+        )
+        self._stop.wait(delay)
+
     def _fail(self, code: str, message: str) -> None:
         message = self._clean(message)
         log.error("integration %s failed: %s: %s", self.spec.integration_id, code, message)
         self.failure = (code, message)
+
+
+def upkeep_of(settings: EngineSettings) -> Upkeep:
+    """The destination's upkeep settings from the engine's."""
+    return Upkeep(
+        wal_limit_bytes=int(settings.wal_limit_mb * (1 << 20)),
+        history_max_age_s=settings.history_days * 86400.0,
+        history_max_rows=settings.history_rows,
+        prune_every_s=settings.history_prune_s,
+    )
+
+
+def _retrying(error: str) -> str:
+    return f"replication paused, retrying with backoff until this clears: {error}"
 
 
 def _few(names: list[str], n: int = 3) -> str:

@@ -4,13 +4,22 @@ Data, DDL and our metadata (`_zeroetl` schema, see meta.py) share one connection
 explicit transaction, so a crash can never separate rows from the checkpoint that covers them.
 Called outside `begin()`/`commit()`, each method runs in a transaction of its own.
 Readers (SQL endpoint, API) take `reader()` cursors and see committed snapshots only.
+
+Between transactions the writer keeps the file bounded (upkeep.py: the WAL under its limit, the
+monitoring history under its retention). Failures of the environment (disk full, file size
+limit, I/O error, a file locked by another process) raise `DestinationUnavailable`, which the
+engine retries; a database DuckDB invalidated after a failed write is detached and attached
+again before its next use (faults.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,15 +28,14 @@ import duckdb
 import pyarrow as pa
 
 from zeroetl.destinations.base import Capabilities, register
-from zeroetl.errors import DestinationError
+from zeroetl.errors import DestinationError, DestinationUnavailable
 from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
 
-from . import apply, ddl, meta
+from . import apply, ddl, faults, meta, upkeep
 from .types import MAX_DECIMAL_PRECISION, ident, literal, qualified
+from .upkeep import Upkeep
 
-# FACTS.md: the default 16 MiB makes update-heavy loads checkpoint on nearly every batch; the
-# engine calls checkpoint_if_idle() instead, and this bounds the WAL when it never idles.
-DEFAULT_CHECKPOINT_THRESHOLD = "1GiB"
+log = logging.getLogger(__name__)
 
 CAPABILITIES = Capabilities(
     atomic_checkpoint=True,
@@ -52,46 +60,91 @@ class DuckDBDestination:
         path: Path,
         integration_id: str,
         *,
-        checkpoint_threshold: str = DEFAULT_CHECKPOINT_THRESHOLD,
+        upkeep_settings: Upkeep | None = None,
         hub: duckdb.DuckDBPyConnection | None = None,
+        hub_lock: threading.Lock | None = None,
         catalog: str | None = None,
+        quiesce: Callable[[], AbstractContextManager[bool]] | None = None,
     ) -> None:
         """Open `path` on a connection of its own, or, with `hub`, attach it to that shared
         DuckDB instance as `catalog` (the service does this so that SQL sessions on the same
-        instance see every target database by 3-part names) and write through a cursor."""
+        instance see every target database by 3-part names) and write through a cursor.
+        `hub_lock` guards the hub's catalog of attached databases (taken to re-attach);
+        `quiesce` opens a moment without readers on the hub, yielding whether it got one
+        (the service's read gate: see upkeep.py for when a checkpoint asks for one)."""
         self.path = Path(path)
         self.integration_id = integration_id
+        self.upkeep = upkeep_settings or Upkeep()
+        self.upkeep_stats = upkeep.UpkeepStats()
+        self._wal = upkeep.WalGuard(self.path, self.upkeep, self.upkeep_stats)
+        self._pruner = upkeep.Pruner(self.upkeep)
+        self._hub = hub
+        self._quiesce = quiesce
+        self._hub_lock = hub_lock or threading.Lock()
+        self._alias = catalog or self.path.stem
         self._in_tx = False
+        self._reopen_needed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Readers of the hub take `hub_lock` for a cursor: holding it until the metadata schema
+        # exists means no reader ever sees the database attached without it.
+        with self._hub_lock if hub is not None else nullcontext():
+            self._con = self._open()
+            try:
+                row = self._con.execute("SELECT current_database()").fetchone()
+                self._catalog: str = row[0]  # type: ignore[index]
+                self._meta = f"{ident(self._catalog)}.{meta.SCHEMA}"
+                with self._atomic("create metadata schema"):
+                    self._con.execute(meta.ddl(ident(self._catalog)))
+                    if self.kv_get("_zeroetl.meta_version") is None:
+                        self.kv_set("_zeroetl.meta_version", meta.VERSION)
+            except BaseException:
+                self._con.close()
+                raise
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """A connection (or hub cursor) whose default database is the file. With a hub, the
+        caller holds `hub_lock`."""
         try:
-            if hub is None:
-                self._con = duckdb.connect(str(self.path))
+            if self._hub is None:
+                con = duckdb.connect(str(self.path))
             else:
-                alias = catalog or self.path.stem
-                attached = hub.execute(
-                    "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [alias]
+                attached = self._hub.execute(
+                    "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
+                    [self._alias],
                 ).fetchone()
                 if not attached or not attached[0]:
-                    hub.execute(f"ATTACH {literal(str(self.path))} AS {ident(alias)}")
-                self._con = hub.cursor()
-                self._con.execute(f"USE {ident(alias)}")
+                    self._hub.execute(f"ATTACH {literal(str(self.path))} AS {ident(self._alias)}")
+                con = self._hub.cursor()
+                con.execute(f"USE {ident(self._alias)}")
+            con.execute(f"SET checkpoint_threshold = {literal(self.upkeep.duckdb_threshold)}")
         except duckdb.Error as e:
+            fault = faults.classify(e)
+            where = f"integration {self.integration_id}: cannot open warehouse file {self.path}"
+            if fault.transient:
+                raise DestinationUnavailable(
+                    f"{where}: {fault.cause}: {e}", hint="retried until it clears"
+                ) from e
             raise DestinationError(
-                f"integration {integration_id}: cannot open warehouse file {self.path}: {e}",
+                f"{where}: {e}",
                 hint="only one process may open a DuckDB file; stop the other zeroetl process",
             ) from e
-        try:
-            self._con.execute(f"SET checkpoint_threshold = {literal(checkpoint_threshold)}")
-            row = self._con.execute("SELECT current_database()").fetchone()
-            self._catalog: str = row[0]  # type: ignore[index]
-            self._meta = f"{ident(self._catalog)}.{meta.SCHEMA}"
-            with self._atomic("create metadata schema"):
-                self._con.execute(meta.ddl(ident(self._catalog)))
-                if self.kv_get("_zeroetl.meta_version") is None:
-                    self.kv_set("_zeroetl.meta_version", meta.VERSION)
-        except BaseException:
+        return con
+
+    def _reopen(self) -> None:
+        """Detach and attach the file again (or reconnect): after a failed checkpoint DuckDB
+        refuses every statement on that database until then. The WAL is replayed on attach, so
+        every committed transaction is there; an open one was lost with the failure."""
+        log.warning("integration %s: reopening %s", self.integration_id, self.path)
+        with suppress(duckdb.Error):
             self._con.close()
-            raise
+        if self._hub is None:
+            self._con = self._open()
+        else:
+            with self._hub_lock:
+                with suppress(duckdb.Error):
+                    self._hub.execute(f"DETACH DATABASE IF EXISTS {ident(self._alias)}")
+                self._con = self._open()
+        self._reopen_needed = False
 
     # --- connection -------------------------------------------------------------------------
 
@@ -101,6 +154,8 @@ class DuckDBDestination:
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """A new cursor for another thread; it sees committed data only."""
+        if self._reopen_needed and not self._in_tx:
+            self._reopen()
         return self._con.cursor()
 
     def close(self) -> None:
@@ -108,11 +163,66 @@ class DuckDBDestination:
             self.rollback()
         self._con.close()
 
-    def checkpoint_if_idle(self) -> None:
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file now (between transactions)."""
         if self._in_tx:
             return
+        size = upkeep.wal_bytes(self.path)
+        started = time.monotonic()
         with self._errors("checkpoint"):
-            self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
+            gated = self._quiesce is not None and self._wal.wants_window(self._used_bytes())
+            with self._quiesce() if self._quiesce and gated else nullcontext(False) as clear:
+                self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
+            if gated:
+                used = self._used_bytes()
+                log.info(
+                    "integration %s: checkpoint with readers held back (%s): %.1f MiB in use",
+                    self.integration_id,
+                    "none left" if clear else "some still reading",
+                    used / upkeep.MIB,
+                )
+                self._wal.windowed(used, clear)
+        self._wal.record(time.monotonic() - started, size)
+
+    def _used_bytes(self) -> int:
+        row = self._con.execute(
+            "SELECT used_blocks * block_size FROM pragma_database_size() WHERE database_name = ?",
+            [self._catalog],
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def checkpoint_if_idle(self) -> None:
+        """The stream is idle: fold a WAL worth folding, prune the history when due."""
+        if not self._in_tx:
+            self._upkeep(idle=True)
+
+    def _after_commit(self) -> None:
+        """Between two transactions: keep the WAL under its limit, prune when due."""
+        self._upkeep(idle=False)
+
+    def _upkeep(self, *, idle: bool) -> None:
+        """Upkeep never fails the integration for a reason of its own: a fault of the
+        environment (disk full) is raised, to be retried like any write; anything else is
+        logged, and DuckDB's own checkpoint threshold stays as the safety net."""
+        try:
+            if self._wal.due(idle=idle):
+                self.checkpoint()
+            if self._pruner.due(idle=idle):
+                self.prune_history()
+        except DestinationUnavailable:
+            raise
+        except DestinationError:
+            log.exception("integration %s: upkeep of %s failed", self.integration_id, self.path)
+
+    def prune_history(self) -> int:
+        """Apply the monitoring history's retention now (its own transaction)."""
+        self._pruner.done()  # first: its own commit must not prune again
+        with self._atomic("prune monitoring history"):
+            deleted = upkeep.prune_history(self._con, self._meta, self.integration_id, self.upkeep)
+        self.upkeep_stats.pruned_rows += deleted
+        if deleted:
+            log.info("integration %s: pruned %d history rows", self.integration_id, deleted)
+        return deleted
 
     # --- transactions -----------------------------------------------------------------------
 
@@ -131,6 +241,7 @@ class DuckDBDestination:
         self._in_tx = False  # a failed COMMIT leaves no transaction open either
         with self._errors("commit"):
             self._con.execute("COMMIT")
+        self._after_commit()
 
     def rollback(self) -> None:
         if not self._in_tx:
@@ -142,10 +253,20 @@ class DuckDBDestination:
 
     @contextmanager
     def _errors(self, what: str, table: TableId | None = None) -> Iterator[None]:
+        if self._reopen_needed and not self._in_tx:
+            self._reopen()  # raises DestinationUnavailable itself while the cause lasts
         try:
             yield
         except duckdb.Error as e:
             where = f"integration {self.integration_id}" + (f", table {table}" if table else "")
+            fault = faults.classify(e)
+            if fault.reopen:
+                self._reopen_needed = True
+            if fault.transient:
+                raise DestinationUnavailable(
+                    f"{where}: {what} failed: {fault.cause}: {e}",
+                    hint="nothing committed is lost; retried until it clears",
+                ) from e
             raise DestinationError(
                 f"{where}: {what} failed: {e}",
                 hint="roll back; the work can be retried from the last committed checkpoint",

@@ -13,6 +13,8 @@ Column names follow the system views they feed, so the views are thin projection
 - activity        -> sys_integration_activity
 - table_activity  -> sys_integration_table_activity
 - kv              -> engine bookkeeping (snapshot start position, ...)
+- table_activity_pruned, activity_pruned -> what the history retention removed, summed, so
+                     that totals (the metrics' counters) never go back (see upkeep.py)
 """
 
 from __future__ import annotations
@@ -101,6 +103,23 @@ CREATE TABLE IF NOT EXISTS {meta}.table_activity (
     deleted_rows BIGINT NOT NULL,
     updated_rows BIGINT NOT NULL,
     bytes_ingested BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {meta}.table_activity_pruned (
+    integration_id VARCHAR NOT NULL,       -- sums of table_activity rows the retention removed
+    schema_name VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    inserted_rows BIGINT NOT NULL,
+    deleted_rows BIGINT NOT NULL,
+    updated_rows BIGINT NOT NULL,
+    bytes_ingested BIGINT NOT NULL,
+    pruned_rows BIGINT NOT NULL,
+    last_record_time TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS {meta}.activity_pruned (
+    integration_id VARCHAR NOT NULL,       -- the same for activity rows
+    batches BIGINT NOT NULL,
+    last_end_time TIMESTAMPTZ,
+    last_commit_timestamp TIMESTAMPTZ
 );
 CREATE TABLE IF NOT EXISTS {meta}.kv (
     integration_id VARCHAR NOT NULL,

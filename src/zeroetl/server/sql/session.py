@@ -23,6 +23,8 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from zeroetl.server.readgate import NO_GATE, ReadGate
+
 from . import catalog, dialect, duckparse, guard, redshift, rewrite, sysviews
 from .backend import Backend
 from .errors import SqlError
@@ -80,6 +82,10 @@ class SqlSession:
         self._who = Principal(user)
         self._current: StatementRun | None = None
         self._stop_reason: str | None = None  # why the running statement is being interrupted
+        # Statements count as readers until their result is read (a checkpoint that must
+        # reclaim deleted rows waits for none: server/readgate.py).
+        self._gate: ReadGate = getattr(backend, "read_gate", NO_GATE)
+        self._reading = False
         dbs = backend.databases()
         if database not in dbs and database not in HUB_DATABASES:
             raise SqlError(
@@ -162,23 +168,28 @@ class SqlSession:
                         warnings.simplefilter("ignore")
                         table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
                 finally:
-                    run.finish()
+                    self._finish(run)
                 cols = [Column(f.name, f.type) for f in table.schema]
                 return Result(cols, iter(table.to_batches()), tag)
             # a relation streams: batches are produced as the client reads them
             reader = self._cur.sql(duck, params=args).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
-            run.finish()
+            self._finish(run)
             raise self._error(e) from None
         except BaseException:
-            run.finish()
+            self._finish(run)
             raise
         self._open = reader
         columns = [Column(f.name, f.type) for f in reader.schema]
         return Result(columns, self._stream(reader, run), tag)
 
     def _start(self) -> StatementRun:
-        """The statement's clock starts now (PostgreSQL counts from the statement's arrival)."""
+        """The statement's clock starts now (PostgreSQL counts from the statement's arrival).
+
+        From here until its result is read or dropped the statement is a reader of the hub: a
+        checkpoint that must reclaim deleted rows waits for none (server/readgate.py)."""
+        self._gate.enter()
+        self._reading = True
         self._stop_reason = None
         limit = effective_timeout_ms(self._params.timeout_ms, self._limits.max_statement_timeout_ms)
         self._current = StatementRun(limit, self._timed_out)
@@ -215,7 +226,13 @@ class SqlSession:
             with contextlib.suppress(Exception):
                 reader.close()
         if self._current is not None:
-            self._current.finish()
+            self._finish(self._current)
+
+    def _finish(self, run: StatementRun) -> None:
+        run.finish()
+        if self._reading:
+            self._reading = False
+            self._gate.leave()
 
     def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
         self._drop_open_result()
@@ -223,18 +240,20 @@ class SqlSession:
         if ic is not None:
             cols = [Column(ic.name or "setting", pa.string())] if ic.kind == "show" else None
             return [], cols
-        duck, _tag, is_query = self._translate(sql)
-        types = self._param_types(sql)
-        if not is_query:
-            return types, None
-        try:
-            reader = self._cur.sql(
-                f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0", params=[None] * len(types) or None
-            ).to_arrow_reader(1)
-            columns = [Column(f.name, f.type) for f in reader.schema]
-            reader.close()
-        except duckdb.Error as e:
-            raise self._error(e) from None
+        with self._gate.reading():
+            duck, _tag, is_query = self._translate(sql)
+            types = self._param_types(sql)
+            if not is_query:
+                return types, None
+            try:
+                reader = self._cur.sql(
+                    f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0",
+                    params=[None] * len(types) or None,
+                ).to_arrow_reader(1)
+                columns = [Column(f.name, f.type) for f in reader.schema]
+                reader.close()
+            except duckdb.Error as e:
+                raise self._error(e) from None
         return types, columns
 
     # --- pipeline ----------------------------------------------------------------------
@@ -343,7 +362,7 @@ class SqlSession:
                 raise self._error(e) from None
             raise SqlError("XX000", str(e)) from None
         finally:
-            run.finish()
+            self._finish(run)
 
     def _refresh_catalog(self, dbs: list[str]) -> None:
         if getattr(self, "_dbs", None) == dbs and getattr(self, "_installed", False):

@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pymysql
 
-from zeroetl.errors import ConfigError, InsecureSourceAuth, SourceUnavailable
+from zeroetl.errors import ConfigError, InsecureSourceAuth, SourceAccessDenied, SourceUnavailable
 from zeroetl.sources.mysql.auth import AuthRefused, GuardedConnection
 
 DEFAULT_PORT = 3306
@@ -44,7 +44,12 @@ FILE_OPTIONS = ("password_file", "ssl_ca")  # read only by the user's own proces
 OPTIONS = ("connect_timeout", "ssl", *FILE_OPTIONS)
 MAX_CONNECT_TIMEOUT = 300.0
 MAX_CA_BYTES = 256 * 1024
-_ACCESS_DENIED = 1045
+# A query or write waits at most this long for the server unless the caller bounds it tighter
+# (a silent network path would otherwise hang a snapshot forever; the binlog stream has its own).
+DEFAULT_IO_TIMEOUT = 120.0
+# Server errors that retrying with the same credentials cannot fix: access denied (1044, 1045,
+# 1698), password expired (1820, 1862), account locked (3118 MySQL, 4151 MariaDB).
+ACCESS_DENIED = frozenset({1044, 1045, 1698, 1820, 1862, 3118, 4151})
 _SSL_REFUSED = 2026  # CR_SSL_CONNECTION_ERROR: the server offers no TLS
 
 
@@ -57,9 +62,9 @@ class SourceParams:
     connect_timeout: float = 10.0
     ssl: str = DEFAULT_SSL  # one of SSL_MODES
     ssl_ca: str | None = field(default=None, repr=False)  # PEM text (never a path)
-    # Per read/write on the socket once connected (None: wait as long as the query takes).
-    # Not part of the URL: set by callers that must answer in bounded time (validation,
-    # monitoring probes); replication's long snapshot queries keep None.
+    # Per read/write on the socket once connected (None: DEFAULT_IO_TIMEOUT). Not part of the
+    # URL: callers that must answer quickly (validation, monitoring probes) set it lower; the
+    # service sets the engine's source_read_timeout_s.
     io_timeout: float | None = None
 
     @classmethod
@@ -130,8 +135,9 @@ class SourceParams:
         authentication methods of `auth.GuardedConnection` are spoken, and TLS is used as the
         URL says. `io_timeout` (or `read_timeout`/`write_timeout`) bounds each read and
         write of the queries that follow."""
-        kw.setdefault("read_timeout", self.io_timeout)
-        kw.setdefault("write_timeout", self.io_timeout)
+        io = DEFAULT_IO_TIMEOUT if self.io_timeout is None else self.io_timeout
+        kw.setdefault("read_timeout", io)
+        kw.setdefault("write_timeout", io)
         try:
             conn = GuardedConnection(
                 host=self.host,
@@ -160,7 +166,9 @@ class SourceParams:
             ) from None
         return conn
 
-    def _connect_error(self, exc: pymysql.err.OperationalError) -> SourceUnavailable:
+    def _connect_error(
+        self, exc: pymysql.err.OperationalError
+    ) -> SourceUnavailable | SourceAccessDenied:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         text = scrub(str(exc.args[-1]), self.password)
         where = self.redacted_url()
@@ -179,8 +187,8 @@ class SourceParams:
                 f"cannot connect to {where}: the server does not offer TLS",
                 hint="enable TLS on the server (ssl_cert, ssl_key) or remove ?ssl= from the URL",
             )
-        if code == _ACCESS_DENIED:
-            return SourceUnavailable(
+        if code in ACCESS_DENIED:
+            return SourceAccessDenied(
                 f"cannot connect to {where}: authentication failed: {text}",
                 hint="if the password was changed on the source, give the new one with "
                 "`zeroetl integration modify NAME --source-password`",
