@@ -86,7 +86,9 @@ def test_rotate_the_password_then_resume_with_nothing_lost(
             return it if "authentication failed" in said else None
 
         shown = wait_for(auth_failed, "the integration to report the authentication failure", 90)
-        assert "--source-password" in shown["last_error"]  # the fix, in the reason
+        # The fix, in the reason (the integration is failed until modify: retrying the same
+        # password cannot help).
+        assert "--source-password" in f"{shown['state_reason']} {shown['last_error']}"
 
         # A wrong new password is checked against the source and refused; nothing changes.
         r = svc.api("PATCH", "/v1/integrations/rot", {"source_password": "not-it"})

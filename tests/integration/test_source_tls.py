@@ -16,7 +16,7 @@ import pytest
 from tests.service_support import wait_for
 from tests.tls_support import Pki, make_pki
 
-from zeroetl.errors import SourceUnavailable
+from zeroetl.errors import SourceAccessDenied, SourceUnavailable
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
 from zeroetl.server.service import Service, ServiceConfig
 from zeroetl.sources.mysql.connection import SourceParams
@@ -70,7 +70,7 @@ def _cipher(params: SourceParams) -> str:
 def test_ssl_modes_against_a_tls_server(tls_server: tuple[MariaDBServer, Pki]) -> None:
     server, pki = tls_server
     # Without TLS the server refuses this user: the test would notice any plain connection.
-    with pytest.raises(SourceUnavailable, match="authentication failed"):
+    with pytest.raises(SourceAccessDenied, match="authentication failed"):
         SourceParams.from_url(_url(server, "ssl=disabled")).connect()
     # The default (preferred) uses TLS when offered, as MySQL's clients do.
     assert _cipher(SourceParams.from_url(_url(server)))

@@ -50,7 +50,7 @@ def test_wal_stays_under_the_limit_under_continuous_load(
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT, pad VARCHAR(200))")
         cur.execute("INSERT INTO t SELECT seq, 0, REPEAT('x', 150) FROM seq_1_to_5000")
     wh = tmp_path / "wh"
-    wal = wh / "target.duckdb.wal"
+    wal = wh / "databases" / "target.duckdb.wal"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         _cmd(source_url, wh, test_db), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -103,7 +103,7 @@ def test_wal_stays_under_the_limit_under_continuous_load(
         timeout=120,
     )
     assert out.returncode == 0, out.stderr.decode()[-3000:]
-    duck = open_duck(wh / "target.duckdb")
+    duck = open_duck(wh / "databases" / "target.duckdb")
     try:
         assert_table_equal(db_conn, duck, test_db, "t")
     finally:

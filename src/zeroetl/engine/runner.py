@@ -185,7 +185,10 @@ class Replicator:
         while not self.stop_event.is_set():
             since = self.committed
             try:
-                self.phase = "streaming"
+                if self.phase != "reconnecting":
+                    self.phase = "streaming"
+                # After a loss the phase stays "reconnecting" until the source answers again
+                # (the first item below): operators never see a retry as a healthy stream.
                 if self._stream():
                     return
                 backoff = 0.5
@@ -270,6 +273,8 @@ class Replicator:
             if self._pending_changes:
                 timeout = max(0.0, self._pending_since + flush_s - time.monotonic())
             item = pump.get(timeout)
+            if item is not None and self.phase == "reconnecting":
+                self.phase = "streaming"
             if item is None:
                 if self._pending_changes and self._at_boundary():
                     self._commit()
