@@ -191,8 +191,8 @@ class Soak:
         self.server = MariaDBServer(datadir=tmp / "mariadb", port=free_port(), server_id=1)
         wal = ["--wal-limit-mb", str(args.wal_limit_mb)]
         self.serve = Serve(tmp / "wh", tmp / "serve.log", wal)
-        self.wal_path = tmp / "wh" / f"{TARGET}.duckdb.wal"
-        self.db_path = tmp / "wh" / f"{TARGET}.duckdb"
+        self.wal_path = tmp / "wh" / "databases" / f"{TARGET}.duckdb.wal"
+        self.db_path = tmp / "wh" / "databases" / f"{TARGET}.duckdb"
         self.stop = threading.Event()
         self.lags: list[tuple[float, float]] = []  # (time, heartbeat lag s)
         self.engine_lags: list[tuple[float, float]] = []
