@@ -155,24 +155,34 @@ def _qualify(table: exp.Table, schema: str, name: str | None = None) -> None:
         table.set("this", _ident(name))
 
 
-def check_new_name(name: str) -> None:
-    """A new table, view or materialized view name must not shadow a system object."""
-    _check_name(name, "relation")
+def check_new_name(name: str, verb: str) -> None:
+    """A table, view or materialized view name must not shadow a system object."""
+    _check_name(name, verb)
 
 
-def _check_name(name: str, what: str) -> None:
+def _check_name(name: str, verb: str) -> None:
     if reserved(name):
         raise SqlError(
-            "42939",
-            f'{what} name "{name}" is reserved: it would shadow a system view, the pg_catalog'
-            " emulation or an internal object",
+            "42501",
+            f'permission denied for {verb} "{name}": the name is reserved for the system views,'
+            " the pg_catalog emulation and internal objects, which no object may shadow",
             hint="choose a name that does not start with pg_, svv_, sys_, stl_, stv_, svl_,"
             " zeroetl_, duckdb_ or pragma_",
         )
 
 
-def _unsupported(what: str, hint: str = "") -> SqlError:
-    return SqlError("0A000", f"{what} is not supported in the workspace", hint=hint)
+def _unsupported(verb: str, what: str, hint: str = "") -> SqlError:
+    return SqlError(
+        "42501", f"permission denied for {verb}: {what} are not offered in the workspace", hint=hint
+    )
+
+
+def _verb(tree: exp.Expression) -> str:
+    if isinstance(tree, exp.Select):
+        return "SELECT INTO"
+    kind = _kind(tree)
+    word = {exp.TruncateTable: "TRUNCATE", exp.Merge: "MERGE"}.get(type(tree))
+    return word or f"{type(tree).__name__.upper()}{' ' + kind if kind else ''}"
 
 
 def plan(tree: exp.Expression, ctx: Context, is_mview: Callable[[str, str], bool]) -> Plan | None:
@@ -191,9 +201,10 @@ def plan(tree: exp.Expression, ctx: Context, is_mview: Callable[[str, str], bool
         if isinstance(tree, exp.Create)
         else bool(isinstance(tree, exp.Select) and tree.args["into"].args.get("temporary"))
     )
+    verb = _verb(tree)
     if temporary:
         raise _unsupported(
-            "a temporary table", hint="create a table in a schema of dev (e.g. public) instead"
+            verb, "temporary objects", hint="create it in a schema of dev (e.g. public) instead"
         )
     if isinstance(tree, exp.Create | exp.Drop) and kind == "SCHEMA":
         return _schema_plan(tree, res, p)
@@ -201,7 +212,8 @@ def plan(tree: exp.Expression, ctx: Context, is_mview: Callable[[str, str], bool
         named_dev = any(t.catalog == ws.WORKSPACE for t in tree.find_all(exp.Table))
         if ctx.in_workspace or named_dev:
             raise _unsupported(
-                f"{type(tree).__name__.upper()} {kind or 'this object'}",
+                verb,
+                "indexes, functions, macros, sequences, types and secrets",
                 hint="the workspace holds schemas, tables, views and materialized views",
             )
         return p  # lands outside dev: the policy refuses it
@@ -211,6 +223,7 @@ def plan(tree: exp.Expression, ctx: Context, is_mview: Callable[[str, str], bool
         if found is None:
             continue
         schema, name = found
+        _check_name(name, verb)
         _qualify(table, schema)
         path = (ws.WORKSPACE, schema, name)
         now = ws.existing(ctx.con, schema, name)
@@ -221,7 +234,6 @@ def plan(tree: exp.Expression, ctx: Context, is_mview: Callable[[str, str], bool
                 hint="use REFRESH MATERIALIZED VIEW or DROP MATERIALIZED VIEW",
             )
         if creating:
-            _check_name(name, "relation")
             obj_kind = "view" if kind == "VIEW" else "table"
             replacing = now is not None and bool(tree.args.get("replace"))
             p.owners[path] = (
@@ -246,7 +258,7 @@ def plan(tree: exp.Expression, ctx: Context, is_mview: Callable[[str, str], bool
             for action in tree.args.get("actions") or []:
                 if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
                     new = action.this.name
-                    _check_name(new, "relation")
+                    _check_name(new, verb)
                     if action.this.db or action.this.catalog:
                         raise SqlError("42601", "RENAME TO takes a name without a schema")
                     action.set("this", exp.Table(this=_ident(new)))
@@ -265,8 +277,8 @@ def _schema_plan(tree: exp.Create | exp.Drop, res: _Resolver, p: Plan) -> Plan:
         table.set("db", _ident(schema))
         table.set("this", None)
         path = (ws.WORKSPACE, schema)
+        _check_name(schema, "CREATE SCHEMA" if isinstance(tree, exp.Create) else "DROP SCHEMA")
         if isinstance(tree, exp.Create):
-            _check_name(schema, "schema")
             p.tag = "CREATE SCHEMA"
             if schema not in res.schemas:
                 p.effects.append(Effect("record", "schema", schema))

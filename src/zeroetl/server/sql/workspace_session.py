@@ -130,7 +130,7 @@ class WorkspaceStatements:
             if st.kind == "refresh":
                 self._refresh_mview(mv)
             elif st.kind == "rename":
-                workspace.check_new_name(st.new_name)
+                workspace.check_new_name(st.new_name, what)
                 with self._change_transaction():
                     mviews.rename(self._cur, mv, st.new_name)
             else:
@@ -143,8 +143,8 @@ class WorkspaceStatements:
     def _create_mview(
         self, st: mviews.Statement, schema: str, name: str, path: tuple[str, ...]
     ) -> str:
-        workspace.check_new_name(name)
         tag = "CREATE MATERIALIZED VIEW"
+        workspace.check_new_name(name, tag)
         self._policy.check(
             [Touch(Kind.DDL, tag, path, ws.WORKSPACE, owner=ws.owner_of(self._cur, schema))],
             self._who,
