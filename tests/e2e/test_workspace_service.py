@@ -63,6 +63,13 @@ def test_workspace_ddl_dml_views_and_restart(wh: Warehouse) -> None:
             tx.execute("alter table notes add column extra int")
             tx.commit()
         assert q(c, "select id, extra from notes order by id") == [(1, None), (3, None)]
+        # an open write transaction in dev does not hold replication back (another file)
+        with psycopg.connect(wh.dsn("dev")) as tx:
+            tx.execute("insert into notes values (4, 'held open', null)")
+            before = wh.replica_events()
+            wh.source(f"INSERT INTO events VALUES ({before + 2000}, 0)")
+            wait_for(lambda: wh.replica_events() == before + 1, "replication beside a dev write")
+            tx.commit()
         # replicated data and the bookkeeping stay out of reach, for admin too
         for sql, state in [
             (f"insert into {db}.{src}.category values (99, 'x', 'x', 'x')", "25006"),
@@ -85,7 +92,11 @@ def test_workspace_ddl_dml_views_and_restart(wh: Warehouse) -> None:
     with wh.connect() as c:
         assert q(c, "select catname from analytics.cats where catid = 100") == [("X",)]
         assert q(c, "select count(*) from analytics.sports") == [(5,)]  # a cross-database view
-        assert q(c, "select body from notes order by id") == [("from a parameter",), ("committed",)]
+        assert q(c, "select body from notes order by id") == [
+            ("from a parameter",),
+            ("committed",),
+            ("held open",),
+        ]
     wh.healthy()  # replication flows after the restart
 
 

@@ -22,6 +22,11 @@ from zeroetl.server.sql.session import SqlError, SqlSession
 
 @pytest.fixture
 def backend(tmp_path: Path) -> HubBackend:
+    return make_backend(tmp_path)
+
+
+def make_backend(tmp_path: Path) -> HubBackend:
+    """A hub with target database `aurora` (demodb.sales, 10 rows) and the workspace dev."""
     b = HubBackend(tmp_path)
     d = b.attach("aurora")
     rows = [
@@ -301,3 +306,41 @@ def test_sessions_start_in_public(admin: SqlSession) -> None:
 def test_now_is_utc(admin: SqlSession) -> None:
     assert isinstance(rows(admin, "select getdate()")[0][0], datetime)
     assert datetime.now(UTC).year >= 2026
+
+
+def test_dev_writes_honour_statement_timeout(admin: SqlSession) -> None:
+    tag(admin, "set statement_timeout = '300ms'")
+    refused(admin, "create table slow as select sum(i) s from range(100000000000) t(i)", "57014")
+    tag(admin, "set statement_timeout = 0")
+    assert rows(admin, "select count(*) from pg_tables where tablename = 'slow'") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "copy t from '/etc/passwd'",
+        "copy t to '/tmp/zeroetl-workspace-out.csv'",
+        "insert into t select count(*) from read_blob('/etc/*')",
+        "create table x as from read_csv('/etc/passwd')",
+    ],
+)
+def test_no_files_through_dev(admin: SqlSession, sql: str) -> None:
+    tag(admin, "create table t (a int)")
+    refused(admin, sql, "42501")
+    assert not Path("/tmp/zeroetl-workspace-out.csv").exists()
+
+
+def test_comment_and_other_sessions_see_committed_objects(
+    backend: HubBackend, admin: SqlSession
+) -> None:
+    tag(admin, "create table t (a int)")
+    assert tag(admin, "comment on table t is 'notes'") == "COMMENT"
+    other = SqlSession(backend, database="dev", user="admin")
+    tag(admin, "begin")
+    tag(admin, "insert into t values (1)")
+    assert rows(other, "select count(*) from t") == [(0,)]  # not committed yet
+    tag(admin, "commit")
+    assert rows(other, "select count(*) from t") == [(1,)]
+    target = SqlSession(backend, database="aurora", user="admin")
+    assert rows(target, "select count(*) from dev.public.t") == [(1,)]
+    assert tag(target, "create table dev.public.from_target as select 1 as a") == "SELECT 1"

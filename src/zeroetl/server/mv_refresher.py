@@ -14,6 +14,10 @@ hub, a reader like any SQL statement: server/readgate.py) and writes dev, anothe
 refresh takes one of the SQL endpoint's running slots (limits.py) like a statement, is
 interrupted after `timeout_s`, and a view is refreshed at most once per `min_gap_s`; one that
 failed waits longer and longer (up to `max_backoff_s`) before the next attempt.
+
+It also keeps dev's WAL bounded: a refresh rewrites a whole table, so once dev's WAL passes
+`wal_limit_bytes` the refresher checkpoints dev between two refreshes (target databases are kept
+bounded by their writers: destinations/duckdb/upkeep.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -41,6 +46,7 @@ class RefresherSettings:
     min_gap_s: float = 1.0  # a view is rebuilt at most this often
     timeout_s: float = 600.0  # a refresh running longer is interrupted (and retried later)
     max_backoff_s: float = 300.0  # the longest wait after repeated failures
+    wal_limit_bytes: int = 64 << 20  # dev is checkpointed once its WAL is larger
 
 
 class MvRefresher:
@@ -51,7 +57,9 @@ class MvRefresher:
         read_gate: ReadGate,
         admission: Callable[[], Admission | None],
         settings: RefresherSettings | None = None,
+        workspace_wal: Path | None = None,
     ) -> None:
+        self._wal = workspace_wal
         self._cursor = cursor
         self._databases = databases
         self._gate = read_gate
@@ -95,6 +103,7 @@ class MvRefresher:
         try:
             cur.execute("SET TimeZone = 'UTC'")  # as SQL sessions run (session.py)
             cur.execute("SET integer_division = true")
+            self._bound_wal(cur)
             with self._gate.reading():
                 moved = self._moved(cur)
                 if not moved and not self._pending:
@@ -114,6 +123,18 @@ class MvRefresher:
             self._cur = None
             with suppress(duckdb.Error):
                 cur.close()
+
+    def _bound_wal(self, cur: duckdb.DuckDBPyConnection) -> None:
+        try:
+            size = self._wal.stat().st_size if self._wal is not None else 0
+        except OSError:
+            return
+        if size > self.settings.wal_limit_bytes:
+            try:
+                cur.execute(f"CHECKPOINT {ident(mviews.ws.WORKSPACE)}")
+                log.info("workspace dev checkpointed (its WAL held %d MiB)", size >> 20)
+            except duckdb.Error as e:  # a writer in dev right now: next time
+                log.debug("workspace checkpoint postponed: %s", e)
 
     def _moved(self, cur: duckdb.DuckDBPyConnection) -> set[str]:
         """Target databases whose checkpoint changed since the last look."""

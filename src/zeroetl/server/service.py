@@ -46,6 +46,7 @@ from zeroetl.server.hub import HubSettings, database_files, database_path, migra
 from zeroetl.server.mv_refresher import MvRefresher
 from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql.limits import SessionLimits
+from zeroetl.server.sql.workspace_store import WORKSPACE
 from zeroetl.server.views import integration_view
 from zeroetl.server.worker import (
     CREATING,
@@ -113,6 +114,7 @@ class Service:
             lambda: [d["name"] for d in self.catalog.databases()],
             self.read_gate,
             lambda: self.sql.admission if self.sql is not None else None,
+            workspace_wal=database_path(self.warehouse, WORKSPACE).with_suffix(".duckdb.wal"),
         )
 
     # --- start / stop -----------------------------------------------------------------------
