@@ -344,3 +344,14 @@ def test_comment_and_other_sessions_see_committed_objects(
     target = SqlSession(backend, database="aurora", user="admin")
     assert rows(target, "select count(*) from dev.public.t") == [(1,)]
     assert tag(target, "create table dev.public.from_target as select 1 as a") == "SELECT 1"
+
+
+def test_alter_column_and_merge(admin: SqlSession) -> None:
+    tag(admin, "create table t (a int, b varchar)")
+    tag(admin, "insert into t values (1, '2')")
+    assert tag(admin, "alter table t alter column b type int") == "ALTER TABLE"
+    assert tag(admin, "alter table t rename column b to c") == "ALTER TABLE"
+    assert rows(admin, "select a + c from t") == [(3,)]
+    merge = "merge into t using (select 1 as a) s on t.a = s.a when matched then delete"
+    assert tag(admin, merge) == "MERGE 1"
+    assert rows(admin, "select count(*) from t") == [(0,)]
