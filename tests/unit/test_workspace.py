@@ -355,3 +355,14 @@ def test_alter_column_and_merge(admin: SqlSession) -> None:
     merge = "merge into t using (select 1 as a) s on t.a = s.a when matched then delete"
     assert tag(admin, merge) == "MERGE 1"
     assert rows(admin, "select count(*) from t") == [(0,)]
+
+
+def test_two_part_names_never_reach_a_replica(backend: HubBackend, admin: SqlSession) -> None:
+    """`db.t` means schema db in PostgreSQL, but DuckDB may read it as catalog db: a replicated
+    database's name in that place is refused, never written through."""
+    refused(admin, "create table aurora.t (a int)", "25006", "read-only")
+    refused(admin, "insert into aurora.t values (1)", "25006", "read-only")
+    target = SqlSession(backend, database="aurora", user="admin")
+    refused(target, "create table dev.t (a int)", "25006", "read-only")
+    assert tag(target, "create schema dev.from_target") == "CREATE SCHEMA"
+    assert rows(admin, "select count(*) from pg_namespace where nspname = 'from_target'") == [(1,)]

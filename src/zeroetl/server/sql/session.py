@@ -367,10 +367,11 @@ class SqlSession(WorkspaceStatements):
         """The policy's ruling on what a statement touches (writes learn their database, and
         in the workspace the owner of what they act on)."""
         for t in touches:
+            if t.kind in (Kind.WRITE, Kind.DDL) and plan is not None and t.path in plan.owners:
+                # an object of dev, named in full by workspace.plan (schemas have two parts)
+                t = dataclasses.replace(t, database=ws.WORKSPACE, owner=plan.owner(t.path))
             if t.kind in (Kind.WRITE, Kind.DDL) and t.database is None:
                 t = dataclasses.replace(t, database=self._database_of_path(t.path))
-            if t.database == ws.WORKSPACE and plan is not None and t.owner is None:
-                t = dataclasses.replace(t, owner=plan.owner(t.path))
             self._policy.check([t], self._who)
 
     def _database_of(self, table: exp.Table) -> str | None:
@@ -378,8 +379,9 @@ class SqlSession(WorkspaceStatements):
 
     def _database_of_path(self, path: tuple[str, ...]) -> str | None:
         """The replicated target database a (possibly partial) table name lands in, if any;
-        WORKSPACE for names in dev (workspace.plan writes dev's objects out in full)."""
-        if self._workspace and len(path) >= 2 and path[0] == ws.WORKSPACE:
+        WORKSPACE for 3-part names in dev (workspace.plan writes dev's objects out in full; a
+        2-part `dev.t` may be a schema `dev` of the session's own database)."""
+        if self._workspace and len(path) >= 3 and path[0] == ws.WORKSPACE:
             return ws.WORKSPACE
         own = self._catalog if self._catalog in self._dbs else None
         if len(path) >= 3:
