@@ -144,6 +144,8 @@ def test_replicated_data_stays_read_only(admin: SqlSession, backend: HubBackend)
         "create schema pg_temp1",
         "create schema information_schema",
         "create table zeroetl_meta_dbs (a int)",
+        "create view information_schema.v as select 1",
+        "create table _zeroetl_pg.t (a int)",
     ],
 )
 def test_no_shadowing_system_names(admin: SqlSession, sql: str) -> None:

@@ -223,6 +223,7 @@ def plan(tree: exp.Expression, ctx: Context, is_mview: Callable[[str, str], bool
         if found is None:
             continue
         schema, name = found
+        _check_name(schema, verb)  # pg_catalog, information_schema, _zeroetl ... of dev
         _check_name(name, verb)
         _qualify(table, schema)
         path = (ws.WORKSPACE, schema, name)
