@@ -29,6 +29,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "binlog": ("bench_binlog.py", [], ["--rows", "200000"]),
     "small": ("bench_small.py", [], ["--txns", "20000"]),
     "sql_guard": ("sql_guard_bench.py", [], ["--rounds", "2", "--n", "30"]),
+    "mv": ("mv_bench.py", [], ["--scale", "0.05", "--rounds", "5", "--views", "1"]),
     "replication": (
         "replication_bench.py",
         [],
@@ -127,6 +128,17 @@ def _sql_guard() -> list[str]:
     ]
 
 
+def _mv() -> list[str]:
+    r = _load("mv.json")
+    if not r:
+        return []
+    return [
+        f"materialized views: AUTO REFRESH view shows a change {r['view_p50_s']:.2f}s after the"
+        f" source commit (p50, {r['view_vs_replica']:.1f}x the replica); replica latency with"
+        f" {r['views']} views refreshing {r['replica_with_views_vs_without']:.2f}x without"
+    ]
+
+
 def _soak() -> list[str]:
     r = _load("soak_bench.json")
     if not r:
@@ -150,6 +162,7 @@ SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "small": _small,
     "replication": _replication,
     "sql_guard": _sql_guard,
+    "mv": _mv,
     "soak": _soak,
 }
 

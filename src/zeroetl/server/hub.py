@@ -4,6 +4,7 @@
 <warehouse>/
   catalog.sqlite3, secret.key, api.token, sql.password   secrets: outside every DuckDB-allowed path
   databases/<name>.duckdb (+ .wal)                        one file per target database
+  databases/dev.duckdb (+ .wal)                           the analysts' workspace `dev`
   tmp/                                                    DuckDB's spill files (bounded)
 ```
 
@@ -27,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from zeroetl.destinations.duckdb.types import ident, literal
+from zeroetl.server.sql import workspace_catalog, workspace_store
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +106,19 @@ def migrate_layout(warehouse: Path, only: str | None = None) -> list[str]:
 
 
 def database_files(warehouse: Path) -> list[str]:
-    """Names of the target database files in the data directory."""
+    """Names of the target database files in the data directory (not the workspace's)."""
     data = Path(warehouse) / DATA_DIR
-    return sorted(p.name[: -len(".duckdb")] for p in data.glob("*.duckdb") if p.is_file())
+    names = (p.name[: -len(".duckdb")] for p in data.glob("*.duckdb") if p.is_file())
+    return sorted(n for n in names if n != workspace_store.WORKSPACE)
+
+
+def attach_workspace(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """Attach `<warehouse>/databases/dev.duckdb` as `dev` (created on first use) with its
+    default schema and bookkeeping (workspace_store.py)."""
+    path = database_path(warehouse, workspace_store.WORKSPACE)
+    con.execute(f"ATTACH {literal(str(path))} AS {ident(workspace_store.WORKSPACE)}")
+    workspace_store.prepare(con)
+    workspace_catalog.install(con)
 
 
 def _default_temp_limit(warehouse: Path) -> str:
@@ -142,6 +156,7 @@ def open_hub(warehouse: Path, settings: HubSettings | None = None) -> Hub:
             ("lock_configuration", True),
         ):
             con.execute(f"SET {name} = ?", [value])
+        attach_workspace(con, warehouse)
         hub = Hub(con, parse_size(_setting(con, "memory_limit")), temp)
     except BaseException:
         with suppress(duckdb.Error):

@@ -43,8 +43,10 @@ from zeroetl.model import TableId
 from zeroetl.server import reads
 from zeroetl.server import validation as v
 from zeroetl.server.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
+from zeroetl.server.mv_refresher import MvRefresher
 from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql.limits import SessionLimits
+from zeroetl.server.sql.workspace_store import WORKSPACE
 from zeroetl.server.views import integration_view
 from zeroetl.server.worker import (
     CREATING,
@@ -106,6 +108,14 @@ class Service:
         self._monitor = threading.Thread(target=self._watch, name="state-monitor", daemon=True)
         self._closed = False
         self.sql: SqlEndpoint | None = None
+        # materialized views with AUTO REFRESH YES in the workspace dev (mv_refresher.py)
+        self.mv_refresher = MvRefresher(
+            self.hub_cursor,
+            lambda: [d["name"] for d in self.catalog.databases()],
+            self.read_gate,
+            lambda: self.sql.admission if self.sql is not None else None,
+            workspace_wal=database_path(self.warehouse, WORKSPACE).with_suffix(".duckdb.wal"),
+        )
 
     # --- start / stop -----------------------------------------------------------------------
 
@@ -131,6 +141,7 @@ class Service:
 
             self.sql = SqlEndpoint(self, self.config.host, self.config.sql_port)
             self.sql.start()
+        self.mv_refresher.start()
         log.info("service started: %d integration(s) in %s", len(records), self.warehouse)
 
     def shutdown(self) -> None:
@@ -142,6 +153,7 @@ class Service:
         self._stopping.set()
         if self.sql is not None:
             self.sql.stop()
+        self.mv_refresher.stop()
         if self._monitor.is_alive():
             self._monitor.join(5)
         with self._lock:

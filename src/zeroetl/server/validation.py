@@ -21,7 +21,10 @@ from zeroetl.sources.mysql.prereq import check_source
 NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*")
 DATABASE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # Names DuckDB gives its own catalogs, and ours.
-RESERVED_DATABASES = frozenset({"memory", "system", "temp", "main", "information_schema"})
+# dev (the analysts' workspace) and postgres (its alias) are the hub's own names on the endpoint
+RESERVED_DATABASES = frozenset(
+    {"memory", "system", "temp", "main", "information_schema", "dev", "postgres"}
+)
 MAX_DESCRIPTION = 1000
 MAX_TAGS = 50
 
@@ -53,7 +56,7 @@ def check_database_name(name: str) -> None:
         raise InvalidParameter(
             f"invalid target database name {name!r}",
             hint="letters, digits and underscores, starting with a letter or underscore, "
-            "at most 63 characters; not memory, system, temp or main",
+            "at most 63 characters; not dev, postgres, memory, system, temp or main",
         )
 
 

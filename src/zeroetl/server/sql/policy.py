@@ -6,9 +6,9 @@ on the server (ATTACH, COPY, PRAGMA ...) and DuckDB settings it changes. `Policy
 each one for a `Principal`: allowed, or refused with a SQLSTATE and a message that says what was
 refused and why (42501; 25006 for writes to replicated data).
 
-Today every principal is an analyst of a read-only warehouse: sessions read replicated tables,
-the system views and the pg_catalog emulation, and nothing else. Users, grants and a writable
-workspace extend `Principal` and `decide`; the guard does not change.
+Sessions read replicated tables, the system views and the pg_catalog emulation. Writes and DDL
+are allowed in one place only, the analysts' workspace `dev` (workspace_store.py), and every one
+of them is ruled on by `Policy.workspace`. Replicated databases stay read-only for everyone.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from enum import StrEnum
 
 from .errors import SqlError
 
+WORKSPACE = "dev"  # the analysts' workspace database (workspace_store.py)
+SUPERUSER = "admin"
 METADATA_SCHEMA = "_zeroetl"  # each target database's bookkeeping (checkpoint, table states ...)
 EMULATION_SCHEMA = "_zeroetl_pg"  # the catalog emulation (catalog.py): read-only for sessions
 
@@ -40,8 +42,11 @@ class Touch:
     kind: Kind
     name: str  # what, as DuckDB knows it: "read_csv", "UPDATE", "ATTACH", "memory_limit"
     path: tuple[str, ...] = ()  # the object acted on: its name parts, as written or resolved
-    database: str | None = None  # the replicated target database it lives in, if any
+    database: str | None = None  # the replicated target database it lives in, or WORKSPACE
     side_effects: bool = False  # FUNCTION: DuckDB flags it as having side effects
+    # WORKSPACE writes and DDL: the recorded owner of the object acted on (for CREATE: of the
+    # schema it is created in; for CREATE SCHEMA: none), filled in by the session
+    owner: str | None = None
 
     @property
     def target(self) -> str:
@@ -156,13 +161,14 @@ class Policy:
 
     def decide(self, touch: Touch, who: Principal) -> Refused | None:
         """None when `who` may do `touch`, else the refusal to raise."""
-        del who  # every principal is an analyst of a read-only warehouse (module doc)
         kind, name = touch.kind, touch.name
         if kind in (Kind.READ, Kind.WRITE, Kind.DDL) and METADATA_SCHEMA in _lower(touch.path):
             return _refuse(DENIED, f"permission denied for table {touch.target}: {_METADATA}")
         if kind is Kind.READ:
             return self._read(touch)
         if kind in (Kind.WRITE, Kind.DDL):
+            if touch.database == WORKSPACE:
+                return self.workspace(touch, who)
             return self._change(touch)
         if kind is Kind.TABLE_FUNCTION:
             if name.lower() in TABLE_FUNCTIONS:
@@ -220,6 +226,40 @@ class Policy:
             why = _table_function_why(last)
             return _refuse(DENIED, f"permission denied for view {touch.path[-1]}: {why}")
         return None
+
+    def workspace(self, touch: Touch, who: Principal) -> Refused | None:
+        """The one rule for writes and DDL in the workspace `dev`, as on Redshift.
+
+        - The superuser (`admin`) may do everything.
+        - An object's owner has every right on it: `touch.owner` is the recorded owner of the
+          object acted on (for CREATE, of the schema the object is created in).
+        - Anyone else needs a grant (`granted`): CREATE on the schema for CREATE TABLE/VIEW and
+          the other DDL in it, CREATE on the database for CREATE SCHEMA, INSERT / UPDATE /
+          DELETE (TRUNCATE: DELETE) on the table for writes.
+        """
+        if who.user == SUPERUSER or (touch.owner is not None and touch.owner == who.user):
+            return None
+        if self.granted(touch, who):
+            return None
+        if touch.kind is Kind.WRITE:
+            what = f"table {touch.target}"
+        elif touch.name.upper() == "CREATE SCHEMA":
+            what = f"database {WORKSPACE}"
+        elif touch.name.upper().startswith(("CREATE", "SELECT INTO")):
+            what = f"schema {'.'.join(touch.path[1:-1]) or touch.target}"
+        else:
+            what = f"{touch.name.split(' ', 1)[-1].lower()} {touch.target}"
+        return _refuse(
+            DENIED,
+            f"permission denied for {what}: {touch.name} needs ownership or a grant",
+            hint="the owner or the superuser can do it, or GRANT the privilege",
+        )
+
+    def granted(self, touch: Touch, who: Principal) -> bool:
+        """Whether a grant lets `who` do `touch` in the workspace (see `workspace`). The service
+        keeps no grants for the workspace, so only owners and the superuser pass."""
+        del touch, who
+        return False
 
     @staticmethod
     def _change(touch: Touch) -> Refused | None:

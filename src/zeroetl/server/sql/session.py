@@ -25,16 +25,29 @@ from sqlglot import exp
 
 from zeroetl.server.readgate import NO_GATE, ReadGate
 
-from . import catalog, dialect, duckparse, guard, redshift, rewrite, sysviews
+from . import (
+    catalog,
+    dialect,
+    duckparse,
+    guard,
+    redshift,
+    rewrite,
+    sysviews,
+    workspace,
+    workspace_catalog,
+)
+from . import workspace_store as ws
 from .backend import Backend
 from .errors import SqlError
 from .limits import Admission, SessionLimits, StatementRun, effective_timeout_ms
 from .params import SessionParams
 from .policy import Kind, Policy, Principal, Touch
+from .workspace_session import WorkspaceStatements
 
 __all__ = ["Backend", "Column", "Result", "SqlError", "SqlSession"]
 
 HUB_DATABASES = ("dev", "postgres")
+PINNED_VIEWS = catalog.PINNED_VIEWS | workspace_catalog.PINNED
 BATCH_ROWS = 8192
 
 
@@ -59,7 +72,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class SqlSession:
+class SqlSession(WorkspaceStatements):
     def __init__(
         self,
         backend: Backend,
@@ -98,7 +111,11 @@ class SqlSession:
         self._refresh_catalog(dbs)
         self._cur = backend.cursor()
         self._home = catalog.home_catalog(self._cur)
-        self._catalog = database if database in dbs else self._home
+        # `dev` is the workspace database when the hub has one (the service's does)
+        self._workspace = ws.attached(self._cur)
+        self._plan: workspace.Plan | None = None  # the running change statement's, if any
+        hub_db = ws.WORKSPACE if self._workspace else self._home
+        self._catalog = database if database in dbs else hub_db
         self._params = SessionParams(
             self._cur,
             self._who,
@@ -106,6 +123,10 @@ class SqlSession:
             timeout_ms=self._limits.statement_timeout_ms,
             apply_search_path=self._apply_search_path,
         )
+        if self._catalog == ws.WORKSPACE:
+            self._params.schemas = [ws.DEFAULT_SCHEMA]
+            for name in ("default_transaction_read_only", "transaction_read_only"):
+                self._params.values[name] = "off"
         try:
             self._cur.execute(f"USE {_q(self._catalog)}")
             self._cur.execute("SET TimeZone = 'UTC'")
@@ -154,11 +175,23 @@ class SqlSession:
             )
         run = self._start()
         try:
-            duck, tag, is_query = self._translate(sql)
+            mv = self._mview_statement(sql)
+            if mv is None:
+                duck, tag, is_query = self._translate(sql)
             if not self._admission.acquire(lambda: self._stop_reason is not None):
                 raise self._stopped()
             run.admitted(self._admission)
+            if mv is not None:
+                try:
+                    return self._mview(mv)
+                finally:
+                    self._finish(run)
             args = list(params) if params else None
+            if self._plan is not None:
+                try:
+                    return self._run_change(duck, args, self._plan)
+                finally:
+                    self._finish(run)
             if not is_query:
                 try:
                     self._cur.execute(duck, args)
@@ -240,6 +273,8 @@ class SqlSession:
         if ic is not None:
             cols = [Column(ic.name or "setting", pa.string())] if ic.kind == "show" else None
             return [], cols
+        if self._mview_statement(sql) is not None:
+            return [], None
         with self._gate.reading():
             duck, _tag, is_query = self._translate(sql)
             types = self._param_types(sql)
@@ -262,6 +297,7 @@ class SqlSession:
         """DuckDB text, command tag, and whether it returns rows; refuses what the sandbox
         does not run (see the module doc)."""
         self._refresh_catalog(self._backend.databases())
+        self._plan = None
         norm = rewrite.normalize(sql)
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
@@ -281,7 +317,8 @@ class SqlSession:
                 raise syntax from None
             self._check(touches)
             raise
-        self._check(guard.inspect(tree, self._database_of))
+        plan = self._plan_change(tree)
+        self._check(guard.inspect(tree, self._database_of), plan)
         self._pin_system_views(tree)
         redshift.check_states(
             tree,
@@ -291,11 +328,17 @@ class SqlSession:
         )
         rewrite.pg_rewrite(tree, database=self.database, user=self.user)
         dialect.translate(tree, lambda c: self._column_type(tree, c))
-        is_query = isinstance(tree, exp.Query)
+        is_query = isinstance(tree, exp.Query) and plan is None
         if is_query:
             rewrite.name_columns(tree)
         duck = dialect.generate(tree)
-        self._check(duckparse.inspect(self._cur, duck))
+        if plan is None:
+            self._check(duckparse.inspect(self._cur, duck))
+        else:  # DuckDB serialises only queries: it checks each query and call inside
+            workspace.check_kind(self._cur, duck, plan.duck_kind)
+            for text in workspace.inner_queries(tree):
+                self._check(duckparse.inspect(self._cur, text), plan)
+            self._plan = plan
         if sysviews.referenced(norm):
             try:
                 sysviews.register(self._cur, self._backend, self._dbs, norm)
@@ -320,9 +363,13 @@ class SqlSession:
         analyze = "ANALYZE " if "ANALY" in options else ""
         return f"EXPLAIN {analyze}{duck}", "EXPLAIN", True
 
-    def _check(self, touches: list[Touch]) -> None:
-        """The policy's ruling on what a statement touches (writes learn their database)."""
+    def _check(self, touches: list[Touch], plan: workspace.Plan | None = None) -> None:
+        """The policy's ruling on what a statement touches (writes learn their database, and
+        in the workspace the owner of what they act on)."""
         for t in touches:
+            if t.kind in (Kind.WRITE, Kind.DDL) and plan is not None and t.path in plan.owners:
+                # an object of dev, named in full by workspace.plan (schemas have two parts)
+                t = dataclasses.replace(t, database=ws.WORKSPACE, owner=plan.owner(t.path))
             if t.kind in (Kind.WRITE, Kind.DDL) and t.database is None:
                 t = dataclasses.replace(t, database=self._database_of_path(t.path))
             self._policy.check([t], self._who)
@@ -331,7 +378,11 @@ class SqlSession:
         return self._database_of_path(tuple(p for p in (table.catalog, table.db, table.name) if p))
 
     def _database_of_path(self, path: tuple[str, ...]) -> str | None:
-        """The replicated target database a (possibly partial) table name lands in, if any."""
+        """The replicated target database a (possibly partial) table name lands in, if any;
+        WORKSPACE for 3-part names in dev (workspace.plan writes dev's objects out in full; a
+        2-part `dev.t` may be a schema `dev` of the session's own database)."""
+        if self._workspace and len(path) >= 3 and path[0] == ws.WORKSPACE:
+            return ws.WORKSPACE
         own = self._catalog if self._catalog in self._dbs else None
         if len(path) >= 3:
             return path[0] if path[0] in self._dbs else None
@@ -348,7 +399,7 @@ class SqlSession:
             if table.args.get("db") or not isinstance(table.this, exp.Identifier):
                 continue
             name = table.name.lower()
-            if name in catalog.PINNED_VIEWS and name not in ctes:
+            if name in PINNED_VIEWS and name not in ctes:
                 table.set("db", exp.to_identifier(catalog.SCHEMA))
                 table.set("catalog", exp.to_identifier(self._home, quoted=True))
 
@@ -385,7 +436,8 @@ class SqlSession:
         existing = {r[0] for r in rows}
         parts = [f"{_q(self._catalog)}.{_q(s)}" for s in schemas if s in existing]
         parts.append(f"{_q(self._home)}.{_q(catalog.SCHEMA)}")
-        self._cur.execute("SET search_path = " + "'" + ",".join(parts).replace("'", "''") + "'")
+        self._search_path = ",".join(parts)  # DuckDB's form (materialized views keep it)
+        self._cur.execute("SET search_path = " + "'" + self._search_path.replace("'", "''") + "'")
 
     def _query_all_states(self, db: str) -> bool:
         try:
@@ -399,13 +451,11 @@ class SqlSession:
             return None
         cat, db = table.catalog, table.db
         if cat:
-            return (cat, db, name)
+            return (cat, db, name) if cat in self._dbs else None
+        if self._catalog not in self._dbs:
+            return None  # the hub or dev (`x.t` there is never a replicated table)
         if db:
-            if db in self._dbs and self._catalog == self._home:
-                return None  # `x.t` = catalog x, schema main: never a replicated table
             return (self._catalog, db, name)
-        if self._catalog == self._home:
-            return None
         states = redshift.table_states(self._cur, self._catalog)
         for schema in self._schemas:
             if (schema, name) in states:
