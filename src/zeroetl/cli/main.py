@@ -82,19 +82,22 @@ def source_check(url: str, as_json: bool) -> None:
     from zeroetl.sources.mysql.prereq import check_source
 
     params = SourceParams.from_url(url, local=True)  # the user's own files and environment
-    report = check_source(params)
+    report = check_source(params, sessions=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        click.echo(f"source {params.redacted_url()} ({report.flavor} {report.version})")
+        server = f" ({report.flavor} {report.version})" if report.version else ""
+        click.echo(f"source {params.redacted_url()}{server}")
         for c in report.checks:
-            mark = "ok  " if c.ok else ("warn" if c.warning else "FAIL")
-            line = f"  [{mark}] {c.name}: {c.actual}"
-            if not c.ok and c.fix:
-                line += f"\n         fix: {c.fix}"
-            click.echo(line)
+            click.echo(f"  [{_MARKS[c.status]}] {c.name}: {c.actual}")
+            if c.fix:
+                label = "note" if c.status == "warning" else "fix"
+                click.echo(f"         {label}: {c.fix}")
         click.echo("ready" if report.ready else "NOT ready")
     sys.exit(0 if report.ready else 1)
+
+
+_MARKS = {"ok": "ok  ", "warning": "warn", "fail": "FAIL", "skipped": "skip"}
 
 
 def _register() -> None:
