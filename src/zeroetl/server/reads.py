@@ -73,8 +73,8 @@ def _table_states(
                 "reason": r["reason"] or "",
                 "rows": s["rows"] if s else None,
                 "size_bytes": s["bytes"] if s else None,
-                "last_updated": r["last_updated_timestamp"],
-                "last_change": last_change.get(key),
+                "last_updated_at": r["last_updated_timestamp"],
+                "last_change_at": last_change.get(key),
                 "zero_dates": int(r["zero_dates"]),  # zero dates read as NULL since the copy
             }
         )
@@ -84,10 +84,11 @@ def _table_states(
 def table_state_changes(
     cur: duckdb.DuckDBPyConnection, database: str, integration_id: str, offset: int, limit: int
 ) -> list[dict[str, Any]]:
-    """sys_integration_table_state_change rows, oldest first."""
+    """sys_integration_table_state_change rows, oldest first, in the API's names."""
     cur.execute(
-        "SELECT schema_name, table_name, new_state, table_last_replicated_checkpoint, "
-        "state_change_reason, record_time "
+        'SELECT schema_name AS "schema", table_name AS "table", new_state AS state, '
+        "state_change_reason AS reason, table_last_replicated_checkpoint AS checkpoint, "
+        "record_time AS recorded_at "
         f"FROM {ident(database)}.{meta.SCHEMA}.state_changes WHERE integration_id = ? "
         "ORDER BY record_time, schema_name, table_name LIMIT ? OFFSET ?",
         [integration_id, limit, offset],
@@ -98,10 +99,11 @@ def table_state_changes(
 def activity(
     cur: duckdb.DuckDBPyConnection, database: str, integration_id: str, offset: int, limit: int
 ) -> list[dict[str, Any]]:
-    """sys_integration_activity rows, newest first."""
+    """sys_integration_activity rows, newest first, in the API's names."""
     cur.execute(
-        "SELECT checkpoint_name, checkpoint_type, checkpoint_bytes, last_commit_timestamp, "
-        "modified_tables, integration_start_time, integration_end_time "
+        "SELECT checkpoint_name AS checkpoint, checkpoint_type, checkpoint_bytes AS bytes, "
+        "modified_tables AS tables_modified, last_commit_timestamp AS source_commit_at, "
+        "integration_start_time AS started_at, integration_end_time AS ended_at "
         f"FROM {ident(database)}.{meta.SCHEMA}.activity WHERE integration_id = ? "
         "ORDER BY integration_end_time DESC LIMIT ? OFFSET ?",
         [integration_id, limit, offset],

@@ -1,5 +1,5 @@
 """Up-front checks of lifecycle requests: each failure is a specific error, raised before
-anything is recorded (PRODUCT.md section 4)."""
+anything is recorded."""
 
 from __future__ import annotations
 

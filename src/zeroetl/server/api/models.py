@@ -1,4 +1,4 @@
-"""Request bodies of the HTTP API (responses are plain JSON objects documented by example)."""
+"""Request bodies of the HTTP API (the responses are in schemas.py)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,11 @@ class CreateIntegration(_Body):
         max_length=_NAME,
         description="create this target database at once (else PendingDbConnectState)",
     )
+    query_all_states: bool = Field(
+        default=False,
+        description="with target_database: tables can be queried in every state, not only "
+        "Synced (CREATE DATABASE ... SET QUERY_ALL_STATES = TRUE)",
+    )
 
 
 class ModifyIntegration(_Body):
@@ -74,8 +79,14 @@ class Refresh(_Body):
 
 class CreateTargetDatabase(_Body):
     database_name: str = Field(max_length=_NAME)
-    source_database: str | None = Field(default=None, max_length=_NAME)
-    query_all_states: bool = False
+    source_database: str | None = Field(
+        default=None, max_length=_NAME, description="replicate only this source database"
+    )
+    query_all_states: bool = Field(
+        default=False,
+        description="tables can be queried in every state, not only Synced "
+        "(CREATE DATABASE ... SET QUERY_ALL_STATES = TRUE)",
+    )
 
 
 def page(items: list[Any], offset: int, limit: int, total: int | None = None) -> dict[str, Any]:
