@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import json
 import logging
 import os
@@ -27,6 +28,15 @@ EXIT_BUG = 70  # sysexits.h EX_SOFTWARE: an internal error
 
 
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *(_LAZY if self.name == "cli" else {})})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if self.name == "cli" and cmd_name in _LAZY and cmd_name not in self.commands:
+            module, attr = _LAZY[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -100,22 +110,17 @@ def source_check(url: str, as_json: bool) -> None:
 _MARKS = {"ok": "ok  ", "warning": "warn", "fail": "FAIL", "skipped": "skip"}
 
 
-def _register() -> None:
-    from zeroetl.cli import demo, integration, replicate, sandbox, serve
-
-    cli.add_command(replicate.replicate)
-    cli.add_command(serve.serve)
-    cli.add_command(integration.integration)
-    cli.add_command(sandbox.sandbox)
-    cli.add_command(sandbox.tickit)
-    cli.add_command(demo.demo)
-
-    from zeroetl.cli import sql
-
-    cli.add_command(sql.sql)
-
-
-_register()
+# Commands load when used: `zeroetl integration ...` need not import the engine, DuckDB and
+# pyarrow (about a second of start-up) to talk to the service.
+_LAZY = {
+    "replicate": "zeroetl.cli.replicate:replicate",
+    "serve": "zeroetl.cli.serve:serve",
+    "integration": "zeroetl.cli.integration:integration",
+    "sandbox": "zeroetl.cli.sandbox:sandbox",
+    "tickit": "zeroetl.cli.sandbox:tickit",
+    "demo": "zeroetl.cli.demo:demo",
+    "sql": "zeroetl.cli.sql:sql",
+}
 
 
 def main() -> None:
