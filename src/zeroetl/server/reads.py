@@ -87,7 +87,8 @@ def table_state_changes(
     """sys_integration_table_state_change rows, oldest first, in the API's names."""
     cur.execute(
         'SELECT schema_name AS "schema", table_name AS "table", new_state AS state, '
-        "state_change_reason AS reason, table_last_replicated_checkpoint AS checkpoint, "
+        "coalesce(state_change_reason, '') AS reason, "
+        "table_last_replicated_checkpoint AS checkpoint, "
         "record_time AS recorded_at "
         f"FROM {ident(database)}.{meta.SCHEMA}.state_changes WHERE integration_id = ? "
         "ORDER BY record_time, schema_name, table_name LIMIT ? OFFSET ?",

@@ -279,7 +279,7 @@ class TableStateChange(_Out):
     schema_: str = Field(alias="schema")
     table: str
     state: str
-    reason: str | None
+    reason: str
     checkpoint: str | None = Field(description="the checkpoint the table was Synced at")
     recorded_at: str
 
