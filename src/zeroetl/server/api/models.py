@@ -11,6 +11,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+NAME_PATTERN = "^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*$"
 # Sizes: generous for real use, small enough that no request can make the service do much.
 _NAME = 256
 _TEXT = 16_384
@@ -20,7 +21,11 @@ _PEM = 256 * 1024
 
 class CreateIntegration(_Body):
     name: str = Field(
-        max_length=_NAME, description="[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*, 1-63 characters"
+        max_length=_NAME,
+        description="1-63 letters, digits and single hyphens, starting with a letter",
+        # documented, checked by the service (with a message that says what is wrong)
+        json_schema_extra={"pattern": NAME_PATTERN, "minLength": 1, "maxLength": 63},
+        examples=["appdb-etl"],
     )
     source: str = Field(
         max_length=4096,
