@@ -103,7 +103,11 @@ def source_check(url: str, as_json: bool) -> None:
             if c.fix:
                 label = "note" if c.status == "warning" else "fix"
                 click.echo(f"         {label}: {c.fix}")
-        click.echo("ready" if report.ready else "NOT ready")
+        warnings = sum(c.status == "warning" for c in report.checks)
+        if not report.ready:
+            click.echo("NOT ready")
+        else:
+            click.echo("ready" + (f", with {warnings} warning(s) above" if warnings else ""))
     sys.exit(0 if report.ready else 1)
 
 
