@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.service_support import Serve
+from tests.service_support import Serve, without_pytz
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -20,7 +20,7 @@ EXAMPLES = int(os.environ.get("ZEROETL_TEST_FUZZ_EXAMPLES", "15"))  # per operat
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    s = Serve(tmp / "wh", tmp / "serve.log", "--allow-source", "127.0.0.1")
+    s = Serve(tmp / "wh", tmp / "serve.log", "--allow-source", "127.0.0.1", env=without_pytz(tmp))
     s.start()
     try:
         yield s

@@ -107,6 +107,9 @@ def test_pause_resume_restart(
     svc.start()
     assert svc.state("ctl") == "paused"
     assert svc.tables("ctl")[table]["rows"] == 4
+    # Nothing read since the service started: the newest change it had applied.
+    state, detected, applied = _svv(svc, it["id"])
+    assert state == "PausedState" and detected is not None and detected == applied
 
     out = svc.cli("resume", "ctl")
     assert out.returncode == 0 and "ctl: " in out.stdout, out.stderr

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.service_support import Serve, wait_for
+from tests.service_support import Serve, wait_for, without_pytz
 
 from zeroetl.sandbox.mariadb import MariaDBServer
 
@@ -29,7 +29,7 @@ UNPROVOKED = {500, 503}
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     tmp = tmp_path_factory.mktemp("openapi")
-    s = Serve(tmp / "wh", tmp / "serve.log", "--allow-source", "127.0.0.1")
+    s = Serve(tmp / "wh", tmp / "serve.log", "--allow-source", "127.0.0.1", env=without_pytz(tmp))
     s.start()
     try:
         yield s
