@@ -637,10 +637,15 @@ class Service(Controls):
         return integration_view(rec, worker, tables, checkpoint)
 
     def _read(self, fn: Any) -> list[dict[str, Any]]:
+        """Rows of a target database's bookkeeping; none while it does not exist yet (a new
+        target database is attached a moment before its worker creates `_zeroetl`) or any
+        more (dropped meanwhile)."""
         cur = self.hub_cursor()
         try:
             with self.read_gate.reading():
                 return list(fn(cur))
+        except duckdb.CatalogException:
+            return []
         finally:
             cur.close()
 
