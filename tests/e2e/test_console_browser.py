@@ -355,12 +355,11 @@ def test_console_pause_resume_restart(browser: Any, replicating: Serve) -> None:
     expect(page.locator("#pause")).to_have_text("Pause")
     page.once("dialog", lambda d: d.accept())
     page.click("#restart")
+    log = "/v1/integrations/zero-etl-console/state-changes"
     wait_for(
         lambda: any(
             c["reason"].startswith("restarted on request")
-            for c in serve.ok(
-                "GET", "/v1/integrations/zero-etl-console/state-changes", limit=1000
-            )["items"]
+            for c in serve.ok("GET", log, limit=1000)["items"]
         ),
         "the restart to reach the service",
         30,
