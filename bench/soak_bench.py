@@ -257,9 +257,9 @@ class Soak:
             }
             self.samples.append(s)
             try:
-                lag = self.serve.api("GET", f"/v1/integrations/{self.ident}")["lag_ms"]
+                lag = self.serve.api("GET", f"/v1/integrations/{self.ident}")["lag_seconds"]
                 if lag is not None:
-                    self.engine_lags.append((s["t"], lag / 1000))
+                    self.engine_lags.append((s["t"], lag))
             except httpx.HTTPError:
                 pass
             self.stop.wait(1.0)

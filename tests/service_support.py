@@ -28,6 +28,15 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
+def without_pytz(tmp: Path) -> dict[str, str]:
+    """The environment of a service installed without the test run's extras: pytz (which
+    DuckDB needs to hand TIMESTAMPTZ values to Python) cannot be imported."""
+    stand_in = tmp / "no-pytz"
+    stand_in.mkdir()
+    (stand_in / "pytz.py").write_text('raise ImportError("pytz is not installed")\n')
+    return {"PYTHONPATH": str(stand_in)}
+
+
 class Serve:
     """`zeroetl serve` in a subprocess on free ports; every response body is kept for the
     password check."""

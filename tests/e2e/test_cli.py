@@ -46,9 +46,41 @@ def test_source_check_ready(source_url) -> None:
     assert report["ready"] is True
 
 
+MARKS = {"ok": "ok  ", "warning": "warn", "fail": "FAIL", "skipped": "skip"}
+
+
+def test_source_check_human_and_json_agree(mariadb, source_url) -> None:
+    """Each line's mark is the status --json gives, a warning included (a retention of one
+    hour); mariadb:// works like mysql://."""
+    root = mariadb.root()
+    try:
+        with root.cursor() as cur:
+            cur.execute("SET GLOBAL binlog_expire_logs_seconds = 3600")
+        url = source_url.replace("mysql://", "mariadb://")
+        human = zeroetl("source", "check", url)
+        data = json.loads(zeroetl("source", "check", url, "--json").stdout)
+    finally:
+        with root.cursor() as cur:
+            cur.execute("SET GLOBAL binlog_expire_logs_seconds = 604800")
+        root.close()
+    assert human.returncode == 0 and data["ready"] is True, human.stdout
+    statuses = {c["name"]: c["status"] for c in data["checks"]}
+    # (sessions: ok or, after other tests' SET GLOBAL on this shared server, a warning)
+    assert statuses["binlog_retention"] == "warning" and "sessions" in statuses, statuses
+    for c in data["checks"]:
+        assert f"[{MARKS[c['status']]}] {c['name']}: {c['actual']}" in human.stdout, c
+    assert "note: SET GLOBAL binlog_expire_logs_seconds = 604800;" in human.stdout
+
+
 def test_source_check_problems_are_one_line(mariadb) -> None:
     out = zeroetl("source", "check", "postgres://x@localhost")
-    assert out.returncode == 1 and "mysql://" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "must start with mysql:// or mariadb:// (got postgres://)" in out.stderr
+    port = free_port()
+    out = zeroetl("source", "check", f"mysql://nobody@127.0.0.1:{port}")
+    # Not reached: no empty "( )" where the server's name and version would be.
+    assert out.stdout.splitlines()[0] == f"source mysql://nobody@127.0.0.1:{port}", out.stdout
+    assert "[FAIL] connect: cannot connect" in out.stdout and "NOT ready" in out.stdout
     out = zeroetl("source", "check", f"mysql://nobody:{SECRET}@127.0.0.1:{free_port()}")
     assert out.returncode != 0 and "Traceback" not in out.stdout + out.stderr
     assert SECRET not in out.stdout + out.stderr

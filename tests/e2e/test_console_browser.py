@@ -91,7 +91,7 @@ def replicating(
             with live_traffic(mariadb, DB, rate_per_s=20):
                 wait_for(
                     lambda: any(
-                        p["lag_s"] is not None
+                        p["lag_seconds"] is not None
                         for p in serve.ok("GET", f"/v1/integrations/{iid}/series")["points"]
                     ),
                     "a lag point in the last hour",
@@ -173,7 +173,7 @@ def test_console_shows_the_integration(browser: Any, replicating: Serve) -> None
     page.locator("#tables tbody tr", has_text="category").locator("button").click()
     wait_for(
         lambda: any(
-            c["table_name"] == "category" and c["new_state"] == "ResyncInitiated"
+            c["table"] == "category" and c["state"] == "ResyncInitiated"
             for c in serve.ok(
                 "GET", "/v1/integrations/zero-etl-console/tables/state-changes", limit=1000
             )["items"]
@@ -223,7 +223,7 @@ def test_console_fits_narrow_windows(browser: Any, replicating: Serve, width: in
         r = b.bounding_box()
         assert r is not None and r["x"] >= 0 and r["x"] + r["width"] <= width, (name, r)
     series = replicating.ok("GET", "/v1/integrations/zero-etl-console/series")
-    step = series["step_s"]
+    step = series["step_seconds"]
     for chart, c in layout["charts"].items():
         # the newest bucket with data is among the last two (traffic flows all the time)
         assert c["t"] >= series["now"] - 3 * step, (chart, c, series["now"])
@@ -332,3 +332,65 @@ def test_console_login_box(browser: Any, replicating: Serve) -> None:
 
 def _int(text: str) -> int:
     return int("".join(ch for ch in text if ch.isdigit()) or 0)
+
+
+def test_console_pause_resume_restart(browser: Any, replicating: Serve) -> None:
+    """Pause (after its confirmation) turns the button into Resume and disables Restart;
+    Resume needs no confirmation; Restart asks, then replication starts again."""
+    from playwright.sync_api import expect
+
+    serve = replicating
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    page.goto(f"{serve.url}/#token={serve.token}&i=zero-etl-console")
+    page.wait_for_selector("#d-state.active", timeout=30_000)
+    page.once("dialog", lambda d: d.accept())
+    page.click("#pause")
+    page.wait_for_selector("#d-state.paused", timeout=30_000)
+    assert serve.state("zero-etl-console") == "paused"
+    expect(page.locator("#pause")).to_have_text("Resume")
+    expect(page.locator("#restart")).to_be_disabled()
+    expect(page.locator("#refresh-all")).to_be_disabled()
+    page.click("#pause")
+    page.wait_for_selector("#d-state.active", timeout=60_000)
+    expect(page.locator("#pause")).to_have_text("Pause")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#restart")
+    log = "/v1/integrations/zero-etl-console/state-changes"
+    wait_for(
+        lambda: any(
+            c["reason"].startswith("restarted on request")
+            for c in serve.ok("GET", log, limit=1000)["items"]
+        ),
+        "the restart to reach the service",
+        30,
+    )
+    serve.wait_state("zero-etl-console", "active", 60)
+    page.close()
+
+
+def test_api_docs_page(browser: Any, replicating: Serve) -> None:
+    """/docs renders the OpenAPI document with Swagger UI from the service's own files: nothing
+    requested elsewhere, nothing the page's Content-Security-Policy blocks, and "Try it out"
+    works with the token."""
+    serve = replicating
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{serve.url}/docs#token={serve.token}")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+    assert "#token" not in page.url
+    assert page.locator(".opblock").count() >= 20
+    op = page.locator(".opblock-get", has_text="/v1/integrations").first
+    op.locator(".opblock-summary").click()
+    page.click(".try-out__btn")
+    page.click(".execute")
+    status = page.locator(".live-responses-table tr.response .response-col_status").first
+    status.wait_for(timeout=30_000)
+    assert status.inner_text().strip() == "200"
+    assert "zero-etl-console" in page.locator(".live-responses-table").inner_text()
+    assert all(u.startswith(serve.url) for u in requests), requests
+    assert all(serve.token not in u for u in requests)
+    assert not problems, problems
+    page.close()

@@ -114,7 +114,7 @@ def _walk(serve, mariadb: MariaDBServer, source_url: str, loaded: dict[str, int]
     assert all(lag >= 0 for lag in lags)
 
     series = serve.ok("GET", f"/v1/integrations/{iid}/series", minutes=10, step=5)
-    assert series["step_s"] == 5 and len(series["points"]) in (120, 121)
+    assert series["step_seconds"] == 5 and len(series["points"]) in (120, 121)
     total = {op: sum(p[op] for p in series["points"]) for op in ("insert", "update", "delete")}
     assert total == {k: int(v) for k, v in rows_applied(final).items()}
-    assert any(p["lag_s"] is not None for p in series["points"])
+    assert any(p["lag_seconds"] is not None for p in series["points"])

@@ -82,13 +82,13 @@ def test_rotate_the_password_then_resume_with_nothing_lost(
 
         def auth_failed() -> Any:
             it = svc.ok("GET", "/v1/integrations/rot")
-            said = f"{it['state_reason']} {it['last_error']}"
+            said = f"{it['reason']} {it['errors']}"
             return it if "authentication failed" in said else None
 
         shown = wait_for(auth_failed, "the integration to report the authentication failure", 90)
         # The fix, in the reason (the integration is failed until modify: retrying the same
         # password cannot help).
-        assert "--source-password" in f"{shown['state_reason']} {shown['last_error']}"
+        assert "--source-password" in f"{shown['reason']} {shown['errors']}"
 
         # A wrong new password is checked against the source and refused; nothing changes.
         r = svc.api("PATCH", "/v1/integrations/rot", {"source_password": "not-it"})

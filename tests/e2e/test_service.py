@@ -149,10 +149,9 @@ def test_two_sources_one_warehouse_full_lifecycle(
 
     def refreshed() -> bool:
         changes = svc.ok("GET", "/v1/integrations/one/tables/state-changes", limit=1000)["items"]
-        mine = [c for c in changes if c["table_name"] == "sales"]
+        mine = [c for c in changes if c["table"] == "sales"]
         return (
-            any(c["state_change_reason"] == "refresh requested" for c in mine)
-            and mine[-1]["new_state"] == "Synced"
+            any(c["reason"] == "refresh requested" for c in mine) and mine[-1]["state"] == "Synced"
         )
 
     wait_for(refreshed, "sales to be refreshed")
@@ -302,7 +301,9 @@ def test_bad_requests_get_specific_errors_and_change_nothing(serve, mariadb, tmp
         text=True,
         env={k: v for k, v in os.environ.items() if k != "ZEROETL_API_TOKEN"},
     )
-    assert env_less.returncode == 1 and "Unauthorized" in env_less.stderr
+    # No token anywhere: a usage error that says where a token comes from.
+    assert env_less.returncode == 2, env_less.stderr
+    assert "--warehouse DIR" in env_less.stderr and "ZEROETL_API_TOKEN" in env_less.stderr
 
     # Pagination.
     for n in ("p-1", "p-2"):

@@ -62,7 +62,7 @@ class Watch:
 
     def now(self) -> dict[str, Any]:
         v = self.svc.get_integration(self.ident)
-        keys = ("state", "state_reason", "replication_state", "lag_ms", "phase")
+        keys = ("state", "reason", "replication_state", "lag_seconds", "phase")
         return {k: v[k] for k in keys}
 
     def _run(self) -> None:
@@ -79,7 +79,7 @@ class Watch:
 
 def _story(samples: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     """Consecutive samples of the same state and reason, counted."""
-    keyed = ((s["state"], s["state_reason"][:160]) for s in samples)
+    keyed = ((s["state"], s["reason"][:160]) for s in samples)
     return [(state, why, len(list(g))) for (state, why), g in itertools.groupby(keyed)]
 
 
@@ -169,10 +169,10 @@ def test_cuts_pauses_and_blackholes_during_snapshot_and_cdc(
     assert watch is not None
     seen = watch.samples
     attention = [s for s in seen if s["state"] == "needs_attention"]
-    reasons = {s["state_reason"].split(": ", 1)[0] for s in attention}
+    reasons = {s["reason"].split(": ", 1)[0] for s in attention}
     assert reasons == {"replication paused, retrying with backoff until this clears"}, reasons
     assert all(s["replication_state"] == "ErrorState" for s in attention)
     # a stalled integration never claims to be caught up
-    assert not [s for s in attention if s["lag_ms"] == 0.0], attention
+    assert not [s for s in attention if s["lag_seconds"] == 0.0], attention
     assert seen[-1]["state"] == "active" and seen[-1]["replication_state"] == "CdcRefreshState"
     assert "creating" in watch.states()[: watch.states().index("needs_attention")]

@@ -80,7 +80,7 @@ def _wait_active(service: Any, iid: str, timeout: float = 600) -> dict[str, Any]
         if it["state"] == "active" and tables and synced == len(tables):
             return it
         if it["state"] == "failed":
-            raise ConfigError(f"integration {INTEGRATION} failed: {it.get('error')}")
+            raise ConfigError(f"integration {INTEGRATION} failed: {it.get('reason')}")
         time.sleep(0.5)
     raise ConfigError(f"integration {INTEGRATION} did not become active in {timeout:.0f}s")
 
@@ -271,8 +271,8 @@ def _live(service: Any, iid: str, root: SourceParams, rate: float) -> None:
     try:
         while not stop.wait(5):
             it = service.get_integration(iid)
-            lag = it.get("lag_ms")
-            lag_s = f"{lag / 1000:.2f}s" if lag is not None else "-"
+            lag = it.get("lag_seconds")
+            lag_s = f"{lag:.2f}s" if lag is not None else "-"
             click.echo(
                 f"{time.strftime('%H:%M:%S')} {it['state']}, checkpoint {it['checkpoint']}, lag {lag_s}"
             )

@@ -1,4 +1,4 @@
-"""`zeroetl integration ...`: a thin client of the service's HTTP API.
+"""`zeroetl integration ...`: a thin client of the service's HTTP API (cli/client.py finds it).
 
 Exit status: 0 done; 1 the API (or the network) refused, with the error code printed; 2 usage.
 `--json` prints the API's JSON (errors too, as {"error": {...}}) for scripts.
@@ -6,113 +6,17 @@ Exit status: 0 done; 1 the API (or the network) refused, with the error code pri
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import click
 
-from zeroetl.catalog.secrets import TOKEN_ENV, read_token_file
+from zeroetl.cli.client import Client, common
 from zeroetl.errors import ConfigError
 from zeroetl.sources.mysql.connection import PASSWORD_ENV, client_side
-
-URL_ENV = "ZEROETL_API_URL"
-DEFAULT_URL = "http://127.0.0.1:8155"
-
-
-class Client:
-    def __init__(self, url: str, token: str | None, as_json: bool) -> None:
-        self.url = url.rstrip("/")
-        self.token = token
-        self.as_json = as_json
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> Any:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            resp = httpx.request(
-                method, self.url + path, json=body, params=params, headers=headers, timeout=120
-            )
-        except httpx.HTTPError as exc:
-            self.fail(
-                "ServiceUnavailable",
-                f"cannot reach the zeroetl service at {self.url}: {exc}",
-                f"is `zeroetl serve` running? set {URL_ENV} to its address",
-            )
-        if resp.status_code == 204:
-            return None
-        try:
-            data = resp.json()
-        except ValueError:
-            data = {"error": {"code": "HttpError", "message": resp.text[:200]}}
-        if resp.status_code >= 400:
-            err = data.get("error", {}) if isinstance(data, dict) else {}
-            self.fail(err.get("code", "HttpError"), err.get("message", ""), err.get("hint", ""))
-        return data
-
-    def pages(self, path: str) -> list[Any]:
-        items: list[Any] = []
-        token: str | None = None
-        while True:
-            data = self.call(
-                "GET", path, params={"limit": 1000, **({"next_token": token} if token else {})}
-            )
-            items.extend(data["items"])
-            token = data.get("next_token")
-            if not token:
-                return items
-
-    def fail(self, code: str, message: str, hint: str = "") -> NoReturn:
-        if self.as_json:
-            click.echo(json.dumps({"error": {"code": code, "message": message, "hint": hint}}))
-        else:
-            click.echo(f"error: {code}: {message}" + (f" ({hint})" if hint else ""), err=True)
-        sys.exit(1)
-
-    def show(self, data: Any, human: Callable[[Any], None]) -> None:
-        if self.as_json:
-            click.echo(json.dumps(data, indent=2, default=str))
-        else:
-            human(data)
-
-
-def _client(warehouse: Path | None, api_url: str | None, as_json: bool) -> Client:
-    token = os.environ.get(TOKEN_ENV) or None
-    if token is None and warehouse is not None:
-        token = read_token_file(warehouse)
-    return Client(api_url or os.environ.get(URL_ENV) or DEFAULT_URL, token, as_json)
-
-
-def common(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--json, --warehouse (token file) and --api-url on every command; passes `client`."""
-
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-    @click.option(
-        "--warehouse",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Local warehouse directory: read the API token from its api.token.",
-    )
-    @click.option(
-        "--api-url", default=None, help=f"Service address (default ${URL_ENV} or {DEFAULT_URL})."
-    )
-    def wrapper(as_json: bool, warehouse: Path | None, api_url: str | None, **kw: Any) -> None:
-        f(_client(warehouse, api_url, as_json), **kw)
-
-    wrapper.__name__ = f.__name__
-    wrapper.__doc__ = f.__doc__
-    return wrapper
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> None:
@@ -123,8 +27,8 @@ def _table(rows: list[list[Any]], headers: list[str]) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
-def _lag(ms: float | None) -> str:
-    return "-" if ms is None else f"{ms / 1000:.1f}s"
+def _lag(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
 
 
 def _describe(i: dict[str, Any]) -> None:
@@ -132,13 +36,14 @@ def _describe(i: dict[str, Any]) -> None:
     lines = [
         ("name", i["name"]),
         ("id", i["id"]),
-        ("state", i["state"] + (f" ({i['state_reason']})" if i["state_reason"] else "")),
+        ("state", i["state"] + (f" ({i['reason']})" if i["reason"] else "")),
         ("replication state", i["replication_state"]),
         ("source", i["source"]["url"]),
         ("data filter", i["data_filter"] or "(all tables)"),
         ("target database", i["target_database"] or "-"),
-        ("lag", _lag(i["lag_ms"])),
+        ("lag", _lag(i["lag_seconds"])),
         ("checkpoint", i["checkpoint"] or "-"),
+        ("last change seen", i["last_change_detected_at"] or "-"),
         (
             "tables",
             f"{t['replicated']} replicated, {t['failed']} failed, {t['resyncing']} resyncing",
@@ -147,13 +52,14 @@ def _describe(i: dict[str, Any]) -> None:
         ("tags", ", ".join(f"{k}={v}" for k, v in i["tags"].items()) or "-"),
         ("created", i["created_at"]),
     ]
-    if i.get("error"):
-        lines.append(("error", f"{i['error']['code']}: {i['error']['message']}"))
-    if i.get("last_error"):
-        lines.append(("last error", i["last_error"]))
+    lines += [("error", f"{e['code']}: {e['message']}") for e in i["errors"]]
     width = max(len(k) for k, _ in lines)
     for k, val in lines:
         click.echo(f"{k.ljust(width)}  {val}")
+
+
+def _state_line(i: dict[str, Any]) -> None:
+    click.echo(f"{i['name']}: {i['state']}" + (f" ({i['reason']})" if i["reason"] else ""))
 
 
 def _tags(pairs: tuple[str, ...]) -> dict[str, str] | None:
@@ -218,6 +124,12 @@ def _resolve_source(source: str, password_file: Path | None) -> tuple[str, str |
 @click.option("--description", default="")
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE (repeatable)")
 @click.option("--target-database", default=None, help="Create this target database at once.")
+@click.option(
+    "--query-all-states",
+    is_flag=True,
+    help="With --target-database: its tables can be queried in every state, not only Synced "
+    "(as CREATE DATABASE ... SET QUERY_ALL_STATES = TRUE).",
+)
 @common
 def create(
     client: Client,
@@ -228,8 +140,11 @@ def create(
     description: str,
     tags: tuple[str, ...],
     target_database: str | None,
+    query_all_states: bool,
 ) -> None:
     """Create an integration (validated up front: name, source, prerequisites, filter)."""
+    if query_all_states and target_database is None:
+        raise click.UsageError("--query-all-states goes with --target-database")
     url, password, ca = _resolve_source(source, source_password_file)
     body = {
         "name": name,
@@ -240,6 +155,7 @@ def create(
         "description": description,
         "tags": _tags(tags) or {},
         "target_database": target_database,
+        "query_all_states": query_all_states,
     }
     data = client.call("POST", "/v1/integrations", body)
     client.show(data, _describe)
@@ -259,7 +175,7 @@ def list_(client: Client) -> None:
                     i["id"],
                     i["state"],
                     i["target_database"],
-                    _lag(i["lag_ms"]),
+                    _lag(i["lag_seconds"]),
                     i["tables"]["replicated"],
                     i["tables"]["failed"],
                 ]
@@ -363,7 +279,7 @@ def tables(client: Client, ident: str) -> None:
                     t["state"],
                     t["rows"],
                     None if t["size_bytes"] is None else f"{t['size_bytes'] / 1e6:.2f} MB",
-                    t["last_updated"],
+                    t["last_updated_at"],
                     t["reason"],
                 ]
                 for t in d["items"]
@@ -394,8 +310,118 @@ def refresh(client: Client, ident: str, names: str | None, all_: bool, inerror: 
 @click.argument("ident")
 @click.argument("database")
 @click.option("--source-database", default=None, help="Replicate only this source database.")
+@click.option(
+    "--query-all-states",
+    is_flag=True,
+    help="Its tables can be queried in every state, not only Synced (as CREATE DATABASE ... "
+    "SET QUERY_ALL_STATES = TRUE).",
+)
 @common
-def target_database(client: Client, ident: str, database: str, source_database: str | None) -> None:
+def target_database(
+    client: Client, ident: str, database: str, source_database: str | None, query_all_states: bool
+) -> None:
     """Create the integration's target database (as CREATE DATABASE ... FROM INTEGRATION)."""
-    body = {"database_name": database, "source_database": source_database}
+    body = {
+        "database_name": database,
+        "source_database": source_database,
+        "query_all_states": query_all_states,
+    }
     client.show(client.call("POST", f"/v1/integrations/{ident}/target-database", body), _describe)
+
+
+@integration.command()
+@click.argument("ident")
+@common
+def pause(client: Client, ident: str) -> None:
+    """Stop replicating until `resume` (also across service restarts); nothing is lost."""
+    client.show(client.call("POST", f"/v1/integrations/{ident}/pause"), _state_line)
+
+
+@integration.command()
+@click.argument("ident")
+@common
+def resume(client: Client, ident: str) -> None:
+    """Start a paused integration again from its checkpoint."""
+    client.show(client.call("POST", f"/v1/integrations/{ident}/resume"), _state_line)
+
+
+@integration.command()
+@click.argument("ident")
+@common
+def restart(client: Client, ident: str) -> None:
+    """Stop and start replication again from the checkpoint (a failed integration too)."""
+    client.show(client.call("POST", f"/v1/integrations/{ident}/restart"), _state_line)
+
+
+def paging(f: Any) -> Any:
+    f = click.option(
+        "--next-token", default=None, help="The next page: the token the previous one printed."
+    )(f)
+    return click.option(
+        "--limit", type=click.IntRange(1, 1000), default=100, show_default=True,
+        help="Items per page.",
+    )(f)  # fmt: skip
+
+
+def _page(client: Client, path: str, limit: int, next_token: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit}
+    if next_token:
+        params["next_token"] = next_token
+    data: dict[str, Any] = client.call("GET", path, params=params)
+    return data
+
+
+def _more(data: dict[str, Any]) -> None:
+    if data.get("next_token"):
+        click.echo(f"(more: --next-token {data['next_token']})")
+
+
+@integration.command()
+@click.argument("ident")
+@paging
+@common
+def activity(client: Client, ident: str, limit: int, next_token: str | None) -> None:
+    """Committed checkpoints, newest first (as sys_integration_activity)."""
+    data = _page(client, f"/v1/integrations/{ident}/activity", limit, next_token)
+
+    def human(d: dict[str, Any]) -> None:
+        _table(
+            [
+                [a["ended_at"], a["checkpoint_type"], a["checkpoint"], a["tables_modified"],
+                 a["bytes"], a["source_commit_at"]]
+                for a in d["items"]
+            ],
+            ["APPLIED", "TYPE", "CHECKPOINT", "TABLES", "BYTES", "SOURCE COMMIT"],
+        )  # fmt: skip
+        _more(d)
+
+    client.show(data, human)
+
+
+@integration.command("state-changes")
+@click.argument("ident")
+@click.option("--tables", "of_tables", is_flag=True, help="The tables' state changes instead.")
+@paging
+@common
+def state_changes(
+    client: Client, ident: str, of_tables: bool, limit: int, next_token: str | None
+) -> None:
+    """The integration's state changes with their reasons, oldest first (--tables: its
+    tables', as sys_integration_table_state_change)."""
+    path = f"/v1/integrations/{ident}/" + ("tables/state-changes" if of_tables else "state-changes")
+    data = _page(client, path, limit, next_token)
+
+    def human(d: dict[str, Any]) -> None:
+        if of_tables:
+            rows = [
+                [c["recorded_at"], f"{c['schema']}.{c['table']}", c["state"], c["reason"],
+                 c["checkpoint"]]
+                for c in d["items"]
+            ]  # fmt: skip
+            _table(rows, ["TIME", "TABLE", "STATE", "REASON", "CHECKPOINT"])
+        else:
+            rows = [[c["recorded_at"], c["state"], c["reason"]] for c in d["items"]]
+            _table(rows, ["TIME", "STATE", "REASON"])
+        _more(d)
+
+    client.show(data, human)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import json
 import logging
 import os
@@ -27,6 +28,15 @@ EXIT_BUG = 70  # sysexits.h EX_SOFTWARE: an internal error
 
 
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *(_LAZY if self.name == "cli" else {})})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if self.name == "cli" and cmd_name in _LAZY and cmd_name not in self.commands:
+            module, attr = _LAZY[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -82,37 +92,39 @@ def source_check(url: str, as_json: bool) -> None:
     from zeroetl.sources.mysql.prereq import check_source
 
     params = SourceParams.from_url(url, local=True)  # the user's own files and environment
-    report = check_source(params)
+    report = check_source(params, sessions=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        click.echo(f"source {params.redacted_url()} ({report.flavor} {report.version})")
+        server = f" ({report.flavor} {report.version})" if report.version else ""
+        click.echo(f"source {params.redacted_url()}{server}")
         for c in report.checks:
-            mark = "ok  " if c.ok else ("warn" if c.warning else "FAIL")
-            line = f"  [{mark}] {c.name}: {c.actual}"
-            if not c.ok and c.fix:
-                line += f"\n         fix: {c.fix}"
-            click.echo(line)
-        click.echo("ready" if report.ready else "NOT ready")
+            click.echo(f"  [{_MARKS[c.status]}] {c.name}: {c.actual}")
+            if c.fix:
+                label = "note" if c.status == "warning" else "fix"
+                click.echo(f"         {label}: {c.fix}")
+        warnings = sum(c.status == "warning" for c in report.checks)
+        if not report.ready:
+            click.echo("NOT ready")
+        else:
+            click.echo("ready" + (f", with {warnings} warning(s) above" if warnings else ""))
     sys.exit(0 if report.ready else 1)
 
 
-def _register() -> None:
-    from zeroetl.cli import demo, integration, replicate, sandbox, serve
-
-    cli.add_command(replicate.replicate)
-    cli.add_command(serve.serve)
-    cli.add_command(integration.integration)
-    cli.add_command(sandbox.sandbox)
-    cli.add_command(sandbox.tickit)
-    cli.add_command(demo.demo)
-
-    from zeroetl.cli import sql
-
-    cli.add_command(sql.sql)
+_MARKS = {"ok": "ok  ", "warning": "warn", "fail": "FAIL", "skipped": "skip"}
 
 
-_register()
+# Commands load when used: `zeroetl integration ...` need not import the engine, DuckDB and
+# pyarrow (about a second of start-up) to talk to the service.
+_LAZY = {
+    "replicate": "zeroetl.cli.replicate:replicate",
+    "serve": "zeroetl.cli.serve:serve",
+    "integration": "zeroetl.cli.integration:integration",
+    "sandbox": "zeroetl.cli.sandbox:sandbox",
+    "tickit": "zeroetl.cli.sandbox:tickit",
+    "demo": "zeroetl.cli.demo:demo",
+    "sql": "zeroetl.cli.sql:sql",
+}
 
 
 def main() -> None:

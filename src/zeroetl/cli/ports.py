@@ -7,8 +7,8 @@ moment later; if another program takes the port in between, that bind's EADDRINU
 into the same message (`in_use`).
 
 Once listening, the service writes `<warehouse>/service.json` (host, ports, pid), so local
-commands (`zeroetl sql`, `zeroetl tickit queries`) find the SQL endpoint of a warehouse without
-being told its port. The file stays after a stop: it describes the last run, which is where the
+commands (`zeroetl sql`, `zeroetl tickit queries`, `zeroetl integration ...`) find the SQL
+endpoint and the HTTP API of a warehouse without being told their ports. The file stays after a stop: it describes the last run, which is where the
 next one most likely listens.
 """
 
@@ -88,13 +88,27 @@ def recorded(warehouse: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _local_host(rec: dict[str, Any]) -> str:
+    """The recorded host as a local client reaches it: a wildcard bind on 127.0.0.1."""
+    host = rec.get("host") if isinstance(rec.get("host"), str) else "127.0.0.1"
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else str(host)
+
+
+def local_api_url(warehouse: Path) -> str | None:
+    """http://HOST:PORT of the HTTP API the warehouse's service recorded, or None."""
+    rec = recorded(warehouse)
+    port = rec.get("api_port")
+    if not isinstance(port, int) or not 0 < port < 65536:
+        return None
+    host = _local_host(rec)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def local_sql_endpoint(warehouse: Path) -> tuple[str, int]:
     """(host, port) a local client should use for the warehouse's SQL endpoint: what its
     service recorded, else 127.0.0.1:5439. A wildcard bind is reached on 127.0.0.1."""
     rec = recorded(warehouse)
-    host = rec.get("host") if isinstance(rec.get("host"), str) else "127.0.0.1"
-    if host in ("", "0.0.0.0", "::"):
-        host = "127.0.0.1"
+    host = _local_host(rec)
     port = rec.get("sql_port")
     if not isinstance(port, int) or not 0 < port < 65536:
         port = DEFAULT_SQL_PORT

@@ -225,6 +225,7 @@ def serve(
         where = "ZEROETL_API_TOKEN" if os.environ.get(TOKEN_ENV) else service.warehouse / TOKEN_FILE
         log.info("API on http://%s:%d (bearer token: %s)", host, api_port, where)
         log.info("console on http://%s:%d/#token=<token>", host, api_port)
+        log.info("API docs on http://%s:%d/docs", host, api_port)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

@@ -163,6 +163,8 @@ class Replicator:
             "checkpoint": str(self.committed) if self.committed else None,
             "gtid_set": self.committed.gtid_set if self.committed else None,
             "lag_ms": self.current_lag_ms(),
+            # source commit time (epoch s) of the newest transaction read, applied or not
+            "latest_detected_change_time": self._last_source_ts,
             "last_error": self.last_error,
             "attention": self.attention(),
             "reconnects": self.reconnects,

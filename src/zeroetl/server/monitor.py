@@ -25,13 +25,14 @@ from zeroetl.server.worker import (
     FAILED,
     MODIFYING,
     NEEDS_ATTENTION,
+    PAUSED,
     SYNCING,
 )
 
 log = logging.getLogger(__name__)
 
 # Every state an integration that is not deleted can be in (zeroetl_integration_state{state}).
-STATES = (CREATING, ACTIVE, SYNCING, NEEDS_ATTENTION, MODIFYING, FAILED, DELETING)
+STATES = (CREATING, ACTIVE, SYNCING, NEEDS_ATTENTION, MODIFYING, PAUSED, FAILED, DELETING)
 
 T = TypeVar("T")
 
@@ -60,10 +61,9 @@ class Monitor:
                 out = self._read(lambda cur: stats.totals(cur, db, view["id"]))
             except duckdb.Error as exc:  # e.g. the database is being dropped right now
                 log.info("integration %s: cannot read its statistics: %s", view["id"], exc)
-        lag_ms = view["lag_ms"]
         out["integration_id"] = view["id"]
         out["state"] = view["state"]
-        out["lag_seconds"] = None if lag_ms is None else round(lag_ms / 1000.0, 3)
+        out["lag_seconds"] = view["lag_seconds"]
         out["tables"] = view["tables"]
         out["binlog_retention"] = (
             self.headroom(view["id"], out["checkpoint_file"]) if with_headroom else None
@@ -71,17 +71,18 @@ class Monitor:
         return out
 
     def headroom(self, integration_id: str, checkpoint_file: str | None) -> dict[str, Any]:
-        """{"headroom_seconds": s | None, "purged_automatically": bool, "error": str}."""
+        """{"headroom_seconds": s | None, "purged_automatically": bool, "reason": str}: the
+        reason says why there is no number."""
         worker = self.service.workers.get(integration_id)
         if worker is None or not checkpoint_file:
             why = "not replicating" if worker is None else "no checkpoint yet"
-            return {"headroom_seconds": None, "purged_automatically": None, "error": why}
+            return {"headroom_seconds": None, "purged_automatically": None, "reason": why}
         seconds, error = self.probe.seconds(integration_id, worker.spec.params, checkpoint_file)
         never = seconds is not None and math.isinf(seconds)
         return {
             "headroom_seconds": None if seconds is None or never else round(seconds, 1),
             "purged_automatically": None if seconds is None else not never,
-            "error": error,
+            "reason": error,
         }
 
     def series(self, ident: str, minutes: int, step_s: int | None) -> dict[str, Any]:

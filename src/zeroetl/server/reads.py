@@ -2,12 +2,14 @@
 
 The worker writes `_zeroetl.*` in the same transactions as the data (see destinations/duckdb/
 meta.py); these queries run on cursors of their own and see committed snapshots, so the API
-never waits for, or disturbs, replication.
+never waits for, or disturbs, replication. Times are read as microseconds since the epoch
+(`epoch_us`): DuckDB hands TIMESTAMPTZ values to Python only when pytz is installed, which
+zeroetl does not need, and the answer must not depend on the machine's time zone either.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -15,14 +17,28 @@ import duckdb
 from zeroetl.destinations.duckdb import meta
 from zeroetl.destinations.duckdb.types import ident
 
-
-def _iso(v: Any) -> Any:
-    return v.isoformat() if isinstance(v, datetime) else v
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def _iso(epoch_us: int | None) -> str | None:
+    """ISO 8601 UTC from microseconds since the epoch."""
+    if epoch_us is None:
+        return None
+    return (_EPOCH + timedelta(microseconds=epoch_us)).isoformat()  # exact, unlike a float
+
+
+def _at(column: str, name: str) -> str:
+    """Select a TIMESTAMPTZ column as microseconds since the epoch, under `name`."""
+    return f'epoch_us({column}) AS "{name}"'
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection, times: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description or ()]
-    return [{k: _iso(v) for k, v in zip(names, row, strict=True)} for row in cur.fetchall()]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    for r in rows:
+        for name in times:
+            r[name] = _iso(r[name])
+    return rows
 
 
 def table_states(
@@ -44,15 +60,16 @@ def _table_states(
 ) -> list[dict[str, Any]]:
     m = f"{ident(database)}.{meta.SCHEMA}"
     cur.execute(
-        f"SELECT schema_name, table_name, table_state, reason, last_updated_timestamp, "
+        f"SELECT schema_name, table_name, table_state, reason, "
+        f"{_at('last_updated_timestamp', 'last_updated_at')}, "
         f"coalesce(TRY_CAST(json_extract_string(extra, '$.zero_dates') AS BIGINT), 0) "
         f"AS zero_dates FROM {m}.tables WHERE integration_id = ? AND table_state IS NOT NULL "
         "ORDER BY schema_name, table_name",
         [integration_id],
     )
-    rows = _dicts(cur)
+    rows = _dicts(cur, ("last_updated_at",))
     cur.execute(
-        "SELECT schema_name, table_name, max(t) AS last_change FROM ("
+        "SELECT schema_name, table_name, epoch_us(max(t)) AS last_change FROM ("
         f"SELECT schema_name, table_name, record_time AS t FROM {m}.table_activity "
         "WHERE integration_id = $id UNION ALL SELECT schema_name, table_name, last_record_time "
         f"FROM {m}.table_activity_pruned WHERE integration_id = $id) GROUP BY ALL",
@@ -73,8 +90,8 @@ def _table_states(
                 "reason": r["reason"] or "",
                 "rows": s["rows"] if s else None,
                 "size_bytes": s["bytes"] if s else None,
-                "last_updated": r["last_updated_timestamp"],
-                "last_change": last_change.get(key),
+                "last_updated_at": r["last_updated_at"],
+                "last_change_at": last_change.get(key),
                 "zero_dates": int(r["zero_dates"]),  # zero dates read as NULL since the copy
             }
         )
@@ -84,29 +101,32 @@ def _table_states(
 def table_state_changes(
     cur: duckdb.DuckDBPyConnection, database: str, integration_id: str, offset: int, limit: int
 ) -> list[dict[str, Any]]:
-    """sys_integration_table_state_change rows, oldest first."""
+    """sys_integration_table_state_change rows, oldest first, in the API's names."""
     cur.execute(
-        "SELECT schema_name, table_name, new_state, table_last_replicated_checkpoint, "
-        "state_change_reason, record_time "
+        'SELECT schema_name AS "schema", table_name AS "table", new_state AS state, '
+        "coalesce(state_change_reason, '') AS reason, "
+        f"table_last_replicated_checkpoint AS checkpoint, {_at('record_time', 'recorded_at')} "
         f"FROM {ident(database)}.{meta.SCHEMA}.state_changes WHERE integration_id = ? "
         "ORDER BY record_time, schema_name, table_name LIMIT ? OFFSET ?",
         [integration_id, limit, offset],
     )
-    return _dicts(cur)
+    return _dicts(cur, ("recorded_at",))
 
 
 def activity(
     cur: duckdb.DuckDBPyConnection, database: str, integration_id: str, offset: int, limit: int
 ) -> list[dict[str, Any]]:
-    """sys_integration_activity rows, newest first."""
+    """sys_integration_activity rows, newest first, in the API's names."""
     cur.execute(
-        "SELECT checkpoint_name, checkpoint_type, checkpoint_bytes, last_commit_timestamp, "
-        "modified_tables, integration_start_time, integration_end_time "
+        "SELECT checkpoint_name AS checkpoint, checkpoint_type, checkpoint_bytes AS bytes, "
+        f"modified_tables AS tables_modified, {_at('last_commit_timestamp', 'source_commit_at')}, "
+        f"{_at('integration_start_time', 'started_at')}, "
+        f"{_at('integration_end_time', 'ended_at')} "
         f"FROM {ident(database)}.{meta.SCHEMA}.activity WHERE integration_id = ? "
         "ORDER BY integration_end_time DESC LIMIT ? OFFSET ?",
         [integration_id, limit, offset],
     )
-    return _dicts(cur)
+    return _dicts(cur, ("source_commit_at", "started_at", "ended_at"))
 
 
 def checkpoint(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -> str | None:

@@ -42,6 +42,7 @@ from zeroetl.errors import ConfigError
 from zeroetl.model import TableId
 from zeroetl.server import reads
 from zeroetl.server import validation as v
+from zeroetl.server.controls import Controls
 from zeroetl.server.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
 from zeroetl.server.mv_refresher import MvRefresher
 from zeroetl.server.readgate import ReadGate
@@ -54,6 +55,7 @@ from zeroetl.server.worker import (
     DELETING,
     FAILED,
     MODIFYING,
+    PAUSED,
     SYNCING,
     Worker,
     WorkerSpec,
@@ -85,7 +87,7 @@ class ServiceConfig:
     )  # per SQL session
 
 
-class Service:
+class Service(Controls):
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         # 0700, and every file the process creates from now on 0600 (catalog/perms.py)
@@ -133,7 +135,7 @@ class Service:
         records, _ = self.catalog.integrations()
         for rec in records:
             self._known[rec.id] = (rec.state, rec.state_reason)
-            if rec.target_database:
+            if rec.target_database and rec.state != PAUSED:  # a paused one stays paused
                 self._start_worker(rec)
         self._monitor.start()
         if self.config.sql_port is not None:
@@ -184,6 +186,7 @@ class Service:
         description: str = "",
         tags: dict[str, str] | None = None,
         target_database: str | None = None,
+        query_all_states: bool = False,
     ) -> dict[str, Any]:
         """Validate everything up front (nothing is recorded on any failure), then create.
 
@@ -221,7 +224,7 @@ class Service:
             self._known[rec.id] = (rec.state, rec.state_reason)
         log.info("integration %s (%s) created from %s", rec.id, name, params.redacted_url())
         if target_database is not None:
-            self.create_target_database(rec.id, target_database)
+            self.create_target_database(rec.id, target_database, query_all_states=query_all_states)
         return self.get_integration(rec.id)
 
     def list_integrations(
@@ -340,6 +343,7 @@ class Service:
                 f"integration {rec.name} is not replicating (state {rec.state}"
                 + ("" if rec.target_database else ", no target database")
                 + ")",
+                hint="resume it first" if rec.state == PAUSED else "",
             )
         ids: list[TableId] | None = None
         if tables is not None:
@@ -400,7 +404,15 @@ class Service:
         self, ident_: str, *, offset: int = 0, limit: int = 100
     ) -> list[dict[str, Any]]:
         rec = self.catalog.get(ident_, include_deleted=True)
-        return self.catalog.state_changes(rec.id, offset=offset, limit=limit)
+        return [
+            {
+                "integration_id": c["integration_id"],
+                "state": c["state"],
+                "reason": c["reason"],
+                "recorded_at": c["record_time"],
+            }
+            for c in self.catalog.state_changes(rec.id, offset=offset, limit=limit)
+        ]
 
     # --- target databases -------------------------------------------------------------------
 
@@ -541,7 +553,20 @@ class Service:
     def _restart_worker(self, integration_id: str, reason: str) -> None:
         """Stop the integration's worker (its open batch rolls back) and start a new one from
         the catalog's record; the new one resumes from the committed checkpoint. Also revives
-        a worker that ended failed. Caller holds self._lock."""
+        a worker that ended failed; a paused integration stays paused. Caller holds
+        self._lock."""
+        self._stop_worker(integration_id)
+        rec = self.catalog.get(integration_id)
+        if not rec.target_database or rec.state == PAUSED:
+            return
+        state = SYNCING if rec.first_synced_at else CREATING
+        self.catalog.set_state(rec.id, state, reason)
+        self._known[rec.id] = (state, reason)
+        self._start_worker(rec)
+
+    def _stop_worker(self, integration_id: str) -> None:
+        """Stop the integration's worker, if any, and wait for it (its open batch rolls back).
+        Caller holds self._lock."""
         old = self.workers.pop(integration_id, None)
         if old is not None:
             old.stop()
@@ -550,13 +575,6 @@ class Service:
                 raise InvalidIntegrationState(
                     f"integration {integration_id} did not stop in time; retry",
                 )
-        rec = self.catalog.get(integration_id)
-        if not rec.target_database:
-            return
-        state = SYNCING if rec.first_synced_at else CREATING
-        self.catalog.set_state(rec.id, state, reason)
-        self._known[rec.id] = (state, reason)
-        self._start_worker(rec)
 
     def _start_worker(self, rec: IntegrationRecord) -> None:
         assert rec.target_database
@@ -631,10 +649,15 @@ class Service:
         return integration_view(rec, worker, tables, checkpoint)
 
     def _read(self, fn: Any) -> list[dict[str, Any]]:
+        """Rows of a target database's bookkeeping; none while it does not exist yet (a new
+        target database is attached a moment before its worker creates `_zeroetl`) or any
+        more (dropped meanwhile)."""
         cur = self.hub_cursor()
         try:
             with self.read_gate.reading():
                 return list(fn(cur))
+        except duckdb.CatalogException:
+            return []
         finally:
             cur.close()
 

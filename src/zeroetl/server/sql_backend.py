@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from zeroetl.errors import ZeroEtlError
 from zeroetl.server.pgwire.auth import Authenticator
 from zeroetl.server.pgwire.server import PgServer
 from zeroetl.server.sql.limits import Admission, SessionLimits, format_timeout
@@ -57,22 +58,35 @@ class ServiceBackend:
         while True:
             page, total = self.service.list_integrations(offset=offset, limit=500)
             for it in page:
-                lag = it.get("lag_ms")
+                lag = it.get("lag_seconds")
                 rows.append(
                     {
                         "integration_id": it["id"],
                         "target_database": it.get("target_database"),
                         "source": "MySQL",
                         "state": it.get("replication_state"),
-                        "current_lag_ms": int(lag) if lag is not None else None,
+                        "current_lag_ms": round(lag * 1000) if lag is not None else None,
                         "creation_time": _time(it.get("created_at")),
                         "source_database": it.get("source_database"),
                         "is_history_mode": False,
+                        "latest_detected_change_time": self._detected(it),
                     }
                 )
             offset += len(page)
             if not page or offset >= total:
                 return rows
+
+    def _detected(self, it: dict[str, Any]) -> datetime | None:
+        """The source commit time of the newest change the engine has read (applied or not);
+        before it read any since it started, the newest one it applied."""
+        seen = _time(it.get("last_change_detected_at"))
+        if seen is not None or not it.get("target_database"):
+            return seen
+        try:
+            newest = self.service.activity(str(it["id"]), limit=1)
+        except (duckdb.Error, ZeroEtlError):  # e.g. the database is being dropped
+            return None
+        return _time(newest[0]["source_commit_at"]) if newest else None
 
     def create_database(
         self, name: str, integration_id: str, *, source_database: str | None, query_all_states: bool

@@ -52,7 +52,7 @@ def totals(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -
         )
         per_table = [
             {"schema": s, "table": t, "insert": int(i), "update": int(u), "delete": int(d),
-             "bytes": int(b), "last_change": _iso(last)}
+             "bytes": int(b), "last_change_at": _iso(last)}
             for s, t, i, u, d, b, last in cur.fetchall()
         ]  # fmt: skip
         cur.execute(
@@ -128,7 +128,7 @@ def series(
     now = int(time.time())
     first = (now - minutes * 60) // step_s * step_s
     points: dict[int, dict[str, Any]] = {
-        b: {"t": b, "lag_s": None, "insert": 0, "update": 0, "delete": 0, "bytes": 0, "batches": 0,
+        b: {"t": b, "lag_seconds": None, "insert": 0, "update": 0, "delete": 0, "bytes": 0, "batches": 0,
             "tables_replicated": 0, "tables_failed": 0}
         for b in range(first, now + 1, step_s)
     }  # fmt: skip
@@ -149,7 +149,7 @@ def series(
             for b, lag, n in cur.fetchall():
                 if b in points:
                     p = points[b]
-                    p["lag_s"] = None if lag is None else round(max(0.0, float(lag)), 3)
+                    p["lag_seconds"] = None if lag is None else round(max(0.0, float(lag)), 3)
                     p["batches"] = int(n)
             cur.execute(
                 f"SELECT {bucket.format(col='record_time')} AS b, sum(inserted_rows),"
@@ -165,7 +165,12 @@ def series(
             _table_counts(cur, m, integration_id, first, step_s, points)
         finally:
             cur.execute("ROLLBACK")
-    return {"minutes": minutes, "step_s": step_s, "now": now, "points": list(points.values())}
+    return {
+        "minutes": minutes,
+        "step_seconds": step_s,
+        "now": now,
+        "points": list(points.values()),
+    }
 
 
 def _table_counts(

@@ -1,5 +1,5 @@
 """Up-front checks of lifecycle requests: each failure is a specific error, raised before
-anything is recorded (PRODUCT.md section 4)."""
+anything is recorded."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def check_source_ready(params: SourceParams) -> None:
     """Source reachable (SourceUnavailable, or InsecureSourceAuth when it asked for a way to
     authenticate that would expose the password) and every prerequisite met (SourceNotReady).
     Bounded in time whatever the source does (see prereq.check_source)."""
-    report = check_source(params)
+    report = check_source(params, sessions=True)
     if report.ready:
         return
     if report.error is not None:
@@ -152,7 +152,7 @@ def check_source_ready(params: SourceParams) -> None:
     connect = next((c for c in report.checks if c.name == "connect"), None)
     if connect is not None and not connect.ok:
         raise SourceUnavailable(connect.actual, hint=connect.fix)
-    failing = [c for c in report.checks if not c.ok and not c.warning]
+    failing = [c for c in report.checks if c.status == "fail"]
     detail = "; ".join(f"{c.name}: {c.actual}" for c in failing)
     fixes = "; ".join(c.fix for c in failing if c.fix)
     raise SourceNotReady(f"source {params.redacted_url()} is not ready: {detail}", hint=fixes)

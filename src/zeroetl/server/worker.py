@@ -1,7 +1,7 @@
 """One integration's replication on a thread of its own, and the lifecycle state derived from it.
 
-The worker owns the integration's DuckDB file (one writer per file, STYLE.md practice 8): it
-attaches the file to the service's hub and writes through a cursor of its own. Whatever the
+The worker owns the integration's DuckDB file (one writer per file; readers use cursors of their
+own): it attaches the file to the service's hub and writes through a cursor of its own. Whatever the
 engine raises ends here: transient errors (source down or rejecting connections for a moment,
 network cut, disk full, file locked, I/O error) are retried with capped exponential backoff for
 as long as they last (state `needs_attention`, with the error as the reason), and replication
@@ -34,7 +34,7 @@ from zeroetl.sources.mysql.connection import SourceParams, scrub
 
 log = logging.getLogger(__name__)
 
-# Lifecycle states (PRODUCT.md section 4).
+# Lifecycle states (docs/service.md, "Lifecycle").
 CREATING = "creating"
 ACTIVE = "active"
 SYNCING = "syncing"
@@ -43,9 +43,11 @@ MODIFYING = "modifying"
 FAILED = "failed"
 DELETING = "deleting"
 DELETED = "deleted"  # tombstone in the catalog; never listed
+PAUSED = "paused"  # stopped on request (no worker), until resumed; survives a restart
 
 _RESYNCING = (TableState.RESYNC_REQUIRED, TableState.RESYNC_INITIATED)
 FIRST_RETRY_S = 1.0
+MAX_ERRORS = 10  # failed tables named one by one in `errors()`
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Worker:
         self.rep: Replicator | None = None
         self.failure: tuple[str, str] | None = None  # (error code, message): state failed
         self.retry_error = ""  # the transient error being waited out between attempts
+        self.retry_code = ""  # its error code
         self.retries = 0  # attempts that failed in a row (reset by progress)
         self._modify_until: tuple[Replicator, int] | None = None
         # Refresh requests made before the first Replicator exists (the worker is starting).
@@ -133,19 +136,44 @@ class Worker:
         """Lag, checkpoint and phase for describe (values may be a moment old)."""
         rep = self.rep
         if rep is None:
-            return {
-                "phase": "starting",
-                "lag_ms": None,
-                "checkpoint": None,
-                "last_error": self._clean(self.retry_error),
-            }
+            return {"phase": "starting", "lag_ms": None, "checkpoint": None, "detected": None}
         s = rep.status()
         return {
             "phase": "failed" if self.failure else s["phase"],
             "lag_ms": self.lag_ms(),
             "checkpoint": s["checkpoint"],
-            "last_error": self._clean(str(s["last_error"] or self.retry_error)),
+            "detected": s.get("latest_detected_change_time"),  # epoch seconds or None
         }
+
+    def errors(self) -> list[tuple[str, str]]:
+        """What is wrong right now, as (error code, message): the error that stopped the worker,
+        the transient error being retried, what the source needs, the tables that failed.
+        Empty when all is well."""
+        if self.failure is not None:
+            return [self.failure]
+        rep = self.rep
+        out: list[tuple[str, str]] = []
+        if rep is None or rep.phase in ("starting", "stopped", "reconnecting"):
+            error = self.retry_error if rep is None else (rep.last_error or self.retry_error)
+            if error:
+                code = self.retry_code if error == self.retry_error else "SourceUnavailable"
+                out.append((code or "SourceUnavailable", _retrying(self._clean(error))))
+        if rep is None:
+            return out
+        for part in filter(None, self._clean(rep.attention()).split(" | ")):
+            # The engine's parts: failing prerequisites, or what the binlog held (a fault).
+            code = "SourceNotReady" if part.startswith("source prerequisite") else "BinlogFault"
+            out.append((code, part))
+        failed = sorted(
+            (str(s.id), s.reason)
+            for s in list(rep.book.status.values())
+            if s.state is TableState.FAILED
+        )
+        out.extend(("TableFailed", f"table {t} failed: {r}") for t, r in failed[:MAX_ERRORS])
+        if len(failed) > MAX_ERRORS:
+            more = len(failed) - MAX_ERRORS
+            out.append(("TableFailed", f"and {more} more failed table(s): see the tables list"))
+        return out
 
     def lag_ms(self) -> float | None:
         """The engine's lag while it hears from the source; once it stops hearing (source down,
@@ -227,12 +255,12 @@ class Worker:
                     break
                 try:
                     rep.run()
-                    self.retry_error = ""
+                    self.retry_error = self.retry_code = ""
                     break  # run() returns only once stopped
                 except TransientError as exc:
                     if rep.committed is not None:
                         self.retries = 0  # it got going before failing: start the backoff over
-                    self._wait_out(exc.message)
+                    self._wait_out(exc.code, exc.message)
                 except ZeroEtlError as exc:
                     self._fail(exc.code, str(exc))
                     break
@@ -260,7 +288,7 @@ class Worker:
                     quiesce=self.gate.window if self.gate is not None else None,
                 )
             except TransientError as exc:
-                self._wait_out(exc.message)
+                self._wait_out(exc.code, exc.message)
             except ZeroEtlError as exc:
                 self._fail(exc.code, exc.message)
                 return None
@@ -272,12 +300,12 @@ class Worker:
                 return None
         return None
 
-    def _wait_out(self, message: str) -> None:
+    def _wait_out(self, code: str, message: str) -> None:
         """Record a transient error and sleep the next backoff step (or until stopped)."""
         cap = self.spec.settings.reconnect_max_s
         delay = min(FIRST_RETRY_S * 2**self.retries, cap)
         self.retries = min(self.retries + 1, 16)
-        self.retry_error = message
+        self.retry_error, self.retry_code = message, code
         log.warning(
             "integration %s: %s; retrying in %.0fs",
             self.spec.integration_id,

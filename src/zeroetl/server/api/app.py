@@ -1,9 +1,11 @@
 """The HTTP API application: bearer-token auth, JSON errors with stable codes, and routers.
 
 `create_app(service)` builds it: the integrations router, `/metrics` and its JSON twins
-(api/monitoring.py) and the web console at `/` (api/console.py). Requests pass the
-`guard.RequestGuard` first: token checked from the headers before any body is read, bodies
-capped at 1 MiB.
+(api/monitoring.py), the web console at `/` and the API docs at `/docs` (api/console.py).
+Requests pass the `guard.RequestGuard` first: token checked from the headers before any body is
+read, bodies capped at 1 MiB. The OpenAPI document shows every route's response model, example
+and real error statuses; FastAPI's generic 422 is never answered (bad input is a 400) and is
+taken out of it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +26,7 @@ from zeroetl import __version__
 from zeroetl.catalog.errors import LifecycleError
 from zeroetl.catalog.secrets import token_matches
 from zeroetl.errors import ConfigError, SourceError, ZeroEtlError
+from zeroetl.server.api import schemas
 from zeroetl.server.api.guard import RequestGuard, SourceCalls
 from zeroetl.server.service import Service
 
@@ -110,23 +114,42 @@ def create_app(
             error_body("InternalError", f"unexpected {type(exc).__name__}"), status_code=500
         )
 
-    @app.get("/healthz", tags=["service"])
+    @app.get("/healthz", tags=["service"], response_model=schemas.Health, responses={})
     async def healthz() -> dict[str, Any]:
         """Liveness (no token needed): the service answers. On the event loop itself, so no
-        number of slow requests elsewhere can keep it from answering."""
+        number of slow requests elsewhere can keep it from answering. HEAD works too (uptime
+        checks)."""
         return {"status": "ok", "version": __version__}
+
+    @app.head("/healthz", include_in_schema=False)
+    async def healthz_head() -> Response:
+        return Response(status_code=200, media_type="application/json")
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
     def openapi() -> dict[str, Any]:
         return app.openapi()
 
+    def openapi_document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=API_DESCRIPTION,
+                routes=app.routes,
+                tags=TAGS,
+            )
+            app.openapi_schema = _without_422(doc)
+        return app.openapi_schema
+
+    app.openapi = openapi_document  # type: ignore[method-assign]
+
     from zeroetl.server.api import console, integrations, monitoring
     from zeroetl.server.monitor import Monitor
 
     def public(method: str, path: str) -> bool:
-        """Routes served without the token: liveness, the console's static files, and
-        /metrics when asked."""
-        if path in ("/healthz", "/") or path.startswith("/console/"):
+        """Routes served without the token: liveness, the console's and the docs' static
+        files (they hold no data), and /metrics when asked."""
+        if path in ("/healthz", "/", "/docs") or path.startswith(("/console/", "/docs/")):
             return True
         return metrics_public and path == "/metrics"
 
@@ -137,7 +160,47 @@ def create_app(
     app.include_router(integrations.router(service, SourceCalls()), dependencies=token)
     app.include_router(monitoring.router(monitor), dependencies=token)
     app.include_router(
-        monitoring.metrics_router(monitor), dependencies=[] if metrics_public else token
+        monitoring.metrics_router(monitor, public=metrics_public),
+        dependencies=[] if metrics_public else token,
     )
     app.include_router(console.router())
     return app
+
+
+API_DESCRIPTION = """\
+Integrations from MySQL/MariaDB sources into this warehouse.
+
+**Authentication**: every route but `/healthz`, the console (`/`) and this documentation needs
+`Authorization: Bearer <token>`: the token is `<warehouse>/api.token` (or the service's
+`ZEROETL_API_TOKEN`). `/metrics` too, unless the service runs with `--metrics-public`.
+
+**Errors** answer `{"error": {"code", "message", "hint"}}` with a stable code; each route lists
+the statuses and codes it can answer. Any route may also answer 404 `NotFound` (no such route),
+405 `MethodNotAllowed`, or 400 `InvalidParameter` for an invalid `Content-Length`. Bad input is
+always a 400 naming the parameter, never a 422.
+
+**Names and units**: a table is `schema` + `table`; a state comes with its `reason`; an
+integration's current problems are `errors`, a list of `{code, message}`; durations are seconds
+(`*_seconds`), sizes bytes; times are ISO 8601 UTC strings (`*_at`). Lists are pages: `limit`
+(1-1000) and the previous page's `next_token` (`null`: no more).
+"""
+
+TAGS = [
+    {"name": "integrations", "description": "Create, inspect, change and control integrations."},
+    {"name": "databases", "description": "Target databases of the warehouse."},
+    {"name": "monitoring", "description": "Prometheus metrics and their JSON twins."},
+    {"name": "service", "description": "Liveness."},
+]
+
+
+def _without_422(doc: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents a 422 for every route with parameters; this API answers bad input with
+    a 400 (see the handler above), which each route documents itself."""
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                operation.get("responses", {}).pop("422", None)
+    schemas_ = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas_.pop(name, None)
+    return doc

@@ -1,4 +1,4 @@
-"""Request bodies of the HTTP API (responses are plain JSON objects documented by example)."""
+"""Request bodies of the HTTP API (the responses are in schemas.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+NAME_PATTERN = "^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*$"
 # Sizes: generous for real use, small enough that no request can make the service do much.
 _NAME = 256
 _TEXT = 16_384
@@ -20,7 +21,11 @@ _PEM = 256 * 1024
 
 class CreateIntegration(_Body):
     name: str = Field(
-        max_length=_NAME, description="[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*, 1-63 characters"
+        max_length=_NAME,
+        description="1-63 letters, digits and single hyphens, starting with a letter",
+        # documented, checked by the service (with a message that says what is wrong)
+        json_schema_extra={"pattern": NAME_PATTERN, "minLength": 1, "maxLength": 63},
+        examples=["appdb-etl"],
     )
     source: str = Field(
         max_length=4096,
@@ -49,6 +54,11 @@ class CreateIntegration(_Body):
         max_length=_NAME,
         description="create this target database at once (else PendingDbConnectState)",
     )
+    query_all_states: bool = Field(
+        default=False,
+        description="with target_database: tables can be queried in every state, not only "
+        "Synced (CREATE DATABASE ... SET QUERY_ALL_STATES = TRUE)",
+    )
 
 
 class ModifyIntegration(_Body):
@@ -74,8 +84,14 @@ class Refresh(_Body):
 
 class CreateTargetDatabase(_Body):
     database_name: str = Field(max_length=_NAME)
-    source_database: str | None = Field(default=None, max_length=_NAME)
-    query_all_states: bool = False
+    source_database: str | None = Field(
+        default=None, max_length=_NAME, description="replicate only this source database"
+    )
+    query_all_states: bool = Field(
+        default=False,
+        description="tables can be queried in every state, not only Synced "
+        "(CREATE DATABASE ... SET QUERY_ALL_STATES = TRUE)",
+    )
 
 
 def page(items: list[Any], offset: int, limit: int, total: int | None = None) -> dict[str, Any]:

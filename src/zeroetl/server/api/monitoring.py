@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, gener
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from zeroetl.server.api import schemas
 from zeroetl.server.monitor import STATES, Monitor
 
 _ID = ["integration_id"]
@@ -115,12 +116,27 @@ class ServiceCollector(Collector):
         ]
 
 
-def metrics_router(monitor: Monitor) -> APIRouter:
+_METRICS_EXAMPLE = """\
+# HELP zeroetl_integration_lag_seconds Seconds between a change's commit at the source and ...
+# TYPE zeroetl_integration_lag_seconds gauge
+zeroetl_integration_lag_seconds{integration_id="0b5a3c1e-6f2d-4c8e-9a7b-2d4f6e8a0c1b"} 0.213
+"""
+
+
+def metrics_router(monitor: Monitor, *, public: bool = False) -> APIRouter:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceCollector(monitor))
     r = APIRouter(tags=["monitoring"])
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": "Prometheus text exposition format 0.0.4",
+            "content": {CONTENT_TYPE_PLAIN_0_0_4: {"example": _METRICS_EXAMPLE}},
+        }
+    }
+    if not public:
+        responses.update(schemas.errors())
 
-    @r.get("/metrics", response_class=Response)
+    @r.get("/metrics", response_class=Response, responses=responses)
     def metrics() -> Response:
         """Prometheus text exposition format (0.0.4)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
@@ -131,17 +147,27 @@ def metrics_router(monitor: Monitor) -> APIRouter:
 def router(monitor: Monitor) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["monitoring"])
 
-    @r.get("/integrations/{ident}/stats")
+    @r.get(
+        "/integrations/{ident}/stats",
+        response_model=schemas.Stats,
+        responses=schemas.errors("IntegrationNotFound"),
+    )
     def integration_stats(ident: str) -> dict[str, Any]:
         """The numbers behind the integration's /metrics samples: rows applied per operation,
         bytes, lag, table counts, snapshot progress per table, binlog retention headroom."""
         return monitor.stats(monitor.service.get_integration(ident))
 
-    @r.get("/integrations/{ident}/series")
+    @r.get(
+        "/integrations/{ident}/series",
+        response_model=schemas.Series,
+        responses=schemas.errors("InvalidParameter", "IntegrationNotFound"),
+    )
     def integration_series(
         ident: str,
-        minutes: int = Query(60, ge=1, le=7 * 24 * 60, description="window, newest last"),
-        step: int | None = Query(None, ge=1, le=86400, description="bucket seconds"),
+        minutes: int = Query(60, ge=1, le=7 * 24 * 60, description="the window, in minutes"),
+        step: int | None = Query(
+            None, ge=1, le=86400, description="seconds per bucket (default: ~120 buckets)"
+        ),
     ) -> dict[str, Any]:
         """Lag and rows inserted/updated/deleted per time bucket, from the activity tables."""
         return monitor.series(ident, minutes, step)

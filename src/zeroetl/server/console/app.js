@@ -129,7 +129,7 @@ function renderList(items) {
   },
   el("td", {}, el("strong", {}, i.name)),
   el("td", {}, badge(i.state)),
-  num(fmtLag(i.lag_ms === null ? null : i.lag_ms / 1000)),
+  num(fmtLag(i.lag_seconds)),
   num(`${i.tables.replicated}${i.tables.failed ? ` · ${i.tables.failed} failed` : ""}`),
   el("td", {}, `${i.source.user}@`, el("wbr"), `${i.source.host}:${i.source.port}`),
   el("td", {}, i.target_database || "(none yet)"),
@@ -166,14 +166,14 @@ function renderDetail({ it, st, series, tables, more }) {
   $("detail").hidden = false;
   $("d-name").textContent = it.name;
   $("d-state").replaceWith(Object.assign(badge(it.state), { id: "d-state" }));
-  $("d-reason").textContent = it.state_reason || "";
+  $("d-reason").textContent = it.reason || "";
   renderFacts(it);
   renderPending(it);
-  for (const b of ["refresh-all", "refresh-failed"]) $(b).disabled = !it.target_database;
-  $("d-error").hidden = !it.error && !it.last_error;
-  $("d-error").textContent = it.error ? `${it.error.code}: ${it.error.message}` : it.last_error;
+  renderControls(it);
+  $("d-error").hidden = !it.errors.length;
+  $("d-error").textContent = it.errors.map((e) => `${e.code}: ${e.message}`).join("\n");
 
-  $("c-lag").textContent = fmtLag(it.lag_ms === null ? null : it.lag_ms / 1000);
+  $("c-lag").textContent = fmtLag(it.lag_seconds);
   $("c-replicated").textContent = fmtNum(it.tables.replicated);
   $("c-failed").textContent = fmtNum(it.tables.failed);
   $("c-bytes").textContent = fmtBytes(st.data_transferred_bytes);
@@ -184,7 +184,7 @@ function renderDetail({ it, st, series, tables, more }) {
   $("c-headroom").textContent = r.purged_automatically === false ? "never purged"
     : r.headroom_seconds !== null && r.headroom_seconds !== undefined
       ? fmtLag(r.headroom_seconds) : "–";
-  $("c-headroom").title = r.error || "time until the source may purge the checkpoint's binlog";
+  $("c-headroom").title = r.reason || "time until the source may purge the checkpoint's binlog";
 
   drawCharts(series);
   renderTables(it, tables.items, st.table_activity);
@@ -201,7 +201,7 @@ function drawCharts(series) {
   rowsChart($("rows-chart"), series);
   tablesChart($("tables-chart"), series);
   bytesChart($("bytes-chart"), series);
-  const step = series.step_s;
+  const step = series.step_seconds;
   const per = `(per ${step < 120 ? `${step} s` : `${Math.round(step / 60)} min`})`;
   for (const n of document.querySelectorAll(".chart .step")) n.textContent = per;
 }
@@ -296,7 +296,7 @@ function renderTables(it, items, activity) {
     const a = act.get(`${t.schema}.${t.table}`) || {};
     return el("tr", { title: t.reason || "" },
       el("td", {}, t.schema), el("td", {}, el("strong", {}, t.table)),
-      el("td", {}, badge(t.state)), el("td", {}, fmtTime(t.last_change || t.last_updated)),
+      el("td", {}, badge(t.state)), el("td", {}, fmtTime(t.last_change_at || t.last_updated_at)),
       num(fmtNum(t.rows)), num(fmtBytes(t.size_bytes)), num(fmtNum(a.insert ?? 0)),
       num(fmtNum(a.update ?? 0)), num(fmtNum(a.delete ?? 0)),
       el("td", {}, el("button", { type: "button", class: "small",
@@ -307,27 +307,49 @@ function renderTables(it, items, activity) {
 
 function renderStates(items) {
   fillBody("states", items.slice().reverse().map((s) => el("tr", {},
-    el("td", {}, fmtTime(s.record_time)), el("td", {}, badge(s.state)),
+    el("td", {}, fmtTime(s.recorded_at)), el("td", {}, badge(s.state)),
     el("td", {}, s.reason || ""))), "No state changes.");
 }
 
 function renderTableStates(items) {
   fillBody("table-states", items.slice().reverse().map((s) => el("tr", {},
-    el("td", {}, fmtTime(s.record_time)), el("td", {}, `${s.schema_name}.${s.table_name}`),
-    el("td", {}, badge(s.new_state)), el("td", {}, s.state_change_reason || ""),
-    el("td", {}, el("code", {}, s.table_last_replicated_checkpoint || "–")))),
+    el("td", {}, fmtTime(s.recorded_at)), el("td", {}, `${s.schema}.${s.table}`),
+    el("td", {}, badge(s.state)), el("td", {}, s.reason || ""),
+    el("td", {}, el("code", {}, s.checkpoint || "–")))),
   "No table state changes.");
 }
 
 function renderActivity(items) {
   fillBody("activity", items.map((a) => el("tr", {},
-    el("td", {}, fmtTime(a.integration_end_time)), el("td", {}, a.checkpoint_type),
-    el("td", {}, el("code", {}, a.checkpoint_name)), num(fmtNum(a.modified_tables)),
-    num(fmtBytes(a.checkpoint_bytes)), el("td", {}, fmtTime(a.last_commit_timestamp)))),
+    el("td", {}, fmtTime(a.ended_at)), el("td", {}, a.checkpoint_type),
+    el("td", {}, el("code", {}, a.checkpoint)), num(fmtNum(a.tables_modified)),
+    num(fmtBytes(a.bytes)), el("td", {}, fmtTime(a.source_commit_at)))),
   "No activity yet.");
 }
 
 // --- actions ----------------------------------------------------------------------------------
+
+// Pause/Resume is one button: what it does follows the state; Restart needs a running one.
+function renderControls(it) {
+  const paused = it.state === "paused";
+  for (const b of ["refresh-all", "refresh-failed"]) $(b).disabled = !it.target_database || paused;
+  $("pause").textContent = paused ? "Resume" : "Pause";
+  $("pause").dataset.action = paused ? "resume" : "pause";
+  $("pause").disabled = !it.target_database;
+  $("restart").disabled = !it.target_database || paused;
+}
+
+function control(action) {
+  const it = current();
+  const ask = {
+    pause: `Pause integration ${it.name}?\n\nReplication stops until you resume it (also across service restarts). Nothing is lost; the target database stays queryable.`,
+    restart: `Restart integration ${it.name}?\n\nReplication stops and starts again from its checkpoint with its current settings.`,
+  }[action];
+  if (ask && !confirm(ask)) return;
+  const done = { pause: "paused", resume: "resumed", restart: "restarted" }[action];
+  act(() => api(`/v1/integrations/${encodeURIComponent(it.id)}/${action}`, { method: "POST" }),
+    `Integration ${it.name} ${done}.`);
+}
 
 async function act_refresh(it, body, question) {
   if (!confirm(`${question}\n\nIntegration ${it.name}: the table(s) are copied again from the source while changes keep flowing.`)) return;
@@ -355,6 +377,8 @@ function wireActions() {
     act_refresh(current(), { all: true }, "Re-copy all tables?"));
   $("refresh-failed").addEventListener("click", () =>
     act_refresh(current(), { inerror: true }, "Re-copy the tables in error?"));
+  $("pause").addEventListener("click", () => control($("pause").dataset.action || "pause"));
+  $("restart").addEventListener("click", () => control("restart"));
   $("delete").addEventListener("click", () => {
     const it = current();
     if (!confirm(`Delete integration ${it.name}?\n\nReplication stops for good. The target database keeps its data (no longer updated).`)) return;

@@ -32,7 +32,7 @@ function frame(svg, series, ymax, fmtY) {
   svg.replaceChildren();
   const pts = series.points;
   const t0 = pts[0].t;
-  const t1 = pts[pts.length - 1].t + series.step_s;
+  const t1 = pts[pts.length - 1].t + series.step_seconds;
   const x = (t) => CH.left + ((t - t0) / (t1 - t0)) * (w - CH.left - CH.right);
   const y = (v) => CH.top + (1 - v / ymax) * (CH.h - CH.top - CH.bottom);
   for (const v of [0, ymax / 2, ymax]) {
@@ -63,10 +63,10 @@ function newestDot(svg, cx, cy, t) {
 
 function lagChart(svg, series) {
   const pts = series.points;
-  const lags = pts.map((p) => p.lag_s).filter((v) => v !== null);
+  const lags = pts.map((p) => p.lag_seconds).filter((v) => v !== null);
   const ymax = niceMax(Math.max(1, ...lags));
   const { x, y } = frame(svg, series, ymax, (v) => (v ? `${+v.toFixed(2)} s` : "0"));
-  const half = series.step_s / 2;
+  const half = series.step_seconds / 2;
   let line = "";
   let area = "";
   let run = [];
@@ -78,8 +78,8 @@ function lagChart(svg, series) {
     run = [];
   };
   for (const p of pts) {
-    if (p.lag_s === null) flush();
-    else run.push([x(p.t + half), y(p.lag_s)]);
+    if (p.lag_seconds === null) flush();
+    else run.push([x(p.t + half), y(p.lag_seconds)]);
   }
   flush();
   if (!lags.length) {
@@ -89,11 +89,11 @@ function lagChart(svg, series) {
   svg.append(svgEl("path", { class: "lag-area", d: area }));
   svg.append(svgEl("path", { class: "lag-line", d: line }));
   pts.forEach((p, k) => { // a bucket with no neighbour would be invisible as a line: a dot
-    const lone = p.lag_s !== null && pts[k - 1]?.lag_s == null && pts[k + 1]?.lag_s == null;
-    if (lone) svg.append(svgEl("circle", { class: "lag-dot", cx: x(p.t + half), cy: y(p.lag_s), r: 3 }));
+    const lone = p.lag_seconds !== null && pts[k - 1]?.lag_seconds == null && pts[k + 1]?.lag_seconds == null;
+    if (lone) svg.append(svgEl("circle", { class: "lag-dot", cx: x(p.t + half), cy: y(p.lag_seconds), r: 3 }));
   });
-  const last = pts.filter((p) => p.lag_s !== null).pop();
-  newestDot(svg, x(last.t + half), y(last.lag_s), last.t);
+  const last = pts.filter((p) => p.lag_seconds !== null).pop();
+  newestDot(svg, x(last.t + half), y(last.lag_seconds), last.t);
 }
 
 // Stacked bars per bucket; `parts` are [field, css class] pairs.
@@ -102,7 +102,7 @@ function barChart(svg, series, parts, fmtY, emptyText) {
   const total = (p) => parts.reduce((s, [f]) => s + p[f], 0);
   const ymax = niceMax(Math.max(1, ...pts.map(total)));
   const { x, y } = frame(svg, series, ymax, fmtY);
-  const bw = Math.max(1, x(pts[0].t + series.step_s) - x(pts[0].t) - 1);
+  const bw = Math.max(1, x(pts[0].t + series.step_seconds) - x(pts[0].t) - 1);
   for (const p of pts) {
     let base = 0;
     for (const [f, cls] of parts) {
@@ -140,7 +140,7 @@ function tablesChart(svg, series) {
   const pts = series.points;
   const ymax = niceMax(Math.max(1, ...pts.map((p) => p.tables_replicated + p.tables_failed)));
   const { x, y } = frame(svg, series, ymax, (v) => `${+v.toFixed(1)}`);
-  const end = (p) => p.t + series.step_s;
+  const end = (p) => p.t + series.step_seconds;
   for (const [field, cls] of [["tables_replicated", "ok"], ["tables_failed", "bad"]]) {
     let d = `M${x(pts[0].t).toFixed(1)},${y(pts[0][field]).toFixed(1)}`;
     for (const p of pts) d += `V${y(p[field]).toFixed(1)}H${x(end(p)).toFixed(1)}`;

@@ -74,7 +74,8 @@ class SourceParams:
         parts = urlsplit(url)
         if parts.scheme not in ("mysql", "mariadb"):
             raise ConfigError(
-                f"source URL must start with mysql:// (got {parts.scheme or 'no scheme'}://)",
+                "source URL must start with mysql:// or mariadb:// "
+                f"(got {parts.scheme + '://' if parts.scheme else 'no scheme'})",
                 hint="e.g. mysql://repl@db.example:3306",
             )
         if not parts.hostname:
