@@ -18,11 +18,15 @@ import duckdb
 
 from zeroetl.errors import ZeroEtlError
 from zeroetl.server.pgwire.auth import Authenticator
+from zeroetl.server.pgwire.credentials import Credentials
 from zeroetl.server.pgwire.server import PgServer
+from zeroetl.server.sql.errors import SqlError
+from zeroetl.server.sql.grants import Access
 from zeroetl.server.sql.limits import Admission, SessionLimits, format_timeout
 from zeroetl.server.sql.memguard import MemoryGuard
 from zeroetl.server.sql.policy import Policy
 from zeroetl.server.sql.session import SqlSession
+from zeroetl.server.sql.users_store import UserStore
 
 if TYPE_CHECKING:
     from zeroetl.server.service import Service
@@ -140,13 +144,14 @@ class SqlEndpoint:
         self.backend = ServiceBackend(service)
         self.limits = session_limits(service.config.sql_limits, service.hub_info.memory_bytes)
         self.admission = Admission(self.limits.max_running)
-        self.policy = Policy()
+        self.users = UserStore(service.warehouse)  # users, groups and grants (CREATE USER ...)
+        self.policy = Policy(Access(self.users))
         self._sessions: weakref.WeakSet[SqlSession] = weakref.WeakSet()
         self._sessions_lock = threading.Lock()
         self.memory_guard = MemoryGuard(
             service.hub_cursor, service.hub_info.memory_bytes, self.sessions
         )
-        auth = Authenticator.for_warehouse(service.warehouse)
+        auth = Authenticator.for_warehouse(service.warehouse, lookup=self.credentials)
         self.server = PgServer(host, port, auth, self._session)
         self.port = port
 
@@ -154,7 +159,20 @@ class SqlEndpoint:
         with self._sessions_lock:
             return list(self._sessions)
 
+    def credentials(self, user: str) -> Credentials | None:
+        """The verifiers of a user made with CREATE USER; None when unknown, disabled
+        (PASSWORD DISABLE) or past VALID UNTIL: such a login fails like a wrong password."""
+        u = self.users.snapshot.users.get(user)
+        if u is None or u.name == "admin" or u.expired() or not (u.scram or u.md5):
+            return None
+        return Credentials(scram=u.scram, md5=u.md5)
+
     def _session(self, database: str, user: str) -> SqlSession:
+        u = self.users.snapshot.users.get(user)
+        if u is not None and u.connection_limit is not None:
+            open_ = sum(1 for s in self.sessions() if s.user == user)
+            if open_ >= u.connection_limit:
+                raise SqlError("53300", f'too many connections for role "{user}"')
         session = SqlSession(
             self.backend,
             database=database,
@@ -186,3 +204,4 @@ class SqlEndpoint:
     def stop(self) -> None:
         self.memory_guard.stop()
         self.server.stop_in_thread()
+        self.users.close()

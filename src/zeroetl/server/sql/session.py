@@ -33,6 +33,8 @@ from . import (
     redshift,
     rewrite,
     sysviews,
+    users_catalog,
+    users_sql,
     workspace,
     workspace_catalog,
 )
@@ -42,12 +44,13 @@ from .errors import SqlError
 from .limits import Admission, SessionLimits, StatementRun, effective_timeout_ms
 from .params import SessionParams
 from .policy import Kind, Policy, Principal, Touch
+from .users_session import UserStatements, cte_names
 from .workspace_session import WorkspaceStatements
 
 __all__ = ["Backend", "Column", "Result", "SqlError", "SqlSession"]
 
 HUB_DATABASES = ("dev", "postgres")
-PINNED_VIEWS = catalog.PINNED_VIEWS | workspace_catalog.PINNED
+PINNED_VIEWS = catalog.PINNED_VIEWS | workspace_catalog.PINNED | users_catalog.PINNED
 BATCH_ROWS = 8192
 
 
@@ -72,7 +75,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class SqlSession(WorkspaceStatements):
+class SqlSession(WorkspaceStatements, UserStatements):
     def __init__(
         self,
         backend: Backend,
@@ -93,6 +96,10 @@ class SqlSession(WorkspaceStatements):
         self._admission = admission or Admission(0)
         self._policy = policy or Policy()
         self._who = Principal(user)
+        self._pinned = PINNED_VIEWS
+        self._cte_names: frozenset[str] = frozenset()
+        # the statement running or last run, passwords masked (what activity views may show)
+        self.query = ""
         self._current: StatementRun | None = None
         self._stop_reason: str | None = None  # why the running statement is being interrupted
         # Statements count as readers until their result is read (a checkpoint that must
@@ -165,6 +172,13 @@ class SqlSession(WorkspaceStatements):
 
     def execute(self, sql: str, params: Sequence[object] | None = None) -> Result:
         self._drop_open_result()
+        self.query = users_sql.redact(sql)
+        code = rewrite.strip_comments(sql).strip()
+        if users_sql.is_user_statement(code):  # never reaches DuckDB, nor any log
+            if self._failed:
+                raise SqlError("25P02", "current transaction is aborted, commands ignored until"
+                               " end of transaction block")  # fmt: skip
+            return _empty(self._user_statement(code) or "")
         ic = rewrite.intercept(sql)
         if ic is not None:
             return self._intercepted(ic, sql)
@@ -189,7 +203,9 @@ class SqlSession(WorkspaceStatements):
             args = list(params) if params else None
             if self._plan is not None:
                 try:
-                    return self._run_change(duck, args, self._plan)
+                    done = self._run_change(duck, args, self._plan)
+                    self._forget_grants(self._plan)
+                    return done
                 finally:
                     self._finish(run)
             if not is_query:
@@ -269,6 +285,8 @@ class SqlSession(WorkspaceStatements):
 
     def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
         self._drop_open_result()
+        if users_sql.is_user_statement(rewrite.strip_comments(sql).strip()):
+            return [], None
         ic = rewrite.intercept(sql)
         if ic is not None:
             cols = [Column(ic.name or "setting", pa.string())] if ic.kind == "show" else None
@@ -298,6 +316,7 @@ class SqlSession(WorkspaceStatements):
         does not run (see the module doc)."""
         self._refresh_catalog(self._backend.databases())
         self._plan = None
+        self._cte_names = frozenset()
         norm = rewrite.normalize(sql)
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
@@ -318,7 +337,9 @@ class SqlSession(WorkspaceStatements):
             self._check(touches)
             raise
         plan = self._plan_change(tree)
+        self._cte_names = cte_names(tree)
         self._check(guard.inspect(tree, self._database_of), plan)
+        self._check_scoped_reads(tree)
         self._pin_system_views(tree)
         redshift.check_states(
             tree,
@@ -339,6 +360,7 @@ class SqlSession(WorkspaceStatements):
             for text in workspace.inner_queries(tree):
                 self._check(duckparse.inspect(self._cur, text), plan)
             self._plan = plan
+        self._register_user_views(norm)
         if sysviews.referenced(norm):
             try:
                 sysviews.register(self._cur, self._backend, self._dbs, norm)
@@ -372,6 +394,10 @@ class SqlSession(WorkspaceStatements):
                 t = dataclasses.replace(t, database=ws.WORKSPACE, owner=plan.owner(t.path))
             if t.kind in (Kind.WRITE, Kind.DDL) and t.database is None:
                 t = dataclasses.replace(t, database=self._database_of_path(t.path))
+            if t.kind is Kind.READ and not self._policy.superuser(self._who):
+                t = self._read_target(t)
+            elif t.database == ws.WORKSPACE and self._creates_existing(t):
+                t = dataclasses.replace(t, existing=True)
             self._policy.check([t], self._who)
 
     def _database_of(self, table: exp.Table) -> str | None:
@@ -513,6 +539,7 @@ class SqlSession(WorkspaceStatements):
     def _intercepted(self, ic: rewrite.Intercepted, sql: str) -> Result:
         k = ic.kind
         if k in ("create_db", "alter_db", "drop_db"):
+            self._may_manage_databases(k)
             if self.in_transaction:
                 raise SqlError("25001", f"{ic.kind.split('_')[0].upper()} DATABASE cannot run"
                                " inside a transaction block")  # fmt: skip
