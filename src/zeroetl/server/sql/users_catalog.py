@@ -30,6 +30,7 @@ VIEWS = (
 PINNED = frozenset(VIEWS)
 _REFERENCED = re.compile(r"\b(" + "|".join(VIEWS) + r")\b", re.I)
 PUBLIC_ID = 0
+GROUP_OIDS = 1_000_000  # pg_roles holds users and groups: a group's oid is this + its id
 
 USERS = pa.schema([("name", pa.string()), ("id", pa.int64()), ("superuser", pa.bool_()),
                    ("createdb", pa.bool_()), ("connection_limit", pa.int64()),
@@ -55,8 +56,8 @@ def view_sql(s: str) -> list[str]:
         " false AS rolreplication, coalesce(connection_limit, -1)::INTEGER AS rolconnlimit,"
         " '********' AS rolpassword, valid_until AS rolvaliduntil, false AS rolbypassrls,"
         " NULL::VARCHAR[] AS rolconfig FROM zeroetl_sql_users"
-        " UNION ALL SELECT id, name, false, true, false, false, false, false, -1, NULL, NULL,"
-        " false, NULL FROM zeroetl_sql_groups"
+        f" UNION ALL SELECT id + {GROUP_OIDS}, name, false, true, false, false, false, false,"
+        " -1, NULL, NULL, false, NULL FROM zeroetl_sql_groups"
     )
     privileges = "SELECT * FROM zeroetl_sql_grants WHERE kind = "
     return [
@@ -68,7 +69,8 @@ def view_sql(s: str) -> list[str]:
         f"CREATE OR REPLACE VIEW {s}.pg_group AS SELECT g.name AS groname, g.id AS grosysid,"
         " coalesce((SELECT list(m.user_id ORDER BY m.user_id) FROM zeroetl_sql_members m WHERE"
         " m.group_id = g.id), []::BIGINT[]) AS grolist FROM zeroetl_sql_groups g",
-        f"CREATE OR REPLACE VIEW {s}.pg_auth_members AS SELECT group_id AS roleid, user_id AS"
+        f"CREATE OR REPLACE VIEW {s}.pg_auth_members AS SELECT group_id + {GROUP_OIDS} AS"
+        " roleid, user_id AS"
         f" member, {ADMIN.id}::BIGINT AS grantor, false AS admin_option FROM zeroetl_sql_members",
         f"CREATE OR REPLACE VIEW {s}.svv_user_info AS SELECT name AS user_name, id::INTEGER AS"
         " user_id, createdb, superuser, superuser AS catalog_update, coalesce(CAST("

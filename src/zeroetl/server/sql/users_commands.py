@@ -1,18 +1,18 @@
 """The user, group and grant statements as commands (Redshift's syntax; users_sql.py lexes).
 
-    CREATE USER name [WITH] PASSWORD { 'pw' | 'md5<hex>' | DISABLE } [option ...]
-    ALTER USER name [WITH] { option ... | RENAME TO new }
-        option: CREATEUSER | NOCREATEUSER | CREATEDB | NOCREATEDB | IN GROUP g [, ...] |
-                VALID UNTIL { 'time' | 'infinity' } | CONNECTION LIMIT { n | UNLIMITED } |
-                SYSLOG ACCESS { RESTRICTED | UNRESTRICTED } | SESSION TIMEOUT n |
-                RESET SESSION TIMEOUT | PASSWORD ...
-    DROP USER [IF EXISTS] name [, ...]
-    CREATE GROUP g [[WITH] [USER] name [, ...]]
-    ALTER GROUP g { ADD USER name [, ...] | DROP USER name [, ...] | RENAME TO new }
-    DROP GROUP g
-    GRANT|REVOKE privilege [, ...] | ALL [PRIVILEGES]
-        ON { DATABASE d [, ...] | SCHEMA s [, ...] | [TABLE] t [, ...] | ALL TABLES IN SCHEMA s [, ...] }
-        TO|FROM { name | GROUP g | PUBLIC } [, ...]
+CREATE USER name [WITH] PASSWORD { 'pw' | 'md5<hex>' | DISABLE } [option ...]
+ALTER USER name [WITH] { option ... | RENAME TO new }
+    option: CREATEUSER | NOCREATEUSER | CREATEDB | NOCREATEDB | IN GROUP g [, ...] |
+            VALID UNTIL { 'time' | 'infinity' } | CONNECTION LIMIT { n | UNLIMITED } |
+            SYSLOG ACCESS { RESTRICTED | UNRESTRICTED } | SESSION TIMEOUT n |
+            RESET SESSION TIMEOUT | PASSWORD ...
+DROP USER [IF EXISTS] name [, ...]
+CREATE GROUP g [[WITH] [USER] name [, ...]]
+ALTER GROUP g { ADD USER name [, ...] | DROP USER name [, ...] | RENAME TO new }
+DROP GROUP g
+GRANT|REVOKE privilege [, ...] | ALL [PRIVILEGES]
+    ON { DATABASE d [, ...] | SCHEMA s [, ...] | [TABLE] t [, ...] | ALL TABLES IN SCHEMA s [, ...] }
+    TO|FROM { name | GROUP g | PUBLIC } [, ...]
 """
 
 from __future__ import annotations
@@ -141,8 +141,10 @@ def _user_options(t: Tokens, user: str, *, creating: bool) -> UserOptions:
     while not t.done():
         if t.take("PASSWORD"):
             t.take("=")
-            o.password = Password("disable") if t.take("DISABLE") else check_password(
-                t.string("a password string or DISABLE"), user
+            o.password = (
+                Password("disable")
+                if t.take("DISABLE")
+                else check_password(t.string("a password string or DISABLE"), user)
             )
         elif t.take("ENCRYPTED", "PASSWORD") or t.take("UNENCRYPTED", "PASSWORD"):
             o.password = check_password(t.string("a password string"), user)
@@ -202,7 +204,7 @@ def check_password(text: str, user: str) -> Password:
     if problems:
         raise SqlError(
             "22023",
-            f"invalid password for user \"{user}\": a password must {', '.join(problems)}",
+            f'invalid password for user "{user}": a password must {", ".join(problems)}',
         )
     return Password("plain", text)
 

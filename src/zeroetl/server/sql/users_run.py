@@ -228,7 +228,7 @@ def _may_grant(cmd: GrantCmd, ctx: Context, db: str, schema: str, name: str) -> 
     what = {"database": f"database {db}", "schema": f"schema {schema}",
             "tables": f"schema {schema}", "table": f"table {name}"}[cmd.kind]  # fmt: skip
     if db == ws.WORKSPACE and cmd.kind != "database":
-        owner = ws.owner_of(ctx.con, schema, name if cmd.kind == "table" else "")
+        owner = owner_of(ctx.con, schema, name if cmd.kind == "table" else "")
         if owner == ctx.user:
             return
     verb = "revoke" if cmd.revoke else "grant"
@@ -259,10 +259,10 @@ def _resolve(kind: str, obj: tuple[str, ...], ctx: Context) -> tuple[str, str, s
             " AND lower(schema_name) = lower(?) AND schema_name NOT IN ('_zeroetl',"
             " 'information_schema', 'pg_catalog') LIMIT 1",
             [db, obj[-1]],
-        ).fetchone()
-        if db is None or row is None:
+        ).fetchall()
+        if db is None or not row:
             raise SqlError("3F000", f'schema "{".".join(obj)}" does not exist')
-        return str(row[0]), str(row[1]), ""
+        return str(row[0][0]), str(row[0][1]), ""
     found = relation(ctx.con, obj, ctx.catalog, ctx.schemas)
     if found is None or _known_db(found[0], ctx) is None or found[1] == "_zeroetl":
         raise SqlError("42P01", f'relation "{".".join(obj)}" does not exist')
@@ -288,7 +288,18 @@ def relation(
             " view_name FROM duckdb_views() WHERE lower(database_name) = lower($1) AND"
             " lower(schema_name) = lower($2) AND lower(view_name) = lower($3) LIMIT 1",
             [db, schema, name],
-        ).fetchone()
-        if row is not None:
-            return str(row[0]), str(row[1]), str(row[2])
+        ).fetchall()  # all: DuckDB keeps a result open until it is read to the end
+        if row:
+            return str(row[0][0]), str(row[0][1]), str(row[0][2])
     return None
+
+
+def owner_of(con: duckdb.DuckDBPyConnection, schema: str, name: str = "") -> str | None:
+    """workspace_store.owner_of, reading its whole result (a result left open on the session's
+    cursor would block the statement that follows)."""
+    rows = con.execute(
+        f"SELECT owner FROM {ws.WORKSPACE}.{ws.BOOK}.objects WHERE schema_name = ? AND name = ?"
+        " ORDER BY created_at DESC",
+        [schema, name],
+    ).fetchall()
+    return str(rows[0][0]) if rows else None

@@ -91,7 +91,7 @@ class UserStatements:
             return False
         if not name.startswith(("CREATE", "SELECT INTO")):
             return False
-        return ws.existing(self._cur, t.path[1], t.path[2]) is not None
+        return users_run.relation(self._cur, t.path, ws.WORKSPACE, []) is not None
 
     def _forget_grants(self, plan: workspace.Plan) -> None:
         """Grants go with the objects a statement dropped, and follow the ones it renamed."""
@@ -124,7 +124,7 @@ class UserStatements:
         if db == ws.WORKSPACE and self._workspace:
             if found[1] == ws.BOOK:
                 return t  # the policy refuses _zeroetl by name
-            owner = ws.owner_of(self._cur, found[1], found[2])
+            owner = users_run.owner_of(self._cur, found[1], found[2])
             return dataclasses.replace(t, path=found, database=db, owner=owner)
         if db in self._dbs and found[1] != ws.BOOK:
             return dataclasses.replace(t, path=found, database=db)

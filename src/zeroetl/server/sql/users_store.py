@@ -217,8 +217,7 @@ class UserStore:
                     [new.name, name],
                 )
                 db.execute(
-                    "UPDATE sql_grants SET grantee = ? WHERE grantee_kind = 'user' AND"
-                    " grantee = ?",
+                    "UPDATE sql_grants SET grantee = ? WHERE grantee_kind = 'user' AND grantee = ?",
                     [new.name, name],
                 )
 
@@ -226,9 +225,7 @@ class UserStore:
         with self._tx() as db:
             db.execute("DELETE FROM sql_users WHERE name = ?", [name])
             db.execute("DELETE FROM sql_group_members WHERE user_name = ?", [name])
-            db.execute(
-                "DELETE FROM sql_grants WHERE grantee_kind = 'user' AND grantee = ?", [name]
-            )
+            db.execute("DELETE FROM sql_grants WHERE grantee_kind = 'user' AND grantee = ?", [name])
 
     def _exists_not(self, name: str) -> None:
         if name in self.snapshot.users:
