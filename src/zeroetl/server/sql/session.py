@@ -130,6 +130,9 @@ class SqlSession(WorkspaceStatements, UserStatements):
             timeout_ms=self._limits.statement_timeout_ms,
             apply_search_path=self._apply_search_path,
         )
+        self._params.values["is_superuser"] = "on" if self._policy.superuser(self._who) else "off"
+        # psql's \password asks, then sends ALTER USER ... PASSWORD '<SCRAM verifier>'
+        self._params.values["password_encryption"] = "scram-sha-256"
         if self._catalog == ws.WORKSPACE:
             self._params.schemas = [ws.DEFAULT_SCHEMA]
             for name in ("default_transaction_read_only", "transaction_read_only"):

@@ -27,7 +27,7 @@ _TOKEN = re.compile(
     re.X,
 )
 _FIRST = re.compile(r"\s*(CREATE|ALTER|DROP|GRANT|REVOKE)\b(?:\s+(USER|GROUP|ROLE)\b)?", re.I)
-_PASSWORD = re.compile(r"(\bPASSWORD\s*=?\s*)'(?:[^']|'')*(?:'|$)", re.I | re.S)
+_AFTER_PASSWORD = re.compile(r"\bPASSWORD\s*=?\s*[Ee]?$", re.I)
 MASK = "'********'"
 
 
@@ -40,8 +40,22 @@ def is_user_statement(code: str) -> bool:
 
 
 def redact(sql: str) -> str:
-    """`sql` with every PASSWORD '...' literal masked (an unterminated one to the end)."""
-    return _PASSWORD.sub(lambda m: m.group(1) + MASK, sql)
+    """`sql` with the literal after every PASSWORD keyword masked (an unterminated one to the
+    end; comments between them skipped), strings elsewhere left alone."""
+    from .rewrite import segments
+
+    out: list[str] = []
+    after_keyword = False
+    for is_code, text in segments(sql):
+        if is_code:
+            after_keyword = bool(_AFTER_PASSWORD.search(text)) or (after_keyword and not text.strip())
+            out.append(text)
+        elif text.startswith(("--", "/*")):
+            out.append(text)
+        else:
+            out.append(MASK if after_keyword else text)
+            after_keyword = False
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -122,8 +136,14 @@ class Tokens:
 
     def error(self, wanted: str) -> SqlError:
         t = self.peek()
-        # a string token may be a password: never echo it
-        near = "end of input" if t is None else ("a string" if t.kind == "string" else t.raw)
+        before = self.items[self.i - 1] if self.i > 0 else None
+        # a string token may be a password, and so may anything written after PASSWORD
+        if t is None:
+            near = "end of input"
+        elif t.kind == "string" or (before is not None and before.text == "PASSWORD"):
+            near = "a string" if t.kind == "string" else "the password"
+        else:
+            near = t.raw
         return SqlError(SYNTAX, f"syntax error at or near {near!r}: expected {wanted}")
 
     def name(self, what: str = "a name") -> str:
