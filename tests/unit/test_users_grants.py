@@ -242,3 +242,18 @@ def test_store_survives_reopening(tmp_path: Path) -> None:
     assert PW.encode() not in raw
     ann = snap.users["ann"]
     assert ann.scram and ann.scram.startswith("SCRAM-SHA-256$4096:") and ann.md5
+
+
+def test_session_record_of_its_statement_masks_passwords(hub: Hub) -> None:
+    admin = hub.session()
+    tag(admin, f"create user ann password '{PW}'")
+    assert admin.query == "create user ann password '********'"
+    with pytest.raises(SqlError) as e:
+        rows(admin, f"alter user ann password '{PW}' bogus")
+    assert PW not in str(e.value) and PW not in admin.query
+    tag(admin, "select 'password' as x")
+    assert admin.query == "select 'password' as x"
+    # a user changing their own password: the same
+    ann = hub.session("ann")
+    tag(ann, "alter user ann password 'Another1pass'")
+    assert ann.query == "alter user ann password '********'"
