@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from tests.sandbox_support import CATEGORIES, Warehouse
+from tests.service_support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,9 @@ def wh(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[War
 
 
 def dsn(wh: Warehouse, user: str, password: str, dbname: str = "dev") -> str:
-    return f"host=127.0.0.1 port={wh.serve.sql_port} user={user} dbname={dbname} password={password}"
+    return (
+        f"host=127.0.0.1 port={wh.serve.sql_port} user={user} dbname={dbname} password={password}"
+    )
 
 
 def q(conn: psycopg.Connection[Any], sql: str) -> list[tuple[Any, ...]]:
@@ -50,6 +53,14 @@ def login_error(wh: Warehouse, user: str, password: str) -> tuple[str, str]:
     if f'password authentication failed for user "{user}"' in text:
         return "28P01", text
     return ("53300" if "too many connections" in text else "?"), text
+
+
+def _logs_in(wh: Warehouse, user: str, password: str) -> bool:
+    try:
+        psycopg.connect(dsn(wh, user, password), connect_timeout=10).close()
+        return True
+    except psycopg.OperationalError:
+        return False
 
 
 def error(conn: psycopg.Connection[Any], sql: str) -> psycopg.Error:
@@ -111,6 +122,8 @@ def test_users_grants_logins_and_restart(wh: Warehouse) -> None:
         assert error(bob, f"select * from {table}").sqlstate == "42501"
         state, text = login_error(wh, "bob", PW)  # CONNECTION LIMIT 1
         assert state == "53300" and "too many connections" in text
+    # the first one closed: room again (once the service has seen it go)
+    wait_for(lambda: _logs_in(wh, "bob", PW), "bob's closed session to be released", 10)
     # \du and svv_user_info
     du = psql(wh, "-c", r"\du")
     assert "ann" in du and "bob" in du and "readers" in du and "Superuser" in du

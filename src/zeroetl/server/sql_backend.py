@@ -170,7 +170,7 @@ class SqlEndpoint:
     def _session(self, database: str, user: str) -> SqlSession:
         u = self.users.snapshot.users.get(user)
         if u is not None and u.connection_limit is not None:
-            open_ = sum(1 for s in self.sessions() if s.user == user)
+            open_ = sum(1 for s in self.sessions() if s.user == user and not s.closed)
             if open_ >= u.connection_limit:
                 raise SqlError("53300", f'too many connections for role "{user}"')
         session = SqlSession(

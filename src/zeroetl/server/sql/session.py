@@ -98,8 +98,10 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._who = Principal(user)
         self._pinned = PINNED_VIEWS
         self._cte_names: frozenset[str] = frozenset()
+        self._relations: dict[tuple[str, str, str], tuple[str, str, str]] | None = None
         # the statement running or last run, passwords masked (what activity views may show)
         self.query = ""
+        self.closed = False
         self._current: StatementRun | None = None
         self._stop_reason: str | None = None  # why the running statement is being interrupted
         # Statements count as readers until their result is read (a checkpoint that must
@@ -165,6 +167,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
             self._cur.interrupt()
 
     def close(self) -> None:
+        self.closed = True  # no longer counts against the user's CONNECTION LIMIT
         self._drop_open_result()
         try:
             if self.in_transaction:
@@ -320,6 +323,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._refresh_catalog(self._backend.databases())
         self._plan = None
         self._cte_names = frozenset()
+        self._relations = None
         norm = rewrite.normalize(sql)
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)

@@ -269,8 +269,29 @@ def _resolve(kind: str, obj: tuple[str, ...], ctx: Context) -> tuple[str, str, s
     return found
 
 
+Index = dict[tuple[str, str, str], tuple[str, str, str]]
+
+
+def relation_index(con: duckdb.DuckDBPyConnection) -> Index:
+    """Every table and view of the attached databases, by lower-cased name (one catalog read
+    serves all the names of a statement)."""
+    rows = con.execute(
+        "SELECT database_name, schema_name, table_name FROM duckdb_tables() WHERE NOT temporary"
+        " UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE NOT"
+        " internal AND NOT temporary"
+    ).fetchall()
+    out: Index = {}
+    for db, schema, name in rows:
+        out.setdefault((db.lower(), schema.lower(), name.lower()), (db, schema, name))
+    return out
+
+
 def relation(
-    con: duckdb.DuckDBPyConnection, path: tuple[str, ...], catalog: str, schemas: list[str]
+    con: duckdb.DuckDBPyConnection,
+    path: tuple[str, ...],
+    catalog: str,
+    schemas: list[str],
+    index: Index | None = None,
 ) -> tuple[str, str, str] | None:
     """The table or view a name means, as DuckDB resolves it from `catalog` with the search path
     `schemas` (names compared case-insensitively, returned as the catalog spells them)."""
@@ -280,17 +301,11 @@ def relation(
         candidates = [(catalog, *path), (path[0], "main", path[1])]
     else:
         candidates = [(catalog, s, path[0]) for s in schemas]
+    found = index if index is not None else relation_index(con)
     for db, schema, name in candidates:
-        row = con.execute(
-            "SELECT database_name, schema_name, table_name FROM duckdb_tables() WHERE"
-            " lower(database_name) = lower($1) AND lower(schema_name) = lower($2) AND"
-            " lower(table_name) = lower($3) UNION ALL SELECT database_name, schema_name,"
-            " view_name FROM duckdb_views() WHERE lower(database_name) = lower($1) AND"
-            " lower(schema_name) = lower($2) AND lower(view_name) = lower($3) LIMIT 1",
-            [db, schema, name],
-        ).fetchall()  # all: DuckDB keeps a result open until it is read to the end
-        if row:
-            return str(row[0][0]), str(row[0][1]), str(row[0][2])
+        hit = found.get((db.lower(), schema.lower(), name.lower()))
+        if hit is not None:
+            return hit
     return None
 
 

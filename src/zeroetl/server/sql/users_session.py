@@ -34,6 +34,7 @@ class UserStatements:
     _who: Principal
     user: str
     _cte_names: frozenset[str]
+    _relations: users_run.Index | None  # the catalog's relations, read once per statement
     _pinned: frozenset[str]
     _refresh_catalog: Callable[[list[str]], None]
 
@@ -117,7 +118,11 @@ class UserStatements:
         return self._resolved(t)
 
     def _resolved(self, t: Touch) -> Touch:
-        found = users_run.relation(self._cur, t.path, self._catalog, list(self._schemas))
+        if self._relations is None:  # read once per statement
+            self._relations = users_run.relation_index(self._cur)
+        found = users_run.relation(
+            self._cur, t.path, self._catalog, list(self._schemas), self._relations
+        )
         if found is None:
             return t
         db = found[0]

@@ -48,7 +48,9 @@ def redact(sql: str) -> str:
     after_keyword = False
     for is_code, text in segments(sql):
         if is_code:
-            after_keyword = bool(_AFTER_PASSWORD.search(text)) or (after_keyword and not text.strip())
+            after_keyword = bool(_AFTER_PASSWORD.search(text)) or (
+                after_keyword and not text.strip()
+            )
             out.append(text)
         elif text.startswith(("--", "/*")):
             out.append(text)
