@@ -257,3 +257,28 @@ def test_session_record_of_its_statement_masks_passwords(hub: Hub) -> None:
     ann = hub.session("ann")
     tag(ann, "alter user ann password 'Another1pass'")
     assert ann.query == "alter user ann password '********'"
+
+
+def test_views_read_with_their_owners_rights_checked_at_query_time(hub: Hub) -> None:
+    admin = hub.session()
+    for u in ("ann", "bob"):
+        tag(admin, f"create user {u} password '{PW}'")
+    tag(admin, "grant usage on schema aurora.demodb to ann")
+    tag(admin, "grant select on aurora.demodb.sales to ann")
+    ann, bob = hub.session("ann"), hub.session("bob")
+    tag(ann, "create table mine as select 1 as k")
+    tag(ann, "create view v as select s.salesid from aurora.demodb.sales s, mine")
+    tag(ann, "create view vv as select * from v")  # nested
+    tag(ann, "create materialized view mv as select count(*) as n from aurora.demodb.sales")
+    tag(ann, "grant select on v, vv, mv to bob")
+    # bob reads through ann's views without any grant on sales
+    assert rows(bob, "select count(*) from dev.public.vv") == [(10,)]
+    assert rows(bob, "select n from dev.public.mv") == [(10,)]
+    refused(bob, "select count(*) from aurora.demodb.sales")
+    # once ann may not read sales, nobody reads it through her views
+    tag(admin, "revoke select on aurora.demodb.sales from ann")
+    for who in (ann, bob):
+        for view in ("v", "vv", "mv"):
+            msg = refused(who, f"select * from dev.public.{view}")
+            assert "its owner ann may not read sales" in msg
+    assert rows(ann, "select k from mine") == [(1,)]

@@ -15,9 +15,10 @@ import dataclasses
 from collections.abc import Callable
 
 import duckdb
+import sqlglot
 from sqlglot import exp
 
-from . import users_catalog, users_commands, users_run, users_sql, workspace
+from . import mviews, users_catalog, users_commands, users_run, users_sql, workspace
 from . import workspace_store as ws
 from .errors import SqlError
 from .policy import Kind, Policy, Principal, Touch
@@ -117,7 +118,7 @@ class UserStatements:
             return t
         return self._resolved(t)
 
-    def _resolved(self, t: Touch) -> Touch:
+    def _resolved(self, t: Touch, depth: int = 0) -> Touch:
         if self._relations is None:  # read once per statement
             self._relations = users_run.relation_index(self._cur)
         found = users_run.relation(
@@ -130,10 +131,65 @@ class UserStatements:
             if found[1] == ws.BOOK:
                 return t  # the policy refuses _zeroetl by name
             owner = users_run.owner_of(self._cur, found[1], found[2])
+            self._owner_may_read(found, owner, depth)
             return dataclasses.replace(t, path=found, database=db, owner=owner)
         if db in self._dbs and found[1] != ws.BOOK:
             return dataclasses.replace(t, path=found, database=db)
         return t
+
+    def _owner_may_read(self, found: tuple[str, str, str], owner: str | None, depth: int) -> None:
+        """A view (or materialized view) of dev reads with its owner's rights, checked now, as
+        Redshift does: revoking the owner's SELECT on a table stops every reader of the view."""
+        if owner is None or self._policy.superuser(Principal(owner)):
+            return  # not recorded (made before users existed), or a superuser's
+        if depth > 8:
+            raise SqlError("42P17", f"views nested too deeply under {found[2]}")
+        _, schema, name = found
+        mv = mviews.get(self._cur, schema, name)
+        reads: list[Touch] = []
+        if mv is not None:
+            for key in mv.inputs:
+                db, s, n = mviews.split(key)
+                reads.append(Touch(Kind.READ, "SELECT", (db, s, n), database=db))
+        else:
+            rows = self._cur.execute(
+                "SELECT sql FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND"
+                " view_name = ?",
+                [ws.WORKSPACE, schema, name],
+            ).fetchall()
+            if not rows:
+                return  # a table
+            try:
+                body = sqlglot.parse_one(str(rows[0][0]), read="duckdb")
+            except sqlglot.errors.ParseError:
+                raise SqlError("XX000", f"cannot check the rights of view {name}") from None
+            for table in body.find_all(exp.Table):
+                path = tuple(p for p in (table.catalog, table.db, table.name) if p)
+                if not path or path == (schema, name) or not isinstance(table.this, exp.Identifier):
+                    continue
+                if len(path) == 1 and _cte_in_scope(table, path[0].lower()):
+                    continue
+                reads.append(self._view_name(path, schema, depth))
+        for r in reads:
+            if r.database is None:
+                continue
+            refused = self._policy.select(r, Principal(owner))
+            if refused is not None:
+                raise SqlError(
+                    "42501",
+                    f"permission denied for view {name}: its owner {owner} may not read"
+                    f" {r.path[-1]} ({refused.message})",
+                    hint="a view reads with its owner's rights, as on Redshift",
+                )
+
+    def _view_name(self, path: tuple[str, ...], schema: str, depth: int) -> Touch:
+        """A name in a dev view's body: DuckDB binds it in the view's own schema first."""
+        t = Touch(Kind.READ, "SELECT", path)
+        if len(path) == 1:
+            found = users_run.relation(self._cur, path, ws.WORKSPACE, [schema], self._relations)
+            if found is not None:
+                t = Touch(Kind.READ, "SELECT", found)
+        return self._resolved(t, depth + 1)
 
     def _check_scoped_reads(self, tree: exp.Expression) -> None:
         """Names that are a CTE somewhere in the statement but not where they are used."""
