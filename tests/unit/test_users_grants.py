@@ -160,6 +160,8 @@ def test_user_management_rights_and_errors(hub: Hub) -> None:
     refused(admin, "grant usage on schema aurora.nosuch to ann", "3F000")
     refused(admin, "grant select on schema aurora.demodb to ann", "0LP01")
     refused(admin, "create role r", "0A000")
+    refused(admin, 'create user "a\x01b" password disable', "42602")
+    refused(admin, "create user public password disable", "42939")
     # a superuser by CREATEUSER manages users too
     tag(admin, f"create user boss password '{PW}' createuser")
     boss = hub.session("boss")

@@ -92,6 +92,8 @@ def test_groups_and_grants() -> None:
         ("grant select on t to a with grant option", "0A000", "GRANT OPTION"),
         ("grant execute on function f() to a", "0A000", "functions"),
         ("create role r login", "0A000", "CREATE USER"),
+        ("create user a password disable connection limit 99999999999999999999", "22023", "65535"),
+        ("create user a password disable session timeout 5", "22023", "between 60"),
     ],
 )
 def test_refusals_are_clear_and_never_echo_the_password(sql: str, state: str, words: str) -> None:

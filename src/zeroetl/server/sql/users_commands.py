@@ -158,8 +158,8 @@ def _user_options(t: Tokens, user: str, *, creating: bool) -> UserOptions:
             o.valid_until = _valid_until(t.string("a time ('2027-01-01') or 'infinity'"))
         elif t.take("CONNECTION", "LIMIT"):
             o.connection_limit = -1 if t.take("UNLIMITED") else t.number("a number or UNLIMITED")
-            if o.connection_limit < -1:
-                raise SqlError("22023", "CONNECTION LIMIT must be a positive number or UNLIMITED")
+            if not -1 <= o.connection_limit <= 65535:
+                raise SqlError("22023", "CONNECTION LIMIT must be 0 to 65535 or UNLIMITED")
         elif t.take("SYSLOG", "ACCESS"):
             o.syslog_access = t.name("RESTRICTED or UNRESTRICTED").upper()
             if o.syslog_access not in ("RESTRICTED", "UNRESTRICTED"):

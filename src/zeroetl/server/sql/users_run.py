@@ -107,6 +107,8 @@ def _check_name(name: str, what: str) -> None:
         raise SqlError("42939", f'{what} name "{name}" is reserved')
     if len(name) > 127:
         raise SqlError("42622", f"{what} name is longer than 127 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise SqlError("42602", f"invalid {what} name: control characters are not allowed")
 
 
 def _users(cmd: CreateUser | AlterUser | DropUser, ctx: Context) -> str:
