@@ -274,13 +274,15 @@ def _resolve(kind: str, obj: tuple[str, ...], ctx: Context) -> tuple[str, str, s
 Index = dict[tuple[str, str, str], tuple[str, str, str]]
 
 
-def relation_index(con: duckdb.DuckDBPyConnection) -> Index:
-    """Every table and view of the attached databases, by lower-cased name (one catalog read
-    serves all the names of a statement)."""
+def relation_index(con: duckdb.DuckDBPyConnection, databases: list[str] | None = None) -> Index:
+    """Every table and view of `databases` (all attached ones when None), by lower-cased name:
+    one catalog read serves all the names of a statement."""
+    where = "NOT temporary" if databases is None else "list_contains($1, database_name)"
     rows = con.execute(
-        "SELECT database_name, schema_name, table_name FROM duckdb_tables() WHERE NOT temporary"
-        " UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE NOT"
-        " internal AND NOT temporary"
+        f"SELECT database_name, schema_name, table_name FROM duckdb_tables() WHERE {where}"
+        " UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE"
+        f" {where} AND NOT internal",
+        [databases] if databases is not None else None,
     ).fetchall()
     out: Index = {}
     for db, schema, name in rows:

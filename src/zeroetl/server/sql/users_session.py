@@ -120,7 +120,8 @@ class UserStatements:
 
     def _resolved(self, t: Touch, depth: int = 0) -> Touch:
         if self._relations is None:  # read once per statement
-            self._relations = users_run.relation_index(self._cur)
+            # only what grants protect: the replicated databases and dev
+            self._relations = users_run.relation_index(self._cur, [*self._dbs, ws.WORKSPACE])
         found = users_run.relation(
             self._cur, t.path, self._catalog, list(self._schemas), self._relations
         )
