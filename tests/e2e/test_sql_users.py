@@ -127,6 +127,12 @@ def test_users_grants_logins_and_restart(wh: Warehouse) -> None:
     # \du and svv_user_info
     du = psql(wh, "-c", r"\du")
     assert "ann" in du and "bob" in du and "readers" in du and "Superuser" in du
+    # a regular user: \du works too, svv_user_info shows their own row, SHOW is_superuser off
+    du_ann = psql(wh, "-c", r"\du", user="ann", password=PW)
+    assert "readers" in du_ann and "admin" in du_ann
+    mine = psql(wh, "-At", "-c", "select user_name from svv_user_info", "-c", "show is_superuser",
+                user="ann", password=PW)  # fmt: skip
+    assert mine.split() == ["ann", "off"]
     with wh.connect() as admin:
         info = q(admin, "select user_name, superuser from svv_user_info order by user_id")
         assert info == [("admin", True), ("ann", False), ("bob", False)]
