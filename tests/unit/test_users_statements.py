@@ -4,13 +4,16 @@ password in any error, record, repr or view."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from zeroetl.server.pgwire.auth import Authenticator, ScramVerifier
-from zeroetl.server.pgwire.credentials import Credentials, md5_verifier
+from zeroetl.server.pgwire.auth import AuthFailed, ScramVerifier
 from zeroetl.server.sql.errors import SqlError
 from zeroetl.server.sql.users_commands import (
     AlterGroup,
@@ -22,6 +25,8 @@ from zeroetl.server.sql.users_commands import (
     parse,
 )
 from zeroetl.server.sql.users_sql import is_user_statement, redact
+from zeroetl.server.sql.users_store import User, md5_verifier
+from zeroetl.server.sql_auth import authenticator
 
 PW = "Secret123x"
 
@@ -124,21 +129,43 @@ def test_redact() -> None:
     assert PW not in repr(parse(f"create user a password '{PW}'"))
 
 
-def test_authenticator_asks_the_lookup_for_unknown_users(tmp_path: Path) -> None:
-    v = ScramVerifier.from_password(PW).to_text()
-    seen: list[str] = []
+def test_authenticator_takes_store_users_after_admin(tmp_path: Path, monkeypatch: Any) -> None:
+    """A real SCRAM exchange, client side computed here, for a user found in the store; admin
+    from the environment first; unknown users get the decoy and fail alike."""
+    monkeypatch.setenv("ZEROETL_SQL_PASSWORD", "Admin123pw")
+    ann = User("ann", 101, ScramVerifier.from_password(PW).to_text(), md5_verifier(PW, "ann"))
+    asked: list[str] = []
 
-    def lookup(user: str) -> Credentials | None:
-        seen.append(user)
-        return Credentials(scram=v, md5=md5_verifier(PW, user)) if user == "ann" else None
+    def store(user: str) -> User | None:
+        asked.append(user)
+        return ann if user == "ann" else None
 
-    auth = Authenticator({"admin": "Admin123pw"}, lookup)
-    admin = auth.credentials("admin")
-    assert admin is not None and admin.md5 == md5_verifier("Admin123pw", "admin")
-    assert auth.credentials("ann") == Credentials(v, md5_verifier(PW, "ann"))
-    assert auth.credentials("nobody") is None
-    assert seen == ["ann", "nobody"]  # configured users never reach the lookup
-    # an unknown user still gets a full (decoy) exchange: same messages, same failure
-    ex = auth.exchange("nobody")
-    first = ex.first(b"n,,n=nobody,r=abcdefgh").decode()
-    assert first.startswith("r=abcdefgh") and ",i=4096" in first
+    auth = authenticator(tmp_path, store)
+    assert _scram_login(auth, "ann", PW)
+    assert not _scram_login(auth, "ann", "Wrong123pw")
+    assert not _scram_login(auth, "nobody", PW)
+    assert _scram_login(auth, "admin", "Admin123pw")
+    assert "admin" not in asked  # configured users never reach the store
+    assert md5_verifier(PW, "ann") == "md5" + hashlib.md5(b"Secret123xann").hexdigest()
+
+
+def _scram_login(auth: Any, user: str, password: str) -> bool:
+    """The client's side of SCRAM-SHA-256 (RFC 5802), against the server's exchange."""
+    ex = auth.exchange(user)
+    nonce = base64.b64encode(os.urandom(18)).decode()
+    first_bare = f"n={user},r={nonce}"
+    server_first = ex.first(("n,," + first_bare).encode()).decode()
+    attrs = dict(p.split("=", 1) for p in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
+                                 int(attrs["i"]))  # fmt: skip
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored = hashlib.sha256(client_key).digest()
+    without_proof = f"c={base64.b64encode(b'n,,').decode()},r={attrs['r']}"
+    message = f"{first_bare},{server_first},{without_proof}".encode()
+    signature = hmac.new(stored, message, hashlib.sha256).digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    try:
+        ex.final(f"{without_proof},p={base64.b64encode(proof).decode()}".encode())
+    except AuthFailed:
+        return False
+    return True

@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from zeroetl.errors import ZeroEtlError
-from zeroetl.server.pgwire.auth import Authenticator
-from zeroetl.server.pgwire.credentials import Credentials
 from zeroetl.server.pgwire.server import PgServer
 from zeroetl.server.sql.errors import SqlError
 from zeroetl.server.sql.grants import Access
@@ -26,7 +24,8 @@ from zeroetl.server.sql.limits import Admission, SessionLimits, format_timeout
 from zeroetl.server.sql.memguard import MemoryGuard
 from zeroetl.server.sql.policy import Policy
 from zeroetl.server.sql.session import SqlSession
-from zeroetl.server.sql.users_store import UserStore
+from zeroetl.server.sql.users_store import User, UserStore
+from zeroetl.server.sql_auth import authenticator
 
 if TYPE_CHECKING:
     from zeroetl.server.service import Service
@@ -151,7 +150,7 @@ class SqlEndpoint:
         self.memory_guard = MemoryGuard(
             service.hub_cursor, service.hub_info.memory_bytes, self.sessions
         )
-        auth = Authenticator.for_warehouse(service.warehouse, lookup=self.credentials)
+        auth = authenticator(service.warehouse, self.credentials)
         self.server = PgServer(host, port, auth, self._session)
         self.port = port
 
@@ -159,13 +158,13 @@ class SqlEndpoint:
         with self._sessions_lock:
             return list(self._sessions)
 
-    def credentials(self, user: str) -> Credentials | None:
-        """The verifiers of a user made with CREATE USER; None when unknown, disabled
-        (PASSWORD DISABLE) or past VALID UNTIL: such a login fails like a wrong password."""
+    def credentials(self, user: str) -> User | None:
+        """A user made with CREATE USER who may log in (sql_auth.py takes their verifiers);
+        None when unknown, disabled (PASSWORD DISABLE) or past VALID UNTIL."""
         u = self.users.snapshot.users.get(user)
         if u is None or u.name == "admin" or u.expired() or not (u.scram or u.md5):
             return None
-        return Credentials(scram=u.scram, md5=u.md5)
+        return u
 
     def _session(self, database: str, user: str) -> SqlSession:
         u = self.users.snapshot.users.get(user)

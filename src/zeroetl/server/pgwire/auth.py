@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroetl.errors import ConfigError
-from zeroetl.server.pgwire.credentials import Credentials, Lookup, md5_verifier
 
 MECHANISM = "SCRAM-SHA-256"
 ITERATIONS = 4096  # PostgreSQL's default scram_iterations
@@ -167,17 +166,12 @@ class ScramExchange:
 class Authenticator:
     """Users allowed on the SQL endpoint, each with a SCRAM verifier."""
 
-    def __init__(self, users: Mapping[str, str], lookup: Lookup | None = None) -> None:
-        """users: name -> password, or name -> PostgreSQL SCRAM verifier text; `lookup` finds
-        the users created with CREATE USER (configured users win over it)."""
+    def __init__(self, users: Mapping[str, str]) -> None:
+        """users: name -> password, or name -> PostgreSQL SCRAM verifier text."""
         self._verifiers: dict[str, ScramVerifier] = {}
-        self._md5: dict[str, str] = {}
-        self._lookup = lookup
         for name, secret in users.items():
             if not secret:
                 raise ConfigError(f"SQL endpoint user {name!r} has an empty password")
-            if not secret.startswith(MECHANISM + "$"):
-                self._md5[name] = md5_verifier(secret, name)
             self._verifiers[name] = (
                 ScramVerifier.parse(secret)
                 if secret.startswith(MECHANISM + "$")
@@ -191,29 +185,22 @@ class Authenticator:
     def users(self) -> list[str]:
         return sorted(self._verifiers)
 
-    def credentials(self, user: str) -> Credentials | None:
-        """The verifiers stored for `user`; None for an unknown user or one that cannot log in."""
+    def exchange(self, user: str) -> ScramExchange:
         v = self._verifiers.get(user)
         if v is not None:
-            return Credentials(scram=v.to_text(), md5=self._md5.get(user))
-        return self._lookup(user) if self._lookup is not None else None
-
-    def exchange(self, user: str) -> ScramExchange:
-        creds = self.credentials(user)
-        if creds is not None and creds.scram:
-            return ScramExchange(ScramVerifier.parse(creds.scram), known_user=True)
+            return ScramExchange(v, known_user=True)
         salt = _hmac(self._decoy_key, user.encode())[:16]
         decoy = ScramVerifier(salt, ITERATIONS, secrets.token_bytes(32), secrets.token_bytes(32))
         return ScramExchange(decoy, known_user=False)
 
     @classmethod
     def for_warehouse(
-        cls, warehouse: Path, users: Mapping[str, str] | None = None, lookup: Lookup | None = None
+        cls, warehouse: Path, users: Mapping[str, str] | None = None
     ) -> Authenticator:
         """The configured users plus `admin` (password from env or the warehouse file)."""
         all_users = dict(users or {})
         all_users.setdefault(ADMIN_USER, admin_password(warehouse))
-        return cls(all_users, lookup)
+        return cls(all_users)
 
 
 def admin_password(warehouse: Path, *, create: bool = True) -> str:

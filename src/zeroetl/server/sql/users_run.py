@@ -18,7 +18,6 @@ import duckdb
 
 from zeroetl.errors import ZeroEtlError
 from zeroetl.server.pgwire.auth import ScramVerifier
-from zeroetl.server.pgwire.credentials import md5_verifier
 
 from . import workspace_store as ws
 from .errors import SqlError
@@ -35,7 +34,7 @@ from .users_commands import (
     Password,
     UserOptions,
 )
-from .users_store import SUPERUSER, Grant, User, UserStore
+from .users_store import SUPERUSER, Grant, User, UserStore, md5_verifier
 
 DENIED = "42501"
 UNDEFINED = "42704"

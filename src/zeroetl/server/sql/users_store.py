@@ -15,6 +15,7 @@ Every read of the policy (one per table a statement touches) is served from an i
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -120,6 +121,11 @@ class Snapshot:
 
     def groups_of(self, user: str) -> list[str]:
         return sorted(g for g, users in self.members.items() if user in users)
+
+
+def md5_verifier(password: str, user: str) -> str:
+    """PostgreSQL's and Redshift's stored MD5 form: 'md5' + hex(md5(password + user name))."""
+    return "md5" + hashlib.md5((password + user).encode("utf-8")).hexdigest()
 
 
 def _now() -> str:
