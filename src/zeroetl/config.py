@@ -18,21 +18,18 @@ from __future__ import annotations
 import difflib
 import hmac
 import os
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from zeroetl.config_keys import BY_NAME, KEYS, NOT_SETTINGS, SECRET, SECTIONS, Key, Origin
+from zeroetl.config_file import FromFile, read_file, read_secret_file
+from zeroetl.config_keys import BY_NAME, KEYS, NOT_SETTINGS, SECRET, Key, Origin
 from zeroetl.config_parse import parse_value
 from zeroetl.errors import ConfigError
 
 CONFIG_ENV = "ZEROETL_CONFIG"
 FILE_NAME = "zeroetl.toml"
-MAX_FILE_BYTES = 1 << 20
-MAX_SECRET_BYTES = 64 * 1024
 REDACTED = "********"
 
 
@@ -199,7 +196,7 @@ def load(
     if unknown_flags:
         raise ValueError(f"not settings: {unknown_flags}")  # a programming error
     path, explicit = _config_path(config, env, flags, fallback_warehouse)
-    from_file = _read_file(path, explicit) if path is not None else {}
+    from_file = read_file(path, explicit) if path is not None else {}
     raw: dict[str, tuple[Any, Origin]] = {}
     for key in KEYS:
         if key.name in from_file and key.in_file:
@@ -239,8 +236,8 @@ def _default(key: Key) -> Any:
 
 
 def _parse(key: Key, value: Any, origin: Origin, base: Path | None) -> Any:
-    if isinstance(value, _FromFile):
-        return Secret(_read_secret_file(key, value.path, origin))
+    if isinstance(value, FromFile):
+        return Secret(read_secret_file(key, value.path, origin))
     parsed = parse_value(key, value, origin)
     if key.secret:
         return Secret(parsed)
@@ -265,11 +262,6 @@ def _build(
     )
 
 
-@dataclass(frozen=True)
-class _FromFile:
-    path: str
-
-
 def _from_env(key: Key, env: Mapping[str, str]) -> tuple[Any, Origin] | None:
     """The variable's value (an empty one counts as unset); the newest name wins."""
     names = (key.env, *key.env_aliases)
@@ -280,7 +272,7 @@ def _from_env(key: Key, env: Mapping[str, str]) -> tuple[Any, Origin] | None:
         value = env.get(name)
         if value:
             if name.endswith("_FILE") and key.secret:
-                return _FromFile(value), Origin("env", f"{name}={value}")
+                return FromFile(value), Origin("env", f"{name}={value}")
             return value, Origin("env", name)
     return None
 
@@ -305,136 +297,6 @@ def _config_path(
         except OSError:
             return candidate, False  # unreadable: say so when reading it
     return None, False
-
-
-def _read_file(path: Path, explicit: bool) -> dict[str, tuple[Any, Origin]]:
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-            mode = os.fstat(f.fileno()).st_mode
-    except FileNotFoundError:
-        if not explicit:
-            return {}
-        raise ConfigError(f"no configuration file {path}", hint="check --config") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a zeroetl.toml")
-    try:
-        text = data.decode("utf-8")
-        doc = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    found = _flatten(doc, path, text)
-    inline = [name for name in found if name in BY_NAME and BY_NAME[name].secret]
-    if inline and mode & 0o077:
-        raise ConfigError(
-            f"{path} holds a secret ({', '.join(inline)}) and is readable by others",
-            hint=f"chmod 600 {path}, or give the secret as a *_file path",
-        )
-    return found
-
-
-def _flatten(doc: dict[str, Any], path: Path, text: str) -> dict[str, tuple[Any, Origin]]:
-    out: dict[str, tuple[Any, Origin]] = {}
-    for top, value in doc.items():
-        if isinstance(value, dict):
-            if top not in SECTIONS:
-                _unknown(path, text, top, SECTIONS, "section")
-            for name, inner in value.items():
-                _add(out, f"{top}.{name}", inner, path, text)
-        else:
-            _add(out, top, value, path, text)
-    return out
-
-
-def _add(
-    out: dict[str, tuple[Any, Origin]], name: str, value: Any, path: Path, text: str
-) -> None:
-    where = _where(path, text, name)
-    if name in BY_NAME:
-        key = BY_NAME[name]
-        if not key.in_file:
-            raise ConfigError(
-                f"{where}: {name} is not read from the configuration file",
-                hint=f"set {key.env}" + (f" or {key.flag}" if key.flag else ""),
-            )
-        if isinstance(value, dict):
-            raise ConfigError(f"{where}: {name} is a value, not a table")
-        out[name] = (value, Origin("file", where))
-        return
-    secret = BY_NAME.get(name.removesuffix("_file"))
-    if name.endswith("_file") and secret is not None and secret.secret:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where}: {name} must be a path (a string)")
-        base = path.parent
-        full = Path(value).expanduser()
-        out[secret.name] = (_FromFile(str(full if full.is_absolute() else base / full)),
-                            Origin("file", where))  # fmt: skip
-        return
-    _unknown(path, text, name, _file_names(), "key")
-
-
-def _file_names() -> list[str]:
-    names = [k.name for k in KEYS if k.in_file]
-    return names + [f"{k.name}_file" for k in KEYS if k.secret and k.in_file]
-
-
-def _unknown(path: Path, text: str, name: str, known: Any, what: str) -> None:
-    near = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    if not near and "." in name:  # a key of one section written in another
-        tail = name.rpartition(".")[2]
-        near = [k for k in _file_names() if k.rpartition(".")[2] == tail][:1]
-    hint = f"did you mean {near[0]!r}?" if near else f"known {what}s: {', '.join(known)}"
-    raise ConfigError(f"{_where(path, text, name)}: unknown {what} {name!r}", hint=hint)
-
-
-_HEADER = re.compile(r"^\s*\[\s*([^\]\s]+)\s*\]")
-_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
-
-
-def _where(path: Path, text: str, name: str) -> str:
-    """`path:line` of a dotted key (or section), when a plain scan of the text finds it."""
-    section = ""
-    for number, line in enumerate(text.splitlines(), 1):
-        if m := _HEADER.match(line):
-            section = m.group(1).strip("\"'")
-            if section == name:
-                return f"{path}:{number}"
-            continue
-        if m := _ASSIGN.match(line):
-            key = re.sub(r"[\"'\s]", "", m.group(1))
-            if (f"{section}.{key}" if section else key) == name:
-                return f"{path}:{number}"
-    return str(path)
-
-
-def _read_secret_file(key: Key, path: str, origin: Origin) -> str:
-    p = Path(path).expanduser()
-    try:
-        with p.open("rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            data = f.read(MAX_SECRET_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(
-            f"{key.name}: cannot read the secret file {p} (from {origin}): {exc.strerror or exc}"
-        ) from None
-    if mode & 0o077:
-        raise ConfigError(
-            f"{key.name}: the secret file {p} (from {origin}) is readable by group or others",
-            hint=f"chmod 600 {p} (a Kubernetes secret volume: defaultMode 0400)",
-        )
-    if len(data) > MAX_SECRET_BYTES:
-        raise ConfigError(f"{key.name}: the secret file {p} is larger than {MAX_SECRET_BYTES} B")
-    try:
-        value = data.decode("utf-8").rstrip("\r\n")  # the newline editors add
-    except UnicodeDecodeError:
-        raise ConfigError(f"{key.name}: the secret file {p} is not UTF-8 text") from None
-    if not value:
-        raise ConfigError(f"{key.name}: the secret file {p} (from {origin}) is empty")
-    return value
 
 
 def _unknown_env(env: Mapping[str, str]) -> list[str]:

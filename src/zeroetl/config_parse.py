@@ -142,7 +142,7 @@ def _duration(key: Key, value: Any) -> int:
         m = _DURATION.match(_text(value, 'milliseconds or a duration such as "30s"'))
         unit = (m.group(2).lower() if m else "") or "ms"
         if not m or unit not in _UNITS_MS:
-            raise _Bad(f'milliseconds or a duration with a unit of {", ".join(_UNITS_MS)}')
+            raise _Bad(f"milliseconds or a duration with a unit of {', '.join(_UNITS_MS)}")
         ms = float(m.group(1)) * _UNITS_MS[unit]
     if not math.isfinite(ms) or not 0 <= round(ms) <= MAX_DURATION_MS:
         raise _Bad(f"a duration from 0 to {MAX_DURATION_MS} ms")
