@@ -37,7 +37,7 @@ def parse_value(key: Key, value: Any, origin: Origin) -> Any:
         shown = "" if key.secret else f" = {_show(value)}"
         raise ConfigError(
             f"{key.name}{shown} (from {origin}): expected {exc}",
-            hint=f"see `zeroetl config show`; {key.name} is {key.meaning.split('. ')[0]}",
+            hint=f"{key.name}: {key.meaning.split('. ')[0].rstrip('.')}",
         ) from None
 
 
@@ -78,7 +78,7 @@ def _url(key: Key, value: Any) -> str:
     except ValueError:
         port_ok = False
     if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise _Bad("a URL http(s)://HOST[:PORT], e.g. http://127.0.0.1:8155")
+        raise _Bad("a URL: http://HOST:PORT (or https://), e.g. http://127.0.0.1:8155")
     return text.rstrip("/")
 
 
