@@ -309,7 +309,7 @@ def _unknown_env(env: Mapping[str, str]) -> list[str]:
     for name in sorted(env):
         if name.startswith("ZEROETL_") and name not in known and env[name]:
             near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
-            if near:  # ZEROETL_TEST_* and the like are left alone unless they look like a key
+            if near:  # test-only variables and the like are left alone unless they look like a key
                 out.append(f"{name} is not a setting (did you mean {near[0]}?)")
     return out
 

@@ -5,9 +5,10 @@ flags (cli/options.py) and docs/configuration.md (checked by tests/unit/test_doc
 it. Adding a setting: one `Key` here, one field in the matching dataclass of config.py, one row
 in docs/configuration.md.
 
-Names: the TOML key `section.name` is the variable `ZEROETL_SECTION_NAME`; a top-level key
-`name` is `ZEROETL_NAME`. A few variables kept their older names as aliases (`env_aliases`).
-A secret key `k` may instead be given as a path in `k_file` / `ZEROETL_..._FILE`.
+Names: the variable of a TOML key is ZEROETL_ and the key in capitals, its dot an underscore
+(`api.port`: `ZEROETL_API_PORT`). A few variables kept their older names as aliases
+(`env_aliases`). A secret key may instead be given as a path: `api.token_file`,
+`ZEROETL_API_TOKEN_FILE`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Key:
     default: object
     meaning: str
     flag: str | None = None  # the CLI flag that sets it, on the commands in `commands`
-    commands: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()  # with the flag; without one: the commands that read it
     minimum: float | None = None
     maximum: float | None = None
     env_aliases: tuple[str, ...] = ()  # older variable names, still read (the new one wins)
@@ -93,7 +94,7 @@ KEYS: tuple[Key, ...] = (
         flag="--api-port", commands=SERVE, minimum=0, maximum=65535),
     Key("api.token", SECRET, None,
         "API bearer token. Unset: the service generates `<warehouse>/api.token` (0600) on first "
-        "start; clients read that file.", flag="--api-token", commands=("serve", *CLIENTS)),
+        "start; clients read that file.", flag="--api-token", commands=CLIENTS),
     Key("api.url", URL, None,
         "Address of the service the `integration` commands call, http(s)://HOST:PORT. Unset: "
         "what the warehouse's service recorded in `service.json`, else http://127.0.0.1:8155.",
@@ -136,13 +137,13 @@ KEYS: tuple[Key, ...] = (
         flag="--prereq-check-s", commands=RUNS, minimum=0),
     Key("engine.batch_rows", INT, 50_000,
         "Commit a change batch once this many row changes are pending ...",
-        flag="--batch-rows", commands=RUNS, minimum=1),
+        flag="--batch-rows", commands=("replicate",), minimum=1),
     Key("engine.batch_ms", INT, 200,
         "... or once the oldest pending change is this many milliseconds old.",
-        flag="--batch-ms", commands=RUNS, minimum=1),
+        flag="--batch-ms", commands=("replicate",), minimum=1),
     Key("engine.chunk_rows", INT, 50_000,
         "Snapshot chunk size: rows per source read and per warehouse transaction.",
-        flag="--chunk-rows", commands=RUNS, minimum=1),
+        flag="--chunk-rows", commands=("replicate",), minimum=1),
     Key("engine.wal_limit_mb", FLOAT, 64.0,
         "Checkpoint a target database between batches once its WAL is this many MiB.",
         flag="--wal-limit-mb", commands=RUNS, minimum=1),
@@ -175,3 +176,27 @@ NOT_SETTINGS: dict[str, str] = {
     "handler, so it works even when the configuration itself is broken",
     "_ZEROETL_COMPLETE": "click's shell-completion protocol (docs/cli.md)",
 }
+
+
+def markdown_table() -> str:
+    """docs/configuration.md's table (tests/unit/test_docs.py checks the page holds it)."""
+    rows = [
+        "| TOML key | Variable | Flag | Default | Meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for k in KEYS:
+        toml = f"`{k.name}`" + (f" or `{k.file_key}`" if k.file_key else "")
+        if not k.in_file:
+            toml = "(not in the file)"
+        env = " or ".join(f"`{n}`" for n in (k.env, *k.env_aliases))
+        if k.secret:
+            env += f" (or `{k.env}_FILE`)"
+        where = ", ".join(k.commands)
+        flag = f"`{k.flag}` ({where})" if k.flag else f"none (read by {where})"
+        if k.secret or k.default in (None, ()):
+            default = "unset"
+        else:
+            default = f"`{str(k.default).lower() if isinstance(k.default, bool) else k.default}`"
+        cells = (toml, env, flag, default, k.meaning)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
