@@ -10,8 +10,10 @@ and PostgreSQL refuse their key files.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +33,7 @@ class FromFile:
 
 def read_file(path: Path, explicit: bool) -> dict[str, tuple[Any, Origin]]:
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-            mode = os.fstat(f.fileno()).st_mode
+        data, mode = _read_regular(path, MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         if not explicit:
             return {}
@@ -138,9 +138,7 @@ def _where(path: Path, text: str, name: str) -> str:
 def read_secret_file(key: Key, path: str, origin: Origin) -> str:
     p = Path(path).expanduser()
     try:
-        with p.open("rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            data = f.read(MAX_SECRET_BYTES + 1)
+        data, mode = _read_regular(p, MAX_SECRET_BYTES + 1)
     except OSError as exc:
         raise ConfigError(
             f"{key.name}: cannot read the secret file {p} (from {origin}): {exc.strerror or exc}"
@@ -159,3 +157,14 @@ def read_secret_file(key: Key, path: str, origin: Origin) -> str:
     if not value:
         raise ConfigError(f"{key.name}: the secret file {p} (from {origin}) is empty")
     return value
+
+
+def _read_regular(path: Path, limit: int) -> tuple[bytes, int]:
+    """At most `limit` bytes of a regular file, and its mode. Opened without blocking, so a
+    FIFO or a device named as a file is refused instead of hanging or reading forever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return f.read(limit), mode

@@ -133,6 +133,12 @@ def test_file_limits(tmp_path: Path) -> None:
     binary.write_bytes(b"host = '\xff'\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load(env={}, config=binary)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load(env={}, config=fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load(env={"ZEROETL_SQL_PASSWORD_FILE": "/dev/zero"})
     long_value = _toml(tmp_path / "long.toml", f'host = "{"a" * 5000}"\n')
     with pytest.raises(ConfigError, match="at most 4096"):
         load(env={}, config=long_value)
@@ -233,3 +239,55 @@ def test_env_value_and_unknown_variables() -> None:
     assert pw == Secret("p")
     s = load(env={"ZEROETL_SQL_PROT": "1", "ZEROETL_TEST_KEEP": "1", "ZEROETL_DEBUG": "1"})
     assert s.warnings == ("ZEROETL_SQL_PROT is not a setting (did you mean ZEROETL_SQL_PORT?)",)
+
+
+def test_get_v1_config_in_process(tmp_path: Path) -> None:
+    """The route answers the service's own settings, secrets redacted, behind the token; a
+    service given no settings answers 404 NotFound."""
+    import asyncio
+
+    import httpx
+
+    from zeroetl.server.api.app import create_app
+    from zeroetl.server.service import Service, ServiceConfig
+
+    env = {"ZEROETL_API_TOKEN": "tok-in-process-77", "ZEROETL_SQL_PASSWORD": "pw-in-process-88"}
+    settings = load(env=env, flags={"sql.max_running": "2"})
+
+    def get(svc: Service, token: str | None) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=create_app(svc))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                return await c.get("/v1/config", headers=headers)
+
+        return asyncio.run(go())
+
+    svc = Service(
+        ServiceConfig(
+            warehouse=tmp_path / "wh",
+            sql_port=None,
+            api_token=settings.api.token,
+            sql_password=settings.sql.password,
+            settings=settings,
+        )
+    )
+    try:
+        assert svc.api_token == "tok-in-process-77"  # the configured token, no file made
+        assert not (tmp_path / "wh" / "api.token").exists()
+        assert get(svc, None).status_code == 401
+        r = get(svc, "tok-in-process-77")
+        assert r.status_code == 200
+        got = r.json()["settings"]
+        assert got["sql.max_running"] == {"value": 2, "source": "flag", "from": "--sql-max-running"}
+        assert got["api.token"]["value"] == got["sql.password"]["value"] == REDACTED
+        assert "tok-in-process" not in r.text and "pw-in-process" not in r.text
+        assert "pw-in-process" not in repr(svc.config)
+    finally:
+        svc.shutdown()
+    bare = Service(ServiceConfig(warehouse=tmp_path / "wh2", sql_port=None))
+    try:
+        r = get(bare, bare.api_token)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "NotFound"
+    finally:
+        bare.shutdown()
