@@ -196,7 +196,15 @@ def load(
     if unknown_flags:
         raise ValueError(f"not settings: {unknown_flags}")  # a programming error
     path, explicit = _config_path(config, env, flags, fallback_warehouse)
-    from_file = read_file(path, explicit) if path is not None else {}
+    notes: list[str] = []
+    from_file: dict[str, tuple[Any, Origin]] = {}
+    if path is not None:
+        try:
+            from_file = read_file(path, explicit)
+        except PermissionError:
+            # <warehouse>/zeroetl.toml of a warehouse this user may not read (a client of a
+            # service run by another user): the service's own file, not this command's
+            notes.append(f"{path} is not readable by this user: not read")
     raw: dict[str, tuple[Any, Origin]] = {}
     for key in KEYS:
         if key.name in from_file and key.in_file:
@@ -216,7 +224,8 @@ def load(
             origins[key.name] = origin
         else:
             values[key.name] = _default(key)
-    return _build(values, origins, path if from_file or explicit else None, _unknown_env(env))
+    used = path if from_file or explicit else None
+    return _build(values, origins, used, notes + _unknown_env(env))
 
 
 def env_value(name: str, env: Mapping[str, str] | None = None) -> Any:

@@ -38,6 +38,10 @@ def read_file(path: Path, explicit: bool) -> dict[str, tuple[Any, Origin]]:
         if not explicit:
             return {}
         raise ConfigError(f"no configuration file {path}", hint="check --config") from None
+    except PermissionError:
+        if not explicit:
+            raise  # the caller decides: an implicit file it may not read is skipped
+        raise ConfigError(f"cannot read {path}: permission denied") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
