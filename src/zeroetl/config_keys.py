@@ -94,7 +94,8 @@ KEYS: tuple[Key, ...] = (
         flag="--api-port", commands=SERVE, minimum=0, maximum=65535),
     Key("api.token", SECRET, None,
         "API bearer token. Unset: the service generates `<warehouse>/api.token` (0600) on first "
-        "start; clients read that file.", flag="--api-token", commands=CLIENTS),
+        "start; clients read that file. The flag is visible to other users in the process list: "
+        "prefer the variable or a file.", flag="--api-token", commands=CLIENTS),
     Key("api.url", URL, None,
         "Address of the service the `integration` commands call, http(s)://HOST:PORT. Unset: "
         "what the warehouse's service recorded in `service.json`, else http://127.0.0.1:8155.",
