@@ -54,7 +54,7 @@ def _flag_help(key: Key) -> str:
 
 
 _METAVARS = {"int": "N", "float": "NUMBER", "size": "SIZE", "duration": "DURATION",
-             "host": "HOST", "url": "URL", "level": "LEVEL", "path": "PATH", "list": "HOST[:PORT]"}  # fmt: skip
+             "host": "HOST", "url": "URL", "secret": "SECRET", "level": "LEVEL", "path": "PATH", "list": "HOST[:PORT]"}  # fmt: skip
 
 
 def key_option(name: str, flag: str | None = None) -> Callable[[F], F]:
