@@ -146,7 +146,10 @@ class SqlEndpoint:
         self.memory_guard = MemoryGuard(
             service.hub_cursor, service.hub_info.memory_bytes, self.sessions
         )
-        auth = Authenticator.for_warehouse(service.warehouse)
+        password = service.config.sql_password  # config.py's; None: <warehouse>/sql.password
+        auth = Authenticator.for_warehouse(
+            service.warehouse, configured=password.reveal() if password else None
+        )
         self.server = PgServer(host, port, auth, self._session)
         self.port = port
 
