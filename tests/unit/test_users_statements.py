@@ -129,10 +129,9 @@ def test_redact() -> None:
     assert PW not in repr(parse(f"create user a password '{PW}'"))
 
 
-def test_authenticator_takes_store_users_after_admin(tmp_path: Path, monkeypatch: Any) -> None:
+def test_authenticator_takes_store_users_after_admin(tmp_path: Path) -> None:
     """A real SCRAM exchange, client side computed here, for a user found in the store; admin
     from the environment first; unknown users get the decoy and fail alike."""
-    monkeypatch.setenv("ZEROETL_SQL_PASSWORD", "Admin123pw")
     ann = User("ann", 101, ScramVerifier.from_password(PW).to_text(), md5_verifier(PW, "ann"))
     asked: list[str] = []
 
@@ -140,7 +139,7 @@ def test_authenticator_takes_store_users_after_admin(tmp_path: Path, monkeypatch
         asked.append(user)
         return ann if user == "ann" else None
 
-    auth = authenticator(tmp_path, store)
+    auth = authenticator(tmp_path, store, "Admin123pw")
     assert _scram_login(auth, "ann", PW)
     assert not _scram_login(auth, "ann", "Wrong123pw")
     assert not _scram_login(auth, "nobody", PW)

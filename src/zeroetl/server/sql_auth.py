@@ -27,8 +27,11 @@ from zeroetl.server.sql.users_store import User
 StoreLookup = Callable[[str], User | None]
 
 
-def authenticator(warehouse: Path, store: StoreLookup) -> wire.Authenticator:
-    users = {wire.ADMIN_USER: wire.admin_password(warehouse)}
+def authenticator(
+    warehouse: Path, store: StoreLookup, configured: str | None = None
+) -> wire.Authenticator:
+    """`admin` (its configured password, else `<warehouse>/sql.password`), then the store."""
+    users = {wire.ADMIN_USER: wire.admin_password(warehouse, configured)}
     if hasattr(wire, "StaticUsers") and hasattr(wire, "Credentials"):
         return wire.Authenticator(_lookup(wire.StaticUsers(users), store))  # type: ignore[arg-type]
     return _WithStore(users, store)

@@ -150,7 +150,10 @@ class SqlEndpoint:
         self.memory_guard = MemoryGuard(
             service.hub_cursor, service.hub_info.memory_bytes, self.sessions
         )
-        auth = authenticator(service.warehouse, self.credentials)
+        password = service.config.sql_password  # config.py's; None: <warehouse>/sql.password
+        auth = authenticator(
+            service.warehouse, self.credentials, password.reveal() if password else None
+        )
         self.server = PgServer(host, port, auth, self._session)
         self.port = port
 

@@ -195,22 +195,26 @@ class Authenticator:
 
     @classmethod
     def for_warehouse(
-        cls, warehouse: Path, users: Mapping[str, str] | None = None
+        cls,
+        warehouse: Path,
+        users: Mapping[str, str] | None = None,
+        configured: str | None = None,
     ) -> Authenticator:
-        """The configured users plus `admin` (password from env or the warehouse file)."""
+        """The configured users plus `admin` (its configured password, else the warehouse
+        file)."""
         all_users = dict(users or {})
-        all_users.setdefault(ADMIN_USER, admin_password(warehouse))
+        all_users.setdefault(ADMIN_USER, admin_password(warehouse, configured))
         return cls(all_users)
 
 
-def admin_password(warehouse: Path, *, create: bool = True) -> str:
-    """The admin user's password: ZEROETL_SQL_PASSWORD, else `<warehouse>/sql.password`.
+def admin_password(warehouse: Path, configured: str | None = None, *, create: bool = True) -> str:
+    """The admin user's password: the configured one (config.py: ZEROETL_SQL_PASSWORD, its file
+    or zeroetl.toml), else `<warehouse>/sql.password`.
 
     The file is created (mode 0600, random password) when missing and `create` is true.
     """
-    env = os.environ.get(PASSWORD_ENV)
-    if env:
-        return env
+    if configured:
+        return configured
     path = Path(warehouse) / PASSWORD_FILE
     if path.exists():
         if path.stat().st_mode & 0o077:
