@@ -414,7 +414,7 @@ def install(con: duckdb.DuckDBPyConnection, databases: list[str]) -> str:
     Cheap when nothing changed: the static objects are created once per hub, the meta views
     again only when the set of target databases differs from the one recorded in the hub.
     """
-    from . import sysviews, users_catalog  # sysviews builds on the meta views defined here
+    from . import sysviews  # sysviews builds on the meta views defined here
 
     home = home_catalog(con)
     attached = {
@@ -445,7 +445,9 @@ def install(con: duckdb.DuckDBPyConnection, databases: list[str]) -> str:
                 con.register("zeroetl_table_stats", sysviews.STATS.empty_table())
                 for sql in sysviews.view_sql():
                     con.execute(sql)
-                users_catalog.install(con, SCHEMA)  # pg_roles, pg_user ... (users_catalog.py)
+                from . import users_catalog  # pg_roles, pg_user ... (users_catalog.py)
+
+                users_catalog.install(con, SCHEMA)
             con.execute(
                 f"CREATE OR REPLACE TABLE {SCHEMA}.zeroetl_state AS SELECT ? AS marker", [marker]
             )

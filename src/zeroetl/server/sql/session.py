@@ -320,10 +320,9 @@ class SqlSession(WorkspaceStatements, UserStatements):
     def _translate(self, sql: str) -> tuple[str, str, bool]:
         """DuckDB text, command tag, and whether it returns rows; refuses what the sandbox
         does not run (see the module doc)."""
+        self._cte_names, self._relations = frozenset(), None  # this statement's (users_session)
         self._refresh_catalog(self._backend.databases())
         self._plan = None
-        self._cte_names = frozenset()
-        self._relations = None
         norm = rewrite.normalize(sql)
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
@@ -343,8 +342,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
                 raise syntax from None
             self._check(touches)
             raise
-        plan = self._plan_change(tree)
         self._cte_names = cte_names(tree)
+        plan = self._plan_change(tree)
         self._check(guard.inspect(tree, self._database_of), plan)
         self._check_scoped_reads(tree)
         self._pin_system_views(tree)
