@@ -196,6 +196,10 @@ def auth_ok() -> bytes:
     return message(b"R", _I32.pack(0))
 
 
+def auth_md5(salt: bytes) -> bytes:
+    return message(b"R", _I32.pack(5) + salt)
+
+
 def auth_sasl(mechanisms: Iterable[str]) -> bytes:
     return message(b"R", _I32.pack(10) + b"".join(cstr(m) for m in mechanisms) + b"\x00")
 
