@@ -115,7 +115,10 @@ class StandInSession:
         probe = sql
         for i in range(n, 0, -1):
             probe = probe.replace(f"${i}", "NULL")
-        schema = self.cur.sql(probe).limit(0).to_arrow_table().schema
+        try:
+            schema = self.cur.sql(probe).limit(0).to_arrow_table().schema
+        except duckdb.Error as exc:
+            raise _sql_error(exc) from exc
         return [0] * n, [Column(f.name, f.type) for f in schema]
 
     def cancel(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from zeroetl.server.pgwire.copyout import CopyOut
 from zeroetl.server.pgwire.types import ColumnCodec, codec_for
 
 
@@ -87,6 +88,7 @@ class Outcome:
     tag: str
     source: RowSource | LimitedSource | None = None
     parameter_status: dict[str, str] = field(default_factory=dict)
+    copy: CopyOut | None = None  # COPY ... TO STDOUT: rows go out as CopyData
 
     @property
     def columns(self) -> list[Any] | None:
