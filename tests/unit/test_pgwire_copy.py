@@ -127,9 +127,11 @@ def test_psycopg_copy_text_format(endpoint: Endpoint) -> None:
             got = sorted(copy.rows())
         assert got[4] == ("5", None) and got[2] == ("3", "two\nlines")
         # the session goes on, and a bad COPY is an error without breaking it
-        with pytest.raises(psycopg.errors.FeatureNotSupported):
-            with cur.copy("COPY tricky TO STDOUT BINARY") as copy:
-                list(copy)
+        with (
+            pytest.raises(psycopg.errors.FeatureNotSupported),
+            cur.copy("COPY tricky TO STDOUT BINARY") as copy,
+        ):
+            list(copy)
         conn.rollback()
         assert cur.execute("select 42").fetchone() == (42,)
 

@@ -131,6 +131,30 @@ def _timeout(ctx: click.Context, param: click.Parameter, value: str) -> int:
     show_default=True,
     help="SQL statements running at once over all sessions; the others wait for a slot.",
 )
+@click.option(
+    "--sql-tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="ZEROETL_SQL_TLS_CERT",
+    show_envvar=True,
+    help="PEM certificate (chain) of the SQL endpoint's TLS. Default: a self-signed one made in"
+    " <warehouse>/sql-tls.crt at first start.",
+)
+@click.option(
+    "--sql-tls-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="ZEROETL_SQL_TLS_KEY",
+    show_envvar=True,
+    help="PEM private key (unencrypted) of --sql-tls-cert.",
+)
+@click.option(
+    "--sql-require-tls",
+    is_flag=True,
+    envvar="ZEROETL_SQL_REQUIRE_TLS",
+    show_envvar=True,
+    help="Refuse SQL connections without TLS (sslmode=disable). Default: accept them.",
+)
 @bounds_options
 def serve(
     warehouse: Path,
@@ -147,6 +171,9 @@ def serve(
     sql_max_statement_timeout: int,
     sql_session_memory: str | None,
     sql_max_running: int,
+    sql_tls_cert: Path | None,
+    sql_tls_key: Path | None,
+    sql_require_tls: bool,
     wal_limit_mb: float,
     history_days: float,
     history_rows: int,
@@ -164,6 +191,7 @@ def serve(
 
     from zeroetl.server.api.app import create_app
     from zeroetl.server.hub import HubSettings
+    from zeroetl.server.pgwire.tls import TlsSettings
     from zeroetl.server.service import Service, ServiceConfig
     from zeroetl.server.sql.limits import SessionLimits
 
@@ -196,6 +224,7 @@ def serve(
             memory=sql_session_memory,
             max_running=sql_max_running,
         ),
+        sql_tls=TlsSettings(cert=sql_tls_cert, key=sql_tls_key, require=sql_require_tls),
     )
     # Both ports before anything starts; the API's socket is kept and handed to uvicorn, so no
     # other program can take it in between.

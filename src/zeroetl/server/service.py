@@ -45,6 +45,7 @@ from zeroetl.server import validation as v
 from zeroetl.server.controls import Controls
 from zeroetl.server.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
 from zeroetl.server.mv_refresher import MvRefresher
+from zeroetl.server.pgwire.tls import TlsSettings
 from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql.limits import SessionLimits
 from zeroetl.server.sql.workspace_store import WORKSPACE
@@ -85,6 +86,7 @@ class ServiceConfig:
     sql_limits: SessionLimits = field(
         default_factory=lambda: SessionLimits(max_running=DEFAULT_MAX_RUNNING)
     )  # per SQL session
+    sql_tls: TlsSettings = field(default_factory=TlsSettings)  # the SQL endpoint's TLS
 
 
 class Service(Controls):

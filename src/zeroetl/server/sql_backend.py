@@ -19,6 +19,7 @@ import duckdb
 from zeroetl.errors import ZeroEtlError
 from zeroetl.server.pgwire.auth import Authenticator
 from zeroetl.server.pgwire.server import PgServer
+from zeroetl.server.pgwire.tls import server_tls
 from zeroetl.server.sql.limits import Admission, SessionLimits, format_timeout
 from zeroetl.server.sql.memguard import MemoryGuard
 from zeroetl.server.sql.policy import Policy
@@ -147,7 +148,16 @@ class SqlEndpoint:
             service.hub_cursor, service.hub_info.memory_bytes, self.sessions
         )
         auth = Authenticator.for_warehouse(service.warehouse)
-        self.server = PgServer(host, port, auth, self._session)
+        tls_settings = service.config.sql_tls
+        self.tls = server_tls(service.warehouse, tls_settings)
+        self.server = PgServer(
+            host,
+            port,
+            auth,
+            self._session,
+            self.tls.context,
+            require_tls=tls_settings.require,
+        )
         self.port = port
 
     def sessions(self) -> list[SqlSession]:
@@ -180,6 +190,13 @@ class SqlEndpoint:
             format_timeout(lim.statement_timeout_ms),
             format_timeout(lim.max_statement_timeout_ms),
             lim.max_running or "any number of",
+        )
+        log.info(
+            "SQL endpoint TLS: %s certificate %s (SHA-256 %s); connections without TLS %s",
+            "self-signed" if self.tls.self_signed else "configured",
+            self.tls.cert,
+            self.tls.fingerprint,
+            "refused" if self.server.require_tls else "accepted",
         )
         return self.port
 

@@ -249,9 +249,7 @@ class Authenticator:
     def __init__(self, users: Mapping[str, str] | CredentialLookup) -> None:
         """users: a lookup `user -> Credentials | None`, or a mapping name -> password (or
         PostgreSQL SCRAM verifier text) for a fixed set of users."""
-        self.lookup: CredentialLookup = (
-            StaticUsers(users) if isinstance(users, Mapping) else users
-        )
+        self.lookup: CredentialLookup = StaticUsers(users) if isinstance(users, Mapping) else users
         # Unknown users get a full exchange against a made-up verifier, so timing and messages
         # do not reveal which user names exist.
         self._decoy_key = secrets.token_bytes(32)

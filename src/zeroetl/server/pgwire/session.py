@@ -283,9 +283,7 @@ class Session:
         try:
             while max_rows == 0 or sent < max_rows:
                 want = SLICE_ROWS if max_rows == 0 else min(SLICE_ROWS, max_rows - sent)
-                data, n = await self.run(
-                    self._encode_slice, source, formats, want, outcome.copy
-                )
+                data, n = await self.run(self._encode_slice, source, formats, want, outcome.copy)
                 if self.cancel_requested:
                     raise WireError("57014", "canceling statement due to user request")
                 if n == 0:
