@@ -107,7 +107,9 @@ class StandInSession:
         except duckdb.Error as exc:
             raise _sql_error(exc) from exc
 
-    def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
+    def describe(
+        self, sql: str, probes: Sequence[object] = ()
+    ) -> tuple[list[int], list[Column] | None]:
         n = sum(1 for i in range(1, 100) if f"${i}" in sql)
         (stmt,) = duckdb.extract_statements(sql)
         if stmt.type != duckdb.StatementType.SELECT:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redshift_connector
 from tests.service_support import Serve
 from tests.tls_support import make_pki
 
@@ -68,6 +69,25 @@ def test_psql_verify_full_against_the_generated_certificate(self_signed: Serve) 
         r = psql(self_signed, "verify-full", "-c", "select 2", host=host, sslrootcert=str(root))
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "2"
+
+
+def test_redshift_connector_defaults_trusting_the_generated_certificate(
+    self_signed: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The driver always checks the chain against OpenSSL's default trust (plus Amazon's CAs):
+    # pointing SSL_CERT_FILE at the generated certificate is how an analyst trusts it.
+    monkeypatch.setenv("SSL_CERT_FILE", str(self_signed.warehouse / "sql-tls.crt"))
+    for host in ("localhost", "127.0.0.1"):
+        with redshift_connector.connect(
+            host=host,
+            port=self_signed.sql_port,
+            database="dev",
+            user="admin",
+            password=self_signed.sql_password,
+        ) as conn:
+            cur = conn.cursor()
+            cur.execute("select 8")
+            assert cur.fetchone()[0] == 8
 
 
 def test_verify_full_refuses_an_untrusted_certificate(self_signed: Serve, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pyarrow as pa
 from zeroetl.server.pgwire import copyout
 from zeroetl.server.pgwire import messages as m
 from zeroetl.server.pgwire.inbox import Inbox
-from zeroetl.server.pgwire.params import ParamError, decode_param
+from zeroetl.server.pgwire.params import ParamError, decode_param, probe_value
 from zeroetl.server.pgwire.portals import (
     CloseCursor,
     Declare,
@@ -407,7 +407,10 @@ class Session:
                     await self.run(self.sql.describe, copy.query)  # the guard rules at Parse
                     st.described = ([], None)  # PostgreSQL describes a COPY as NoData
                 else:
-                    oids, cols = await self.run(self.sql.describe, st.sql)
+                    # sample values of the types the client declared: `select $1` then has the
+                    # type its execution will have (NULL would leave it unknown)
+                    probes = [probe_value(o) for o in st.param_oids]
+                    oids, cols = await self.run(self.sql.describe, st.sql, probes)
                     st.described = (list(oids), cols)
             except Exception as exc:
                 raise as_wire_error(exc) from exc
@@ -434,7 +437,10 @@ class Session:
             if msg.portal:
                 raise WireError("42P03", f'portal "{msg.portal}" already exists')
             self.pool.submit(self.portals.pop("").close)
-        self.portals[msg.portal] = Portal(msg.portal, st.sql, values, msg.result_formats)
+        described = st.described[1] if st.described is not None else None
+        self.portals[msg.portal] = Portal(
+            msg.portal, st.sql, values, msg.result_formats, described=described
+        )
         self.send(m.BIND_COMPLETE)
 
     async def describe_statement(self, name: str) -> None:
@@ -449,13 +455,18 @@ class Session:
             codecs = RowSource(cols, iter(())).codecs
             self.send(self.row_description(cols, codecs, [0] * len(cols)))
 
-    async def _portal_outcome(self, name: str) -> Portal:
+    async def _portal_outcome(self, name: str, *, conform: bool = False) -> Portal:
+        """The portal's statement, run on first use. `conform`: the client knows the result only
+        from Describe Statement, so rows must come as that said (RowSource.conform)."""
         portal = self.portals.get(name)
         if portal is None:
             raise WireError("34000", f'portal "{name}" does not exist')
         if portal.outcome is None:
             # Portal cleanup waits for Sync: until then the statement is in its implicit transaction.
             portal.outcome = await self._execute(portal.sql, portal.params)
+            src = portal.outcome.source
+            if conform and portal.described and isinstance(src, RowSource):
+                src.conform(portal.described)
         return portal
 
     async def describe_portal(self, name: str) -> None:
@@ -471,7 +482,7 @@ class Session:
     async def execute_portal(self, name: str, max_rows: int) -> None:
         if not name and name not in self.portals:
             raise WireError("34000", "unnamed portal does not exist")
-        portal = await self._portal_outcome(name)
+        portal = await self._portal_outcome(name, conform=True)
         outcome = portal.outcome
         assert outcome is not None
         if not portal.sql.strip():

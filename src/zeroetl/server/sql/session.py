@@ -267,7 +267,11 @@ class SqlSession(WorkspaceStatements):
             self._reading = False
             self._gate.leave()
 
-    def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
+    def describe(
+        self, sql: str, probes: Sequence[object] = ()
+    ) -> tuple[list[int], list[Column] | None]:
+        """Parameter type OIDs and result columns; `probes`: sample values of the parameter types
+        the client declared (None: unknown), so the columns have the types execution gives."""
         self._drop_open_result()
         ic = rewrite.intercept(sql)
         if ic is not None:
@@ -283,7 +287,8 @@ class SqlSession(WorkspaceStatements):
             try:
                 reader = self._cur.sql(
                     f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0",
-                    params=[None] * len(types) or None,
+                    params=[probes[i] if i < len(probes) else None for i in range(len(types))]
+                    or None,
                 ).to_arrow_reader(1)
                 columns = [Column(f.name, f.type) for f in reader.schema]
                 reader.close()
