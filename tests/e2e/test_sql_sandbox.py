@@ -181,7 +181,14 @@ CORPUS: list[Attempt] = [
     # --- COPY, EXPORT, ATTACH, extensions, PRAGMA, CALL, maintenance ------------------------
     Attempt("COPY TO a file", "copy (select 1) to '{tmp}/out.csv'", DENIED, ("COPY",),
             (no_file("{tmp}/out.csv"),)),
-    Attempt("COPY TO STDOUT", "copy (select 1) to stdout", DENIED, ("COPY",)),
+    # COPY ... TO STDOUT is a read (its query goes through the guard); every other COPY is not
+    Attempt("COPY TO STDOUT of a file read", "copy (select * from read_text('{wh}/api.token'))"
+            " to stdout", DENIED, ("read_text",)),
+    Attempt("prepared COPY TO STDOUT of a file read", "copy (select * from read_blob("
+            "'{wh}/secret.key')) to stdout (format csv)", DENIED, ("read_blob",), prepare=True),
+    Attempt("COPY a file name TO STDOUT", "copy '/etc/passwd' to stdout", DENIED, ("COPY",)),
+    Attempt("COPY TO PROGRAM", "copy (select 1) to program 'touch {tmp}/pwned'", DENIED,
+            ("COPY",), (no_file("{tmp}/pwned"),)),
     Attempt("COPY FROM into a replica", "copy {db}.{src}.category from '/etc/passwd'",
             READ_ONLY, ("read-only",), (category_intact,)),
     Attempt("EXPORT DATABASE", "export database '{tmp}/export'", DENIED, ("EXPORT",),
