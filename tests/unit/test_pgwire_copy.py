@@ -143,3 +143,34 @@ def test_failed_parse_registers_nothing(endpoint: Endpoint) -> None:
         # psycopg names its statements _pg3_0, _pg3_1...: the failed one left no name behind
         assert conn.execute("select %s::int + 1", [1], prepare=True).fetchone() == (2,)
         assert conn.execute("select %s::int + 2", [1], prepare=True).fetchone() == (3,)
+
+
+def test_rows_conform_to_the_statement_description() -> None:
+    from dataclasses import dataclass
+
+    import pyarrow as pa
+
+    from zeroetl.server.pgwire.portals import ConformError, RowSource
+
+    @dataclass
+    class Col:
+        name: str
+        type: pa.DataType
+
+    def source(values: list[object]) -> RowSource:
+        arr = pa.array(values)
+        batch = pa.RecordBatch.from_arrays([arr], names=["x"])
+        return RowSource([Col("x", arr.type)], iter([batch]))
+
+    small = source([1, 2])  # INTEGER at run time, BIGINT when described
+    small.conform([Col("x", pa.int64())])
+    assert small.codecs[0].pg.oid == 20
+    assert small.next_slice(10).column(0).type == pa.int64()
+    unknown = source([7])  # NULL when described (no declared type): text
+    unknown.conform([Col("x", pa.null())])
+    assert unknown.codecs[0].pg.oid == 25 and unknown.next_slice(10).column(0).to_pylist() == ["7"]
+    big = source([2**40])
+    big.conform([Col("x", pa.int32())])
+    with pytest.raises(ConformError) as err:
+        big.next_slice(10)
+    assert err.value.sqlstate == "22003"
