@@ -11,7 +11,7 @@ which refuses it (42501): sessions never touch the server's files.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from zeroetl.errors import ZeroEtlError
@@ -214,56 +214,55 @@ def _spec(query: str, opts: dict[str, str | None]) -> CopyOut:
 
 
 # --------------------------------------------------------------------------- formatting
+# Values are escaped as bytes, and only those that need it (most need nothing): UTF-8 keeps every
+# special character a single byte that never occurs inside another character.
 
-_TEXT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
-                 "\v": "\\v"}  # fmt: skip
-
-
-def _text_field(value: str, delimiter: str) -> str:
-    out = []
-    for ch in value:
-        esc = _TEXT_ESCAPES.get(ch)
-        out.append(esc if esc is not None else ("\\" + ch if ch == delimiter else ch))
-    return "".join(out)
+_TEXT_ESCAPES = {b"\\": b"\\\\", b"\n": b"\\n", b"\r": b"\\r", b"\t": b"\\t", b"\b": b"\\b",
+                 b"\f": b"\\f", b"\v": b"\\v"}  # fmt: skip
 
 
-def _csv_field(value: str, spec: CopyOut, *, null_possible: bool = True) -> str:
+def _text_escaper(delimiter: bytes) -> Callable[[bytes], bytes]:
+    special = re.compile(b"[" + re.escape(b"\\\n\r\t\b\f\v" + delimiter) + b"]")
+
+    def sub(m: re.Match[bytes]) -> bytes:
+        ch = m.group(0)
+        return _TEXT_ESCAPES.get(ch, b"\\" + ch)
+
+    def escape(v: bytes) -> bytes:
+        return special.sub(sub, v) if special.search(v) else v
+
+    return escape
+
+
+def _csv_escaper(spec: CopyOut) -> Callable[[bytes], bytes]:
     """PostgreSQL quotes a CSV value holding the delimiter, the quote, CR or LF, one equal to the
     NULL string (so it reads back as a value), and `\\.` (the old end-of-data marker)."""
-    q = spec.quote
-    if (
-        spec.delimiter in value
-        or q in value
-        or "\n" in value
-        or "\r" in value
-        or (null_possible and value == spec.null)
-        or value == "\\."
-    ):
-        return q + value.replace(q, q + q) + q
-    return value
+    q = spec.quote.encode()
+    special = re.compile(b"[" + re.escape(b"\n\r" + spec.delimiter.encode() + q) + b"]")
+    null = spec.null.encode()
+
+    def escape(v: bytes) -> bytes:
+        if special.search(v) or v == null or v == b"\\.":
+            return q + v.replace(q, q + q) + q
+        return v
+
+    return escape
+
+
+def _escaper(spec: CopyOut) -> Callable[[bytes], bytes]:
+    return _csv_escaper(spec) if spec.csv else _text_escaper(spec.delimiter.encode())
 
 
 def header_line(spec: CopyOut, names: Sequence[str]) -> bytes:
-    if spec.csv:
-        line = spec.delimiter.join(_csv_field(n, spec) for n in names)
-    else:
-        line = spec.delimiter.join(_text_field(n, spec.delimiter) for n in names)
-    return (line + "\n").encode("utf-8")
+    escape = _escaper(spec)
+    return spec.delimiter.encode().join(escape(n.encode("utf-8")) for n in names) + b"\n"
 
 
 def rows(spec: CopyOut, columns: Sequence[Sequence[bytes | None]], nrows: int) -> list[bytes]:
     """One line per row from each column's PostgreSQL text values (None = NULL)."""
-    null = spec.null
-    fmt_cols: list[list[str]] = []
-    for col in columns:
-        out: list[str] = []
-        for v in col:
-            if v is None:
-                out.append(null)
-                continue
-            text = v.decode("utf-8")
-            out.append(_csv_field(text, spec) if spec.csv else _text_field(text, spec.delimiter))
-        fmt_cols.append(out)
     if not columns:
         return [b"\n"] * nrows
-    return [(spec.delimiter.join(r) + "\n").encode("utf-8") for r in zip(*fmt_cols, strict=True)]
+    escape, null = _escaper(spec), spec.null.encode()
+    cols = [[null if v is None else escape(v) for v in col] for col in columns]
+    sep = spec.delimiter.encode()
+    return [sep.join(r) + b"\n" for r in zip(*cols, strict=True)]
