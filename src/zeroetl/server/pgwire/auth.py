@@ -234,7 +234,7 @@ class Md5Exchange:
 
 
 # Start-up parameters that only Amazon's Redshift drivers send (redshift_connector sends both;
-# its JDBC and ODBC drivers send client_protocol_version): they get MD5, as Redshift gives them.
+# Amazon's JDBC and ODBC drivers are not available here to check): they get MD5, as on Redshift.
 REDSHIFT_DRIVER_PARAMS = ("client_protocol_version", "driver_version")
 
 
