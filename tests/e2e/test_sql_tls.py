@@ -5,6 +5,7 @@ certificate from a private CA, and --sql-require-tls refusing start-ups without 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -88,6 +89,39 @@ def test_redshift_connector_defaults_trusting_the_generated_certificate(
             cur = conn.cursor()
             cur.execute("select 8")
             assert cur.fetchone()[0] == 8
+
+
+JAVA = """
+import java.sql.*;
+public class Tls {
+  public static void main(String[] a) throws Exception {
+    try (Connection c = DriverManager.getConnection(a[0], a[1], a[2]);
+         ResultSet r = c.createStatement().executeQuery("select 41 + 1")) {
+      r.next();
+      System.out.println("ok " + r.getInt(1));
+    }
+  }
+}
+"""
+PGJDBC = Path("/usr/share/java/postgresql.jar")
+
+
+@pytest.mark.skipif(
+    not PGJDBC.exists() or shutil.which("java") is None, reason="pgJDBC (Debian) not installed"
+)
+def test_pgjdbc_modes(self_signed: Serve, tmp_path: Path) -> None:
+    src = tmp_path / "Tls.java"
+    src.write_text(JAVA)
+    root = self_signed.warehouse / "sql-tls.crt"
+    base = f"jdbc:postgresql://localhost:{self_signed.sql_port}/dev"
+    for query in ("", "?sslmode=require", f"?sslmode=verify-full&sslrootcert={root}"):
+        r = subprocess.run(
+            ["java", "-cp", str(PGJDBC), str(src), base + query, "admin", self_signed.sql_password],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.stdout.strip() == "ok 42", (query, r.stderr[-2000:])
 
 
 def test_verify_full_refuses_an_untrusted_certificate(self_signed: Serve, tmp_path: Path) -> None:
