@@ -371,16 +371,19 @@ class Session:
     # ---------------------------------------------------------------- extended protocol
 
     async def parse(self, msg: m.Parse) -> None:
-        """Analyse the statement now, as PostgreSQL does at Parse: one the SQL layer refuses (a
-        syntax error, an unknown table, the sandbox) fails here and registers nothing, so a
-        client that reuses statement names (redshift_connector) can go on after an error."""
+        """A named statement is analysed now, as PostgreSQL does at Parse: one the SQL layer
+        refuses (a syntax error, an unknown table, the sandbox) fails here and registers nothing,
+        so a client that reuses statement names (redshift_connector) can go on after an error.
+        The unnamed statement is replaced by the next Parse anyway: it is analysed when first
+        described or run, so the one-shot queries of psycopg and pgJDBC are not translated
+        twice."""
         if msg.name and msg.name in self.statements:
             raise WireError("42P05", f'prepared statement "{msg.name}" already exists')
         st = Prepared(msg.query, list(msg.param_oids))
-        if msg.query.strip():
-            await self._describe(st)  # the whole pipeline, guard included; kept for Describe
-        else:
+        if not msg.query.strip():
             st.described = ([], None)  # an empty query: EmptyQueryResponse at Execute
+        elif msg.name:
+            await self._describe(st)  # the whole pipeline, guard included; kept for Describe
         self.statements[msg.name] = st
         self.send(m.PARSE_COMPLETE)
 
