@@ -69,9 +69,10 @@ def test_one_lookup_decides_who_exists() -> None:
     assert auth.users == []  # a lookup is not enumerable
 
 
-def test_scram_only_user_cannot_md5() -> None:
+def test_scram_only_user_cannot_md5(caplog: pytest.LogCaptureFixture) -> None:
     scram_text = Credentials.from_password("a", "pw").scram.to_text()
     auth = Authenticator({"a": scram_text})
+    assert "Redshift drivers" in caplog.text  # the operator is told at start
     ex = auth.md5_exchange("a")
     with pytest.raises(AuthFailed):
         ex.check(_md5_answer("a", "pw", ex.salt))

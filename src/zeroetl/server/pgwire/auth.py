@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -33,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroetl.errors import ConfigError
+
+log = logging.getLogger("zeroetl.pgwire")
 
 MECHANISM = "SCRAM-SHA-256"
 ITERATIONS = 4096  # PostgreSQL's default scram_iterations
@@ -208,6 +211,14 @@ class StaticUsers:
 
     def __init__(self, users: Mapping[str, str]) -> None:
         self._creds = {name: Credentials.from_secret(name, s) for name, s in users.items()}
+        for name, creds in self._creds.items():
+            if creds.md5 is None:
+                log.warning(
+                    "SQL endpoint user %s is configured by a SCRAM verifier only: Redshift drivers"
+                    " (which log in with MD5) cannot log in as %s",
+                    name,
+                    name,
+                )
 
     @property
     def names(self) -> list[str]:
