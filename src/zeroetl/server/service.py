@@ -46,6 +46,7 @@ from zeroetl.server import validation as v
 from zeroetl.server.controls import Controls
 from zeroetl.server.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
 from zeroetl.server.mv_refresher import MvRefresher
+from zeroetl.server.pgwire.tls import TlsSettings
 from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql.limits import SessionLimits
 from zeroetl.server.sql.workspace_store import WORKSPACE
@@ -89,6 +90,7 @@ class ServiceConfig:
     api_token: Secret | None = None  # None: <warehouse>/api.token, generated once
     sql_password: Secret | None = None  # admin's; None: <warehouse>/sql.password
     settings: Settings | None = None  # what the service was configured with (GET /v1/config)
+    sql_tls: TlsSettings = field(default_factory=TlsSettings)  # the SQL endpoint's TLS
 
 
 def _reveal(secret: Secret | None) -> str | None:

@@ -289,7 +289,11 @@ class SqlSession(WorkspaceStatements, UserStatements):
             self._reading = False
             self._gate.leave()
 
-    def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
+    def describe(
+        self, sql: str, probes: Sequence[object] = ()
+    ) -> tuple[list[int], list[Column] | None]:
+        """Parameter type OIDs and result columns; `probes`: sample values of the parameter types
+        the client declared (None: unknown), so the columns have the types execution gives."""
         self._drop_open_result()
         if users_sql.is_user_statement(rewrite.strip_comments(sql).strip()):
             return [], None
@@ -307,7 +311,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
             try:
                 reader = self._cur.sql(
                     f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0",
-                    params=[None] * len(types) or None,
+                    params=[probes[i] if i < len(probes) else None for i in range(len(types))]
+                    or None,
                 ).to_arrow_reader(1)
                 columns = [Column(f.name, f.type) for f in reader.schema]
                 reader.close()
