@@ -30,6 +30,7 @@ from . import (
     dialect,
     duckparse,
     guard,
+    pgcompat,
     redshift,
     rewrite,
     sysviews,
@@ -298,7 +299,7 @@ class SqlSession(WorkspaceStatements):
         does not run (see the module doc)."""
         self._refresh_catalog(self._backend.databases())
         self._plan = None
-        norm = rewrite.normalize(sql)
+        norm = pgcompat.normalize(rewrite.normalize(sql))
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
         if first == "EXPLAIN":
@@ -320,6 +321,7 @@ class SqlSession(WorkspaceStatements):
         plan = self._plan_change(tree)
         self._check(guard.inspect(tree, self._database_of), plan)
         self._pin_system_views(tree)
+        pgcompat.rewrite(tree, database=self.database, home=self._home, schema=catalog.SCHEMA)
         redshift.check_states(
             tree,
             self._resolve,
