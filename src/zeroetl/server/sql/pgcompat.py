@@ -15,6 +15,8 @@ rewrite, so they see the statement as the driver wrote it:
 - ...and selected as they are, they read as PostgreSQL prints them: `1 2`, not a list (psqlODBC's
   SQLStatistics parses that text; given `{1,2}` it asks for index columns without end).
 - `'pg_catalog.array_in'::regproc` compares with `pg_type.typinput`, which holds proc names.
+- Unquoted result labels fold to lower case as in PostgreSQL and Redshift (`AS DEFAULT` is
+  `default`: sqlalchemy-redshift reads its columns by those names).
 - `pg_get_late_binding_view_cols()` in FROM: Redshift's late-binding views do not exist here (a
   DuckDB view is bound to its tables), so it is an empty subquery with the function's columns.
 """
@@ -71,6 +73,7 @@ LATE_BINDING_COLUMNS = (
 
 def rewrite(tree: exp.Expression, *, database: str, home: str, schema: str) -> exp.Expression:
     _vectors_as_text(tree)
+    _fold_labels(tree)
     for table in list(tree.find_all(exp.Table)):
         if isinstance(table.this, exp.Anonymous) and (
             str(table.this.this).lower() == "pg_get_late_binding_view_cols"
@@ -138,3 +141,16 @@ def _vectors_as_text(tree: exp.Expression) -> None:
             item = exp.alias_(text, item.alias_or_name)
         items.append(item)
     tree.set("expressions", items)
+
+
+def _fold_labels(tree: exp.Expression) -> None:
+    select = tree
+    while isinstance(select, exp.Union):
+        select = select.this  # the first branch names a union's columns
+    if not isinstance(select, exp.Select):
+        return
+    for item in select.expressions:
+        if isinstance(item, exp.Alias):
+            ident = item.args.get("alias")
+            if isinstance(ident, exp.Identifier) and not ident.quoted:
+                item.set("alias", exp.to_identifier(ident.name.lower()))
