@@ -26,4 +26,3 @@ def endpoint(mariadb_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         w.stop()
     finally:
         w.serve.kill()
-

@@ -96,7 +96,9 @@ def test_keys_and_indexes(lines: dict[str, Any]) -> None:
     assert rows(lines, "imported_keys") == []
     assert rows(lines, "exported_keys") == []
     idx = rows(lines, "index_info")
-    assert [(r["index_name"], r["non_unique"], r["ordinal_position"], r["column_name"]) for r in idx] == [
+    assert [
+        (r["index_name"], r["non_unique"], r["ordinal_position"], r["column_name"]) for r in idx
+    ] == [
         ("order_lines_pkey", "false", "1", "order_id"),
         ("order_lines_pkey", "false", "2", "line_no"),
     ]

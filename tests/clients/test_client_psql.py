@@ -16,7 +16,9 @@ from tests.client_support import SOURCE, TARGET, Endpoint
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("psql") is None, reason="psql (postgresql-client) not installed"),
+    pytest.mark.skipif(
+        shutil.which("psql") is None, reason="psql (postgresql-client) not installed"
+    ),
 ]
 
 

@@ -57,7 +57,9 @@ class _LenientVersion:
 
 def _client_patch(monkeypatch: pytest.MonkeyPatch) -> None:
     scram = rs_core.ScramClient
-    monkeypatch.setattr(rs_core, "ScramClient", lambda mechs, *a: scram([m for m in mechs if m], *a))
+    monkeypatch.setattr(
+        rs_core, "ScramClient", lambda mechs, *a: scram([m for m in mechs if m], *a)
+    )
     monkeypatch.setattr(rs_core, "version", _LenientVersion())
 
 
@@ -101,7 +103,9 @@ def test_connects_without_client_patch(wire_gap: str | None) -> None:
 
 def test_query_with_parameters_and_fetch_dataframe(connect: Connect) -> None:
     cur = connect().cursor()
-    cur.execute(f"select id, name, balance from {SOURCE}.customers where id >= %s order by id", (1,))
+    cur.execute(
+        f"select id, name, balance from {SOURCE}.customers where id >= %s order by id", (1,)
+    )
     df = cur.fetch_dataframe()
     assert list(df.columns) == ["id", "name", "balance"]
     assert df["name"].tolist() == ["Ann", "Bob"]

@@ -231,57 +231,6 @@ def _static_sql() -> list[str]:
         " 'c' AS datlocprovider, NULL::VARCHAR[] AS datacl, false AS datistemplate, true AS"
         " datallowconn, -1 AS datconnlimit, 1663::BIGINT AS dattablespace FROM (SELECT"
         f" DISTINCT db AS datname FROM {s}.zeroetl_meta_dbs UNION SELECT 'dev')",
-        # --- stubs: right columns, no rows (or the one row PostgreSQL always has) ---------
-        f"CREATE OR REPLACE VIEW {s}.pg_am AS SELECT * FROM (VALUES (2::BIGINT, 'heap', 't'),"
-        " (403::BIGINT, 'btree', 'i')) AS zq_am(oid, amname, amtype)",
-        f"CREATE OR REPLACE VIEW {s}.pg_inherits AS SELECT 0::BIGINT AS inhrelid, 0::BIGINT AS"
-        " inhparent, 0 AS inhseqno, false AS inhdetachpending WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_description AS SELECT 0::BIGINT AS objoid, 0::BIGINT"
-        " AS classoid, 0 AS objsubid, ''::VARCHAR AS description WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_attrdef AS SELECT 0::BIGINT AS oid, 0::BIGINT AS"
-        " adrelid, 0::SMALLINT AS adnum, ''::VARCHAR AS adbin, ''::VARCHAR AS adsrc WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_collation AS SELECT 100::BIGINT AS oid, 'default' AS"
-        " collname, 11::BIGINT AS collnamespace, 'd' AS collprovider",
-        f"CREATE OR REPLACE VIEW {s}.pg_roles AS SELECT 10::BIGINT AS oid, '{OWNER}' AS rolname,"
-        " true AS rolsuper, true AS rolinherit, false AS rolcreaterole, false AS rolcreatedb,"
-        " true AS rolcanlogin, -1 AS rolconnlimit, NULL::VARCHAR[] AS rolconfig",
-        f"CREATE OR REPLACE VIEW {s}.pg_user AS SELECT '{OWNER}' AS usename, 10::BIGINT AS"
-        " usesysid, true AS usesuper",
-        f"CREATE OR REPLACE VIEW {s}.pg_tablespace AS SELECT 1663::BIGINT AS oid, 'pg_default'"
-        " AS spcname, 10::BIGINT AS spcowner",
-        f"CREATE OR REPLACE VIEW {s}.pg_policy AS SELECT 0::BIGINT AS oid, '' AS polname,"
-        " 0::BIGINT AS polrelid, 'r' AS polcmd, true AS polpermissive, [0::BIGINT] AS polroles,"
-        " NULL::VARCHAR AS polqual, NULL::VARCHAR AS polwithcheck WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_statistic_ext AS SELECT 0::BIGINT AS oid, 0::BIGINT AS"
-        " stxrelid, 0::BIGINT AS stxnamespace, '' AS stxname, ['d'] AS stxkind, -1 AS"
-        " stxstattarget WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_publication AS SELECT 0::BIGINT AS oid, '' AS pubname,"
-        " false AS puballtables WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_publication_namespace AS SELECT 0::BIGINT AS pnpubid,"
-        " 0::BIGINT AS pnnspid WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_publication_rel AS SELECT 0::BIGINT AS prpubid,"
-        " 0::BIGINT AS prrelid, NULL::VARCHAR AS prqual, NULL::SMALLINT[] AS prattrs WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_sequence AS SELECT 0::BIGINT AS seqrelid, 0::BIGINT AS"
-        " seqstart, 0::BIGINT AS seqincrement, 0::BIGINT AS seqmin, 0::BIGINT AS seqmax,"
-        " 0::BIGINT AS seqcache, false AS seqcycle WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_opclass AS SELECT 0::BIGINT AS oid, '' AS opcname,"
-        " true AS opcdefault WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_proc AS SELECT 0::BIGINT AS oid, '' AS proname,"
-        " 0::BIGINT AS pronamespace, 'f' AS prokind, 0::BIGINT AS prorettype, ''::VARCHAR AS"
-        " prosrc, false AS proretset, 0::BIGINT AS prolang, [0::BIGINT] AS proargtypes,"
-        " 'v' AS provolatile, 'u' AS proparallel, false AS prosecdef, 10::BIGINT AS proowner,"
-        " NULL::VARCHAR[] AS proacl WHERE false",
-        # what drivers read (pgJDBC's getImportedKeys needs max_index_keys)
-        f"CREATE OR REPLACE VIEW {s}.pg_settings AS SELECT name, setting, unit, 'Preset Options'"
-        " AS category, '' AS short_desc, 'internal' AS context, vartype, 'default' AS source,"
-        " NULL::VARCHAR AS min_val, NULL::VARCHAR AS max_val, setting AS boot_val, setting AS"
-        " reset_val FROM (VALUES ('max_index_keys', '32', NULL, 'integer'),"
-        " ('max_identifier_length', '63', NULL, 'integer'), ('block_size', '8192', NULL,"
-        f" 'integer'), ('server_version', '{SERVER_VERSION}', NULL, 'string'),"
-        " ('server_version_num', '150000', NULL, 'integer'), ('server_encoding', 'UTF8', NULL,"
-        " 'string'), ('integer_datetimes', 'on', NULL, 'bool'), ('standard_conforming_strings',"
-        " 'on', NULL, 'bool'), ('max_connections', '100', NULL, 'integer'))"
-        " AS zq_s(name, setting, unit, vartype)",
     ]
 
 
@@ -376,7 +325,7 @@ def install(con: duckdb.DuckDBPyConnection, databases: list[str]) -> str:
     again only when the set of target databases differs from the one recorded in the hub.
     """
     # these build on the objects defined here
-    from . import infoschema, pgfuncs, redshift_catalog, sysviews
+    from . import infoschema, pgfuncs, pgstubs, redshift_catalog, sysviews
 
     home = home_catalog(con)
     attached = {
@@ -401,7 +350,7 @@ def install(con: duckdb.DuckDBPyConnection, databases: list[str]) -> str:
             for sql in _meta_sql(usable):
                 con.execute(sql)
             if previous is None:
-                for sql in [*_static_sql(), *pgfuncs.function_sql(), *infoschema.sql(),
+                for sql in [*_static_sql(), *pgstubs.stub_sql(), *pgfuncs.function_sql(), *infoschema.sql(),
                             *redshift_catalog.sql()]:  # fmt: skip
                     con.execute(sql)
                 con.register("zeroetl_integrations", sysviews.integrations_table([]))

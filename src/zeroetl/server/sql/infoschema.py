@@ -74,8 +74,7 @@ def sql() -> list[str]:
         " self_referencing_column_name, NULL::VARCHAR AS reference_generation, NULL::VARCHAR AS"
         " user_defined_type_catalog, NULL::VARCHAR AS user_defined_type_schema, NULL::VARCHAR AS"
         f" user_defined_type_name, CASE WHEN c.relkind = 'r' AND {writable} THEN 'YES' ELSE"
-        " 'NO' END AS is_insertable_into, 'NO' AS is_typed, NULL::VARCHAR AS commit_action"
-        + rel,
+        " 'NO' END AS is_insertable_into, 'NO' AS is_typed, NULL::VARCHAR AS commit_action" + rel,
         f"CREATE OR REPLACE VIEW {v}views AS SELECT current_database() AS table_catalog,"
         f" n.nspname AS table_schema, c.relname AS table_name, {s}.pg_get_viewdef(c.oid) AS"
         " view_definition, 'NONE' AS check_option, 'NO' AS is_updatable, 'NO' AS"

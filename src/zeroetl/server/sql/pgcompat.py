@@ -110,10 +110,16 @@ def rewrite(tree: exp.Expression, *, database: str, home: str, schema: str) -> e
             dot.replace(exp.Anonymous(this="zeroetl_pg_expandarray", expressions=fn.expressions))
     for br in list(tree.find_all(exp.Bracket)):
         target = br.this
-        if isinstance(target, exp.Column) and target.name.lower() in ZERO_BASED:
-            if len(br.expressions) == 1 and not isinstance(br.expressions[0], exp.Slice):
-                index = br.expressions[0]
-                br.set("expressions", [exp.Add(this=exp.Paren(this=index.copy()), expression=exp.Literal.number(1))])
+        if (
+            isinstance(target, exp.Column)
+            and target.name.lower() in ZERO_BASED
+            and len(br.expressions) == 1
+            and not isinstance(br.expressions[0], exp.Slice)
+        ):
+            first = exp.Add(
+                this=exp.Paren(this=br.expressions[0].copy()), expression=exp.Literal.number(1)
+            )
+            br.set("expressions", [first])
     for cast in list(tree.find_all(exp.Cast)):
         to = cast.args.get("to")
         if (
