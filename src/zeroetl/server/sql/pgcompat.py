@@ -78,15 +78,15 @@ def rewrite(tree: exp.Expression, *, database: str, home: str, schema: str) -> e
         if isinstance(table.this, exp.Anonymous) and (
             str(table.this.this).lower() == "pg_get_late_binding_view_cols"
         ):
-            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier("t"))
-            sub = exp.Subquery(this=sqlglot.parse_one(LATE_BINDING_COLUMNS, read="duckdb"))
-            sub.set("alias", alias.copy())
-            table.replace(sub)
+            names = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier("t"))
+            late = exp.Subquery(this=sqlglot.parse_one(LATE_BINDING_COLUMNS, read="duckdb"))
+            late.set("alias", names.copy())
+            table.replace(late)
             continue
         if isinstance(table.this, exp.CurrentDatabase):
-            alias = table.alias or "current_database"
-            sub = exp.select(exp.alias_(exp.Literal.string(database), "current_database"))
-            table.replace(exp.alias_(exp.Subquery(this=sub), alias, table=True))
+            one_row = exp.select(exp.alias_(exp.Literal.string(database), "current_database"))
+            name = table.alias or "current_database"
+            table.replace(exp.alias_(exp.Subquery(this=one_row), name, table=True))
             continue
         if (
             table.db.lower() == "information_schema"
