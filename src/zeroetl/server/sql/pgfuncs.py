@@ -1,8 +1,8 @@
 """The functions of the pg_catalog emulation (catalog.py): macros in the emulation schema that the
 catalog statements of psql, SQLAlchemy, pgJDBC, psqlODBC, psycopg and the Redshift drivers call.
 
-Macro bodies bind to the caller's aliases (FACTS.md pitfall), so their parameters and subquery
-aliases are named `zq_*`, which no client uses.
+Macro bodies bind to the caller's aliases (a DuckDB macro is expanded in place), so their
+parameters and subquery aliases are named `zq_*`, which no client uses.
 """
 
 from __future__ import annotations
