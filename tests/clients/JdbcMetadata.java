@@ -26,6 +26,11 @@ public class JdbcMetadata {
             calls.put("type_info", m -> m.getTypeInfo());
             calls.put("table_types", m -> m.getTableTypes());
             calls.put("functions", m -> m.getFunctions(null, schema, "%"));
+            calls.put("procedures", m -> m.getProcedures(null, schema, "%"));
+            calls.put("table_privileges", m -> m.getTablePrivileges(null, schema, table));
+            calls.put("best_row_identifier", m -> m.getBestRowIdentifier(null, schema, table, DatabaseMetaData.bestRowSession, true));
+            calls.put("version_columns", m -> m.getVersionColumns(null, schema, table));
+            calls.put("udts", m -> m.getUDTs(null, schema, "%", null));
             boolean first = true;
             for (Map.Entry<String, Call> e : calls.entrySet()) {
                 if (!first) out.append(",");

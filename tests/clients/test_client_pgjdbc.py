@@ -1,8 +1,9 @@
 """pgJDBC (Debian's libpostgresql-jdbc-java, the driver DBeaver, Tableau and Metabase use for a
 PostgreSQL-type connection) against the endpoint: tests/clients/JdbcMetadata.java, compiled with
 javac into a temporary directory, calls DatabaseMetaData (catalogs, schemas, tables, columns,
-primary keys, imported/exported keys, index info, type info, table types, functions) and runs a
-query with a parameter, and prints every answer as JSON.
+primary keys, best row identifier, imported/exported keys, index info, type info, table types,
+functions, procedures, UDTs, table privileges) and runs a query with a parameter, and prints
+every answer as JSON.
 
 Skipped only when Java or the driver's jar is not installed (.ci/run installs both).
 """
@@ -73,6 +74,8 @@ def test_catalogs_schemas_tables(lines: dict[str, Any]) -> None:
     assert tables["order_lines"] == "TABLE" and tables["customers"] == "TABLE"
     assert "TABLE" in [r["table_type"] for r in rows(lines, "table_types")]
     assert rows(lines, "functions") == []
+    assert rows(lines, "procedures") == [] and rows(lines, "udts") == []
+    rows(lines, "table_privileges")  # answers (who may do what is the users' and grants' part)
 
 
 def test_columns(lines: dict[str, Any]) -> None:
@@ -93,6 +96,8 @@ def test_keys_and_indexes(lines: dict[str, Any]) -> None:
         ("order_id", "1", "order_lines_pkey"),
         ("line_no", "2", "order_lines_pkey"),
     ]
+    best = rows(lines, "best_row_identifier")  # what DBeaver edits rows by: the key
+    assert [r["column_name"] for r in best] == ["order_id", "line_no"]
     assert rows(lines, "imported_keys") == []
     assert rows(lines, "exported_keys") == []
     idx = rows(lines, "index_info")
