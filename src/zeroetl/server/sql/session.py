@@ -30,6 +30,7 @@ from . import (
     dialect,
     duckparse,
     guard,
+    pgcompat,
     redshift,
     rewrite,
     sysviews,
@@ -328,7 +329,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._cte_names, self._relations = frozenset(), None  # this statement's (users_session)
         self._refresh_catalog(self._backend.databases())
         self._plan = None
-        norm = rewrite.normalize(sql)
+        norm = pgcompat.normalize(rewrite.normalize(sql))
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
         if first == "EXPLAIN":
@@ -352,6 +353,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._check(guard.inspect(tree, self._database_of), plan)
         self._check_scoped_reads(tree)
         self._pin_system_views(tree)
+        pgcompat.rewrite(tree, database=self.database, home=self._home, schema=catalog.SCHEMA)
         redshift.check_states(
             tree,
             self._resolve,
