@@ -79,7 +79,7 @@ def test_tables_views_schemata(conn: psycopg.Connection[Any], dev: psycopg.Conne
     assert SOURCE in schemata and "information_schema" in schemata and "pg_catalog" in schemata
     assert not [s for s in schemata if s.startswith("_zeroetl")]
     assert q(conn, "select catalog_name, schema_owner from information_schema.schemata where"
-             " schema_name = %s", [SOURCE]) == [(TARGET, "zeroetl")]  # fmt: skip
+             " schema_name = %s", [SOURCE]) == [(TARGET, "admin")]  # fmt: skip
     assert q(
         dev,
         "select table_name, table_type, is_insertable_into from information_schema.tables"

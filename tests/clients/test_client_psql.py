@@ -42,16 +42,16 @@ def test_list_databases_and_schemas(endpoint: Endpoint) -> None:
     names = [line.split("|")[0] for line in psql(endpoint, TARGET, r"\l")]
     assert TARGET in names and "dev" in names
     schemas = psql(endpoint, TARGET, r"\dn")
-    assert f"{SOURCE}|zeroetl" in schemas
+    assert f"{SOURCE}|admin" in schemas
     assert not [s for s in schemas if s.startswith("_zeroetl")]
 
 
 def test_list_tables_and_indexes(endpoint: Endpoint) -> None:
     tables = psql(endpoint, TARGET, rf"\dt {SOURCE}.*")
     for t in ("customers", "order_lines", "category"):
-        assert f"{SOURCE}|{t}|table|zeroetl" in tables
+        assert f"{SOURCE}|{t}|table|admin" in tables
     indexes = psql(endpoint, TARGET, rf"\di {SOURCE}.*")
-    assert f"{SOURCE}|order_lines_pkey|index|zeroetl|order_lines" in indexes
+    assert f"{SOURCE}|order_lines_pkey|index|admin|order_lines" in indexes
 
 
 def test_describe_table(endpoint: Endpoint) -> None:

@@ -123,7 +123,7 @@ def test_psql_describe_table_answers(backend: HubBackend) -> None:
     oid = oid_of(s, "sales")
     psql = CAPTURE["psql"]
     dt = _run_captured(s, psql[0], [], oid)  # \dt demodb.*
-    assert dt == [("demodb", "sales", "table", "zeroetl"), ("demodb", "users", "table", "zeroetl")]
+    assert dt == [("demodb", "sales", "table", "admin"), ("demodb", "users", "table", "admin")]
     found = _run_captured(s, psql[3], [], oid)  # \d demodb.sales: the lookup
     assert [(r[1], r[2]) for r in found] == [("demodb", "sales")]
     cols = _run_captured(s, psql[5], [], oid)  # columns

@@ -22,7 +22,7 @@ import duckdb
 from zeroetl.destinations.duckdb.types import ident, literal
 
 SCHEMA = "_zeroetl_pg"
-OWNER = "zeroetl"
+OWNER = "admin"  # the superuser owns what replication made (its id is 100, as in users_store)
 SERVER_VERSION = "15.0"
 VERSION_TEXT = "PostgreSQL 15.0 (zeroetl 0.1.0, DuckDB 2.0) on x86_64-pc-linux-gnu, compiled by zeroetl, 64-bit"
 PK_OID = 2_000_000_000  # synthesized index oid = table oid + PK_OID (fits PostgreSQL's uint32)
@@ -129,7 +129,7 @@ def _static_sql() -> list[str]:
         f"CREATE SCHEMA IF NOT EXISTS {s}",
         # --- types, namespaces, relations -------------------------------------------------
         f"CREATE OR REPLACE VIEW {s}.pg_type AS SELECT oid::BIGINT AS oid, typname, 11::BIGINT"
-        " AS typnamespace, 10::BIGINT AS typowner, typlen::SMALLINT AS typlen, CASE WHEN cat ="
+        " AS typnamespace, 100::BIGINT AS typowner, typlen::SMALLINT AS typlen, CASE WHEN cat ="
         " 'A' THEN 'b' ELSE 'b' END AS typtype, cat AS typcategory, CASE WHEN cat = 'S' THEN"
         " 100 ELSE 0 END::BIGINT AS typcollation, 0::BIGINT AS typbasetype, -1 AS typtypmod,"
         " false AS typnotnull, 0::BIGINT AS typrelid, 0::BIGINT AS typelem, 0::BIGINT AS"
@@ -144,11 +144,11 @@ def _static_sql() -> list[str]:
         " NULL::VARCHAR AS typdefaultbin, '-' AS typsubscript,"
         f" fmt AS zeroetl_format FROM (VALUES {types}) AS zq_t(oid, typname, fmt, typlen, cat)",
         f"CREATE OR REPLACE VIEW {s}.pg_namespace AS SELECT oid::BIGINT AS oid,"
-        " schema_name AS nspname, 10::BIGINT AS nspowner, NULL::VARCHAR[] AS nspacl"
+        " schema_name AS nspname, 100::BIGINT AS nspowner, NULL::VARCHAR[] AS nspacl"
         " FROM duckdb_schemas() WHERE database_name = current_database()"
         f" AND schema_name NOT IN ({hidden}) UNION ALL SELECT * FROM (VALUES"
-        " (11::BIGINT, 'pg_catalog', 10::BIGINT, NULL::VARCHAR[]),"
-        " (13000::BIGINT, 'information_schema', 10::BIGINT, NULL::VARCHAR[]))",
+        " (11::BIGINT, 'pg_catalog', 100::BIGINT, NULL::VARCHAR[]),"
+        " (13000::BIGINT, 'information_schema', 100::BIGINT, NULL::VARCHAR[]))",
         f"CREATE OR REPLACE VIEW {s}.zeroetl_pk AS SELECT t.table_oid::BIGINT AS table_oid,"
         " t.schema_oid::BIGINT AS schema_oid, t.schema_name, t.table_name, m.pk,"
         " (SELECT list(zq_c.column_index::SMALLINT ORDER BY zq_u.i) FROM (SELECT unnest(m.pk)"
@@ -175,7 +175,7 @@ def _static_sql() -> list[str]:
         f" UNION ALL SELECT table_oid + {PK_OID}, table_name || '_pkey', schema_oid, 'i', 403,"
         f" 0, len(pk), false FROM {s}.zeroetl_pk",
         # the many columns nobody here fills are added by the wrapper view
-        f"CREATE OR REPLACE VIEW {s}.pg_class AS SELECT *, 10::BIGINT AS relowner,"
+        f"CREATE OR REPLACE VIEW {s}.pg_class AS SELECT *, 100::BIGINT AS relowner,"
         " 0 AS relpages, false AS relhasrules, false AS relhastriggers, false AS relrowsecurity,"
         " false AS relforcerowsecurity, false AS relispartition, 0::BIGINT AS reltablespace,"
         " 0::BIGINT AS reloftype, 'p' AS relpersistence, 'd' AS relreplident, 0::BIGINT AS"
@@ -226,7 +226,7 @@ def _static_sql() -> list[str]:
         " indkey AS conkey, NULL::SMALLINT[] AS confkey, NULL::VARCHAR AS conbin"
         f" FROM {s}.zeroetl_pk",
         f"CREATE OR REPLACE VIEW {s}.pg_database AS SELECT (row_number() OVER (ORDER BY"
-        " datname) + 16383)::BIGINT AS oid, datname, 10::BIGINT AS datdba, 6 AS encoding,"
+        " datname) + 16383)::BIGINT AS oid, datname, 100::BIGINT AS datdba, 6 AS encoding,"
         " 'C.UTF-8' AS datcollate, 'C.UTF-8' AS datctype, NULL::VARCHAR AS daticulocale,"
         " 'c' AS datlocprovider, NULL::VARCHAR[] AS datacl, false AS datistemplate, true AS"
         " datallowconn, -1 AS datconnlimit, 1663::BIGINT AS dattablespace FROM (SELECT"

@@ -21,13 +21,13 @@ def stub_sql() -> list[str]:
         " adrelid, 0::SMALLINT AS adnum, ''::VARCHAR AS adbin, ''::VARCHAR AS adsrc WHERE false",
         f"CREATE OR REPLACE VIEW {s}.pg_collation AS SELECT 100::BIGINT AS oid, 'default' AS"
         " collname, 11::BIGINT AS collnamespace, 'd' AS collprovider",
-        f"CREATE OR REPLACE VIEW {s}.pg_roles AS SELECT 10::BIGINT AS oid, '{OWNER}' AS rolname,"
+        f"CREATE OR REPLACE VIEW {s}.pg_roles AS SELECT 100::BIGINT AS oid, '{OWNER}' AS rolname,"
         " true AS rolsuper, true AS rolinherit, false AS rolcreaterole, false AS rolcreatedb,"
         " true AS rolcanlogin, -1 AS rolconnlimit, NULL::VARCHAR[] AS rolconfig",
-        f"CREATE OR REPLACE VIEW {s}.pg_user AS SELECT '{OWNER}' AS usename, 10::BIGINT AS"
+        f"CREATE OR REPLACE VIEW {s}.pg_user AS SELECT '{OWNER}' AS usename, 100::BIGINT AS"
         " usesysid, true AS usesuper",
         f"CREATE OR REPLACE VIEW {s}.pg_tablespace AS SELECT 1663::BIGINT AS oid, 'pg_default'"
-        " AS spcname, 10::BIGINT AS spcowner",
+        " AS spcname, 100::BIGINT AS spcowner",
         f"CREATE OR REPLACE VIEW {s}.pg_policy AS SELECT 0::BIGINT AS oid, '' AS polname,"
         " 0::BIGINT AS polrelid, 'r' AS polcmd, true AS polpermissive, [0::BIGINT] AS polroles,"
         " NULL::VARCHAR AS polqual, NULL::VARCHAR AS polwithcheck WHERE false",
@@ -48,7 +48,7 @@ def stub_sql() -> list[str]:
         f"CREATE OR REPLACE VIEW {s}.pg_proc AS SELECT 0::BIGINT AS oid, '' AS proname,"
         " 0::BIGINT AS pronamespace, 'f' AS prokind, 0::BIGINT AS prorettype, ''::VARCHAR AS"
         " prosrc, false AS proretset, 0::BIGINT AS prolang, [0::BIGINT] AS proargtypes,"
-        " 'v' AS provolatile, 'u' AS proparallel, false AS prosecdef, 10::BIGINT AS proowner,"
+        " 'v' AS provolatile, 'u' AS proparallel, false AS prosecdef, 100::BIGINT AS proowner,"
         " NULL::VARCHAR[] AS proacl WHERE false",
         # what drivers read (pgJDBC's getImportedKeys needs max_index_keys)
         f"CREATE OR REPLACE VIEW {s}.pg_settings AS SELECT name, setting, unit, 'Preset Options'"

@@ -56,7 +56,7 @@ def sql() -> list[str]:
         " ''::VARCHAR AS columnname, ''::VARCHAR AS external_type, 0 AS columnnum,"
         " 0 AS part_key, ''::VARCHAR AS is_nullable WHERE false",
         f"CREATE OR REPLACE VIEW {s}.pg_proc_info AS SELECT 0::BIGINT AS prooid, ''::VARCHAR"
-        " AS proname, 0::BIGINT AS pronamespace, 10::BIGINT AS proowner, 0::BIGINT AS prolang,"
+        " AS proname, 0::BIGINT AS pronamespace, 100::BIGINT AS proowner, 0::BIGINT AS prolang,"
         " 'f' AS prokind, false AS proretset, 0::BIGINT AS prorettype, 0 AS pronargs,"
         " [0::BIGINT] AS proargtypes, NULL::BIGINT[] AS proallargtypes, NULL::VARCHAR[] AS"
         " proargmodes, NULL::VARCHAR[] AS proargnames, ''::VARCHAR AS prosrc, NULL::VARCHAR[]"
