@@ -7,29 +7,23 @@ statements it builds in redshift_connector/cursor.py run against svv_tables, svv
 svv_external_schemas, pg_proc_info, `FROM current_database()`, `pg_get_late_binding_view_cols()
 AS t(col NAME, ...)` and pg_attribute rows of primary-key indexes.
 
-WAITS FOR `wire`: until the endpoint offers an authentication the driver accepts (its SCRAM
-parser keeps an empty mechanism name) and a server_version `packaging` parses, the fixture
-below connects with those two client-side parsers corrected (`_client_patch`), and
-`test_connects_without_client_patch` is an expected failure naming the reason. Everything
-else (TLS aside: `ssl=False` here) is the real driver on the real wire.
+Connected as the driver comes, with no client-side change (MD5 authentication, the plain
+server_version); TLS is off here (`ssl=False`): tests/e2e/test_pgwire_redshift_connector.py
+drives its default TLS settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import redshift_connector
-import redshift_connector.core as rs_core
-from packaging import version as pkg_version
 from tests.client_support import SOURCE, TARGET, Endpoint
 
 pytestmark = pytest.mark.integration
 
 Connect = Callable[..., redshift_connector.Connection]
-KNOWN_WIRE_GAPS = ("mechanism name is not supported", "Invalid version")
 
 
 def _open(ep: Endpoint, database: str = TARGET) -> redshift_connector.Connection:
@@ -44,46 +38,8 @@ def _open(ep: Endpoint, database: str = TARGET) -> redshift_connector.Connection
     )
 
 
-class _LenientVersion:
-    """packaging.version with a parse() that reads the leading version of `15.0 (zeroetl)`."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(pkg_version, name)
-
-    @staticmethod
-    def parse(text: str) -> Any:
-        return pkg_version.parse(text.split()[0])
-
-
-def _client_patch(monkeypatch: pytest.MonkeyPatch) -> None:
-    scram = rs_core.ScramClient
-    monkeypatch.setattr(
-        rs_core, "ScramClient", lambda mechs, *a: scram([m for m in mechs if m], *a)
-    )
-    monkeypatch.setattr(rs_core, "version", _LenientVersion())
-
-
-def _unpatched_failure(ep: Endpoint) -> str | None:
-    try:
-        _open(ep).close()
-    except Exception as e:  # the driver raises scramp's and packaging's own errors
-        return f"{type(e).__name__}: {e}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def wire_gap(endpoint: Endpoint) -> str | None:
-    """Why the unpatched driver cannot connect yet (None once `wire` has landed)."""
-    return _unpatched_failure(endpoint)
-
-
 @pytest.fixture
-def connect(
-    endpoint: Endpoint, wire_gap: str | None, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Connect]:
-    if wire_gap is not None:
-        assert any(k in wire_gap for k in KNOWN_WIRE_GAPS), wire_gap  # anything else is a bug
-        _client_patch(monkeypatch)
+def connect(endpoint: Endpoint) -> Iterator[Connect]:
     opened: list[redshift_connector.Connection] = []
 
     def new(database: str = TARGET) -> redshift_connector.Connection:
@@ -94,11 +50,6 @@ def connect(
     yield new
     for con in opened:
         con.close()
-
-
-def test_connects_without_client_patch(wire_gap: str | None) -> None:
-    if wire_gap is not None:
-        pytest.xfail(f"waits for wire (auth code / server_version): {wire_gap}")
 
 
 def test_query_with_parameters_and_fetch_dataframe(connect: Connect) -> None:
