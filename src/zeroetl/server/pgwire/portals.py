@@ -23,7 +23,9 @@ class RowSource:
 
     def __init__(self, columns: Sequence[Any], batches: Iterator[pa.RecordBatch]) -> None:
         self.columns = list(columns)
-        self.codecs: list[ColumnCodec] = [codec_for(c.type) for c in self.columns]
+        self.codecs: list[ColumnCodec] = [
+            codec_for(c.type, getattr(c, "pg_type", "")) for c in self.columns
+        ]
         self._batches = iter(batches)
         self._pending: pa.RecordBatch | None = None
         self.exhausted = False

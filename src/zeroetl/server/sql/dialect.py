@@ -56,7 +56,24 @@ def translate(tree: exp.Expression, column_type: ColumnType) -> exp.Expression:
     for node in list(tree.find_all(exp.Func)):
         if _name(node) == "TRUNC" and _arg_count(node) == 1:
             _trunc(node, column_type)
+    _call_value_functions(tree)
     return tree
+
+
+# DuckDB binds a bare CURRENT_DATE/CURRENT_TIMESTAMP/CURRENT_TIME as a column first, so a select
+# item labelled with its own name (`current_date AS "current_date"`) was refused: call the
+# functions behind them instead (same values: the transaction's start, session time zone).
+_VALUE_FUNCTIONS: dict[type, str] = {
+    exp.CurrentTimestamp: "get_current_timestamp",
+    exp.CurrentDate: "current_date",
+    exp.CurrentTime: "get_current_time",
+}
+
+
+def _call_value_functions(tree: exp.Expression) -> None:
+    for node in list(tree.find_all(*_VALUE_FUNCTIONS)):
+        if not any(v is not None for v in node.args.values()):
+            node.replace(exp.Anonymous(this=_VALUE_FUNCTIONS[type(node)], expressions=[]))
 
 
 def generate(tree: exp.Expression) -> str:

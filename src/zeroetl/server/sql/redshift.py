@@ -12,6 +12,7 @@ QUERY_ALL_STATES = TRUE, with the state and the reason in the message (the refer
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -200,3 +201,24 @@ def table_states(
     except duckdb.Error:
         return {}
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def source_types(con: duckdb.DuckDBPyConnection, db: str) -> dict[tuple[str, str], dict[str, str]]:
+    """The source's own column types of every replicated table of `db` (`varchar(30)` ...), in
+    column order, from the recorded table schemas."""
+    quoted = '"' + db.replace('"', '""') + '"'
+    try:
+        rows = con.execute(
+            f"SELECT schema_name, table_name, table_schema FROM {quoted}._zeroetl.tables"
+            " WHERE table_schema IS NOT NULL"
+        ).fetchall()
+    except duckdb.Error:
+        return {}
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, doc in rows:
+        try:
+            cols = json.loads(doc)["columns"]
+            out[(schema, table)] = {str(c["name"]): str(c.get("source_type") or "") for c in cols}
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out

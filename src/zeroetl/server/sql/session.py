@@ -32,6 +32,7 @@ from . import (
     guard,
     redshift,
     rewrite,
+    shapes,
     sysviews,
     workspace,
     workspace_catalog,
@@ -55,6 +56,7 @@ BATCH_ROWS = 8192
 class Column:
     name: str
     type: pa.DataType
+    pg_type: str = ""  # 'varchar(30)' / 'bpchar(4)' when the length is known (shapes.py)
 
 
 @dataclass
@@ -114,6 +116,7 @@ class SqlSession(WorkspaceStatements):
         # `dev` is the workspace database when the hub has one (the service's does)
         self._workspace = ws.attached(self._cur)
         self._plan: workspace.Plan | None = None  # the running change statement's, if any
+        self._hints: list[str] | None = None  # the translated query's string types (shapes.py)
         hub_db = ws.WORKSPACE if self._workspace else self._home
         self._catalog = database if database in dbs else hub_db
         self._params = SessionParams(
@@ -122,9 +125,9 @@ class SqlSession(WorkspaceStatements):
             self._policy,
             timeout_ms=self._limits.statement_timeout_ms,
             apply_search_path=self._apply_search_path,
+            public_schema=ws.DEFAULT_SCHEMA if self._catalog == ws.WORKSPACE else "main",
         )
         if self._catalog == ws.WORKSPACE:
-            self._params.schemas = [ws.DEFAULT_SCHEMA]
             for name in ("default_transaction_read_only", "transaction_read_only"):
                 self._params.values[name] = "off"
         try:
@@ -202,7 +205,7 @@ class SqlSession(WorkspaceStatements):
                         table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
                 finally:
                     self._finish(run)
-                cols = [Column(f.name, f.type) for f in table.schema]
+                cols = self._columns(table.schema)
                 return Result(cols, iter(table.to_batches()), tag)
             # a relation streams: batches are produced as the client reads them
             reader = self._cur.sql(duck, params=args).to_arrow_reader(BATCH_ROWS)
@@ -213,7 +216,7 @@ class SqlSession(WorkspaceStatements):
             self._finish(run)
             raise
         self._open = reader
-        columns = [Column(f.name, f.type) for f in reader.schema]
+        columns = self._columns(reader.schema)
         return Result(columns, self._stream(reader, run), tag)
 
     def _start(self) -> StatementRun:
@@ -285,7 +288,7 @@ class SqlSession(WorkspaceStatements):
                     f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0",
                     params=[None] * len(types) or None,
                 ).to_arrow_reader(1)
-                columns = [Column(f.name, f.type) for f in reader.schema]
+                columns = self._columns(reader.schema)
                 reader.close()
             except duckdb.Error as e:
                 raise self._error(e) from None
@@ -298,6 +301,8 @@ class SqlSession(WorkspaceStatements):
         does not run (see the module doc)."""
         self._refresh_catalog(self._backend.databases())
         self._plan = None
+        self._hints = None
+        self._source_cache: dict[str, dict[tuple[str, str], dict[str, str]]] = {}
         norm = rewrite.normalize(sql)
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
@@ -318,6 +323,7 @@ class SqlSession(WorkspaceStatements):
             self._check(touches)
             raise
         plan = self._plan_change(tree)
+        names = shapes.labels(tree, norm)  # as written, before any rewrite
         self._check(guard.inspect(tree, self._database_of), plan)
         self._pin_system_views(tree)
         redshift.check_states(
@@ -326,11 +332,15 @@ class SqlSession(WorkspaceStatements):
             lambda db: redshift.table_states(self._cur, db),
             self._query_all_states,
         )
-        rewrite.pg_rewrite(tree, database=self.database, user=self.user)
+        rewrite.pg_rewrite(
+            tree, database=self.database, user=self.user, schemas=self._visible_path
+        )
         dialect.translate(tree, lambda c: self._column_type(tree, c))
         is_query = isinstance(tree, exp.Query) and plan is None
         if is_query:
-            rewrite.name_columns(tree)
+            if not shapes.apply_labels(tree, names):
+                rewrite.name_columns(tree)
+            self._hints = shapes.string_hints(tree, self._resolve, self._source_types)
         duck = dialect.generate(tree)
         if plan is None:
             self._check(duckparse.inspect(self._cur, duck))
@@ -344,6 +354,9 @@ class SqlSession(WorkspaceStatements):
                 sysviews.register(self._cur, self._backend, self._dbs, norm)
             except duckdb.Error as e:
                 raise self._error(e) from None
+        if is_query and shapes.shape_aggregates(tree, self._probe_types, dialect.generate):
+            duck = dialect.generate(tree)
+            self._check(duckparse.inspect(self._cur, duck))
         tag = "SELECT" if is_query or first in ("WITH", "VALUES", "TABLE") else first
         return duck, tag, is_query or tag in ("DESCRIBE", "DESC")
 
@@ -435,9 +448,33 @@ class SqlSession(WorkspaceStatements):
         ).fetchall()
         existing = {r[0] for r in rows}
         parts = [f"{_q(self._catalog)}.{_q(s)}" for s in schemas if s in existing]
+        # the path as current_schemas() shows it: existing schemas, `public` by its own name
+        self._visible_path = [
+            "public" if s == self._params.public else s for s in schemas if s in existing
+        ]
         parts.append(f"{_q(self._home)}.{_q(catalog.SCHEMA)}")
         self._search_path = ",".join(parts)  # DuckDB's form (materialized views keep it)
         self._cur.execute("SET search_path = " + "'" + self._search_path.replace("'", "''") + "'")
+
+    def _columns(self, schema: pa.Schema) -> list[Column]:
+        hints = self._hints if self._hints is not None and len(self._hints) == len(schema) else None
+        return [
+            Column(f.name, f.type, hints[i] if hints else "") for i, f in enumerate(schema)
+        ]
+
+    def _probe_types(self, sql: str) -> list[str] | None:
+        """DuckDB's types of the columns of `sql` (bound, never run); None if it cannot bind."""
+        try:
+            self._check(duckparse.inspect(self._cur, sql))
+            return [str(t) for t in self._cur.sql(sql).types]
+        except (duckdb.Error, SqlError):
+            return None
+
+    def _source_types(self, where: tuple[str, str, str]) -> dict[str, str]:
+        db, schema, name = where
+        if db not in self._source_cache:  # once per statement and database
+            self._source_cache[db] = redshift.source_types(self._cur, db)
+        return self._source_cache[db].get((schema, name), {})
 
     def _query_all_states(self, db: str) -> bool:
         try:
