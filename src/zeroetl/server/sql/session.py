@@ -30,6 +30,7 @@ from . import (
     dialect,
     duckparse,
     guard,
+    pgerrors,
     redshift,
     rewrite,
     shapes,
@@ -332,9 +333,7 @@ class SqlSession(WorkspaceStatements):
             lambda db: redshift.table_states(self._cur, db),
             self._query_all_states,
         )
-        rewrite.pg_rewrite(
-            tree, database=self.database, user=self.user, schemas=self._visible_path
-        )
+        rewrite.pg_rewrite(tree, database=self.database, user=self.user, schemas=self._visible_path)
         dialect.translate(tree, lambda c: self._column_type(tree, c))
         is_query = isinstance(tree, exp.Query) and plan is None
         if is_query:
@@ -458,16 +457,18 @@ class SqlSession(WorkspaceStatements):
 
     def _columns(self, schema: pa.Schema) -> list[Column]:
         hints = self._hints if self._hints is not None and len(self._hints) == len(schema) else None
-        return [
-            Column(f.name, f.type, hints[i] if hints else "") for i, f in enumerate(schema)
-        ]
+        return [Column(f.name, f.type, hints[i] if hints else "") for i, f in enumerate(schema)]
 
     def _probe_types(self, sql: str) -> list[str] | None:
         """DuckDB's types of the columns of `sql` (bound, never run); None if it cannot bind."""
         try:
             self._check(duckparse.inspect(self._cur, sql))
             return [str(t) for t in self._cur.sql(sql).types]
+        except duckdb.InterruptException:
+            raise self._stopped() from None  # the statement's timeout or cancel: never lost
         except (duckdb.Error, SqlError):
+            if self._stop_reason is not None:
+                raise self._stopped() from None
             return None
 
     def _source_types(self, where: tuple[str, str, str]) -> dict[str, str]:
@@ -630,20 +631,4 @@ class SqlSession(WorkspaceStatements):
             return SqlError("42501", f"permission denied: {msg}")
         if "Division by zero" in text:
             return SqlError("22012", "division by zero")
-        if isinstance(e, duckdb.CatalogException):
-            if "Function" in text or "function" in text:
-                return SqlError("42883", msg)
-            if "Schema" in text:
-                return SqlError("3F000", msg)
-            return SqlError("42P01", msg)
-        if isinstance(e, duckdb.ParserException):
-            return SqlError("42601", msg)
-        if isinstance(e, duckdb.BinderException):
-            return SqlError("42703" if "column" in text.lower() else "42804", msg)
-        if isinstance(e, duckdb.ConversionException):
-            return SqlError("22P02", msg)
-        if isinstance(e, duckdb.OutOfRangeException):
-            return SqlError("22003", msg)
-        if isinstance(e, duckdb.TransactionException):
-            return SqlError("40001", msg)
-        return SqlError("XX000", msg)
+        return pgerrors.translate(e, msg, self._home)

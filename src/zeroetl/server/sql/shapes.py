@@ -5,7 +5,8 @@ PostgreSQL's FigureColname does, so internal names never leak (`getdate()` was l
 `zeroetl_getdate`, `datediff` `ts_or_ds_diff`): a function call is labelled with its name, a cast
 with its operand's label or else the type name, `CASE` `case`, an expression `?column?`; Redshift's
 own spellings where its documentation shows them (`sysdate` -> `timestamp`, `datediff` ->
-`date_diff`, `dateadd` -> `date_add`, `datepart` -> `pgdate_part`, `nvl` -> `coalesce`).
+`date_diff`, `dateadd` -> `date_add`, `datepart`/`date_part`/`extract` -> `pgdate_part`, `nvl` ->
+`coalesce`).
 
 Aggregates: DuckDB's SUM of integers is HUGEINT and its AVG a DOUBLE; Redshift's SUM of
 SMALLINT/INTEGER/BIGINT is BIGINT, its AVG of integers BIGINT (the fraction dropped) and of
@@ -60,7 +61,7 @@ _CLASS_LABELS: dict[type, str] = {
     exp.CurrentTime: "current_time", exp.CurrentUser: "current_user",
     exp.Coalesce: "coalesce", exp.Greatest: "greatest", exp.Least: "least",
     exp.Case: "case", exp.If: "case", exp.Exists: "exists", exp.Array: "array",
-    exp.Substring: "substring", exp.Extract: "extract", exp.Trim: "btrim",
+    exp.Substring: "substring", exp.Extract: "pgdate_part", exp.Trim: "btrim",
 }  # fmt: skip
 
 _SQL_VALUE_COLUMNS = ("current_user", "session_user", "user", "current_schema", "current_catalog")
@@ -212,7 +213,9 @@ def _argument(agg: exp.Expression) -> exp.Expression:
     return arg
 
 
-def _probe(tree: exp.Expression, select: exp.Select, args: list[exp.Expression]) -> exp.Select | None:
+def _probe(
+    tree: exp.Expression, select: exp.Select, args: list[exp.Expression]
+) -> exp.Select | None:
     """SELECT <the arguments> FROM <the same FROM> (with the statement's CTEs): its column types
     are the arguments' types."""
     if any(a.find(exp.Star) or a.find(exp.AggFunc) for a in args):
