@@ -14,7 +14,7 @@ import pytest
 import sqlglot
 from tests.sql_backend import HubBackend, add_table, sales_schema
 
-from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema
+from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema, TableState
 from zeroetl.server.pgwire.types import codec_for
 from zeroetl.server.sql import pgerrors, shapes
 from zeroetl.server.sql.session import SqlError, SqlSession
@@ -206,3 +206,34 @@ def test_labels_of_a_parsed_statement() -> None:
     assert shapes.pg_string_type("text") == ""
     assert codec_for(pa.string(), "varchar(30)").typmod == 34
     assert codec_for(pa.int32(), "varchar(30)").pg.oid == 23  # a hint only shapes strings
+
+
+@pytest.mark.parametrize(
+    "state,reason,says,advice",
+    [
+        (TableState.FAILED, "unsupported column type geometry", "will not resume on its own",
+         "ALTER DATABASE aurora INTEGRATION REFRESH TABLE demodb.t"),
+        (TableState.RESYNC_INITIATED, "initial snapshot in progress", "is being copied",
+         "retry when svv_integration_table_state shows the table Synced"),
+        (TableState.RESYNC_REQUIRED, "table changed", "starts automatically",
+         "retry when svv_integration_table_state shows the table Synced"),
+        (TableState.DELETED, "dropped at the source", "dropped at the source",
+         "ALTER DATABASE aurora INTEGRATION REFRESH TABLE demodb.t"),
+    ],
+    ids=["failed", "copying", "queued", "deleted"],
+)  # fmt: skip
+def test_a_table_not_queryable_says_what_to_do(
+    tmp_path: Path, state: TableState, reason: str, says: str, advice: str
+) -> None:
+    b = HubBackend(tmp_path)
+    d = b.attach("aurora")
+    t = TableSchema(TableId("demodb", "t"), (ColumnSchema("id", LogicalType(Kind.INT32)),), ())
+    add_table(d, t, [], state, reason)
+    s = SqlSession(b, database="aurora", user="admin")
+    with pytest.raises(SqlError) as e:
+        result(s, "select * from demodb.t")
+    err = e.value
+    assert err.sqlstate == "55000" and state.value in err.message and reason in err.message
+    assert says in err.message and advice in err.hint, (err.message, err.hint)
+    if state is TableState.FAILED:
+        assert "retry" not in err.hint and "wait" not in err.hint  # waiting never fixes it
