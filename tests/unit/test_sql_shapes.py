@@ -237,3 +237,12 @@ def test_a_table_not_queryable_says_what_to_do(
     assert says in err.message and advice in err.hint, (err.message, err.hint)
     if state is TableState.FAILED:
         assert "retry" not in err.hint and "wait" not in err.hint  # waiting never fixes it
+
+
+def test_a_cte_named_like_a_replicated_table_has_its_own_types(s: SqlSession) -> None:
+    s.execute("set search_path to demodb")
+    five = "select 1 as a, 2 as b, 3 as c, 4 as d, 'abcdef' as e"  # as many columns as sales
+    cols, rows = result(s, f"with sales as ({five}) select * from sales")
+    assert wire(cols[4]) == ("e", 25, -1) and rows == [(1, 2, 3, 4, "abcdef")]
+    cols, _ = result(s, "select note from sales")
+    assert [wire(c) for c in cols] == [("note", 1043, 24)]

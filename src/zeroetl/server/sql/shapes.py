@@ -277,7 +277,11 @@ def string_hints(
     select = top_select(tree)
     if select is None:
         return None
-    tables = _from_tables(select)
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    # a CTE may share a replicated table's name: its columns are its own
+    tables = [t for t in _from_tables(select) if t.args.get("db") or t.name not in ctes]
+    if len(tables) != len(_from_tables(select)):
+        return None
     hints: list[str] = []
     for item in select.expressions:
         if isinstance(item, exp.Star) or (
