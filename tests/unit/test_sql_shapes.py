@@ -246,3 +246,22 @@ def test_a_cte_named_like_a_replicated_table_has_its_own_types(s: SqlSession) ->
     assert wire(cols[4]) == ("e", 25, -1) and rows == [(1, 2, 3, 4, "abcdef")]
     cols, _ = result(s, "select note from sales")
     assert [wire(c) for c in cols] == [("note", 1043, 24)]
+
+
+@pytest.mark.parametrize(
+    "sql,message",
+    [
+        ("select * fro t", 'syntax error at or near "t"'),
+        ("selec 1", 'syntax error at or near "1"'),
+        ("select (1", "syntax error at end of input"),
+        ("select 1 from demodb.sales where", "syntax error at end of input"),
+        ("select datediff(day)", "syntax error at end of input"),
+    ],
+)
+def test_syntax_errors_are_worded_as_postgresql_words_them(
+    s: SqlSession, sql: str, message: str
+) -> None:
+    with pytest.raises(SqlError) as e:
+        result(s, sql)
+    assert (e.value.sqlstate, e.value.message) == ("42601", message)
+    assert "sqlglot" not in e.value.detail and "class" not in e.value.detail

@@ -94,8 +94,34 @@ def parse(sql: str) -> exp.Expression:
             continue
         if tree is not None:
             return tree  # type: ignore[return-value]
-    msg = str(last).splitlines()[0] if last else "empty statement"
-    raise SqlError("42601", f"syntax error: {msg}")
+    raise syntax_error(sql, last)
+
+
+def syntax_error(sql: str, err: Exception | None) -> SqlError:
+    """PostgreSQL's wording (`syntax error at or near "x"`, `at end of input`); sqlglot's own
+    description, which names its classes (`<class 'sqlglot.expressions...'>`), never shows."""
+    found = getattr(err, "errors", None) or []
+    if not found:
+        return SqlError("42601", "syntax error")
+    first = found[0]
+    near, col, line = str(first.get("highlight") or ""), first.get("col"), first.get("line")
+    description = str(first.get("description") or "")
+    lines = sql.rstrip().splitlines() or [""]
+    at_end = (
+        isinstance(col, int)
+        and isinstance(line, int)
+        and line >= len(lines)
+        and col >= len(lines[-1])
+        and (description.startswith(("Expecting", "Required keyword")) or not near)
+    )
+    where = "at end of input" if at_end or not near else f'at or near "{near}"'
+    if description.startswith("Required keyword"):
+        detail = "an argument or a clause is missing"
+    elif description.startswith("Expecting"):
+        detail = description[0].lower() + description[1:]
+    else:
+        detail = ""
+    return SqlError("42601", f"syntax error {where}", detail=detail)
 
 
 def _name(node: object) -> str:
