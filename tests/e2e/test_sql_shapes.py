@@ -116,7 +116,9 @@ MISTAKES = [
     (f"select nme from {T}", "42703"),
     ("select zeroetl_getdat()", "42883"),
     ("select lenn('x')", "42883"),
+    ("select * from pg_clas", "42P01"),
 ]
+HINTS = {"select * from pg_clas": 'Did you mean "pg_class"?', f"select nme from {T}": '"name"'}
 
 
 @pytest.mark.parametrize("sql,state", MISTAKES, ids=[m[0] for m in MISTAKES])
@@ -129,6 +131,8 @@ def test_errors_never_name_internal_objects(wh: Warehouse, sql: str, state: str 
         assert word not in text, text
     if state is not None:
         assert diag.sqlstate == state, text
+    if sql in HINTS:
+        assert HINTS[sql] in (diag.message_hint or ""), text
 
 
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
