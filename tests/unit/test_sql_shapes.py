@@ -15,6 +15,7 @@ import sqlglot
 from tests.sql_backend import HubBackend, add_table, sales_schema
 
 from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema, TableState
+from zeroetl.server.hub import attach_workspace
 from zeroetl.server.pgwire.types import codec_for
 from zeroetl.server.sql import pgerrors, shapes
 from zeroetl.server.sql.session import SqlError, SqlSession
@@ -265,3 +266,28 @@ def test_syntax_errors_are_worded_as_postgresql_words_them(
         result(s, sql)
     assert (e.value.sqlstate, e.value.message) == ("42601", message)
     assert "sqlglot" not in e.value.detail and "class" not in e.value.detail
+
+
+def test_tables_and_views_created_from_a_query_get_its_names_and_types(s: SqlSession) -> None:
+    b = s._backend
+    (b.root / "databases").mkdir(exist_ok=True)  # type: ignore[attr-defined]
+    attach_workspace(b.hub, b.root)  # type: ignore[attr-defined]
+    dev = SqlSession(b, database="dev", user="admin")  # type: ignore[arg-type]
+    dev.execute(
+        "create table made as select count(*), sum(qtysold), getdate() is not null,"
+        " upper(note) from aurora.demodb.sales group by note"
+    )
+    dev.execute(
+        "create view seen as select getdate(), sysdate, avg(qtysold) from aurora.demodb.sales"
+    )
+    for name, expected in [
+        ("made", [("count", "BIGINT"), ("sum", "BIGINT"), ("?column?", "BOOLEAN"),
+                  ("upper", "VARCHAR")]),
+        ("seen", [("getdate", "TIMESTAMP"), ("timestamp", "TIMESTAMP"), ("avg", "BIGINT")]),
+    ]:  # fmt: skip
+        _, got = result(
+            dev,
+            "select column_name, data_type from information_schema.columns where table_name ="
+            f" '{name}' order by ordinal_position",
+        )
+        assert [(c, t.upper()) for c, t in got] == expected, got

@@ -324,7 +324,9 @@ class SqlSession(WorkspaceStatements):
             self._check(touches)
             raise
         plan = self._plan_change(tree)
-        names = shapes.labels(tree, norm)  # as written, before any rewrite
+        # CREATE TABLE/VIEW ... AS query: its columns are named and typed as a query's would be
+        body = shapes.created_query(tree) if plan is not None else None
+        names = shapes.labels(body or tree, norm)  # as written, before any rewrite
         self._check(guard.inspect(tree, self._database_of), plan)
         self._pin_system_views(tree)
         redshift.check_states(
@@ -340,6 +342,10 @@ class SqlSession(WorkspaceStatements):
             if not shapes.apply_labels(tree, names):
                 rewrite.name_columns(tree)
             self._hints = shapes.string_hints(tree, self._resolve, self._source_types)
+        elif body is not None:
+            shapes.apply_labels(body, names)
+            # before generation: the workspace's checks below see the final text
+            shapes.shape_aggregates(body, self._probe_types, dialect.generate)
         duck = dialect.generate(tree)
         if plan is None:
             self._check(duckparse.inspect(self._cur, duck))

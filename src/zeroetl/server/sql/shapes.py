@@ -75,6 +75,13 @@ def top_select(tree: exp.Expression) -> exp.Select | None:
     return node if isinstance(node, exp.Select) else None
 
 
+def created_query(tree: exp.Expression) -> exp.Query | None:
+    """The query of CREATE TABLE ... AS / CREATE VIEW ... AS, whose columns it names."""
+    if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
+        return tree.expression
+    return None
+
+
 # --- labels -----------------------------------------------------------------------------------
 
 
