@@ -291,3 +291,16 @@ def test_tables_and_views_created_from_a_query_get_its_names_and_types(s: SqlSes
             f" '{name}' order by ordinal_position",
         )
         assert [(c, t.upper()) for c, t in got] == expected, got
+
+
+def test_derived_tables_and_ctes_name_their_columns_as_postgresql_does(s: SqlSession) -> None:
+    cols, rows = result(
+        s,
+        "with c as (select note, count(*), sum(qtysold) from demodb.sales group by note)"
+        " select * from (select count(*), max(salesid) from demodb.sales) x, c"
+        " where c.count > 0 and x.max = 10 order by note limit 1",
+    )
+    assert [wire(c)[:2] for c in cols] == [
+        ("count", 20), ("max", 23), ("note", 25), ("count", 20), ("sum", 20)
+    ]  # fmt: skip
+    assert rows == [(10, 10, "n1", 1, 2)]

@@ -326,7 +326,7 @@ class SqlSession(WorkspaceStatements):
         plan = self._plan_change(tree)
         # CREATE TABLE/VIEW ... AS query: its columns are named and typed as a query's would be
         body = shapes.created_query(tree) if plan is not None else None
-        names = shapes.labels(body or tree, norm)  # as written, before any rewrite
+        labelled = shapes.all_labels(body or tree, norm)  # as written, before any rewrite
         self._check(guard.inspect(tree, self._database_of), plan)
         self._pin_system_views(tree)
         redshift.check_states(
@@ -339,11 +339,11 @@ class SqlSession(WorkspaceStatements):
         dialect.translate(tree, lambda c: self._column_type(tree, c))
         is_query = isinstance(tree, exp.Query) and plan is None
         if is_query:
-            if not shapes.apply_labels(tree, names):
+            if not shapes.apply_all_labels(tree, labelled):
                 rewrite.name_columns(tree)
             self._hints = shapes.string_hints(tree, self._resolve, self._source_types)
         elif body is not None:
-            shapes.apply_labels(body, names)
+            shapes.apply_all_labels(body, labelled)
             # before generation: the workspace's checks below see the final text
             shapes.shape_aggregates(body, self._probe_types, dialect.generate)
         duck = dialect.generate(tree)

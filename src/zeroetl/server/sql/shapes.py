@@ -94,6 +94,30 @@ def labels(tree: exp.Expression, text: str) -> list[str | None] | None:
     return [_item_label(item, text) for item in select.expressions]
 
 
+Labelled = list[tuple[exp.Select, list[str | None]]]
+
+
+def all_labels(tree: exp.Expression, text: str) -> Labelled:
+    """Labels of the items of every SELECT in `tree` (not yet rewritten): a derived table's or a
+    CTE's columns are named as PostgreSQL names them too (`select * from (select count(*) ...)`
+    answers a column `count`)."""
+    return [
+        (sel, [_item_label(item, text) for item in sel.expressions])
+        for sel in tree.find_all(exp.Select)
+    ]
+
+
+def apply_all_labels(tree: exp.Expression, labelled: Labelled) -> bool:
+    """`apply_labels` on every SELECT labelled before the rewrites; whether the top-level one
+    (which names the result) could be labelled."""
+    top = top_select(tree)
+    done = False
+    for sel, names in labelled:
+        ok = apply_labels(sel, names)
+        done = done or (ok and sel is top)
+    return done
+
+
 def _item_label(item: exp.Expression, text: str) -> str | None:
     if isinstance(item, exp.Alias | exp.Star) or (
         isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
