@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -345,7 +346,8 @@ class SqlSession(WorkspaceStatements):
         elif body is not None:
             shapes.apply_all_labels(body, labelled)
             # before generation: the workspace's checks below see the final text
-            shapes.shape_aggregates(body, self._probe_types, dialect.generate)
+            probe = functools.partial(self._probe_types, checked=False)
+            shapes.shape_aggregates(body, probe, dialect.generate)
         duck = dialect.generate(tree)
         if plan is None:
             self._check(duckparse.inspect(self._cur, duck))
@@ -465,10 +467,16 @@ class SqlSession(WorkspaceStatements):
         hints = self._hints if self._hints is not None and len(self._hints) == len(schema) else None
         return [Column(f.name, f.type, hints[i] if hints else "") for i, f in enumerate(schema)]
 
-    def _probe_types(self, sql: str) -> list[str] | None:
-        """DuckDB's types of the columns of `sql` (bound, never run); None if it cannot bind."""
+    def _probe_types(self, sql: str, *, checked: bool = True) -> list[str] | None:
+        """DuckDB's types of the columns of `sql` (bound, never run); None if it cannot bind.
+
+        `sql` is the statement's own FROM, CTEs and aggregate arguments, as generated into the
+        statement's DuckDB text that the sandbox checked already (the final text is checked
+        again once the casts are in): binding it reaches nothing that text did not. When the
+        statement was not checked yet (`checked=False`), the probe is checked first."""
         try:
-            self._check(duckparse.inspect(self._cur, sql))
+            if not checked:
+                self._check(duckparse.inspect(self._cur, sql))
             return [str(t) for t in self._cur.sql(sql).types]
         except duckdb.InterruptException:
             raise self._stopped() from None  # the statement's timeout or cancel: never lost
