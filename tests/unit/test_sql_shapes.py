@@ -304,3 +304,17 @@ def test_derived_tables_and_ctes_name_their_columns_as_postgresql_does(s: SqlSes
         ("count", 20), ("max", 23), ("note", 25), ("count", 20), ("sum", 20)
     ]  # fmt: skip
     assert rows == [(10, 10, "n1", 1, 2)]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select sum(a) from read_csv('/etc/passwd') t(a)",
+        "select avg(a) from (select length(content) a from read_text('/etc/passwd'))",
+        "with x as (select * from read_csv('/etc/hosts')) select sum(1) from x",
+    ],
+)
+def test_the_type_probe_reaches_nothing_the_sandbox_refuses(s: SqlSession, sql: str) -> None:
+    with pytest.raises(SqlError) as e:
+        result(s, sql)
+    assert e.value.sqlstate == "42501", e.value.message
