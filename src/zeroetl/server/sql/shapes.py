@@ -62,6 +62,7 @@ _CLASS_LABELS: dict[type, str] = {
     exp.Coalesce: "coalesce", exp.Greatest: "greatest", exp.Least: "least",
     exp.Case: "case", exp.If: "case", exp.Exists: "exists", exp.Array: "array",
     exp.Substring: "substring", exp.Extract: "pgdate_part", exp.Trim: "btrim",
+    exp.ApproxDistinct: "count",  # APPROXIMATE COUNT(DISTINCT x)
 }  # fmt: skip
 
 _SQL_VALUE_COLUMNS = ("current_user", "session_user", "user", "current_schema", "current_catalog")
