@@ -41,6 +41,22 @@ _NO_FUNCTION = re.compile(
 _NO_COLUMN = re.compile(r'^Referenced column "([^"]+)" not found in FROM clause!?$')
 _OUT_OF_RANGE = re.compile(r"out of range for the destination type (\w+)")
 _PG_INTS = {"INT64": "bigint", "INT32": "integer", "INT16": "smallint"}
+_NO_TABLE_COLUMN = re.compile(r'^Table "([^"]+)" does not have a column named "([^"]+)"$')
+_NO_MATCH = re.compile(
+    r"^No function matches the given name and argument types '([\w.]+)\((.*)\)'\.", re.S
+)
+_BAD_INPUT = re.compile(r"^Could not convert string '(.*)' to (\w+)", re.S)
+# DuckDB type names (as in its messages) -> PostgreSQL's
+_PG_TYPES = {
+    "INT8": "smallint", "INT16": "smallint", "INT32": "integer", "INT64": "bigint",
+    "TINYINT": "smallint", "SMALLINT": "smallint", "INTEGER": "integer", "BIGINT": "bigint",
+    "HUGEINT": "numeric", "INT128": "numeric", "DOUBLE": "double precision", "FLOAT": "real",
+    "DECIMAL": "numeric", "VARCHAR": "character varying", "BOOLEAN": "boolean", "BOOL": "boolean",
+    "DATE": "date", "TIME": "time without time zone", "TIMESTAMP": "timestamp without time zone",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "INTERVAL": "interval",
+    "BLOB": "bytea", "UUID": "uuid", "JSON": "json", "INTEGER_LITERAL": "integer",
+    "STRING_LITERAL": "unknown", "NULL": "unknown",
+}  # fmt: skip
 _NO_REF_TABLE = re.compile(r'^Referenced table "([^"]+)" not found!?$')
 
 
@@ -125,6 +141,18 @@ def translate(e: duckdb.Error, msg: str, home: str = "") -> SqlError:
             return SqlError("3F000", scrub(head, home), hint=hint)
         return SqlError("42P01", scrub(head, home), hint=hint)
     if isinstance(e, duckdb.BinderException):
+        if m := _NO_TABLE_COLUMN.match(head):
+            column = f"{scrub(m.group(1), home)}.{scrub(m.group(2), home)}"
+            return SqlError("42703", f"column {column} does not exist", hint=hint)
+        if m := _NO_MATCH.match(head):
+            args = ", ".join(_pg_type(a) for a in m.group(2).split(",") if a.strip())
+            name = USER_NAMES.get(m.group(1).lower(), m.group(1))
+            return SqlError(
+                "42883",
+                f"function {scrub(name, home)}({args}) does not exist",
+                hint="No function matches the given name and argument types. You might need to"
+                " add explicit type casts.",
+            )
         if m := _NO_COLUMN.match(head):
             return SqlError(
                 "42703", f'column "{scrub(m.group(1), home)}" does not exist', hint=hint
@@ -142,12 +170,22 @@ def translate(e: duckdb.Error, msg: str, home: str = "") -> SqlError:
     if isinstance(e, duckdb.ConversionException):
         if m := _OUT_OF_RANGE.search(head):  # e.g. a SUM past BIGINT, as PostgreSQL words it
             return SqlError("22003", f"{_PG_INTS.get(m.group(1), 'value')} out of range")
+        if m := _BAD_INPUT.match(head):
+            value = m.group(1).replace('"', '\\"')
+            return SqlError(
+                "22P02", f'invalid input syntax for type {_pg_type(m.group(2))}: "{value}"'
+            )
         return SqlError("22P02", scrub(head, home), hint=hint)
     if isinstance(e, duckdb.OutOfRangeException):
         return SqlError("22003", scrub(head, home), hint=hint)
     if isinstance(e, duckdb.TransactionException):
         return SqlError("40001", scrub(head, home), hint=hint)
     return SqlError("XX000", scrub(head, home), hint=hint)
+
+
+def _pg_type(duck: str) -> str:
+    base = re.sub(r"\(.*$", "", duck.strip()).upper()
+    return _PG_TYPES.get(base, base.lower())
 
 
 def _scrub_lines(text: str, home: str) -> str:
