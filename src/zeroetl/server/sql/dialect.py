@@ -57,7 +57,28 @@ def translate(tree: exp.Expression, column_type: ColumnType) -> exp.Expression:
         if _name(node) == "TRUNC" and _arg_count(node) == 1:
             _trunc(node, column_type)
     _call_value_functions(tree)
+    _bounded_string_casts(tree)
     return tree
+
+
+_BOUNDED = (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.NVARCHAR,
+            exp.DataType.Type.NCHAR)  # fmt: skip
+
+
+def _bounded_string_casts(tree: exp.Expression) -> None:
+    """`x::varchar(3)` and `x::char(3)` keep 3 characters, as an explicit cast does in Redshift
+    and PostgreSQL (DuckDB keeps no length: its VARCHAR(3) is any VARCHAR). CHAR's blank padding
+    is added on output only (pgwire/types.py), so comparisons ignore it as PostgreSQL's do."""
+    for cast in list(tree.find_all(exp.Cast)):
+        to = cast.args.get("to")
+        if not isinstance(to, exp.DataType) or to.this not in _BOUNDED or not to.expressions:
+            continue
+        length = to.expressions[0].this
+        if not (isinstance(length, exp.Literal) and not length.is_string):
+            continue
+        inner = exp.cast(cast.this.copy(), exp.DataType.Type.VARCHAR)
+        cut = exp.Anonymous(this="left", expressions=[inner, exp.Literal.number(int(length.this))])
+        cast.replace(exp.cast(cut, exp.DataType.Type.VARCHAR))
 
 
 # DuckDB binds a bare CURRENT_DATE/CURRENT_TIMESTAMP/CURRENT_TIME as a column first, so a select

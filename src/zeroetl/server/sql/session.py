@@ -337,12 +337,13 @@ class SqlSession(WorkspaceStatements):
             self._query_all_states,
         )
         rewrite.pg_rewrite(tree, database=self.database, user=self.user, schemas=self._visible_path)
-        dialect.translate(tree, lambda c: self._column_type(tree, c))
         is_query = isinstance(tree, exp.Query) and plan is None
+        if is_query:  # before translation, which rewrites the casts that say a length
+            self._hints = shapes.string_hints(tree, self._resolve, self._source_types)
+        dialect.translate(tree, lambda c: self._column_type(tree, c))
         if is_query:
             if not shapes.apply_all_labels(tree, labelled):
                 rewrite.name_columns(tree)
-            self._hints = shapes.string_hints(tree, self._resolve, self._source_types)
         elif body is not None:
             shapes.apply_all_labels(body, labelled)
             # before generation: the workspace's checks below see the final text
