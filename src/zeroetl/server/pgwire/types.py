@@ -397,15 +397,6 @@ def _codec(
 _STRING_HINT = re.compile(r"^(varchar|bpchar)\((\d+)\)$")
 
 
-def _blank_padded(n: int) -> Callable[[pa.Array], Encoded]:
-    def encode(arr: pa.Array) -> Encoded:
-        if pa.types.is_string_view(arr.type):
-            arr = pc.cast(arr, pa.large_string())
-        return _text_string(pc.utf8_rpad(arr, width=n, padding=" "))
-
-    return encode
-
-
 def _is_string(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
@@ -416,11 +407,10 @@ def codec_for(t: pa.DataType, pg_type: str = "") -> ColumnCodec:
     `pg_type` is what the SQL layer knows beyond Arrow: a string column's declared type and
     length (`varchar(30)`, `bpchar(4)`), announced with PostgreSQL's typmod (length + 4)."""
     if pg_type and _is_string(t) and (m := _STRING_HINT.match(pg_type)):
-        n = int(m.group(2))
-        if m.group(1) == "varchar":
-            return _codec(VARCHAR, _text_string, _bin_text, n + 4)
-        pad = _blank_padded(n)  # char(n) values go out blank-padded to n, as PostgreSQL's
-        return _codec(BPCHAR, pad, pad, n + 4)
+        # char(n) values go out as the source stores them (MySQL strips the blank padding that
+        # PostgreSQL would show): results agree with the source's
+        pg = VARCHAR if m.group(1) == "varchar" else BPCHAR
+        return _codec(pg, _text_string, _bin_text, int(m.group(2)) + 4)
     if isinstance(t, pa.BaseExtensionType):
         name = t.extension_name
         if name == "arrow.bool8":  # DuckDB's lossless BOOLEAN: int8 storage

@@ -68,7 +68,7 @@ _BOUNDED = (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type
 def _bounded_string_casts(tree: exp.Expression) -> None:
     """`x::varchar(3)` and `x::char(3)` keep 3 characters, as an explicit cast does in Redshift
     and PostgreSQL (DuckDB keeps no length: its VARCHAR(3) is any VARCHAR). CHAR's blank padding
-    is added on output only (pgwire/types.py), so comparisons ignore it as PostgreSQL's do."""
+    is not added (values read as the source stores them)."""
     for cast in list(tree.find_all(exp.Cast)):
         to = cast.args.get("to")
         if not isinstance(to, exp.DataType) or to.this not in _BOUNDED or not to.expressions:
