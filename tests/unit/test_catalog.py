@@ -89,8 +89,10 @@ def test_secret_files_are_private_and_stable(tmp_path: Path, monkeypatch) -> Non
     assert api_token(tmp_path) == first and len(first) >= 32
     for name in ("secret.key", "api.token"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
-    monkeypatch.setenv("ZEROETL_API_TOKEN", "configured")
-    assert api_token(tmp_path) == "configured"
+    # the service process's environment is config.py's to read: only what it passes counts
+    monkeypatch.setenv("ZEROETL_API_TOKEN", "from-env")
+    assert api_token(tmp_path) == first
+    assert api_token(tmp_path, " configured\n") == "configured"
 
 
 def test_request_checks() -> None:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import zeroetl
+from zeroetl.config_keys import KEYS, markdown_table
 from zeroetl.errors import ZeroEtlError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,10 +64,52 @@ def test_every_environment_variable_is_in_the_cli_reference() -> None:
     names: set[str] = set()
     for f in (ROOT / "src").rglob("*.py"):
         names |= set(re.findall(r"(?<![A-Z_])ZEROETL_[A-Z][A-Z_]*[A-Z]", f.read_text()))
+    names |= {n for k in KEYS for n in (k.env, *k.env_aliases)}
     assert {"ZEROETL_WAREHOUSE", "ZEROETL_SANDBOX_DIR", "ZEROETL_DEBUG"} <= names
     reference = (ROOT / "docs" / "cli.md").read_text()
+    reference += (ROOT / "docs" / "configuration.md").read_text()
     missing = sorted(n for n in names if f"`{n}`" not in reference)
-    assert not missing, f"document in docs/cli.md: {missing}"
+    assert not missing, f"document in docs/configuration.md or docs/cli.md: {missing}"
+
+
+def test_the_configuration_table_is_the_key_table() -> None:
+    """docs/configuration.md holds config_keys.py's table as is: a key added, renamed or given
+    another default without its row fails here."""
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    assert markdown_table() in page, (
+        "regenerate the table of docs/configuration.md with: python -c 'from "
+        "zeroetl.config_keys import markdown_table; print(markdown_table())'"
+    )
+    rows = [line for line in page.splitlines() if line.startswith("| `") or "(not in the" in line]
+    documented = {m.group(1) for r in rows if (m := re.search(r"`(ZEROETL_[A-Z_]+)`", r))}
+    assert documented >= {k.env for k in KEYS}
+
+
+def test_every_flag_of_the_key_table_exists_on_its_commands() -> None:
+    import click
+
+    from zeroetl.cli.main import cli
+
+    def command(path: str) -> click.Command:
+        ctx = click.Context(cli)
+        cmd: click.Command = cli
+        for word in path.split():
+            assert isinstance(cmd, click.Group), path
+            got = cmd.get_command(ctx, word)
+            assert got is not None, path
+            cmd = got
+        return cmd
+
+    checked = 0
+    for key in KEYS:
+        if key.flag is None or key.name == "sandbox.dir":  # sandbox: its own --dir options
+            continue
+        for path in key.commands:
+            cmd = command(path if path != "integration" else "integration list")
+            opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+            assert key.flag in opts, (key.name, path)
+            checked += 1
+    assert checked >= 30
 
 
 def _error_codes() -> set[str]:

@@ -74,8 +74,9 @@ def test_admin_password_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     f = tmp_path / "sql.password"
     assert f.stat().st_mode & 0o777 == 0o600
     assert len(pw) >= 20 and admin_password(tmp_path) == pw
-    monkeypatch.setenv("ZEROETL_SQL_PASSWORD", "from-env")
-    assert admin_password(tmp_path) == "from-env"
+    monkeypatch.setenv("ZEROETL_SQL_PASSWORD", "from-env")  # config.py's to read, not ours
+    assert admin_password(tmp_path) == pw
+    assert admin_password(tmp_path, "configured") == "configured"
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=None))

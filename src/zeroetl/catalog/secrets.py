@@ -54,9 +54,10 @@ class SecretBox:
             ) from None
 
 
-def api_token(warehouse: Path) -> str:
-    """The API bearer token: ZEROETL_API_TOKEN, else the warehouse's token file (made once)."""
-    configured = os.environ.get(TOKEN_ENV, "").strip()
+def api_token(warehouse: Path, configured: str | None = None) -> str:
+    """The API bearer token: the configured one (config.py: ZEROETL_API_TOKEN, its file or
+    zeroetl.toml), else the warehouse's token file (made once)."""
+    configured = (configured or "").strip()
     if configured:
         return configured
     return _read_or_create(warehouse / TOKEN_FILE, secrets.token_urlsafe(32).encode()).decode()

@@ -13,24 +13,23 @@ printed); 2 usage: a URL that is not http(s)://HOST[:PORT], no token anywhere.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
 
 from zeroetl.catalog.secrets import TOKEN_ENV, TOKEN_FILE, read_token_file
+from zeroetl.cli.options import DEFAULT_WAREHOUSE, with_settings
 from zeroetl.cli.ports import local_api_url
+from zeroetl.config import Settings
 
 URL_ENV = "ZEROETL_API_URL"
-WAREHOUSE_ENV = "ZEROETL_WAREHOUSE"
 DEFAULT_URL = "http://127.0.0.1:8155"
-DEFAULT_WAREHOUSE = Path(".zeroetl/warehouse")
 
 
 @dataclass(frozen=True)
@@ -41,30 +40,27 @@ class Target:
     token_from: str
 
 
-def find_service(api_url: str | None, api_token: str | None, warehouse: Path | None) -> Target:
-    """The service's address and token, from flags, variables and the local warehouse."""
-    explicit_wh = warehouse or (
-        Path(os.environ[WAREHOUSE_ENV]) if os.environ.get(WAREHOUSE_ENV) else None
-    )
+def find_service(settings: Settings) -> Target:
+    """The service's address and token, from flags, variables, zeroetl.toml and the local
+    warehouse (config.py resolves the first three)."""
+    explicit_wh = settings.warehouse
     wh = explicit_wh or (DEFAULT_WAREHOUSE if DEFAULT_WAREHOUSE.is_dir() else None)
-    if api_url:
-        url, url_from = api_url, "--api-url"
-    elif os.environ.get(URL_ENV):
-        url, url_from = os.environ[URL_ENV], URL_ENV
+    url_origin = settings.origin("api.url")
+    if settings.api.url:
+        url, url_from = settings.api.url, url_origin.where
     elif wh is not None and (recorded := local_api_url(wh)) is not None:
         url, url_from = recorded, f"{wh / 'service.json'}"
     else:
         url, url_from = DEFAULT_URL, "the default"
     check_url(url, url_from)
     token, token_from = None, ""
-    if api_token:
-        token, token_from = api_token, "--api-token"
-    elif os.environ.get(TOKEN_ENV):
-        token, token_from = os.environ[TOKEN_ENV].strip(), TOKEN_ENV
+    if settings.api.token is not None:
+        token = settings.api.token.reveal().strip()
+        token_from = str(settings.origin("api.token").where)
     else:
         # A token file of the implicit warehouse goes only to the address it recorded (or the
         # default local one): never to a service named elsewhere.
-        lend = explicit_wh or (wh if url_from not in ("--api-url", URL_ENV) else None)
+        lend = explicit_wh or (wh if settings.api.url is None else None)
         if lend is not None and (token := read_token_file(lend)) is not None:
             token_from = str(lend / TOKEN_FILE)
     return Target(url.rstrip("/"), url_from, token, token_from)
@@ -160,38 +156,13 @@ class Client:
 
 
 def common(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--json, --warehouse, --api-url and --api-token on every command; passes `client`."""
+    """--json, --config, --warehouse, --api-url and --api-token on every command; passes
+    `client`. The warehouse's service.json gives the address, its api.token the token."""
 
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-    @click.option(
-        "--warehouse",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help=f"The service's warehouse directory (else ${WAREHOUSE_ENV}, else "
-        f"{DEFAULT_WAREHOUSE} if it exists): its service.json gives the address, its "
-        f"{TOKEN_FILE} the token.",
-    )
-    @click.option(
-        "--api-url",
-        default=None,
-        help=f"Service address, http://HOST:PORT (else ${URL_ENV}, else the warehouse's "
-        f"service.json, else {DEFAULT_URL}).",
-    )
-    @click.option(
-        "--api-token",
-        default=None,
-        help=f"API token (else ${TOKEN_ENV}, else the warehouse's {TOKEN_FILE}). Visible to "
-        "other users in the process list: prefer the variable or --warehouse.",
-    )
-    def wrapper(
-        as_json: bool,
-        warehouse: Path | None,
-        api_url: str | None,
-        api_token: str | None,
-        **kw: Any,
-    ) -> None:
-        f(Client(find_service(api_url, api_token, warehouse), as_json), **kw)
+    @with_settings("api.url", "api.token", fallback_warehouse=DEFAULT_WAREHOUSE)
+    @functools.wraps(f)
+    def wrapper(settings: Settings, as_json: bool, **kw: Any) -> None:
+        f(Client(find_service(settings), as_json), **kw)
 
-    wrapper.__name__ = f.__name__
-    wrapper.__doc__ = f.__doc__
     return wrapper

@@ -8,6 +8,7 @@ Ctrl-C. A re-run reuses the sandbox, the data and the integration.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import signal
 import threading
@@ -155,10 +156,12 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
     import uvicorn
 
     from zeroetl.cli.progress import load_progress
+    from zeroetl.cli.serve import service_config
+    from zeroetl.config import load
     from zeroetl.sandbox import tickit as tk
     from zeroetl.sandbox.tickit_data import sizes
     from zeroetl.server.api.app import create_app
-    from zeroetl.server.service import Service, ServiceConfig
+    from zeroetl.server.service import Service
     from zeroetl.server.sql.session import SqlSession
 
     root = SourceParams.from_url(box.root_url)
@@ -181,7 +184,14 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
         conn.close()
 
     click.echo(f"3/5 service on {warehouse}: API and console :{api_port}, SQL endpoint :{sql_port}")
-    service = Service(ServiceConfig(warehouse=warehouse, api_port=api_port, sql_port=sql_port))
+    # The demo's service is configured like `serve`'s (variables, <warehouse>/zeroetl.toml);
+    # its ports are the demo's flags, its address is the loopback.
+    settings = load(
+        flags={"api.port": str(api_port), "sql.port": str(sql_port)},
+        fallback_warehouse=warehouse,
+    )
+    config = dataclasses.replace(service_config(settings, warehouse), host="127.0.0.1")
+    service = Service(config)
     api: uvicorn.Server | None = None
     api_sock = None
     try:

@@ -6,7 +6,6 @@ Exit status: 0 done; 1 the API (or the network) refused, with the error code pri
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import click
 
 from zeroetl.cli.client import Client, common
 from zeroetl.errors import ConfigError
-from zeroetl.sources.mysql.connection import PASSWORD_ENV, client_side
+from zeroetl.sources.mysql.connection import PASSWORD_ENV, client_side, env_password
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> None:
@@ -236,7 +235,7 @@ def modify(
     if source_password_file is not None:
         password = _read_password_file(source_password_file, "--source-password-file")
     elif new_password:
-        password = os.environ.get(PASSWORD_ENV) or click.prompt(
+        password = env_password() or click.prompt(
             "new source password", hide_input=True, confirmation_prompt=True, err=True
         )
     body = {

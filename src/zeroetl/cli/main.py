@@ -15,11 +15,13 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from zeroetl import __version__, logs
+from zeroetl.cli.options import config_option
 from zeroetl.errors import ZeroEtlError
 
 EXIT_ERROR = 1
@@ -72,8 +74,11 @@ def _bug(exc: Exception) -> NoReturn:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zeroetl")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def cli(verbose: int) -> None:
+@config_option
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, config_file: Path | None) -> None:
     """zeroetl: MySQL/MariaDB -> analytical warehouse, within a second of commit."""
+    ctx.ensure_object(dict)["config"] = config_file  # a command's own --config wins
     level = logging.WARNING - 10 * verbose
     logs.configure(max(level, logging.DEBUG), sys.stderr)
 
@@ -124,6 +129,7 @@ _LAZY = {
     "tickit": "zeroetl.cli.sandbox:tickit",
     "demo": "zeroetl.cli.demo:demo",
     "sql": "zeroetl.cli.sql:sql",
+    "config": "zeroetl.cli.config_cmd:config_group",
 }
 
 

@@ -10,11 +10,14 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 from rich.progress import TaskID
 
 from zeroetl.catalog.perms import secure_warehouse
+from zeroetl.cli.options import require_warehouse, with_settings
+from zeroetl.config import Settings
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.destinations.duckdb.upkeep import Upkeep
 from zeroetl.engine.filters import DataFilter
@@ -29,42 +32,29 @@ from zeroetl.sources.mysql.connection import SourceParams
 log = logging.getLogger("zeroetl.replicate")
 
 
-def bounds_options(fn):  # type: ignore[no-untyped-def]
-    """--wal-limit-mb, --history-days, --history-rows, --history-prune-s (shared by
-    `replicate` and `serve`)."""
-    d = EngineSettings()
-    fn = click.option(
-        "--history-prune-s",
-        type=click.FloatRange(min=0.1),
-        default=d.history_prune_s,
-        show_default=True,
-        envvar="ZEROETL_MONITORING_HISTORY_PRUNE_S",
-        help="How often the monitoring history is pruned (between batches; first when idle).",
-    )(fn)
-    fn = click.option(
-        "--history-rows",
-        type=click.IntRange(min=1),
-        default=d.history_rows,
-        show_default=True,
-        envvar="ZEROETL_MONITORING_HISTORY_ROWS",
-        help="Monitoring history kept per replicated table (activity rows), at most.",
-    )(fn)
-    fn = click.option(
-        "--history-days",
-        type=click.FloatRange(min=0.001),
-        default=d.history_days,
-        show_default=True,
-        envvar="ZEROETL_MONITORING_HISTORY_DAYS",
-        help="Monitoring history (activity, table activity, state changes) kept this long.",
-    )(fn)
-    return click.option(
-        "--wal-limit-mb",
-        type=click.FloatRange(min=1),
-        default=d.wal_limit_mb,
-        show_default=True,
-        envvar="ZEROETL_ENGINE_WAL_LIMIT_MB",
-        help="Checkpoint a target database between batches once its WAL is this large.",
-    )(fn)
+# The target database's bounds, shared by `replicate` and `serve`.
+BOUNDS_KEYS = (
+    "engine.wal_limit_mb",
+    "monitoring.history_days",
+    "monitoring.history_rows",
+    "monitoring.history_prune_s",
+)
+
+
+def engine_settings(settings: Settings, **run: Any) -> EngineSettings:
+    """The engine's settings from the configuration; `run` adds the per-run ones."""
+    e, m = settings.engine, settings.monitoring
+    return EngineSettings(
+        batch_rows=e.batch_rows,
+        batch_ms=e.batch_ms,
+        chunk_rows=e.chunk_rows,
+        prereq_check_s=e.prereq_check_s,
+        wal_limit_mb=e.wal_limit_mb,
+        history_days=m.history_days,
+        history_rows=m.history_rows,
+        history_prune_s=m.history_prune_s,
+        **run,
+    )
 
 
 class LogProgress(Progress):
@@ -185,12 +175,6 @@ def open_integration(
 
 @click.command()
 @click.option("--source", "source_url", required=True, help="mysql://user[:password]@host[:port]")
-@click.option(
-    "--warehouse",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Warehouse directory; the target database is <warehouse>/databases/<database>.duckdb.",
-)
 @click.option("--database", required=True, help="Target database name.")
 @click.option("--data-filter", default=None, help='e.g. "exclude: *.*, include: shop.*"')
 @click.option(
@@ -198,64 +182,38 @@ def open_integration(
     is_flag=True,
     help="Exit 0 once the source position read at start-up is applied.",
 )
-@click.option("--batch-rows", type=int, default=EngineSettings.batch_rows, show_default=True)
-@click.option("--batch-ms", type=int, default=EngineSettings.batch_ms, show_default=True)
-@click.option("--chunk-rows", type=int, default=EngineSettings.chunk_rows, show_default=True)
 @click.option(
     "--server-id",
     type=int,
     default=0,
     help="Replica server id (default: derived from the integration id).",
 )
-@click.option(
-    "--prereq-check-s",
-    type=click.FloatRange(min=0),
-    default=EngineSettings.prereq_check_s,
-    show_default=True,
-    help="Re-check the source's prerequisites this often, in seconds (0: never).",
-)
-@bounds_options
+@with_settings(
+    "engine.batch_rows", "engine.batch_ms", "engine.chunk_rows", "engine.prereq_check_s",
+    *BOUNDS_KEYS,
+)  # fmt: skip
 def replicate(
+    settings: Settings,
     source_url: str,
-    warehouse: Path,
     database: str,
     data_filter: str | None,
     until_caught_up: bool,
-    batch_rows: int,
-    batch_ms: int,
-    chunk_rows: int,
     server_id: int,
-    prereq_check_s: float,
-    wal_limit_mb: float,
-    history_days: float,
-    history_rows: int,
-    history_prune_s: float,
 ) -> None:
     """Replicate one source into <warehouse>/databases/<database>.duckdb: snapshot, then the
     binlog. `zeroetl serve` on the same warehouse later serves that database (read-only)."""
     params = SourceParams.from_url(source_url, local=True)  # the user's own process
     flt = DataFilter.parse(data_filter)
-    warehouse = secure_warehouse(warehouse)  # 0700; files 0600
-    settings = EngineSettings(
-        batch_rows=batch_rows,
-        batch_ms=batch_ms,
-        chunk_rows=chunk_rows,
-        server_id=server_id,
-        until_caught_up=until_caught_up,
-        prereq_check_s=prereq_check_s,
-        wal_limit_mb=wal_limit_mb,
-        history_days=history_days,
-        history_rows=history_rows,
-        history_prune_s=history_prune_s,
-    )
-    dest, integration_id = open_integration(warehouse, database, upkeep_of(settings))
+    warehouse = secure_warehouse(require_warehouse(settings))  # 0700; files 0600
+    run_settings = engine_settings(settings, server_id=server_id, until_caught_up=until_caught_up)
+    dest, integration_id = open_integration(warehouse, database, upkeep_of(run_settings))
     progress: LogProgress = RichProgress() if sys.stderr.isatty() else LogProgress()
     rep = Replicator(
         params,
         dest,
         integration_id=integration_id,
         data_filter=flt,
-        settings=settings,
+        settings=run_settings,
         progress=progress,
     )
 

@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from zeroetl.cli.output import SHOW_ROWS
-from zeroetl.cli.sql import check_warehouse, endpoint, warehouse_option
+from zeroetl.cli.sql import check_warehouse, endpoint, local_settings, sql_password
+from zeroetl.config import Settings
 from zeroetl.sandbox import local
 from zeroetl.sandbox.local import DEFAULT_PORT, DIR_ENV
 from zeroetl.sources.mysql.connection import SourceParams
@@ -27,16 +28,18 @@ def sandbox() -> None:
     """A private MariaDB source with the right binlog settings (port 3307 by default)."""
 
 
+def _default_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    return value if value is not None else local.default_dir()  # sandbox.dir, via config.py
+
+
 def _dir_opt(help_: str) -> Any:
     return click.option(
         "--dir",
         "directory",
         type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_DIR,
-        envvar=DIR_ENV,
-        show_default=True,
-        show_envvar=True,
-        help=help_,
+        default=None,
+        callback=_default_dir,
+        help=help_ + f" [default: ${DIR_ENV}, else {DEFAULT_DIR}]",
     )
 
 
@@ -91,11 +94,10 @@ _src_opt = click.option(
 _sandbox_dir_opt = click.option(
     "--sandbox-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DIR,
-    envvar=DIR_ENV,
-    show_default=True,
-    show_envvar=True,
-    help="The sandbox to write to when --source is not given (its port is recorded there).",
+    default=None,
+    callback=_default_dir,
+    help="The sandbox to write to when --source is not given (its port is recorded there) "
+    f"[default: ${DIR_ENV}, else {DEFAULT_DIR}].",
 )
 
 
@@ -181,7 +183,7 @@ def traffic(
 
 
 @tickit.command("queries")
-@warehouse_option
+@local_settings
 @click.option(
     "--host", default=None, help="SQL endpoint address [default: recorded, else 127.0.0.1]."
 )
@@ -198,7 +200,7 @@ def traffic(
     help="Rows shown per query (the rest are counted).",
 )  # fmt: skip
 def queries(
-    warehouse: Path, host: str | None, port: int | None, database: str, user: str, limit: int
+    settings: Settings, host: str | None, port: int | None, database: str, user: str, limit: int
 ) -> None:
     """Print the sample analytical queries and run them against the SQL endpoint.
 
@@ -208,11 +210,10 @@ def queries(
 
     from zeroetl.cli.output import print_rows
     from zeroetl.sandbox.tickit import SAMPLE_QUERIES
-    from zeroetl.server.pgwire.auth import admin_password
 
-    check_warehouse(warehouse)
+    warehouse = check_warehouse(settings)
     host, port = endpoint(warehouse, host, port)
-    password = admin_password(warehouse, create=False)
+    password = sql_password(settings, warehouse)
     dsn = f"host={host} port={port} user={user} dbname={database}"
     try:
         conn = psycopg.connect(dsn, password=password, autocommit=True)

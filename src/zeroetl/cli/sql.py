@@ -3,7 +3,7 @@
 The warehouse is `--warehouse`, else `ZEROETL_WAREHOUSE`, else `.zeroetl/warehouse` (where
 `zeroetl demo` puts it). The endpoint's address is `--host`/`--port`, else what the warehouse's
 service recorded in `service.json` when it started, else 127.0.0.1:5439. The password is read
-from ZEROETL_SQL_PASSWORD or `<warehouse>/sql.password` and handed to psql through its
+from the configured `sql.password` (ZEROETL_SQL_PASSWORD, ...) or `<warehouse>/sql.password` and handed to psql through its
 environment (PGPASSWORD), never on the command line.
 """
 
@@ -18,23 +18,21 @@ from pathlib import Path
 
 import click
 
+from zeroetl.cli.options import DEFAULT_WAREHOUSE, local_warehouse, with_settings
 from zeroetl.cli.ports import local_sql_endpoint
+from zeroetl.config import Settings
 from zeroetl.errors import ConfigError
-from zeroetl.server.pgwire.auth import ADMIN_USER, PASSWORD_ENV, PASSWORD_FILE, admin_password
+from zeroetl.server.pgwire.auth import ADMIN_USER, PASSWORD_FILE, admin_password
 
-WAREHOUSE_ENV = "ZEROETL_WAREHOUSE"
-DEFAULT_WAREHOUSE = Path(".zeroetl/warehouse")
+# `sql` and `tickit queries`: the warehouse of the `zeroetl serve` to reach (it holds
+# sql.password and the endpoint's recorded port); else .zeroetl/warehouse
+local_settings = with_settings(fallback_warehouse=DEFAULT_WAREHOUSE)
 
-warehouse_option = click.option(
-    "--warehouse",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_WAREHOUSE,
-    envvar=WAREHOUSE_ENV,
-    show_default=True,
-    show_envvar=True,
-    help="Warehouse directory of the `zeroetl serve` to reach (holds sql.password and the "
-    "endpoint's recorded port).",
-)
+
+def sql_password(settings: Settings, warehouse: Path) -> str:
+    """The admin password: configured (ZEROETL_SQL_PASSWORD, ...), else the warehouse's file."""
+    pw = settings.sql.password
+    return admin_password(warehouse, pw.reveal() if pw else None, create=False)
 
 
 def endpoint(warehouse: Path, host: str | None, port: int | None) -> tuple[str, int]:
@@ -43,17 +41,19 @@ def endpoint(warehouse: Path, host: str | None, port: int | None) -> tuple[str, 
     return host or rec_host, port or rec_port
 
 
-def check_warehouse(warehouse: Path) -> None:
-    if not warehouse.is_dir() and not os.environ.get(PASSWORD_ENV):
+def check_warehouse(settings: Settings) -> Path:
+    warehouse = local_warehouse(settings)
+    if not warehouse.is_dir() and settings.sql.password is None:
         raise ConfigError(
             f"no warehouse at {warehouse}",
-            hint=f"pass --warehouse DIR or set {WAREHOUSE_ENV} to the directory that "
+            hint="pass --warehouse DIR or set ZEROETL_WAREHOUSE to the directory that "
             "`zeroetl serve --warehouse` uses",
         )
+    return warehouse
 
 
 @click.command("sql", context_settings={"ignore_unknown_options": True})
-@warehouse_option
+@local_settings
 @click.option(
     "--host", default=None, help="SQL endpoint address [default: recorded, else 127.0.0.1]."
 )
@@ -67,7 +67,7 @@ def check_warehouse(warehouse: Path) -> None:
 @click.option("--user", "-U", default=ADMIN_USER, show_default=True, help="User name.")
 @click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
 def sql(
-    warehouse: Path,
+    settings: Settings,
     host: str | None,
     port: int | None,
     dbname: str,
@@ -75,12 +75,13 @@ def sql(
     psql_args: tuple[str, ...],
 ) -> None:
     """Open psql on the SQL endpoint (extra arguments go to psql, e.g. -c 'select 1')."""
-    check_warehouse(warehouse)
+    warehouse = check_warehouse(settings)
     host, port = endpoint(warehouse, host, port)
     conninfo = f"host={host} port={port} user={user} dbname={dbname}"
     psql = shutil.which("psql")
     if psql is None:
-        where = PASSWORD_ENV if os.environ.get(PASSWORD_ENV) else warehouse / PASSWORD_FILE
+        origin = settings.origin("sql.password")
+        where = origin if origin.source != "default" else warehouse / PASSWORD_FILE
         click.echo(
             "psql is not installed (Debian/Ubuntu: apt-get install postgresql-client).\n"
             f"Connect any PostgreSQL client with: {conninfo}\n"
@@ -88,9 +89,11 @@ def sql(
             err=True,
         )
         sys.exit(1)
+    # psql's own protocol: it inherits our environment, and PGPASSWORD carries the password
+    # (never the command line, which other users can read)
     env = dict(os.environ)
     if user == ADMIN_USER and "PGPASSWORD" not in env:
-        env["PGPASSWORD"] = admin_password(warehouse, create=False)
+        env["PGPASSWORD"] = sql_password(settings, warehouse)
     # Ctrl-C belongs to psql (it cancels the running query), not to us.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

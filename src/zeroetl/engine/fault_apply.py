@@ -53,10 +53,12 @@ class FaultApplier:
                 st = r.book.get(table)
                 if (st.state not in _GONE) if st is not None else r.wanted(table):
                     targets.append(table)
+        # Recorded first: a reader that sees a table ResyncRequired must also see the lag it
+        # implies (the prerequisite re-check may already have raised attention on its own).
+        self.health.record(item, targets)
         for table in targets:
             r.batch.drop_table(table)  # what was gathered of it is moot: it is re-copied
             r.book.require_resync(table, item.reason, r.position)
-        self.health.record(item, targets)
         r._touch()
 
     def watch(self) -> None:

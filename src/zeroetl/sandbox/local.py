@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pymysql
 
+from zeroetl.config import env_value
 from zeroetl.errors import ConfigError
 from zeroetl.sandbox.mariadb import MariaDBServer
 
@@ -31,7 +32,7 @@ PASSWORD_FILE = "zeroetl.password"
 
 def default_dir() -> Path:
     """`$ZEROETL_SANDBOX_DIR`, else `.zeroetl/sandbox` (read when asked, not at import)."""
-    return Path(os.environ.get(DIR_ENV) or DEFAULT_DIR)
+    return Path(env_value("sandbox.dir"))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from zeroetl.catalog.errors import (
 from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.catalog.secrets import SecretBox, api_token
 from zeroetl.catalog.store import Catalog, IntegrationRecord
+from zeroetl.config import Secret, Settings
 from zeroetl.destinations.duckdb.types import ident, literal
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.errors import ConfigError
@@ -45,6 +46,7 @@ from zeroetl.server import validation as v
 from zeroetl.server.controls import Controls
 from zeroetl.server.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
 from zeroetl.server.mv_refresher import MvRefresher
+from zeroetl.server.pgwire.tls import TlsSettings
 from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql.limits import SessionLimits
 from zeroetl.server.sql.workspace_store import WORKSPACE
@@ -85,6 +87,14 @@ class ServiceConfig:
     sql_limits: SessionLimits = field(
         default_factory=lambda: SessionLimits(max_running=DEFAULT_MAX_RUNNING)
     )  # per SQL session
+    api_token: Secret | None = None  # None: <warehouse>/api.token, generated once
+    sql_password: Secret | None = None  # admin's; None: <warehouse>/sql.password
+    settings: Settings | None = None  # what the service was configured with (GET /v1/config)
+    sql_tls: TlsSettings = field(default_factory=TlsSettings)  # the SQL endpoint's TLS
+
+
+def _reveal(secret: Secret | None) -> str | None:
+    return secret.reveal() if secret is not None else None
 
 
 class Service(Controls):
@@ -95,7 +105,7 @@ class Service(Controls):
         self._lock_fd = _lock_warehouse(self.warehouse)
         self.catalog = Catalog(self.warehouse)
         self.secrets = SecretBox(self.warehouse)
-        self.api_token = api_token(self.warehouse)
+        self.api_token = api_token(self.warehouse, _reveal(config.api_token))
         migrate_layout(self.warehouse)
         self.hub_info = open_hub(self.warehouse, config.hub)
         self.hub = self.hub_info.con

@@ -17,12 +17,16 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from zeroetl.errors import ZeroEtlError
-from zeroetl.server.pgwire.auth import Authenticator
 from zeroetl.server.pgwire.server import PgServer
+from zeroetl.server.pgwire.tls import server_tls
+from zeroetl.server.sql.errors import SqlError
+from zeroetl.server.sql.grants import Access
 from zeroetl.server.sql.limits import Admission, SessionLimits, format_timeout
 from zeroetl.server.sql.memguard import MemoryGuard
 from zeroetl.server.sql.policy import Policy
 from zeroetl.server.sql.session import SqlSession
+from zeroetl.server.sql.users_store import User, UserStore
+from zeroetl.server.sql_auth import authenticator
 
 if TYPE_CHECKING:
     from zeroetl.server.service import Service
@@ -140,21 +144,47 @@ class SqlEndpoint:
         self.backend = ServiceBackend(service)
         self.limits = session_limits(service.config.sql_limits, service.hub_info.memory_bytes)
         self.admission = Admission(self.limits.max_running)
-        self.policy = Policy()
+        self.users = UserStore(service.warehouse)  # users, groups and grants (CREATE USER ...)
+        self.policy = Policy(Access(self.users))
         self._sessions: weakref.WeakSet[SqlSession] = weakref.WeakSet()
         self._sessions_lock = threading.Lock()
         self.memory_guard = MemoryGuard(
             service.hub_cursor, service.hub_info.memory_bytes, self.sessions
         )
-        auth = Authenticator.for_warehouse(service.warehouse)
-        self.server = PgServer(host, port, auth, self._session)
+        password = service.config.sql_password  # config.py's; None: <warehouse>/sql.password
+        auth = authenticator(
+            service.warehouse, self.credentials, password.reveal() if password else None
+        )
+        tls_settings = service.config.sql_tls
+        self.tls = server_tls(service.warehouse, tls_settings)
+        self.server = PgServer(
+            host,
+            port,
+            auth,
+            self._session,
+            self.tls.context,
+            require_tls=tls_settings.require,
+        )
         self.port = port
 
     def sessions(self) -> list[SqlSession]:
         with self._sessions_lock:
             return list(self._sessions)
 
+    def credentials(self, user: str) -> User | None:
+        """A user made with CREATE USER who may log in (sql_auth.py takes their verifiers);
+        None when unknown, disabled (PASSWORD DISABLE) or past VALID UNTIL."""
+        u = self.users.snapshot.users.get(user)
+        if u is None or u.name == "admin" or u.expired() or not (u.scram or u.md5):
+            return None
+        return u
+
     def _session(self, database: str, user: str) -> SqlSession:
+        u = self.users.snapshot.users.get(user)
+        if u is not None and u.connection_limit is not None:
+            open_ = sum(1 for s in self.sessions() if s.user == user and not s.closed)
+            if open_ >= u.connection_limit:
+                raise SqlError("53300", f'too many connections for role "{user}"')
         session = SqlSession(
             self.backend,
             database=database,
@@ -181,8 +211,16 @@ class SqlEndpoint:
             format_timeout(lim.max_statement_timeout_ms),
             lim.max_running or "any number of",
         )
+        log.info(
+            "SQL endpoint TLS: %s certificate %s (SHA-256 %s); connections without TLS %s",
+            "self-signed" if self.tls.self_signed else "configured",
+            self.tls.cert,
+            self.tls.fingerprint,
+            "refused" if self.server.require_tls else "accepted",
+        )
         return self.port
 
     def stop(self) -> None:
         self.memory_guard.stop()
         self.server.stop_in_thread()
+        self.users.close()

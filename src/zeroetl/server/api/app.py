@@ -1,7 +1,8 @@
 """The HTTP API application: bearer-token auth, JSON errors with stable codes, and routers.
 
 `create_app(service)` builds it: the integrations router, `/metrics` and its JSON twins
-(api/monitoring.py), the web console at `/` and the API docs at `/docs` (api/console.py).
+(api/monitoring.py), `/v1/config` (api/settings.py), the web console at `/` and the API docs at
+`/docs` (api/console.py).
 Requests pass the `guard.RequestGuard` first: token checked from the headers before any body is
 read, bodies capped at 1 MiB. The OpenAPI document shows every route's response model, example
 and real error statuses; FastAPI's generic 422 is never answered (bad input is a 400) and is
@@ -143,7 +144,7 @@ def create_app(
 
     app.openapi = openapi_document  # type: ignore[method-assign]
 
-    from zeroetl.server.api import console, integrations, monitoring
+    from zeroetl.server.api import console, integrations, monitoring, settings
     from zeroetl.server.monitor import Monitor
 
     def public(method: str, path: str) -> bool:
@@ -163,6 +164,7 @@ def create_app(
         monitoring.metrics_router(monitor, public=metrics_public),
         dependencies=[] if metrics_public else token,
     )
+    app.include_router(settings.router(service.config.settings), dependencies=token)
     app.include_router(console.router())
     return app
 
@@ -189,7 +191,7 @@ TAGS = [
     {"name": "integrations", "description": "Create, inspect, change and control integrations."},
     {"name": "databases", "description": "Target databases of the warehouse."},
     {"name": "monitoring", "description": "Prometheus metrics and their JSON twins."},
-    {"name": "service", "description": "Liveness."},
+    {"name": "service", "description": "Liveness and the effective configuration."},
 ]
 
 

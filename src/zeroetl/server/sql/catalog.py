@@ -447,6 +447,9 @@ def install(con: duckdb.DuckDBPyConnection, databases: list[str]) -> str:
                 con.register("zeroetl_table_stats", sysviews.STATS.empty_table())
                 for sql in sysviews.view_sql():
                     con.execute(sql)
+                from . import users_catalog  # pg_roles, pg_user ... (users_catalog.py)
+
+                users_catalog.install(con, SCHEMA)
             con.execute(
                 f"CREATE OR REPLACE TABLE {SCHEMA}.zeroetl_state AS SELECT ? AS marker", [marker]
             )

@@ -9,14 +9,23 @@ refused and why (42501; 25006 for writes to replicated data).
 Sessions read replicated tables, the system views and the pg_catalog emulation. Writes and DDL
 are allowed in one place only, the analysts' workspace `dev` (workspace_store.py), and every one
 of them is ruled on by `Policy.workspace`. Replicated databases stay read-only for everyone.
+
+With users and grants (grants.py, given as `access`), reading a table or view of a replicated
+database or of dev takes USAGE on its schema and SELECT on it (the session resolves each name a
+statement reads and fills in `Touch.database`); the system views and the catalog emulation stay
+readable by everyone. Without `access` (bare test hubs) everyone reads everything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .errors import SqlError
+
+if TYPE_CHECKING:
+    from .grants import Access
 
 WORKSPACE = "dev"  # the analysts' workspace database (workspace_store.py)
 SUPERUSER = "admin"
@@ -45,8 +54,12 @@ class Touch:
     database: str | None = None  # the replicated target database it lives in, or WORKSPACE
     side_effects: bool = False  # FUNCTION: DuckDB flags it as having side effects
     # WORKSPACE writes and DDL: the recorded owner of the object acted on (for CREATE: of the
-    # schema it is created in; for CREATE SCHEMA: none), filled in by the session
+    # schema it is created in; for CREATE SCHEMA: none), filled in by the session; READ of a
+    # dev object: its owner
     owner: str | None = None
+    # WORKSPACE CREATE (OR REPLACE / IF NOT EXISTS): the object exists already, so the statement
+    # acts on it: its owner's right, which CREATE on the schema does not give
+    existing: bool = False
 
     @property
     def target(self) -> str:
@@ -159,13 +172,21 @@ def _lower(path: tuple[str, ...]) -> list[str]:
 class Policy:
     """The rules; one instance serves every session."""
 
+    def __init__(self, access: Access | None = None) -> None:
+        self.access = access
+
+    def superuser(self, who: Principal) -> bool:
+        if self.access is None:
+            return who.user == SUPERUSER
+        return self.access.is_superuser(who.user)
+
     def decide(self, touch: Touch, who: Principal) -> Refused | None:
         """None when `who` may do `touch`, else the refusal to raise."""
         kind, name = touch.kind, touch.name
         if kind in (Kind.READ, Kind.WRITE, Kind.DDL) and METADATA_SCHEMA in _lower(touch.path):
             return _refuse(DENIED, f"permission denied for table {touch.target}: {_METADATA}")
         if kind is Kind.READ:
-            return self._read(touch)
+            return self._read(touch) or self.select(touch, who)
         if kind in (Kind.WRITE, Kind.DDL):
             if touch.database == WORKSPACE:
                 return self.workspace(touch, who)
@@ -237,7 +258,7 @@ class Policy:
           the other DDL in it, CREATE on the database for CREATE SCHEMA, INSERT / UPDATE /
           DELETE (TRUNCATE: DELETE) on the table for writes.
         """
-        if who.user == SUPERUSER or (touch.owner is not None and touch.owner == who.user):
+        if self.superuser(who) or (touch.owner is not None and touch.owner == who.user):
             return None
         if self.granted(touch, who):
             return None
@@ -256,10 +277,54 @@ class Policy:
         )
 
     def granted(self, touch: Touch, who: Principal) -> bool:
-        """Whether a grant lets `who` do `touch` in the workspace (see `workspace`). The service
-        keeps no grants for the workspace, so only owners and the superuser pass."""
-        del touch, who
-        return False
+        """Whether a grant lets `who` do `touch` in the workspace (see `workspace`): CREATE on
+        dev for CREATE SCHEMA, CREATE on the schema for a new object in it, INSERT / UPDATE /
+        DELETE (and USAGE on the schema) for writes. Dropping, altering, replacing and
+        refreshing stay the owner's."""
+        if self.access is None or touch.existing:
+            return False
+        name, path, user = touch.name.upper(), touch.path, who.user
+        if name == "CREATE SCHEMA":
+            return self.access.holds(user, "CREATE", WORKSPACE)
+        if len(path) != 3:
+            return False
+        db, schema, table = path
+        if touch.kind is Kind.DDL:
+            return name.startswith(("CREATE", "SELECT INTO")) and self.access.holds(
+                user, "CREATE", db, schema
+            )
+        needs = {"MERGE": ("INSERT", "UPDATE", "DELETE"), "TRUNCATE": ("DELETE",),
+                 "COPY": ("INSERT",)}.get(name, (name,))  # fmt: skip
+        if not set(needs) <= {"INSERT", "UPDATE", "DELETE"}:
+            return False  # REFRESH MATERIALIZED VIEW and the like: the owner's
+        return self.access.holds(user, "USAGE", db, schema) and all(
+            self.access.holds(user, p, db, schema, table) for p in needs
+        )
+
+    def select(self, touch: Touch, who: Principal) -> Refused | None:
+        """Reading `touch.path` = (database, schema, name), resolved by the session: the owner,
+        a superuser, or USAGE on the schema and SELECT on the relation."""
+        if self.access is None or touch.database is None or len(touch.path) != 3:
+            return None
+        if self.superuser(who) or (touch.owner is not None and touch.owner == who.user):
+            return None
+        db, schema, name = touch.path
+        missing = self.access.can_read(who.user, db, schema, name)
+        if missing is None:
+            return None
+        if missing == "USAGE":
+            return _refuse(
+                DENIED,
+                f"permission denied for schema {schema}",
+                hint=f"a superuser or the schema's owner can GRANT USAGE ON SCHEMA {db}.{schema}"
+                f" TO {who.user}",
+            )
+        return _refuse(
+            DENIED,
+            f"permission denied for table {name}",
+            hint=f"a superuser or the table's owner can GRANT SELECT ON {db}.{schema}.{name} TO"
+            f" {who.user}",
+        )
 
     @staticmethod
     def _change(touch: Touch) -> Refused | None:

@@ -36,6 +36,8 @@ from . import (
     rewrite,
     shapes,
     sysviews,
+    users_catalog,
+    users_sql,
     workspace,
     workspace_catalog,
 )
@@ -45,12 +47,13 @@ from .errors import SqlError
 from .limits import Admission, SessionLimits, StatementRun, effective_timeout_ms
 from .params import SessionParams
 from .policy import Kind, Policy, Principal, Touch
+from .users_session import UserStatements, cte_names
 from .workspace_session import WorkspaceStatements
 
 __all__ = ["Backend", "Column", "Result", "SqlError", "SqlSession"]
 
 HUB_DATABASES = ("dev", "postgres")
-PINNED_VIEWS = catalog.PINNED_VIEWS | workspace_catalog.PINNED
+PINNED_VIEWS = catalog.PINNED_VIEWS | workspace_catalog.PINNED | users_catalog.PINNED
 BATCH_ROWS = 8192
 
 
@@ -76,7 +79,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class SqlSession(WorkspaceStatements):
+class SqlSession(WorkspaceStatements, UserStatements):
     def __init__(
         self,
         backend: Backend,
@@ -97,6 +100,12 @@ class SqlSession(WorkspaceStatements):
         self._admission = admission or Admission(0)
         self._policy = policy or Policy()
         self._who = Principal(user)
+        self._pinned = PINNED_VIEWS
+        self._cte_names: frozenset[str] = frozenset()
+        self._relations: dict[tuple[str, str, str], tuple[str, str, str]] | None = None
+        # the statement running or last run, passwords masked (what activity views may show)
+        self.query = ""
+        self.closed = False
         self._current: StatementRun | None = None
         self._stop_reason: str | None = None  # why the running statement is being interrupted
         # Statements count as readers until their result is read (a checkpoint that must
@@ -129,6 +138,9 @@ class SqlSession(WorkspaceStatements):
             apply_search_path=self._apply_search_path,
             public_schema=ws.DEFAULT_SCHEMA if self._catalog == ws.WORKSPACE else "main",
         )
+        self._params.values["is_superuser"] = "on" if self._policy.superuser(self._who) else "off"
+        # psql's \password asks, then sends ALTER USER ... PASSWORD '<SCRAM verifier>'
+        self._params.values["password_encryption"] = "scram-sha-256"
         if self._catalog == ws.WORKSPACE:
             for name in ("default_transaction_read_only", "transaction_read_only"):
                 self._params.values[name] = "off"
@@ -160,6 +172,7 @@ class SqlSession(WorkspaceStatements):
             self._cur.interrupt()
 
     def close(self) -> None:
+        self.closed = True  # no longer counts against the user's CONNECTION LIMIT
         self._drop_open_result()
         try:
             if self.in_transaction:
@@ -170,6 +183,13 @@ class SqlSession(WorkspaceStatements):
 
     def execute(self, sql: str, params: Sequence[object] | None = None) -> Result:
         self._drop_open_result()
+        self.query = users_sql.redact(sql)
+        code = rewrite.strip_comments(sql).strip()
+        if users_sql.is_user_statement(code):  # never reaches DuckDB, nor any log
+            if self._failed:
+                raise SqlError("25P02", "current transaction is aborted, commands ignored until"
+                               " end of transaction block")  # fmt: skip
+            return _empty(self._user_statement(code) or "")
         ic = rewrite.intercept(sql)
         if ic is not None:
             return self._intercepted(ic, sql)
@@ -194,7 +214,9 @@ class SqlSession(WorkspaceStatements):
             args = list(params) if params else None
             if self._plan is not None:
                 try:
-                    return self._run_change(duck, args, self._plan)
+                    done = self._run_change(duck, args, self._plan)
+                    self._forget_grants(self._plan)
+                    return done
                 finally:
                     self._finish(run)
             if not is_query:
@@ -272,8 +294,14 @@ class SqlSession(WorkspaceStatements):
             self._reading = False
             self._gate.leave()
 
-    def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
+    def describe(
+        self, sql: str, probes: Sequence[object] = ()
+    ) -> tuple[list[int], list[Column] | None]:
+        """Parameter type OIDs and result columns; `probes`: sample values of the parameter types
+        the client declared (None: unknown), so the columns have the types execution gives."""
         self._drop_open_result()
+        if users_sql.is_user_statement(rewrite.strip_comments(sql).strip()):
+            return [], None
         ic = rewrite.intercept(sql)
         if ic is not None:
             cols = [Column(ic.name or "setting", pa.string())] if ic.kind == "show" else None
@@ -288,7 +316,8 @@ class SqlSession(WorkspaceStatements):
             try:
                 reader = self._cur.sql(
                     f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0",
-                    params=[None] * len(types) or None,
+                    params=[probes[i] if i < len(probes) else None for i in range(len(types))]
+                    or None,
                 ).to_arrow_reader(1)
                 columns = self._columns(reader.schema)
                 reader.close()
@@ -301,6 +330,7 @@ class SqlSession(WorkspaceStatements):
     def _translate(self, sql: str) -> tuple[str, str, bool]:
         """DuckDB text, command tag, and whether it returns rows; refuses what the sandbox
         does not run (see the module doc)."""
+        self._cte_names, self._relations = frozenset(), None  # this statement's (users_session)
         self._refresh_catalog(self._backend.databases())
         self._plan = None
         self._hints = None
@@ -324,11 +354,13 @@ class SqlSession(WorkspaceStatements):
                 raise syntax from None
             self._check(touches)
             raise
+        self._cte_names = cte_names(tree)
         plan = self._plan_change(tree)
         # CREATE TABLE/VIEW ... AS query: its columns are named and typed as a query's would be
         body = shapes.created_query(tree) if plan is not None else None
         labelled = shapes.all_labels(body or tree, norm)  # as written, before any rewrite
         self._check(guard.inspect(tree, self._database_of), plan)
+        self._check_scoped_reads(tree)
         self._pin_system_views(tree)
         redshift.check_states(
             tree,
@@ -357,6 +389,7 @@ class SqlSession(WorkspaceStatements):
             for text in workspace.inner_queries(tree):
                 self._check(duckparse.inspect(self._cur, text), plan)
             self._plan = plan
+        self._register_user_views(norm)
         if sysviews.referenced(norm):
             try:
                 sysviews.register(self._cur, self._backend, self._dbs, norm)
@@ -393,6 +426,10 @@ class SqlSession(WorkspaceStatements):
                 t = dataclasses.replace(t, database=ws.WORKSPACE, owner=plan.owner(t.path))
             if t.kind in (Kind.WRITE, Kind.DDL) and t.database is None:
                 t = dataclasses.replace(t, database=self._database_of_path(t.path))
+            if t.kind is Kind.READ and not self._policy.superuser(self._who):
+                t = self._read_target(t)
+            elif t.database == ws.WORKSPACE and self._creates_existing(t):
+                t = dataclasses.replace(t, existing=True)
             self._policy.check([t], self._who)
 
     def _database_of(self, table: exp.Table) -> str | None:
@@ -566,6 +603,7 @@ class SqlSession(WorkspaceStatements):
     def _intercepted(self, ic: rewrite.Intercepted, sql: str) -> Result:
         k = ic.kind
         if k in ("create_db", "alter_db", "drop_db"):
+            self._may_manage_databases(k)
             if self.in_transaction:
                 raise SqlError("25001", f"{ic.kind.split('_')[0].upper()} DATABASE cannot run"
                                " inside a transaction block")  # fmt: skip

@@ -29,6 +29,8 @@ import pymysql
 from pymysql import _auth
 from pymysql.constants import CR
 
+from zeroetl.errors import SourceUnavailable
+
 SCRAMBLES = (b"mysql_native_password", b"caching_sha2_password")
 FULL_AUTH = (b"caching_sha2_password", b"sha256_password")
 TLS_HINT = (
@@ -70,6 +72,24 @@ class GuardedConnection(pymysql.connections.Connection):
         if self._sock is not None:
             self._sock.settimeout(read)
             self._current_timeout = read
+
+    def query(self, sql: Any, unbuffered: bool = False) -> int:
+        """A query whose connection dies (reset, timeout, cut mid-packet: pymysql says
+        OperationalError 2xxx, InternalError on a broken packet sequence, or a bare OSError)
+        raises SourceUnavailable, which the engine retries, wherever in the source code it
+        was issued; errors the server itself sent pass through unchanged."""
+        try:
+            return int(super().query(sql, unbuffered))
+        except (pymysql.err.Error, OSError) as exc:  # Error: "Already closed"
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            if 0 < code < 2000 or isinstance(exc, pymysql.err.ProgrammingError):
+                raise  # the server answered with an error: not a lost connection
+            if isinstance(exc, AuthRefused):
+                raise
+            what = str(exc.args[-1]) if exc.args else str(exc)
+            raise SourceUnavailable(
+                f"lost the connection to the source {self.host}:{self.port}: {what}"
+            ) from None
 
     def _process_auth(self, plugin_name: bytes, auth_packet: Any, handler: Any = None) -> Any:
         """An auth switch request: only to a method on the allow-list."""

@@ -22,7 +22,6 @@ request body. `str()` and `repr()` of `SourceParams` always redact the password.
 from __future__ import annotations
 
 import math
-import os
 import re
 import ssl as ssl_lib
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pymysql
 
+from zeroetl.config import env_value
 from zeroetl.errors import ConfigError, InsecureSourceAuth, SourceAccessDenied, SourceUnavailable
 from zeroetl.sources.mysql.auth import AuthRefused, GuardedConnection
 
@@ -95,7 +95,7 @@ class SourceParams:
             if not password and "password_file" in query:
                 password = _read_password(query["password_file"])
             if not password:
-                password = os.environ.get(PASSWORD_ENV, "")
+                password = env_password() or ""
             if "ssl_ca" in query:
                 ssl_ca = read_ca_file(query["ssl_ca"])
         mode = _ssl_mode(query)
@@ -197,6 +197,12 @@ class SourceParams:
         return SourceUnavailable(f"cannot connect to {where}: {text}")
 
 
+def env_password() -> str | None:
+    """ZEROETL_SOURCE_PASSWORD (or its _FILE), through config.py: the user's own process only."""
+    secret = env_value("source.password")
+    return secret.reveal() if secret is not None else None
+
+
 def client_side(url: str) -> tuple[str, str | None, str | None]:
     """For the CLI: resolve what only the user's machine may read. Returns the URL without the
     file options, the password to send in the request body (None when the URL holds one or
@@ -214,7 +220,7 @@ def client_side(url: str) -> tuple[str, str | None, str | None]:
         if "password_file" in options:
             password = _read_password(options["password_file"])
         else:
-            password = os.environ.get(PASSWORD_ENV) or None
+            password = env_password()
     ca = None
     if "ssl_ca" in options:
         if options.get("ssl", "").lower() != "verify":

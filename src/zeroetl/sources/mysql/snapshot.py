@@ -46,7 +46,7 @@ class SnapshotReader:
         self.chunk_rows = chunk_rows
         self.zero_dates = 0  # zero dates/datetimes read as NULL, all tables so far
         self._conn = params.connect()
-        with self._conn.cursor() as cur:
+        with _lost_as_unavailable(params), self._conn.cursor() as cur:
             cur.execute("SELECT VERSION()")
             self.version: str = cur.fetchone()[0]
         self.is_mariadb = "mariadb" in self.version.lower()
@@ -247,7 +247,11 @@ class SnapshotReader:
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
             msg = scrub(str(exc.args[-1]) if exc.args else str(exc), self.params.password)
-            if code in _LOST or (isinstance(exc, pymysql.err.OperationalError) and code >= 2000):
+            if (
+                code in _LOST
+                or (isinstance(exc, pymysql.err.OperationalError) and code >= 2000)
+                or (isinstance(exc, pymysql.err.InternalError) and code == 0)  # bad packet seq
+            ):
                 raise SourceUnavailable(
                     f"lost {self.params.redacted_url()} while reading {schema.id}: {msg}"
                 ) from None
@@ -258,13 +262,32 @@ class SnapshotReader:
             if code in _CHANGED:
                 raise TableChanged(str(schema.id), f"table changed on the source: {msg}") from None
             raise TableFailed(str(schema.id), f"snapshot query failed ({code}): {msg}") from None
+        except OSError as exc:  # the socket itself failed (reset, timeout) mid-result
+            raise SourceUnavailable(
+                f"lost {self.params.redacted_url()} while reading {schema.id}: {exc}"
+            ) from None
 
-    def _cursor(self) -> Any:
-        try:
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor whose connection-level failures (the server gone, the network cut mid-packet,
+        which pymysql reports as OperationalError, InternalError or a bare OSError) surface as
+        SourceUnavailable, so the engine retries instead of failing a table."""
+        with _lost_as_unavailable(self.params):
             self._conn.ping(reconnect=False)
-        except pymysql.err.MySQLError as exc:
-            raise SourceUnavailable(f"lost {self.params.redacted_url()}: {exc.args[-1]}") from None
-        return self._conn.cursor()
+            with self._conn.cursor() as cur:
+                yield cur
+
+
+@contextlib.contextmanager
+def _lost_as_unavailable(params: SourceParams) -> Iterator[None]:
+    try:
+        yield
+    except (pymysql.err.Error, OSError) as exc:  # Error: "Already closed" has no subclass
+        server_code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        if 0 < server_code < 2000:
+            raise  # the server answered with an error: not a lost connection
+        msg = scrub(str(exc.args[-1]) if exc.args else str(exc), params.password)
+        raise SourceUnavailable(f"lost {params.redacted_url()}: {msg}") from None
 
 
 def _text(v: Any) -> str:

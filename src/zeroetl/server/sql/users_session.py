@@ -1,0 +1,231 @@
+"""The session's side of users and grants: running the user statements, and naming what a
+statement reads so the policy can rule on grants (policy.Policy.select).
+
+Every table name a statement reads is resolved as DuckDB will resolve it (the session's database
+and search path) to `database.schema.name`; names of the system views and the catalog
+emulation, of common table expressions in scope and of things that do not exist are left alone
+(the first two are readable by all, the last fail in DuckDB). Two passes see a statement: the
+sqlglot tree, where a CTE's scope is known, and DuckDB's own parse of the translated text, where
+a name that is a CTE anywhere in the statement was already ruled on in the first pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from . import mviews, users_catalog, users_commands, users_run, users_sql, workspace
+from . import workspace_store as ws
+from .errors import SqlError
+from .policy import Kind, Policy, Principal, Touch
+
+
+class UserStatements:
+    """Mixed into SqlSession (session.py), which provides these attributes."""
+
+    _cur: duckdb.DuckDBPyConnection
+    _workspace: bool
+    _catalog: str
+    _dbs: list[str]
+    _policy: Policy
+    _who: Principal
+    user: str
+    _cte_names: frozenset[str]
+    _relations: users_run.Index | None  # the catalog's relations, read once per statement
+    _pinned: frozenset[str]
+    _refresh_catalog: Callable[[list[str]], None]
+
+    @property
+    def _schemas(self) -> list[str]:
+        raise NotImplementedError  # SqlSession's search path
+
+    # --- the statements --------------------------------------------------------------------
+
+    def _user_statement(self, code: str) -> str | None:
+        """Run `code` if it is a user, group or grant statement; its command tag, else None."""
+        if not users_sql.is_user_statement(code):
+            return None
+        access = self._policy.access
+        if access is None:
+            raise SqlError("42501", "users and grants are managed by the service, which this"
+                           " endpoint is not connected to")  # fmt: skip
+        cmd = users_commands.parse(code)
+        ctx = users_run.Context(
+            store=access.store,
+            access=access,
+            user=self.user,
+            con=self._cur,
+            catalog=self._catalog,
+            databases=list(self._dbs),
+            workspace=self._workspace,
+            schemas=list(self._schemas),
+        )
+        try:
+            return users_run.run(cmd, ctx)
+        except duckdb.Error as e:
+            raise SqlError("XX000", f"cannot resolve the object: {e}") from None
+
+    def _register_user_views(self, sql: str) -> None:
+        if users_catalog.referenced(sql):  # without a store: `admin` alone
+            access = self._policy.access
+            snap = access.store.snapshot if access is not None else None
+            users_catalog.register(self._cur, snap, self.user)
+
+    def _may_manage_databases(self, kind: str) -> None:
+        """CREATE/ALTER/DROP DATABASE: superusers and users created with CREATEDB."""
+        access = self._policy.access
+        if access is None or access.is_superuser(self.user):
+            return
+        user = access.store.snapshot.users.get(self.user)
+        if user is None or not user.createdb:
+            verb = kind.split("_")[0]
+            raise SqlError("42501", f"permission denied to {verb} database",
+                           hint="a superuser can, or a user given CREATEDB")  # fmt: skip
+
+    def _creates_existing(self, t: Touch) -> bool:
+        """A CREATE in dev whose object exists already (OR REPLACE, IF NOT EXISTS)."""
+        name = t.name.upper()
+        if t.kind is not Kind.DDL or len(t.path) != 3 or name == "CREATE SCHEMA":
+            return False
+        if not name.startswith(("CREATE", "SELECT INTO")):
+            return False
+        return users_run.relation(self._cur, t.path, ws.WORKSPACE, []) is not None
+
+    def _forget_grants(self, plan: workspace.Plan) -> None:
+        """Grants go with the objects a statement dropped, and follow the ones it renamed."""
+        access = self._policy.access
+        if access is None:
+            return
+        for e in plan.effects:
+            if e.action == "forget":
+                access.store.forget_object(e.kind, ws.WORKSPACE, e.schema, e.name)
+            elif e.action == "rename":
+                access.store.rename_object(ws.WORKSPACE, e.schema, e.name, e.new)
+
+    # --- what a statement reads ------------------------------------------------------------
+
+    def _read_target(self, t: Touch) -> Touch:
+        """A READ touch with the relation it names filled in, when it names one in a replicated
+        database or in dev (see the module doc)."""
+        if self._policy.access is None or t.kind is not Kind.READ or not t.path:
+            return t
+        low = t.path[-1].lower()
+        if len(t.path) == 1 and (low in self._cte_names or low in self._pinned):
+            return t
+        return self._resolved(t)
+
+    def _resolved(self, t: Touch, depth: int = 0) -> Touch:
+        if self._relations is None:  # read once per statement
+            # only what grants protect: the replicated databases and dev
+            self._relations = users_run.relation_index(self._cur, [*self._dbs, ws.WORKSPACE])
+        found = users_run.relation(
+            self._cur, t.path, self._catalog, list(self._schemas), self._relations
+        )
+        if found is None:
+            return t
+        db = found[0]
+        if db == ws.WORKSPACE and self._workspace:
+            if found[1] == ws.BOOK:
+                return t  # the policy refuses _zeroetl by name
+            owner = users_run.owner_of(self._cur, found[1], found[2])
+            self._owner_may_read(found, owner, depth)
+            return dataclasses.replace(t, path=found, database=db, owner=owner)
+        if db in self._dbs and found[1] != ws.BOOK:
+            return dataclasses.replace(t, path=found, database=db)
+        return t
+
+    def _owner_may_read(self, found: tuple[str, str, str], owner: str | None, depth: int) -> None:
+        """A view (or materialized view) of dev reads with its owner's rights, checked now, as
+        Redshift does: revoking the owner's SELECT on a table stops every reader of the view."""
+        if owner is None or self._policy.superuser(Principal(owner)):
+            return  # not recorded (made before users existed), or a superuser's
+        if depth > 8:
+            raise SqlError("42P17", f"views nested too deeply under {found[2]}")
+        _, schema, name = found
+        mv = mviews.get(self._cur, schema, name)
+        reads: list[Touch] = []
+        if mv is not None:
+            for key in mv.inputs:
+                db, s, n = mviews.split(key)
+                reads.append(Touch(Kind.READ, "SELECT", (db, s, n), database=db))
+        else:
+            rows = self._cur.execute(
+                "SELECT sql FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND"
+                " view_name = ?",
+                [ws.WORKSPACE, schema, name],
+            ).fetchall()
+            if not rows:
+                return  # a table
+            try:
+                body = sqlglot.parse_one(str(rows[0][0]), read="duckdb")
+            except sqlglot.errors.ParseError:
+                raise SqlError("XX000", f"cannot check the rights of view {name}") from None
+            for table in body.find_all(exp.Table):
+                path = tuple(p for p in (table.catalog, table.db, table.name) if p)
+                if not path or path == (schema, name) or not isinstance(table.this, exp.Identifier):
+                    continue
+                if len(path) == 1 and _cte_in_scope(table, path[0].lower()):
+                    continue
+                reads.append(self._view_name(path, schema, depth))
+        for r in reads:
+            if r.database is None:
+                continue
+            refused = self._policy.select(r, Principal(owner))
+            if refused is not None:
+                raise SqlError(
+                    "42501",
+                    f"permission denied for view {name}: its owner {owner} may not read"
+                    f" {r.path[-1]} ({refused.message})",
+                    hint="a view reads with its owner's rights, as on Redshift",
+                )
+
+    def _view_name(self, path: tuple[str, ...], schema: str, depth: int) -> Touch:
+        """A name in a dev view's body: DuckDB binds it in the view's own schema first."""
+        t = Touch(Kind.READ, "SELECT", path)
+        if len(path) == 1:
+            found = users_run.relation(self._cur, path, ws.WORKSPACE, [schema], self._relations)
+            if found is not None:
+                t = Touch(Kind.READ, "SELECT", found)
+        return self._resolved(t, depth + 1)
+
+    def _check_scoped_reads(self, tree: exp.Expression) -> None:
+        """Names that are a CTE somewhere in the statement but not where they are used."""
+        if self._policy.access is None or not self._cte_names:
+            return
+        for table in tree.find_all(exp.Table):
+            if table.db or table.catalog or not isinstance(table.this, exp.Identifier):
+                continue
+            name = table.name.lower()
+            if name not in self._cte_names or _cte_in_scope(table, name):
+                continue
+            t = self._resolved(Touch(Kind.READ, "SELECT", (table.name,)))
+            self._policy.check([t], self._who)
+
+
+def cte_names(tree: exp.Expression) -> frozenset[str]:
+    return frozenset(c.alias_or_name.lower() for c in tree.find_all(exp.CTE))
+
+
+def _cte_in_scope(table: exp.Table, name: str) -> bool:
+    """Whether `table` refers to a CTE named `name` of an enclosing WITH: one defined before the
+    CTE it is used in (or itself, in WITH RECURSIVE), or any of them in the main query."""
+    path: set[int] = set()  # ids of the nodes from `table` up to the current one
+    node: exp.Expr | None = table
+    while node is not None:
+        path.add(id(node))
+        w = node.args.get("with_") or node.args.get("with")
+        if isinstance(w, exp.With):
+            ctes = list(w.expressions)
+            inside = next((i for i, c in enumerate(ctes) if id(c) in path), None)
+            if inside is None:
+                visible = ctes  # used in the main query
+            else:
+                visible = ctes[: inside + 1] if w.args.get("recursive") else ctes[:inside]
+            if any(c.alias_or_name.lower() == name for c in visible):
+                return True
+        node = node.parent
+    return False
