@@ -34,7 +34,9 @@ class RowSource:
 
     def __init__(self, columns: Sequence[Any], batches: Iterator[pa.RecordBatch]) -> None:
         self.columns = list(columns)
-        self.codecs: list[ColumnCodec] = [codec_for(c.type) for c in self.columns]
+        self.codecs: list[ColumnCodec] = [
+            codec_for(c.type, getattr(c, "pg_type", "")) for c in self.columns
+        ]
         self._batches = iter(batches)
         self._pending: pa.RecordBatch | None = None
         self._casts: list[pa.DataType | None] = [None] * len(self.columns)
@@ -52,7 +54,7 @@ class RowSource:
             target = pa.string() if pa.types.is_null(want.type) else want.type
             if not target.equals(have.type):
                 self._casts[i] = target
-                self.codecs[i] = codec_for(target)
+                self.codecs[i] = codec_for(target, getattr(want, "pg_type", ""))
 
     def _cast(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not any(self._casts):

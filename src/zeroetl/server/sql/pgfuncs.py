@@ -18,8 +18,10 @@ def function_sql() -> list[str]:
         f"CREATE OR REPLACE MACRO {s}.version() AS {literal(VERSION_TEXT)}",
         "CREATE OR REPLACE MACRO " + s + ".zeroetl_getdate() AS date_trunc('second',"
         " CAST(get_current_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP))",
+        # get_current_timestamp(), not current_timestamp: a bare current_timestamp binds to a
+        # select item labelled "current_timestamp" first (DuckDB's lateral aliases)
         "CREATE OR REPLACE MACRO " + s + ".zeroetl_sysdate() AS"
-        " CAST(current_timestamp AT TIME ZONE 'UTC' AS TIMESTAMP)",
+        " CAST(get_current_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)",
         # STRTOL(text, base): sqlglot writes FROM_BASE, which DuckDB lacks
         "CREATE OR REPLACE MACRO " + s + ".from_base(zq_s, zq_b) AS list_reduce("
         "string_split(upper(zq_s), ''), lambda zq_acc, zq_ch: zq_acc * zq_b +"
