@@ -84,12 +84,6 @@ print(json.dumps([[r.index_name, r.non_unique, r.ordinal_position, r.column_name
 """
 
 
-@pytest.mark.xfail(
-    reason="waits for the wire type hook (shaping's Column.pg_type): psqlODBC binds indkey with"
-    " SQL_C_DEFAULT and parses it only when its type is int2vector (OID 22); as text it reads"
-    " the bytes of '1 2' as a column count and crashes",
-    strict=False,
-)
 def test_sqlstatistics_ends(endpoint: Endpoint) -> None:
     # In a child process: when pg_get_indexdef never answers '' the driver loops and then
     # crashes its process, which must fail this test, not end the test session.

@@ -208,6 +208,9 @@ def test_labels_of_a_parsed_statement() -> None:
     text = "select getdate(), Foo.Bar(x), x::numeric, (1), -x, exists(select 1) from t"
     tree = sqlglot.parse_one(text, read="redshift")
     assert shapes.labels(tree, text) == ["getdate", "bar", "x", "?column?", "?column?", "exists"]
+    text = "select 't'::regclass::oid, 'x'::regclass"  # object identifier types, as drivers send
+    tree = sqlglot.parse_one(text, read="postgres")
+    assert shapes.labels(tree, text) == ["oid", "regclass"]
     assert shapes.pg_string_type("varchar(30)") == "varchar(30)"
     assert shapes.pg_string_type("char(4) binary") == "bpchar(4)"
     assert shapes.pg_string_type("text") == ""
@@ -287,9 +290,11 @@ def test_tables_and_views_created_from_a_query_get_its_names_and_types(s: SqlSes
         "create view seen as select getdate(), sysdate, avg(qtysold) from aurora.demodb.sales"
     )
     for name, expected in [
+        # information_schema speaks PostgreSQL's type names (infoschema.py)
         ("made", [("count", "BIGINT"), ("sum", "BIGINT"), ("?column?", "BOOLEAN"),
-                  ("upper", "VARCHAR")]),
-        ("seen", [("getdate", "TIMESTAMP"), ("timestamp", "TIMESTAMP"), ("avg", "BIGINT")]),
+                  ("upper", "CHARACTER VARYING")]),
+        ("seen", [("getdate", "TIMESTAMP WITHOUT TIME ZONE"),
+                  ("timestamp", "TIMESTAMP WITHOUT TIME ZONE"), ("avg", "BIGINT")]),
     ]:  # fmt: skip
         _, got = result(
             dev,

@@ -50,6 +50,11 @@ TIMESTAMPTZ = PgType(1184, 8, "timestamptz", 1185)
 INTERVAL = PgType(1186, 16, "interval", 1187)
 NUMERIC = PgType(1700, -1, "numeric", 1231)
 UUID = PgType(2950, 16, "uuid", 2951)
+# The catalog's vector columns (pg_index.indkey, ...), sent as PostgreSQL prints them ('1 2'):
+# psqlODBC parses indkey only when it comes typed int2vector.
+INT2VECTOR = PgType(22, -1, "int2vector", 1006)
+OIDVECTOR = PgType(30, -1, "oidvector", 1013)
+_VECTORS = {"int2vector": INT2VECTOR, "oidvector": OIDVECTOR}
 
 PG_EPOCH_DAYS = 10957  # 2000-01-01 - 1970-01-01
 PG_EPOCH_US = PG_EPOCH_DAYS * 86_400_000_000
@@ -411,6 +416,8 @@ def codec_for(t: pa.DataType, pg_type: str = "") -> ColumnCodec:
         # PostgreSQL would show): results agree with the source's
         pg = VARCHAR if m.group(1) == "varchar" else BPCHAR
         return _codec(pg, _text_string, _bin_text, int(m.group(2)) + 4)
+    if pg_type in _VECTORS and _is_string(t):
+        return _codec(_VECTORS[pg_type], _text_string, _bin_text)
     if isinstance(t, pa.BaseExtensionType):
         name = t.extension_name
         if name == "arrow.bool8":  # DuckDB's lossless BOOLEAN: int8 storage

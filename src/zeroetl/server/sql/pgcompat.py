@@ -44,6 +44,9 @@ INFO_VIEWS = frozenset(
 )
 INFO_PREFIX = "zeroetl_is_"  # the emulation's view for information_schema.X is zeroetl_is_X
 ZERO_BASED = frozenset({"indkey", "indoption", "indclass", "indcollation", "proargtypes"})
+# their wire types once selected as text (session.py hints the codec)
+VECTOR_TYPES = {"indkey": "int2vector", "indoption": "int2vector", "indclass": "oidvector",
+                "indcollation": "oidvector", "proargtypes": "oidvector"}  # fmt: skip
 
 _LATE_BINDING = re.compile(
     r"(\bpg_get_late_binding_view_cols\s*\(\s*\)\s*(?:AS\s+)?[A-Za-z_]\w*\s*)\(([^()]*)\)", re.I

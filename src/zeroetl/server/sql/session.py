@@ -505,7 +505,13 @@ class SqlSession(WorkspaceStatements, UserStatements):
 
     def _columns(self, schema: pa.Schema) -> list[Column]:
         hints = self._hints if self._hints is not None and len(self._hints) == len(schema) else None
-        return [Column(f.name, f.type, hints[i] if hints else "") for i, f in enumerate(schema)]
+        cols = []
+        for i, f in enumerate(schema):
+            hint = hints[i] if hints else ""
+            if not hint and f.name in pgcompat.VECTOR_TYPES and pa.types.is_string(f.type):
+                hint = pgcompat.VECTOR_TYPES[f.name]  # `indkey` as text '1 2' (pgcompat)
+            cols.append(Column(f.name, f.type, hint))
+        return cols
 
     def _probe_types(self, sql: str, *, checked: bool = True) -> list[str] | None:
         """DuckDB's types of the columns of `sql` (bound, never run); None if it cannot bind.

@@ -142,7 +142,9 @@ def _label(node: exp.Expression, text: str) -> tuple[str, bool]:
         inner, strong = _label(node.this, text)
         if strong:
             return inner, True
-        return _TYPE_LABELS.get(node.to.this, node.to.this.value.lower()), True
+        kind = node.to.this  # a DataType.Type, or the plain name of an ObjectIdentifier (oid)
+        # weak, as in PostgreSQL (FigureColname): an outer cast names it by its own type
+        return _TYPE_LABELS.get(kind, getattr(kind, "value", str(kind)).lower()), False
     if isinstance(node, exp.Subquery | exp.Select):
         sub = top_select(node)
         if sub is None or not sub.expressions:
