@@ -30,8 +30,8 @@ test: $(STAMP)  ## lint and the whole test suite (real MariaDB, real DuckDB)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q
 
-test-fast: $(STAMP)  ## unit tests only
-	$(BIN)/pytest -q tests/unit
+test-fast: $(STAMP)  ## unit tests and the destination conformance suite
+	$(BIN)/pytest -q tests/unit tests/destinations
 
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check src tests bench
