@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from zeroetl.destinations.base import Destination
-from zeroetl.engine import snapshot_phase
+from zeroetl.engine import batch_apply, snapshot_phase
+from zeroetl.engine.batch_apply import TableReplay
 from zeroetl.engine.context import EngineContext
 from zeroetl.engine.ddl_apply import DdlApplier, ReplayFromCheckpoint
 from zeroetl.engine.fault_apply import FaultApplier
@@ -31,22 +32,12 @@ from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.errors import (
     BinlogPurged,
     ConfigError,
-    DestinationError,
-    TableFailed,
     TransientError,
-    ZeroEtlError,
 )
 from zeroetl.model import ChangeBatch, Position, SchemaChange, TableId, TableSchema, TableState
 from zeroetl.sources.base import ChangeStream, Commit, Idle, Source, SourceFault, TableError
 
 log = logging.getLogger(__name__)
-
-
-class _Replay(ZeroEtlError):
-    """Restart the stream from the committed checkpoint (after failing one table)."""
-
-
-CHECKPOINT_TYPE_CDC = "cdc"
 
 
 class Replicator(EngineContext):
@@ -184,7 +175,7 @@ class Replicator(EngineContext):
                 if self._stream():
                     return
                 backoff = 0.5
-            except (_Replay, ReplayFromCheckpoint) as exc:
+            except (TableReplay, ReplayFromCheckpoint) as exc:
                 log.warning("%s", exc)
                 self.abandon_open_batch()
             except BinlogPurged as exc:
@@ -248,7 +239,7 @@ class Replicator(EngineContext):
                 resyncing = not self.in_txn and self._work_on_resyncs()
                 continue
             if isinstance(event, ChangeBatch):  # sealed by the stream: a full batch
-                self._apply(event)
+                batch_apply.apply_batch(self, event)
             elif isinstance(event, Commit):
                 self.position = event.position
                 self._last_source_ts = event.timestamp
@@ -282,7 +273,7 @@ class Replicator(EngineContext):
             # The DDL cannot be rolled back with what precedes it: commit that first (a
             # schema change is a transaction of its own, so this is a boundary).
             self._commit()
-        self._apply(self.stream.seal() if self.stream else None)
+        batch_apply.apply_batch(self, self.stream.seal() if self.stream else None)
         self.ensure_txn()
         self.ddl.apply(event)
         self.touch()
@@ -352,78 +343,19 @@ class Replicator(EngineContext):
         self.touch(rows)
         return True
 
-    def _apply(self, batch: ChangeBatch | None) -> None:
-        """Apply a sealed batch inside the open warehouse transaction (no commit)."""
-        if not batch:
-            return
-        self.ensure_txn()
-        for table, tc in batch.tables.items():
-            try:
-                if tc.failure:
-                    raise TableFailed(str(table), tc.failure)
-                assert tc.rows is not None
-                self.dest.apply_changes(tc.schema, tc.rows)
-            except (DestinationError, TableFailed) as exc:
-                if isinstance(exc, TransientError):
-                    raise  # disk full, I/O error: not this table's fault; retried with backoff
-                self._fail_and_replay(table, getattr(exc, "reason", None) or str(exc))
-        for table, tc in batch.tables.items():
-            acc = self.activity.setdefault(table, [0, 0, 0, 0])
-            acc[0] += tc.inserted
-            acc[1] += tc.updated
-            acc[2] += tc.deleted
-            acc[3] += tc.nbytes
-            if tc.zero_dates:
-                self.book.count_zero_dates(table, tc.zero_dates)
-
-    def _fail_and_replay(self, table: TableId, reason: str) -> None:
-        """One table's changes cannot be applied: the warehouse has aborted the transaction, so
-        fail that table on its own, then replay everything else from the checkpoint."""
-        self.rollback_open()
-        self.dest.begin()
-        book = self.reload_book()
-        book.fail(table, f"cannot apply changes: {reason}", self.committed)
-        book.flush()
-        self.dest.commit()
-        raise _Replay(f"table {table} failed; replaying from {self.committed}")
-
     def _commit(self) -> None:
         """Apply what is pending and commit it with the checkpoint: one warehouse transaction."""
         assert self.position is not None
         started = datetime.now(UTC)
-        self._apply(self.stream.seal() if self.stream else None)
+        batch_apply.apply_batch(self, self.stream.seal() if self.stream else None)
         self.ensure_txn()
         pos = self.position
         self.dest.save_checkpoint(pos)
         self.book.promote_synced(pos)
-        activity = self.activity
-        total = 0
-        nbytes = 0
         source_time = (
             datetime.fromtimestamp(self._last_source_ts, UTC) if self._last_source_ts else None
         )
-        for table, (ins, upd, dele, nb) in activity.items():
-            self.dest.record_table_activity(
-                checkpoint=pos,
-                table=table,
-                transaction_id=pos.gtid_set.rsplit(",", 1)[-1] or str(pos),
-                inserted=ins,
-                updated=upd,
-                deleted=dele,
-                bytes_ingested=nb,
-            )
-            total += ins + upd + dele
-            nbytes += nb
-        if activity:
-            self.dest.record_activity(
-                checkpoint=pos,
-                checkpoint_type=CHECKPOINT_TYPE_CDC,
-                checkpoint_bytes=nbytes,
-                commit_ts=source_time,
-                modified_tables=len(activity),
-                start=started,
-                end=datetime.now(UTC),
-            )
+        total = batch_apply.record_activity(self, pos, started, source_time)
         self.book.flush()
         self.dest.commit()
         self.txn_open = False
