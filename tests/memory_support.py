@@ -41,6 +41,7 @@ from zeroetl.sources.base import (
     Idle,
     SnapshotChunk,
     StreamEvent,
+    TableError,
 )
 
 Row = dict[str, Any]
@@ -65,7 +66,7 @@ class MemorySource:
     def __init__(self) -> None:
         self.schemas: dict[TableId, TableSchema] = {}
         self.rows: dict[TableId, dict[tuple[Any, ...], Row]] = {}
-        self.log: list[_Rows | SchemaChange | Commit] = []
+        self.log: list[_Rows | SchemaChange | Commit | TableError] = []
         self.checks = 0
 
     # -- scripting the source ----------------------------------------------------------------
@@ -118,6 +119,10 @@ class MemorySource:
 
     def commit(self) -> None:
         self.log.append(Commit(pos(len(self.log) + 1), 0.0))
+
+    def unreadable(self, table: TableId, reason: str) -> None:
+        """The stream can no longer read `table`'s changes (as a decoder failure would)."""
+        self.log.append(TableError(table, reason))
 
     # -- the Source protocol -----------------------------------------------------------------
     def describe(self) -> str:
@@ -228,6 +233,8 @@ class MemoryStream:
                 if self.entries >= self.batch_rows:
                     return self.seal()
                 continue
+            if isinstance(item, TableError):
+                self.discard(item.table)
             return item
         return Idle(self.source.position())
 

@@ -208,6 +208,32 @@ def test_a_crash_loses_nothing_committed_and_the_replay_converges() -> None:
     assert dest.state.checkpoint == src.position()
 
 
+def test_a_table_the_stream_cannot_read_fails_alone() -> None:
+    src, dest = seeded(2), MemoryDestination()
+    other = TableId("shop", "other")
+    src.create(schema(other), [{"id": 1, "v": "a"}])
+    run(src, dest)
+    src.insert(T, {"id": 50, "v": "gathered, then moot"})
+    src.unreadable(T, "cannot decode row event")
+    src.insert(other, {"id": 2, "v": "b"})
+    src.commit()
+    run(src, dest)
+    assert state(dest) is TableState.FAILED
+    assert dest.state.statuses[T].reason == "cannot decode row event"
+    assert 50 not in {k[0] for k in dest.state.rows[T]}
+    assert_same(src, dest, other)
+
+
+def test_tables_outside_the_filter_are_never_read() -> None:
+    src, dest = seeded(2), MemoryDestination()
+    hidden = TableId("private", "secrets")
+    src.create(schema(hidden), [{"id": 1, "v": "x"}])
+    src.insert(hidden, {"id": 2, "v": "y"})
+    src.commit()
+    run(src, dest)
+    assert hidden not in dest.state.schemas and hidden not in dest.state.statuses
+
+
 # -- capabilities: each one changes what the engine does -----------------------------------------
 
 
