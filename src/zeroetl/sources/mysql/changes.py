@@ -134,7 +134,7 @@ class Batch:
 
     def shape_differs(self, table: TableId, schema: TableSchema) -> bool:
         tc = self.tables.get(table)
-        return tc is not None and not tc.schema.same_shape(schema)
+        return tc is not None and tc.schema is not schema and not tc.schema.same_shape(schema)
 
     def seal(self) -> ChangeBatch:
         """The gathered changes as Arrow, per table in source order (a table whose values
