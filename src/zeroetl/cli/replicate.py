@@ -28,6 +28,7 @@ from zeroetl.model import Position, TableId
 from zeroetl.server.hub import database_path, migrate_layout
 from zeroetl.server.worker import upkeep_of
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.source import MySqlSource
 
 log = logging.getLogger("zeroetl.replicate")
 
@@ -209,7 +210,7 @@ def replicate(
     dest, integration_id = open_integration(warehouse, database, upkeep_of(run_settings))
     progress: LogProgress = RichProgress() if sys.stderr.isatty() else LogProgress()
     rep = Replicator(
-        params,
+        MySqlSource(params),
         dest,
         integration_id=integration_id,
         data_filter=flt,
