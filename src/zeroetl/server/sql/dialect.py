@@ -92,12 +92,14 @@ _VALUE_FUNCTIONS: dict[type, str] = {
 
 
 def _call_value_functions(tree: exp.Expression) -> None:
+    node: exp.Expr
     for node in list(tree.find_all(*_VALUE_FUNCTIONS)):
-        if not any(v is not None for v in node.args.values()):
+        args: list[object] = list(node.args.values())
+        if not any(v is not None for v in args):
             node.replace(exp.Anonymous(this=_VALUE_FUNCTIONS[type(node)], expressions=[]))
 
 
-def generate(tree: exp.Expression) -> str:
+def generate(tree: exp.Expr) -> str:
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as e:

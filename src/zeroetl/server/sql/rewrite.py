@@ -272,7 +272,7 @@ def pg_rewrite(
     return tree
 
 
-def _schemas_value(node: exp.Expression, name: str, schemas: list[str]) -> exp.Expression:
+def _schemas_value(node: exp.Expr, name: str, schemas: list[str]) -> exp.Expr:
     if name == "current_schema":
         first = exp.Literal.string(schemas[0]) if schemas else exp.null()
         return exp.cast(first, exp.DataType.Type.VARCHAR)

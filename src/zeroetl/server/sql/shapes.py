@@ -68,7 +68,7 @@ _CLASS_LABELS: dict[type, str] = {
 _SQL_VALUE_COLUMNS = ("current_user", "session_user", "user", "current_schema", "current_catalog")
 
 
-def top_select(tree: exp.Expression) -> exp.Select | None:
+def top_select(tree: exp.Expr) -> exp.Select | None:
     """The SELECT whose items name the result (the first branch of a set operation)."""
     node = tree
     while isinstance(node, exp.SetOperation | exp.Subquery):
@@ -76,7 +76,7 @@ def top_select(tree: exp.Expression) -> exp.Select | None:
     return node if isinstance(node, exp.Select) else None
 
 
-def created_query(tree: exp.Expression) -> exp.Query | None:
+def created_query(tree: exp.Expr) -> exp.Query | None:
     """The query of CREATE TABLE ... AS / CREATE VIEW ... AS, whose columns it names."""
     if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
         return tree.expression
@@ -86,7 +86,7 @@ def created_query(tree: exp.Expression) -> exp.Query | None:
 # --- labels -----------------------------------------------------------------------------------
 
 
-def labels(tree: exp.Expression, text: str) -> list[str | None] | None:
+def labels(tree: exp.Expr, text: str) -> list[str | None] | None:
     """One label per top-level select item of `tree` (parsed from `text`, not yet rewritten);
     None for an item that already has its name (an alias, a star)."""
     select = top_select(tree)
@@ -98,7 +98,7 @@ def labels(tree: exp.Expression, text: str) -> list[str | None] | None:
 Labelled = list[tuple[exp.Select, list[str | None]]]
 
 
-def all_labels(tree: exp.Expression, text: str) -> Labelled:
+def all_labels(tree: exp.Expr, text: str) -> Labelled:
     """Labels of the items of every SELECT in `tree` (not yet rewritten): a derived table's or a
     CTE's columns are named as PostgreSQL names them too (`select * from (select count(*) ...)`
     answers a column `count`)."""
@@ -108,7 +108,7 @@ def all_labels(tree: exp.Expression, text: str) -> Labelled:
     ]
 
 
-def apply_all_labels(tree: exp.Expression, labelled: Labelled) -> bool:
+def apply_all_labels(tree: exp.Expr, labelled: Labelled) -> bool:
     """`apply_labels` on every SELECT labelled before the rewrites; whether the top-level one
     (which names the result) could be labelled."""
     top = top_select(tree)
@@ -119,7 +119,7 @@ def apply_all_labels(tree: exp.Expression, labelled: Labelled) -> bool:
     return done
 
 
-def _item_label(item: exp.Expression, text: str) -> str | None:
+def _item_label(item: exp.Expr, text: str) -> str | None:
     if isinstance(item, exp.Alias | exp.Star) or (
         isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
     ):
@@ -128,7 +128,7 @@ def _item_label(item: exp.Expression, text: str) -> str | None:
     return name
 
 
-def _label(node: exp.Expression, text: str) -> tuple[str, bool]:
+def _label(node: exp.Expr, text: str) -> tuple[str, bool]:
     """(label, strong): strong labels come from a name; weak ones (`?column?`) let a cast use its
     type name instead."""
     if isinstance(node, exp.Paren):
@@ -189,7 +189,7 @@ def _func_name(node: exp.Func) -> str:
     return node.sql_name()
 
 
-def apply_labels(tree: exp.Expression, names: list[str | None] | None) -> bool:
+def apply_labels(tree: exp.Expr, names: list[str | None] | None) -> bool:
     """Alias the top-level select items with `names` (from `labels`, before the rewrites);
     False when the items changed shape meanwhile (the caller then names them otherwise)."""
     select = top_select(tree)
@@ -216,12 +216,12 @@ _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 ArgTypes = Callable[[exp.Select], list[str] | None]
 
 
-def shape_aggregates(tree: exp.Expression, arg_types: Callable[[str], list[str] | None],
-                     generate: Callable[[exp.Expression], str]) -> bool:  # fmt: skip
+def shape_aggregates(tree: exp.Expr, arg_types: Callable[[str], list[str] | None],
+                     generate: Callable[[exp.Expr], str]) -> bool:  # fmt: skip
     """Cast SUM/AVG as Redshift types them (module doc); True when something changed.
 
     `arg_types(sql)` answers the DuckDB types of the columns of the probe query `sql`."""
-    by_select: dict[int, tuple[exp.Select, list[exp.Expression]]] = {}
+    by_select: dict[int, tuple[exp.Select, list[exp.Expr]]] = {}
     for agg in tree.find_all(exp.Sum, exp.Avg):
         select = agg.find_ancestor(exp.Select)
         if select is None:
@@ -235,21 +235,19 @@ def shape_aggregates(tree: exp.Expression, arg_types: Callable[[str], list[str] 
         types = arg_types(generate(probe))
         if types is None or len(types) != len(aggs):
             continue
-        for agg, t in zip(aggs, types, strict=True):
-            changed |= _cast_aggregate(agg, t.upper())
+        for node, t in zip(aggs, types, strict=True):
+            changed |= _cast_aggregate(node, t.upper())
     return changed
 
 
-def _argument(agg: exp.Expression) -> exp.Expression:
+def _argument(agg: exp.Expr) -> exp.Expr:
     arg = agg.this
     if isinstance(arg, exp.Distinct) and arg.expressions:
         arg = arg.expressions[0]
     return arg
 
 
-def _probe(
-    tree: exp.Expression, select: exp.Select, args: list[exp.Expression]
-) -> exp.Select | None:
+def _probe(tree: exp.Expr, select: exp.Select, args: list[exp.Expr]) -> exp.Select | None:
     """SELECT <the arguments> FROM <the same FROM> (with the statement's CTEs): its column types
     are the arguments' types."""
     if any(a.find(exp.Star) or a.find(exp.AggFunc) for a in args):
@@ -265,12 +263,12 @@ def _probe(
     return probe
 
 
-def _cast_aggregate(agg: exp.Expression, arg_type: str) -> bool:
+def _cast_aggregate(agg: exp.Expr, arg_type: str) -> bool:
     target = agg
     while isinstance(target.parent, exp.Window | exp.Filter) and target.parent.this is target:
         target = target.parent
     if isinstance(agg, exp.Sum) and arg_type in INTEGERS:
-        new: exp.Expression = exp.cast(target.copy(), exp.DataType.Type.BIGINT)
+        new: exp.Expr = exp.cast(target.copy(), exp.DataType.Type.BIGINT)
     elif isinstance(agg, exp.Avg) and arg_type in INTEGERS:
         trunc = exp.Anonymous(this="trunc", expressions=[target.copy()])
         new = exp.cast(trunc, exp.DataType.Type.BIGINT)
@@ -302,9 +300,7 @@ def pg_string_type(source_type: str) -> str:
     return f"{base}({m.group(2)})"
 
 
-def string_hints(
-    tree: exp.Expression, resolve: Resolve, source_types: SourceTypes
-) -> list[str] | None:
+def string_hints(tree: exp.Expr, resolve: Resolve, source_types: SourceTypes) -> list[str] | None:
     """Per result column (top-level items, a star expanded over a single table): the
     PostgreSQL string type with its length when known ('' otherwise); None when the result
     columns cannot be matched to items."""
@@ -335,7 +331,7 @@ def string_hints(
 
 
 def _item_hint(
-    item: exp.Expression, tables: list[exp.Table], resolve: Resolve, source_types: SourceTypes
+    item: exp.Expr, tables: list[exp.Table], resolve: Resolve, source_types: SourceTypes
 ) -> str:
     node = item.this if isinstance(item, exp.Alias) else item
     while isinstance(node, exp.Paren):
