@@ -56,7 +56,29 @@ def _memory(tmp_path: Path) -> Harness:
     return Harness(dest, read, reopen)
 
 
-DESTINATIONS: dict[str, Callable[[Path], Harness]] = {"duckdb": _duckdb, "memory": _memory}
+def _chdb(tmp_path: Path) -> Harness:
+    """Embedded ClickHouse (chDB): rows read back with FINAL, as the source's logical values."""
+    path = tmp_path / "conf.chdb"
+    box: dict[str, Any] = {"dest": base.open_url(f"chdb://{path}", "conformance")}
+
+    def read(table: TableId, key: tuple[str, ...]) -> list[dict[str, Any]]:
+        return box["dest"].read_table(table, key).to_pylist()
+
+    def reopen() -> Any:
+        box["dest"]._t.close()  # the process dies: what is pending in memory is gone
+        box["dest"] = base.open_url(f"chdb://{path}", "conformance")
+        h.dest = box["dest"]
+        return h.dest
+
+    h = Harness(box["dest"], read, reopen)
+    return h
+
+
+DESTINATIONS: dict[str, Callable[[Path], Harness]] = {
+    "chdb": _chdb,
+    "duckdb": _duckdb,
+    "memory": _memory,
+}
 
 
 @pytest.fixture(params=sorted(DESTINATIONS))
