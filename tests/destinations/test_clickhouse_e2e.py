@@ -78,7 +78,7 @@ def test_snapshot_cdc_and_ddl_into_chdb(db_conn, test_db, source_url, tmp_path) 
                     2**64 - i,
                 )
                 for i in range(1, 301)
-            ],  # fmt: skip
+            ],
         )
     _catch_up(source_url, wh, ch, test_db)
     _compare(db_conn, ch, test_db, {"orders": "id"})
