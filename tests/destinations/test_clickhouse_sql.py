@@ -25,7 +25,7 @@ S = TableSchema(
 
 def test_single_node_table() -> None:
     assert ddl.create_table_sql(S) == (
-        "CREATE TABLE IF NOT EXISTS `shop`.`or\\`ders` (`id` Int64, "
+        "CREATE OR REPLACE TABLE `shop`.`or\\`ders` (`id` Int64, "
         "`price` Nullable(Decimal(65, 30)), `at` DateTime64(6, 'UTC'), _version UInt64, "
         "_is_deleted UInt8, _synced_at DateTime64(6, 'UTC') DEFAULT now64(6)) "
         "ENGINE = ReplacingMergeTree(_version, _is_deleted) ORDER BY (`id`)"

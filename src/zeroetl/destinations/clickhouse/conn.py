@@ -132,12 +132,11 @@ class HttpTransport:
     def insert(self, table_sql: str, data: pa.Table) -> None:
         with self._guard("insert"):
             # `table_sql` is already quoted (db.table): no database argument, no re-quoting.
+            from clickhouse_connect.driver.query import arrow_buffer
+
+            names, block = arrow_buffer(data)  # Arrow IPC file, as the client's insert_arrow
             self._client.raw_insert(
-                table_sql,
-                [_quote(n) for n in data.column_names],
-                _arrow_bytes(data),
-                settings=INSERT_SETTINGS,
-                fmt="Arrow",
+                table_sql, [_quote(n) for n in names], block, settings=INSERT_SETTINGS, fmt="Arrow"
             )
 
     def close(self) -> None:
@@ -159,13 +158,6 @@ class _HttpErrors:
         if isinstance(e, OSError):
             raise DestinationUnavailable(f"ClickHouse {self.what}: {e}") from e
         return False
-
-
-def _arrow_bytes(data: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, data.schema) as w:
-        w.write_table(data)
-    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
 def _quote(name: str) -> str:

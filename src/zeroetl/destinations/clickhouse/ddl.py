@@ -42,8 +42,10 @@ def create_table_sql(schema: TableSchema, cluster: str = "") -> str:
         f"{SYNCED_AT} DateTime64(6, 'UTC') DEFAULT now64(6)",
     ]
     order = ", ".join(ident(k) for k in schema.primary_key)
+    # OR REPLACE: a table copied again (resync, refresh) starts empty in its new shape, and the
+    # swap is atomic in ClickHouse's Atomic databases (the old data stays readable until then).
     return (
-        f"CREATE TABLE IF NOT EXISTS {qualified(schema.id)}{on_cluster(cluster)} "
+        f"CREATE OR REPLACE TABLE {qualified(schema.id)}{on_cluster(cluster)} "
         f"({', '.join(cols)}) ENGINE = {engine(cluster)} ORDER BY ({order})"
     )
 

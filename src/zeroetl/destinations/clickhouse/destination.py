@@ -220,10 +220,37 @@ class ClickHouseDestination:
         self._t.command(sql)
 
     def create_table(self, schema: TableSchema) -> None:
+        """Create the table empty, replacing one of the same name (a copy starts again)."""
         sql = ddl.create_table_sql(schema, self.cluster)  # TableFailed before anything runs
+        self._guard_replacement(schema.id)
         self._t.command(ddl.create_database_sql(schema.id.schema, self.cluster))
+        self._pending.pop(schema.id, None)
         self._ddl(schema.id, sql)
         self.record_schema(schema)
+
+    def _guard_replacement(self, table: TableId) -> None:
+        """Replacing a table empties it at once, while the status that says it is being copied
+        again commits later. In between, a crash would leave a Synced status over an empty
+        table, and replay would not refill it: so a committed status of the table is first
+        marked ResyncRequired, committed now. The engine's own status replaces it at commit;
+        after a crash, the next process copies the table again."""
+        committed = {
+            k: v for k, v in self._get_all("status").items() if (("status", k) not in self._meta)
+        }
+        key = meta.table_key(table)
+        if key not in committed:
+            return
+        st = meta.status_from_json(table, committed[key])
+        if st.state is TableState.RESYNC_REQUIRED:
+            return
+        st.state, st.reason = (
+            TableState.RESYNC_REQUIRED,
+            "copy interrupted: the table is copied again",
+        )
+        st.snapshot_done, st.snapshot_cursor, st.snapshot_hw, st.rows_copied = False, None, None, 0
+        row = {"integration_id": self.integration_id, "kind": "status", "key": key,
+               "value": meta.status_to_json(st), "_version": self._clock.next(), "_is_deleted": 0}  # fmt: skip
+        self._t.insert(f"{DB}.state", pa.Table.from_pylist([row], _STATE))
 
     def drop_table(self, table: TableId) -> None:
         self._pending.pop(table, None)
