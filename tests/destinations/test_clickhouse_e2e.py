@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.destinations.conftest import start_chdb_http
 
 from zeroetl.cli.replicate import open_destination_url
 from zeroetl.model import TableId
@@ -20,16 +22,21 @@ from zeroetl.model import TableId
 pytestmark = pytest.mark.integration
 
 
-def _cmd(url: str, wh: Path, ch: Path, db: str, *extra: str) -> list[str]:
+def _dest_url(ch: Path | str) -> str:
+    """A directory: embedded chDB; a URL: that server."""
+    return ch if isinstance(ch, str) else f"chdb://{ch}"
+
+
+def _cmd(url: str, wh: Path, ch: Path | str, db: str, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "zeroetl.cli.main", "replicate", "--source", url,
-        "--warehouse", str(wh), "--destination", f"chdb://{ch}", "--database", "target",
+        "--warehouse", str(wh), "--destination", _dest_url(ch), "--database", "target",
         "--data-filter", f"exclude: *.*, include: {db}.*", "--chunk-rows", "70",
         "--batch-ms", "50", *extra,
     ]  # fmt: skip
 
 
-def _catch_up(url: str, wh: Path, ch: Path, db: str) -> None:
+def _catch_up(url: str, wh: Path, ch: Path | str, db: str) -> None:
     out = subprocess.run(
         _cmd(url, wh, ch, db, "--until-caught-up"),
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -46,8 +53,8 @@ def _source_rows(db_conn: Any, table: str, key: str) -> list[dict[str, Any]]:
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def _compare(db_conn: Any, ch: Path, db: str, tables: dict[str, str]) -> None:
-    dest, _iid = open_destination_url(f"chdb://{ch}")  # the integration's own metadata
+def _compare(db_conn: Any, ch: Path | str, db: str, tables: dict[str, str]) -> None:
+    dest, _iid = open_destination_url(_dest_url(ch))  # the integration's own metadata
     try:
         for table, key in tables.items():
             got = dest.read_table(TableId(db, table), (key,)).to_pylist()  # type: ignore[attr-defined]
@@ -59,8 +66,25 @@ def _compare(db_conn: Any, ch: Path, db: str, tables: dict[str, str]) -> None:
         dest.close()
 
 
-def test_snapshot_cdc_and_ddl_into_chdb(db_conn, test_db, source_url, tmp_path) -> None:
-    wh, ch = tmp_path / "wh", tmp_path / "ch"
+@pytest.fixture(params=["chdb", "http"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """Embedded chDB, or the `clickhouse://` HTTP transport against ClickHouse's engine behind
+    the test-only HTTP front (tests/destinations/chdb_http.py)."""
+    if request.param == "chdb":
+        yield tmp_path / "ch"
+        return
+    server, url = start_chdb_http(tmp_path / "srv")
+    try:
+        yield url
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_snapshot_cdc_and_ddl_into_clickhouse(
+    db_conn, test_db, source_url, tmp_path, target
+) -> None:
+    wh, ch = tmp_path / "wh", target
     with db_conn.cursor() as cur:
         cur.execute(
             "CREATE TABLE orders (id INT PRIMARY KEY, customer VARCHAR(40) NOT NULL, "
