@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from zeroetl.destinations import base
+from zeroetl.errors import DestinationError
 from zeroetl.model import (
     ColumnSchema,
     Kind,
@@ -82,3 +83,24 @@ def test_rows_carry_the_commit_version_and_deletes_are_tombstones(dest) -> None:
         {"id": 2, "_version": (3 << 32) | 1234, "_is_deleted": 0},
     ]
     assert [r["id"] for r in dest.read_table(T).to_pylist()] == [1, 2]  # FINAL hides id 0
+
+
+def test_a_value_clickhouse_cannot_take_fails_when_applied_not_at_commit(dest) -> None:  # type: ignore[no-untyped-def]
+    wide = LogicalType(Kind.DECIMAL_TEXT, 65, 30)
+    s = TableSchema(
+        TableId("shop", "w"),
+        (ColumnSchema("id", LogicalType(Kind.INT32), False), ColumnSchema("d", wide)),
+        ("id",),
+    )
+    dest.create_table(s)
+    bad = pa.table({"id": pa.array([1], pa.int32()), "d": ["not a number"],
+                    "__seq": pa.array([0], pa.int64()), "__del": [False]})  # fmt: skip
+    dest.begin()
+    with pytest.raises(DestinationError, match=r"table shop\.w"):
+        dest.apply_changes(s, bad)
+    dest.rollback()
+    good = pa.table({"id": pa.array([1], pa.int32()), "d": ["-" + "9" * 35 + "." + "9" * 30]})
+    dest.write_chunk(s, good)
+    assert dest.read_table(s.id).to_pylist() == [{"id": 1, "d": "-" + "9" * 35 + "." + "9" * 30}]
+    stats = {(x["schema"], x["table"]): x for x in dest.table_stats()}
+    assert stats[("shop", "w")]["rows"] == 1 and stats[("shop", "w")]["bytes"] > 0

@@ -58,7 +58,12 @@ class Pending:
     def _add(self, data: pa.Table, deleted: pa.Array | pa.ChunkedArray) -> None:
         if data.num_rows == 0:
             return
-        data = data.cast(self.schema.arrow_schema())  # the logical types, whatever came in
+        try:
+            data = data.cast(self.schema.arrow_schema())  # the logical types, whatever came in
+            _storage_values(self.schema, data)  # a value ClickHouse cannot take fails here
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            # Now, not at commit: the engine fails this table alone and replays the rest.
+            raise DestinationError(f"table {self.schema.id}: cannot write a value: {e}") from e
         ords = pa.array(np.arange(self.rows, self.rows + data.num_rows, dtype=np.int64))
         self.parts.append(data.append_column(ORD, ords).append_column(DEL, deleted))
         self.rows += data.num_rows

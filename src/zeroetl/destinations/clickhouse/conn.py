@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -118,8 +120,16 @@ class HttpTransport:
                 hint="check the host, port and ZEROETL_CLICKHOUSE_PASSWORD",
             ) from e
 
-    def _guard(self, what: str) -> Any:
-        return _HttpErrors(what, self._errors)
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """The server's refusal: DestinationError; a network fault: DestinationUnavailable
+        (the engine retries it)."""
+        try:
+            yield
+        except self._errors as e:
+            raise DestinationError(f"ClickHouse {what}: {e}") from e
+        except OSError as e:
+            raise DestinationUnavailable(f"ClickHouse {what}: {e}") from e
 
     def command(self, sql: str) -> None:
         with self._guard("command"):
@@ -141,23 +151,6 @@ class HttpTransport:
 
     def close(self) -> None:
         self._client.close()
-
-
-class _HttpErrors:
-    def __init__(self, what: str, errors: tuple[type[BaseException], ...]) -> None:
-        self.what, self.errors = what, errors
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, et: Any, e: BaseException | None, tb: Any) -> bool:
-        if e is None:
-            return False
-        if isinstance(e, self.errors):
-            raise DestinationError(f"ClickHouse {self.what}: {e}") from e
-        if isinstance(e, OSError):
-            raise DestinationUnavailable(f"ClickHouse {self.what}: {e}") from e
-        return False
 
 
 def _quote(name: str) -> str:

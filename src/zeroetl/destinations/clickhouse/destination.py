@@ -371,15 +371,20 @@ class ClickHouseDestination:
                                      "updated": updated, "deleted": deleted, "bytes": bytes_ingested})  # fmt: skip
 
     def table_stats(self) -> list[dict[str, Any]]:
+        """Per replicated table: rows (exact: FINAL, committed) and bytes on disk (its parts)."""
         out = []
         for s in self.recorded_schemas().values():
-            data = self._t.query(f"SELECT count() AS n FROM {qualified(s.id)} FINAL")
+            rows = self._t.query(f"SELECT count() AS n FROM {qualified(s.id)} FINAL")
+            size = self._t.query(
+                "SELECT sum(bytes_on_disk) AS b FROM system.parts WHERE active AND database = "
+                f"{literal(s.id.schema)} AND table = {literal(s.id.table)}"
+            )
             out.append(
                 {
                     "schema": s.id.schema,
                     "table": s.id.table,
-                    "rows": int(data["n"][0].as_py()),
-                    "bytes": 0,
+                    "rows": int(rows["n"][0].as_py()),
+                    "bytes": int(size["b"][0].as_py() or 0),
                 }
             )
         return out
