@@ -69,3 +69,13 @@ def test_versions_follow_the_binlog_and_depend_only_on_the_position() -> None:
     a, b = Position("bin.000001", 4_000_000_000), Position("bin.000002", 4)
     assert version_of(a) < version_of(b) < 2**64
     assert version_of(Position("bin.000002", 4, "0-1-9")) == version_of(b)
+
+
+def test_urls_pick_the_clickhouse_destination_and_refuse_a_password() -> None:
+    from zeroetl.destinations import base
+
+    assert base.get("chdb") is base.get("clickhouse")
+    with pytest.raises(ConfigError, match="password"):
+        base.open_url("clickhouse://u:secret@ch1:8123/", "i")
+    with pytest.raises(ConfigError, match="chDB"):
+        base.open_url("chdb://", "i")
