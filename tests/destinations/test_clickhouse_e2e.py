@@ -123,6 +123,30 @@ def test_snapshot_cdc_and_ddl_into_clickhouse(
     _catch_up(source_url, wh, ch, test_db)
     _compare(db_conn, ch, test_db, {"orders": "id"})
 
+    # In place: rename and drop a column, rename a table, truncate one; a type change copies
+    # the table again (CREATE OR REPLACE and a new snapshot of it).
+    with db_conn.cursor() as cur:
+        cur.execute("CREATE TABLE scratch (k INT PRIMARY KEY, s VARCHAR(10))")
+        cur.execute("INSERT INTO scratch VALUES (1, 'a'), (2, 'b')")
+        cur.execute("ALTER TABLE orders RENAME COLUMN customer TO buyer")
+        cur.execute("ALTER TABLE orders DROP COLUMN note")
+        cur.execute("UPDATE orders SET buyer = 'renamed' WHERE id < 20")
+        cur.execute("RENAME TABLE orders TO orders_v2")
+        cur.execute("ALTER TABLE orders_v2 MODIFY COLUMN extra BIGINT NULL")
+        cur.execute("UPDATE orders_v2 SET extra = 1 << 40 WHERE id = 5000")
+        cur.execute("TRUNCATE TABLE scratch")
+        cur.execute("INSERT INTO scratch VALUES (3, 'c')")
+    _catch_up(source_url, wh, ch, test_db)
+    _compare(db_conn, ch, test_db, {"orders_v2": "id", "scratch": "k"})
+    dest, _iid = open_destination_url(_dest_url(ch))
+    try:
+        states = {str(k): v.state.value for k, v in dest.load_table_statuses().items()}
+        schemas = {str(k) for k in dest.recorded_schemas()}
+    finally:
+        dest.close()
+    assert states[f"{test_db}.orders_v2"] == "Synced" and states[f"{test_db}.scratch"] == "Synced"
+    assert schemas == {f"{test_db}.orders_v2", f"{test_db}.scratch"}
+
 
 @pytest.mark.slow
 def test_sigkill_and_replay_lose_and_double_nothing(db_conn, test_db, source_url, tmp_path) -> None:
