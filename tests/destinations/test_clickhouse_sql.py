@@ -79,3 +79,34 @@ def test_urls_pick_the_clickhouse_destination_and_refuse_a_password() -> None:
         base.open_url("clickhouse://u:secret@ch1:8123/", "i")
     with pytest.raises(ConfigError, match="chDB"):
         base.open_url("chdb://", "i")
+
+
+def test_environment_faults_are_retried_statement_faults_are_not() -> None:
+    from zeroetl.destinations.clickhouse import faults
+    from zeroetl.errors import DestinationUnavailable, TransientError
+
+    full = faults.error(
+        "insert",
+        "Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)",
+    )
+    parts = faults.error(
+        "insert", "Code: 252. DB::Exception: Too many parts (300). (TOO_MANY_PARTS)"
+    )
+    assert isinstance(full, DestinationUnavailable) and isinstance(parts, TransientError)
+    bad = faults.error(
+        "insert", "Code: 6. DB::Exception: Cannot parse string 'x' as Int32. (CANNOT_PARSE_TEXT)"
+    )
+    assert not isinstance(bad, TransientError) and "CANNOT_PARSE_TEXT" in str(bad)
+
+
+def test_a_refusal_of_the_embedded_engine_names_its_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from zeroetl.destinations import base
+    from zeroetl.errors import DestinationError, TransientError
+
+    d = base.open_url(f"chdb://{tmp_path}/ch", "i")
+    try:
+        with pytest.raises(DestinationError, match="UNKNOWN_DATABASE") as e:
+            d._t.query("SELECT * FROM nowhere.nothing")
+        assert not isinstance(e.value, TransientError)
+    finally:
+        d.close()

@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from zeroetl.errors import ConfigError, DestinationError, DestinationUnavailable
 
+from . import faults
+
 # Arrow output: String columns as binary, so bytes that are not UTF-8 (BINARY/BLOB) survive;
 # the reader casts text columns back to UTF-8 (read.py).
 READ_SETTINGS = {"output_format_arrow_string_as_string": "0"}
@@ -70,7 +72,7 @@ class ChdbTransport:
         try:
             return self._session.query(sql, fmt)
         except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
-            raise DestinationError(f"ClickHouse: {e}") from e
+            raise faults.error("statement", str(e)) from e
 
     def command(self, sql: str) -> None:
         self._run(sql, "CSV")
@@ -87,7 +89,7 @@ class ChdbTransport:
         try:
             self._session.query(sql + _settings_clause(INSERT_SETTINGS), "CSV")
         except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
-            raise DestinationError(f"ClickHouse: {e}") from e
+            raise faults.error("insert", str(e)) from e
 
     def close(self) -> None:
         with ChdbTransport._open_lock:
@@ -127,7 +129,7 @@ class HttpTransport:
         try:
             yield
         except self._errors as e:
-            raise DestinationError(f"ClickHouse {what}: {e}") from e
+            raise faults.error(what, str(e)) from e
         except OSError as e:
             raise DestinationUnavailable(f"ClickHouse {what}: {e}") from e
 
