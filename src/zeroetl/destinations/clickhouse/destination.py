@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,17 +49,6 @@ CAPABILITIES = Capabilities(
 DB = ddl.META_DB
 
 
-class _Clock:
-    """Versions of metadata rows: wall-clock nanoseconds, strictly increasing in a process."""
-
-    def __init__(self) -> None:
-        self.last = 0
-
-    def next(self) -> int:
-        self.last = max(time.time_ns(), self.last + 1)
-        return self.last
-
-
 @register("clickhouse")
 @register("chdb")
 class ClickHouseDestination:
@@ -73,7 +61,7 @@ class ClickHouseDestination:
         self.cluster = cluster
         self.where = where  # for messages: a path or a redacted URL
         self._t = transport
-        self._clock = _Clock()
+        self._clock = meta.Clock()
         self._in_tx = False
         self._pending: dict[TableId, Pending] = {}
         self._meta: dict[tuple[str, str], str | None] = {}  # pending state rows; None: delete
@@ -149,29 +137,22 @@ class ClickHouseDestination:
 
     def _write_meta(self) -> None:
         """Metadata after the data; the checkpoint in the last insert of all."""
-        items = sorted(self._meta.items(), key=lambda kv: kv[0][0] == "checkpoint")
-        if items:
-            rows = [
-                {"integration_id": self.integration_id, "kind": k, "key": key,
-                 "value": v or "", "_version": self._clock.next(), "_is_deleted": int(v is None)}
-                for (k, key), v in items
-            ]  # fmt: skip
-            normal = [r for r in rows if r["kind"] != "checkpoint"]
-            if normal:
-                self._t.insert(f"{DB}.state", pa.Table.from_pylist(normal, _STATE))
-            last = [r for r in rows if r["kind"] == "checkpoint"]
-            if self._history:
-                self._t.insert(f"{DB}.history", pa.Table.from_pylist(
-                    [{"integration_id": self.integration_id, "kind": k, "doc": d} for k, d in self._history],
-                    _HISTORY,
-                ))  # fmt: skip
-            if last:
-                self._t.insert(f"{DB}.state", pa.Table.from_pylist(last, _STATE))
-        elif self._history:
-            self._t.insert(f"{DB}.history", pa.Table.from_pylist(
-                [{"integration_id": self.integration_id, "kind": k, "doc": d} for k, d in self._history],
-                _HISTORY,
-            ))  # fmt: skip
+        rows = [
+            {"integration_id": self.integration_id, "kind": k, "key": key,
+             "value": v or "", "_version": self._clock.next(), "_is_deleted": int(v is None)}
+            for (k, key), v in self._meta.items()
+        ]  # fmt: skip
+        normal = [r for r in rows if r["kind"] != "checkpoint"]
+        checkpoint = [r for r in rows if r["kind"] == "checkpoint"]
+        history = [
+            {"integration_id": self.integration_id, "kind": k, "doc": d} for k, d in self._history
+        ]
+        if normal:
+            self._t.insert(f"{DB}.state", pa.Table.from_pylist(normal, meta.STATE_ARROW))
+        if history:
+            self._t.insert(f"{DB}.history", pa.Table.from_pylist(history, meta.HISTORY_ARROW))
+        if checkpoint:  # last of all: it never runs ahead of what it covers
+            self._t.insert(f"{DB}.state", pa.Table.from_pylist(checkpoint, meta.STATE_ARROW))
 
     def _auto(self) -> _Auto:
         return _Auto(self)
@@ -250,7 +231,7 @@ class ClickHouseDestination:
         st.snapshot_done, st.snapshot_cursor, st.snapshot_hw, st.rows_copied = False, None, None, 0
         row = {"integration_id": self.integration_id, "kind": "status", "key": key,
                "value": meta.status_to_json(st), "_version": self._clock.next(), "_is_deleted": 0}  # fmt: skip
-        self._t.insert(f"{DB}.state", pa.Table.from_pylist([row], _STATE))
+        self._t.insert(f"{DB}.state", pa.Table.from_pylist([row], meta.STATE_ARROW))
 
     def drop_table(self, table: TableId) -> None:
         self._pending.pop(table, None)
@@ -416,8 +397,3 @@ class _Auto:
                 self.dest.commit()
             else:
                 self.dest.rollback()
-
-
-_STATE = pa.schema([("integration_id", pa.string()), ("kind", pa.string()), ("key", pa.string()),
-                    ("value", pa.string()), ("_version", pa.uint64()), ("_is_deleted", pa.uint8())])  # fmt: skip
-_HISTORY = pa.schema([("integration_id", pa.string()), ("kind", pa.string()), ("doc", pa.string())])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
+
+import pyarrow as pa
 
 from zeroetl.model import (
     ColumnSchema,
@@ -95,3 +98,22 @@ def status_from_json(table: TableId, text: str) -> TableStatus:
         d["rows_copied"],
         dict(d["extra"]),
     )
+
+
+class Clock:
+    """Versions of metadata rows: wall-clock nanoseconds, strictly increasing in a process."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self) -> int:
+        self.last = max(time.time_ns(), self.last + 1)
+        return self.last
+
+
+# Rows of _zeroetl.state and _zeroetl.history as they are inserted (ddl.meta_sql).
+STATE_ARROW = pa.schema([("integration_id", pa.string()), ("kind", pa.string()), ("key", pa.string()),
+                    ("value", pa.string()), ("_version", pa.uint64()), ("_is_deleted", pa.uint8())])  # fmt: skip
+HISTORY_ARROW = pa.schema(
+    [("integration_id", pa.string()), ("kind", pa.string()), ("doc", pa.string())]
+)
