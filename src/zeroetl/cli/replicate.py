@@ -18,6 +18,7 @@ from rich.progress import TaskID
 from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.cli.options import require_warehouse, with_settings
 from zeroetl.config import Settings
+from zeroetl.destinations import base as destinations
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.destinations.duckdb.upkeep import Upkeep
 from zeroetl.engine.filters import DataFilter
@@ -174,8 +175,28 @@ def open_integration(
     return dest, integration_id
 
 
+def open_destination_url(url: str) -> tuple[destinations.Destination, str]:
+    """The destination a URL names (`chdb:///dir`, `clickhouse://user@host:8123/`), and the id
+    of the integration that owns it, kept in the destination itself (made on first use)."""
+    dest = destinations.open_url(url, "pending")
+    try:
+        integration_id = dest.kv_get("integration_id")
+        if integration_id is None:
+            integration_id = str(uuid.uuid4())
+            dest.kv_set("integration_id", integration_id)
+    finally:
+        dest.close()
+    return destinations.open_url(url, integration_id), integration_id
+
+
 @click.command()
 @click.option("--source", "source_url", required=True, help="mysql://user[:password]@host[:port]")
+@click.option(
+    "--destination",
+    "destination_url",
+    default=None,
+    help="chdb:///dir or clickhouse://user@host:8123/ (default: the warehouse's DuckDB file)",
+)
 @click.option("--database", required=True, help="Target database name.")
 @click.option("--data-filter", default=None, help='e.g. "exclude: *.*, include: shop.*"')
 @click.option(
@@ -196,6 +217,7 @@ def open_integration(
 def replicate(
     settings: Settings,
     source_url: str,
+    destination_url: str | None,
     database: str,
     data_filter: str | None,
     until_caught_up: bool,
@@ -207,7 +229,13 @@ def replicate(
     flt = DataFilter.parse(data_filter)
     warehouse = secure_warehouse(require_warehouse(settings))  # 0700; files 0600
     run_settings = engine_settings(settings, server_id=server_id, until_caught_up=until_caught_up)
-    dest, integration_id = open_integration(warehouse, database, upkeep_of(run_settings))
+    dest: destinations.Destination
+    if destination_url is None or destination_url.lower().startswith("duckdb://"):
+        dest, integration_id = open_integration(warehouse, database, upkeep_of(run_settings))
+        where = str(dest.path)  # type: ignore[attr-defined]
+    else:
+        dest, integration_id = open_destination_url(destination_url)
+        where = repr(dest)
     progress: LogProgress = RichProgress() if sys.stderr.isatty() else LogProgress()
     rep = Replicator(
         MySqlSource(params),
@@ -223,7 +251,7 @@ def replicate(
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    progress.message(f"integration {integration_id}: {params.redacted_url()} -> {dest.path}")
+    progress.message(f"integration {integration_id}: {params.redacted_url()} -> {where}")
     try:
         rep.run()
     finally:
