@@ -13,8 +13,15 @@ from tests.unit.test_sql_session import backend  # noqa: F401  (fixture)
 from tests.unit.test_users_grants import PW, Hub, refused
 from tests.unit.test_workspace import rows, tag
 
-from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema, TableState
-from zeroetl.model import TableStatus
+from zeroetl.model import (
+    ColumnSchema,
+    Kind,
+    LogicalType,
+    TableId,
+    TableSchema,
+    TableState,
+    TableStatus,
+)
 from zeroetl.server.sql import plancache
 from zeroetl.server.sql.session import SqlError, SqlSession
 
@@ -78,8 +85,10 @@ def test_table_created_by_replication_on_the_search_path_is_the_one_read(
     # read demodb.sales, Synced; the new table comes first on the path and is not queryable
     newer = TableSchema(
         TableId("newdb", "sales"),
-        (int_col("salesid", False), ColumnSchema("note", LogicalType(Kind.STRING), True,
-                                                 "varchar(40)")),  # fmt: skip
+        (
+            int_col("salesid", False),
+            ColumnSchema("note", LogicalType(Kind.STRING), True, "varchar(40)"),
+        ),
         ("salesid",),
     )
     add_table(d, newer, [{"salesid": 1, "note": "fresh"}], TableState.RESYNC_INITIATED, "loading")
@@ -108,4 +117,3 @@ def test_ddl_in_dev_and_user_statements_make_entries_stale(tmp_path: Path) -> No
     before = hits()
     rows(admin, sql)
     assert hits() == before
-

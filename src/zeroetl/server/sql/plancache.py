@@ -118,9 +118,9 @@ class Recorder:
     def named(self, tree: exp.Expression) -> None:
         self.catalogs = {t.catalog for t in tree.find_all(exp.Table)}
 
-    def noting(self, resolve: Callable[[exp.Table], tuple[str, str, str] | None]) -> Callable[
-        [exp.Table], tuple[str, str, str] | None
-    ]:
+    def noting(
+        self, resolve: Callable[[exp.Table], tuple[str, str, str] | None]
+    ) -> Callable[[exp.Table], tuple[str, str, str] | None]:
         def wrapped(table: exp.Table) -> tuple[str, str, str] | None:
             found = resolve(table)
             if found is not None:

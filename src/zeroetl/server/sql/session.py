@@ -32,8 +32,8 @@ from . import (
     duckparse,
     guard,
     pgcompat,
-    plancache,
     pgerrors,
+    plancache,
     redshift,
     rewrite,
     shapes,
@@ -378,9 +378,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
                 tuple(self._visible_path), tuple(self._dbs), self._home,
                 self._workspace)  # fmt: skip
 
-    def _catalog_of(
-        self, db: str
-    ) -> tuple[dict[tuple[str, str], tuple[str | None, str]], int]:
+    def _catalog_of(self, db: str) -> tuple[dict[tuple[str, str], tuple[str | None, str]], int]:
         """`db`'s replicated tables' states and fingerprint, read once per statement."""
         if db not in self._catalogs:
             self._catalogs[db] = redshift.table_catalog(self._cur, db)
