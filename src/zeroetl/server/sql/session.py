@@ -353,7 +353,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._plan = None
         self._hints = None
         self._source_cache: dict[str, dict[tuple[str, str], dict[str, str]]] = {}
-        self._catalogs: dict[str, tuple[dict[tuple[str, str], tuple[str | None, str]], int]] = {}
+        self._catalogs = {}
         key = self._cache_key(sql)
         entry = plancache.CACHE.get(key)
         if entry is not None:
@@ -361,11 +361,11 @@ class SqlSession(WorkspaceStatements, UserStatements):
             if done is not None:
                 return done
             plancache.CACHE.drop(key)  # a database it reads changed: translate again
-        outer, self._recorded = self._recorded, plancache.Recorder()
-        rec = self._recorded
+        outer, rec = self._recorded, plancache.Recorder()
+        self._recorded = rec
         generation = plancache.generation()
         try:
-            duck, tag, is_query = self._translate_fresh(sql)
+            duck, tag, is_query = self._translate_fresh(sql, rec)
         finally:
             self._recorded = outer
         if rec.cacheable and is_query and tag != "EXPLAIN" and self._plan is None:
@@ -409,16 +409,16 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._hints = list(e.hints) if e.hints is not None else None
         return e.duck, e.tag, e.is_query
 
-    def _translate_fresh(self, sql: str) -> tuple[str, str, bool]:
+    def _translate_fresh(self, sql: str, rec: plancache.Recorder) -> tuple[str, str, bool]:
         norm = pgcompat.normalize(rewrite.normalize(sql))
-        self._recorded.norm = norm
+        rec.norm = norm
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
         if first == "EXPLAIN":
             return self._explain(code)
         server = guard.server_statement(first, second)
         if server is not None:
-            self._recorded.cacheable = False
+            rec.cacheable = False
             self._policy.check([server], self._who)
         try:
             tree = dialect.parse(norm)
@@ -432,7 +432,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
             self._check(touches)
             raise
         self._cte_names = cte_names(tree)
-        self._recorded.named(tree)
+        rec.named(tree)
         plan = self._plan_change(tree)
         # CREATE TABLE/VIEW ... AS query: its columns are named and typed as a query's would be
         body = shapes.created_query(tree) if plan is not None else None
@@ -443,7 +443,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         pgcompat.rewrite(tree, database=self.database, home=self._home, schema=catalog.SCHEMA)
         redshift.check_states(
             tree,
-            self._recorded.noting(self._resolve),
+            rec.noting(self._resolve),
             lambda db: self._catalog_of(db)[0],
             self._query_all_states,
         )
