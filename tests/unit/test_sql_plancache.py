@@ -117,3 +117,13 @@ def test_ddl_in_dev_and_user_statements_make_entries_stale(tmp_path: Path) -> No
     before = hits()
     rows(admin, sql)
     assert hits() == before
+
+
+def test_long_statements_and_password_texts_are_not_kept(backend: HubBackend) -> None:  # noqa: F811
+    s = SqlSession(backend, database="aurora", user="a")
+    long = "select length('" + "x" * 70_000 + "') as n"
+    for sql in (long, "select 'my password is hunter2' as p"):
+        rows(s, sql)
+        before = hits()
+        rows(s, sql)
+        assert hits() == before, sql[:40]

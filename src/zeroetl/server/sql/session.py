@@ -368,7 +368,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
             duck, tag, is_query = self._translate_fresh(sql, rec)
         finally:
             self._recorded = outer
-        if rec.cacheable and is_query and tag != "EXPLAIN" and self._plan is None:
+        keep = rec.cacheable and rewrite.rememberable(sql)  # bounded memory, no passwords kept
+        if keep and is_query and tag != "EXPLAIN" and self._plan is None:
             versions = tuple((db, self._catalog_of(db)[1]) for db in sorted(rec.dbs(self)))
             plancache.CACHE.put(key, rec.entry(duck, tag, self, versions, generation))
         return duck, tag, is_query
