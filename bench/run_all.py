@@ -35,6 +35,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rows", "200000", "--changes", "50000", "--small-txns", "2000", "--trickle-s", "5"],
     ),
+    "sql_endpoint": (
+        "sql_endpoint_bench.py",
+        [],
+        ["--scale", "0.2", "--n", "400", "--repeat", "2"],
+    ),
     "soak": (
         "soak_bench.py",
         [],
@@ -139,6 +144,20 @@ def _mv() -> list[str]:
     ]
 
 
+def _sql_endpoint() -> list[str]:
+    r = _load("sql_endpoint_bench.json")
+    if not r:
+        return []
+    one = r["select_1"]
+    return [
+        f"sql endpoint: select 1 over psycopg {one['zeroetl']['median_ms']:.2f} ms median"
+        f" (in-process DuckDB {one['duckdb']['median_ms']:.2f}, MariaDB"
+        f" {one['mariadb']['median_ms']:.2f}; target <= 0.5 ms)",
+        f"sql endpoint: TICKIT x{r['scale']:g} corpus {r['corpus_median_ratio']:.1f}x MariaDB at"
+        f" the median, slowest query {r['corpus_min_ratio']:.2f}x (targets >= 30x, >= 1x)",
+    ]
+
+
 def _soak() -> list[str]:
     r = _load("soak_bench.json")
     if not r:
@@ -163,6 +182,7 @@ SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "replication": _replication,
     "sql_guard": _sql_guard,
     "mv": _mv,
+    "sql_endpoint": _sql_endpoint,
     "soak": _soak,
 }
 

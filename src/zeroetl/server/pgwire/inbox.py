@@ -53,6 +53,11 @@ class Inbox:
             self._arrived.set()
             self._on_gone()
 
+    @property
+    def empty(self) -> bool:
+        """No message is waiting (the client may be waiting for replies)."""
+        return not self._items
+
     async def get(self) -> tuple[bytes, bytes]:
         """The next message; raises what ended the connection once every message is read."""
         while not self._items:

@@ -91,6 +91,24 @@ class RowSource:
         self.position += out.num_rows
         return self._cast(out)
 
+    def drained(self) -> bool:
+        """Whether every row has been handed out: reads the next batch ahead when none is
+        pending, so that a small result ends without another trip to the worker thread. An
+        error reading ahead is left for the next `next_slice` to raise."""
+        try:
+            while self._pending is None or self._pending.num_rows == 0:
+                if self.exhausted:
+                    return True
+                try:
+                    self._pending = next(self._batches)
+                except StopIteration:
+                    self.exhausted = True
+                    self._pending = None
+                    return True
+        except Exception:
+            return False
+        return False
+
     def close(self) -> None:
         closer = getattr(self._batches, "close", None)
         if callable(closer):
@@ -117,6 +135,13 @@ class LimitedSource:
         if out is not None and self.remaining is not None:
             self.remaining -= out.num_rows
         return out
+
+    def drained(self) -> bool:
+        return (self.remaining is not None and self.remaining <= 0) or self.inner.drained()
+
+    @property
+    def exhausted(self) -> bool:
+        return False  # closing a FETCH is free anyway
 
     def close(self) -> None:  # a FETCH does not own its cursor
         pass

@@ -9,6 +9,7 @@ a slice and waits for the socket to drain before asking the worker for the next 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from zeroetl.server.pgwire.portals import (
 log = logging.getLogger("zeroetl.pgwire")
 T = TypeVar("T")
 
+FLUSH_BYTES = 1 << 16  # replies held back at most (they go out at Sync, or when this full)
 SLICE_ROWS = 4096  # rows encoded per round trip to the worker: bounds memory per session
 
 
@@ -95,6 +97,8 @@ class Session:
         self.busy = False
         self.cancel_requested = False
         self.gone = False  # the client closed the connection
+        self._out: list[bytes] = []
+        self._out_bytes = 0
 
     # ---------------------------------------------------------------- plumbing
 
@@ -102,7 +106,18 @@ class Session:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     def send(self, data: bytes) -> None:
-        self.writer.write(data)
+        # Replies wait in `_out` until the client can use them (flush): one write per
+        # pipelined Parse/Bind/Describe/Execute/Sync instead of one per message.
+        self._out.append(data)
+        self._out_bytes += len(data)
+
+    async def flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._out_bytes = 0
+            self.writer.write(data)
+        await self.writer.drain()
 
     def status_byte(self) -> bytes:
         if not getattr(self.sql, "in_transaction", False):
@@ -132,7 +147,7 @@ class Session:
 
     async def serve(self) -> None:
         self.send(m.ready_for_query(self.status_byte()))
-        await self.writer.drain()
+        await self.flush()
         inbox = Inbox(self.reader, self.client_gone)
         try:
             while True:
@@ -152,8 +167,15 @@ class Session:
                         self.send(m.ready_for_query(self.status_byte()))
                     else:
                         self.skip_to_sync = True
-                await self.writer.drain()
+                # Sync, Query and Flush ask for the replies; so does a client that sent nothing
+                # more yet (it may be waiting), and a full buffer
+                if kind in (b"S", b"Q", b"H") or inbox.empty or self._out_bytes >= FLUSH_BYTES:
+                    await self.flush()
         finally:
+            if self._out:  # replies before a protocol violation still go out before its error
+                with contextlib.suppress(Exception):
+                    self.writer.write(b"".join(self._out))
+                self._out.clear()
             await inbox.close()
 
     async def dispatch(self, kind: bytes, payload: bytes) -> None:
@@ -262,15 +284,18 @@ class Session:
 
     def _encode_slice(
         self, source: Any, formats: Sequence[int], limit: int, copy: copyout.CopyOut | None = None
-    ) -> tuple[bytes, int]:
-        """Worker thread: the next slice of rows as DataRow (or, for COPY, CopyData) messages."""
+    ) -> tuple[bytes, int, bool]:
+        """Worker thread: the next slice of rows as DataRow (or, for COPY, CopyData) messages,
+        and whether that was the last (read ahead: a small result costs one trip)."""
         batch: pa.RecordBatch | None = source.next_slice(limit)
         if batch is None:
-            return b"", 0
+            return b"", 0, True
         cols = [codec.encode(batch.column(i), formats[i]) for i, codec in enumerate(source.codecs)]
         if copy is not None:
-            return m.copy_data(copyout.rows(copy, cols, batch.num_rows)), batch.num_rows
-        return m.data_rows(cols, batch.num_rows), batch.num_rows
+            data = m.copy_data(copyout.rows(copy, cols, batch.num_rows))
+        else:
+            data = m.data_rows(cols, batch.num_rows)
+        return data, batch.num_rows, source.drained()
 
     async def stream(
         self, outcome: Outcome, formats: Sequence[int], max_rows: int
@@ -283,14 +308,19 @@ class Session:
         try:
             while max_rows == 0 or sent < max_rows:
                 want = SLICE_ROWS if max_rows == 0 else min(SLICE_ROWS, max_rows - sent)
-                data, n = await self.run(self._encode_slice, source, formats, want, outcome.copy)
+                data, n, last = await self.run(
+                    self._encode_slice, source, formats, want, outcome.copy
+                )
                 if self.cancel_requested:
                     raise WireError("57014", "canceling statement due to user request")
                 if n == 0:
                     return sent, False
                 self.send(data)
                 sent += n
-                await self.writer.drain()  # back-pressure: a slow client slows the producer
+                if self._out_bytes >= FLUSH_BYTES:
+                    await self.flush()  # back-pressure: a slow client slows the producer
+                if last and (max_rows == 0 or sent < max_rows):
+                    return sent, False  # at the limit, PortalSuspended as PostgreSQL sends it
             return sent, True
         except (WireError, ConnectionError):  # a vanished client ends the session quietly
             raise
@@ -326,9 +356,17 @@ class Session:
         if spec.header:
             self.send(m.copy_data([copyout.header_line(spec, [c.name for c in source.columns])]))
         rows, _ = await self.stream(outcome, [0] * len(source.columns), 0)
-        await self.run(source.close)
+        await self._close(source)
         self.send(m.COPY_DONE)
         return rows
+
+    async def _close(self, source: Any) -> None:
+        """A source read to its end closes at once; one still open closes on the worker
+        (closing may wait for DuckDB)."""
+        if source.exhausted:
+            source.close()
+        else:
+            await self.run(source.close)
 
     def _complete(self, outcome: Outcome, rows: int) -> None:
         for k, v in outcome.parameter_status.items():
@@ -359,7 +397,7 @@ class Session:
                             )
                         )
                         rows, _ = await self.stream(outcome, formats, 0)
-                        await self.run(outcome.source.close)
+                        await self._close(outcome.source)
                 self._complete(outcome, rows)
             except WireError as err:
                 self.send_error(err)
@@ -505,7 +543,7 @@ class Session:
             return
         portal.done = True
         if outcome.source is not None and not portal.is_cursor:
-            await self.run(outcome.source.close)
+            await self._close(outcome.source)
         self._complete(outcome, rows)
 
 

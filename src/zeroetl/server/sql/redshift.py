@@ -242,6 +242,24 @@ def table_states(
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
 
+def table_catalog(
+    con: duckdb.DuckDBPyConnection, db: str
+) -> tuple[dict[tuple[str, str], tuple[str | None, str]], int]:
+    """`table_states` of `db`, and a fingerprint of its `_zeroetl.tables` (every table, its
+    recorded schema and state): it changes when replication creates, alters or re-states a
+    table (plancache.py)."""
+    quoted = '"' + db.replace('"', '""') + '"'
+    try:
+        rows = con.execute(
+            f"SELECT schema_name, table_name, table_state, coalesce(reason, ''),"
+            f" table_schema IS NOT NULL, hash(table_schema) FROM {quoted}._zeroetl.tables"
+        ).fetchall()
+    except duckdb.Error:
+        return {}, 0
+    states = {(r[0], r[1]): (r[2], r[3]) for r in rows if r[4] or r[2] is not None}
+    return states, hash(tuple(sorted(rows, key=lambda r: (r[0], r[1]))))
+
+
 def source_types(con: duckdb.DuckDBPyConnection, db: str) -> dict[tuple[str, str], dict[str, str]]:
     """The source's own column types of every replicated table of `db` (`varchar(30)` ...), in
     column order, from the recorded table schemas."""

@@ -9,9 +9,11 @@ casts into lookups and name result columns the way PostgreSQL does.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlglot import exp
 
@@ -84,6 +86,27 @@ def split(sql: str) -> list[str]:
     return [s.strip() for s in out if strip_comments(s).strip()]
 
 
+R = TypeVar("R")
+TEXT_CACHE_MAX = 1 << 16  # statements longer than this are not remembered
+
+
+def rememberable(sql: str) -> bool:
+    """Short statements, and never one that may carry a password (kept in memory)."""
+    return len(sql) <= TEXT_CACHE_MAX and "password" not in sql.lower()
+
+
+def by_text(fn: Callable[[str], R]) -> Callable[[str], R]:
+    """Remember a pure function of a statement's text: clients repeat the same statements."""
+    cached = functools.lru_cache(maxsize=1024)(fn)
+
+    @functools.wraps(fn)
+    def wrapper(sql: str) -> R:
+        return cached(sql) if rememberable(sql) else fn(sql)
+
+    return wrapper
+
+
+@by_text
 def strip_comments(sql: str) -> str:
     return "".join(
         t if code or not t.startswith(("--", "/*")) else " " for code, t in segments(sql)
@@ -134,6 +157,7 @@ _SET = re.compile(
 _SET_TZ = re.compile(r"^SET\s+(?:SESSION\s+|LOCAL\s+)?TIME\s+ZONE\s+(.*?)\s*$", re.I | re.S)
 
 
+@by_text
 def intercept(sql: str) -> Intercepted | None:
     text = strip_comments(sql).strip().rstrip(";").strip()
     words = text.split(None, 3)

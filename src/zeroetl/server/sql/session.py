@@ -33,6 +33,7 @@ from . import (
     guard,
     pgcompat,
     pgerrors,
+    plancache,
     redshift,
     rewrite,
     shapes,
@@ -104,6 +105,9 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._pinned = PINNED_VIEWS
         self._cte_names: frozenset[str] = frozenset()
         self._relations: dict[tuple[str, str, str], tuple[str, str, str]] | None = None
+        self._catalogs: dict[str, tuple[dict[tuple[str, str], tuple[str | None, str]], int]] = {}
+        self._recorded: plancache.Recorder | None = None  # the translation being made
+        self._changed_in_transaction = False
         # the statement running or last run, passwords masked (what activity views may show)
         self.query = ""
         self.closed = False
@@ -190,7 +194,10 @@ class SqlSession(WorkspaceStatements, UserStatements):
             if self._failed:
                 raise SqlError("25P02", "current transaction is aborted, commands ignored until"
                                " end of transaction block")  # fmt: skip
-            return _empty(self._user_statement(code) or "")
+            try:
+                return _empty(self._user_statement(code) or "")
+            finally:
+                plancache.bump()  # users, groups, grants: what cached findings are ruled by
         ic = rewrite.intercept(sql)
         if ic is not None:
             return self._intercepted(ic, sql)
@@ -211,6 +218,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
                 try:
                     return self._mview(mv)
                 finally:
+                    self._changed_catalog()
                     self._finish(run)
             args = list(params) if params else None
             if self._plan is not None:
@@ -219,8 +227,10 @@ class SqlSession(WorkspaceStatements, UserStatements):
                     self._forget_grants(self._plan)
                     return done
                 finally:
+                    self._changed_catalog()
                     self._finish(run)
             if not is_query:
+                self._changed_catalog()
                 try:
                     self._cur.execute(duck, args)
                     if self._cur.description is None:
@@ -243,6 +253,12 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._open = reader
         columns = self._columns(reader.schema)
         return Result(columns, self._stream(reader, run), tag)
+
+    def _changed_catalog(self) -> None:
+        """A statement that is not a query runs: kept translations may no longer hold."""
+        plancache.bump()
+        if self.in_transaction:
+            self._changed_in_transaction = True
 
     def _start(self) -> StatementRun:
         """The statement's clock starts now (PostgreSQL counts from the statement's arrival).
@@ -330,19 +346,80 @@ class SqlSession(WorkspaceStatements, UserStatements):
 
     def _translate(self, sql: str) -> tuple[str, str, bool]:
         """DuckDB text, command tag, and whether it returns rows; refuses what the sandbox
-        does not run (see the module doc)."""
+        does not run (see the module doc). A query translated before in the same context is
+        taken from the cache, its findings ruled on again (plancache.py)."""
         self._cte_names, self._relations = frozenset(), None  # this statement's (users_session)
         self._refresh_catalog(self._backend.databases())
         self._plan = None
         self._hints = None
         self._source_cache: dict[str, dict[tuple[str, str], dict[str, str]]] = {}
+        self._catalogs = {}
+        key = self._cache_key(sql)
+        entry = plancache.CACHE.get(key)
+        if entry is not None:
+            done = self._replay(entry)
+            if done is not None:
+                return done
+            plancache.CACHE.drop(key)  # a database it reads changed: translate again
+        outer, rec = self._recorded, plancache.Recorder()
+        self._recorded = rec
+        generation = plancache.generation()
+        try:
+            duck, tag, is_query = self._translate_fresh(sql, rec)
+        finally:
+            self._recorded = outer
+        keep = rec.cacheable and rewrite.rememberable(sql)  # bounded memory, no passwords kept
+        if keep and is_query and tag != "EXPLAIN" and self._plan is None:
+            versions = tuple((db, self._catalog_of(db)[1]) for db in sorted(rec.dbs(self)))
+            plancache.CACHE.put(key, rec.entry(duck, tag, self, versions, generation))
+        return duck, tag, is_query
+
+    def _cache_key(self, sql: str) -> tuple[object, ...]:
+        return (sql, self.database, self._catalog, self.user, self._search_path,
+                tuple(self._visible_path), tuple(self._dbs), self._home,
+                self._workspace)  # fmt: skip
+
+    def _catalog_of(self, db: str) -> tuple[dict[tuple[str, str], tuple[str | None, str]], int]:
+        """`db`'s replicated tables' states and fingerprint, read once per statement."""
+        if db not in self._catalogs:
+            self._catalogs[db] = redshift.table_catalog(self._cur, db)
+        return self._catalogs[db]
+
+    def _replay(self, e: plancache.Entry) -> tuple[str, str, bool] | None:
+        """A kept translation, if what it was made from still holds: the policy rules on its
+        findings now, and the replicated tables it reads are checked for their states."""
+        for db, fingerprint in e.versions:
+            if self._catalog_of(db)[1] != fingerprint:
+                return None
+        self._cte_names = e.cte_names
+        for touches in e.checks:
+            self._check(list(touches))
+        for name in e.scoped:
+            self._check_scoped_read(name)
+        for db, schema, name in e.targets:
+            state = self._catalog_of(db)[0].get((schema, name))
+            if state is None or state[0] == "Synced" or self._query_all_states(db):
+                continue
+            raise redshift.not_queryable(db, schema, name, state[0], state[1])
+        self._register_user_views(e.norm)
+        if sysviews.referenced(e.norm):
+            try:
+                sysviews.register(self._cur, self._backend, self._dbs, e.norm)
+            except duckdb.Error as err:
+                raise self._error(err) from None
+        self._hints = list(e.hints) if e.hints is not None else None
+        return e.duck, e.tag, e.is_query
+
+    def _translate_fresh(self, sql: str, rec: plancache.Recorder) -> tuple[str, str, bool]:
         norm = pgcompat.normalize(rewrite.normalize(sql))
+        rec.norm = norm
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
         if first == "EXPLAIN":
             return self._explain(code)
         server = guard.server_statement(first, second)
         if server is not None:
+            rec.cacheable = False
             self._policy.check([server], self._who)
         try:
             tree = dialect.parse(norm)
@@ -356,6 +433,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
             self._check(touches)
             raise
         self._cte_names = cte_names(tree)
+        rec.named(tree)
         plan = self._plan_change(tree)
         # CREATE TABLE/VIEW ... AS query: its columns are named and typed as a query's would be
         body = shapes.created_query(tree) if plan is not None else None
@@ -366,8 +444,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
         pgcompat.rewrite(tree, database=self.database, home=self._home, schema=catalog.SCHEMA)
         redshift.check_states(
             tree,
-            self._resolve,
-            lambda db: redshift.table_states(self._cur, db),
+            rec.noting(self._resolve),
+            lambda db: self._catalog_of(db)[0],
             self._query_all_states,
         )
         rewrite.pg_rewrite(tree, database=self.database, user=self.user, schemas=self._visible_path)
@@ -433,6 +511,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
             elif t.database == ws.WORKSPACE and self._creates_existing(t):
                 t = dataclasses.replace(t, existing=True)
             self._policy.check([t], self._who)
+        if self._recorded is not None:
+            self._recorded.checks.append((tuple(touches), plan))
 
     def _database_of(self, table: exp.Table) -> str | None:
         return self._database_of_path(tuple(p for p in (table.catalog, table.db, table.name) if p))
@@ -554,7 +634,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
             return None  # the hub or dev (`x.t` there is never a replicated table)
         if db:
             return (self._catalog, db, name)
-        states = redshift.table_states(self._cur, self._catalog)
+        states = self._catalog_of(self._catalog)[0]
         for schema in self._schemas:
             if (schema, name) in states:
                 return (self._catalog, schema, name)
@@ -615,7 +695,10 @@ class SqlSession(WorkspaceStatements, UserStatements):
             if self.in_transaction:
                 raise SqlError("25001", f"{ic.kind.split('_')[0].upper()} DATABASE cannot run"
                                " inside a transaction block")  # fmt: skip
-            done = redshift.run(k, sql, self._backend)
+            try:
+                done = redshift.run(k, sql, self._backend)
+            finally:
+                plancache.bump()
             self._refresh_catalog(self._backend.databases())
             return _empty(done.tag)
         if k == "begin":
@@ -632,6 +715,9 @@ class SqlSession(WorkspaceStatements, UserStatements):
                     if not self._failed:
                         raise self._error(e) from None
             self.in_transaction, self._failed = False, False
+            if self._changed_in_transaction:  # its DDL is undone or now seen by all
+                self._changed_in_transaction = False
+                plancache.bump()
             return _empty(tag)
         if k == "rollback_to" and self._failed:
             raise SqlError(

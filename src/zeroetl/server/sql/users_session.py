@@ -202,8 +202,14 @@ class UserStatements:
             name = table.name.lower()
             if name not in self._cte_names or _cte_in_scope(table, name):
                 continue
-            t = self._resolved(Touch(Kind.READ, "SELECT", (table.name,)))
-            self._policy.check([t], self._who)
+            self._check_scoped_read(table.name)
+
+    def _check_scoped_read(self, name: str) -> None:
+        t = self._resolved(Touch(Kind.READ, "SELECT", (name,)))
+        self._policy.check([t], self._who)
+        recorded = getattr(self, "_recorded", None)
+        if recorded is not None:  # ruled on again when the translation is reused
+            recorded.scoped.append(name)
 
 
 def cte_names(tree: exp.Expression) -> frozenset[str]:

@@ -9,6 +9,7 @@ A password is a string literal after PASSWORD: no error message built here conta
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -40,6 +41,17 @@ def is_user_statement(code: str) -> bool:
 
 
 def redact(sql: str) -> str:
+    from .rewrite import rememberable
+
+    return _redact_cached(sql) if rememberable(sql) else _redact(sql)
+
+
+@functools.lru_cache(maxsize=1024)  # clients repeat the same statements
+def _redact_cached(sql: str) -> str:
+    return _redact(sql)
+
+
+def _redact(sql: str) -> str:
     """`sql` with the literal after every PASSWORD keyword masked (an unterminated one to the
     end; comments between them skipped), strings elsewhere left alone."""
     from .rewrite import segments

@@ -1,0 +1,197 @@
+"""The SQL endpoint's fixed cost per query, and the TICKIT Redshift corpus against MariaDB.
+
+A real MariaDB and `zeroetl serve` (TICKIT at `--scale`, replicated into target database
+`tickit`), clients over the wire as an analyst's would be:
+
+- `select 1` round trips over psycopg 3 (autocommit; `--n` of them): median and p99. Baselines
+  in the same run: `select 1` on an in-process DuckDB connection (no wire, no translation) and on
+  the source MariaDB over pymysql.
+- the Redshift corpus of tests/integration/test_sql_tickit.py (Redshift spelling over psycopg,
+  MariaDB spelling over pymysql on the source; `--repeat` runs each after a warm-up, median):
+  per query the ratio MariaDB time / zeroetl time (> 1: zeroetl faster), their median and minimum.
+
+    .venv/bin/python bench/sql_endpoint_bench.py [--scale 10] [--n 2000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import psycopg
+
+from zeroetl.sandbox import tickit
+from zeroetl.sandbox.mariadb import MariaDBServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.integration.test_sql_tickit import CORPUS  # noqa: E402  (one corpus for both)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET = "tickit"
+SCHEMA = "demodb"
+
+
+def wait(check: Callable[[], bool], timeout: float = 60.0) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if check():
+            return time.perf_counter() - start
+        time.sleep(0.05)
+    raise SystemExit("timed out")
+
+
+def timings(fn: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def stats_ms(xs: list[float]) -> dict[str, float]:
+    ordered = sorted(xs)
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 4),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 4),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=10.0, help="TICKIT scale (10: ~4.3M rows)")
+    ap.add_argument("--n", type=int, default=2000, help="select 1 round trips per client")
+    ap.add_argument("--repeat", type=int, default=5, help="runs of each corpus query")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="zeroetl-sqlbench-"))
+    db = MariaDBServer(datadir=tmp / "mariadb", port=free_port(), server_id=1)
+    db.start()
+    db.create_replication_user()
+    serve: subprocess.Popen[bytes] | None = None
+    try:
+        t0 = time.perf_counter()
+        root = db.root()
+        tickit.load(root, database=SCHEMA, scale=args.scale, seed=1)
+        root.close()
+        print(f"TICKIT x{args.scale} loaded into MariaDB in {time.perf_counter() - t0:.0f} s")
+        api, sql_port = free_port(), free_port()
+        wh = tmp / "wh"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROETL_")}
+        with (tmp / "serve.log").open("wb") as log:
+            serve = subprocess.Popen(
+                [sys.executable, "-m", "zeroetl.cli.main", "serve", "--warehouse", str(wh),
+                 "--api-port", str(api), "--sql-port", str(sql_port)],
+                stdout=log, stderr=log, env=env,
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{api}"
+        wait(lambda: _up(url))
+        token = (wh / "api.token").read_text().strip()
+        created = httpx.post(
+            url + "/v1/integrations",
+            json={"name": "bench", "source": db.url(), "data_filter": f"include: {SCHEMA}.*"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ).json()
+        password = (wh / "sql.password").read_text().strip()
+        dsn = f"host=127.0.0.1 port={sql_port} user=admin password={password}"
+        with psycopg.connect(dsn + " dbname=dev", autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {TARGET} FROM INTEGRATION '{created['id']}'")
+        counts = tickit.row_counts(db.root(SCHEMA), SCHEMA)
+        conn = psycopg.connect(dsn + f" dbname={TARGET}", autocommit=True)
+        wait(lambda: _synced(conn, counts), timeout=1800)
+        conn.execute(f"SET search_path TO {SCHEMA}")  # its schema exists now
+        src = db.root(SCHEMA)
+        out: dict[str, Any] = {
+            "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+            "duckdb": duckdb.__version__,
+            "scale": args.scale,
+            "rows": sum(counts.values()),
+            "n": args.n,
+            "repeat": args.repeat,
+        }
+
+        # --- select 1 -------------------------------------------------------------------
+        local = duckdb.connect()
+        timings(lambda: local.execute("select 1").fetchone(), 200)
+        timings(lambda: conn.execute("select 1").fetchone(), 200)  # warm-up
+        timings(lambda: _maria(src, "select 1"), 200)
+        rounds: dict[str, list[float]] = {"zeroetl": [], "duckdb": [], "mariadb": []}
+        for _ in range(4):  # interleaved: machine noise hits all three alike
+            rounds["zeroetl"] += timings(lambda: conn.execute("select 1").fetchone(), args.n // 4)
+            rounds["duckdb"] += timings(lambda: local.execute("select 1").fetchone(), args.n // 4)
+            rounds["mariadb"] += timings(lambda: _maria(src, "select 1"), args.n // 4)
+        out["select_1"] = {k: stats_ms(v) for k, v in rounds.items()}
+        print(f"{'select 1':12} {'median ms':>10} {'p99 ms':>8}")
+        for k, v in out["select_1"].items():
+            print(f"{k:12} {v['median_ms']:10.3f} {v['p99_ms']:8.3f}")
+
+        # --- the Redshift corpus ----------------------------------------------------------
+        queries = []
+        print(f"\n{'query':46} {'zeroetl ms':>10} {'mariadb ms':>10} {'ratio':>7}")
+        for title, redshift_sql, mariadb_sql in CORPUS:
+            ours_sql = redshift_sql.format(db=TARGET, s=SCHEMA)
+            conn.execute(ours_sql).fetchall()
+            _maria(src, mariadb_sql)
+            ours, theirs = [], []
+            for _ in range(args.repeat):
+                ours += timings(lambda q=ours_sql: conn.execute(q).fetchall(), 1)
+                theirs += timings(lambda q=mariadb_sql: _maria(src, q), 1)
+            o, t = statistics.median(ours), statistics.median(theirs)
+            queries.append({"title": title, "zeroetl_ms": round(o * 1000, 3),
+                            "mariadb_ms": round(t * 1000, 3), "ratio": round(t / o, 2)})  # fmt: skip
+            print(f"{title[:46]:46} {o * 1000:10.2f} {t * 1000:10.2f} {t / o:7.1f}x")
+        ratios = [q["ratio"] for q in queries]
+        out["corpus"] = queries
+        out["corpus_median_ratio"] = statistics.median(ratios)
+        out["corpus_min_ratio"] = min(ratios)
+        print(f"median {out['corpus_median_ratio']:.1f}x, slowest {min(ratios):.2f}x MariaDB")
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "sql_endpoint_bench.json").write_text(json.dumps(out, indent=2))
+        conn.close()
+    finally:
+        if serve is not None:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(60)
+        db.stop()
+
+
+def _maria(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return list(cur.fetchall())
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _synced(conn: psycopg.Connection[Any], counts: dict[str, int]) -> bool:
+    try:
+        for table, n in counts.items():
+            row = conn.execute(f"select count(*) from {SCHEMA}.{table}").fetchone()
+            if row is None or row[0] != n:
+                return False
+    except psycopg.Error:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
