@@ -72,11 +72,20 @@ class Counter(Progress):
         self.changes = 0
         self.commits = 0
         self.last: Position | None = None
+        self.times: list[float] = []
 
     def committed(self, position: Position, changes: int, lag_ms: Any, source_time: Any) -> None:
         self.changes += changes
         self.commits += 1
         self.last = position
+        self.times.append(time.perf_counter())
+
+    def gaps_ms(self) -> dict[str, float]:
+        """Time between consecutive warehouse commits (a long one is a stall of the writer)."""
+        gaps = [(b - a) * 1000 for a, b in zip(self.times, self.times[1:], strict=False)]
+        if len(gaps) < 2:
+            return {}
+        return {"median": statistics.median(gaps), "max": max(gaps)}
 
 
 def upsert_load(port: int, rate: float, stmts_per_s: float, seconds: float, out: Any) -> None:
@@ -190,6 +199,16 @@ class Bench:
     def lag(self, mode: str, rate: float) -> None:
         rec = Counter()
         rep = self.replicator(rec, adaptive=MODES[mode], until=False)
+        assert self.dest is not None
+        folds: list[float] = []  # WAL checkpoints (the destination's upkeep) while measuring
+        real_checkpoint = self.dest.checkpoint
+
+        def timed_checkpoint() -> None:
+            t0 = time.perf_counter()
+            real_checkpoint()
+            folds.append((time.perf_counter() - t0) * 1000)
+
+        self.dest.checkpoint = timed_checkpoint  # type: ignore[method-assign]
         errors: list[BaseException] = []
 
         def run() -> None:
@@ -227,6 +246,7 @@ class Bench:
         finally:
             rep.stop()
             thread.join(timeout=60)
+            del self.dest.checkpoint
         if errors:
             raise errors[0]
         qs = statistics.quantiles(lags, n=100)
@@ -238,12 +258,15 @@ class Bench:
             "p99_ms": qs[98] * 1000,
             "max_ms": max(lags) * 1000,
             "warehouse_commits": rec.commits,
+            "commit_gap_ms": rec.gaps_ms(),
+            "wal_checkpoints_ms": folds,
             "load_avg_1m": load_avg,
         }
         self.out.setdefault("lag", {}).setdefault(str(int(rate)), {})[mode] = res
         print(f"lag ({mode}) at {res['achieved_changes_per_s']:,.0f} changes/s: "
               f"p50 {res['p50_ms']:.0f} ms, p99 {res['p99_ms']:.0f} ms, max "
-              f"{res['max_ms']:.0f} ms, {rec.commits} commits, load {load_avg:.2f}",
+              f"{res['max_ms']:.0f} ms, {rec.commits} commits (gaps {res['commit_gap_ms']}), "
+              f"WAL folds {[round(f) for f in folds]} ms, load {load_avg:.2f}",
               flush=True)  # fmt: skip
 
     def _poll(self, first: int, errors: list[BaseException], done: Any) -> tuple[list[float], int]:

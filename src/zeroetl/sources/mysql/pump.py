@@ -75,9 +75,7 @@ class Pump:
         """Writer thread: every item the source has sent so far was taken by `get` and the
         reader is waiting for more (the source is quiet, or slower than we are)."""
         reader = self._reader
-        return (
-            not self._in and reader is not None and bool(reader.waiting) and self._q.empty()
-        )
+        return not self._in and reader is not None and bool(reader.waiting) and self._q.empty()
 
     def get(self, timeout: float) -> Item | None:
         """The next item, None on timeout. Re-raises the reader's exception."""
