@@ -244,10 +244,6 @@ class Replicator(EngineContext):
             if event is None:
                 if self.pending_changes and not self.in_txn and self._due(flush_s, stream):
                     self._commit()
-                    if adaptive and not self.txn_open and stream.quiet():
-                        # Still quiet: fold the WAL now, a little at a time, rather than all
-                        # of wal_limit_mb at once under load (a stall every reader would see).
-                        self.dest.checkpoint_if_idle()
                 self.faults.watch()
                 # Nothing to apply: spend the quiet time copying tables that need it.
                 resyncing = not self.in_txn and self._work_on_resyncs()
