@@ -238,6 +238,9 @@ class MemoryStream:
             return item
         return Idle(self.source.position())
 
+    def quiet(self) -> bool:
+        return self.at >= len(self.source.log)
+
     def seal(self) -> ChangeBatch:
         tables: dict[TableId, TableChanges] = {}
         seq = 0

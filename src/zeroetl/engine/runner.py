@@ -3,7 +3,9 @@ once.
 
 One thread (the caller's) owns every warehouse write. The source's stream gathers row changes
 into its open batch (sources/base.py); the runner seals it and applies the `ChangeBatch` at a
-source transaction boundary once `batch_rows` or `batch_ms` is reached, and commits it with the
+source transaction boundary as soon as the stream is quiet (everything the source sent is
+read), or under load once `batch_rows` or `batch_ms` is reached (adaptive batching: an idle
+stream's lag is one commit, a busy one's batches grow with the load), and commits it with the
 checkpoint in one warehouse transaction. A batch the stream seals on its own at `batch_rows`
 (inside one large source transaction) is applied at once, the warehouse transaction staying
 open until the transaction's `Commit`.
@@ -81,6 +83,8 @@ class Replicator(EngineContext):
         # A schema change was applied on a destination without transactional DDL: commit at
         # the next source transaction boundary, whatever the batch size.
         self._commit_soon = False
+        # table -> the (row schema, recorded schema) pair last found to have the same shape
+        self._shape_ok: dict[TableId, tuple[TableSchema, TableSchema]] = {}
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -219,6 +223,7 @@ class Replicator(EngineContext):
 
     def _loop(self, stream: ChangeStream) -> bool:
         flush_s = self.settings.batch_ms / 1000.0
+        adaptive = self.settings.adaptive_batching
         resyncing = False  # a resync chunk was just copied: look for more work at once
         while not self.stop_event.is_set():
             if not self.txn_open and not self.pending_changes and not self._commands.empty():
@@ -228,11 +233,16 @@ class Replicator(EngineContext):
             timeout = 0.0 if resyncing else 0.2
             if self.pending_changes:
                 timeout = max(0.0, self.pending_since + flush_s - time.monotonic())
+                if adaptive and not self.in_txn:
+                    # At a source transaction boundary: commit as soon as the stream is quiet;
+                    # while more is on its way, keep gathering (the commit's own time lets the
+                    # next batch grow: batches grow with the load, up to batch_rows/batch_ms).
+                    timeout = 0.0 if stream.quiet() else min(timeout, 0.001)
             event = stream.next(timeout)
             if event is not None and self.phase == "reconnecting":
                 self.phase = "streaming"
             if event is None:
-                if self.pending_changes and not self.in_txn:
+                if self.pending_changes and not self.in_txn and self._due(flush_s, stream):
                     self._commit()
                 self.faults.watch()
                 # Nothing to apply: spend the quiet time copying tables that need it.
@@ -323,6 +333,12 @@ class Replicator(EngineContext):
             or time.monotonic() - self.pending_since >= flush_s
         )
 
+    def _due(self, flush_s: float, stream: ChangeStream) -> bool:
+        """Nothing came: whether to commit what is pending (at a transaction boundary)."""
+        if not self.settings.adaptive_batching:
+            return True  # the wait was batch_ms
+        return stream.quiet() or time.monotonic() - self.pending_since >= flush_s
+
     def _admit(self, table: TableId, schema: TableSchema, rows: int) -> bool:
         """Whether the stream should gather these rows of `table` (read with `schema`)."""
         self.in_txn = True
@@ -336,10 +352,15 @@ class Replicator(EngineContext):
         if st.state not in (TableState.SYNCED, TableState.RESYNC_INITIATED):
             return False
         recorded = self.book.schemas.get(table)
-        if (recorded is None or not schema.same_shape(recorded)) and not self.ddl.reconcile(
-            table, recorded
-        ):
-            return False
+        # Comparing shapes costs a walk over the columns; a source hands out the same schema
+        # object for every event of one TABLE_MAP, so an identical pair already compared is
+        # the same answer (a schema change records a new object).
+        known = self._shape_ok.get(table)
+        if known is None or known[0] is not schema or known[1] is not recorded:
+            if recorded is not None and schema.same_shape(recorded):
+                self._shape_ok[table] = (schema, recorded)
+            elif not self.ddl.reconcile(table, recorded):
+                return False
         self.touch(rows)
         return True
 

@@ -13,6 +13,10 @@ from zeroetl.model import Position, TableId
 class EngineSettings:
     batch_rows: int = 50_000  # commit once this many row changes are pending ...
     batch_ms: int = 200  # ... or once the oldest pending change is this old
+    # Commit at a source transaction boundary as soon as the stream has nothing more queued
+    # (an idle stream commits at once; under load, batches grow up to batch_rows / batch_ms).
+    # False: wait for batch_rows / batch_ms always (the fixed batching of before; benchmarks).
+    adaptive_batching: bool = True
     chunk_rows: int = 50_000  # snapshot chunk size (rows per read and per warehouse transaction)
     heartbeat_s: float = 0.5  # source heartbeat while idle: bounds idle detection and lag updates
     server_id: int = 0  # replica id announced to the source; 0 = derived from the integration id

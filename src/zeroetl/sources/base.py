@@ -194,6 +194,11 @@ class ChangeStream(Protocol):
         gathered into the open batch as they come (see the module docstring). Raises the
         source's errors (SourceUnavailable and other TransientErrors are retried)."""
 
+    def quiet(self) -> bool:
+        """Whether `next` has handed out everything the source has sent so far (it is
+        quiet, or slower than the engine): the engine commits what it holds at once then,
+        and batches only while more is already waiting (adaptive batching)."""
+
     def seal(self) -> ChangeBatch:
         """The open batch, sealed (empty when nothing is gathered); a new one opens."""
 

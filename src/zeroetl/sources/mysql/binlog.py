@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+import select
 import socket
+import ssl
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pymysql
@@ -88,6 +90,10 @@ class BinlogReader:
 
     _conn: pymysql.connections.Connection | None
     _sock: socket.socket | None
+    # Called on the reading thread before a read that would block (nothing unread is left);
+    # `waiting` is true from then until data arrives (pump.py: the stream is drained).
+    on_wait: Callable[[], None] | None = None
+    waiting: bool = False
     _fde: FormatDescription | None
 
     def __init__(
@@ -262,7 +268,13 @@ class BinlogReader:
             raise _Closed
         try:
             while have < need:
+                if self.on_wait is not None and not _readable(sock):
+                    # Everything the source sent so far is read: it is quiet (or slower than
+                    # us). Tell the consumer before blocking, then say we wait for it.
+                    self.on_wait()
+                    self.waiting = True
                 n = sock.recv_into(view[have:], cap - have)
+                self.waiting = False
                 if n == 0:
                     raise self._lost(None)
                 have += n
@@ -420,6 +432,18 @@ class BinlogReader:
             return C.QUERY_EVENT, decompress_query(body, post)
         post = fde.post_len(typ, 8) if fde else 8
         return decompress_rows(typ, body, post)
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether a read would return at once (bytes in the kernel buffer or in TLS's own)."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        poller = select.poll()  # not select(): file descriptors above 1024 are fine
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True  # closed or broken: let the read itself report it
 
 
 class _Closed(Exception):

@@ -35,9 +35,10 @@ class _Gathered:
     deleted: int = 0
     nbytes: int = 0
     zero_dates: int = 0
-    # raw values being gathered for the current decoder (one list per column)
+    # raw values being gathered for the current decoder, row after row (one image per entry):
+    # one list extend per small event; the columns are cut out once, when sealed
     decoder: RowsDecoder | None = None
-    columns: list[list[Any]] = field(default_factory=list)
+    flat: list[Any] = field(default_factory=list)
     seq: list[int] = field(default_factory=list)
     dels: list[bool] = field(default_factory=list)
 
@@ -45,12 +46,13 @@ class _Gathered:
         """Finish the gathered raw values into one Arrow part. May raise TableFailed."""
         if self.decoder is None or not self.seq:
             return
-        arrays, zeros = self.decoder.finish(self.columns)
+        flat, nc = self.flat, self.decoder.ncols
+        arrays, zeros = self.decoder.finish([flat[k::nc] for k in range(nc)])
         self.zero_dates += zeros
         names = [*self.schema.names, SEQ, DEL]
         arrays += [pa.array(self.seq, pa.int64()), pa.array(self.dels, pa.bool_())]
         self.parts.append(pa.Table.from_arrays(arrays, names=names))
-        self.columns = [[] for _ in self.columns]
+        self.flat = []
         self.seq, self.dels = [], []
 
     def sealed(self) -> TableChanges:
@@ -85,12 +87,10 @@ class Batch:
             # Another TABLE_MAP version (same shape): its raw values may need other finishing.
             tc.seal()
             tc.decoder = dec
-            tc.columns = [[] for _ in range(dec.ncols)]
-        n, nc, raw, cols = image.num_rows, dec.ncols, image.raw, tc.columns
+        n, nc, raw, flat = image.num_rows, dec.ncols, image.raw, tc.flat
         tc.nbytes += image.nbytes
         if image.kind != "update":
-            for k in range(nc):
-                cols[k].extend(raw[k::nc])
+            flat.extend(raw)
             deleted = image.kind == "delete"
             if deleted:
                 tc.deleted += n
@@ -105,19 +105,17 @@ class Batch:
             any(raw[r + k] != raw[r + nc + k] for k in keys) for r in range(0, len(raw), stride)
         ]
         if not any(moved):
-            for k in range(nc):
-                cols[k].extend(raw[nc + k :: stride])
+            for r in range(nc, len(raw), stride):
+                flat.extend(raw[r : r + nc])  # the after image
             self._tag(tc, n, False)
             return
         # Row i deletes its old key, then writes its new image, so that chains within one
         # statement (a->b, b->c) end right.
         for i, r in enumerate(range(0, len(raw), stride)):
             if moved[i]:
-                for k in range(nc):
-                    cols[k].append(raw[r + k])
+                flat.extend(raw[r : r + nc])
                 self._tag(tc, 1, True)
-            for k in range(nc):
-                cols[k].append(raw[r + nc + k])
+            flat.extend(raw[r + nc : r + stride])
             self._tag(tc, 1, False)
 
     def _tag(self, tc: _Gathered, n: int, deleted: bool) -> None:

@@ -160,6 +160,9 @@ class MySqlChangeStream:
     def discard(self, table: TableId) -> None:
         self._batch.drop_table(table)
 
+    def quiet(self) -> bool:
+        return self._held is None and self._pump.drained()
+
     def seal(self) -> ChangeBatch:
         batch, self._batch = self._batch.seal(), Batch()
         return batch
