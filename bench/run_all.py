@@ -40,6 +40,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--scale", "0.2", "--n", "400", "--repeat", "2"],
     ),
+    "lag": ("lag_bench.py", [], ["--lag-s", "5", "--small-txns", "5000"]),
     "soak": (
         "soak_bench.py",
         [],
@@ -144,6 +145,25 @@ def _mv() -> list[str]:
     ]
 
 
+def _lag() -> list[str]:
+    r = _load("lag_bench.json")
+    if not r:
+        return []
+    out = []
+    small = r.get("small_txns") or {}
+    if "adaptive" in small and "fixed" in small:
+        a, f = small["adaptive"]["changes_per_s"], small["fixed"]["changes_per_s"]
+        out.append(f"small txns: {a:,.0f} changes/s adaptive vs {f:,.0f} fixed ({a / f:.2f}x)")
+    for rate, modes in (r.get("lag") or {}).items():
+        if "adaptive" in modes and "fixed" in modes:
+            a, f = modes["adaptive"], modes["fixed"]
+            out.append(
+                f"lag at {int(rate):,}/s: p50 {a['p50_ms']:.0f} ms, p99 {a['p99_ms']:.0f} ms"
+                f" (fixed batching p99 {f['p99_ms']:.0f} ms, {a['p99_ms'] / f['p99_ms']:.2f}x)"
+            )
+    return out
+
+
 def _sql_endpoint() -> list[str]:
     r = _load("sql_endpoint_bench.json")
     if not r:
@@ -183,6 +203,7 @@ SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "sql_guard": _sql_guard,
     "mv": _mv,
     "sql_endpoint": _sql_endpoint,
+    "lag": _lag,
     "soak": _soak,
 }
 
