@@ -35,6 +35,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rows", "200000", "--changes", "50000", "--small-txns", "2000", "--trickle-s", "5"],
     ),
+    "clickhouse": (
+        "clickhouse_bench.py",
+        [],
+        ["--rows", "50000", "--apply-rows", "50000", "--lag-s", "5"],
+    ),
     "soak": (
         "soak_bench.py",
         [],
@@ -154,6 +159,15 @@ def _soak() -> list[str]:
     ]
 
 
+def _clickhouse() -> list[str]:
+    r = _load("clickhouse_bench.json")
+    if not r:
+        return []
+    x = r["ratios_clickhouse_over_duckdb"]
+    return [f"clickhouse/duckdb: apply {x['apply_changes_per_s']:.2f}x, snapshot "
+            f"{x['snapshot_rows_per_s']:.2f}x, lag p50 {x['lag_p50']:.2f}x, p99 {x['lag_p99']:.2f}x"]  # fmt: skip
+
+
 SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "apply": _apply,
     "decode": _decode,
@@ -163,6 +177,7 @@ SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "replication": _replication,
     "sql_guard": _sql_guard,
     "mv": _mv,
+    "clickhouse": _clickhouse,
     "soak": _soak,
 }
 
