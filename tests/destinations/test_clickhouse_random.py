@@ -34,11 +34,58 @@ def _dest_rows(dest: Any, db: str, table: str, types: list[str], keys: list[int]
     return sorted(out, key=lambda r: tuple(repr(r[i]) for i in keys))
 
 
-def _compare_all(db_conn: Any, ch: Path, db: str) -> None:
+class Aux:
+    """A fourth table taking the DDL the workload does not do: columns added FIRST/AFTER and
+    renamed, the table renamed and truncated, between writes."""
+
+    def __init__(self, conn: Any, rnd: random.Random) -> None:
+        self.conn, self.rnd = conn, rnd
+        self.name, self.v, self.n, self.next_id = "aux", "v", 0, 1
+        self.sql("CREATE TABLE aux (id INT PRIMARY KEY, v VARCHAR(40))")
+        self.writes()
+
+    def sql(self, *statements: str) -> None:
+        with self.conn.cursor() as cur:
+            for s in statements:
+                cur.execute(s)
+
+    def writes(self) -> None:
+        rows = ", ".join(f"({i}, 'r{i}')" for i in range(self.next_id, self.next_id + 20))
+        self.next_id += 20
+        t, v, k = f"`{self.name}`", f"`{self.v}`", self.rnd.randint(0, 6)
+        self.sql(
+            f"INSERT INTO {t} (id, {v}) VALUES {rows}",
+            f"UPDATE {t} SET {v} = CONCAT({v}, '+') WHERE id % 7 = {k}",
+            f"UPDATE {t} SET id = id + 100000 WHERE id % 11 = {k} AND id < 100000",
+            f"DELETE FROM {t} WHERE id % 5 = {k}",
+        )
+
+    def ddl(self) -> None:
+        self.n += 1
+        t, n = f"`{self.name}`", self.n
+        choice = self.rnd.randint(0, 3)
+        if choice == 0:
+            where = self.rnd.choice(["FIRST", "AFTER id", ""])
+            self.sql(f"ALTER TABLE {t} ADD COLUMN c{n} INT NULL {where}",
+                     f"UPDATE {t} SET c{n} = id WHERE id % 2 = 0")  # fmt: skip
+        elif choice == 1:
+            self.sql(f"ALTER TABLE {t} RENAME COLUMN `{self.v}` TO v{n}")
+            self.v = f"v{n}"
+        elif choice == 2:
+            self.sql(f"RENAME TABLE {t} TO aux{n}")
+            self.name = f"aux{n}"
+        else:
+            self.sql(f"TRUNCATE TABLE {t}")
+        self.writes()
+
+
+def _compare_all(db_conn: Any, ch: Path, db: str, tables: list[str]) -> None:
     dest, _iid = open_destination_url(f"chdb://{ch}")
     try:
         states = {str(k): v.state.value for k, v in dest.load_table_statuses().items()}
-        for table in TABLES:
+        # nothing left of renamed tables: the destination's tables are the source's
+        assert {str(k) for k in dest.recorded_schemas()} == {f"{db}.{t}" for t in tables}
+        for table in tables:
             cols = column_types(db_conn, db, table)
             schema = dest.recorded_schema(TableId(db, table))
             assert schema is not None, table
@@ -67,6 +114,7 @@ def test_random_workload_with_sigkills_into_clickhouse(
     Workload(db_conn, test_db, seed=SEED).create(rows=250)
     writer = Workload(db_conn, test_db, seed=SEED + 1)
     writer.next_id = 50_000
+    aux = Aux(db_conn, rnd)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for round_ in range(ROUNDS):
         proc = subprocess.Popen(
@@ -81,6 +129,7 @@ def test_random_workload_with_sigkills_into_clickhouse(
                     time.sleep(rnd.uniform(0.0, 0.2))
             with db_conn.cursor() as cur:
                 writer._ddl(cur)  # a DDL round: at least one schema change per run
+            aux.ddl()
             for _ in range(rnd.randint(10, 40)):
                 writer.step()
             time.sleep(rnd.uniform(0.2, 1.5) if round_ else rnd.uniform(0.05, 0.6))
@@ -88,4 +137,4 @@ def test_random_workload_with_sigkills_into_clickhouse(
             proc.send_signal(signal.SIGKILL)
             proc.wait()
     _catch_up(source_url, wh, ch, test_db)
-    _compare_all(db_conn, ch, test_db)
+    _compare_all(db_conn, ch, test_db, [*TABLES, aux.name])
