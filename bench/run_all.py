@@ -41,6 +41,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--scale", "0.2", "--n", "400", "--repeat", "2"],
     ),
     "lag": ("lag_bench.py", [], ["--lag-s", "5", "--small-txns", "5000"]),
+    "clickhouse": (
+        "clickhouse_bench.py",
+        [],
+        ["--rows", "50000", "--apply-rows", "50000", "--lag-s", "5"],
+    ),
     "soak": (
         "soak_bench.py",
         [],
@@ -193,6 +198,15 @@ def _soak() -> list[str]:
     ]
 
 
+def _clickhouse() -> list[str]:
+    r = _load("clickhouse_bench.json")
+    if not r:
+        return []
+    x = r["ratios_clickhouse_over_duckdb"]
+    return [f"clickhouse/duckdb: apply {x['apply_changes_per_s']:.2f}x, snapshot "
+            f"{x['snapshot_rows_per_s']:.2f}x, lag p50 {x['lag_p50']:.2f}x, p99 {x['lag_p99']:.2f}x"]  # fmt: skip
+
+
 SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "apply": _apply,
     "decode": _decode,
@@ -204,6 +218,7 @@ SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "mv": _mv,
     "sql_endpoint": _sql_endpoint,
     "lag": _lag,
+    "clickhouse": _clickhouse,
     "soak": _soak,
 }
 
