@@ -22,7 +22,7 @@ from tests.support import assert_table_equal
 from tests.workload import TABLES, Workload
 
 from zeroetl.engine.settings import EngineSettings
-from zeroetl.server.service import Service, ServiceConfig
+from zeroetl.service.service import Service, ServiceConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

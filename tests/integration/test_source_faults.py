@@ -28,7 +28,7 @@ from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.model import TableId, TableState
 from zeroetl.sandbox.mariadb import REPL_USER, MariaDBServer, free_port
-from zeroetl.server.worker import ACTIVE, NEEDS_ATTENTION, Worker, WorkerSpec
+from zeroetl.service.worker import ACTIVE, NEEDS_ATTENTION, Worker, WorkerSpec
 from zeroetl.sources.mysql.connection import SourceParams
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -13,7 +13,7 @@ from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.model import TableId
-from zeroetl.server import reads
+from zeroetl.service import reads
 from zeroetl.sources.mysql.connection import SourceParams
 
 pytestmark = pytest.mark.integration

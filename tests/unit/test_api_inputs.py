@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from zeroetl.server.api.app import create_app
-from zeroetl.server.service import Service, ServiceConfig
+from zeroetl.service.service import Service, ServiceConfig
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from zeroetl.catalog.errors import (
 from zeroetl.catalog.secrets import SecretBox, api_token
 from zeroetl.catalog.store import Catalog, IntegrationRecord, now
 from zeroetl.model import TableId
-from zeroetl.server import validation as v
-from zeroetl.server.service import Service, ServiceConfig
+from zeroetl.service import validation as v
+from zeroetl.service.service import Service, ServiceConfig
 from zeroetl.sources.mysql.connection import SourceParams
 
 PASSWORD = "catalog-Secret-42"
@@ -158,7 +158,7 @@ def test_a_failing_worker_ends_in_state_failed_without_raising(tmp_path: Path) -
 
     from zeroetl.engine.filters import DataFilter
     from zeroetl.engine.settings import EngineSettings
-    from zeroetl.server.worker import FAILED, Worker, WorkerSpec
+    from zeroetl.service.worker import FAILED, Worker, WorkerSpec
 
     (tmp_path / "broken.duckdb").mkdir()  # cannot be opened as a database file
     spec = WorkerSpec(

@@ -161,8 +161,8 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
     from zeroetl.sandbox import tickit as tk
     from zeroetl.sandbox.tickit_data import sizes
     from zeroetl.server.api.app import create_app
-    from zeroetl.server.service import Service
     from zeroetl.server.sql.session import SqlSession
+    from zeroetl.service.service import Service
 
     root = SourceParams.from_url(box.root_url)
     conn = root.connect()

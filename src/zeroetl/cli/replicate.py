@@ -25,8 +25,8 @@ from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.errors import ConfigError
 from zeroetl.model import Position, TableId
-from zeroetl.server.hub import database_path, migrate_layout
-from zeroetl.server.worker import upkeep_of
+from zeroetl.service.hub import database_path, migrate_layout
+from zeroetl.service.worker import upkeep_of
 from zeroetl.sources.mysql.connection import SourceParams
 
 log = logging.getLogger("zeroetl.replicate")

@@ -18,7 +18,7 @@ from zeroetl.cli.replicate import BOUNDS_KEYS, engine_settings
 from zeroetl.config import Settings
 
 if TYPE_CHECKING:
-    from zeroetl.server.service import ServiceConfig
+    from zeroetl.service.service import ServiceConfig
 
 log = logging.getLogger("zeroetl.serve")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -62,7 +62,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from zeroetl.server.api.app import create_app
-    from zeroetl.server.service import Service
+    from zeroetl.service.service import Service
 
     warehouse = require_warehouse(settings)
     host, api_port, sql_port = settings.host, settings.api.port, settings.sql.port
@@ -127,9 +127,9 @@ def serve(settings: Settings) -> None:
 
 def service_config(settings: Settings, warehouse: Path) -> ServiceConfig:
     """The service's parts, from the settings (this is where config meets the service)."""
-    from zeroetl.server.hub import HubSettings
-    from zeroetl.server.service import ServiceConfig
     from zeroetl.server.sql.limits import SessionLimits
+    from zeroetl.service.hub import HubSettings
+    from zeroetl.service.service import ServiceConfig
 
     return ServiceConfig(
         warehouse=warehouse,

@@ -29,7 +29,7 @@ from zeroetl.catalog.secrets import token_matches
 from zeroetl.errors import ConfigError, SourceError, ZeroEtlError
 from zeroetl.server.api import schemas
 from zeroetl.server.api.guard import RequestGuard, SourceCalls
-from zeroetl.server.service import Service
+from zeroetl.service.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def create_app(
     app.openapi = openapi_document  # type: ignore[method-assign]
 
     from zeroetl.server.api import console, integrations, monitoring, settings
-    from zeroetl.server.monitor import Monitor
+    from zeroetl.service.monitor import Monitor
 
     def public(method: str, path: str) -> bool:
         """Routes served without the token: liveness, the console's and the docs' static

@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from zeroetl.server.readgate import NO_GATE, ReadGate
+from zeroetl.service.readgate import NO_GATE, ReadGate
 
 from . import (
     catalog,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zeroetl.catalog.store import IntegrationRecord
-from zeroetl.server.worker import FAILED, NEEDS_ATTENTION, PAUSED, Worker
+from zeroetl.service.worker import FAILED, NEEDS_ATTENTION, PAUSED, Worker
 from zeroetl.sources.mysql.connection import DEFAULT_SSL
 
 

@@ -13,12 +13,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from zeroetl.catalog.errors import InvalidIntegrationState
-from zeroetl.server.worker import CREATING, FAILED, PAUSED, SYNCING
+from zeroetl.service.worker import CREATING, FAILED, PAUSED, SYNCING
 
 if TYPE_CHECKING:
     from zeroetl.catalog.store import Catalog, IntegrationRecord
 
-log = logging.getLogger("zeroetl.server.service")
+log = logging.getLogger("zeroetl.service.service")
 
 NO_DATABASE_HINT = "create its target database first (CREATE DATABASE ... FROM INTEGRATION)"
 

@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from zeroetl.server import stats
-from zeroetl.server.headroom import HeadroomProbe
-from zeroetl.server.service import Service
-from zeroetl.server.worker import (
+from zeroetl.service import stats
+from zeroetl.service.headroom import HeadroomProbe
+from zeroetl.service.service import Service
+from zeroetl.service.worker import (
     ACTIVE,
     CREATING,
     DELETING,

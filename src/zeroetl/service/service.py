@@ -41,16 +41,16 @@ from zeroetl.destinations.duckdb.types import ident, literal
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.errors import ConfigError
 from zeroetl.model import TableId
-from zeroetl.server import reads
-from zeroetl.server import validation as v
-from zeroetl.server.controls import Controls
-from zeroetl.server.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
-from zeroetl.server.mv_refresher import MvRefresher
-from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql.limits import SessionLimits
 from zeroetl.server.sql.workspace_store import WORKSPACE
-from zeroetl.server.views import integration_view
-from zeroetl.server.worker import (
+from zeroetl.service import reads
+from zeroetl.service import validation as v
+from zeroetl.service.controls import Controls
+from zeroetl.service.hub import HubSettings, database_files, database_path, migrate_layout, open_hub
+from zeroetl.service.mv_refresher import MvRefresher
+from zeroetl.service.readgate import ReadGate
+from zeroetl.service.views import integration_view
+from zeroetl.service.worker import (
     CREATING,
     DELETED,
     DELETING,

@@ -29,7 +29,7 @@ from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.errors import TransientError, ZeroEtlError
 from zeroetl.model import TableId, TableState
-from zeroetl.server.readgate import ReadGate
+from zeroetl.service.readgate import ReadGate
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 
 log = logging.getLogger(__name__)
