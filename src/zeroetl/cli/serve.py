@@ -62,6 +62,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from zeroetl.server.api.app import create_app
+    from zeroetl.server.sql_backend import SqlEndpoint
     from zeroetl.service.service import Service
 
     warehouse = require_warehouse(settings)
@@ -80,7 +81,7 @@ def serve(settings: Settings) -> None:
     api_sock = ports.bind(host, api_port, "HTTP API", "--api-port")
     try:
         ports.probe(host, sql_port, "SQL endpoint", "--sql-port")
-        service = Service(config)
+        service = Service(config, sql_endpoint=SqlEndpoint)
     except BaseException:
         api_sock.close()
         raise

@@ -15,10 +15,11 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -63,10 +64,24 @@ from zeroetl.service.worker import (
 )
 from zeroetl.sources.mysql.connection import DEFAULT_SSL, SourceParams
 
-if TYPE_CHECKING:
-    from zeroetl.server.sql_backend import SqlEndpoint
-
 log = logging.getLogger(__name__)
+
+
+class SqlInterface(Protocol):
+    """What the service needs of its SQL endpoint (server/sql_backend.py's SqlEndpoint); the
+    composition root (cli/serve) hands its factory in, so the service imports no interface."""
+
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def admission(self) -> Any: ...
+
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+
+
+# (service, host, port) -> the endpoint, not yet started
+SqlFactory = Callable[["Service", str, int], SqlInterface]
 
 DEFAULT_MAX_RUNNING = 4  # SQL statements running at once (others wait for a slot)
 PENDING_DB = "waiting for a target database (CREATE DATABASE ... FROM INTEGRATION)"
@@ -96,7 +111,8 @@ def _reveal(secret: Secret | None) -> str | None:
 
 
 class Service(Controls):
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, sql_endpoint: SqlFactory | None = None) -> None:
+        """`sql_endpoint` makes the SQL endpoint (none without it, whatever `sql_port` says)."""
         self.config = config
         # 0700, and every file the process creates from now on 0600 (catalog/perms.py)
         self.warehouse = secure_warehouse(config.warehouse)
@@ -117,7 +133,8 @@ class Service(Controls):
         self._stopping = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="state-monitor", daemon=True)
         self._closed = False
-        self.sql: SqlEndpoint | None = None
+        self.sql: SqlInterface | None = None
+        self._sql_factory = sql_endpoint
         # materialized views with AUTO REFRESH YES in the workspace dev (mv_refresher.py)
         self.mv_refresher = MvRefresher(
             self.hub_cursor,
@@ -146,10 +163,8 @@ class Service(Controls):
             if rec.target_database and rec.state != PAUSED:  # a paused one stays paused
                 self._start_worker(rec)
         self._monitor.start()
-        if self.config.sql_port is not None:
-            from zeroetl.server.sql_backend import SqlEndpoint
-
-            self.sql = SqlEndpoint(self, self.config.host, self.config.sql_port)
+        if self.config.sql_port is not None and self._sql_factory is not None:
+            self.sql = self._sql_factory(self, self.config.host, self.config.sql_port)
             self.sql.start()
         self.mv_refresher.start()
         log.info("service started: %d integration(s) in %s", len(records), self.warehouse)
