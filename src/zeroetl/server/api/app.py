@@ -26,8 +26,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from zeroetl import __version__
 from zeroetl.catalog.errors import LifecycleError
 from zeroetl.catalog.secrets import token_matches
-from zeroetl.errors import ConfigError, SourceError, ZeroEtlError
+from zeroetl.errors import ZeroEtlError
 from zeroetl.server.api import schemas
+from zeroetl.server.api.errors import http_status
 from zeroetl.server.api.guard import RequestGuard, SourceCalls
 from zeroetl.service.service import Service
 
@@ -38,19 +39,10 @@ _bearer = HTTPBearer(auto_error=False)
 
 class Unauthorized(LifecycleError):
     code = "Unauthorized"
-    status = 401
 
 
 def error_body(code: str, message: str, hint: str = "") -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "hint": hint}}
-
-
-def _status(exc: ZeroEtlError) -> int:
-    if isinstance(exc, LifecycleError):
-        return exc.status
-    if isinstance(exc, SourceError | ConfigError):
-        return 400  # the request names a source that cannot be used as it is
-    return 500
 
 
 def create_app(
@@ -87,7 +79,7 @@ def create_app(
 
     @app.exception_handler(ZeroEtlError)
     async def _zeroetl_error(request: Request, exc: ZeroEtlError) -> JSONResponse:
-        status = _status(exc)
+        status = http_status(exc)
         if status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(error_body(exc.code, exc.message, exc.hint), status_code=status)
