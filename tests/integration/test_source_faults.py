@@ -26,9 +26,9 @@ from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
-from zeroetl.model import TableId, TableState
+from zeroetl.model import IntegrationState, TableId, TableState
 from zeroetl.sandbox.mariadb import REPL_USER, MariaDBServer, free_port
-from zeroetl.service.worker import ACTIVE, NEEDS_ATTENTION, Worker, WorkerSpec
+from zeroetl.service.worker import Worker, WorkerSpec
 from zeroetl.sources.mysql.connection import SourceParams
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -301,7 +301,7 @@ def test_prerequisites_are_rechecked_through_the_worker(server, db, tmp_path) ->
     worker = Worker(spec, hub, threading.Lock())
     worker.start()
     try:
-        wait_for(lambda: worker.observe()[0] == ACTIVE, "active")
+        wait_for(lambda: worker.observe()[0] == IntegrationState.ACTIVE, "active")
         breaks = [
             ("SET GLOBAL binlog_format = 'MIXED'", "SET GLOBAL binlog_format = 'ROW'",
              "binlog_format=MIXED"),
@@ -317,11 +317,12 @@ def test_prerequisites_are_rechecked_through_the_worker(server, db, tmp_path) ->
         for brk, fix, shown in breaks:
             _exec(server, brk)
             _state, reason = wait_for(
-                lambda: (s := worker.observe())[0] == NEEDS_ATTENTION and s, f"after {brk}"
+                lambda: (s := worker.observe())[0] == IntegrationState.NEEDS_ATTENTION and s,
+                f"after {brk}",
             )
             assert shown in reason, reason
             _exec(server, fix)
-            wait_for(lambda: worker.observe()[0] == ACTIVE, f"cleared after {fix}")
+            wait_for(lambda: worker.observe()[0] == IntegrationState.ACTIVE, f"cleared after {fix}")
         # Tables were never touched: nothing was written while the source was misconfigured.
         assert worker.rep is not None
         assert worker.rep.book.status[TableId(db, "orders")].state is TableState.SYNCED

@@ -158,7 +158,8 @@ def test_a_failing_worker_ends_in_state_failed_without_raising(tmp_path: Path) -
 
     from zeroetl.engine.filters import DataFilter
     from zeroetl.engine.settings import EngineSettings
-    from zeroetl.service.worker import FAILED, Worker, WorkerSpec
+    from zeroetl.model import IntegrationState
+    from zeroetl.service.worker import Worker, WorkerSpec
 
     (tmp_path / "broken.duckdb").mkdir()  # cannot be opened as a database file
     spec = WorkerSpec(
@@ -175,7 +176,11 @@ def test_a_failing_worker_ends_in_state_failed_without_raising(tmp_path: Path) -
     worker.start()
     assert worker.join(30)
     state, reason = worker.observe()
-    assert state == FAILED and reason.startswith("DestinationError:") and PASSWORD not in reason
+    assert (
+        state == IntegrationState.FAILED
+        and reason.startswith("DestinationError:")
+        and PASSWORD not in reason
+    )
     assert hub.execute("SELECT 42").fetchall() == [(42,)]  # the hub (and service) carry on
 
 

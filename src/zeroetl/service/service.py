@@ -41,7 +41,7 @@ from zeroetl.config import Secret, Settings
 from zeroetl.destinations.duckdb.types import ident, literal
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.errors import ConfigError
-from zeroetl.model import TableId
+from zeroetl.model import IntegrationState, TableId
 from zeroetl.server.sql.limits import SessionLimits
 from zeroetl.server.sql.workspace_store import WORKSPACE
 from zeroetl.service import reads
@@ -51,17 +51,7 @@ from zeroetl.service.hub import HubSettings, database_files, database_path, migr
 from zeroetl.service.mv_refresher import MvRefresher
 from zeroetl.service.readgate import ReadGate
 from zeroetl.service.views import integration_view
-from zeroetl.service.worker import (
-    CREATING,
-    DELETED,
-    DELETING,
-    FAILED,
-    MODIFYING,
-    PAUSED,
-    SYNCING,
-    Worker,
-    WorkerSpec,
-)
+from zeroetl.service.worker import Worker, WorkerSpec
 from zeroetl.sources.mysql.connection import DEFAULT_SSL, SourceParams
 
 log = logging.getLogger(__name__)
@@ -160,7 +150,9 @@ class Service(Controls):
         records, _ = self.catalog.integrations()
         for rec in records:
             self._known[rec.id] = (rec.state, rec.state_reason)
-            if rec.target_database and rec.state != PAUSED:  # a paused one stays paused
+            if (
+                rec.target_database and rec.state != IntegrationState.PAUSED
+            ):  # a paused one stays paused
                 self._start_worker(rec)
         self._monitor.start()
         if self.config.sql_port is not None and self._sql_factory is not None:
@@ -239,7 +231,7 @@ class Service(Controls):
             description=description,
             tags=dict(tags or {}),
             data_filter=str(flt),
-            state=CREATING,
+            state=IntegrationState.CREATING,
             state_reason=PENDING_DB,
         )
         with self._lock:
@@ -301,7 +293,7 @@ class Service(Controls):
             if data_filter is not None:
                 flt = v.parse_filter(data_filter)
                 if str(flt) != rec.data_filter:
-                    if rec.state == MODIFYING:
+                    if rec.state == IntegrationState.MODIFYING:
                         raise InvalidIntegrationState(
                             f"integration {rec.name}: a data filter change is still being applied",
                             hint="retry once its state is no longer modifying",
@@ -323,8 +315,8 @@ class Service(Controls):
                 worker.set_filter(v.effective_filter(rec.data_filter, rec.source_database))
                 # Recorded now, whatever the engine's pace; the monitor moves it on from here.
                 reason = "applying the new data filter"
-                self.catalog.set_state(rec.id, MODIFYING, reason)
-                self._known[rec.id] = (MODIFYING, reason)
+                self.catalog.set_state(rec.id, IntegrationState.MODIFYING, reason)
+                self._known[rec.id] = (IntegrationState.MODIFYING, reason)
             log.info("integration %s modified: %s", rec.id, ", ".join(sorted(changes)))
         return self.get_integration(rec.id)
 
@@ -332,7 +324,7 @@ class Service(Controls):
         """Stop replication; the target database stays attached, queryable, no longer updated."""
         with self._lock:
             rec = self.catalog.get(ident_)
-            self.catalog.set_state(rec.id, DELETING, "delete requested")
+            self.catalog.set_state(rec.id, IntegrationState.DELETING, "delete requested")
             worker = self.workers.pop(rec.id, None)
             self._known.pop(rec.id, None)
         if worker is not None:
@@ -341,7 +333,7 @@ class Service(Controls):
         reason = "integration deleted" + (
             f"; target database {rec.target_database} keeps its data" if rec.target_database else ""
         )
-        self.catalog.set_state(rec.id, DELETED, reason, deleted_at=store.now())
+        self.catalog.set_state(rec.id, IntegrationState.DELETED, reason, deleted_at=store.now())
         log.info("integration %s (%s) deleted", rec.id, rec.name)
         return self._view(self.catalog.get(rec.id, include_deleted=True))
 
@@ -361,12 +353,12 @@ class Service(Controls):
             self._revive(rec.id, "refresh requested")  # a failed integration starts again
         rec = self.catalog.get(rec.id)
         worker = self.workers.get(rec.id)
-        if worker is None or not worker.alive or rec.state == DELETING:
+        if worker is None or not worker.alive or rec.state == IntegrationState.DELETING:
             raise InvalidIntegrationState(
                 f"integration {rec.name} is not replicating (state {rec.state}"
                 + ("" if rec.target_database else ", no target database")
                 + ")",
-                hint="resume it first" if rec.state == PAUSED else "",
+                hint="resume it first" if rec.state == IntegrationState.PAUSED else "",
             )
         ids: list[TableId] | None = None
         if tables is not None:
@@ -453,7 +445,7 @@ class Service(Controls):
                 raise InvalidIntegrationState(
                     f"integration {rec.name} already replicates into database {rec.target_database}"
                 )
-            if rec.state in (FAILED, DELETING):
+            if rec.state in (IntegrationState.FAILED, IntegrationState.DELETING):
                 raise InvalidIntegrationState(f"integration {rec.name} is {rec.state}")
             self._check_new_database(database_name)
             if source_database is not None and not source_database.strip():
@@ -470,8 +462,8 @@ class Service(Controls):
                 query_all_states=query_all_states,
             )
             reason = f"target database {database_name} created; initial snapshot starting"
-            self.catalog.set_state(rec.id, CREATING, reason, first_synced_at=None)
-            self._known[rec.id] = (CREATING, reason)
+            self.catalog.set_state(rec.id, IntegrationState.CREATING, reason, first_synced_at=None)
+            self._known[rec.id] = (IntegrationState.CREATING, reason)
             self._start_worker(self.catalog.get(rec.id))
         log.info("integration %s: target database %s created", rec.id, database_name)
         return self.get_integration(rec.id)
@@ -492,8 +484,10 @@ class Service(Controls):
                 if rec.deleted_at is None:
                     self.catalog.update(owner, target_database=None, source_database=None)
                     reason = f"target database {name} dropped; {PENDING_DB}"
-                    self.catalog.set_state(owner, CREATING, reason, first_synced_at=None)
-                    self._known[owner] = (CREATING, reason)
+                    self.catalog.set_state(
+                        owner, IntegrationState.CREATING, reason, first_synced_at=None
+                    )
+                    self._known[owner] = (IntegrationState.CREATING, reason)
             with self.hub_lock:
                 self.hub.execute(f"DETACH DATABASE IF EXISTS {ident(name)}")
             path = self._db_path(name)
@@ -580,9 +574,9 @@ class Service(Controls):
         self._lock."""
         self._stop_worker(integration_id)
         rec = self.catalog.get(integration_id)
-        if not rec.target_database or rec.state == PAUSED:
+        if not rec.target_database or rec.state == IntegrationState.PAUSED:
             return
-        state = SYNCING if rec.first_synced_at else CREATING
+        state = IntegrationState.SYNCING if rec.first_synced_at else IntegrationState.CREATING
         self.catalog.set_state(rec.id, state, reason)
         self._known[rec.id] = (state, reason)
         self._start_worker(rec)
