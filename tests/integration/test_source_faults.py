@@ -22,12 +22,12 @@ import pytest
 from tests.integration.test_replicate import check_all
 from tests.service_support import wait_for
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.model import IntegrationState, TableId, TableState
 from zeroetl.sandbox.mariadb import REPL_USER, MariaDBServer, free_port
+from zeroetl.service.standalone import open_integration
 from zeroetl.service.worker import Worker, WorkerSpec
 from zeroetl.sources.mysql.connection import SourceParams
 
