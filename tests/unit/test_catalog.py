@@ -20,7 +20,8 @@ from zeroetl.catalog.secrets import SecretBox, api_token
 from zeroetl.catalog.store import Catalog, IntegrationRecord, now
 from zeroetl.model import TableId
 from zeroetl.service import validation as v
-from zeroetl.service.service import Service, ServiceConfig
+from zeroetl.service.service import Service
+from zeroetl.service.service_config import ServiceConfig
 from zeroetl.sources.mysql.connection import SourceParams
 
 PASSWORD = "catalog-Secret-42"

@@ -18,7 +18,7 @@ from zeroetl.cli.replicate import BOUNDS_KEYS, engine_settings
 from zeroetl.config import Settings
 
 if TYPE_CHECKING:
-    from zeroetl.service.service import ServiceConfig
+    from zeroetl.service.service_config import ServiceConfig
 
 log = logging.getLogger("zeroetl.serve")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -130,7 +130,7 @@ def service_config(settings: Settings, warehouse: Path) -> ServiceConfig:
     """The service's parts, from the settings (this is where config meets the service)."""
     from zeroetl.server.sql.limits import SessionLimits
     from zeroetl.service.hub import HubSettings
-    from zeroetl.service.service import ServiceConfig
+    from zeroetl.service.service_config import ServiceConfig
 
     return ServiceConfig(
         warehouse=warehouse,
