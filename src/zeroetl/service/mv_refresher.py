@@ -32,10 +32,10 @@ from pathlib import Path
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident
 from zeroetl.server.sql import mviews
 from zeroetl.server.sql.limits import Admission
 from zeroetl.service.readgate import ReadGate
+from zeroetl.sqltext import ident
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident
 from zeroetl.monitoring import tables as monitoring
 from zeroetl.service.stats import table_stats
+from zeroetl.sqltext import ident
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

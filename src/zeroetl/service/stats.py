@@ -15,8 +15,8 @@ import duckdb
 
 # table statistics (rows, bytes) for the API and the SQL views, read through this module
 from zeroetl.destinations.duckdb.meta import table_stats as table_stats
-from zeroetl.destinations.duckdb.types import ident
 from zeroetl.monitoring import tables as monitoring
+from zeroetl.sqltext import ident
 
 MAX_POINTS = 720  # a series never has more buckets than this (the console draws every one)
 

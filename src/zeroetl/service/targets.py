@@ -19,12 +19,12 @@ from zeroetl.catalog.errors import (
     TargetDatabaseAlreadyExists,
     TargetDatabaseNotFound,
 )
-from zeroetl.destinations.duckdb.types import ident, literal
 from zeroetl.errors import ConfigError
 from zeroetl.model import IntegrationState
 from zeroetl.service import validation as v
 from zeroetl.service.hub import database_path
 from zeroetl.service.service_config import ServiceConfig
+from zeroetl.sqltext import ident, literal
 
 if TYPE_CHECKING:
     import threading

@@ -19,8 +19,8 @@ import threading
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident, literal
 from zeroetl.monitoring import tables as monitoring
+from zeroetl.sqltext import ident, literal
 
 SCHEMA = "_zeroetl_pg"
 OWNER = "zeroetl"

@@ -31,7 +31,7 @@ from datetime import datetime
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident, literal
+from zeroetl.sqltext import ident, literal
 
 from . import workspace_store as ws
 from .errors import SqlError
