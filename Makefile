@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test test-fast lint format bench clean
+.PHONY: help demo test test-fast layers lint format bench clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 14
@@ -30,8 +30,11 @@ test: $(STAMP)  ## lint and the whole test suite (real MariaDB, real DuckDB)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q
 
-test-fast: $(STAMP)  ## unit tests only
-	$(BIN)/pytest -q tests/unit
+test-fast: $(STAMP)  ## unit tests and the destination conformance suite
+	$(BIN)/pytest -q tests/unit tests/destinations
+
+layers: $(STAMP)  ## import graph: layer breaches and cycles (lazy imports included)
+	$(BIN)/python tests/import_graph.py
 
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check src tests bench

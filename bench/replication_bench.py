@@ -46,6 +46,7 @@ from zeroetl.sandbox.mariadb import MariaDBServer, free_port
 from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.source import MySqlSource
 
 DB, TABLE = "rbench", "t"
 DDL = (
@@ -214,7 +215,7 @@ class Bench:
     def replicator(self, progress: Progress, until_caught_up: bool) -> Replicator:
         assert self.dest is not None
         return Replicator(
-            SourceParams.from_url(self.server.url()),
+            MySqlSource(SourceParams.from_url(self.server.url())),
             self.dest,
             integration_id=self.iid,
             data_filter=DataFilter.parse(f"exclude: *.*, include: {DB}.{TABLE}"),

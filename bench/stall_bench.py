@@ -30,6 +30,7 @@ from zeroetl.sandbox.mariadb import MariaDBServer, free_port
 from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql import binlog
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.source import MySqlSource
 
 ROWS_PER_MB = 500
 PAD = 2000
@@ -42,7 +43,7 @@ def run(server: MariaDBServer, wh: Path, db: str, mb: int, stall: float, cap: fl
         cur.execute(f"CREATE TABLE {db}.big (id INT PRIMARY KEY, pad VARCHAR({PAD}))")
     dest, iid = open_integration(wh, "target")
     rep = Replicator(
-        SourceParams.from_url(server.url()),
+        MySqlSource(SourceParams.from_url(server.url())),
         dest,
         integration_id=iid,
         data_filter=DataFilter.parse(f"exclude: *.*, include: {db}.*"),

@@ -32,6 +32,7 @@ from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.discovery import list_tables
+from zeroetl.sources.mysql.source import MySqlSource
 
 MODES = ("streaming", "downtime", "replay")
 WAIT_S = 120.0  # a guard against hangs, not a performance bound
@@ -109,7 +110,7 @@ class Harness:
     def _replicator(self, *, until_caught_up: bool) -> tuple[Replicator, object]:
         dest, iid = open_integration(self.wh, "target")
         rep = Replicator(
-            SourceParams.from_url(self.source_url),
+            MySqlSource(SourceParams.from_url(self.source_url)),
             dest,
             integration_id=iid,
             data_filter=self.filter,

@@ -107,7 +107,9 @@ class StandInSession:
         except duckdb.Error as exc:
             raise _sql_error(exc) from exc
 
-    def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
+    def describe(
+        self, sql: str, probes: Sequence[object] = ()
+    ) -> tuple[list[int], list[Column] | None]:
         n = sum(1 for i in range(1, 100) if f"${i}" in sql)
         (stmt,) = duckdb.extract_statements(sql)
         if stmt.type != duckdb.StatementType.SELECT:
@@ -115,7 +117,10 @@ class StandInSession:
         probe = sql
         for i in range(n, 0, -1):
             probe = probe.replace(f"${i}", "NULL")
-        schema = self.cur.sql(probe).limit(0).to_arrow_table().schema
+        try:
+            schema = self.cur.sql(probe).limit(0).to_arrow_table().schema
+        except duckdb.Error as exc:
+            raise _sql_error(exc) from exc
         return [0] * n, [Column(f.name, f.type) for f in schema]
 
     def cancel(self) -> None:

@@ -84,6 +84,9 @@ class SqlSection:
     max_statement_timeout: int
     session_memory: str | None
     max_running: int
+    tls_cert: Path | None
+    tls_key: Path | None
+    require_tls: bool
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,15 @@ KEYS: tuple[Key, ...] = (
     Key("sql.password", SECRET, None,
         "Password of the SQL endpoint's `admin` user. Unset: `<warehouse>/sql.password` (0600, "
         "generated on first start).", commands=("serve", "sql", "tickit queries")),
+    Key("sql.tls_cert", PATH, None,
+        "PEM certificate (chain) of the SQL endpoint's TLS, with `sql.tls_key`. Unset: a "
+        "self-signed one made in `<warehouse>/sql-tls.crt` at first start.",
+        flag="--sql-tls-cert", commands=SERVE),
+    Key("sql.tls_key", PATH, None,
+        "PEM private key (unencrypted) of `sql.tls_cert`.", flag="--sql-tls-key", commands=SERVE),
+    Key("sql.require_tls", BOOL, False,
+        "Refuse SQL connections without TLS (sslmode=disable); default: accept them.",
+        flag="--sql-require-tls", commands=SERVE),
     Key("sql.statement_timeout", DURATION_MS, 0,
         "A SQL session's statement_timeout until it sets its own: milliseconds, or a string "
         "such as \"30s\", \"5min\" (0: none).", flag="--sql-statement-timeout", commands=SERVE),

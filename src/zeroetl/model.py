@@ -215,3 +215,165 @@ class TableStatus:
     snapshot_hw: Position | None = None
     rows_copied: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# -- change batches: what a source's stream hands the engine and the engine hands a destination --
+
+SEQ = "__seq"  # ordering column of a change table: source order within the batch
+DEL = "__del"  # true: the entry deletes its key; false: it is the key's full new image
+
+
+@dataclass(frozen=True)
+class TableChanges:
+    """One table's changes in a sealed batch, as Arrow: the table's columns plus `__seq` and
+    `__del`. An UPDATE that keeps its key is its new image; one that moves its key is a delete of
+    the old key, then the new image. Applying reduces to the last entry per key, so replaying a
+    batch changes nothing. `failure`: why the changes could not be built (the table fails, e.g.
+    a TIME out of range); `rows` is then None. The counts feed the activity views."""
+
+    schema: TableSchema
+    rows: pa.Table | None
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    nbytes: int = 0
+    zero_dates: int = 0  # source zero dates that became NULL
+    failure: str = ""
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """Changes of several tables, sealed: immutable and ready to apply, in source order."""
+
+    tables: dict[TableId, TableChanges]
+    entries: int
+
+    def __bool__(self) -> bool:
+        return self.entries > 0
+
+
+# -- schema changes: what a source reads from its DDL, in source-neutral terms -----------------
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    """`has_default`: existing rows get a value other than NULL (a default, a generated value,
+    an auto-increment). `not_null`: NOT NULL / PRIMARY KEY. `first` / `after`: its position
+    (else last). `column`: its name and logical type when the statement alone tells them."""
+
+    name: str
+    has_default: bool
+    not_null: bool
+    if_not_exists: bool = False
+    first: bool = False
+    after: str | None = None
+    column: ColumnSchema | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class DropColumn:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class RenameColumn:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class ModifyColumn:
+    """A column's definition changed (new_name set when its name changes, case included)."""
+
+    name: str
+    new_name: str | None = None
+
+
+@dataclass(frozen=True)
+class OtherAlter:
+    """Any other ALTER operation (index, engine, options, partitioning), as written, with what
+    the source read of it: `changes_rows` (rows added or removed without row events: the
+    table needs a copy) and `changes_shape` (the key or column types may change)."""
+
+    text: str
+    changes_rows: bool = field(default=False, compare=False)
+    changes_shape: bool = field(default=False, compare=False)
+
+
+AlterOp = AddColumn | DropColumn | RenameColumn | ModifyColumn | OtherAlter
+
+
+@dataclass(frozen=True)
+class CreateTable:
+    """`if_not_exists`: the table may already exist, in which case nothing changed."""
+
+    table: TableId
+    like: TableId | None = None
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropTable:
+    table: TableId
+
+
+@dataclass(frozen=True)
+class RenameTable:
+    old: TableId
+    new: TableId
+
+
+@dataclass(frozen=True)
+class TruncateTable:
+    table: TableId
+
+
+@dataclass(frozen=True)
+class AlterTable:
+    table: TableId
+    ops: tuple[AlterOp, ...]
+    rename_to: TableId | None = None
+
+
+@dataclass(frozen=True)
+class CreateDatabase:
+    schema: str
+
+
+@dataclass(frozen=True)
+class DropDatabase:
+    schema: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A statement the source could not read: the tables it names, else (`schemas`) the
+    databases it names, are copied again. `what`: "could not be read" or "... classified"."""
+
+    tables: tuple[TableId, ...]
+    sql: str
+    schemas: frozenset[str] = field(default=frozenset(), compare=False)
+    what: str = field(default="could not be read", compare=False)
+
+
+DdlAction = (
+    CreateTable
+    | DropTable
+    | RenameTable
+    | TruncateTable
+    | AlterTable
+    | CreateDatabase
+    | DropDatabase
+    | Unknown
+)
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """One schema-change statement from the source's stream, as the actions it performs, in
+    order. `statement` is kept for messages only; the engine acts on `actions`."""
+
+    statement: str
+    actions: tuple[DdlAction, ...]
+    timestamp: float = 0.0

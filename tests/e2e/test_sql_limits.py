@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,8 +160,19 @@ def test_memory_and_temp_space_are_bounded(limited: Serve) -> None:
         assert conn.execute("select count(*) from range(1000)").fetchone() == (1000,)
     temp = limited.warehouse / "tmp"
     assert temp.is_dir() and temp.stat().st_mode & 0o077 == 0
-    spilled = [p.name for p in temp.iterdir() if not p.name.endswith("_owner")]  # DuckDB's mark
-    assert not spilled, f"spill files left behind: {spilled}"
+
+    def spilled() -> int:
+        # DuckDB's `_owner` mark aside, the bytes of spill files still in the temp directory
+        return sum(p.stat().st_size for p in temp.iterdir() if not p.name.endswith("_owner"))
+
+    # The server closes the session's cursor (and DuckDB frees its spill, hundreds of MB here)
+    # just after the client hangs up. Under the pressure this test makes, DuckDB may also have
+    # evicted one block of a long-lived buffer (96-256 KiB), which stays until that is freed:
+    # allow a few blocks, never the session's spill.
+    deadline = time.monotonic() + 10
+    while spilled() > 1 << 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert spilled() <= 1 << 20, f"spill files left behind: {sorted(temp.iterdir())}"
     assert "memory limit 572.2 MiB" in limited.log.read_text()  # 600MB, as DuckDB prints it
 
 

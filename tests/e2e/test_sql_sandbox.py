@@ -63,7 +63,7 @@ def no_file(template: str) -> Check:
 def no_new_files_in_warehouse(ctx: Ctx) -> None:
     allowed = {"catalog.sqlite3", "catalog.sqlite3-wal", "catalog.sqlite3-shm", "secret.key",
                "api.token", "sql.password", ".zeroetl.lock", "databases", "tmp",
-               "service.json"}  # fmt: skip
+               "service.json", "sql-tls.crt", "sql-tls.key"}  # fmt: skip
     extra = {p.name for p in ctx.wh.path.iterdir()} - allowed
     assert not extra, f"new files in the warehouse: {extra}"
     dbs = {p.name for p in (ctx.wh.path / "databases").iterdir()}
@@ -150,6 +150,8 @@ CORPUS: list[Attempt] = [
             ("read_blob",)),
     Attempt("read_blob database file", "select * from read_blob('{wh}/databases/{db}.duckdb')",
             DENIED, ("read_blob",)),
+    Attempt("read_text TLS key", "select * from read_text('{wh}/sql-tls.key')", DENIED,
+            ("read_text",)),
     Attempt("read_text environ", "select * from read_text('/proc/self/environ')", DENIED,
             ("read_text",)),
     Attempt("sniff_csv", "select * from sniff_csv('/etc/passwd')", DENIED, ("sniff_csv",)),
@@ -181,7 +183,14 @@ CORPUS: list[Attempt] = [
     # --- COPY, EXPORT, ATTACH, extensions, PRAGMA, CALL, maintenance ------------------------
     Attempt("COPY TO a file", "copy (select 1) to '{tmp}/out.csv'", DENIED, ("COPY",),
             (no_file("{tmp}/out.csv"),)),
-    Attempt("COPY TO STDOUT", "copy (select 1) to stdout", DENIED, ("COPY",)),
+    # COPY ... TO STDOUT is a read (its query goes through the guard); every other COPY is not
+    Attempt("COPY TO STDOUT of a file read", "copy (select * from read_text('{wh}/api.token'))"
+            " to stdout", DENIED, ("read_text",)),
+    Attempt("prepared COPY TO STDOUT of a file read", "copy (select * from read_blob("
+            "'{wh}/secret.key')) to stdout (format csv)", DENIED, ("read_blob",), prepare=True),
+    Attempt("COPY a file name TO STDOUT", "copy '/etc/passwd' to stdout", DENIED, ("COPY",)),
+    Attempt("COPY TO PROGRAM", "copy (select 1) to program 'touch {tmp}/pwned'", DENIED,
+            ("COPY",), (no_file("{tmp}/pwned"),)),
     Attempt("COPY FROM into a replica", "copy {db}.{src}.category from '/etc/passwd'",
             READ_ONLY, ("read-only",), (category_intact,)),
     Attempt("EXPORT DATABASE", "export database '{tmp}/export'", DENIED, ("EXPORT",),
@@ -443,5 +452,6 @@ def test_client_text_cannot_forge_service_log_lines(ctx: Ctx) -> None:
         return [line for line in log.read_text().splitlines() if "mallory" in line]
 
     lines = wait_for(logged, "the failed login in the service log", 10)
-    assert len(lines) == 1 and "mallory\\n2026-11-30" in lines[0], lines
+    # libpq's sslmode=prefer tries again without TLS after a failure: one line per attempt
+    assert 1 <= len(lines) <= 2 and all("mallory\\n2026-11-30" in x for x in lines), lines
     assert not any(line.startswith(forged) for line in log.read_text().splitlines())

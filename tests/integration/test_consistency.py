@@ -15,6 +15,7 @@ from zeroetl.engine.settings import EngineSettings
 from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.snapshot import SnapshotReader
+from zeroetl.sources.mysql.source import MySqlSource
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ def test_big_transaction_is_applied_atomically(db_conn, test_db, source_url, tmp
     replicate(source_url, wh, test_db)
     dest, iid = open_integration(wh, "target")
     rep = Replicator(
-        SourceParams.from_url(source_url),
+        MySqlSource(SourceParams.from_url(source_url)),
         dest,
         integration_id=iid,
         data_filter=DataFilter.parse(f"exclude: *.*, include: {test_db}.*"),

@@ -12,7 +12,6 @@ import pytest
 from tests.ddl_harness import Harness, harness, q
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
-from zeroetl.engine import ddl_apply
 from zeroetl.engine.copier import Copier
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.engine.tables import TableBook
@@ -22,6 +21,7 @@ from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql import ddl as ddl_module
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.source import MySqlSource
 
 pytestmark = pytest.mark.integration
 
@@ -166,7 +166,7 @@ def test_unclassifiable_ddl_is_never_skipped(
             return [ddl_module.Unknown((), sql)]
         return real(sql, default_schema, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ddl_apply.d, "classify", buggy)
+    monkeypatch.setattr(ddl_module, "classify", buggy)
     caplog.set_level(logging.WARNING, logger="zeroetl.engine.ddl_apply")
     with harness(mariadb, source_url, tmp_path, test_db, "streaming", extra_dbs=("o",)) as h:
         other = q(h.dbs[1])
@@ -205,7 +205,7 @@ def test_copy_meeting_a_concurrent_ddl_is_queued_again(mariadb, source_url, tmp_
         params = SourceParams.from_url(source_url)
         dest, _ = open_integration(tmp_path / "wh", "target")
         book = TableBook(dest, Progress())
-        copier = Copier(params, dest, book, EngineSettings(chunk_rows=10), Progress())
+        copier = Copier(MySqlSource(params), dest, book, EngineSettings(chunk_rows=10), Progress())
         pos = server_binlog_position(conn)
 
         def step(fn, *args):  # type: ignore[no-untyped-def]

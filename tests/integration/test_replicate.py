@@ -13,6 +13,7 @@ from zeroetl.engine.settings import EngineSettings
 from zeroetl.model import TableId, TableState
 from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.source import MySqlSource
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 def replicate(source_url: str, wh: Path, db: str, **settings: object) -> Replicator:
     dest, iid = open_integration(wh, "target")
     rep = Replicator(
-        SourceParams.from_url(source_url),
+        MySqlSource(SourceParams.from_url(source_url)),
         dest,
         integration_id=iid,
         data_filter=DataFilter.parse(f"exclude: *.*, include: {db}.*"),

@@ -30,6 +30,7 @@ from zeroetl.sandbox.mariadb import REPL_USER, MariaDBServer, free_port
 from zeroetl.service.standalone import open_integration
 from zeroetl.service.worker import Worker, WorkerSpec
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.source import MySqlSource
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -90,7 +91,7 @@ class Live:
     def __init__(self, server: MariaDBServer, wh: Path, db: str, **settings: object) -> None:
         self.dest, iid = open_integration(wh, "target")
         self.rep = Replicator(
-            SourceParams.from_url(server.url()),
+            MySqlSource(SourceParams.from_url(server.url())),
             self.dest,
             integration_id=iid,
             data_filter=DataFilter.parse(f"exclude: *.*, include: {db}.*"),

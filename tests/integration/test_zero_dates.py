@@ -15,6 +15,7 @@ from zeroetl.model import TableId
 from zeroetl.service import reads
 from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.source import MySqlSource
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,7 @@ def test_zero_dates_are_counted_per_table(db_conn, test_db, source_url, tmp_path
         cur.execute("UPDATE z SET d = '2024-01-01', t = NULL, ts = NULL WHERE id = 1")
     dest, iid = open_integration(wh, "target")
     rep = Replicator(
-        SourceParams.from_url(source_url),
+        MySqlSource(SourceParams.from_url(source_url)),
         dest,
         integration_id=iid,
         data_filter=DataFilter.parse(f"exclude: *.*, include: {test_db}.*"),

@@ -189,6 +189,14 @@ def test_error_skips_to_sync_and_statement_reuse(endpoint: Endpoint) -> None:
     msgs = c.until(b"Z")
     assert [k for k, _ in msgs] == [b"1", b"2", b"E", b"Z"]
     assert fields(msgs[2][1])["C"] == "42P01"
+    # a named statement is analysed at Parse, as PostgreSQL does: the error comes there,
+    # Bind/Execute are skipped and the name stays free
+    c.send(parse("bad", "select * from missing_table") + bind("", "bad") + execute("") + SYNC)
+    msgs = c.until(b"Z")
+    assert [k for k, _ in msgs] == [b"E", b"Z"]
+    assert fields(msgs[0][1])["C"] == "42P01"
+    c.send(parse("bad", "select 1") + bind("", "bad") + execute("") + SYNC)
+    assert [k for k, _ in c.until(b"Z")] == [b"1", b"2", b"D", b"C", b"Z"]
     # named statement reused with different parameters, binary parameter format
     c.send(parse("q", "select label from big where id = $1", (20,)))
     for i in (7, 8):

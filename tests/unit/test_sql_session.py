@@ -123,14 +123,14 @@ def test_psql_describe_table_answers(backend: HubBackend) -> None:
     oid = oid_of(s, "sales")
     psql = CAPTURE["psql"]
     dt = _run_captured(s, psql[0], [], oid)  # \dt demodb.*
-    assert dt == [("demodb", "sales", "table", "zeroetl"), ("demodb", "users", "table", "zeroetl")]
+    assert dt == [("demodb", "sales", "table", "admin"), ("demodb", "users", "table", "admin")]
     found = _run_captured(s, psql[3], [], oid)  # \d demodb.sales: the lookup
     assert [(r[1], r[2]) for r in found] == [("demodb", "sales")]
     cols = _run_captured(s, psql[5], [], oid)  # columns
     assert [(r[0], r[1], r[3]) for r in cols] == [
         ("salesid", "integer", True), ("qtysold", "smallint", True),
         ("pricepaid", "numeric(8,2)", False), ("saletime", "timestamp without time zone", False),
-        ("note", "character varying", False),
+        ("note", "character varying(20)", False),  # the source's varchar(20)
     ]  # fmt: skip
     idx = _run_captured(s, psql[6], [], oid)  # indexes: PostgreSQL prints the same line
     assert [(r[0], r[1], r[5], r[6], r[7]) for r in idx] == [

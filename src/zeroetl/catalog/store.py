@@ -23,6 +23,7 @@ from zeroetl.catalog.errors import (
     IntegrationNotFound,
     TargetDatabaseAlreadyExists,
 )
+from zeroetl.catalog.sqlite_tx import transaction
 
 CATALOG_FILE = "catalog.sqlite3"
 SCHEMA_VERSION = 2  # 2: source_options
@@ -141,14 +142,8 @@ class Catalog:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with transaction(self._db, self._lock):
+            yield self._db
 
     def _rows(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:

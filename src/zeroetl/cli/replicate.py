@@ -16,13 +16,15 @@ from rich.progress import TaskID
 from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.cli.options import require_warehouse, with_settings
 from zeroetl.config import Settings
+from zeroetl.destinations import base as destinations
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.model import Position, TableId
-from zeroetl.service.standalone import open_integration
+from zeroetl.service.standalone import open_destination_url, open_integration
 from zeroetl.service.worker import upkeep_of
 from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.source import MySqlSource
 
 log = logging.getLogger("zeroetl.replicate")
 
@@ -148,6 +150,12 @@ class RichProgress(LogProgress):
 
 @click.command()
 @click.option("--source", "source_url", required=True, help="mysql://user[:password]@host[:port]")
+@click.option(
+    "--destination",
+    "destination_url",
+    default=None,
+    help="chdb:///dir or clickhouse://user@host:8123/ (default: the warehouse's DuckDB file)",
+)
 @click.option("--database", required=True, help="Target database name.")
 @click.option("--data-filter", default=None, help='e.g. "exclude: *.*, include: shop.*"')
 @click.option(
@@ -168,6 +176,7 @@ class RichProgress(LogProgress):
 def replicate(
     settings: Settings,
     source_url: str,
+    destination_url: str | None,
     database: str,
     data_filter: str | None,
     until_caught_up: bool,
@@ -179,10 +188,16 @@ def replicate(
     flt = DataFilter.parse(data_filter)
     warehouse = secure_warehouse(require_warehouse(settings))  # 0700; files 0600
     run_settings = engine_settings(settings, server_id=server_id, until_caught_up=until_caught_up)
-    dest, integration_id = open_integration(warehouse, database, upkeep_of(run_settings))
+    dest: destinations.Destination
+    if destination_url is None or destination_url.lower().startswith("duckdb://"):
+        dest, integration_id = open_integration(warehouse, database, upkeep_of(run_settings))
+        where = str(dest.path)  # type: ignore[attr-defined]
+    else:
+        dest, integration_id = open_destination_url(destination_url)
+        where = repr(dest)
     progress: LogProgress = RichProgress() if sys.stderr.isatty() else LogProgress()
     rep = Replicator(
-        params,
+        MySqlSource(params),
         dest,
         integration_id=integration_id,
         data_filter=flt,
@@ -195,7 +210,7 @@ def replicate(
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    progress.message(f"integration {integration_id}: {params.redacted_url()} -> {dest.path}")
+    progress.message(f"integration {integration_id}: {params.redacted_url()} -> {where}")
     try:
         rep.run()
     finally:

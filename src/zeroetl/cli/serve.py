@@ -41,6 +41,9 @@ SERVE_KEYS = (
     "sql.max_statement_timeout",
     "sql.session_memory",
     "sql.max_running",
+    "sql.tls_cert",
+    "sql.tls_key",
+    "sql.require_tls",
     *BOUNDS_KEYS,
 )
 
@@ -128,6 +131,7 @@ def serve(settings: Settings) -> None:
 
 def service_config(settings: Settings, warehouse: Path) -> ServiceConfig:
     """The service's parts, from the settings (this is where config meets the service)."""
+    from zeroetl.server.pgwire.tls import TlsSettings
     from zeroetl.server.sql.limits import SessionLimits
     from zeroetl.service.hub import HubSettings
     from zeroetl.service.service_config import ServiceConfig
@@ -151,6 +155,9 @@ def service_config(settings: Settings, warehouse: Path) -> ServiceConfig:
         api_token=settings.api.token,
         sql_password=settings.sql.password,
         settings=settings,
+        sql_tls=TlsSettings(
+            cert=settings.sql.tls_cert, key=settings.sql.tls_key, require=settings.sql.require_tls
+        ),
     )
 
 

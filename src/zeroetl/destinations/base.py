@@ -1,16 +1,21 @@
-"""What every destination offers the engine: a small protocol, declared capabilities, a registry.
+"""What every destination offers the engine: small role protocols, capabilities, a registry.
 
-Destinations are plug-ins with declared capabilities. The engine looks one up by name with `get(name)`
-and checks `capabilities` instead of the class; a destination registers itself with
-`@register("name")` when its module is imported. `get` imports `zeroetl.destinations.<name>` on
-first use, so built-in destinations need no central list.
+Roles (PeerDB's small connector interfaces): `Writer` (transactions, DDL, apply, checkpoint)
+and `MetadataStore` (table states and their history, activity, key/value, statistics). The
+engine types its destination as `Destination` (both) and never names a class; it consults
+`capabilities` (dlt's capabilities context) where a destination may differ.
+
+A destination registers its class with `@register("scheme")`; `open_url("scheme://...")` picks
+it by the URL's scheme (`duckdb:///path/file.duckdb` today; `chdb://`, `clickhouse://` later) and
+calls the class's `from_url`. `get` imports `zeroetl.destinations.<scheme>` on first use, so
+built-in destinations need no central list. Every destination passes tests/destinations/.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -19,7 +24,6 @@ import pyarrow as pa
 from zeroetl.errors import ConfigError
 from zeroetl.model import (
     ColumnSchema,
-    Kind,
     Position,
     TableId,
     TableSchema,
@@ -30,36 +34,48 @@ from zeroetl.model import (
 
 @dataclass(frozen=True)
 class Capabilities:
-    """Facts about a destination the engine plans around (not preferences)."""
+    """Facts about a destination that the engine plans around (not preferences). Each one is
+    read by engine code (named beside it) and tested both ways in tests/unit/engine/."""
 
     # Data, checkpoint and metadata commit in one transaction: a crash never splits them.
+    # False: the engine needs `idempotent_replay` and replays from an older checkpoint after a
+    # crash (engine/runner.py refuses a destination with neither).
     atomic_checkpoint: bool = True
-    # DDL takes part in the transaction (a rolled-back batch also rolls back its DDL).
+    # Replaying a batch (or a snapshot chunk) already applied changes nothing.
+    idempotent_replay: bool = True
+    # DDL takes part in the transaction (a rolled-back batch also rolls back its DDL). False:
+    # the engine commits what is pending before a schema change and the checkpoint right after
+    # it, so a failure never leaves the DDL done and the data before it undone
+    # (engine/runner.py).
     transactional_ddl: bool = True
-    # Identifiers that differ only in case are distinct tables/columns.
-    case_sensitive_identifiers: bool = False
-    # New columns can be placed (MySQL `FIRST`/`AFTER`), natively or by rewriting the table;
-    # False means they are always appended.
+    # New columns can be placed (FIRST/AFTER), natively or by rewriting the table. False: such
+    # an ADD COLUMN copies the table again instead (engine/ddl_apply.py).
     positional_add_column: bool = False
-    # A table can be renamed into another schema without copying its rows.
-    cheap_cross_schema_rename: bool = False
-    max_decimal_precision: int = 38
-    kinds: frozenset[Kind] = field(default_factory=lambda: frozenset(Kind))
+    # The longest schema, table or column name the destination holds (0: no limit). A table
+    # with a longer name fails with that reason before anything is created (engine/tables.py).
+    max_identifier_length: int = 0
 
 
-@runtime_checkable
-class Destination(Protocol):
-    """The writer side of one target database. All methods run on the engine's writer thread."""
+class Transactions(Protocol):
+    """One explicit transaction at a time; outside one, each call is a transaction of its own."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def begin(self) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class Writer(Transactions, Protocol):
+    """The engine's writer role: DDL, data and the checkpoint, inside its transactions. All
+    methods run on the engine's writer thread."""
 
     capabilities: Capabilities
 
     def close(self) -> None: ...
-    def checkpoint_if_idle(self) -> None: ...
-
-    # transactions
-    def begin(self) -> None: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
+    def checkpoint_if_idle(self) -> None:
+        """The stream is idle and no transaction is open: housekeeping that suits a quiet
+        moment (the runner calls it when the source has nothing new)."""
 
     # schema
     def create_table(self, schema: TableSchema) -> None: ...
@@ -69,20 +85,28 @@ class Destination(Protocol):
     def add_column(
         self, table: TableId, column: ColumnSchema, position: int | None = None
     ) -> None: ...
-    def existing_table(self, table: TableId) -> TableId | None: ...
     def drop_column(self, table: TableId, name: str) -> None: ...
     def rename_column(self, table: TableId, old: str, new: str) -> None: ...
     def record_schema(self, schema: TableSchema) -> None: ...
-    def recorded_schema(self, table: TableId) -> TableSchema | None: ...
     def recorded_schemas(self) -> dict[TableId, TableSchema]: ...
 
     # data
-    def apply_changes(self, schema: TableSchema, changes: pa.Table) -> None: ...
-    def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None: ...
+    def apply_changes(self, schema: TableSchema, changes: pa.Table) -> None:
+        """Apply one table's changes of a sealed batch (model.TableChanges.rows): the last
+        entry per key wins; deleted keys go; replaying the same changes changes nothing."""
 
-    # metadata (in the current transaction)
+    def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None:
+        """A snapshot chunk; `replace=False`: the keys are known to be new (a plain insert)."""
+
+    # checkpoint
     def load_checkpoint(self) -> Position | None: ...
     def save_checkpoint(self, pos: Position) -> None: ...
+
+
+class MetadataStore(Protocol):
+    """Per-table states, their history, activity, a key/value store and table statistics:
+    what the monitoring views read. Writes join the writer's open transaction."""
+
     def load_table_statuses(self) -> dict[TableId, TableStatus]: ...
     def save_table_status(self, status: TableStatus) -> None: ...
     def record_state_change(
@@ -113,6 +137,11 @@ class Destination(Protocol):
     def table_stats(self) -> list[dict[str, Any]]: ...
     def kv_get(self, key: str) -> str | None: ...
     def kv_set(self, key: str, value: str) -> None: ...
+
+
+@runtime_checkable
+class Destination(Writer, MetadataStore, Protocol):
+    """A target database as the engine uses it: both roles, one transaction."""
 
 
 _REGISTRY: dict[str, Callable[..., Destination]] = {}
@@ -146,6 +175,18 @@ def get(name: str) -> Callable[..., Destination]:
         raise ConfigError(
             f"unknown destination {name!r}", hint=f"registered destinations: {known}"
         ) from None
+
+
+def open_url(url: str, integration_id: str, **options: Any) -> Destination:
+    """The destination a URL names, by its scheme (`duckdb:///path`), opened for
+    `integration_id`. `options` go to the class's `from_url` (e.g. a shared DuckDB hub)."""
+    scheme, sep, _rest = url.partition("://")
+    if not sep or not scheme.isidentifier():
+        raise ConfigError(
+            f"not a destination URL: {url!r}", hint="e.g. duckdb:///path/to/target.duckdb"
+        )
+    factory = get(scheme.lower())
+    return factory.from_url(url, integration_id, **options)  # type: ignore[attr-defined,no-any-return]
 
 
 def available() -> list[str]:

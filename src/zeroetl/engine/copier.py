@@ -20,15 +20,12 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
-from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.destinations.base import Destination
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.engine.tables import TableBook
 from zeroetl.errors import TableChanged, TableFailed
 from zeroetl.model import Position, TableId, TableState
-from zeroetl.sources.mysql.binlog import server_binlog_position
-from zeroetl.sources.mysql.connection import SourceParams
-from zeroetl.sources.mysql.discovery import load_schemas
-from zeroetl.sources.mysql.snapshot import SnapshotReader, decode_key, encode_key
+from zeroetl.sources.base import Snapshot, Source
 
 log = logging.getLogger(__name__)
 
@@ -36,37 +33,28 @@ log = logging.getLogger(__name__)
 class Copier:
     def __init__(
         self,
-        params: SourceParams,
-        dest: DuckDBDestination,
+        source: Source,
+        dest: Destination,
         book: TableBook,
         settings: EngineSettings,
         progress: Progress,
     ) -> None:
-        self.params = params
+        self.source = source
         self.dest = dest
         self.book = book
         self.settings = settings
         self.progress = progress
-        self._reader: SnapshotReader | None = None
-        self._conn = None
+        self._reader: Snapshot | None = None
         self._zero_dates = 0  # of the chunk `chunks()` handed out last
 
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
-    def _source(self):  # type: ignore[no-untyped-def]
-        if self._conn is None:
-            self._conn = self.params.connect()
-        return self._conn
-
-    def reader(self) -> SnapshotReader:
+    def reader(self) -> Snapshot:
         if self._reader is None:
-            self._reader = SnapshotReader(self.params, chunk_rows=self.settings.chunk_rows)
+            self._reader = self.source.snapshot(self.settings.chunk_rows)
         return self._reader
 
     def pending(self) -> list[TableId]:
@@ -99,7 +87,7 @@ class Copier:
         """Recreate `table` empty with its current source schema. Call inside a transaction.
 
         Returns False when the table cannot be copied (gone, no key, unsupported type)."""
-        schema = load_schemas(self._source(), [table]).get(table)
+        schema = self.source.load_schemas([table]).get(table)
         if schema is None:
             self.book.drop(table, "table no longer exists on the source", checkpoint)
             return False
@@ -113,7 +101,7 @@ class Copier:
 
     def _changed(self, table: TableId) -> bool:
         """Whether the source table is gone or no longer has the shape being copied."""
-        now = load_schemas(self._source(), [table]).get(table)
+        now = self.source.load_schemas([table]).get(table)
         recorded = self.book.schemas.get(table)
         return now is None or recorded is None or not now.same_shape(recorded)
 
@@ -123,15 +111,11 @@ class Copier:
         """Chunks of `table` after its saved cursor, each with the position it is consistent at."""
         st = self.book.status[table]
         schema = self.book.schemas[table]
-        after = decode_key(st.snapshot_cursor, schema) if st.snapshot_cursor else None
-        reader = self.reader()
-        seen = reader.zero_dates
-        for rows, last_key in reader.read_chunks(schema, after, prefetch=prefetch):
-            hw = session_hw or server_binlog_position(self._source())
-            st.snapshot_cursor = encode_key(last_key)
-            # Zero dates of this chunk (the reader converts a chunk before handing it over).
-            self._zero_dates, seen = reader.zero_dates - seen, reader.zero_dates
-            yield rows, hw
+        chunks = self.reader().chunks(schema, st.snapshot_cursor, at=session_hw, prefetch=prefetch)
+        for chunk in chunks:
+            st.snapshot_cursor = chunk.cursor
+            self._zero_dates = chunk.zero_dates
+            yield chunk.rows, chunk.position
 
     def write_chunk(
         self, table: TableId, rows: pa.Table, hw: Position, fresh: bool = False

@@ -33,16 +33,20 @@ of tables already waiting for a copy) is raised.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from zeroetl import model as d
+from zeroetl.engine.context import EngineContext
 from zeroetl.engine.tables import TableBook
 from zeroetl.errors import ZeroEtlError
-from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
-from zeroetl.sources.mysql import ddl as d
-from zeroetl.sources.mysql.stream import DdlItem, RowsItem
-
-if TYPE_CHECKING:
-    from zeroetl.engine.runner import Replicator
+from zeroetl.model import (
+    ColumnSchema,
+    Position,
+    SchemaChange,
+    TableId,
+    TableSchema,
+    TableState,
+    TableStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ class ReplayFromCheckpoint(ZeroEtlError):
 
 
 class DdlApplier:
-    def __init__(self, runner: Replicator) -> None:
+    def __init__(self, runner: EngineContext) -> None:
         self.r = runner
         # Tables whose DDL failed, resynced rather than changed in place until the replay
         # passes the position of the failure (see the module docstring).
@@ -72,22 +76,16 @@ class DdlApplier:
         return f"in the transaction after binlog position {self.r.position}"
 
     # -- entry points -----------------------------------------------------------------------------
-    def apply(self, item: DdlItem) -> None:
-        """Apply one DDL statement inside the open warehouse transaction."""
+    def apply(self, item: SchemaChange) -> None:
+        """Apply one schema change inside the open warehouse transaction."""
         pos = self.r.position
         if self.poisoned_until is not None and pos is not None and pos > self.poisoned_until:
             self.poisoned.clear()
             self.poisoned_until = None
-        try:
-            actions = d.classify(item.sql, item.schema)
-        except Exception:  # a classifier bug must neither stop the stream nor lose the change
-            log.exception("cannot classify the DDL %s: %r", self._where(), item.sql[:300])
-            self._unreadable(item, d.tables_named(item.sql, item.schema), "could not be classified")
-            return
-        for action in actions:
+        for action in item.actions:
             try:
                 if isinstance(action, d.Unknown):
-                    self._unreadable(item, action.tables, "could not be read")
+                    self._unreadable(item, action)
                 else:
                     self._apply_one(action)
             except ReplayFromCheckpoint:
@@ -95,10 +93,9 @@ class DdlApplier:
             except Exception as exc:
                 self._recover(action, item, exc)
 
-    def reconcile(self, item: RowsItem, recorded: TableSchema | None, st: TableStatus) -> bool:
-        """A row event whose TABLE_MAP differs from the warehouse table: True if it may be
-        applied now, False to skip it (the table then waits for a resync if needed)."""
-        table = item.table
+    def reconcile(self, table: TableId, recorded: TableSchema | None) -> bool:
+        """Rows read with a schema that differs from the warehouse table: True if they may be
+        applied now, False to skip them (the table then waits for a resync if needed)."""
         pos = self.r.position
         assert pos is not None
         if recorded is None or self.book.in_replay_window(table, pos):
@@ -107,10 +104,10 @@ class DdlApplier:
             return False
         # Every schema change arrives as DDL first; a shape the warehouse table does not have
         # means one was missed or read wrong: copy the table again rather than guess.
-        self.r._ensure_txn()
-        self.r.batch.drop_table(table)
+        self.r.ensure_txn()
+        self.r.discard(table)
         self.book.require_resync(table, "source schema differs from the replicated table", pos)
-        self.r._touch()
+        self.r.touch()
         return False
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -122,32 +119,32 @@ class DdlApplier:
         return self._live(table) is not None or self.r.wanted(table)
 
     def _resync(self, table: TableId, reason: str) -> None:
-        self.r.batch.drop_table(table)
+        self.r.discard(table)
         self.book.require_resync(table, reason, self.r.position)
 
     def _drop(self, table: TableId, reason: str) -> None:
-        self.r.batch.drop_table(table)
+        self.r.discard(table)
         self.book.drop(table, reason, self.r.position)
 
-    def _unreadable(self, item: DdlItem, named: tuple[TableId, ...], what: str) -> None:
-        """A statement we cannot read: resync the tables it names, or failing that every
-        replicated table of the databases it names. Never skipped silently."""
-        tables = [t for t in named if self._concerns(t)]
-        if not named:
-            schemas = d.schemas_named(item.sql, item.schema)
-            tables = [s.id for s in self.book.tracked() if s.id.schema in schemas]
-        reason = f"DDL {what}: {item.sql[:120]}"
+    def _unreadable(self, item: SchemaChange, action: d.Unknown) -> None:
+        """A statement the source could not read: resync the tables it names, or failing that
+        every replicated table of the databases it names. Never skipped silently."""
+        tables = [t for t in action.tables if self._concerns(t)]
+        if not action.tables:
+            tables = [s.id for s in self.book.tracked() if s.id.schema in action.schemas]
+        what = action.what
+        reason = f"DDL {what}: {item.statement[:120]}"
         log.warning(
             "DDL %s %s: %r; resyncing %s",
             what,
             self._where(),
-            item.sql[:300],
+            item.statement[:300],
             ", ".join(map(str, tables)) or "no replicated table",
         )
         for table in tables:
             self._resync(table, reason)
 
-    def _recover(self, action: d.DdlAction, item: DdlItem, exc: Exception) -> None:
+    def _recover(self, action: d.DdlAction, item: SchemaChange, exc: Exception) -> None:
         """Applying `action` failed: roll back, resync the tables it names, replay."""
         r = self.r
         failed_at = r.position
@@ -155,13 +152,12 @@ class DdlApplier:
         log.warning(
             "applying the DDL %s failed: %r: %s; resyncing %s",
             self._where(),
-            item.sql[:300],
+            item.statement[:300],
             exc,
             ", ".join(map(str, tables)),
         )
-        r.dest.rollback()
-        r._txn_open = False
-        book = r.book = r.copier.book = TableBook(r.dest, r.progress)
+        r.rollback_open()
+        book = r.reload_book()
         fresh = [
             t
             for t in tables
@@ -175,7 +171,7 @@ class DdlApplier:
             self.poisoned_until is None or failed_at > self.poisoned_until
         ):
             self.poisoned_until = failed_at
-        reason = f"DDL could not be applied ({str(exc)[:160]}): {item.sql[:100]}"
+        reason = f"DDL could not be applied ({str(exc)[:160]}): {item.statement[:100]}"
         r.dest.begin()
         try:
             for table in fresh:
@@ -313,7 +309,7 @@ class DdlApplier:
         ops = [
             op
             for op in a.ops
-            if not (isinstance(op, d.Other) and not op.changes_rows and not op.changes_shape)
+            if not (isinstance(op, d.OtherAlter) and not op.changes_rows and not op.changes_shape)
         ]
         if not ops:
             return None
@@ -352,7 +348,7 @@ class DdlApplier:
                 key = [op.new if k == old.name else k for k in key]
             elif isinstance(op, d.ModifyColumn):
                 return f"column {op.name!r} modified"
-            elif isinstance(op, d.Other):
+            elif isinstance(op, d.OtherAlter):
                 what = "rows" if op.changes_rows else "key or column types"
                 return f"{what} changed by ALTER TABLE ... {op.text[:60]}"
         for op in ops:
@@ -375,10 +371,13 @@ class DdlApplier:
                 at = j + 1
             else:
                 at = len(cols)
+            if at != len(cols) and not self.r.dest.capabilities.positional_add_column:
+                return f"column {op.name!r} added at a position the destination cannot place"
             col = ColumnSchema(op.name, op.column.type, True, op.column.source_type)
             steps.append(("add", col, at))
             cols.insert(at, col)
-        return steps, TableSchema(a.table, tuple(cols), tuple(key))
+        after = TableSchema(a.table, tuple(cols), tuple(key))
+        return self.book.name_too_long(after) or (steps, after)
 
     def _alter_in_place(self, table: TableId, steps: list[Step], after: TableSchema) -> None:
         dest = self.r.dest

@@ -1,4 +1,4 @@
-"""Binlog faults while streaming: what the runner does with a `FaultItem`.
+"""Source faults while streaming: what the engine does with a `SourceFault`.
 
 The tables a fault touches can no longer be trusted: they go to ResyncRequired inside the open
 warehouse transaction, their copy waits until the source writes rows again, and lag counts from
@@ -13,22 +13,20 @@ from typing import TYPE_CHECKING
 
 from zeroetl.engine.health import SourceHealth
 from zeroetl.model import TableId, TableState
-from zeroetl.sources.mysql.faults import FaultItem
-from zeroetl.sources.mysql.prereq import check_source
+from zeroetl.sources.base import SourceFault
 
 if TYPE_CHECKING:
-    from zeroetl.engine.runner import Replicator
+    from zeroetl.engine.context import EngineContext
 
 _GONE = (TableState.FAILED, TableState.DELETED)  # states a fault leaves alone
 _WATCH_EVERY_S = 0.2
 
 
 class FaultApplier:
-    def __init__(self, runner: Replicator) -> None:
+    def __init__(self, runner: EngineContext) -> None:
         self.r = runner
-        params = runner.params
         self.health = SourceHealth(
-            lambda: check_source(params),
+            runner.source.check,
             interval_s=runner.settings.prereq_check_s,
             quiet_s=runner.settings.fault_quiet_s,
         )
@@ -41,10 +39,10 @@ class FaultApplier:
     def stop(self) -> None:
         self.health.stop()
 
-    def apply(self, item: FaultItem) -> None:
+    def apply(self, item: SourceFault) -> None:
         """Send the tables of `item` to ResyncRequired (inside the open transaction)."""
         r = self.r
-        r._ensure_txn()
+        r.ensure_txn()
         if item.tables is None:
             targets = [s.id for s in r.book.tracked() if s.state is not TableState.FAILED]
         else:
@@ -57,9 +55,9 @@ class FaultApplier:
         # implies (the prerequisite re-check may already have raised attention on its own).
         self.health.record(item, targets)
         for table in targets:
-            r.batch.drop_table(table)  # what was gathered of it is moot: it is re-copied
+            r.discard(table)  # what was gathered of it is moot: it is re-copied
             r.book.require_resync(table, item.reason, r.position)
-        r._touch()
+        r.touch()
 
     def watch(self) -> None:
         """Between items: let faults clear once the source is fixed; report what changed."""

@@ -27,8 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from zeroetl.model import TableId
-from zeroetl.sources.mysql.faults import FaultItem, FaultKind
-from zeroetl.sources.mysql.prereq import Check, CheckReport
+from zeroetl.sources.base import Check, CheckReport, FaultKind, SourceFault
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class SourceHealth:
             self._checked_at = started
 
     # -- faults ----------------------------------------------------------------------------
-    def record(self, item: FaultItem, tables: Iterable[TableId]) -> None:
+    def record(self, item: SourceFault, tables: Iterable[TableId]) -> None:
         """A fault seen in the stream; `tables` are the tracked tables it makes stale."""
         now = self._clock()
         with self._lock:

@@ -1,31 +1,26 @@
-"""The snapshot phase of the Replicator: the first copy, its resumption after a restart, and
-keeping the set of replicated tables in line with the data filter.
+"""The snapshot phase: the first copy, its resumption after a restart, and keeping the set of
+replicated tables in line with the data filter.
 
-Functions of the Replicator's state, so that `runner.py` keeps the streaming loop and this
-file the copy orchestration;
-`copier.py` holds the chunk-level mechanics and the correctness argument.
+Functions of the engine's shared state (context.py), so that `runner.py` keeps the streaming
+loop and this file the copy orchestration; `copier.py` holds the chunk-level mechanics and the
+correctness argument.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from zeroetl.engine.context import EngineContext
 from zeroetl.errors import TransientError
 from zeroetl.model import TableState
-from zeroetl.sources.mysql.binlog import server_binlog_position
-from zeroetl.sources.mysql.discovery import list_tables, load_schemas
-
-if TYPE_CHECKING:
-    from zeroetl.engine.runner import Replicator
 
 log = logging.getLogger("zeroetl.engine.runner")
 
 CHECKPOINT_TYPE_SNAPSHOT = "snapshot"
 
 
-def snapshot_with_retries(rep: Replicator) -> None:
+def snapshot_with_retries(rep: EngineContext) -> None:
     backoff = 0.5
     while not rep.stop_event.is_set():
         rep.phase = "snapshot"
@@ -38,23 +33,23 @@ def snapshot_with_retries(rep: Replicator) -> None:
             rep.last_error = ""
             return
         except TransientError as exc:
-            backoff = rep._wait_after(exc, backoff)
+            backoff = rep.wait_after(exc, backoff)
 
 
-def first_snapshot(rep: Replicator) -> None:
-    conn = rep.params.connect()
+def first_snapshot(rep: EngineContext) -> None:
+    source = rep.source
     try:
-        before = server_binlog_position(conn)
+        before = source.position()
         reader = rep.copier.reader()
         snap = reader.begin_consistent()
         start = snap or before
         # Tables are listed after the start position is fixed: a table created or renamed
         # before it is in the list, and every later DDL is in the stream from it.
-        tables = [t for t in list_tables(conn) if rep.wanted(t)]
-        schemas = load_schemas(conn, tables)
-        session_hw = snap or server_binlog_position(conn)
+        tables = [t for t in source.list_tables() if rep.wanted(t)]
+        schemas = source.load_schemas(tables)
+        session_hw = snap or source.position()
     finally:
-        conn.close()
+        source.close()
     log.info("first snapshot of %d tables, consistent at %s", len(schemas), start)
     rep.dest.begin()
     rep.dest.save_checkpoint(start)
@@ -78,7 +73,7 @@ def first_snapshot(rep: Replicator) -> None:
     finish_snapshot_commit(rep, CHECKPOINT_TYPE_SNAPSHOT)
 
 
-def resume_snapshot(rep: Replicator) -> None:
+def resume_snapshot(rep: EngineContext) -> None:
     """After a restart: copy what an interrupted snapshot left, and reconcile the filter."""
     assert rep.committed is not None
     rep.position = rep.committed
@@ -96,13 +91,7 @@ def resume_snapshot(rep: Replicator) -> None:
     log.info("resuming the snapshot of %d tables", len(unfinished))
     reader = rep.copier.reader()
     snap = reader.begin_consistent()
-    hw = snap
-    if hw is None:
-        conn = rep.params.connect()
-        try:
-            hw = server_binlog_position(conn)
-        finally:
-            conn.close()
+    hw = snap or rep.source.position()
     try:
         rep.copier.copy_tables(unfinished, hw, rep.committed, rep.stop_event)
     finally:
@@ -110,7 +99,7 @@ def resume_snapshot(rep: Replicator) -> None:
     finish_snapshot_commit(rep, CHECKPOINT_TYPE_SNAPSHOT)
 
 
-def finish_snapshot_commit(rep: Replicator, kind: str) -> None:
+def finish_snapshot_commit(rep: EngineContext, kind: str) -> None:
     assert rep.committed is not None
     rep.dest.begin()
     rep.book.promote_synced(rep.committed)
@@ -128,7 +117,7 @@ def finish_snapshot_commit(rep: Replicator, kind: str) -> None:
     rep.dest.commit()
 
 
-def reconcile_filter(rep: Replicator, *, restart: bool = False) -> None:
+def reconcile_filter(rep: EngineContext, *, restart: bool = False) -> None:
     """Drop tables the filter now excludes; queue a copy of those it now includes.
 
     On `restart`, a table the warehouse lacks may also have been created or renamed on the
@@ -138,14 +127,13 @@ def reconcile_filter(rep: Replicator, *, restart: bool = False) -> None:
     has been made, or it really needs the copy."""
     for st in list(rep.book.tracked()):
         if not rep.wanted(st.id):
-            rep.batch.drop_table(st.id)
+            rep.discard(st.id)
             rep.book.drop(st.id, "excluded by the data filter", rep.committed)
-    conn = rep.params.connect()
     try:
-        existing = list_tables(conn)
-        listed_at = server_binlog_position(conn) if restart else None
+        existing = rep.source.list_tables()
+        listed_at = rep.source.position() if restart else None
     finally:
-        conn.close()
+        rep.source.close()
     for table in sorted(existing, key=str):
         known = rep.book.get(table)
         if rep.wanted(table) and (known is None or known.state is TableState.DELETED):

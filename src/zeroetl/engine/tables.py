@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.destinations.base import Destination
 from zeroetl.engine.settings import Progress
 from zeroetl.errors import TableFailed
 from zeroetl.model import Position, TableId, TableSchema, TableState, TableStatus
@@ -20,7 +20,7 @@ ZERO_DATES = "zero_dates"  # TableStatus.extra key: zero dates read as NULL sinc
 
 
 class TableBook:
-    def __init__(self, dest: DuckDBDestination, progress: Progress) -> None:
+    def __init__(self, dest: Destination, progress: Progress) -> None:
         self.dest = dest
         self.progress = progress
         self.status: dict[TableId, TableStatus] = dest.load_table_statuses()
@@ -83,6 +83,10 @@ class TableBook:
         """(Re)create the warehouse table empty and begin copying it chunk by chunk.
 
         Returns None (and fails the table) when the destination cannot hold it."""
+        too_long = self.name_too_long(schema)
+        if too_long:
+            self.fail(schema.id, too_long, checkpoint)
+            return None
         try:
             self.dest.create_table(schema)
         except TableFailed as exc:
@@ -94,6 +98,21 @@ class TableBook:
         st.extra.pop(ZERO_DATES, None)  # a new copy: count afresh
         self.dirty.add(schema.id)
         return st
+
+    def name_too_long(self, schema: TableSchema) -> str:
+        """Why the destination cannot hold these names (its `max_identifier_length`), or ""."""
+        limit = self.dest.capabilities.max_identifier_length
+        if not limit:
+            return ""
+        names = [("database", schema.id.schema), ("table", schema.id.table)]
+        names += [("column", c.name) for c in schema.columns]
+        for what, name in names:
+            if len(name) > limit:
+                return (
+                    f"{what} name {name!r} is longer than the destination's limit of "
+                    f"{limit} characters"
+                )
+        return ""
 
     def count_zero_dates(self, table: TableId, n: int) -> None:
         """`n` more zero dates (0000-00-00, or a zero month or day) of `table` became NULL.
@@ -117,6 +136,9 @@ class TableBook:
     def create_synced(self, schema: TableSchema, reason: str, checkpoint: Position | None) -> None:
         """Create the warehouse table empty and Synced at once: the source table is known to
         be empty with this shape at `checkpoint` (CREATE TABLE ... LIKE a Synced table)."""
+        too_long = self.name_too_long(schema)
+        if too_long:
+            raise TableFailed(str(schema.id), too_long)
         self.dest.create_table(schema)
         self.schemas[schema.id] = schema
         st = self.set_state(schema.id, TableState.SYNCED, reason, checkpoint)
@@ -139,6 +161,10 @@ class TableBook:
     def rename(self, old: TableId, new: TableId, checkpoint: Position | None) -> None:
         schema = self.schemas.pop(old)
         new_schema = TableSchema(new, schema.columns, schema.primary_key)
+        too_long = self.name_too_long(new_schema)
+        if too_long:
+            self.schemas[old] = schema
+            raise TableFailed(str(new), too_long)
         self.dest.rename_table(old, new_schema)
         self.schemas[new] = new_schema
         st_old = self.status[old]

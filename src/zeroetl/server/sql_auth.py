@@ -6,12 +6,8 @@ joins them without the wire layer knowing the store: configured users (`admin`) 
 store; an unknown user, a disabled one (PASSWORD DISABLE) and one past VALID UNTIL are all
 unknown to the wire layer, so they fail like a wrong password (28P01).
 
-Two shapes of the wire layer are served. When it finds every user through one call
-(`Authenticator(lookup)` with `lookup(user) -> Credentials(scram, md5) | None`, the shape that
-brings MD5 authentication for Redshift drivers), the store is part of that lookup. Otherwise
-(`Authenticator(mapping)` answering `exchange(user)` with SCRAM only), the store's users get
-their SCRAM exchange from an override of `exchange`. Once the wire layer has one shape only, the
-other branch goes.
+The wire layer finds every user through one call (`Authenticator(lookup)` with
+`lookup(user) -> Credentials(scram, md5) | None`); the store is part of that lookup.
 """
 
 from __future__ import annotations
@@ -32,9 +28,7 @@ def authenticator(
 ) -> wire.Authenticator:
     """`admin` (its configured password, else `<warehouse>/sql.password`), then the store."""
     users = {wire.ADMIN_USER: wire.admin_password(warehouse, configured)}
-    if hasattr(wire, "StaticUsers") and hasattr(wire, "Credentials"):
-        return wire.Authenticator(_lookup(wire.StaticUsers(users), store))  # type: ignore[arg-type]
-    return _WithStore(users, store)
+    return wire.Authenticator(_lookup(wire.StaticUsers(users), store))
 
 
 def _lookup(static: Callable[[str], Any], store: StoreLookup) -> Callable[[str], Any]:
@@ -47,7 +41,7 @@ def _lookup(static: Callable[[str], Any], store: StoreLookup) -> Callable[[str],
             return None
         # a user given only an MD5 hash has no SCRAM verifier: one no password matches
         scram = wire.ScramVerifier.parse(u.scram) if u.scram else _unusable_verifier()
-        return wire.Credentials(scram, u.md5)  # type: ignore[attr-defined]
+        return wire.Credentials(scram, u.md5)
 
     return lookup
 
@@ -56,18 +50,3 @@ def _unusable_verifier() -> wire.ScramVerifier:
     return wire.ScramVerifier(
         secrets.token_bytes(16), wire.ITERATIONS, secrets.token_bytes(32), secrets.token_bytes(32)
     )
-
-
-class _WithStore(wire.Authenticator):
-    """The SCRAM-only wire layer: the store's users get a real exchange, others the decoy."""
-
-    def __init__(self, users: dict[str, str], store: StoreLookup) -> None:
-        super().__init__(users)
-        self._store = store
-
-    def exchange(self, user: str) -> wire.ScramExchange:
-        if user not in self.users:  # configured users (admin) win
-            u = self._store(user)
-            if u is not None and u.scram:
-                return wire.ScramExchange(wire.ScramVerifier.parse(u.scram), known_user=True)
-        return super().exchange(user)

@@ -18,6 +18,7 @@ import duckdb
 
 from zeroetl.errors import ZeroEtlError
 from zeroetl.server.pgwire.server import PgServer
+from zeroetl.server.pgwire.tls import server_tls
 from zeroetl.server.sql.errors import SqlError
 from zeroetl.server.sql.grants import Access
 from zeroetl.server.sql.limits import Admission, SessionLimits, format_timeout
@@ -154,7 +155,16 @@ class SqlEndpoint:
         auth = authenticator(
             service.warehouse, self.credentials, password.reveal() if password else None
         )
-        self.server = PgServer(host, port, auth, self._session)
+        tls_settings = service.config.sql_tls
+        self.tls = server_tls(service.warehouse, tls_settings)
+        self.server = PgServer(
+            host,
+            port,
+            auth,
+            self._session,
+            self.tls.context,
+            require_tls=tls_settings.require,
+        )
         self.port = port
 
     def sessions(self) -> list[SqlSession]:
@@ -200,6 +210,13 @@ class SqlEndpoint:
             format_timeout(lim.statement_timeout_ms),
             format_timeout(lim.max_statement_timeout_ms),
             lim.max_running or "any number of",
+        )
+        log.info(
+            "SQL endpoint TLS: %s certificate %s (SHA-256 %s); connections without TLS %s",
+            "self-signed" if self.tls.self_signed else "configured",
+            self.tls.cert,
+            self.tls.fingerprint,
+            "refused" if self.server.require_tls else "accepted",
         )
         return self.port
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from zeroetl.config import Secret, Settings
 from zeroetl.engine.settings import EngineSettings
+from zeroetl.server.pgwire.tls import TlsSettings
 from zeroetl.server.sql.limits import SessionLimits
 from zeroetl.service.hub import HubSettings
 
@@ -33,3 +34,4 @@ class ServiceConfig:
     api_token: Secret | None = None  # None: <warehouse>/api.token, generated once
     sql_password: Secret | None = None  # admin's; None: <warehouse>/sql.password
     settings: Settings | None = None  # what the service was configured with (GET /v1/config)
+    sql_tls: TlsSettings = field(default_factory=TlsSettings)  # the SQL endpoint's TLS

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from zeroetl.destinations import base as destinations
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.destinations.duckdb.upkeep import Upkeep
 from zeroetl.errors import ConfigError
@@ -35,3 +36,17 @@ def open_integration(
     dest.close()
     dest = DuckDBDestination(path, integration_id=integration_id, upkeep_settings=upkeep)
     return dest, integration_id
+
+
+def open_destination_url(url: str) -> tuple[destinations.Destination, str]:
+    """The destination a URL names (`chdb:///dir`, `clickhouse://user@host:8123/`), and the id
+    of the integration that owns it, kept in the destination itself (made on first use)."""
+    dest = destinations.open_url(url, "pending")
+    try:
+        integration_id = dest.kv_get("integration_id")
+        if integration_id is None:
+            integration_id = str(uuid.uuid4())
+            dest.kv_set("integration_id", integration_id)
+    finally:
+        dest.close()
+    return destinations.open_url(url, integration_id), integration_id

@@ -31,6 +31,7 @@ from zeroetl.errors import TransientError, ZeroEtlError
 from zeroetl.model import IntegrationState, TableId, TableState
 from zeroetl.service.readgate import ReadGate
 from zeroetl.sources.mysql.connection import SourceParams, scrub
+from zeroetl.sources.mysql.source import MySqlSource
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ class Worker:
             while not self._stop.is_set():
                 with self._lock:
                     rep = Replicator(
-                        spec.params,
+                        MySqlSource(spec.params),
                         dest,
                         integration_id=spec.integration_id,
                         data_filter=self.filter,

@@ -28,23 +28,22 @@ import duckdb
 import pyarrow as pa
 
 from zeroetl.destinations.base import Capabilities, register
-from zeroetl.errors import DestinationError, DestinationUnavailable
+from zeroetl.errors import ConfigError, DestinationError, DestinationUnavailable
 from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
 from zeroetl.monitoring import tables as monitoring
 
 from . import apply, ddl, faults, meta, upkeep
-from .types import MAX_DECIMAL_PRECISION, ident, literal, qualified
+from .types import ident, literal, qualified
 from .upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
 CAPABILITIES = Capabilities(
-    atomic_checkpoint=True,
-    transactional_ddl=True,
-    case_sensitive_identifiers=False,
+    atomic_checkpoint=True,  # data, _zeroetl metadata and checkpoint: one DuckDB transaction
+    idempotent_replay=True,  # apply.py: delete the touched keys, insert the last images
+    transactional_ddl=True,  # DuckDB's DDL is transactional
     positional_add_column=True,  # by rewriting the table in place (ddl.add_column_sql)
-    cheap_cross_schema_rename=False,
-    max_decimal_precision=MAX_DECIMAL_PRECISION,
+    max_identifier_length=0,  # DuckDB has no practical limit
 )
 
 
@@ -146,6 +145,17 @@ class DuckDBDestination:
                     self._hub.execute(f"DETACH DATABASE IF EXISTS {ident(self._alias)}")
                 self._con = self._open()
         self._reopen_needed = False
+
+    @classmethod
+    def from_url(cls, url: str, integration_id: str, **options: Any) -> DuckDBDestination:
+        """`duckdb:///abs/path/file.duckdb` (or `duckdb://relative/path.duckdb`)."""
+        _scheme, _sep, rest = url.partition("://")
+        path = rest[1:] if rest.startswith("//") else rest
+        if not path or "?" in path or "#" in path:
+            raise ConfigError(
+                f"not a DuckDB destination URL: {url!r}", hint="duckdb:///path/to/target.duckdb"
+            )
+        return cls(Path(path), integration_id, **options)
 
     # --- connection -------------------------------------------------------------------------
 

@@ -1,13 +1,24 @@
-"""Password authentication for the SQL endpoint: SCRAM-SHA-256 (RFC 5802 / RFC 7677), server side.
+"""Password authentication for the SQL endpoint: SCRAM-SHA-256 (RFC 5802 / RFC 7677) and MD5.
 
-Passwords never travel or get stored in clear on the wire side: at start-up each configured
-password is turned into a SCRAM verifier (salt, iterations, StoredKey, ServerKey), the same thing
-PostgreSQL keeps in pg_authid. Configured values may already be verifiers in PostgreSQL's text
-form (`SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`), so a config file need not hold the
-password itself.
+Passwords never travel or get stored in clear on the wire side: each password is turned into
+verifiers, the same things PostgreSQL keeps in pg_authid: a SCRAM verifier (salt, iterations,
+StoredKey, ServerKey) and PostgreSQL's MD5 verifier (`md5` + md5(password + user)). Configured
+values may already be SCRAM verifiers in PostgreSQL's text form
+(`SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`), so a config file need not hold the
+password itself (such a user can then only log in with SCRAM).
 
-The `admin` user's password comes from ZEROETL_SQL_PASSWORD, else from `<warehouse>/sql.password`
-(created 0600 with a random password on first start).
+Which method a client is asked for: SCRAM-SHA-256 (the strongest PostgreSQL has) unless the
+client is one of Amazon's Redshift drivers, which cannot do PostgreSQL's SCRAM (redshift_connector
+2.2 keeps the empty item after the mechanism list's last NUL and its SCRAM library then refuses
+the list) and which real Redshift asks for MD5. They are told apart by the start-up parameters
+only Redshift drivers send (`client_protocol_version`, `driver_version`). A cleartext password
+(auth code 3) is never asked for.
+
+Every credential is found through one call, `CredentialLookup(user) -> Credentials | None`:
+today a fixed set (`StaticUsers`: `admin`, whose password comes from ZEROETL_SQL_PASSWORD, else
+from `<warehouse>/sql.password`, created 0600 with a random password on first start); a user
+store plugs in the same way. An unknown user goes through the same exchange against made-up
+verifiers and fails with the same message as a wrong password (28P01): no user enumeration.
 """
 
 from __future__ import annotations
@@ -15,13 +26,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from zeroetl.errors import ConfigError
+
+log = logging.getLogger("zeroetl.pgwire")
 
 MECHANISM = "SCRAM-SHA-256"
 ITERATIONS = 4096  # PostgreSQL's default scram_iterations
@@ -163,35 +177,110 @@ class ScramExchange:
         return b"v=" + base64.b64encode(server_sig)
 
 
-class Authenticator:
-    """Users allowed on the SQL endpoint, each with a SCRAM verifier."""
+def md5_verifier(user: str, password: str) -> str:
+    """PostgreSQL's stored MD5 form: 'md5' + hex md5(password + user name)."""
+    return "md5" + hashlib.md5((password + user).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the endpoint keeps of one user's password: verifiers only, never the password."""
+
+    scram: ScramVerifier
+    md5: str | None = None  # None: the user was configured by a SCRAM verifier alone
+
+    @classmethod
+    def from_password(cls, user: str, password: str) -> Credentials:
+        if not password:
+            raise ConfigError(f"SQL endpoint user {user!r} has an empty password")
+        return cls(ScramVerifier.from_password(password), md5_verifier(user, password))
+
+    @classmethod
+    def from_secret(cls, user: str, secret: str) -> Credentials:
+        """A password, or a SCRAM verifier in PostgreSQL's text form."""
+        if secret.startswith(MECHANISM + "$"):
+            return cls(ScramVerifier.parse(secret))
+        return cls.from_password(user, secret)
+
+
+CredentialLookup = Callable[[str], "Credentials | None"]
+
+
+class StaticUsers:
+    """A fixed set of users (name -> password or SCRAM verifier text), made into verifiers once."""
 
     def __init__(self, users: Mapping[str, str]) -> None:
-        """users: name -> password, or name -> PostgreSQL SCRAM verifier text."""
-        self._verifiers: dict[str, ScramVerifier] = {}
-        for name, secret in users.items():
-            if not secret:
-                raise ConfigError(f"SQL endpoint user {name!r} has an empty password")
-            self._verifiers[name] = (
-                ScramVerifier.parse(secret)
-                if secret.startswith(MECHANISM + "$")
-                else ScramVerifier.from_password(secret)
-            )
+        self._creds = {name: Credentials.from_secret(name, s) for name, s in users.items()}
+        for name, creds in self._creds.items():
+            if creds.md5 is None:
+                log.warning(
+                    "SQL endpoint user %s is configured by a SCRAM verifier only: Redshift drivers"
+                    " (which log in with MD5) cannot log in as %s",
+                    name,
+                    name,
+                )
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._creds)
+
+    def __call__(self, user: str) -> Credentials | None:
+        return self._creds.get(user)
+
+
+class Md5Exchange:
+    """PostgreSQL's MD5 challenge: the client answers 'md5' + md5(md5(password + user) + salt)."""
+
+    def __init__(self, verifier: str | None) -> None:
+        self.salt = secrets.token_bytes(4)
+        self._verifier = verifier  # None: unknown user (or no MD5 verifier): always fails
+
+    def check(self, answer: bytes) -> None:
+        # The decoy keeps the work (and the time) the same for unknown users.
+        stored = self._verifier or "md5" + secrets.token_hex(16)
+        expected = "md5" + hashlib.md5(stored[3:].encode() + self.salt).hexdigest()
+        ok = hmac.compare_digest(expected.encode(), answer.rstrip(b"\x00"))
+        if not (ok and self._verifier is not None):
+            raise AuthFailed("password authentication failed")
+
+
+# Start-up parameters that only Amazon's Redshift drivers send (redshift_connector sends both;
+# Amazon's JDBC and ODBC drivers are not available here to check): they get MD5, as on Redshift.
+REDSHIFT_DRIVER_PARAMS = ("client_protocol_version", "driver_version")
+
+
+def wants_md5(params: Mapping[str, str]) -> bool:
+    """Whether a client (by its start-up parameters) must be asked for MD5 rather than SCRAM."""
+    return any(k in params for k in REDSHIFT_DRIVER_PARAMS)
+
+
+class Authenticator:
+    """Finds credentials through one lookup and runs the exchange the client can do."""
+
+    def __init__(self, users: Mapping[str, str] | CredentialLookup) -> None:
+        """users: a lookup `user -> Credentials | None`, or a mapping name -> password (or
+        PostgreSQL SCRAM verifier text) for a fixed set of users."""
+        self.lookup: CredentialLookup = StaticUsers(users) if isinstance(users, Mapping) else users
         # Unknown users get a full exchange against a made-up verifier, so timing and messages
         # do not reveal which user names exist.
         self._decoy_key = secrets.token_bytes(32)
 
     @property
     def users(self) -> list[str]:
-        return sorted(self._verifiers)
+        """Names of a fixed set of users (empty for another lookup: it is not enumerable)."""
+        return self.lookup.names if isinstance(self.lookup, StaticUsers) else []
 
     def exchange(self, user: str) -> ScramExchange:
-        v = self._verifiers.get(user)
-        if v is not None:
-            return ScramExchange(v, known_user=True)
+        creds = self.lookup(user)
+        if creds is not None:
+            return ScramExchange(creds.scram, known_user=True)
         salt = _hmac(self._decoy_key, user.encode())[:16]
         decoy = ScramVerifier(salt, ITERATIONS, secrets.token_bytes(32), secrets.token_bytes(32))
         return ScramExchange(decoy, known_user=False)
+
+    def md5_exchange(self, user: str) -> Md5Exchange:
+        creds = self.lookup(user)
+        return Md5Exchange(creds.md5 if creds is not None else None)
 
     @classmethod
     def for_warehouse(

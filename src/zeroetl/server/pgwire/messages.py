@@ -196,6 +196,10 @@ def auth_ok() -> bytes:
     return message(b"R", _I32.pack(0))
 
 
+def auth_md5(salt: bytes) -> bytes:
+    return message(b"R", _I32.pack(5) + salt)
+
+
 def auth_sasl(mechanisms: Iterable[str]) -> bytes:
     return message(b"R", _I32.pack(10) + b"".join(cstr(m) for m in mechanisms) + b"\x00")
 
@@ -241,6 +245,16 @@ def command_complete(tag: str) -> bytes:
     return message(b"C", cstr(tag))
 
 
+def copy_out_response(ncols: int) -> bytes:
+    """CopyOutResponse: text format overall and for every column."""
+    return message(b"H", b"\x00" + _I16.pack(ncols) + _I16.pack(0) * ncols)
+
+
+def copy_data(lines: Iterable[bytes]) -> bytes:
+    return b"".join(message(b"d", line) for line in lines)
+
+
+COPY_DONE = message(b"c")
 NO_DATA = message(b"n")
 PARSE_COMPLETE = message(b"1")
 BIND_COMPLETE = message(b"2")

@@ -125,3 +125,31 @@ def decode_param(value: bytes | None, oid: int, fmt: int) -> object:
     except (ValueError, struct.error, OverflowError, UnicodeDecodeError) as exc:
         kind = "binary" if fmt == 1 else "text"
         raise ParamError(f"invalid {kind} value for parameter of type OID {oid}: {exc}") from exc
+
+
+_PROBES: dict[int, object] = {
+    16: True,
+    17: b"x",
+    20: 2**40,  # BIGINT: a smaller sample would describe INTEGER and big values would not fit
+    21: 1,
+    23: 1,
+    26: 1,
+    700: 1.5,
+    701: 1.5,
+    25: "x",
+    1043: "x",
+    1042: "x",
+    19: "x",
+    1082: dt.date(2000, 1, 1),
+    1083: dt.time(1, 2, 3),
+    1114: dt.datetime(2000, 1, 1),
+    1184: dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+    2950: uuid.UUID(int=1),
+}
+
+
+def probe_value(oid: int) -> object:
+    """A sample value of a parameter type the client declared at Parse, for describing the
+    statement; None (type left open) for unknown, numeric (its precision follows the value)
+    and the rest."""
+    return _PROBES.get(oid)

@@ -15,7 +15,18 @@ from typing import Any
 
 import pyarrow as pa
 
+from zeroetl.server.pgwire.copyout import CopyOut
 from zeroetl.server.pgwire.types import ColumnCodec, codec_for
+
+
+class ConformError(Exception):
+    """A value does not fit the result type the statement was described with."""
+
+    sqlstate = "22003"
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 class RowSource:
@@ -23,11 +34,42 @@ class RowSource:
 
     def __init__(self, columns: Sequence[Any], batches: Iterator[pa.RecordBatch]) -> None:
         self.columns = list(columns)
-        self.codecs: list[ColumnCodec] = [codec_for(c.type) for c in self.columns]
+        self.codecs: list[ColumnCodec] = [
+            codec_for(c.type, getattr(c, "pg_type", "")) for c in self.columns
+        ]
         self._batches = iter(batches)
         self._pending: pa.RecordBatch | None = None
+        self._casts: list[pa.DataType | None] = [None] * len(self.columns)
         self.exhausted = False
         self.position = 0  # rows handed out so far
+
+    def conform(self, described: Sequence[Any]) -> None:
+        """Hand rows out as the statement's Describe promised them: PostgreSQL's Execute never
+        differs from it, and clients (redshift_connector) decode by that description. DuckDB's
+        result type can follow a parameter's value (`select $1` is NULL when described, INTEGER
+        for 1, BIGINT for 2**40), so such a column is cast to the described type."""
+        if len(described) != len(self.columns):
+            return
+        for i, (want, have) in enumerate(zip(described, self.columns, strict=True)):
+            target = pa.string() if pa.types.is_null(want.type) else want.type
+            if not target.equals(have.type):
+                self._casts[i] = target
+                self.codecs[i] = codec_for(target, getattr(want, "pg_type", ""))
+
+    def _cast(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if not any(self._casts):
+            return batch
+        arrays = []
+        for i, target in enumerate(self._casts):
+            col = batch.column(i)
+            try:
+                arrays.append(col if target is None else col.cast(target))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ConformError(
+                    f"result column {self.columns[i].name} does not fit the type it was described"
+                    f" with ({target}): {exc}"
+                ) from None
+        return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
     def next_slice(self, limit: int) -> pa.RecordBatch | None:
         """Up to `limit` rows (> 0), or None once every row has been handed out."""
@@ -47,7 +89,7 @@ class RowSource:
         else:
             out, self._pending = batch.slice(0, limit), batch.slice(limit)
         self.position += out.num_rows
-        return out
+        return self._cast(out)
 
     def close(self) -> None:
         closer = getattr(self._batches, "close", None)
@@ -87,6 +129,7 @@ class Outcome:
     tag: str
     source: RowSource | LimitedSource | None = None
     parameter_status: dict[str, str] = field(default_factory=dict)
+    copy: CopyOut | None = None  # COPY ... TO STDOUT: rows go out as CopyData
 
     @property
     def columns(self) -> list[Any] | None:
@@ -102,6 +145,7 @@ class Portal:
     outcome: Outcome | None = None  # set when first described or executed
     holdable: bool = False  # a WITH HOLD cursor survives its transaction
     is_cursor: bool = False
+    described: list[Any] | None = None  # the columns its statement's Describe reported
     rows_sent: int = 0
     done: bool = False
 

@@ -21,14 +21,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from zeroetl.server.pgwire import messages as m
-from zeroetl.server.pgwire.auth import MECHANISM, Authenticator, AuthFailed
+from zeroetl.server.pgwire.auth import MECHANISM, Authenticator, AuthFailed, wants_md5
 from zeroetl.server.pgwire.session import Session, as_wire_error
 
 log = logging.getLogger("zeroetl.pgwire")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5439
-SERVER_VERSION = "15.0 (zeroetl)"  # psql picks its catalog queries from this: keep it 15.x
+# A plain PostgreSQL 15 version. psql, libpq (psycopg 2/3, psqlODBC) and pgJDBC read the major
+# version from it and pick their catalog queries accordingly (Redshift's own `8.0.2` would send
+# psql to pre-9 catalogs it refuses to use); redshift_connector parses it with
+# `packaging.version`, which refuses any suffix such as `15.0 (zeroetl)`. Kept equal to
+# zeroetl.server.sql.catalog.SERVER_VERSION (what `SHOW server_version` and version() say).
+SERVER_VERSION = "15.0"
 AUTH_TIMEOUT_S = 60.0
 
 SessionFactory = Callable[[str, str], Any]  # (database, user) -> SqlSession-like object
@@ -237,8 +242,12 @@ class PgServer:
             entry[1].request_cancel()
 
     async def _authenticate(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, user: str
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, params: dict[str, str]
     ) -> None:
+        user = params["user"]
+        if wants_md5(params):
+            await self._authenticate_md5(reader, writer, user)
+            return
         exchange = self.auth.exchange(user)
         writer.write(m.auth_sasl([MECHANISM]))
         await writer.drain()
@@ -257,6 +266,19 @@ class PgServer:
         writer.write(m.auth_sasl_final(exchange.final(payload)))
         writer.write(m.auth_ok())
 
+    async def _authenticate_md5(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, user: str
+    ) -> None:
+        """Redshift drivers: MD5 challenge and response (auth.py says why)."""
+        exchange = self.auth.md5_exchange(user)
+        writer.write(m.auth_md5(exchange.salt))
+        await writer.drain()
+        kind, payload = await m.read_message(reader, m.MAX_AUTH_MESSAGE_LEN)
+        if kind != b"p":
+            raise AuthFailed("expected PasswordMessage", "08P01")
+        exchange.check(payload)
+        writer.write(m.auth_ok())
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         params = await asyncio.wait_for(self._startup(reader, writer), AUTH_TIMEOUT_S)
         if params is None:
@@ -268,7 +290,7 @@ class PgServer:
             writer.write(_fatal("28000", "no user name given in the startup packet"))
             return
         try:
-            await asyncio.wait_for(self._authenticate(reader, writer, user), AUTH_TIMEOUT_S)
+            await asyncio.wait_for(self._authenticate(reader, writer, params), AUTH_TIMEOUT_S)
         except AuthFailed as exc:
             msg = (
                 f'password authentication failed for user "{user}"'

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from zeroetl.server.pgwire import copyout
 from zeroetl.server.pgwire import messages as m
 from zeroetl.server.pgwire.inbox import Inbox
-from zeroetl.server.pgwire.params import ParamError, decode_param
+from zeroetl.server.pgwire.params import ParamError, decode_param, probe_value
 from zeroetl.server.pgwire.portals import (
     CloseCursor,
     Declare,
@@ -159,7 +160,7 @@ class Session:
         if kind == b"Q":
             await self.simple_query(m.Buffer(payload).cstr())
         elif kind == b"P":
-            self.parse(m.parse_parse(payload))
+            await self.parse(m.parse_parse(payload))
         elif kind == b"B":
             self.bind(m.parse_bind(payload))
         elif kind == b"D":
@@ -239,6 +240,12 @@ class Session:
                 if p is not None:
                     p.close()
             return Outcome("CLOSE CURSOR")
+        copy = copyout.parse_copy_to_stdout(sql)
+        if copy is not None:  # the query alone goes through the SQL layer (and its guard)
+            res = self.sql.execute(copy.query, list(params) or None)
+            if res.columns is None:
+                raise WireError("42601", "COPY (query) TO STDOUT needs a query that returns rows")
+            return Outcome("COPY", RowSource(res.columns, res.batches), copy=copy)
         res = self.sql.execute(sql, list(params) or None)
         source = None if res.columns is None else RowSource(res.columns, res.batches)
         status = dict(getattr(res, "parameter_status", None) or {})
@@ -253,12 +260,16 @@ class Session:
         finally:
             self.busy = False
 
-    def _encode_slice(self, source: Any, formats: Sequence[int], limit: int) -> tuple[bytes, int]:
-        """Worker thread: the next slice of rows as DataRow messages."""
+    def _encode_slice(
+        self, source: Any, formats: Sequence[int], limit: int, copy: copyout.CopyOut | None = None
+    ) -> tuple[bytes, int]:
+        """Worker thread: the next slice of rows as DataRow (or, for COPY, CopyData) messages."""
         batch: pa.RecordBatch | None = source.next_slice(limit)
         if batch is None:
             return b"", 0
         cols = [codec.encode(batch.column(i), formats[i]) for i, codec in enumerate(source.codecs)]
+        if copy is not None:
+            return m.copy_data(copyout.rows(copy, cols, batch.num_rows)), batch.num_rows
         return m.data_rows(cols, batch.num_rows), batch.num_rows
 
     async def stream(
@@ -272,7 +283,7 @@ class Session:
         try:
             while max_rows == 0 or sent < max_rows:
                 want = SLICE_ROWS if max_rows == 0 else min(SLICE_ROWS, max_rows - sent)
-                data, n = await self.run(self._encode_slice, source, formats, want)
+                data, n = await self.run(self._encode_slice, source, formats, want, outcome.copy)
                 if self.cancel_requested:
                     raise WireError("57014", "canceling statement due to user request")
                 if n == 0:
@@ -301,9 +312,23 @@ class Session:
     @staticmethod
     def final_tag(outcome: Outcome, rows: int) -> str:
         word = outcome.tag.split(" ", 1)[0].upper() if outcome.tag else ""
+        if outcome.copy is not None:
+            return f"COPY {rows}"
         if outcome.source is not None and word in ("SELECT", "FETCH", "MOVE", ""):
             return f"{word or 'SELECT'} {rows}"
         return outcome.tag
+
+    async def copy_out(self, outcome: Outcome) -> int:
+        """COPY TO STDOUT: CopyOutResponse, the header, one CopyData per row, CopyDone."""
+        source, spec = outcome.source, outcome.copy
+        assert source is not None and spec is not None
+        self.send(m.copy_out_response(len(source.columns)))
+        if spec.header:
+            self.send(m.copy_data([copyout.header_line(spec, [c.name for c in source.columns])]))
+        rows, _ = await self.stream(outcome, [0] * len(source.columns), 0)
+        await self.run(source.close)
+        self.send(m.COPY_DONE)
+        return rows
 
     def _complete(self, outcome: Outcome, rows: int) -> None:
         for k, v in outcome.parameter_status.items():
@@ -324,6 +349,8 @@ class Session:
                 if outcome.source is not None:
                     if isinstance(outcome.source, LimitedSource) and outcome.tag == "MOVE":
                         rows = await self.run(_drain_rows, outcome.source)
+                    elif outcome.copy is not None:
+                        rows = await self.copy_out(outcome)
                     else:
                         formats = [0] * len(outcome.source.columns)
                         self.send(
@@ -343,10 +370,21 @@ class Session:
 
     # ---------------------------------------------------------------- extended protocol
 
-    def parse(self, msg: m.Parse) -> None:
+    async def parse(self, msg: m.Parse) -> None:
+        """A named statement is analysed now, as PostgreSQL does at Parse: one the SQL layer
+        refuses (a syntax error, an unknown table, the sandbox) fails here and registers nothing,
+        so a client that reuses statement names (redshift_connector) can go on after an error.
+        The unnamed statement is replaced by the next Parse anyway: it is analysed when first
+        described or run, so the one-shot queries of psycopg and pgJDBC are not translated
+        twice."""
         if msg.name and msg.name in self.statements:
             raise WireError("42P05", f'prepared statement "{msg.name}" already exists')
-        self.statements[msg.name] = Prepared(msg.query, list(msg.param_oids))
+        st = Prepared(msg.query, list(msg.param_oids))
+        if not msg.query.strip():
+            st.described = ([], None)  # an empty query: EmptyQueryResponse at Execute
+        elif msg.name:
+            await self._describe(st)  # the whole pipeline, guard included; kept for Describe
+        self.statements[msg.name] = st
         self.send(m.PARSE_COMPLETE)
 
     def _statement(self, name: str) -> Prepared:
@@ -368,8 +406,14 @@ class Session:
                     st.described = ([], None if stmt.move else cols)
                 elif isinstance(stmt, CloseCursor):
                     st.described = ([], None)
+                elif (copy := copyout.parse_copy_to_stdout(st.sql)) is not None:
+                    await self.run(self.sql.describe, copy.query)  # the guard rules at Parse
+                    st.described = ([], None)  # PostgreSQL describes a COPY as NoData
                 else:
-                    oids, cols = await self.run(self.sql.describe, st.sql)
+                    # sample values of the types the client declared: `select $1` then has the
+                    # type its execution will have (NULL would leave it unknown)
+                    probes = [probe_value(o) for o in st.param_oids]
+                    oids, cols = await self.run(self.sql.describe, st.sql, probes)
                     st.described = (list(oids), cols)
             except Exception as exc:
                 raise as_wire_error(exc) from exc
@@ -396,7 +440,10 @@ class Session:
             if msg.portal:
                 raise WireError("42P03", f'portal "{msg.portal}" already exists')
             self.pool.submit(self.portals.pop("").close)
-        self.portals[msg.portal] = Portal(msg.portal, st.sql, values, msg.result_formats)
+        described = st.described[1] if st.described is not None else None
+        self.portals[msg.portal] = Portal(
+            msg.portal, st.sql, values, msg.result_formats, described=described
+        )
         self.send(m.BIND_COMPLETE)
 
     async def describe_statement(self, name: str) -> None:
@@ -411,20 +458,25 @@ class Session:
             codecs = RowSource(cols, iter(())).codecs
             self.send(self.row_description(cols, codecs, [0] * len(cols)))
 
-    async def _portal_outcome(self, name: str) -> Portal:
+    async def _portal_outcome(self, name: str, *, conform: bool = False) -> Portal:
+        """The portal's statement, run on first use. `conform`: the client knows the result only
+        from Describe Statement, so rows must come as that said (RowSource.conform)."""
         portal = self.portals.get(name)
         if portal is None:
             raise WireError("34000", f'portal "{name}" does not exist')
         if portal.outcome is None:
             # Portal cleanup waits for Sync: until then the statement is in its implicit transaction.
             portal.outcome = await self._execute(portal.sql, portal.params)
+            src = portal.outcome.source
+            if conform and portal.described and isinstance(src, RowSource):
+                src.conform(portal.described)
         return portal
 
     async def describe_portal(self, name: str) -> None:
         portal = await self._portal_outcome(name)
         assert portal.outcome is not None
         src = portal.outcome.source
-        if src is None or portal.outcome.tag == "MOVE":
+        if src is None or portal.outcome.tag == "MOVE" or portal.outcome.copy is not None:
             self.send(m.NO_DATA)
             return
         formats = m.expand_formats(portal.result_formats, len(src.columns))
@@ -433,7 +485,7 @@ class Session:
     async def execute_portal(self, name: str, max_rows: int) -> None:
         if not name and name not in self.portals:
             raise WireError("34000", "unnamed portal does not exist")
-        portal = await self._portal_outcome(name)
+        portal = await self._portal_outcome(name, conform=True)
         outcome = portal.outcome
         assert outcome is not None
         if not portal.sql.strip():
@@ -443,6 +495,8 @@ class Session:
         if outcome.source is not None and not portal.done:
             if outcome.tag == "MOVE":
                 rows = await self.run(_drain_rows, outcome.source)
+            elif outcome.copy is not None:  # a row limit does not apply to COPY
+                rows = await self.copy_out(outcome)
             else:
                 formats = m.expand_formats(portal.result_formats, len(outcome.source.columns))
                 rows, suspended = await self.stream(outcome, formats, max(max_rows, 0))

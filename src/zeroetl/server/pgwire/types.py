@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import struct
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,7 @@ TEXT = PgType(25, -1, "text", 1009)
 JSON = PgType(114, -1, "json", 199)
 FLOAT4 = PgType(700, 4, "float4", 1021)
 FLOAT8 = PgType(701, 8, "float8", 1022)
+BPCHAR = PgType(1042, -1, "bpchar", 1014)
 VARCHAR = PgType(1043, -1, "varchar", 1015)
 DATE = PgType(1082, 4, "date", 1182)
 TIME = PgType(1083, 8, "time", 1183)
@@ -48,6 +50,11 @@ TIMESTAMPTZ = PgType(1184, 8, "timestamptz", 1185)
 INTERVAL = PgType(1186, 16, "interval", 1187)
 NUMERIC = PgType(1700, -1, "numeric", 1231)
 UUID = PgType(2950, 16, "uuid", 2951)
+# The catalog's vector columns (pg_index.indkey, ...), sent as PostgreSQL prints them ('1 2'):
+# psqlODBC parses indkey only when it comes typed int2vector.
+INT2VECTOR = PgType(22, -1, "int2vector", 1006)
+OIDVECTOR = PgType(30, -1, "oidvector", 1013)
+_VECTORS = {"int2vector": INT2VECTOR, "oidvector": OIDVECTOR}
 
 PG_EPOCH_DAYS = 10957  # 2000-01-01 - 1970-01-01
 PG_EPOCH_US = PG_EPOCH_DAYS * 86_400_000_000
@@ -392,8 +399,25 @@ def _codec(
     return ColumnCodec(pg, typmod, text, binary)
 
 
-def codec_for(t: pa.DataType) -> ColumnCodec:
-    """Wire type and encoders for a result column of Arrow type `t`."""
+_STRING_HINT = re.compile(r"^(varchar|bpchar)\((\d+)\)$")
+
+
+def _is_string(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def codec_for(t: pa.DataType, pg_type: str = "") -> ColumnCodec:
+    """Wire type and encoders for a result column of Arrow type `t`.
+
+    `pg_type` is what the SQL layer knows beyond Arrow: a string column's declared type and
+    length (`varchar(30)`, `bpchar(4)`), announced with PostgreSQL's typmod (length + 4)."""
+    if pg_type and _is_string(t) and (m := _STRING_HINT.match(pg_type)):
+        # char(n) values go out as the source stores them (MySQL strips the blank padding that
+        # PostgreSQL would show): results agree with the source's
+        pg = VARCHAR if m.group(1) == "varchar" else BPCHAR
+        return _codec(pg, _text_string, _bin_text, int(m.group(2)) + 4)
+    if pg_type in _VECTORS and _is_string(t):
+        return _codec(_VECTORS[pg_type], _text_string, _bin_text)
     if isinstance(t, pa.BaseExtensionType):
         name = t.extension_name
         if name == "arrow.bool8":  # DuckDB's lossless BOOLEAN: int8 storage

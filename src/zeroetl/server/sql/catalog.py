@@ -23,7 +23,7 @@ from zeroetl.monitoring import tables as monitoring
 from zeroetl.sqltext import ident, literal
 
 SCHEMA = "_zeroetl_pg"
-OWNER = "zeroetl"
+OWNER = "admin"  # the superuser owns what replication made (its id is 100, as in users_store)
 SERVER_VERSION = "15.0"
 VERSION_TEXT = "PostgreSQL 15.0 (zeroetl 0.1.0, DuckDB 2.0) on x86_64-pc-linux-gnu, compiled by zeroetl, 64-bit"
 PK_OID = 2_000_000_000  # synthesized index oid = table oid + PK_OID (fits PostgreSQL's uint32)
@@ -64,6 +64,13 @@ PINNED_VIEWS = frozenset(
         "sys_integration_activity",
         "sys_integration_table_activity",
         "sys_integration_table_state_change",
+        # Redshift's catalog views its drivers read (redshift_catalog.py)
+        "svv_tables",
+        "svv_columns",
+        "svv_external_schemas",
+        "svv_external_tables",
+        "svv_external_columns",
+        "pg_proc_info",
     }
 )
 
@@ -123,18 +130,26 @@ def _static_sql() -> list[str]:
         f"CREATE SCHEMA IF NOT EXISTS {s}",
         # --- types, namespaces, relations -------------------------------------------------
         f"CREATE OR REPLACE VIEW {s}.pg_type AS SELECT oid::BIGINT AS oid, typname, 11::BIGINT"
-        " AS typnamespace, 10::BIGINT AS typowner, typlen::SMALLINT AS typlen, CASE WHEN cat ="
+        " AS typnamespace, 100::BIGINT AS typowner, typlen::SMALLINT AS typlen, CASE WHEN cat ="
         " 'A' THEN 'b' ELSE 'b' END AS typtype, cat AS typcategory, CASE WHEN cat = 'S' THEN"
         " 100 ELSE 0 END::BIGINT AS typcollation, 0::BIGINT AS typbasetype, -1 AS typtypmod,"
         " false AS typnotnull, 0::BIGINT AS typrelid, 0::BIGINT AS typelem, 0::BIGINT AS"
         " typarray, ',' AS typdelim, true AS typisdefined, NULL::VARCHAR AS typdefault,"
+        # proc names, as `'pg_catalog.array_in'::regproc` becomes 'array_in' (pgcompat.py)
+        " CASE WHEN cat = 'A' THEN 'array_in' ELSE typname || 'in' END AS typinput,"
+        " CASE WHEN cat = 'A' THEN 'array_out' ELSE typname || 'out' END AS typoutput,"
+        " typname || 'recv' AS typreceive, typname || 'send' AS typsend, '-' AS typmodin,"
+        " '-' AS typmodout, '-' AS typanalyze, CASE WHEN typlen IN (1, 2, 4, 8) THEN true ELSE"
+        " false END AS typbyval, false AS typispreferred, 'i' AS typalign, CASE WHEN typlen < 0"
+        " THEN 'x' ELSE 'p' END AS typstorage, 0 AS typndims, NULL::VARCHAR[] AS typacl,"
+        " NULL::VARCHAR AS typdefaultbin, '-' AS typsubscript,"
         f" fmt AS zeroetl_format FROM (VALUES {types}) AS zq_t(oid, typname, fmt, typlen, cat)",
         f"CREATE OR REPLACE VIEW {s}.pg_namespace AS SELECT oid::BIGINT AS oid,"
-        " schema_name AS nspname, 10::BIGINT AS nspowner, NULL::VARCHAR[] AS nspacl"
+        " schema_name AS nspname, 100::BIGINT AS nspowner, NULL::VARCHAR[] AS nspacl"
         " FROM duckdb_schemas() WHERE database_name = current_database()"
         f" AND schema_name NOT IN ({hidden}) UNION ALL SELECT * FROM (VALUES"
-        " (11::BIGINT, 'pg_catalog', 10::BIGINT, NULL::VARCHAR[]),"
-        " (13000::BIGINT, 'information_schema', 10::BIGINT, NULL::VARCHAR[]))",
+        " (11::BIGINT, 'pg_catalog', 100::BIGINT, NULL::VARCHAR[]),"
+        " (13000::BIGINT, 'information_schema', 100::BIGINT, NULL::VARCHAR[]))",
         f"CREATE OR REPLACE VIEW {s}.zeroetl_pk AS SELECT t.table_oid::BIGINT AS table_oid,"
         " t.schema_oid::BIGINT AS schema_oid, t.schema_name, t.table_name, m.pk,"
         " (SELECT list(zq_c.column_index::SMALLINT ORDER BY zq_u.i) FROM (SELECT unnest(m.pk)"
@@ -143,7 +158,13 @@ def _static_sql() -> list[str]:
         " AS indkey FROM duckdb_tables() t JOIN"
         f" {s}.zeroetl_meta_tables m ON m.db = t.database_name AND m.schema_name ="
         " t.schema_name AND m.table_name = t.table_name WHERE t.database_name ="
-        " current_database() AND len(m.pk) > 0",
+        " current_database() AND len(m.pk) > 0"
+        " UNION ALL SELECT zq_k.table_oid::BIGINT, zq_t.schema_oid::BIGINT, zq_t.schema_name,"
+        " zq_t.table_name, zq_k.constraint_column_names, list_transform("
+        " zq_k.constraint_column_indexes, lambda zq_i: (zq_i + 1)::SMALLINT) FROM"
+        " duckdb_constraints() zq_k JOIN duckdb_tables() zq_t ON zq_t.table_oid ="
+        " zq_k.table_oid WHERE zq_k.constraint_type = 'PRIMARY KEY' AND zq_t.database_name ="
+        f" current_database() AND zq_t.schema_name NOT IN ({hidden})",
         f"CREATE OR REPLACE VIEW {s}.zeroetl_class_base AS"
         " SELECT table_oid::BIGINT AS oid, table_name AS relname, schema_oid::BIGINT AS"
         " relnamespace, 'r' AS relkind, 2::BIGINT AS relam, estimated_size::FLOAT AS reltuples,"
@@ -155,27 +176,39 @@ def _static_sql() -> list[str]:
         f" UNION ALL SELECT table_oid + {PK_OID}, table_name || '_pkey', schema_oid, 'i', 403,"
         f" 0, len(pk), false FROM {s}.zeroetl_pk",
         # the many columns nobody here fills are added by the wrapper view
-        f"CREATE OR REPLACE VIEW {s}.pg_class AS SELECT *, 10::BIGINT AS relowner,"
+        f"CREATE OR REPLACE VIEW {s}.pg_class AS SELECT *, 100::BIGINT AS relowner,"
         " 0 AS relpages, false AS relhasrules, false AS relhastriggers, false AS relrowsecurity,"
         " false AS relforcerowsecurity, false AS relispartition, 0::BIGINT AS reltablespace,"
         " 0::BIGINT AS reloftype, 'p' AS relpersistence, 'd' AS relreplident, 0::BIGINT AS"
         " reltoastrelid, 0::SMALLINT AS relchecks, NULL::VARCHAR[] AS reloptions,"
         " NULL::VARCHAR AS relpartbound, NULL::VARCHAR[] AS relacl, 0::BIGINT AS reltype,"
         " false AS relisshared, false AS relhassubclass, 0::BIGINT AS relfilenode,"
-        f" false AS relhasoids FROM {s}.zeroetl_class_base",
-        f"CREATE OR REPLACE VIEW {s}.pg_attribute AS SELECT c.table_oid::BIGINT AS attrelid,"
-        f" c.column_name AS attname, {_type_oid_sql('c.data_type')}::BIGINT AS atttypid,"
-        f" {_typmod_sql()}::INTEGER AS atttypmod, c.column_index::SMALLINT AS attnum,"
+        " false AS relhasoids, 0 AS reldiststyle, 0::BIGINT AS relfrozenxid,"
+        f" false AS relispopulated FROM {s}.zeroetl_class_base",
+        f"CREATE OR REPLACE VIEW {s}.zeroetl_attribute AS SELECT c.table_oid::BIGINT AS"
+        f" attrelid, c.column_name AS attname, {_type_oid_sql('c.data_type')}::BIGINT AS"
+        f" atttypid, coalesce((list_filter(m.varlen, lambda zq_v: zq_v.name = c.column_name))"
+        f"[1].len + 4, {_typmod_sql()})::INTEGER AS atttypmod, c.column_index::SMALLINT AS"
+        " attnum,"
         " (NOT c.is_nullable OR coalesce(list_contains(p.pk, c.column_name), false)"
         " OR coalesce(list_contains(m.notnull, c.column_name), false)) AS attnotnull,"
         " false AS atthasdef, false AS attisdropped, '' AS attidentity, '' AS attgenerated,"
         " CASE WHEN c.data_type = 'VARCHAR' THEN 100 ELSE 0 END::BIGINT AS attcollation,"
         " 'p' AS attstorage, '' AS attcompression, -1 AS attstattarget, -1::SMALLINT AS attlen,"
-        " 0 AS attndims, NULL::VARCHAR[] AS attacl, true AS attislocal, 0 AS attinhcount"
+        " 0 AS attndims, NULL::VARCHAR[] AS attacl, true AS attislocal, 0 AS attinhcount,"
+        " 0 AS attencodingtype, false AS attisdistkey, 0 AS attsortkeyord"
         f" FROM duckdb_columns() c LEFT JOIN {s}.zeroetl_pk p ON p.table_oid = c.table_oid"
         f" LEFT JOIN {s}.zeroetl_meta_tables m ON m.db = c.database_name AND m.schema_name ="
         " c.schema_name AND m.table_name = c.table_name"
         f" WHERE c.database_name = current_database() AND c.schema_name NOT IN ({hidden})",
+        f"CREATE OR REPLACE VIEW {s}.pg_attribute AS SELECT * FROM {s}.zeroetl_attribute"
+        f" UNION ALL SELECT zq_p.table_oid + {PK_OID}, zq_a.attname, zq_a.atttypid,"
+        " zq_a.atttypmod, zq_k.i::SMALLINT, zq_a.attnotnull, false, false, '', '',"
+        " zq_a.attcollation, zq_a.attstorage, '', -1, zq_a.attlen, 0, NULL, true, 0, 0, false, 0"
+        f" FROM {s}.zeroetl_pk zq_p, LATERAL (SELECT unnest(zq_p.indkey) AS attnum,"
+        " generate_subscripts(zq_p.indkey, 1) AS i) zq_k JOIN"
+        f" {s}.zeroetl_attribute zq_a ON zq_a.attrelid = zq_p.table_oid AND zq_a.attnum ="
+        " zq_k.attnum",
         f"CREATE OR REPLACE VIEW {s}.pg_index AS SELECT table_oid + {PK_OID} AS indexrelid,"
         " table_oid AS indrelid, len(indkey)::SMALLINT AS indnatts, len(indkey)::SMALLINT AS"
         " indnkeyatts, true AS indisunique, false AS indnullsnotdistinct, true AS indisprimary,"
@@ -194,141 +227,11 @@ def _static_sql() -> list[str]:
         " indkey AS conkey, NULL::SMALLINT[] AS confkey, NULL::VARCHAR AS conbin"
         f" FROM {s}.zeroetl_pk",
         f"CREATE OR REPLACE VIEW {s}.pg_database AS SELECT (row_number() OVER (ORDER BY"
-        " datname) + 16383)::BIGINT AS oid, datname, 10::BIGINT AS datdba, 6 AS encoding,"
+        " datname) + 16383)::BIGINT AS oid, datname, 100::BIGINT AS datdba, 6 AS encoding,"
         " 'C.UTF-8' AS datcollate, 'C.UTF-8' AS datctype, NULL::VARCHAR AS daticulocale,"
         " 'c' AS datlocprovider, NULL::VARCHAR[] AS datacl, false AS datistemplate, true AS"
         " datallowconn, -1 AS datconnlimit, 1663::BIGINT AS dattablespace FROM (SELECT"
         f" DISTINCT db AS datname FROM {s}.zeroetl_meta_dbs UNION SELECT 'dev')",
-        # --- stubs: right columns, no rows (or the one row PostgreSQL always has) ---------
-        f"CREATE OR REPLACE VIEW {s}.pg_am AS SELECT * FROM (VALUES (2::BIGINT, 'heap', 't'),"
-        " (403::BIGINT, 'btree', 'i')) AS zq_am(oid, amname, amtype)",
-        f"CREATE OR REPLACE VIEW {s}.pg_inherits AS SELECT 0::BIGINT AS inhrelid, 0::BIGINT AS"
-        " inhparent, 0 AS inhseqno, false AS inhdetachpending WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_description AS SELECT 0::BIGINT AS objoid, 0::BIGINT"
-        " AS classoid, 0 AS objsubid, ''::VARCHAR AS description WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_attrdef AS SELECT 0::BIGINT AS oid, 0::BIGINT AS"
-        " adrelid, 0::SMALLINT AS adnum, ''::VARCHAR AS adbin WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_collation AS SELECT 100::BIGINT AS oid, 'default' AS"
-        " collname, 11::BIGINT AS collnamespace, 'd' AS collprovider",
-        f"CREATE OR REPLACE VIEW {s}.pg_roles AS SELECT 10::BIGINT AS oid, '{OWNER}' AS rolname,"
-        " true AS rolsuper, true AS rolinherit, false AS rolcreaterole, false AS rolcreatedb,"
-        " true AS rolcanlogin, -1 AS rolconnlimit, NULL::VARCHAR[] AS rolconfig",
-        f"CREATE OR REPLACE VIEW {s}.pg_user AS SELECT '{OWNER}' AS usename, 10::BIGINT AS"
-        " usesysid, true AS usesuper",
-        f"CREATE OR REPLACE VIEW {s}.pg_tablespace AS SELECT 1663::BIGINT AS oid, 'pg_default'"
-        " AS spcname, 10::BIGINT AS spcowner",
-        f"CREATE OR REPLACE VIEW {s}.pg_policy AS SELECT 0::BIGINT AS oid, '' AS polname,"
-        " 0::BIGINT AS polrelid, 'r' AS polcmd, true AS polpermissive, [0::BIGINT] AS polroles,"
-        " NULL::VARCHAR AS polqual, NULL::VARCHAR AS polwithcheck WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_statistic_ext AS SELECT 0::BIGINT AS oid, 0::BIGINT AS"
-        " stxrelid, 0::BIGINT AS stxnamespace, '' AS stxname, ['d'] AS stxkind, -1 AS"
-        " stxstattarget WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_publication AS SELECT 0::BIGINT AS oid, '' AS pubname,"
-        " false AS puballtables WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_publication_namespace AS SELECT 0::BIGINT AS pnpubid,"
-        " 0::BIGINT AS pnnspid WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_publication_rel AS SELECT 0::BIGINT AS prpubid,"
-        " 0::BIGINT AS prrelid, NULL::VARCHAR AS prqual, NULL::SMALLINT[] AS prattrs WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_sequence AS SELECT 0::BIGINT AS seqrelid, 0::BIGINT AS"
-        " seqstart, 0::BIGINT AS seqincrement, 0::BIGINT AS seqmin, 0::BIGINT AS seqmax,"
-        " 0::BIGINT AS seqcache, false AS seqcycle WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_opclass AS SELECT 0::BIGINT AS oid, '' AS opcname,"
-        " true AS opcdefault WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_proc AS SELECT 0::BIGINT AS oid, '' AS proname,"
-        " 0::BIGINT AS pronamespace, 'f' AS prokind, 0::BIGINT AS prorettype, ''::VARCHAR AS"
-        " prosrc, false AS proretset, 0::BIGINT AS prolang, [0::BIGINT] AS proargtypes,"
-        " 'v' AS provolatile, 'u' AS proparallel, false AS prosecdef, 10::BIGINT AS proowner,"
-        " NULL::VARCHAR[] AS proacl WHERE false",
-        f"CREATE OR REPLACE VIEW {s}.pg_settings AS SELECT name, value AS setting FROM"
-        " duckdb_settings() WHERE false",
-        # --- functions ------------------------------------------------------------------
-        f"CREATE OR REPLACE MACRO {s}.version() AS {literal(VERSION_TEXT)}",
-        "CREATE OR REPLACE MACRO " + s + ".zeroetl_getdate() AS date_trunc('second',"
-        " CAST(get_current_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP))",
-        "CREATE OR REPLACE MACRO " + s + ".zeroetl_sysdate() AS"
-        " CAST(current_timestamp AT TIME ZONE 'UTC' AS TIMESTAMP)",
-        # STRTOL(text, base): sqlglot writes FROM_BASE, which DuckDB lacks
-        "CREATE OR REPLACE MACRO " + s + ".from_base(zq_s, zq_b) AS list_reduce("
-        "string_split(upper(zq_s), ''), lambda zq_acc, zq_ch: zq_acc * zq_b +"
-        " (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', zq_ch) - 1), 0::BIGINT)",
-        f"CREATE OR REPLACE MACRO {s}.pg_get_userbyid(zq_id) AS '{OWNER}'",
-        f"CREATE OR REPLACE MACRO {s}.pg_encoding_to_char(zq_e) AS 'UTF8'",
-        f"CREATE OR REPLACE MACRO {s}.format_type(zq_oid, zq_mod) AS CASE"
-        " WHEN zq_oid IS NULL THEN NULL"
-        " WHEN zq_oid = 1700 AND zq_mod > 4 THEN 'numeric(' || ((zq_mod - 4) >> 16) || ','"
-        " || ((zq_mod - 4) & 65535) || ')'"
-        " WHEN zq_oid IN (1042, 1043) AND zq_mod > 4 THEN (SELECT zq_t.zeroetl_format FROM"
-        f" {s}.pg_type zq_t WHERE zq_t.oid = zq_oid) || '(' || (zq_mod - 4) || ')'"
-        f" ELSE coalesce((SELECT zq_t.zeroetl_format FROM {s}.pg_type zq_t WHERE zq_t.oid ="
-        " zq_oid), '???') END",
-        f"CREATE OR REPLACE MACRO {s}.pg_table_is_visible(zq_oid) AS EXISTS (SELECT 1 FROM"
-        " duckdb_tables() zq_t WHERE zq_t.table_oid = zq_oid AND zq_t.schema_name IN (SELECT"
-        " unnest(current_schemas(false)))) OR EXISTS (SELECT 1 FROM duckdb_views() zq_v WHERE"
-        " zq_v.view_oid = zq_oid AND zq_v.schema_name IN (SELECT unnest(current_schemas(false))))",
-        f"CREATE OR REPLACE MACRO {s}.pg_get_expr(zq_a, zq_b) AS NULL::VARCHAR,"
-        " (zq_a, zq_b, zq_c) AS NULL::VARCHAR",
-        f"CREATE OR REPLACE MACRO {s}.zeroetl_indexdef(zq_oid) AS (SELECT 'CREATE UNIQUE INDEX '"
-        " || zq_p.table_name || '_pkey ON ' || zq_p.schema_name || '.' || zq_p.table_name ||"
-        " ' USING btree (' || array_to_string(zq_p.pk, ', ') || ')' FROM"
-        f" {s}.zeroetl_pk zq_p WHERE zq_p.table_oid + {PK_OID} = zq_oid)",
-        f"CREATE OR REPLACE MACRO {s}.pg_get_indexdef(zq_oid) AS {s}.zeroetl_indexdef(zq_oid),"
-        " (zq_oid, zq_col, zq_pretty) AS CASE WHEN zq_col = 0 THEN"
-        f" {s}.zeroetl_indexdef(zq_oid) ELSE (SELECT zq_p.pk[zq_col] FROM {s}.zeroetl_pk zq_p"
-        f" WHERE zq_p.table_oid + {PK_OID} = zq_oid) END",
-        f"CREATE OR REPLACE MACRO {s}.zeroetl_constraintdef(zq_oid) AS (SELECT 'PRIMARY KEY ('"
-        f" || array_to_string(zq_p.pk, ', ') || ')' FROM {s}.zeroetl_pk zq_p WHERE"
-        f" zq_p.table_oid + {CON_OID} = zq_oid)",
-        f"CREATE OR REPLACE MACRO {s}.pg_get_constraintdef(zq_oid) AS"
-        f" {s}.zeroetl_constraintdef(zq_oid), (zq_oid, zq_pretty) AS"
-        f" {s}.zeroetl_constraintdef(zq_oid)",
-        f"CREATE OR REPLACE MACRO {s}.obj_description(zq_a) AS NULL::VARCHAR,"
-        " (zq_a, zq_b) AS NULL::VARCHAR",
-        f"CREATE OR REPLACE MACRO {s}.col_description(zq_a, zq_b) AS NULL::VARCHAR",
-        f"CREATE OR REPLACE MACRO {s}.shobj_description(zq_a, zq_b) AS NULL::VARCHAR",
-        f"CREATE OR REPLACE MACRO {s}.pg_relation_is_publishable(zq_a) AS false",
-        f"CREATE OR REPLACE MACRO {s}.pg_get_statisticsobjdef_columns(zq_a) AS NULL::VARCHAR",
-        f"CREATE OR REPLACE MACRO {s}.pg_get_serial_sequence(zq_a, zq_b) AS NULL::VARCHAR",
-        f"CREATE OR REPLACE MACRO {s}.pg_collation_is_visible(zq_a) AS true",
-        f"CREATE OR REPLACE MACRO {s}.pg_function_is_visible(zq_a) AS true",
-        f"CREATE OR REPLACE MACRO {s}.pg_get_function_result(zq_a) AS NULL::VARCHAR",
-        f"CREATE OR REPLACE MACRO {s}.pg_get_function_arguments(zq_a) AS NULL::VARCHAR",
-        f"CREATE OR REPLACE MACRO {s}.pg_type_is_visible(zq_a) AS true",
-        f"CREATE OR REPLACE MACRO {s}.array_upper(zq_a, zq_d) AS len(zq_a)",
-        f"CREATE OR REPLACE MACRO {s}.array_lower(zq_a, zq_d) AS CASE WHEN len(zq_a) > 0"
-        " THEN 1 END",
-        f"CREATE OR REPLACE MACRO {s}.pg_backend_pid() AS 1",
-        f"CREATE OR REPLACE MACRO {s}.pg_size_pretty(zq_b) AS format_bytes(zq_b::BIGINT)",
-        f"CREATE OR REPLACE MACRO {s}.pg_table_size(zq_oid) AS NULL::BIGINT",
-        f"CREATE OR REPLACE MACRO {s}.pg_total_relation_size(zq_oid) AS NULL::BIGINT",
-        f"CREATE OR REPLACE MACRO {s}.pg_relation_size(zq_oid) AS NULL::BIGINT",
-        f"CREATE OR REPLACE MACRO {s}.has_table_privilege(zq_a, zq_b) AS true,"
-        " (zq_a, zq_b, zq_c) AS true",
-        f"CREATE OR REPLACE MACRO {s}.has_schema_privilege(zq_a, zq_b) AS true,"
-        " (zq_a, zq_b, zq_c) AS true",
-        f"CREATE OR REPLACE MACRO {s}.has_database_privilege(zq_a, zq_b) AS true,"
-        " (zq_a, zq_b, zq_c) AS true",
-        f"CREATE OR REPLACE MACRO {s}.set_config(zq_name, zq_value, zq_local) AS zq_value",
-        f"CREATE OR REPLACE MACRO {s}.current_setting(zq_name) AS CASE lower(zq_name)"
-        " WHEN 'default_table_access_method' THEN 'heap' WHEN 'server_version' THEN"
-        f" '{SERVER_VERSION}' WHEN 'server_version_num' THEN '150000' WHEN 'timezone' THEN"
-        " 'UTC' WHEN 'search_path' THEN array_to_string(current_schemas(false), ', ')"
-        " WHEN 'standard_conforming_strings' THEN 'on' WHEN 'server_encoding' THEN 'UTF8'"
-        " WHEN 'client_encoding' THEN 'UTF8' ELSE NULL END",
-        # regclass / regtype / regnamespace casts (rewrite.py turns casts into these calls)
-        f"CREATE OR REPLACE MACRO {s}.zeroetl_regclass_oid(zq_name) AS (SELECT min(zq_c.oid)"
-        f" FROM {s}.pg_class zq_c JOIN {s}.pg_namespace zq_n ON zq_n.oid = zq_c.relnamespace"
-        " WHERE zq_c.relname = string_split(zq_name::VARCHAR, '.')[-1] AND"
-        " (NOT contains(zq_name::VARCHAR, '.') OR zq_n.nspname = string_split(zq_name::VARCHAR,"
-        " '.')[-2]))",
-        f"CREATE OR REPLACE MACRO {s}.zeroetl_regclass_name(zq_oid) AS (SELECT CASE WHEN"
-        f" {s}.pg_table_is_visible(zq_c.oid) THEN zq_c.relname ELSE zq_n.nspname || '.' ||"
-        f" zq_c.relname END FROM {s}.pg_class zq_c JOIN {s}.pg_namespace zq_n ON zq_n.oid ="
-        " zq_c.relnamespace WHERE zq_c.oid = zq_oid)",
-        f"CREATE OR REPLACE MACRO {s}.zeroetl_regnamespace_name(zq_oid) AS (SELECT"
-        f" zq_n.nspname FROM {s}.pg_namespace zq_n WHERE zq_n.oid = zq_oid)",
-        f"CREATE OR REPLACE MACRO {s}.zeroetl_regtype_oid(zq_name) AS (SELECT min(zq_t.oid)"
-        f" FROM {s}.pg_type zq_t WHERE zq_t.typname = zq_name OR zq_t.zeroetl_format ="
-        " zq_name)",
     ]
 
 
@@ -344,14 +247,21 @@ def _meta_sql(databases: list[str]) -> list[str]:
             " coalesce(from_json(table_schema->'primary_key', '[\"VARCHAR\"]'), [])::VARCHAR[]"
             " AS pk, coalesce(list_transform(list_filter(from_json(table_schema->'columns',"
             ' \'[{"name":"VARCHAR","nullable":"BOOLEAN"}]\'), lambda zq_c: NOT zq_c.nullable),'
-            " lambda zq_c: zq_c.name), [])::VARCHAR[] AS notnull, table_schema IS NOT NULL AS"
+            " lambda zq_c: zq_c.name), [])::VARCHAR[] AS notnull,"
+            # declared lengths of the source's (var)char columns: varchar(n) in the catalog
+            " coalesce(list_transform(list_filter(from_json(table_schema->'columns',"
+            ' \'[{"name":"VARCHAR","source_type":"VARCHAR"}]\'), lambda zq_c:'
+            " regexp_matches(lower(zq_c.source_type), '^(var)?char\\(\\d+\\)')), lambda zq_c:"
+            " {'name': zq_c.name, 'len': regexp_extract(zq_c.source_type, '\\((\\d+)\\)', 1)"
+            "::INTEGER}), []) AS varlen, table_schema IS NOT NULL AS"
             f" has_schema FROM {q}._zeroetl.tables"
         )
     empty = (
         "SELECT NULL::VARCHAR AS db, NULL::VARCHAR AS integration_id, NULL::VARCHAR AS"
         " schema_name, NULL::VARCHAR AS table_name, NULL::VARCHAR AS table_state, NULL::VARCHAR"
         " AS reason, NULL::TIMESTAMPTZ AS last_updated_timestamp, NULL::BIGINT AS rows_copied,"
-        " []::VARCHAR[] AS pk, []::VARCHAR[] AS notnull, false AS has_schema WHERE false"
+        " []::VARCHAR[] AS pk, []::VARCHAR[] AS notnull, []::STRUCT(name VARCHAR, len INTEGER)[]"
+        " AS varlen, false AS has_schema WHERE false"
     )
     out = [
         f"CREATE OR REPLACE VIEW {s}.zeroetl_meta_tables AS {' UNION ALL '.join(tables or [empty])}"
@@ -391,7 +301,8 @@ def install(con: duckdb.DuckDBPyConnection, databases: list[str]) -> str:
     Cheap when nothing changed: the static objects are created once per hub, the meta views
     again only when the set of target databases differs from the one recorded in the hub.
     """
-    from . import sysviews  # sysviews builds on the meta views defined here
+    # these build on the objects defined here
+    from . import infoschema, pgfuncs, pgstubs, redshift_catalog, sysviews
 
     home = home_catalog(con)
     attached = {
@@ -416,7 +327,8 @@ def install(con: duckdb.DuckDBPyConnection, databases: list[str]) -> str:
             for sql in _meta_sql(usable):
                 con.execute(sql)
             if previous is None:
-                for sql in _static_sql():
+                for sql in [*_static_sql(), *pgstubs.stub_sql(), *pgfuncs.function_sql(), *infoschema.sql(),
+                            *redshift_catalog.sql()]:  # fmt: skip
                     con.execute(sql)
                 con.register("zeroetl_integrations", sysviews.integrations_table([]))
                 con.register("zeroetl_table_stats", sysviews.STATS.empty_table())

@@ -56,10 +56,50 @@ def translate(tree: exp.Expression, column_type: ColumnType) -> exp.Expression:
     for node in list(tree.find_all(exp.Func)):
         if _name(node) == "TRUNC" and _arg_count(node) == 1:
             _trunc(node, column_type)
+    _call_value_functions(tree)
+    _bounded_string_casts(tree)
     return tree
 
 
-def generate(tree: exp.Expression) -> str:
+_BOUNDED = (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.NVARCHAR,
+            exp.DataType.Type.NCHAR)  # fmt: skip
+
+
+def _bounded_string_casts(tree: exp.Expression) -> None:
+    """`x::varchar(3)` and `x::char(3)` keep 3 characters, as an explicit cast does in Redshift
+    and PostgreSQL (DuckDB keeps no length: its VARCHAR(3) is any VARCHAR). CHAR's blank padding
+    is not added (values read as the source stores them)."""
+    for cast in list(tree.find_all(exp.Cast)):
+        to = cast.args.get("to")
+        if not isinstance(to, exp.DataType) or to.this not in _BOUNDED or not to.expressions:
+            continue
+        length = to.expressions[0].this
+        if not (isinstance(length, exp.Literal) and not length.is_string):
+            continue
+        inner = exp.cast(cast.this.copy(), exp.DataType.Type.VARCHAR)
+        cut = exp.Anonymous(this="left", expressions=[inner, exp.Literal.number(int(length.this))])
+        cast.replace(exp.cast(cut, exp.DataType.Type.VARCHAR))
+
+
+# DuckDB binds a bare CURRENT_DATE/CURRENT_TIMESTAMP/CURRENT_TIME as a column first, so a select
+# item labelled with its own name (`current_date AS "current_date"`) was refused: call the
+# functions behind them instead (same values: the transaction's start, session time zone).
+_VALUE_FUNCTIONS: dict[type, str] = {
+    exp.CurrentTimestamp: "get_current_timestamp",
+    exp.CurrentDate: "current_date",
+    exp.CurrentTime: "get_current_time",
+}
+
+
+def _call_value_functions(tree: exp.Expression) -> None:
+    node: exp.Expr
+    for node in list(tree.find_all(*_VALUE_FUNCTIONS)):
+        args: list[object] = list(node.args.values())
+        if not any(v is not None for v in args):
+            node.replace(exp.Anonymous(this=_VALUE_FUNCTIONS[type(node)], expressions=[]))
+
+
+def generate(tree: exp.Expr) -> str:
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as e:
@@ -77,8 +117,34 @@ def parse(sql: str) -> exp.Expression:
             continue
         if tree is not None:
             return tree  # type: ignore[return-value]
-    msg = str(last).splitlines()[0] if last else "empty statement"
-    raise SqlError("42601", f"syntax error: {msg}")
+    raise syntax_error(sql, last)
+
+
+def syntax_error(sql: str, err: Exception | None) -> SqlError:
+    """PostgreSQL's wording (`syntax error at or near "x"`, `at end of input`); sqlglot's own
+    description, which names its classes (`<class 'sqlglot.expressions...'>`), never shows."""
+    found = getattr(err, "errors", None) or []
+    if not found:
+        return SqlError("42601", "syntax error")
+    first = found[0]
+    near, col, line = str(first.get("highlight") or ""), first.get("col"), first.get("line")
+    description = str(first.get("description") or "")
+    lines = sql.rstrip().splitlines() or [""]
+    at_end = (
+        isinstance(col, int)
+        and isinstance(line, int)
+        and line >= len(lines)
+        and col >= len(lines[-1])
+        and (description.startswith(("Expecting", "Required keyword")) or not near)
+    )
+    where = "at end of input" if at_end or not near else f'at or near "{near}"'
+    if description.startswith("Required keyword"):
+        detail = "an argument or a clause is missing"
+    elif description.startswith("Expecting"):
+        detail = description[0].lower() + description[1:]
+    else:
+        detail = ""
+    return SqlError("42601", f"syntax error {where}", detail=detail)
 
 
 def _name(node: object) -> str:

@@ -31,6 +31,9 @@ SHOW_DEFAULTS: dict[str, str] = {
     "statement_timeout": "0", "bytea_output": "hex", "query_all_states": "off",
 }  # fmt: skip
 
+# Redshift's and PostgreSQL's default ("$user" names no schema here: there are none per user).
+DEFAULT_SEARCH_PATH = '"$user", public'
+
 # PostgreSQL parameters handled here even though DuckDB has an option of the same name.
 _OURS = {"search_path", "schema", "timezone", "statement_timeout"}
 _HIDDEN = {METADATA_SCHEMA, EMULATION_SCHEMA}
@@ -67,6 +70,7 @@ class SessionParams:
         *,
         timeout_ms: int,
         apply_search_path: Callable[[list[str]], None],
+        public_schema: str = "main",
     ) -> None:
         self._con = con
         self._who = who
@@ -74,7 +78,9 @@ class SessionParams:
         self._apply_search_path = apply_search_path
         self.default_timeout_ms = timeout_ms
         self.timeout_ms = timeout_ms
-        self.schemas = ["main"]
+        # The schema the user calls `public`: dev's own public schema, DuckDB's `main` elsewhere.
+        self.public = public_schema
+        self.schemas = [public_schema]
         self.values: dict[str, str] = dict(SHOW_DEFAULTS)
         self.values["statement_timeout"] = format_timeout(timeout_ms)
 
@@ -123,7 +129,7 @@ class SessionParams:
 
     def show(self, name: str) -> str:
         if name == "search_path" and "search_path" not in self.values:
-            return ", ".join(self.schemas)
+            return DEFAULT_SEARCH_PATH
         if name in self.values:
             return self.values[name]
         raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
@@ -142,13 +148,13 @@ class SessionParams:
                     f"permission denied for schema {hidden.pop()}: it holds zeroetl's internal objects;"
                     " query the system views instead",
                 )
-            schemas.append("main" if s.lower() == "public" else s)
-        self.schemas = schemas or ["main"]
+            schemas.append(self.public if s.lower() == "public" else s)
+        self.schemas = schemas or [self.public]
         self._apply_search_path(self.schemas)
         self.values["search_path"] = raw
 
     def _reset_search_path(self) -> None:
-        self.schemas = ["main"]
+        self.schemas = [self.public]
         self.values.pop("search_path", None)
         self._apply_search_path(self.schemas)
 

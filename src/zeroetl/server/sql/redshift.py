@@ -12,6 +12,7 @@ QUERY_ALL_STATES = TRUE, with the state and the reason in the message (the refer
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +64,17 @@ def run(kind: str, sql: str, backend: Backend) -> Done:
             return _alter(text, backend)
         return _drop(text, backend)
     except ZeroEtlError as e:
-        raise SqlError("55000", e.message, hint=e.hint) from None
+        raise SqlError(_SQLSTATES.get(e.code, "55000"), e.message, hint=e.hint) from None
+
+
+# The service's refusals as PostgreSQL classes them; the rest (an integration not in a state
+# that allows it) is 55000 object_not_in_prerequisite_state, with the service's hint.
+_SQLSTATES = {
+    "InvalidParameter": "22023", "InvalidDataFilter": "22023", "IntegrationNotFound": "42704",
+    "TableNotFound": "42P01", "TargetDatabaseNotFound": "3D000",
+    "TargetDatabaseAlreadyExists": "42P04", "IntegrationAlreadyExists": "42710",
+    "SourceNotAuthorized": "42501",
+}  # fmt: skip
 
 
 def _create(text: str, backend: Backend) -> Done:
@@ -178,14 +189,43 @@ def check_states(
         table_state, reason = state
         if table_state == "Synced" or query_all_states(db):
             continue
-        shown = table_state or "not yet replicated"
-        why = f": {reason}" if reason else ""
-        raise SqlError(
-            "55000",
-            f'table "{db}.{schema}.{name}" is not queryable: its state is {shown}{why}',
-            hint=f"wait until the table is Synced, or CREATE DATABASE {db} FROM INTEGRATION ..."
-            " SET QUERY_ALL_STATES = TRUE to read tables in every state",
+        raise not_queryable(db, schema, name, table_state, reason)
+
+
+def _q_ident(name: str) -> str:
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def not_queryable(db: str, schema: str, name: str, state: str | None, reason: str) -> SqlError:
+    """55000 for a replicated table not in state Synced, saying what the user can do about it:
+    waiting helps a table being copied, never a Failed one (that one needs a refresh)."""
+    shown = state or "not yet replicated"
+    why = f" ({reason})" if reason else ""
+    table = f"{_q_ident(schema)}.{_q_ident(name)}"
+    refresh = f"ALTER DATABASE {_q_ident(db)} INTEGRATION REFRESH TABLE {table}"
+    if state == "Failed":
+        what = "replication of this table stopped and will not resume on its own"
+        hint = (
+            f"fix the cause, then copy the table again: {refresh} (or every table in error:"
+            f" ALTER DATABASE {_q_ident(db)} INTEGRATION REFRESH INERROR TABLES)"
         )
+    elif state == "Deleted":
+        what = "the table was dropped at the source or left the integration's data filter"
+        hint = (
+            f"if it exists at the source again and the data filter includes it, copy it: {refresh}"
+        )
+    elif state == "ResyncRequired":
+        what = "a new copy of the table is queued and starts automatically"
+        hint = "retry when svv_integration_table_state shows the table Synced"
+    else:  # ResyncInitiated, or no state yet: being copied
+        what = "the table is being copied (initial snapshot or refresh)"
+        hint = "retry when svv_integration_table_state shows the table Synced"
+    return SqlError(
+        "55000",
+        f'table "{db}.{schema}.{name}" is not queryable: its state is {shown}{why}; {what}',
+        hint=hint + "; a database created with SET QUERY_ALL_STATES = TRUE reads tables in every"
+        " state",
+    )
 
 
 def table_states(
@@ -200,3 +240,24 @@ def table_states(
     except duckdb.Error:
         return {}
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def source_types(con: duckdb.DuckDBPyConnection, db: str) -> dict[tuple[str, str], dict[str, str]]:
+    """The source's own column types of every replicated table of `db` (`varchar(30)` ...), in
+    column order, from the recorded table schemas."""
+    quoted = '"' + db.replace('"', '""') + '"'
+    try:
+        rows = con.execute(
+            f"SELECT schema_name, table_name, table_schema FROM {quoted}._zeroetl.tables"
+            " WHERE table_schema IS NOT NULL"
+        ).fetchall()
+    except duckdb.Error:
+        return {}
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, doc in rows:
+        try:
+            cols = json.loads(doc)["columns"]
+            out[(schema, table)] = {str(c["name"]): str(c.get("source_type") or "") for c in cols}
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out

@@ -209,7 +209,12 @@ def _is_lookup_operand(node: exp.Expression) -> bool:
     return not isinstance(node, exp.Column | exp.Cast)
 
 
-def pg_rewrite(tree: exp.Expression, *, database: str, user: str) -> exp.Expression:
+def pg_rewrite(
+    tree: exp.Expression, *, database: str, user: str, schemas: list[str] | None = None
+) -> exp.Expression:
+    """`schemas`: the session's search path as the user sees it (existing schemas, `public` by
+    that name); current_schema() and current_schemas() answer from it, never DuckDB's own path
+    (which holds the catalog emulation's internal schema)."""
     for cast in list(tree.find_all(exp.Cast)):
         to = cast.args.get("to")
         if to is None:
@@ -254,6 +259,10 @@ def pg_rewrite(tree: exp.Expression, *, database: str, user: str) -> exp.Express
         nm = node.name.lower() if isinstance(node, exp.Column) else _fname(node)
         if nm == "current_database" and not isinstance(node, exp.Column):
             node.replace(exp.Literal.string(database))
+        elif schemas is not None and nm in ("current_schema", "current_schemas"):
+            if isinstance(node, exp.Column) and (node.table or nm == "current_schemas"):
+                continue
+            node.replace(_schemas_value(node, nm, schemas))
         elif (
             nm in ("current_user", "session_user", "user")
             and isinstance(node, exp.Column)
@@ -261,6 +270,25 @@ def pg_rewrite(tree: exp.Expression, *, database: str, user: str) -> exp.Express
         ):
             node.replace(exp.Literal.string(user))
     return tree
+
+
+def _schemas_value(node: exp.Expr, name: str, schemas: list[str]) -> exp.Expr:
+    if name == "current_schema":
+        first = exp.Literal.string(schemas[0]) if schemas else exp.null()
+        return exp.cast(first, exp.DataType.Type.VARCHAR)
+    if isinstance(node, exp.Anonymous):
+        args = list(node.expressions)
+    else:
+        args = [a for a in (node.args.get("this"),) if a is not None]
+    if len(args) != 1:
+        return node.copy()  # DuckDB says what is wrong with the call
+    implicit = exp.Array(expressions=[exp.Literal.string(s) for s in ["pg_catalog", *schemas]])
+    explicit = exp.Array(expressions=[exp.Literal.string(s) for s in schemas])
+    varchar_list = exp.DataType.build("VARCHAR[]")
+    return exp.Case(
+        ifs=[exp.If(this=args[0].copy(), true=exp.cast(implicit, varchar_list))],
+        default=exp.cast(explicit, varchar_list),
+    )
 
 
 def _fname(node: object) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -30,8 +31,11 @@ from . import (
     dialect,
     duckparse,
     guard,
+    pgcompat,
+    pgerrors,
     redshift,
     rewrite,
+    shapes,
     sysviews,
     users_catalog,
     users_sql,
@@ -58,6 +62,7 @@ BATCH_ROWS = 8192
 class Column:
     name: str
     type: pa.DataType
+    pg_type: str = ""  # 'varchar(30)' / 'bpchar(4)' when the length is known (shapes.py)
 
 
 @dataclass
@@ -105,7 +110,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._current: StatementRun | None = None
         self._stop_reason: str | None = None  # why the running statement is being interrupted
         # Statements count as readers until their result is read (a checkpoint that must
-        # reclaim deleted rows waits for none: server/readgate.py).
+        # reclaim deleted rows waits for none: service/readgate.py).
         self._gate: ReadGate = getattr(backend, "read_gate", NO_GATE)
         self._reading = False
         dbs = backend.databases()
@@ -123,6 +128,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         # `dev` is the workspace database when the hub has one (the service's does)
         self._workspace = ws.attached(self._cur)
         self._plan: workspace.Plan | None = None  # the running change statement's, if any
+        self._hints: list[str] | None = None  # the translated query's string types (shapes.py)
         hub_db = ws.WORKSPACE if self._workspace else self._home
         self._catalog = database if database in dbs else hub_db
         self._params = SessionParams(
@@ -131,12 +137,12 @@ class SqlSession(WorkspaceStatements, UserStatements):
             self._policy,
             timeout_ms=self._limits.statement_timeout_ms,
             apply_search_path=self._apply_search_path,
+            public_schema=ws.DEFAULT_SCHEMA if self._catalog == ws.WORKSPACE else "main",
         )
         self._params.values["is_superuser"] = "on" if self._policy.superuser(self._who) else "off"
         # psql's \password asks, then sends ALTER USER ... PASSWORD '<SCRAM verifier>'
         self._params.values["password_encryption"] = "scram-sha-256"
         if self._catalog == ws.WORKSPACE:
-            self._params.schemas = [ws.DEFAULT_SCHEMA]
             for name in ("default_transaction_read_only", "transaction_read_only"):
                 self._params.values[name] = "off"
         try:
@@ -224,7 +230,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
                         table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
                 finally:
                     self._finish(run)
-                cols = [Column(f.name, f.type) for f in table.schema]
+                cols = self._columns(table.schema)
                 return Result(cols, iter(table.to_batches()), tag)
             # a relation streams: batches are produced as the client reads them
             reader = self._cur.sql(duck, params=args).to_arrow_reader(BATCH_ROWS)
@@ -235,14 +241,14 @@ class SqlSession(WorkspaceStatements, UserStatements):
             self._finish(run)
             raise
         self._open = reader
-        columns = [Column(f.name, f.type) for f in reader.schema]
+        columns = self._columns(reader.schema)
         return Result(columns, self._stream(reader, run), tag)
 
     def _start(self) -> StatementRun:
         """The statement's clock starts now (PostgreSQL counts from the statement's arrival).
 
         From here until its result is read or dropped the statement is a reader of the hub: a
-        checkpoint that must reclaim deleted rows waits for none (server/readgate.py)."""
+        checkpoint that must reclaim deleted rows waits for none (service/readgate.py)."""
         self._gate.enter()
         self._reading = True
         self._stop_reason = None
@@ -289,7 +295,11 @@ class SqlSession(WorkspaceStatements, UserStatements):
             self._reading = False
             self._gate.leave()
 
-    def describe(self, sql: str) -> tuple[list[int], list[Column] | None]:
+    def describe(
+        self, sql: str, probes: Sequence[object] = ()
+    ) -> tuple[list[int], list[Column] | None]:
+        """Parameter type OIDs and result columns; `probes`: sample values of the parameter types
+        the client declared (None: unknown), so the columns have the types execution gives."""
         self._drop_open_result()
         if users_sql.is_user_statement(rewrite.strip_comments(sql).strip()):
             return [], None
@@ -307,9 +317,10 @@ class SqlSession(WorkspaceStatements, UserStatements):
             try:
                 reader = self._cur.sql(
                     f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0",
-                    params=[None] * len(types) or None,
+                    params=[probes[i] if i < len(probes) else None for i in range(len(types))]
+                    or None,
                 ).to_arrow_reader(1)
-                columns = [Column(f.name, f.type) for f in reader.schema]
+                columns = self._columns(reader.schema)
                 reader.close()
             except duckdb.Error as e:
                 raise self._error(e) from None
@@ -323,7 +334,9 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._cte_names, self._relations = frozenset(), None  # this statement's (users_session)
         self._refresh_catalog(self._backend.databases())
         self._plan = None
-        norm = rewrite.normalize(sql)
+        self._hints = None
+        self._source_cache: dict[str, dict[tuple[str, str], dict[str, str]]] = {}
+        norm = pgcompat.normalize(rewrite.normalize(sql))
         code = rewrite.strip_comments(norm).strip()
         first, second = guard.statement_words(code)
         if first == "EXPLAIN":
@@ -344,20 +357,32 @@ class SqlSession(WorkspaceStatements, UserStatements):
             raise
         self._cte_names = cte_names(tree)
         plan = self._plan_change(tree)
+        # CREATE TABLE/VIEW ... AS query: its columns are named and typed as a query's would be
+        body = shapes.created_query(tree) if plan is not None else None
+        labelled = shapes.all_labels(body or tree, norm)  # as written, before any rewrite
         self._check(guard.inspect(tree, self._database_of), plan)
         self._check_scoped_reads(tree)
         self._pin_system_views(tree)
+        pgcompat.rewrite(tree, database=self.database, home=self._home, schema=catalog.SCHEMA)
         redshift.check_states(
             tree,
             self._resolve,
             lambda db: redshift.table_states(self._cur, db),
             self._query_all_states,
         )
-        rewrite.pg_rewrite(tree, database=self.database, user=self.user)
-        dialect.translate(tree, lambda c: self._column_type(tree, c))
+        rewrite.pg_rewrite(tree, database=self.database, user=self.user, schemas=self._visible_path)
         is_query = isinstance(tree, exp.Query) and plan is None
+        if is_query:  # before translation, which rewrites the casts that say a length
+            self._hints = shapes.string_hints(tree, self._resolve, self._source_types)
+        dialect.translate(tree, lambda c: self._column_type(tree, c))
         if is_query:
-            rewrite.name_columns(tree)
+            if not shapes.apply_all_labels(tree, labelled):
+                rewrite.name_columns(tree)
+        elif body is not None:
+            shapes.apply_all_labels(body, labelled)
+            # before generation: the workspace's checks below see the final text
+            probe = functools.partial(self._probe_types, checked=False)
+            shapes.shape_aggregates(body, probe, dialect.generate)
         duck = dialect.generate(tree)
         if plan is None:
             self._check(duckparse.inspect(self._cur, duck))
@@ -372,6 +397,9 @@ class SqlSession(WorkspaceStatements, UserStatements):
                 sysviews.register(self._cur, self._backend, self._dbs, norm)
             except duckdb.Error as e:
                 raise self._error(e) from None
+        if is_query and shapes.shape_aggregates(tree, self._probe_types, dialect.generate):
+            duck = dialect.generate(tree)
+            self._check(duckparse.inspect(self._cur, duck))
         tag = "SELECT" if is_query or first in ("WITH", "VALUES", "TABLE") else first
         return duck, tag, is_query or tag in ("DESCRIBE", "DESC")
 
@@ -467,9 +495,47 @@ class SqlSession(WorkspaceStatements, UserStatements):
         ).fetchall()
         existing = {r[0] for r in rows}
         parts = [f"{_q(self._catalog)}.{_q(s)}" for s in schemas if s in existing]
+        # the path as current_schemas() shows it: existing schemas, `public` by its own name
+        self._visible_path = [
+            "public" if s == self._params.public else s for s in schemas if s in existing
+        ]
         parts.append(f"{_q(self._home)}.{_q(catalog.SCHEMA)}")
         self._search_path = ",".join(parts)  # DuckDB's form (materialized views keep it)
         self._cur.execute("SET search_path = " + "'" + self._search_path.replace("'", "''") + "'")
+
+    def _columns(self, schema: pa.Schema) -> list[Column]:
+        hints = self._hints if self._hints is not None and len(self._hints) == len(schema) else None
+        cols = []
+        for i, f in enumerate(schema):
+            hint = hints[i] if hints else ""
+            if not hint and f.name in pgcompat.VECTOR_TYPES and pa.types.is_string(f.type):
+                hint = pgcompat.VECTOR_TYPES[f.name]  # `indkey` as text '1 2' (pgcompat)
+            cols.append(Column(f.name, f.type, hint))
+        return cols
+
+    def _probe_types(self, sql: str, *, checked: bool = True) -> list[str] | None:
+        """DuckDB's types of the columns of `sql` (bound, never run); None if it cannot bind.
+
+        `sql` is the statement's own FROM, CTEs and aggregate arguments, as generated into the
+        statement's DuckDB text that the sandbox checked already (the final text is checked
+        again once the casts are in): binding it reaches nothing that text did not. When the
+        statement was not checked yet (`checked=False`), the probe is checked first."""
+        try:
+            if not checked:
+                self._check(duckparse.inspect(self._cur, sql))
+            return [str(t) for t in self._cur.sql(sql).types]
+        except duckdb.InterruptException:
+            raise self._stopped() from None  # the statement's timeout or cancel: never lost
+        except (duckdb.Error, SqlError):
+            if self._stop_reason is not None:
+                raise self._stopped() from None
+            return None
+
+    def _source_types(self, where: tuple[str, str, str]) -> dict[str, str]:
+        db, schema, name = where
+        if db not in self._source_cache:  # once per statement and database
+            self._source_cache[db] = redshift.source_types(self._cur, db)
+        return self._source_cache[db].get((schema, name), {})
 
     def _query_all_states(self, db: str) -> bool:
         try:
@@ -626,20 +692,4 @@ class SqlSession(WorkspaceStatements, UserStatements):
             return SqlError("42501", f"permission denied: {msg}")
         if "Division by zero" in text:
             return SqlError("22012", "division by zero")
-        if isinstance(e, duckdb.CatalogException):
-            if "Function" in text or "function" in text:
-                return SqlError("42883", msg)
-            if "Schema" in text:
-                return SqlError("3F000", msg)
-            return SqlError("42P01", msg)
-        if isinstance(e, duckdb.ParserException):
-            return SqlError("42601", msg)
-        if isinstance(e, duckdb.BinderException):
-            return SqlError("42703" if "column" in text.lower() else "42804", msg)
-        if isinstance(e, duckdb.ConversionException):
-            return SqlError("22P02", msg)
-        if isinstance(e, duckdb.OutOfRangeException):
-            return SqlError("22003", msg)
-        if isinstance(e, duckdb.TransactionException):
-            return SqlError("40001", msg)
-        return SqlError("XX000", msg)
+        return pgerrors.translate(e, msg, self._home)

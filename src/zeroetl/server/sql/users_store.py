@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from zeroetl.catalog.sqlite_tx import transaction
+
 from .errors import SqlError
 
 CATALOG_FILE = "catalog.sqlite3"  # catalog/store.py's file
@@ -158,14 +160,9 @@ class UserStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+        with self._lock:  # an RLock: held across the reload too
+            with transaction(self._db, self._lock):
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
             self.snapshot = self._load()
 
     def _load(self) -> Snapshot:

@@ -14,47 +14,34 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
 
-from zeroetl.model import ColumnSchema, TableId
+from zeroetl.model import (
+    AddColumn,
+    AlterOp,
+    AlterTable,
+    CreateDatabase,
+    CreateTable,
+    DdlAction,
+    DropColumn,
+    DropDatabase,
+    DropTable,
+    ModifyColumn,
+    OtherAlter,
+    RenameColumn,
+    RenameTable,
+    TableId,
+    TruncateTable,
+    Unknown,
+)
 from zeroetl.sources.mysql import ddl_columns
 from zeroetl.sources.mysql.ddl_lexer import Token, split_statements, tokenize
 
-
-@dataclass(frozen=True)
-class AddColumn:
-    """`has_default`: existing rows get a value other than NULL (DEFAULT x with x not NULL, a
-    generation expression, AUTO_INCREMENT or SERIAL). `not_null`: NOT NULL / PRIMARY KEY.
-    `first` / `after`: its position (else last). `column`: its name and logical type when the
-    statement alone tells them (see ddl_columns.py), else None."""
-
-    name: str
-    has_default: bool
-    not_null: bool
-    if_not_exists: bool = False
-    first: bool = False
-    after: str | None = None
-    column: ColumnSchema | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class DropColumn:
-    name: str
-    if_exists: bool = False
-
-
-@dataclass(frozen=True)
-class RenameColumn:
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class ModifyColumn:
-    """MODIFY, CHANGE (new_name set when the name changes, case included) or ALTER COLUMN."""
-
-    name: str
-    new_name: str | None = None
+# The action types live in model.py (the engine reads them); re-exported for this module's users.
+__all__ = [
+    "AddColumn", "AlterOp", "AlterTable", "CreateDatabase", "CreateTable", "DdlAction",
+    "DropColumn", "DropDatabase", "DropTable", "ModifyColumn", "Other", "RenameColumn",
+    "RenameTable", "TruncateTable", "Unknown", "classify", "schemas_named", "tables_named",
+]  # fmt: skip
 
 
 # First words of ALTER operations that change rows without writing row events.
@@ -69,94 +56,32 @@ _ROW_CHANGING = (
 )
 
 
-@dataclass(frozen=True)
-class Other:
-    """Any other ALTER operation (index, engine, options, partitioning), as written."""
-
-    text: str
-
-    @property
-    def changes_rows(self) -> bool:
-        """True when the operation adds or removes rows with no row events (DROP/TRUNCATE/
-        EXCHANGE/CONVERT PARTITION, DISCARD/IMPORT TABLESPACE): the table needs a resync."""
-        words = tuple(w.upper() for w in self.text.split()[:2])
-        return any(words[: len(p)] == p for p in _ROW_CHANGING)
-
-    @property
-    def changes_shape(self) -> bool:
-        """True when the operation may change the primary key or column types (ADD/DROP
-        PRIMARY KEY, CREATE/DROP INDEX `PRIMARY`, CONVERT TO CHARACTER SET): the replicated
-        table's recorded shape would go stale."""
-        words = [w.strip("`").upper() for w in re.split(r"[\s(]+", self.text) if w]
-        head = tuple(words[:3])
-        if head[:2] == ("CONVERT", "TO"):
-            return True
-        if "PRIMARY" not in words:
-            return False
-        return head[0] in ("ADD", "DROP", "CREATE")
+def _changes_rows(text: str) -> bool:
+    """True when the operation adds or removes rows with no row events (DROP/TRUNCATE/
+    EXCHANGE/CONVERT PARTITION, DISCARD/IMPORT TABLESPACE): the table needs a resync."""
+    words = tuple(w.upper() for w in text.split()[:2])
+    return any(words[: len(p)] == p for p in _ROW_CHANGING)
 
 
-AlterOp = AddColumn | DropColumn | RenameColumn | ModifyColumn | Other
+def _changes_shape(text: str) -> bool:
+    """True when the operation may change the primary key or column types (ADD/DROP
+    PRIMARY KEY, CREATE/DROP INDEX `PRIMARY`, CONVERT TO CHARACTER SET): the replicated
+    table's recorded shape would go stale."""
+    words = [w.strip("`").upper() for w in re.split(r"[\s(]+", text) if w]
+    head = tuple(words[:3])
+    if head[:2] == ("CONVERT", "TO"):
+        return True
+    if "PRIMARY" not in words:
+        return False
+    return head[0] in ("ADD", "DROP", "CREATE")
 
 
-@dataclass(frozen=True)
-class CreateTable:
-    """`if_not_exists`: the table may already exist, in which case nothing changed."""
+class Other(OtherAlter):
+    """Any other ALTER operation (index, engine, options, partitioning), as written, with
+    what MySQL's syntax tells about it (model.OtherAlter)."""
 
-    table: TableId
-    like: TableId | None = None
-    if_not_exists: bool = False
-
-
-@dataclass(frozen=True)
-class DropTable:
-    table: TableId
-
-
-@dataclass(frozen=True)
-class RenameTable:
-    old: TableId
-    new: TableId
-
-
-@dataclass(frozen=True)
-class TruncateTable:
-    table: TableId
-
-
-@dataclass(frozen=True)
-class AlterTable:
-    table: TableId
-    ops: tuple[AlterOp, ...]
-    rename_to: TableId | None = None
-
-
-@dataclass(frozen=True)
-class CreateDatabase:
-    schema: str
-
-
-@dataclass(frozen=True)
-class DropDatabase:
-    schema: str
-
-
-@dataclass(frozen=True)
-class Unknown:
-    tables: tuple[TableId, ...]
-    sql: str
-
-
-DdlAction = (
-    CreateTable
-    | DropTable
-    | RenameTable
-    | TruncateTable
-    | AlterTable
-    | CreateDatabase
-    | DropDatabase
-    | Unknown
-)
+    def __init__(self, text: str) -> None:
+        super().__init__(text, _changes_rows(text), _changes_shape(text))
 
 
 class _ParseError(Exception):

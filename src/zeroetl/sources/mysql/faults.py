@@ -8,20 +8,7 @@ as a `FaultItem`; the engine re-copies the tables once the setting that caused i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from zeroetl.model import TableId
-
-
-@dataclass(frozen=True, slots=True)
-class FaultKind:
-    """Something the source logged that replication cannot use, and the setting that fixes it."""
-
-    name: str
-    setting: str  # the prerequisite (`zeroetl source check` name); "" when none fixes it
-    need: str  # what the setting must be
-    fix: str
-
+from zeroetl.sources.base import FaultKind, SourceFault
 
 _SESSIONS = "existing sessions keep the old value until they reconnect"
 STATEMENTS = FaultKind(
@@ -60,17 +47,5 @@ INCIDENT_FAULT = FaultKind(
 )
 
 
-@dataclass(slots=True)
-class FaultItem:
-    """Changes the source logged in a form that cannot be applied: the tables must be re-copied
-    once the source logs full rows again. `tables` None: any table may be affected."""
-
-    kind: FaultKind
-    tables: tuple[TableId, ...] | None
-    what: str  # what was seen, and where
-    timestamp: int
-
-    @property
-    def reason(self) -> str:
-        need = f": {self.kind.need}" if self.kind.need else ""
-        return f"{self.what}{need}; {self.kind.fix}"
+# The stream reports each fault as a `SourceFault` (sources/base.py).
+FaultItem = SourceFault

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
 
-from zeroetl.errors import SourceError, SourceUnavailable, ZeroEtlError
+from zeroetl.errors import SourceError, SourceUnavailable
+from zeroetl.sources.base import Check, CheckReport
 from zeroetl.sources.mysql.auth import deadline
 from zeroetl.sources.mysql.connection import PASSWORD_ENV, SourceParams, scrub
 from zeroetl.sources.mysql.prereq_sessions import SESSION_SETTINGS, sessions_check
@@ -30,55 +30,6 @@ DAY = 86_400
 # whatever the server does (a silent or trickling server must not hold a caller for long).
 QUERY_TIMEOUT_S = 15.0
 CHECKS_S = 30.0
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    actual: str
-    fix: str = ""
-    warning: bool = False  # a failing warning does not make the source unready
-    skipped: bool = False  # moot while another check fails (counts as ok: never blocks)
-
-    def __post_init__(self) -> None:
-        if self.ok:  # a fix is only shown for what needs fixing
-            object.__setattr__(self, "fix", "")
-
-    @property
-    def status(self) -> str:
-        """ok | warning | fail | skipped: what both the human and the JSON output say."""
-        if self.skipped:
-            return "skipped"
-        if self.ok:
-            return "ok"
-        return "warning" if self.warning else "fail"
-
-
-@dataclass
-class CheckReport:
-    source: str  # redacted URL
-    flavor: str = ""  # "mariadb" | "mysql" | "" (not reached)
-    version: str = ""
-    checks: list[Check] = field(default_factory=list)
-    # Why the source could not be checked (for callers that raise it; not in to_dict()).
-    error: ZeroEtlError | None = field(default=None, repr=False)
-
-    @property
-    def ready(self) -> bool:
-        return bool(self.checks) and all(c.ok or c.warning for c in self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "flavor": self.flavor,
-            "version": self.version,
-            "ready": self.ready,
-            "checks": [
-                {"name": c.name, "status": c.status, "actual": c.actual, "fix": c.fix}
-                for c in self.checks
-            ],
-        }
 
 
 def _restart_cnf(line: str) -> str:

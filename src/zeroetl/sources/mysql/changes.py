@@ -1,4 +1,5 @@
-"""Row images -> the flat change format destinations apply.
+"""Rows events -> sealed change batches (model.ChangeBatch): the flat change format
+destinations apply.
 
 Every change becomes one or two entries ordered by `__seq`: the full new image (`__del` false)
 or a deleted key (`__del` true). An UPDATE that keeps its key is just the new image; one that
@@ -7,6 +8,7 @@ last entry per key, which makes replaying a batch harmless.
 
 Raw decoded values are gathered per column across events and turned into Arrow once per batch
 (`RowsDecoder.finish`): building Arrow for every small event cost more than decoding it.
+`Batch.seal()` does that and hands out an immutable `ChangeBatch`.
 """
 
 from __future__ import annotations
@@ -16,15 +18,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from zeroetl.model import TableId, TableSchema
+from zeroetl.errors import TableFailed
+from zeroetl.model import DEL, SEQ, ChangeBatch, TableChanges, TableId, TableSchema
 from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage
-
-SEQ = "__seq"
-DEL = "__del"
 
 
 @dataclass
-class TableChanges:
+class _Gathered:
     """Changes to one table within the open batch, plus the counts the activity views report."""
 
     schema: TableSchema
@@ -53,16 +53,21 @@ class TableChanges:
         self.columns = [[] for _ in self.columns]
         self.seq, self.dels = [], []
 
-    def table(self) -> pa.Table:
-        self.seal()
-        return pa.concat_tables(self.parts) if len(self.parts) > 1 else self.parts[0]
+    def sealed(self) -> TableChanges:
+        counts = (self.inserted, self.updated, self.deleted, self.nbytes)
+        try:
+            self.seal()
+        except TableFailed as exc:
+            return TableChanges(self.schema, None, *counts, failure=exc.reason)
+        rows = pa.concat_tables(self.parts) if len(self.parts) > 1 else self.parts[0]
+        return TableChanges(self.schema, rows, *counts, zero_dates=self.zero_dates)
 
 
 class Batch:
     """The changes gathered since the last apply, per table, in source order."""
 
     def __init__(self) -> None:
-        self.tables: dict[TableId, TableChanges] = {}
+        self.tables: dict[TableId, _Gathered] = {}
         self.seq = 0
         self.entries = 0
 
@@ -74,7 +79,7 @@ class Batch:
         if tc is None or (tc.schema is not schema and not tc.schema.same_shape(schema)):
             if tc is not None:
                 raise ValueError(f"schema of {table} changed inside a batch; flush first")
-            tc = self.tables[table] = TableChanges(schema)
+            tc = self.tables[table] = _Gathered(schema)
         dec = image.decoder
         if tc.decoder is not dec:
             # Another TABLE_MAP version (same shape): its raw values may need other finishing.
@@ -115,7 +120,7 @@ class Batch:
                 cols[k].append(raw[r + nc + k])
             self._tag(tc, 1, False)
 
-    def _tag(self, tc: TableChanges, n: int, deleted: bool) -> None:
+    def _tag(self, tc: _Gathered, n: int, deleted: bool) -> None:
         tc.seq.extend(range(self.seq, self.seq + n))
         tc.dels.extend([deleted] * n)
         self.seq += n
@@ -126,3 +131,12 @@ class Batch:
         tc = self.tables.pop(table, None)
         if tc is not None:
             self.entries -= tc.entries
+
+    def shape_differs(self, table: TableId, schema: TableSchema) -> bool:
+        tc = self.tables.get(table)
+        return tc is not None and tc.schema is not schema and not tc.schema.same_shape(schema)
+
+    def seal(self) -> ChangeBatch:
+        """The gathered changes as Arrow, per table in source order (a table whose values
+        cannot be built carries its `failure` instead)."""
+        return ChangeBatch({t: tc.sealed() for t, tc in self.tables.items()}, self.entries)

@@ -1,0 +1,211 @@
+"""One connection abstraction over two transports: embedded chDB and a server over HTTP.
+
+The destination speaks three verbs: `command` (DDL, no result), `query` (a result as Arrow) and
+`insert` (an Arrow table into a table). chDB runs ClickHouse in this process; clickhouse-connect
+talks to a server's HTTP interface. Both are ClickHouse 24+ with the same SQL, so everything
+above this module is transport-blind.
+
+Secrets: the server's password comes from the environment (`ZEROETL_CLICKHOUSE_PASSWORD`) or a
+file (`ZEROETL_CLICKHOUSE_PASSWORD_FILE`), never from the URL (a URL is shown in logs).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pyarrow as pa
+
+from zeroetl.errors import ConfigError, DestinationError, DestinationUnavailable
+
+from . import faults
+
+# Arrow output: String columns as binary, so bytes that are not UTF-8 (BINARY/BLOB) survive;
+# the reader casts text columns back to UTF-8 (read.py).
+READ_SETTINGS = {"output_format_arrow_string_as_string": "0"}
+# A tombstone carries only its key: NULLs elsewhere become the column default on insert.
+INSERT_SETTINGS = {"input_format_null_as_default": "1"}
+
+
+class Transport(Protocol):
+    def command(self, sql: str) -> None: ...
+    def query(self, sql: str) -> pa.Table: ...
+    def insert(self, table_sql: str, data: pa.Table) -> None: ...
+    def close(self) -> None: ...
+
+
+def _settings_clause(settings: dict[str, str]) -> str:
+    return " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in settings.items())
+
+
+class ChdbTransport:
+    """Embedded ClickHouse (chdb-core): a session on a data directory, in this process."""
+
+    # chDB keeps one engine per process: one open session at a time, guarded here so that two
+    # destinations in one process fail with a clear message instead of corrupting state.
+    _open_lock = threading.Lock()
+    _open_path: Path | None = None
+
+    def __init__(self, path: Path) -> None:
+        try:
+            from chdb import session
+        except ImportError as e:  # chdb-core is a dependency; an install without it says so
+            raise ConfigError("chdb is not installed", hint="pip install chdb-core") from e
+        self.path = Path(path)
+        with ChdbTransport._open_lock:
+            if ChdbTransport._open_path not in (None, self.path):
+                raise DestinationError(
+                    f"embedded ClickHouse is already open on {ChdbTransport._open_path}",
+                    hint="chDB runs one engine per process: one chdb:// destination at a time",
+                )
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._session = session.Session(str(self.path))
+            ChdbTransport._open_path = self.path
+
+    def _run(self, sql: str, fmt: str) -> Any:
+        try:
+            return self._session.query(sql, fmt)
+        except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
+            raise faults.error("statement", str(e)) from e
+
+    def command(self, sql: str) -> None:
+        self._run(sql, "CSV")
+
+    def query(self, sql: str) -> pa.Table:
+        return self._run(sql + _settings_clause(READ_SETTINGS), "ArrowTable")  # type: ignore[no-any-return]
+
+    def insert(self, table_sql: str, data: pa.Table) -> None:
+        # chDB's Python() table function finds the Arrow table by name in the calling frame
+        # (this one: hence no helper in between), and scans it zero-copy.
+        zeroetl_rows = data  # noqa: F841 (read by name by the Python() table function)
+        cols = ", ".join(_quote(n) for n in data.column_names)
+        sql = f"INSERT INTO {table_sql} ({cols}) SELECT {cols} FROM Python(zeroetl_rows)"
+        try:
+            self._session.query(sql + _settings_clause(INSERT_SETTINGS), "CSV")
+        except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
+            raise faults.error("insert", str(e)) from e
+
+    def close(self) -> None:
+        with ChdbTransport._open_lock:
+            try:
+                self._session.close()
+            finally:
+                ChdbTransport._open_path = None
+
+
+class HttpTransport:
+    """A ClickHouse server (or a cluster's node) over HTTP(S), through clickhouse-connect."""
+
+    def __init__(self, params: ServerParams) -> None:
+        import clickhouse_connect
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        self._errors: tuple[type[BaseException], ...] = (ClickHouseError,)
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=params.host,
+                port=params.port,
+                username=params.user,
+                password=params.password(),
+                secure=params.secure,
+                settings={"mutations_sync": "2"},
+            )
+        except Exception as e:  # unreachable server, TLS, auth: retried by the engine
+            raise DestinationUnavailable(
+                f"cannot reach ClickHouse at {params.redacted()}: {type(e).__name__}",
+                hint="check the host, port and ZEROETL_CLICKHOUSE_PASSWORD",
+            ) from e
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """The server's refusal: DestinationError; a network fault: DestinationUnavailable
+        (the engine retries it)."""
+        try:
+            yield
+        except self._errors as e:
+            raise faults.error(what, str(e)) from e
+        except OSError as e:
+            raise DestinationUnavailable(f"ClickHouse {what}: {e}") from e
+
+    def command(self, sql: str) -> None:
+        with self._guard("command"):
+            self._client.command(sql)
+
+    def query(self, sql: str) -> pa.Table:
+        with self._guard("query"):
+            return self._client.query_arrow(sql, settings=READ_SETTINGS)  # type: ignore[no-any-return]
+
+    def insert(self, table_sql: str, data: pa.Table) -> None:
+        with self._guard("insert"):
+            # `table_sql` is already quoted (db.table): no database argument, no re-quoting.
+            from clickhouse_connect.driver.query import arrow_buffer
+
+            names, block = arrow_buffer(data)  # Arrow IPC file, as the client's insert_arrow
+            self._client.raw_insert(
+                table_sql, [_quote(n) for n in names], block, settings=INSERT_SETTINGS, fmt="Arrow"
+            )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _quote(name: str) -> str:
+    """A ClickHouse identifier, quoted exactly (backquotes; backslash and backquote escaped)."""
+    if "\x00" in name:
+        raise ValueError("identifier contains a NUL character")
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+@dataclass(frozen=True)
+class ServerParams:
+    host: str
+    port: int
+    user: str
+    secure: bool
+    cluster: str
+
+    def password(self) -> str:
+        path = os.environ.get("ZEROETL_CLICKHOUSE_PASSWORD_FILE")
+        if path:
+            return Path(path).read_text().strip()
+        return os.environ.get("ZEROETL_CLICKHOUSE_PASSWORD", "")
+
+    def redacted(self) -> str:
+        return f"clickhouse://{self.user}@{self.host}:{self.port}/"
+
+    @classmethod
+    def from_url(cls, url: str) -> ServerParams:
+        """`clickhouse://user@host:8123/?cluster=NAME&secure=1` (no password in the URL)."""
+        parts = urlsplit(url)
+        if parts.password is not None:
+            raise ConfigError(
+                "a password in a ClickHouse URL would show in logs",
+                hint="set ZEROETL_CLICKHOUSE_PASSWORD (or ZEROETL_CLICKHOUSE_PASSWORD_FILE)",
+            )
+        if not parts.hostname:
+            raise ConfigError(
+                f"not a ClickHouse URL: {url!r}",
+                hint="clickhouse://user@host:8123/?cluster=NAME&secure=1",
+            )
+        query = parse_qs(parts.query)
+        unknown = set(query) - {"cluster", "secure"}
+        if unknown:
+            raise ConfigError(f"unknown ClickHouse URL option(s): {', '.join(sorted(unknown))}")
+        secure = query.get("secure", ["0"])[-1] in ("1", "true", "yes")
+        try:
+            port = parts.port or (8443 if secure else 8123)
+        except ValueError as e:
+            raise ConfigError(f"bad port in ClickHouse URL: {e}") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or "default"),
+            secure=secure,
+            cluster=query.get("cluster", [""])[-1],
+        )

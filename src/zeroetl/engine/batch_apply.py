@@ -1,0 +1,89 @@
+"""Sealed change batches into the warehouse: apply them table by table inside the open
+transaction, fail a table the destination refuses without stopping the others, and record the
+activity the monitoring views show. Functions of the engine's shared state (context.py); the
+runner decides when (runner.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from zeroetl.engine.context import EngineContext
+from zeroetl.errors import DestinationError, TableFailed, TransientError, ZeroEtlError
+from zeroetl.model import ChangeBatch, Position, TableId
+
+CHECKPOINT_TYPE_CDC = "cdc"
+
+
+class TableReplay(ZeroEtlError):
+    """Restart the stream from the committed checkpoint (after failing one table)."""
+
+
+def apply_batch(ctx: EngineContext, batch: ChangeBatch | None) -> None:
+    """Apply a sealed batch inside the open warehouse transaction (no commit)."""
+    if not batch:
+        return
+    ctx.ensure_txn()
+    for table, tc in batch.tables.items():
+        try:
+            if tc.failure:
+                raise TableFailed(str(table), tc.failure)
+            assert tc.rows is not None
+            ctx.dest.apply_changes(tc.schema, tc.rows)
+        except (DestinationError, TableFailed) as exc:
+            if isinstance(exc, TransientError):
+                raise  # disk full, I/O error: not this table's fault; retried with backoff
+            fail_and_replay(ctx, table, getattr(exc, "reason", None) or str(exc))
+    for table, tc in batch.tables.items():
+        acc = ctx.activity.setdefault(table, [0, 0, 0, 0])
+        acc[0] += tc.inserted
+        acc[1] += tc.updated
+        acc[2] += tc.deleted
+        acc[3] += tc.nbytes
+        if tc.zero_dates:
+            ctx.book.count_zero_dates(table, tc.zero_dates)
+
+
+def fail_and_replay(ctx: EngineContext, table: TableId, reason: str) -> None:
+    """One table's changes cannot be applied: the warehouse has aborted the transaction, so
+    fail that table on its own, then replay everything else from the checkpoint."""
+    ctx.rollback_open()
+    ctx.dest.begin()
+    book = ctx.reload_book()
+    book.fail(table, f"cannot apply changes: {reason}", ctx.committed)
+    book.flush()
+    ctx.dest.commit()
+    raise TableReplay(f"table {table} failed; replaying from {ctx.committed}")
+
+
+def record_activity(
+    ctx: EngineContext, pos: Position, started: datetime, source_time: datetime | None
+) -> int:
+    """Write the activity of what is about to commit at `pos` (in the open transaction);
+    returns the number of row changes."""
+    activity = ctx.activity
+    total = 0
+    nbytes = 0
+    for table, (ins, upd, dele, nb) in activity.items():
+        ctx.dest.record_table_activity(
+            checkpoint=pos,
+            table=table,
+            transaction_id=pos.gtid_set.rsplit(",", 1)[-1] or str(pos),
+            inserted=ins,
+            updated=upd,
+            deleted=dele,
+            bytes_ingested=nb,
+        )
+        total += ins + upd + dele
+        nbytes += nb
+    if activity:
+        ctx.dest.record_activity(
+            checkpoint=pos,
+            checkpoint_type=CHECKPOINT_TYPE_CDC,
+            checkpoint_bytes=nbytes,
+            commit_ts=source_time,
+            modified_tables=len(activity),
+            start=started,
+            end=datetime.now(UTC),
+        )
+    return total

@@ -1,0 +1,234 @@
+"""MySQL/MariaDB as a `Source` (sources/base.py): the one place the engine's calls meet the
+binlog reader, the snapshot reader, discovery and the DDL classifier.
+
+The stream reads the binlog on a thread of its own (pump.py) and hands items over through a
+bounded queue; `MySqlChangeStream.next` runs on the engine's thread, gathers the rows the engine
+admits into the open batch (changes.py) and turns DDL text into `SchemaChange`s (ddl.py), so
+nothing MySQL-shaped (row images, TABLE_MAPs, SQL text to classify) leaves this package.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from zeroetl.model import (
+    ChangeBatch,
+    Position,
+    SchemaChange,
+    TableId,
+    TableSchema,
+    Unknown,
+)
+from zeroetl.sources.base import (
+    Admit,
+    CheckReport,
+    Commit,
+    Idle,
+    SnapshotChunk,
+    StreamEvent,
+    TableError,
+)
+from zeroetl.sources.mysql import ddl as d
+from zeroetl.sources.mysql.binlog import server_binlog_position
+from zeroetl.sources.mysql.changes import Batch
+from zeroetl.sources.mysql.connection import SourceParams
+from zeroetl.sources.mysql.discovery import list_tables, load_schemas
+from zeroetl.sources.mysql.faults import FaultItem
+from zeroetl.sources.mysql.prereq import check_source
+from zeroetl.sources.mysql.pump import Pump
+from zeroetl.sources.mysql.snapshot import SnapshotReader, decode_key, encode_key
+from zeroetl.sources.mysql.stream import (
+    ChangeStream,
+    CommitItem,
+    DdlItem,
+    IdleItem,
+    RowsItem,
+    TableErrorItem,
+)
+
+log = logging.getLogger(__name__)
+
+
+class MySqlSource:
+    """A MySQL-compatible server. Discovery calls share one connection, opened on first use
+    and closed by `close()` (after a failure the engine closes it; the next call reopens)."""
+
+    def __init__(self, params: SourceParams) -> None:
+        self.params = params
+        self._conn: Any = None
+
+    def describe(self) -> str:
+        return self.params.redacted_url()
+
+    def _meta(self) -> Any:
+        if self._conn is None:
+            self._conn = self.params.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def check(self) -> CheckReport:
+        return check_source(self.params)  # a connection of its own: any thread
+
+    def position(self) -> Position:
+        return server_binlog_position(self._meta())
+
+    def list_tables(self) -> list[TableId]:
+        return list_tables(self._meta())
+
+    def load_schemas(self, tables: list[TableId]) -> dict[TableId, TableSchema]:
+        return load_schemas(self._meta(), tables)
+
+    def snapshot(self, chunk_rows: int) -> MySqlSnapshot:
+        return MySqlSnapshot(self, SnapshotReader(self.params, chunk_rows=chunk_rows))
+
+    def stream(
+        self,
+        start: Position,
+        *,
+        replica_id: int,
+        wanted: Callable[[TableId], bool],
+        admit: Admit,
+        heartbeat_s: float,
+        batch_rows: int,
+    ) -> MySqlChangeStream:
+        raw = ChangeStream(
+            self.params, start, server_id=replica_id, wanted=wanted, heartbeat_s=heartbeat_s
+        )
+        return MySqlChangeStream(raw, start, admit=admit, batch_rows=batch_rows)
+
+
+class MySqlSnapshot:
+    """Keyset-paginated chunks (snapshot.py) with their positions and JSON key cursors."""
+
+    def __init__(self, source: MySqlSource, reader: SnapshotReader) -> None:
+        self.source = source
+        self.reader = reader
+
+    def begin_consistent(self) -> Position | None:
+        return self.reader.begin_consistent()
+
+    def end(self) -> None:
+        self.reader.end()
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def chunks(
+        self,
+        schema: TableSchema,
+        cursor: str | None,
+        *,
+        at: Position | None = None,
+        prefetch: bool = True,
+    ) -> Iterator[SnapshotChunk]:
+        after = decode_key(cursor, schema) if cursor else None
+        reader = self.reader
+        seen = reader.zero_dates
+        for rows, last_key in reader.read_chunks(schema, after, prefetch=prefetch):
+            # Read after the chunk: a position no earlier than the moment it was read.
+            position = at or self.source.position()
+            # Zero dates of this chunk (the reader converts a chunk before handing it over).
+            zeros, seen = reader.zero_dates - seen, reader.zero_dates
+            yield SnapshotChunk(rows, encode_key(last_key), position, zeros)
+
+
+class MySqlChangeStream:
+    """The binlog from a position as `StreamEvent`s (sources/base.py)."""
+
+    def __init__(self, raw: ChangeStream, start: Position, *, admit: Admit, batch_rows: int):
+        self._raw = raw
+        self._pump = Pump(raw)
+        self._admit = admit
+        self._batch_rows = batch_rows
+        self._batch = Batch()
+        self._held: RowsItem | None = None  # admitted; gathered once the sealed batch is out
+        self._at = start  # the last commit seen, for messages
+
+    def close(self) -> None:
+        self._pump.close()
+
+    def forget_failure(self, table: TableId) -> None:
+        self._raw.forget_failure(table)
+
+    def discard(self, table: TableId) -> None:
+        self._batch.drop_table(table)
+
+    def seal(self) -> ChangeBatch:
+        batch, self._batch = self._batch.seal(), Batch()
+        return batch
+
+    def _gather(self, item: RowsItem) -> ChangeBatch | None:
+        self._batch.add(item.table, item.schema, item.image)
+        if self._batch.entries >= self._batch_rows:
+            return self.seal()  # a large source transaction: applied, not yet committed
+        return None
+
+    def next(self, timeout: float) -> StreamEvent | None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            full = self._gather(held)
+            if full is not None:
+                return full
+        deadline = time.monotonic() + timeout
+        while True:
+            item = self._pump.get(max(0.0, deadline - time.monotonic()))
+            if item is None:
+                return None
+            if isinstance(item, RowsItem):
+                if not self._admit(item.table, item.schema, item.image.num_rows):
+                    if time.monotonic() >= deadline:
+                        return None  # let the engine look up (stop, commands) in a long run
+                    continue
+                if self._batch.shape_differs(item.table, item.schema):
+                    # Another shape of the table (a DDL we did not see, or one the engine
+                    # resynced around): what came before is sealed first.
+                    self._held = item
+                    return self.seal()
+                full = self._gather(item)
+                if full is not None:
+                    return full
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+            return self._event(item)
+
+    def _event(self, item: object) -> StreamEvent:
+        if isinstance(item, CommitItem):
+            self._at = item.position
+            return Commit(item.position, item.timestamp)
+        if isinstance(item, IdleItem):
+            return Idle(item.position)
+        if isinstance(item, DdlItem):
+            return self._schema_change(item)
+        if isinstance(item, TableErrorItem):
+            self._batch.drop_table(item.table)
+            return TableError(item.table, item.reason)
+        assert isinstance(item, FaultItem), item
+        return item
+
+    def _schema_change(self, item: DdlItem) -> SchemaChange:
+        try:
+            actions = tuple(d.classify(item.sql, item.schema))
+        except Exception:  # a classifier bug must neither stop the stream nor lose the change
+            log.exception(
+                "cannot classify the DDL in the transaction after binlog position %s: %r",
+                self._at,
+                item.sql[:300],
+            )
+            named = d.tables_named(item.sql, item.schema)
+            actions = (Unknown(named, item.sql, what="could not be classified"),)
+        # A statement we cannot read names its tables, or failing that its databases.
+        actions = tuple(
+            Unknown(a.tables, a.sql, frozenset(d.schemas_named(a.sql, item.schema)), a.what)
+            if isinstance(a, Unknown) and not a.tables
+            else a
+            for a in actions
+        )
+        return SchemaChange(item.sql, actions, item.timestamp)
