@@ -37,13 +37,13 @@ from typing import Any
 import duckdb
 import pymysql
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.model import Position, TableId
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
+from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.source import MySqlSource

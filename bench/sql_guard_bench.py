@@ -21,9 +21,9 @@ from unittest import mock
 
 import duckdb
 
-from zeroetl.server.hub import database_path, open_hub
 from zeroetl.server.sql import duckparse
 from zeroetl.server.sql.session import SqlSession
+from zeroetl.service.hub import database_path, open_hub
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -23,11 +23,11 @@ import threading
 import time
 from pathlib import Path
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
+from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql import binlog
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.source import MySqlSource

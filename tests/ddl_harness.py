@@ -23,12 +23,12 @@ from pathlib import Path
 import pymysql
 
 from tests.support import assert_table_equal, open_duck
-from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.model import Position, TableId, TableState
 from zeroetl.sandbox.mariadb import MariaDBServer
+from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.discovery import list_tables

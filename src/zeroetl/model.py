@@ -185,6 +185,21 @@ class TableState(enum.Enum):
     DELETED = "Deleted"
 
 
+class IntegrationState(enum.StrEnum):
+    """An integration's lifecycle states (docs/service.md, "Lifecycle"); str-valued, as the
+    catalog records them and the API shows them."""
+
+    CREATING = "creating"
+    ACTIVE = "active"
+    SYNCING = "syncing"
+    NEEDS_ATTENTION = "needs_attention"
+    MODIFYING = "modifying"
+    FAILED = "failed"
+    DELETING = "deleting"
+    DELETED = "deleted"  # tombstone in the catalog; never listed
+    PAUSED = "paused"  # stopped on request (no worker), until resumed; survives a restart
+
+
 @dataclass
 class TableStatus:
     """Mutable per-table bookkeeping the engine keeps and the destination persists."""

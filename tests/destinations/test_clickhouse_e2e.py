@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from tests.destinations.conftest import start_chdb_http
 
-from zeroetl.cli.replicate import open_destination_url
 from zeroetl.model import TableId
+from zeroetl.service.standalone import open_destination_url
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from tests.sandbox_support import Warehouse
 from tests.service_support import Serve
 
-from zeroetl.server.hub import database_path, migrate_layout
+from zeroetl.service.hub import database_path, migrate_layout
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ import pytest
 from tests.integration.test_replicate import check_all, replicate, states
 from tests.workload import TABLES, Workload
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
+from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.snapshot import SnapshotReader
 from zeroetl.sources.mysql.source import MySqlSource

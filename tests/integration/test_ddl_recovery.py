@@ -11,13 +11,13 @@ import duckdb
 import pytest
 from tests.ddl_harness import Harness, harness, q
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine.copier import Copier
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.engine.tables import TableBook
 from zeroetl.errors import DestinationError
 from zeroetl.model import TableId, TableState
+from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql import ddl as ddl_module
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.connection import SourceParams

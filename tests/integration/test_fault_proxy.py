@@ -22,7 +22,8 @@ from tests.support import assert_table_equal
 from tests.workload import TABLES, Workload
 
 from zeroetl.engine.settings import EngineSettings
-from zeroetl.server.service import Service, ServiceConfig
+from zeroetl.service.service import Service
+from zeroetl.service.service_config import ServiceConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

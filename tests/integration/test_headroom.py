@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
-from zeroetl.server.headroom import HeadroomProbe, read_retention
+from zeroetl.service.headroom import HeadroomProbe, read_retention
 from zeroetl.sources.mysql.connection import SourceParams
 
 pytestmark = pytest.mark.integration

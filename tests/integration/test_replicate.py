@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from tests.support import assert_table_equal, open_duck
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.model import TableId, TableState
+from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.source import MySqlSource
 

@@ -22,13 +22,13 @@ import pytest
 from tests.integration.test_replicate import check_all
 from tests.service_support import wait_for
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
-from zeroetl.model import TableId, TableState
+from zeroetl.model import IntegrationState, TableId, TableState
 from zeroetl.sandbox.mariadb import REPL_USER, MariaDBServer, free_port
-from zeroetl.server.worker import ACTIVE, NEEDS_ATTENTION, Worker, WorkerSpec
+from zeroetl.service.standalone import open_integration
+from zeroetl.service.worker import Worker, WorkerSpec
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.source import MySqlSource
 
@@ -302,7 +302,7 @@ def test_prerequisites_are_rechecked_through_the_worker(server, db, tmp_path) ->
     worker = Worker(spec, hub, threading.Lock())
     worker.start()
     try:
-        wait_for(lambda: worker.observe()[0] == ACTIVE, "active")
+        wait_for(lambda: worker.observe()[0] == IntegrationState.ACTIVE, "active")
         breaks = [
             ("SET GLOBAL binlog_format = 'MIXED'", "SET GLOBAL binlog_format = 'ROW'",
              "binlog_format=MIXED"),
@@ -318,11 +318,12 @@ def test_prerequisites_are_rechecked_through_the_worker(server, db, tmp_path) ->
         for brk, fix, shown in breaks:
             _exec(server, brk)
             _state, reason = wait_for(
-                lambda: (s := worker.observe())[0] == NEEDS_ATTENTION and s, f"after {brk}"
+                lambda: (s := worker.observe())[0] == IntegrationState.NEEDS_ATTENTION and s,
+                f"after {brk}",
             )
             assert shown in reason, reason
             _exec(server, fix)
-            wait_for(lambda: worker.observe()[0] == ACTIVE, f"cleared after {fix}")
+            wait_for(lambda: worker.observe()[0] == IntegrationState.ACTIVE, f"cleared after {fix}")
         # Tables were never touched: nothing was written while the source was misconfigured.
         assert worker.rep is not None
         assert worker.rep.book.status[TableId(db, "orders")].state is TableState.SYNCED

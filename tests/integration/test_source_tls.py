@@ -18,7 +18,8 @@ from tests.tls_support import Pki, make_pki
 
 from zeroetl.errors import SourceAccessDenied, SourceUnavailable
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
-from zeroetl.server.service import Service, ServiceConfig
+from zeroetl.service.service import Service
+from zeroetl.service.service_config import ServiceConfig
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.prereq import check_source
 

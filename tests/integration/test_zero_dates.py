@@ -8,12 +8,12 @@ import pytest
 from tests.integration.test_replicate import replicate
 from tests.support import open_duck
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.model import TableId
-from zeroetl.server import reads
+from zeroetl.service import reads
+from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.source import MySqlSource
 

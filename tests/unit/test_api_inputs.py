@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from zeroetl.server.api.app import create_app
-from zeroetl.server.service import Service, ServiceConfig
+from zeroetl.service.service import Service
+from zeroetl.service.service_config import ServiceConfig
 
 
 @pytest.fixture(scope="module")

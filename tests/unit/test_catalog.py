@@ -19,8 +19,9 @@ from zeroetl.catalog.errors import (
 from zeroetl.catalog.secrets import SecretBox, api_token
 from zeroetl.catalog.store import Catalog, IntegrationRecord, now
 from zeroetl.model import TableId
-from zeroetl.server import validation as v
-from zeroetl.server.service import Service, ServiceConfig
+from zeroetl.service import validation as v
+from zeroetl.service.service import Service
+from zeroetl.service.service_config import ServiceConfig
 from zeroetl.sources.mysql.connection import SourceParams
 
 PASSWORD = "catalog-Secret-42"
@@ -158,7 +159,8 @@ def test_a_failing_worker_ends_in_state_failed_without_raising(tmp_path: Path) -
 
     from zeroetl.engine.filters import DataFilter
     from zeroetl.engine.settings import EngineSettings
-    from zeroetl.server.worker import FAILED, Worker, WorkerSpec
+    from zeroetl.model import IntegrationState
+    from zeroetl.service.worker import Worker, WorkerSpec
 
     (tmp_path / "broken.duckdb").mkdir()  # cannot be opened as a database file
     spec = WorkerSpec(
@@ -175,7 +177,11 @@ def test_a_failing_worker_ends_in_state_failed_without_raising(tmp_path: Path) -
     worker.start()
     assert worker.join(30)
     state, reason = worker.observe()
-    assert state == FAILED and reason.startswith("DestinationError:") and PASSWORD not in reason
+    assert (
+        state == IntegrationState.FAILED
+        and reason.startswith("DestinationError:")
+        and PASSWORD not in reason
+    )
     assert hub.execute("SELECT 42").fetchall() == [(42,)]  # the hub (and service) carry on
 
 

@@ -249,7 +249,8 @@ def test_get_v1_config_in_process(tmp_path: Path) -> None:
     import httpx
 
     from zeroetl.server.api.app import create_app
-    from zeroetl.server.service import Service, ServiceConfig
+    from zeroetl.service.service import Service
+    from zeroetl.service.service_config import ServiceConfig
 
     env = {"ZEROETL_API_TOKEN": "tok-in-process-77", "ZEROETL_SQL_PASSWORD": "pw-in-process-88"}
     settings = load(env=env, flags={"sql.max_running": "2"})

@@ -33,8 +33,8 @@ from zeroetl.model import (
     TableSchema,
     TableState,
 )
-from zeroetl.server import stats
-from zeroetl.server.readgate import ReadGate
+from zeroetl.service import stats
+from zeroetl.service.readgate import ReadGate
 
 SCHEMA = TableSchema(
     TableId("db", "t"),

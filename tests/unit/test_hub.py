@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
-from zeroetl.server.hub import Hub, HubSettings, database_path, open_hub, parse_size
+from zeroetl.service.hub import Hub, HubSettings, database_path, open_hub, parse_size
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from zeroetl.server.api.app import create_app
-from zeroetl.server.headroom import headroom
-from zeroetl.server.service import Service, ServiceConfig
-from zeroetl.server.stats import MAX_POINTS, default_step
+from zeroetl.service.headroom import headroom
+from zeroetl.service.service import Service
+from zeroetl.service.service_config import ServiceConfig
+from zeroetl.service.stats import MAX_POINTS, default_step
 
 
 @pytest.fixture

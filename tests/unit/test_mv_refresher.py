@@ -14,10 +14,10 @@ from tests.sql_backend import HubBackend, sales_schema
 from tests.unit.test_workspace import make_backend, rows, tag
 
 from zeroetl.model import Position, TableId
-from zeroetl.server.mv_refresher import MvRefresher, RefresherSettings
-from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql.limits import Admission
 from zeroetl.server.sql.session import SqlSession
+from zeroetl.service.mv_refresher import MvRefresher, RefresherSettings
+from zeroetl.service.readgate import ReadGate
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from zeroetl.destinations.duckdb import meta
-from zeroetl.server import stats
+from zeroetl.service import stats
 
 IID = "it-1"
 

@@ -13,7 +13,7 @@ from tests.tls_support import make_pki
 
 from zeroetl.catalog.errors import InvalidParameter
 from zeroetl.errors import ConfigError
-from zeroetl.server import validation as v
+from zeroetl.service import validation as v
 from zeroetl.sources.mysql.connection import PASSWORD_ENV, SourceParams, client_side, scrub
 
 

@@ -15,10 +15,10 @@ import sqlglot
 from tests.sql_backend import HubBackend, add_table, sales_schema
 
 from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema, TableState
-from zeroetl.server.hub import attach_workspace
 from zeroetl.server.pgwire.types import codec_for
 from zeroetl.server.sql import pgerrors, shapes
 from zeroetl.server.sql.session import SqlError, SqlSession
+from zeroetl.service.hub import attach_workspace
 
 
 @pytest.fixture

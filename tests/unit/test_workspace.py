@@ -14,10 +14,10 @@ import pytest
 from tests.sql_backend import HubBackend, add_table, sales_schema
 
 from zeroetl.model import Position, TableId
-from zeroetl.server.hub import attach_workspace
 from zeroetl.server.sql import mviews
 from zeroetl.server.sql.policy import Kind, Policy, Principal, Touch
 from zeroetl.server.sql.session import SqlError, SqlSession
+from zeroetl.service.hub import attach_workspace
 
 
 @pytest.fixture
@@ -283,7 +283,7 @@ def test_catalog_views_for_tools(admin: SqlSession) -> None:
 
 
 def test_workspace_survives_reopening(tmp_path: Path) -> None:
-    from zeroetl.server.hub import HubSettings, open_hub
+    from zeroetl.service.hub import HubSettings, open_hub
 
     wh = tmp_path / "wh"
     hub = open_hub(wh, HubSettings(memory_limit="300MB", temp_limit="100MB"))

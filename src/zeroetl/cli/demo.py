@@ -161,8 +161,9 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
     from zeroetl.sandbox import tickit as tk
     from zeroetl.sandbox.tickit_data import sizes
     from zeroetl.server.api.app import create_app
-    from zeroetl.server.service import Service
     from zeroetl.server.sql.session import SqlSession
+    from zeroetl.server.sql_backend import SqlEndpoint
+    from zeroetl.service.service import Service
 
     root = SourceParams.from_url(box.root_url)
     conn = root.connect()
@@ -191,7 +192,7 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
         fallback_warehouse=warehouse,
     )
     config = dataclasses.replace(service_config(settings, warehouse), host="127.0.0.1")
-    service = Service(config)
+    service = Service(config, sql_endpoint=SqlEndpoint)
     api: uvicorn.Server | None = None
     api_sock = None
     try:
@@ -224,7 +225,8 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
         click.echo(f"    active after {time.monotonic() - t0:.1f}s")
 
         click.echo("5/5 sample analytics, read from the warehouse:")
-        session = SqlSession(service.sql.backend if service.sql else None,  # type: ignore[arg-type]
+        backend = service.sql.backend if isinstance(service.sql, SqlEndpoint) else None
+        session = SqlSession(backend,  # type: ignore[arg-type]
                              database=TARGET_DB, user="admin")  # fmt: skip
         try:
             print_sample_queries(session)

@@ -6,9 +6,7 @@ import logging
 import signal
 import sys
 import time
-import uuid
 from datetime import datetime
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -19,15 +17,12 @@ from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.cli.options import require_warehouse, with_settings
 from zeroetl.config import Settings
 from zeroetl.destinations import base as destinations
-from zeroetl.destinations.duckdb.destination import DuckDBDestination
-from zeroetl.destinations.duckdb.upkeep import Upkeep
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
-from zeroetl.errors import ConfigError
 from zeroetl.model import Position, TableId
-from zeroetl.server.hub import database_path, migrate_layout
-from zeroetl.server.worker import upkeep_of
+from zeroetl.service.standalone import open_destination_url, open_integration
+from zeroetl.service.worker import upkeep_of
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.source import MySqlSource
 
@@ -151,42 +146,6 @@ class RichProgress(LogProgress):
 
     def close(self) -> None:
         self.bar.stop()
-
-
-def open_integration(
-    warehouse: Path, database: str, upkeep: Upkeep | None = None
-) -> tuple[DuckDBDestination, str]:
-    """The target database file and the id of the integration that owns it (made on first use)."""
-    if not database or "/" in database or database.startswith("."):
-        raise ConfigError(f"invalid target database name {database!r}")
-    # A warehouse of the old layout keeps its place in the binlog.
-    migrate_layout(warehouse, only=database)
-    path = database_path(warehouse, database)
-    # The integration id lives in the file itself, so a copy of the file keeps its identity.
-    dest = DuckDBDestination(path, integration_id="pending")
-    integration_id = dest.kv_get("integration_id")
-    if integration_id is None:
-        integration_id = str(uuid.uuid4())
-        dest.begin()
-        dest.kv_set("integration_id", integration_id)
-        dest.commit()
-    dest.close()
-    dest = DuckDBDestination(path, integration_id=integration_id, upkeep_settings=upkeep)
-    return dest, integration_id
-
-
-def open_destination_url(url: str) -> tuple[destinations.Destination, str]:
-    """The destination a URL names (`chdb:///dir`, `clickhouse://user@host:8123/`), and the id
-    of the integration that owns it, kept in the destination itself (made on first use)."""
-    dest = destinations.open_url(url, "pending")
-    try:
-        integration_id = dest.kv_get("integration_id")
-        if integration_id is None:
-            integration_id = str(uuid.uuid4())
-            dest.kv_set("integration_id", integration_id)
-    finally:
-        dest.close()
-    return destinations.open_url(url, integration_id), integration_id
 
 
 @click.command()

@@ -18,7 +18,7 @@ from zeroetl.cli.replicate import BOUNDS_KEYS, engine_settings
 from zeroetl.config import Settings
 
 if TYPE_CHECKING:
-    from zeroetl.server.service import ServiceConfig
+    from zeroetl.service.service_config import ServiceConfig
 
 log = logging.getLogger("zeroetl.serve")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -65,7 +65,8 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from zeroetl.server.api.app import create_app
-    from zeroetl.server.service import Service
+    from zeroetl.server.sql_backend import SqlEndpoint
+    from zeroetl.service.service import Service
 
     warehouse = require_warehouse(settings)
     host, api_port, sql_port = settings.host, settings.api.port, settings.sql.port
@@ -83,7 +84,7 @@ def serve(settings: Settings) -> None:
     api_sock = ports.bind(host, api_port, "HTTP API", "--api-port")
     try:
         ports.probe(host, sql_port, "SQL endpoint", "--sql-port")
-        service = Service(config)
+        service = Service(config, sql_endpoint=SqlEndpoint)
     except BaseException:
         api_sock.close()
         raise
@@ -130,10 +131,10 @@ def serve(settings: Settings) -> None:
 
 def service_config(settings: Settings, warehouse: Path) -> ServiceConfig:
     """The service's parts, from the settings (this is where config meets the service)."""
-    from zeroetl.server.hub import HubSettings
     from zeroetl.server.pgwire.tls import TlsSettings
-    from zeroetl.server.service import ServiceConfig
     from zeroetl.server.sql.limits import SessionLimits
+    from zeroetl.service.hub import HubSettings
+    from zeroetl.service.service_config import ServiceConfig
 
     return ServiceConfig(
         warehouse=warehouse,

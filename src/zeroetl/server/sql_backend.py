@@ -29,7 +29,7 @@ from zeroetl.server.sql.users_store import User, UserStore
 from zeroetl.server.sql_auth import authenticator
 
 if TYPE_CHECKING:
-    from zeroetl.server.service import Service
+    from zeroetl.service.service import Service
 
 log = logging.getLogger("zeroetl.sql")
 

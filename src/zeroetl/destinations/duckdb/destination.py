@@ -30,6 +30,7 @@ import pyarrow as pa
 from zeroetl.destinations.base import Capabilities, register
 from zeroetl.errors import ConfigError, DestinationError, DestinationUnavailable
 from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
+from zeroetl.monitoring import tables as monitoring
 
 from . import apply, ddl, faults, meta, upkeep
 from .types import ident, literal, qualified
@@ -444,7 +445,7 @@ class DuckDBDestination:
                 [self.integration_id],
             )
             self._exec(
-                f"INSERT INTO {self._meta}.checkpoint VALUES (?, ?, ?, ?, ?, ?)",
+                monitoring.table("checkpoint").insert(self._meta),
                 [self.integration_id, *meta.position_values(pos), _now()],
             )
 
@@ -469,7 +470,7 @@ class DuckDBDestination:
     ) -> None:
         with self._atomic("record state change", table):
             self._exec(
-                f"INSERT INTO {self._meta}.state_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                monitoring.table("state_changes").insert(self._meta),
                 [
                     self.integration_id,
                     table.schema,
@@ -494,7 +495,7 @@ class DuckDBDestination:
     ) -> None:
         with self._atomic("record activity"):
             self._exec(
-                f"INSERT INTO {self._meta}.activity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                monitoring.table("activity").insert(self._meta),
                 [
                     self.integration_id,
                     *meta.position_values(checkpoint),
@@ -520,9 +521,7 @@ class DuckDBDestination:
     ) -> None:
         with self._atomic("record table activity", table):
             self._exec(
-                f"INSERT INTO {self._meta}.table_activity (integration_id, checkpoint_name, "
-                "schema_name, table_name, record_time, transaction_id, inserted_rows, "
-                "deleted_rows, updated_rows, bytes_ingested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                monitoring.table("table_activity").insert(self._meta),
                 [
                     self.integration_id,
                     str(checkpoint),
@@ -553,7 +552,7 @@ class DuckDBDestination:
         with self._atomic("save key/value"):
             args = [self.integration_id, key]
             self._exec(f"DELETE FROM {self._meta}.kv WHERE integration_id = ? AND key = ?", args)
-            self._exec(f"INSERT INTO {self._meta}.kv VALUES (?, ?, ?)", [*args, value])
+            self._exec(monitoring.table("kv").insert(self._meta), [*args, value])
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({str(self.path)!r}, {json.dumps(self.integration_id)})"

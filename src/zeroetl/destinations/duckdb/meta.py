@@ -6,15 +6,8 @@ DuckDB's ART indexes refuse a delete + re-insert of one key inside a transaction
 tables are tiny (upserts are UPDATE-then-INSERT). Every table has `integration_id` so the system
 views (PRODUCT.md section 5) can union files of several integrations.
 
-Column names follow the system views they feed, so the views are thin projections:
-- checkpoint      -> svv_integration.last_replicated_checkpoint
-- tables          -> svv_integration_table_state (+ recorded TableSchema as JSON)
-- state_changes   -> sys_integration_table_state_change
-- activity        -> sys_integration_activity
-- table_activity  -> sys_integration_table_activity
-- kv              -> engine bookkeeping (snapshot start position, ...)
-- table_activity_pruned, activity_pruned -> what the history retention removed, summed, so
-                     that totals (the metrics' counters) never go back (see upkeep.py)
+The tables, their columns and types are defined once in monitoring/tables.py (the DDL
+below and the INSERTs of destination.py derive from it).
 """
 
 from __future__ import annotations
@@ -34,104 +27,17 @@ from zeroetl.model import (
     TableState,
     TableStatus,
 )
+from zeroetl.monitoring import tables as monitoring
 
 from .types import literal, qualified
 
-SCHEMA = "_zeroetl"
+SCHEMA = monitoring.SCHEMA
 VERSION = "1"
-
-_DDL = """
-CREATE SCHEMA IF NOT EXISTS {meta};
-CREATE TABLE IF NOT EXISTS {meta}.checkpoint (
-    integration_id VARCHAR NOT NULL,
-    checkpoint_name VARCHAR NOT NULL,      -- "binlog-file:offset"
-    binlog_file VARCHAR NOT NULL,
-    binlog_offset BIGINT NOT NULL,
-    gtid_set VARCHAR NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {meta}.tables (
-    integration_id VARCHAR NOT NULL,
-    schema_name VARCHAR NOT NULL,
-    table_name VARCHAR NOT NULL,
-    table_state VARCHAR,                   -- TableState value; NULL: schema recorded, no status yet
-    reason VARCHAR,
-    snapshot_done BOOLEAN,
-    snapshot_cursor VARCHAR,               -- JSON text of the last copied key
-    snapshot_hw_file VARCHAR,
-    snapshot_hw_offset BIGINT,
-    snapshot_hw_gtid_set VARCHAR,
-    rows_copied BIGINT,
-    extra JSON,
-    table_schema JSON,                     -- recorded TableSchema; NULL once the table is dropped
-    schema_updated_at TIMESTAMPTZ,
-    last_updated_timestamp TIMESTAMPTZ     -- when the status last changed
-);
-CREATE TABLE IF NOT EXISTS {meta}.state_changes (
-    integration_id VARCHAR NOT NULL,
-    schema_name VARCHAR NOT NULL,
-    table_name VARCHAR NOT NULL,
-    new_state VARCHAR NOT NULL,
-    table_last_replicated_checkpoint VARCHAR,
-    binlog_file VARCHAR,
-    binlog_offset BIGINT,
-    gtid_set VARCHAR,
-    state_change_reason VARCHAR NOT NULL,
-    record_time TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {meta}.activity (
-    integration_id VARCHAR NOT NULL,
-    checkpoint_name VARCHAR NOT NULL,
-    binlog_file VARCHAR NOT NULL,
-    binlog_offset BIGINT NOT NULL,
-    gtid_set VARCHAR NOT NULL,
-    checkpoint_type VARCHAR NOT NULL,      -- 'snapshot' | 'cdc'
-    checkpoint_bytes BIGINT NOT NULL,
-    last_commit_timestamp TIMESTAMPTZ,     -- source commit time of the last transaction
-    modified_tables INTEGER NOT NULL,
-    integration_start_time TIMESTAMPTZ NOT NULL,
-    integration_end_time TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {meta}.table_activity (
-    integration_id VARCHAR NOT NULL,
-    checkpoint_name VARCHAR NOT NULL,
-    schema_name VARCHAR NOT NULL,
-    table_name VARCHAR NOT NULL,
-    record_time TIMESTAMPTZ NOT NULL,
-    transaction_id VARCHAR NOT NULL,
-    inserted_rows BIGINT NOT NULL,
-    deleted_rows BIGINT NOT NULL,
-    updated_rows BIGINT NOT NULL,
-    bytes_ingested BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {meta}.table_activity_pruned (
-    integration_id VARCHAR NOT NULL,       -- sums of table_activity rows the retention removed
-    schema_name VARCHAR NOT NULL,
-    table_name VARCHAR NOT NULL,
-    inserted_rows BIGINT NOT NULL,
-    deleted_rows BIGINT NOT NULL,
-    updated_rows BIGINT NOT NULL,
-    bytes_ingested BIGINT NOT NULL,
-    pruned_rows BIGINT NOT NULL,
-    last_record_time TIMESTAMPTZ
-);
-CREATE TABLE IF NOT EXISTS {meta}.activity_pruned (
-    integration_id VARCHAR NOT NULL,       -- the same for activity rows
-    batches BIGINT NOT NULL,
-    last_end_time TIMESTAMPTZ,
-    last_commit_timestamp TIMESTAMPTZ
-);
-CREATE TABLE IF NOT EXISTS {meta}.kv (
-    integration_id VARCHAR NOT NULL,
-    key VARCHAR NOT NULL,
-    value VARCHAR NOT NULL
-);
-"""
 
 
 def ddl(catalog: str) -> str:
     """CREATE statements for the metadata tables in `catalog` (a quoted identifier)."""
-    return _DDL.format(meta=f"{catalog}.{SCHEMA}")
+    return monitoring.ddl(f"{catalog}.{SCHEMA}")
 
 
 # --- TableSchema <-> JSON --------------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from zeroetl.errors import TableFailed
 from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId
+from zeroetl.sqltext import ident as ident  # re-exported: destination code quotes through here
+from zeroetl.sqltext import literal as literal
 
 MAX_DECIMAL_PRECISION = 38
 
@@ -52,19 +54,7 @@ def column_type(table: TableId, c: ColumnSchema) -> str:
         raise TableFailed(str(table), f"column {c.name!r}: {e}") from None
 
 
-def ident(name: str) -> str:
-    """Quote any identifier exactly: case, spaces, quotes, unicode and reserved words survive."""
-    if "\x00" in name:
-        raise ValueError("identifier contains a NUL character")
-    return '"' + name.replace('"', '""') + '"'
-
-
 def qualified(table: TableId, catalog: str) -> str:
     """Always three parts: `schema.table` alone is ambiguous when a MySQL database has the same
     name as the DuckDB catalog (the file's stem), e.g. database `demodb` in `demodb.duckdb`."""
     return f"{ident(catalog)}.{ident(table.schema)}.{ident(table.table)}"
-
-
-def literal(text: str) -> str:
-    """A SQL string literal (only for places that cannot take a bound parameter, e.g. PRAGMAs)."""
-    return "'" + text.replace("'", "''") + "'"

@@ -15,7 +15,7 @@ reclaiming deleted rows until a checkpoint finds no reader of that database: wit
 querying back to back, the file grows by about what the WAL held at every checkpoint. So when
 the file has grown by more than half a WAL's worth since the last checkpoint that ran without
 readers, and at most once every `window_every_s`, the writer asks the service for a moment
-without readers (server/readgate.py) for that checkpoint.
+without readers (service/readgate.py) for that checkpoint.
 
 History. `_zeroetl.activity` gets a row per commit and `_zeroetl.table_activity` a row per
 table per commit; `state_changes` a row per table state change. `prune_history` deletes rows

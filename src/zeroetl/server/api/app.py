@@ -26,10 +26,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from zeroetl import __version__
 from zeroetl.catalog.errors import LifecycleError
 from zeroetl.catalog.secrets import token_matches
-from zeroetl.errors import ConfigError, SourceError, ZeroEtlError
+from zeroetl.errors import ZeroEtlError
 from zeroetl.server.api import schemas
+from zeroetl.server.api.errors import http_status
 from zeroetl.server.api.guard import RequestGuard, SourceCalls
-from zeroetl.server.service import Service
+from zeroetl.service.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +39,10 @@ _bearer = HTTPBearer(auto_error=False)
 
 class Unauthorized(LifecycleError):
     code = "Unauthorized"
-    status = 401
 
 
 def error_body(code: str, message: str, hint: str = "") -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "hint": hint}}
-
-
-def _status(exc: ZeroEtlError) -> int:
-    if isinstance(exc, LifecycleError):
-        return exc.status
-    if isinstance(exc, SourceError | ConfigError):
-        return 400  # the request names a source that cannot be used as it is
-    return 500
 
 
 def create_app(
@@ -87,7 +79,7 @@ def create_app(
 
     @app.exception_handler(ZeroEtlError)
     async def _zeroetl_error(request: Request, exc: ZeroEtlError) -> JSONResponse:
-        status = _status(exc)
+        status = http_status(exc)
         if status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(error_body(exc.code, exc.message, exc.hint), status_code=status)
@@ -145,7 +137,7 @@ def create_app(
     app.openapi = openapi_document  # type: ignore[method-assign]
 
     from zeroetl.server.api import console, integrations, monitoring, settings
-    from zeroetl.server.monitor import Monitor
+    from zeroetl.service.monitor import Monitor
 
     def public(method: str, path: str) -> bool:
         """Routes served without the token: liveness, the console's and the docs' static

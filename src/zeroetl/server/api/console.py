@@ -43,7 +43,6 @@ HEADERS = {
 
 class ConsoleFileNotFound(LifecycleError):
     code = "NotFound"
-    status = 404
 
 
 def router() -> APIRouter:

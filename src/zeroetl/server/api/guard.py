@@ -34,7 +34,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 class ServiceBusy(LifecycleError):
     code = "ServiceBusy"
-    status = 503
 
 
 class RequestGuard:

@@ -20,7 +20,7 @@ from zeroetl.server.api.models import (
     Refresh,
     page,
 )
-from zeroetl.server.service import Service
+from zeroetl.service.service import Service
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 10**9  # far beyond any list here; keeps SQLite's 64-bit integers safe

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from zeroetl.server.api import schemas
-from zeroetl.server.monitor import STATES, Monitor
+from zeroetl.service.monitor import STATES, Monitor
 
 _ID = ["integration_id"]
 _TABLE = ["integration_id", "schema", "table"]

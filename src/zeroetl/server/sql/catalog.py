@@ -19,7 +19,8 @@ import threading
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident, literal
+from zeroetl.monitoring import tables as monitoring
+from zeroetl.sqltext import ident, literal
 
 SCHEMA = "_zeroetl_pg"
 OWNER = "admin"  # the superuser owns what replication made (its id is 100, as in users_store)
@@ -279,33 +280,9 @@ def _meta_sql(databases: list[str]) -> list[str]:
     return out
 
 
-META_UNIONS: dict[str, str] = {
-    "checkpoint": "integration_id, checkpoint_name, binlog_file, binlog_offset, gtid_set, updated_at",
-    "state_changes": "integration_id, schema_name, table_name, new_state,"
-    " table_last_replicated_checkpoint, state_change_reason, record_time",
-    "activity": "integration_id, checkpoint_name, checkpoint_type, checkpoint_bytes,"
-    " last_commit_timestamp, modified_tables, integration_start_time, integration_end_time",
-    "table_activity": "integration_id, checkpoint_name, schema_name, table_name, record_time,"
-    " transaction_id, inserted_rows, deleted_rows, updated_rows, bytes_ingested",
-}
-
-_EMPTY_TYPES = {
-    "checkpoint": "NULL::VARCHAR AS integration_id, NULL::VARCHAR AS checkpoint_name, NULL::VARCHAR"
-    " AS binlog_file, NULL::BIGINT AS binlog_offset, NULL::VARCHAR AS gtid_set,"
-    " NULL::TIMESTAMPTZ AS updated_at",
-    "state_changes": "NULL::VARCHAR AS integration_id, NULL::VARCHAR AS schema_name, NULL::VARCHAR"
-    " AS table_name, NULL::VARCHAR AS new_state, NULL::VARCHAR AS"
-    " table_last_replicated_checkpoint, NULL::VARCHAR AS state_change_reason,"
-    " NULL::TIMESTAMPTZ AS record_time",
-    "activity": "NULL::VARCHAR AS integration_id, NULL::VARCHAR AS checkpoint_name, NULL::VARCHAR"
-    " AS checkpoint_type, NULL::BIGINT AS checkpoint_bytes, NULL::TIMESTAMPTZ AS"
-    " last_commit_timestamp, NULL::INTEGER AS modified_tables, NULL::TIMESTAMPTZ AS"
-    " integration_start_time, NULL::TIMESTAMPTZ AS integration_end_time",
-    "table_activity": "NULL::VARCHAR AS integration_id, NULL::VARCHAR AS checkpoint_name,"
-    " NULL::VARCHAR AS schema_name, NULL::VARCHAR AS table_name, NULL::TIMESTAMPTZ AS"
-    " record_time, NULL::VARCHAR AS transaction_id, NULL::BIGINT AS inserted_rows, NULL::BIGINT"
-    " AS deleted_rows, NULL::BIGINT AS updated_rows, NULL::BIGINT AS bytes_ingested",
-}
+# the `_zeroetl` tables the endpoint shows, their columns and types: monitoring/tables.py
+META_UNIONS: dict[str, str] = {n: t.union_columns() for n, t in monitoring.views().items()}
+_EMPTY_TYPES: dict[str, str] = {n: t.empty_select() for n, t in monitoring.views().items()}
 
 
 def _empty_union(name: str) -> str:
@@ -355,7 +332,7 @@ def install(con: duckdb.DuckDBPyConnection, databases: list[str]) -> str:
                     con.execute(sql)
                 con.register("zeroetl_integrations", sysviews.integrations_table([]))
                 con.register("zeroetl_table_stats", sysviews.STATS.empty_table())
-                for sql in sysviews.view_sql():
+                for sql in sysviews.view_sql(SCHEMA):
                     con.execute(sql)
                 from . import users_catalog  # pg_roles, pg_user ... (users_catalog.py)
 

@@ -17,7 +17,7 @@ records the error. The replication checkpoint and last source commit time of eve
 database are read in the same transaction as the rows, so `svv_mv_info` says exactly which
 source position the contents reflect.
 
-With AUTO REFRESH YES the service's refresher (server/mv_refresher.py) rebuilds a view after
+With AUTO REFRESH YES the service's refresher (service/mv_refresher.py) rebuilds a view after
 replication applied changes to one of its inputs (`input_version` compares the inputs' change
 marks in each target database's `_zeroetl` tables).
 """
@@ -31,7 +31,7 @@ from datetime import datetime
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident, literal
+from zeroetl.sqltext import ident, literal
 
 from . import workspace_store as ws
 from .errors import SqlError

@@ -7,7 +7,7 @@ parameters and subquery aliases are named `zq_*`, which no client uses.
 
 from __future__ import annotations
 
-from zeroetl.destinations.duckdb.types import literal
+from zeroetl.sqltext import literal
 
 
 def function_sql() -> list[str]:

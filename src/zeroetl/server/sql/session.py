@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from zeroetl.server.readgate import NO_GATE, ReadGate
+from zeroetl.service.readgate import NO_GATE, ReadGate
 
 from . import (
     catalog,
@@ -114,7 +114,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._current: StatementRun | None = None
         self._stop_reason: str | None = None  # why the running statement is being interrupted
         # Statements count as readers until their result is read (a checkpoint that must
-        # reclaim deleted rows waits for none: server/readgate.py).
+        # reclaim deleted rows waits for none: service/readgate.py).
         self._gate: ReadGate = getattr(backend, "read_gate", NO_GATE)
         self._reading = False
         dbs = backend.databases()
@@ -264,7 +264,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         """The statement's clock starts now (PostgreSQL counts from the statement's arrival).
 
         From here until its result is read or dropped the statement is a reader of the hub: a
-        checkpoint that must reclaim deleted rows waits for none (server/readgate.py)."""
+        checkpoint that must reclaim deleted rows waits for none (service/readgate.py)."""
         self._gate.enter()
         self._reading = True
         self._stop_reason = None

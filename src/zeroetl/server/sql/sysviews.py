@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from zeroetl.destinations.duckdb import meta
+from zeroetl.service.stats import table_stats
 
 from .backend import Backend
 
@@ -53,9 +53,9 @@ STATS = pa.schema(
 )
 
 
-def view_sql() -> list[str]:
-    from .catalog import SCHEMA as s
-
+def view_sql(s: str) -> list[str]:
+    """The system views, created in schema `s` (catalog.SCHEMA: passed in, not imported,
+    as catalog.py imports this module)."""
     return [
         f"CREATE OR REPLACE VIEW {s}.svv_integration AS SELECT i.integration_id,"
         " i.target_database, coalesce(i.source, 'MySQL') AS source, i.state,"
@@ -131,7 +131,7 @@ def stats_table(backend: Backend, databases: list[str]) -> pa.Table:
         for db in databases:
             try:
                 con.execute(f'USE "{db.replace(chr(34), chr(34) * 2)}"')
-                stats = meta.table_stats(con, db)
+                stats = table_stats(con, db)
             except duckdb.Error:
                 continue  # detached meanwhile: the view shows NULL statistics
             for st in stats:

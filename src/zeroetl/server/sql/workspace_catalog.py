@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident, literal
+from zeroetl.sqltext import ident, literal
 
 from . import mviews
 from . import workspace_store as ws

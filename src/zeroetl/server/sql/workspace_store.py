@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident
+from zeroetl.sqltext import ident
 
 WORKSPACE = "dev"  # the database name sessions use (dbname=dev, 3-part names dev.s.t)
 DEFAULT_SCHEMA = "public"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident, literal
 from zeroetl.server.sql import workspace_catalog, workspace_store
+from zeroetl.sqltext import ident, literal
 
 log = logging.getLogger(__name__)
 

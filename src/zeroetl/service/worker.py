@@ -28,23 +28,12 @@ from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.errors import TransientError, ZeroEtlError
-from zeroetl.model import TableId, TableState
-from zeroetl.server.readgate import ReadGate
+from zeroetl.model import IntegrationState, TableId, TableState
+from zeroetl.service.readgate import ReadGate
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 from zeroetl.sources.mysql.source import MySqlSource
 
 log = logging.getLogger(__name__)
-
-# Lifecycle states (docs/service.md, "Lifecycle").
-CREATING = "creating"
-ACTIVE = "active"
-SYNCING = "syncing"
-NEEDS_ATTENTION = "needs_attention"
-MODIFYING = "modifying"
-FAILED = "failed"
-DELETING = "deleting"
-DELETED = "deleted"  # tombstone in the catalog; never listed
-PAUSED = "paused"  # stopped on request (no worker), until resumed; survives a restart
 
 _RESYNCING = (TableState.RESYNC_REQUIRED, TableState.RESYNC_INITIATED)
 FIRST_RETRY_S = 1.0
@@ -196,37 +185,42 @@ class Worker:
     def observe(self) -> tuple[str, str]:
         """The lifecycle state and its reason, as of now."""
         if self.failure is not None:
-            return FAILED, f"{self.failure[0]}: {self.failure[1]}"
+            return IntegrationState.FAILED, f"{self.failure[0]}: {self.failure[1]}"
         rep = self.rep
         if rep is None or (self.retry_error and rep.phase in ("starting", "stopped")):
             if self.retry_error:
-                return NEEDS_ATTENTION, _retrying(self._clean(self.retry_error))
-            return (SYNCING if self.first_synced else CREATING), "starting replication"
+                return IntegrationState.NEEDS_ATTENTION, _retrying(self._clean(self.retry_error))
+            return (
+                IntegrationState.SYNCING if self.first_synced else IntegrationState.CREATING
+            ), "starting replication"
         pending = self._modify_until
         if pending is not None:
             if pending[0] is rep and rep.commands_done < pending[1]:
-                return MODIFYING, "applying the new data filter"
+                return IntegrationState.MODIFYING, "applying the new data filter"
             self._modify_until = None
         if rep.phase == "reconnecting":
-            return NEEDS_ATTENTION, _retrying(self._clean(rep.last_error))
+            return IntegrationState.NEEDS_ATTENTION, _retrying(self._clean(rep.last_error))
         attention = rep.attention()  # a binlog fault or a failing prerequisite, with its fix
         if attention:
-            return NEEDS_ATTENTION, self._clean(attention)
+            return IntegrationState.NEEDS_ATTENTION, self._clean(attention)
         statuses = list(rep.book.status.values())
         resyncing = sorted(str(s.id) for s in statuses if s.state in _RESYNCING)
         failed = sorted((str(s.id), s.reason) for s in statuses if s.state is TableState.FAILED)
         if not self.first_synced:
             if rep.phase in ("starting", "snapshot") or resyncing:
-                return CREATING, "initial snapshot under way"
+                return IntegrationState.CREATING, "initial snapshot under way"
             self.first_synced = True
         if rep.phase in ("starting", "snapshot"):
-            return SYNCING, "resuming replication"
+            return IntegrationState.SYNCING, "resuming replication"
         if resyncing:
-            return SYNCING, f"resync of {len(resyncing)} table(s) under way: {_few(resyncing)}"
+            return (
+                IntegrationState.SYNCING,
+                f"resync of {len(resyncing)} table(s) under way: {_few(resyncing)}",
+            )
         if failed:
             detail = ", ".join(f"{t} ({r})" for t, r in failed[:3])
-            return NEEDS_ATTENTION, f"{len(failed)} table(s) failed: {detail}"
-        return ACTIVE, ""
+            return IntegrationState.NEEDS_ATTENTION, f"{len(failed)} table(s) failed: {detail}"
+        return IntegrationState.ACTIVE, ""
 
     def _clean(self, text: str) -> str:
         return scrub(text, self.spec.params.password)

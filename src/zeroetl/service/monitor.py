@@ -15,24 +15,24 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from zeroetl.server import stats
-from zeroetl.server.headroom import HeadroomProbe
-from zeroetl.server.service import Service
-from zeroetl.server.worker import (
-    ACTIVE,
-    CREATING,
-    DELETING,
-    FAILED,
-    MODIFYING,
-    NEEDS_ATTENTION,
-    PAUSED,
-    SYNCING,
-)
+from zeroetl.model import IntegrationState
+from zeroetl.service import stats
+from zeroetl.service.headroom import HeadroomProbe
+from zeroetl.service.service import Service
 
 log = logging.getLogger(__name__)
 
 # Every state an integration that is not deleted can be in (zeroetl_integration_state{state}).
-STATES = (CREATING, ACTIVE, SYNCING, NEEDS_ATTENTION, MODIFYING, PAUSED, FAILED, DELETING)
+STATES = (
+    IntegrationState.CREATING,
+    IntegrationState.ACTIVE,
+    IntegrationState.SYNCING,
+    IntegrationState.NEEDS_ATTENTION,
+    IntegrationState.MODIFYING,
+    IntegrationState.PAUSED,
+    IntegrationState.FAILED,
+    IntegrationState.DELETING,
+)
 
 T = TypeVar("T")
 

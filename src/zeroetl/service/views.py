@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zeroetl.catalog.store import IntegrationRecord
-from zeroetl.server.worker import FAILED, NEEDS_ATTENTION, PAUSED, Worker
+from zeroetl.model import IntegrationState
+from zeroetl.service.worker import Worker
 from zeroetl.sources.mysql.connection import DEFAULT_SSL
 
 
@@ -21,9 +22,9 @@ def replication_state(rec: IntegrationRecord) -> str:
     PausedState while paused (zeroetl's own: the reference has no pause)."""
     if not rec.target_database:
         return "PendingDbConnectState"
-    if rec.state in (FAILED, NEEDS_ATTENTION):
+    if rec.state in (IntegrationState.FAILED, IntegrationState.NEEDS_ATTENTION):
         return "ErrorState"
-    if rec.state == PAUSED:
+    if rec.state == IntegrationState.PAUSED:
         return "PausedState"
     return "CdcRefreshState"
 
@@ -45,7 +46,7 @@ def integration_view(
         rep = worker.rep
         table_states = [s.state.value for s in list(rep.book.status.values())] if rep else []
         errors = errors or worker.errors()
-    if rec.state == PAUSED:
+    if rec.state == IntegrationState.PAUSED:
         runtime["phase"] = "paused"
     lag_ms = runtime["lag_ms"]
     detected = runtime["detected"]

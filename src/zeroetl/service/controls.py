@@ -13,12 +13,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from zeroetl.catalog.errors import InvalidIntegrationState
-from zeroetl.server.worker import CREATING, FAILED, PAUSED, SYNCING
+from zeroetl.model import IntegrationState
 
 if TYPE_CHECKING:
     from zeroetl.catalog.store import Catalog, IntegrationRecord
 
-log = logging.getLogger("zeroetl.server.service")
+log = logging.getLogger("zeroetl.service.service")
 
 NO_DATABASE_HINT = "create its target database first (CREATE DATABASE ... FROM INTEGRATION)"
 
@@ -41,7 +41,7 @@ class Controls:
         back. Pausing a paused integration changes nothing."""
         with self._lock:
             rec = self.catalog.get(ident_)
-            if rec.state == PAUSED:
+            if rec.state == IntegrationState.PAUSED:
                 return self._view(rec)
             if not rec.target_database:
                 raise InvalidIntegrationState(
@@ -50,8 +50,8 @@ class Controls:
                 )
             self._stop_worker(rec.id)
             reason = "paused on request; resume continues from the checkpoint"
-            self.catalog.set_state(rec.id, PAUSED, reason)
-            self._known[rec.id] = (PAUSED, reason)
+            self.catalog.set_state(rec.id, IntegrationState.PAUSED, reason)
+            self._known[rec.id] = (IntegrationState.PAUSED, reason)
         log.info("integration %s (%s) paused", rec.id, rec.name)
         return self.get_integration(rec.id)
 
@@ -60,7 +60,7 @@ class Controls:
         replicates changes nothing; a failed one is for `restart`."""
         with self._lock:
             rec = self.catalog.get(ident_)
-            if rec.state == FAILED:
+            if rec.state == IntegrationState.FAILED:
                 raise InvalidIntegrationState(
                     f"integration {rec.name} is failed, not paused",
                     hint="fix the cause, then restart it",
@@ -70,9 +70,9 @@ class Controls:
                     f"integration {rec.name} has no target database: nothing replicates yet",
                     hint=NO_DATABASE_HINT,
                 )
-            if rec.state != PAUSED:
+            if rec.state != IntegrationState.PAUSED:
                 return self._view(rec)
-            state = SYNCING if rec.first_synced_at else CREATING
+            state = IntegrationState.SYNCING if rec.first_synced_at else IntegrationState.CREATING
             reason = "resumed; replication continues from the checkpoint"
             self.catalog.set_state(rec.id, state, reason)
             self._known[rec.id] = (state, reason)
@@ -85,7 +85,7 @@ class Controls:
         committed checkpoint (a failed one too, as `modify` or `refresh` would)."""
         with self._lock:
             rec = self.catalog.get(ident_)
-            if rec.state == PAUSED:
+            if rec.state == IntegrationState.PAUSED:
                 raise InvalidIntegrationState(
                     f"integration {rec.name} is paused", hint="resume it (that starts it again)"
                 )

@@ -14,8 +14,9 @@ from typing import Any
 
 import duckdb
 
-from zeroetl.destinations.duckdb import meta
-from zeroetl.destinations.duckdb.types import ident
+from zeroetl.monitoring import tables as monitoring
+from zeroetl.service.stats import table_stats
+from zeroetl.sqltext import ident
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -58,7 +59,7 @@ def table_states(
 def _table_states(
     cur: duckdb.DuckDBPyConnection, database: str, integration_id: str
 ) -> list[dict[str, Any]]:
-    m = f"{ident(database)}.{meta.SCHEMA}"
+    m = f"{ident(database)}.{monitoring.SCHEMA}"
     cur.execute(
         f"SELECT schema_name, table_name, table_state, reason, "
         f"{_at('last_updated_timestamp', 'last_updated_at')}, "
@@ -77,7 +78,7 @@ def _table_states(
     )
     last_change = {(r[0], r[1]): _iso(r[2]) for r in cur.fetchall()}
     cur.execute(f"USE {ident(database)}")
-    stats = {(s["schema"], s["table"]): s for s in meta.table_stats(cur, database)}
+    stats = {(s["schema"], s["table"]): s for s in table_stats(cur, database)}
     out = []
     for r in rows:
         key = (r["schema_name"], r["table_name"])
@@ -106,7 +107,7 @@ def table_state_changes(
         'SELECT schema_name AS "schema", table_name AS "table", new_state AS state, '
         "coalesce(state_change_reason, '') AS reason, "
         f"table_last_replicated_checkpoint AS checkpoint, {_at('record_time', 'recorded_at')} "
-        f"FROM {ident(database)}.{meta.SCHEMA}.state_changes WHERE integration_id = ? "
+        f"FROM {ident(database)}.{monitoring.SCHEMA}.state_changes WHERE integration_id = ? "
         "ORDER BY record_time, schema_name, table_name LIMIT ? OFFSET ?",
         [integration_id, limit, offset],
     )
@@ -122,7 +123,7 @@ def activity(
         f"modified_tables AS tables_modified, {_at('last_commit_timestamp', 'source_commit_at')}, "
         f"{_at('integration_start_time', 'started_at')}, "
         f"{_at('integration_end_time', 'ended_at')} "
-        f"FROM {ident(database)}.{meta.SCHEMA}.activity WHERE integration_id = ? "
+        f"FROM {ident(database)}.{monitoring.SCHEMA}.activity WHERE integration_id = ? "
         "ORDER BY integration_end_time DESC LIMIT ? OFFSET ?",
         [integration_id, limit, offset],
     )
@@ -131,7 +132,7 @@ def activity(
 
 def checkpoint(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -> str | None:
     cur.execute(
-        f"SELECT checkpoint_name FROM {ident(database)}.{meta.SCHEMA}.checkpoint "
+        f"SELECT checkpoint_name FROM {ident(database)}.{monitoring.SCHEMA}.checkpoint "
         "WHERE integration_id = ?",
         [integration_id],
     )

@@ -10,7 +10,7 @@ REFRESH YES, rebuilt (mviews.refresh: one transaction in dev, readers see the ol
 contents, a failure keeps the old ones and records why).
 
 It never gets in replication's way: it only reads the target databases (its own cursor on the
-hub, a reader like any SQL statement: server/readgate.py) and writes dev, another file. A
+hub, a reader like any SQL statement: service/readgate.py) and writes dev, another file. A
 refresh takes one of the SQL endpoint's running slots (limits.py) like a statement, is
 interrupted after `timeout_s`, and a view is refreshed at most once per `min_gap_s`; one that
 failed waits longer and longer (up to `max_backoff_s`) before the next attempt.
@@ -32,10 +32,10 @@ from pathlib import Path
 
 import duckdb
 
-from zeroetl.destinations.duckdb.types import ident
-from zeroetl.server.readgate import ReadGate
 from zeroetl.server.sql import mviews
 from zeroetl.server.sql.limits import Admission
+from zeroetl.service.readgate import ReadGate
+from zeroetl.sqltext import ident
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,16 @@ from typing import Any
 
 import duckdb
 
-from zeroetl.destinations.duckdb import meta
-from zeroetl.destinations.duckdb.types import ident
+# table statistics (rows, bytes) for the API and the SQL views, read through this module
+from zeroetl.destinations.duckdb.meta import table_stats as table_stats
+from zeroetl.monitoring import tables as monitoring
+from zeroetl.sqltext import ident
 
 MAX_POINTS = 720  # a series never has more buckets than this (the console draws every one)
 
 
 def _meta(database: str) -> str:
-    return f"{ident(database)}.{meta.SCHEMA}"
+    return f"{ident(database)}.{monitoring.SCHEMA}"
 
 
 def totals(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The zeroetl service layer: lifecycle, workers, validation, monitoring (what runs the product)."""
