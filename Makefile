@@ -26,8 +26,11 @@ DEMO_ARGS ?=
 demo: $(STAMP)  ## sandbox + TICKIT + integration + analytics, then live traffic (DEMO_ARGS="--port N ...")
 	$(BIN)/zeroetl demo $(DEMO_ARGS)
 
-test: $(STAMP)  ## lint and the whole test suite (real MariaDB, real DuckDB)
+test: $(STAMP)  ## lint (ruff, mypy, import layers) and the whole test suite (real MariaDB, DuckDB, ...)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/python tests/import_graph.py
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)  ## unit tests and the destination conformance suite

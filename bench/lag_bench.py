@@ -45,13 +45,13 @@ import contextlib
 
 from replication_bench import DDL, ROWS_SQL, Ids, execute, small_burst
 
-from zeroetl.cli.replicate import open_integration
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.model import Position
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
+from zeroetl.service.standalone import open_integration
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.source import MySqlSource
 

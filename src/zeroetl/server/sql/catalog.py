@@ -22,12 +22,10 @@ import duckdb
 from zeroetl.monitoring import tables as monitoring
 from zeroetl.sqltext import ident, literal
 
-SCHEMA = "_zeroetl_pg"
-OWNER = "admin"  # the superuser owns what replication made (its id is 100, as in users_store)
-SERVER_VERSION = "15.0"
-VERSION_TEXT = "PostgreSQL 15.0 (zeroetl 0.1.0, DuckDB 2.0) on x86_64-pc-linux-gnu, compiled by zeroetl, 64-bit"
-PK_OID = 2_000_000_000  # synthesized index oid = table oid + PK_OID (fits PostgreSQL's uint32)
-CON_OID = 3_000_000_000  # synthesized constraint oid = table oid + CON_OID
+from .pgnames import CON_OID, PK_OID, SCHEMA
+from .pgnames import OWNER as OWNER  # re-exported: the catalog's public names
+from .pgnames import SERVER_VERSION as SERVER_VERSION
+from .pgnames import VERSION_TEXT as VERSION_TEXT
 
 HIDDEN_SCHEMAS = ("_zeroetl", SCHEMA, "pg_catalog", "information_schema")
 

@@ -17,7 +17,7 @@ from .pgcompat import INFO_PREFIX
 
 
 def sql() -> list[str]:
-    from .catalog import OWNER, SCHEMA
+    from .pgnames import OWNER, SCHEMA
 
     s = SCHEMA
     v = f"{s}.{INFO_PREFIX}"

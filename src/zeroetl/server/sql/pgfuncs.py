@@ -11,7 +11,7 @@ from zeroetl.sqltext import literal
 
 
 def function_sql() -> list[str]:
-    from .catalog import CON_OID, OWNER, PK_OID, SCHEMA, SERVER_VERSION, VERSION_TEXT
+    from .pgnames import CON_OID, OWNER, PK_OID, SCHEMA, SERVER_VERSION, VERSION_TEXT
 
     s = SCHEMA
     return [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 def stub_sql() -> list[str]:
-    from .catalog import OWNER, SCHEMA, SERVER_VERSION
+    from .pgnames import OWNER, SCHEMA, SERVER_VERSION
 
     s = SCHEMA
     return [

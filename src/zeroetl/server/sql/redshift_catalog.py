@@ -30,7 +30,7 @@ NAMES = frozenset(
 
 
 def sql() -> list[str]:
-    from .catalog import SCHEMA
+    from .pgnames import SCHEMA
 
     s = SCHEMA
     v = f"{s}.{INFO_PREFIX}"

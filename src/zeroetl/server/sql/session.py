@@ -18,7 +18,6 @@ import functools
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
@@ -49,6 +48,7 @@ from .errors import SqlError
 from .limits import Admission, SessionLimits, StatementRun, effective_timeout_ms
 from .params import SessionParams
 from .policy import Kind, Policy, Principal, Touch
+from .results import Column, Result, _empty
 from .users_session import UserStatements, cte_names
 from .workspace_session import WorkspaceStatements
 
@@ -57,24 +57,6 @@ __all__ = ["Backend", "Column", "Result", "SqlError", "SqlSession"]
 HUB_DATABASES = ("dev", "postgres")
 PINNED_VIEWS = catalog.PINNED_VIEWS | workspace_catalog.PINNED | users_catalog.PINNED
 BATCH_ROWS = 8192
-
-
-@dataclass
-class Column:
-    name: str
-    type: pa.DataType
-    pg_type: str = ""  # 'varchar(30)' / 'bpchar(4)' when the length is known (shapes.py)
-
-
-@dataclass
-class Result:
-    columns: list[Column] | None
-    batches: Iterator[pa.RecordBatch]
-    command_tag: str
-
-
-def _empty(tag: str) -> Result:
-    return Result(None, iter(()), tag)
 
 
 def _q(name: str) -> str:

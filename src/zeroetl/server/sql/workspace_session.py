@@ -18,6 +18,7 @@ from . import duckparse, mviews, rewrite, workspace
 from . import workspace_store as ws
 from .errors import SqlError
 from .policy import Kind, Policy, Principal, Touch
+from .results import _empty
 
 
 class WorkspaceStatements:
@@ -75,8 +76,6 @@ class WorkspaceStatements:
             raise
 
     def _run_change(self, duck: str, args: list[object] | None, plan: workspace.Plan) -> Any:
-        from .session import _empty
-
         count: int | None = None
         with self._change_transaction():
             self._cur.execute(duck, args)
@@ -111,8 +110,6 @@ class WorkspaceStatements:
         return (path[0] if path else ws.DEFAULT_SCHEMA), name[0]
 
     def _mview(self, st: mviews.Statement) -> Any:
-        from .session import _empty
-
         schema, name = self._mview_target(st.name, st.kind == "create")
         path = (ws.WORKSPACE, schema, name)
         try:
