@@ -26,7 +26,7 @@ from zeroetl.catalog.errors import (
 from zeroetl.catalog.sqlite_tx import transaction
 
 CATALOG_FILE = "catalog.sqlite3"
-SCHEMA_VERSION = 2  # 2: source_options
+SCHEMA_VERSION = 3  # 2: source_options; 3: destination
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS integrations (
     source_password BLOB,                       -- Fernet token, never clear text
     source_options TEXT NOT NULL DEFAULT '{}',  -- JSON: connect_timeout, ssl, ssl_ca (PEM)
     data_filter TEXT NOT NULL DEFAULT '',
+    destination TEXT,                           -- URL (no secret); NULL: the warehouse's DuckDB
     target_database TEXT,
     source_database TEXT,
     query_all_states INTEGER NOT NULL DEFAULT 0,
@@ -87,6 +88,7 @@ class IntegrationRecord:
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     data_filter: str = ""
+    destination: str | None = None  # chdb:///dir or clickhouse://user@host:port/; None: DuckDB
     target_database: str | None = None
     source_database: str | None = None
     query_all_states: bool = False
@@ -130,6 +132,8 @@ class Catalog:
             self._db.execute(
                 "ALTER TABLE integrations ADD COLUMN source_options TEXT NOT NULL DEFAULT '{}'"
             )
+        if "destination" not in columns:  # version 2
+            self._db.execute("ALTER TABLE integrations ADD COLUMN destination TEXT")
         self._db.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -40,6 +40,7 @@ def _describe(i: dict[str, Any]) -> None:
         ("source", i["source"]["url"]),
         ("data filter", i["data_filter"] or "(all tables)"),
         ("target database", i["target_database"] or "-"),
+        ("destination", i.get("destination") or "duckdb (the warehouse)"),
         ("lag", _lag(i["lag_seconds"])),
         ("checkpoint", i["checkpoint"] or "-"),
         ("last change seen", i["last_change_detected_at"] or "-"),
@@ -105,6 +106,13 @@ def _resolve_source(source: str, password_file: Path | None) -> tuple[str, str |
     return url, password, ca
 
 
+def _has_password(url: str) -> bool:
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False  # the service says what is wrong with it
+
+
 @integration.command()
 @click.argument("name")
 @click.option(
@@ -129,6 +137,13 @@ def _resolve_source(source: str, password_file: Path | None) -> tuple[str, str |
     help="With --target-database: its tables can be queried in every state, not only Synced "
     "(as CREATE DATABASE ... SET QUERY_ALL_STATES = TRUE).",
 )
+@click.option(
+    "--destination",
+    default=None,
+    help="Replicate into ClickHouse: chdb:///DIR (embedded, one directory per service) or "
+    "clickhouse://USER@HOST:8123/[?cluster=NAME&secure=1] (the password from the service's "
+    "ZEROETL_CLICKHOUSE_PASSWORD[_FILE], never in the URL). Default: the warehouse's DuckDB.",
+)
 @common
 def create(
     client: Client,
@@ -140,10 +155,17 @@ def create(
     tags: tuple[str, ...],
     target_database: str | None,
     query_all_states: bool,
+    destination: str | None,
 ) -> None:
     """Create an integration (validated up front: name, source, prerequisites, filter)."""
     if query_all_states and target_database is None:
         raise click.UsageError("--query-all-states goes with --target-database")
+    if destination is not None and _has_password(destination):
+        raise click.BadParameter(
+            "a password in the destination URL would show in logs; the service reads it from "
+            "ZEROETL_CLICKHOUSE_PASSWORD or ZEROETL_CLICKHOUSE_PASSWORD_FILE",
+            param_hint="--destination",
+        )
     url, password, ca = _resolve_source(source, source_password_file)
     body = {
         "name": name,
@@ -156,6 +178,8 @@ def create(
         "target_database": target_database,
         "query_all_states": query_all_states,
     }
+    if destination is not None:
+        body["destination"] = destination
     data = client.call("POST", "/v1/integrations", body)
     client.show(data, _describe)
 

@@ -56,6 +56,14 @@ class ServiceBackend:
     def databases(self) -> list[str]:
         return [d["name"] for d in self.service.target_databases()]
 
+    def query_destination(self, database: str) -> object | None:
+        """The open ClickHouse destination holding target database `database`'s data (run
+        ClickHouse SQL on it with `.query(sql) -> pyarrow.Table`; committed data, superseded
+        and deleted versions included unless the query says FINAL), or None when the database
+        is a DuckDB one (or unknown). Shared and kept open by the service: do not close it.
+        Raises DestinationError / DestinationUnavailable when it cannot be opened."""
+        return self.service.query_destination(database)
+
     def integrations(self) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []
         offset = 0

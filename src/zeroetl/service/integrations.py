@@ -20,7 +20,7 @@ from zeroetl.catalog.errors import (
 )
 from zeroetl.catalog.store import IntegrationRecord
 from zeroetl.model import IntegrationState, TableId
-from zeroetl.service import reads
+from zeroetl.service import destination_urls, reads
 from zeroetl.service import validation as v
 from zeroetl.service.service_config import ServiceConfig
 from zeroetl.service.targets import PENDING_DB, TargetDatabases
@@ -65,12 +65,16 @@ class Integrations(TargetDatabases):
         tags: dict[str, str] | None = None,
         target_database: str | None = None,
         query_all_states: bool = False,
+        destination: str | None = None,
     ) -> dict[str, Any]:
         """Validate everything up front (nothing is recorded on any failure), then create.
 
         The source comes from the caller only: its URL, `source_password` and the CA
         certificate's PEM text `source_ssl_ca`; the service reads no file and none of its own
-        environment variables for it. Contacting the source is bounded in time."""
+        environment variables for it. Contacting the source is bounded in time.
+
+        `destination`: a ClickHouse URL (destination_urls.py); None writes the warehouse's
+        DuckDB file."""
         v.check_name(name)
         v.check_description(description)
         v.check_tags(tags or {})
@@ -79,6 +83,9 @@ class Integrations(TargetDatabases):
             raise IntegrationAlreadyExists(f"an integration named {name!r} already exists")
         if target_database is not None:
             self._check_new_database(target_database)
+        if destination is not None:
+            destination = destination_urls.check(destination, self.warehouse)
+            self._check_destination_free(destination)
         params = v.source_params(source, source_password, source_ssl_ca)
         v.check_authorized(params, self.config.allowed_sources)
         v.check_source_ready(params)
@@ -94,16 +101,23 @@ class Integrations(TargetDatabases):
             description=description,
             tags=dict(tags or {}),
             data_filter=str(flt),
+            destination=destination,
             state=IntegrationState.CREATING,
             state_reason=PENDING_DB,
         )
         with self._lock:
+            if destination is not None:  # again: another create may have taken it meanwhile
+                self._check_destination_free(destination)
             self.catalog.add(rec, "integration created; " + PENDING_DB)
             self._known[rec.id] = (rec.state, rec.state_reason)
         log.info("integration %s (%s) created from %s", rec.id, name, params.redacted_url())
         if target_database is not None:
             self.create_target_database(rec.id, target_database, query_all_states=query_all_states)
         return self.get_integration(rec.id)
+
+    def _check_destination_free(self, url: str) -> None:
+        records, _ = self.catalog.integrations()
+        destination_urls.check_unique(url, [(r.name, r.destination) for r in records])
 
     def list_integrations(
         self, *, offset: int = 0, limit: int = 100

@@ -33,7 +33,8 @@ from zeroetl.catalog.store import Catalog, IntegrationRecord
 from zeroetl.config import Secret
 from zeroetl.model import IntegrationState
 from zeroetl.server.sql.workspace_store import WORKSPACE
-from zeroetl.service import reads
+from zeroetl.destinations.base import Destination
+from zeroetl.service import destination_urls, reads
 from zeroetl.service import validation as v
 from zeroetl.service.controls import Controls
 from zeroetl.service.hub import database_files, database_path, migrate_layout, open_hub
@@ -87,8 +88,11 @@ class Service(Integrations, Controls):
         # reclaim deleted rows holds them back for a moment (readgate.py).
         self.read_gate = ReadGate()
         self.workers: dict[str, Worker] = {}
+        # target database -> (integration id, its ClickHouse destination opened for readers)
+        self._readers: dict[str, tuple[str, Destination]] = {}
         self._known: dict[str, tuple[str, str]] = {}  # integration id -> (state, reason)
         self._lock = threading.RLock()  # lifecycle operations and state recording
+        self._reader_lock = threading.Lock()  # self._readers
         self._stopping = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="state-monitor", daemon=True)
         self._closed = False
@@ -150,12 +154,55 @@ class Service(Integrations, Controls):
         for w in workers:
             if not w.join(self.config.stop_timeout_s):
                 log.warning("integration %s did not stop in time", w.spec.integration_id)
+        self._close_readers()
         with self.hub_lock:
             self.hub.close()
         self.catalog.close()
         with suppress(OSError):
             os.close(self._lock_fd)
         log.info("service stopped")
+
+    # --- ClickHouse-backed target databases ------------------------------------------------
+
+    def query_destination(self, database: str) -> Destination | None:
+        """The open ClickHouse destination that holds target database `database`'s data, for
+        readers (the SQL endpoint runs queries on it: `ClickHouseDestination.query`); None for
+        a target database whose data is in its DuckDB file (or no such database).
+
+        Opened on first use and kept: for `clickhouse://` a connection of its own (the
+        client serves several threads at once); for `chdb://` the process's one embedded
+        engine, shared with the worker (statements take turns: destinations/clickhouse/
+        conn.py). A destination that cannot be opened raises its error (DestinationError,
+        or DestinationUnavailable while a server is unreachable)."""
+        db = self.catalog.database(database)
+        if db is None or not db["integration_id"]:
+            return None
+        rec = self.catalog.get(db["integration_id"], include_deleted=True)
+        if not rec.destination:
+            return None
+        with self._reader_lock:
+            held = self._readers.get(database)
+            if held is not None and held[0] == rec.id:
+                return held[1]
+            if held is not None:
+                held[1].close()
+                del self._readers[database]
+            if self._stopping.is_set():
+                raise InvalidIntegrationState("the service is stopping")
+            dest = destination_urls.open_destination(rec.destination, rec.id)
+            self._readers[database] = (rec.id, dest)
+            return dest
+
+    def _close_reader(self, database: str) -> None:
+        with self._reader_lock:
+            held = self._readers.pop(database, None)
+            if held is not None:
+                with suppress(Exception):
+                    held[1].close()
+
+    def _close_readers(self) -> None:
+        for name in list(self._readers):
+            self._close_reader(name)
 
     # --- internals --------------------------------------------------------------------------
 
@@ -222,6 +269,7 @@ class Service(Integrations, Controls):
             data_filter=v.effective_filter(rec.data_filter, rec.source_database),
             settings=self.config.engine,
             first_synced=rec.first_synced_at is not None,
+            destination=rec.destination,
         )
         worker = Worker(spec, self.hub, self.hub_lock, self.read_gate)
         self.workers[rec.id] = worker

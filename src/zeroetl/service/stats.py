@@ -7,15 +7,16 @@ in DuckDB at read time, so nothing is counted twice and a restart loses nothing.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 
-# table statistics (rows, bytes) for the API and the SQL views, read through this module
-from zeroetl.destinations.duckdb.meta import table_stats as table_stats
+from zeroetl.destinations.duckdb.meta import table_stats as duckdb_table_stats
 from zeroetl.monitoring import tables as monitoring
+from zeroetl.service.mirror import STATS_KEY
 from zeroetl.sqltext import ident
 
 MAX_POINTS = 720  # a series never has more buckets than this (the console draws every one)
@@ -23,6 +24,23 @@ MAX_POINTS = 720  # a series never has more buckets than this (the console draws
 
 def _meta(database: str) -> str:
     return f"{ident(database)}.{monitoring.SCHEMA}"
+
+
+def table_stats(cur: duckdb.DuckDBPyConnection, database: str) -> list[dict[str, Any]]:
+    """Rows and bytes per replicated table of target database `database` (the cursor's current
+    database), for the API and the SQL views: counted in the DuckDB file, or, for a target
+    database whose data lives in ClickHouse, as the worker last stored them (mirror.py: at most
+    a few seconds old)."""
+    out = duckdb_table_stats(cur, database)
+    row = cur.execute(
+        f"SELECT value FROM {_meta(database)}.kv WHERE key = ? LIMIT 1", [STATS_KEY]
+    ).fetchone()
+    if row is not None:
+        seen = {(s["schema"], s["table"]) for s in out}
+        for s in json.loads(row[0]):
+            if (s["schema"], s["table"]) not in seen:
+                out.append({k: s[k] for k in ("schema", "table", "rows", "bytes")})
+    return out
 
 
 def totals(cur: duckdb.DuckDBPyConnection, database: str, integration_id: str) -> dict[str, Any]:

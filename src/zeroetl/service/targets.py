@@ -1,7 +1,10 @@
 """Target databases: create, drop, adopt and attach them to the hub.
 
 Mixed into `Service` (service.py). A target database is one DuckDB file under
-`<warehouse>/databases/`, attached to the hub under its name.
+`<warehouse>/databases/`, attached to the hub under its name. For an integration with a
+ClickHouse destination the data lives in ClickHouse and the file mirrors the bookkeeping
+(mirror.py); DROP DATABASE removes the file and leaves ClickHouse's tables and checkpoint, so
+a target database created again resumes from that checkpoint.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class TargetDatabases:
         hub_lock: threading.Lock
 
         def _start_worker(self, rec: IntegrationRecord) -> None: ...
+        def _close_reader(self, database: str) -> None: ...
         def get_integration(self, ident_: str) -> dict[str, Any]: ...
 
     def create_target_database(
@@ -108,6 +112,7 @@ class TargetDatabases:
                         owner, IntegrationState.CREATING, reason, first_synced_at=None
                     )
                     self._known[owner] = (IntegrationState.CREATING, reason)
+            self._close_reader(name)
             with self.hub_lock:
                 self.hub.execute(f"DETACH DATABASE IF EXISTS {ident(name)}")
             path = self._db_path(name)

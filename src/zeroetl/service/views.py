@@ -65,6 +65,8 @@ def integration_view(
             + ("" if ssl == DEFAULT_SSL else f"/?ssl={ssl}"),
         },
         "data_filter": rec.data_filter,
+        # a ClickHouse URL, never with a password (destination_urls.py); None: DuckDB
+        "destination": rec.destination,
         "target_database": rec.target_database,
         "source_database": rec.source_database,
         "query_all_states": rec.query_all_states,

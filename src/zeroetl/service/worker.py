@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from zeroetl.destinations.base import Destination
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
 from zeroetl.destinations.duckdb.upkeep import Upkeep
 from zeroetl.engine.filters import DataFilter
@@ -29,6 +30,8 @@ from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings
 from zeroetl.errors import TransientError, ZeroEtlError
 from zeroetl.model import IntegrationState, TableId, TableState
+from zeroetl.service import destination_urls
+from zeroetl.service.mirror import MirroredDestination
 from zeroetl.service.readgate import ReadGate
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 from zeroetl.sources.mysql.source import MySqlSource
@@ -49,6 +52,9 @@ class WorkerSpec:
     data_filter: DataFilter
     settings: EngineSettings
     first_synced: bool  # the first snapshot finished once (later snapshots are resyncs)
+    # A ClickHouse URL (destination_urls.py): the data goes there, and `path` mirrors the
+    # bookkeeping for monitoring (mirror.py). None: `path` holds the data too.
+    destination: str | None = None
 
 
 class Worker:
@@ -267,21 +273,26 @@ class Worker:
             with self.hub_lock:
                 dest.close()
 
-    def _open_destination(self) -> DuckDBDestination | None:
-        """Attach the target database; a file held by another process or a full disk is waited
+    def _open_destination(self) -> Destination | None:
+        """Attach the target database (and open the integration's ClickHouse destination, if
+        any); a file held by another process, a full disk or an unreachable server is waited
         out like any transient error. None when stopped or failed."""
         spec = self.spec
         while not self._stop.is_set():
             try:
-                return DuckDBDestination(
-                    spec.path,
-                    spec.integration_id,
-                    upkeep_settings=upkeep_of(spec.settings),
-                    hub=self.hub,
-                    hub_lock=self.hub_lock,
-                    catalog=spec.database,
-                    quiesce=self.gate.window if self.gate is not None else None,
-                )
+                local = self._open_local()
+                if spec.destination is None:
+                    return local
+                primary: Destination | None = None
+                try:
+                    primary = self._open_primary()
+                    return MirroredDestination(primary, local)
+                except BaseException:
+                    if primary is not None:
+                        primary.close()
+                    with self.hub_lock:
+                        local.close()
+                    raise
             except TransientError as exc:
                 self._wait_out(exc.code, exc.message)
             except ZeroEtlError as exc:
@@ -294,6 +305,22 @@ class Worker:
                 self._fail("InternalError", f"{type(exc).__name__}: {exc}")
                 return None
         return None
+
+    def _open_local(self) -> DuckDBDestination:
+        spec = self.spec
+        return DuckDBDestination(
+            spec.path,
+            spec.integration_id,
+            upkeep_settings=upkeep_of(spec.settings),
+            hub=self.hub,
+            hub_lock=self.hub_lock,
+            catalog=spec.database,
+            quiesce=self.gate.window if self.gate is not None else None,
+        )
+
+    def _open_primary(self) -> Destination:
+        assert self.spec.destination is not None
+        return destination_urls.open_destination(self.spec.destination, self.spec.integration_id)
 
     def _wait_out(self, code: str, message: str) -> None:
         """Record a transient error and sleep the next backoff step (or until stopped)."""

@@ -44,13 +44,23 @@ def _settings_clause(settings: dict[str, str]) -> str:
     return " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in settings.items())
 
 
+class _Engine:
+    """The process's one chDB session: shared by every ChdbTransport on its directory.
+
+    chDB keeps one engine per process, so a second directory is refused with a clear message
+    instead of corrupting state. Transports on the same directory (the service's worker and
+    the SQL endpoint's reader) share the session, counted, and take turns through `lock`:
+    a chDB session runs one statement at a time."""
+
+    guard = threading.Lock()  # open/close
+    path: Path | None = None
+    session: Any = None
+    users = 0
+    lock = threading.RLock()  # one statement at a time
+
+
 class ChdbTransport:
     """Embedded ClickHouse (chdb-core): a session on a data directory, in this process."""
-
-    # chDB keeps one engine per process: one open session at a time, guarded here so that two
-    # destinations in one process fail with a clear message instead of corrupting state.
-    _open_lock = threading.Lock()
-    _open_path: Path | None = None
 
     def __init__(self, path: Path) -> None:
         try:
@@ -58,19 +68,24 @@ class ChdbTransport:
         except ImportError as e:  # chdb-core is a dependency; an install without it says so
             raise ConfigError("chdb is not installed", hint="pip install chdb-core") from e
         self.path = Path(path)
-        with ChdbTransport._open_lock:
-            if ChdbTransport._open_path not in (None, self.path):
+        self._closed = False
+        with _Engine.guard:
+            if _Engine.path not in (None, self.path):
                 raise DestinationError(
-                    f"embedded ClickHouse is already open on {ChdbTransport._open_path}",
-                    hint="chDB runs one engine per process: one chdb:// destination at a time",
+                    f"embedded ClickHouse is already open on {_Engine.path}",
+                    hint="chDB runs one engine per process: one chdb:// directory at a time",
                 )
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._session = session.Session(str(self.path))
-            ChdbTransport._open_path = self.path
+            if _Engine.session is None:
+                self.path.mkdir(parents=True, exist_ok=True)
+                _Engine.session = session.Session(str(self.path))
+                _Engine.path = self.path
+            _Engine.users += 1
+        self._session = _Engine.session
 
     def _run(self, sql: str, fmt: str) -> Any:
         try:
-            return self._session.query(sql, fmt)
+            with _Engine.lock:
+                return self._session.query(sql, fmt)
         except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
             raise faults.error("statement", str(e)) from e
 
@@ -87,16 +102,30 @@ class ChdbTransport:
         cols = ", ".join(_quote(n) for n in data.column_names)
         sql = f"INSERT INTO {table_sql} ({cols}) SELECT {cols} FROM Python(zeroetl_rows)"
         try:
-            self._session.query(sql + _settings_clause(INSERT_SETTINGS), "CSV")
+            with _Engine.lock:
+                self._session.query(sql + _settings_clause(INSERT_SETTINGS), "CSV")
         except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
             raise faults.error("insert", str(e)) from e
 
     def close(self) -> None:
-        with ChdbTransport._open_lock:
+        with _Engine.guard:
+            if self._closed:
+                return
+            self._closed = True
+            _Engine.users -= 1
+            if _Engine.users > 0:
+                return
             try:
-                self._session.close()
+                with _Engine.lock:
+                    self._session.close()
             finally:
-                ChdbTransport._open_path = None
+                _Engine.session = None
+                _Engine.path = None
+
+
+def chdb_open_on() -> Path | None:
+    """The directory this process's chDB engine is open on, if any."""
+    return _Engine.path
 
 
 class HttpTransport:
@@ -115,6 +144,9 @@ class HttpTransport:
                 password=params.password(),
                 secure=params.secure,
                 settings={"mutations_sync": "2"},
+                # No server session: the client may then serve several threads at once (a
+                # session runs one query at a time), and nothing here needs session state.
+                autogenerate_session_id=False,
             )
         except Exception as e:  # unreachable server, TLS, auth: retried by the engine
             raise DestinationUnavailable(

@@ -301,6 +301,12 @@ class ClickHouseDestination:
         with self._auto():
             self._pending.setdefault(schema.id, Pending(schema)).add_chunk(schema, rows)
 
+    def query(self, sql: str) -> pa.Table:
+        """Run one read statement (ClickHouse SQL) and return its result as Arrow (String
+        columns as binary: conn.READ_SETTINGS). For readers such as the SQL endpoint; it takes
+        no part in the transaction and sees what is committed to ClickHouse."""
+        return self._t.query(sql)
+
     def read_table(self, table: TableId, order_by: tuple[str, ...] = ()) -> pa.Table:
         """The table's current rows (FINAL) as the source's logical values."""
         schema = self.recorded_schema(table)

@@ -83,6 +83,7 @@ def router(service: Service, sources: SourceCalls) -> APIRouter:
             tags=body.tags,
             target_database=body.target_database,
             query_all_states=body.query_all_states,
+            destination=body.destination,
         )
 
     @r.get(

@@ -59,6 +59,15 @@ class CreateIntegration(_Body):
         description="with target_database: tables can be queried in every state, not only "
         "Synced (CREATE DATABASE ... SET QUERY_ALL_STATES = TRUE)",
     )
+    destination: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="where the data goes: chdb:///dir (embedded ClickHouse, one directory per "
+        "service) or clickhouse://user@host:8123/?cluster=NAME&secure=1 (a server; no password "
+        "in the URL: the service's ZEROETL_CLICKHOUSE_PASSWORD[_FILE]); none: the warehouse's "
+        "DuckDB",
+        examples=["chdb:///var/lib/zeroetl/ch"],
+    )
 
 
 class ModifyIntegration(_Body):

@@ -168,6 +168,7 @@ _INTEGRATION = {
         "url": "mysql://repl@db.example:3306/?ssl=verify",
     },
     "data_filter": "exclude: *.*, include: shop.*",
+    "destination": None,
     "target_database": "appdb",
     "source_database": None,
     "query_all_states": False,
@@ -198,6 +199,11 @@ class Integration(_Out):
     tags: dict[str, str]
     source: Source
     data_filter: str = Field(description='"" replicates every table')
+    destination: str | None = Field(
+        default=None,
+        description="chdb:///dir or clickhouse://user@host:port/ (never a password); "
+        "None: the warehouse's DuckDB",
+    )
     target_database: str | None = Field(description="None: PendingDbConnectState")
     source_database: str | None
     query_all_states: bool

@@ -1,0 +1,112 @@
+"""An integration's destination URL: checked before anything is recorded, opened by the worker.
+
+Without a URL an integration writes the warehouse's DuckDB file `databases/<target>.duckdb`,
+as always. With one, the data and the authoritative bookkeeping live in ClickHouse
+(`chdb:///dir`, embedded, or `clickhouse://user@host:8123/?cluster=NAME&secure=1`, a server),
+and the DuckDB file holds a mirror of the bookkeeping for monitoring (mirror.py).
+
+A URL never holds a secret: one with a password is refused (the server's password comes from
+`ZEROETL_CLICKHOUSE_PASSWORD` or `ZEROETL_CLICKHOUSE_PASSWORD_FILE` in the service's
+environment), so the catalog, the API and the logs can show it as it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zeroetl.catalog.errors import InvalidParameter
+from zeroetl.destinations import base as destinations
+from zeroetl.destinations.clickhouse.conn import ServerParams
+from zeroetl.errors import ConfigError
+
+SCHEMES = ("chdb", "clickhouse")
+EXAMPLES = "chdb:///var/lib/zeroetl/ch or clickhouse://user@host:8123/?cluster=NAME"
+
+
+def check(url: str, warehouse: Path) -> str:
+    """The URL in the form the catalog keeps (chDB paths resolved), or InvalidParameter."""
+    if not isinstance(url, str) or len(url) > 2048 or "\0" in url:
+        raise InvalidParameter("invalid destination URL", hint=f"e.g. {EXAMPLES}")
+    scheme, sep, rest = url.strip().partition("://")
+    scheme = scheme.lower()
+    if scheme == "duckdb":
+        raise InvalidParameter(
+            "an integration of the service writes DuckDB by default",
+            hint="leave out the destination for DuckDB; a URL names ClickHouse: " + EXAMPLES,
+        )
+    if not sep or scheme not in SCHEMES:
+        raise InvalidParameter(
+            f"unknown destination {url.split('://')[0]!r}"
+            if sep
+            else f"not a destination URL: {url!r}",
+            hint=f"destinations: {', '.join(SCHEMES)}; e.g. {EXAMPLES}",
+        )
+    if scheme == "chdb":
+        return "chdb://" + str(_chdb_dir(rest, warehouse))
+    try:
+        params = ServerParams.from_url(url.strip())
+    except ConfigError as exc:
+        raise InvalidParameter(exc.message, hint=exc.hint) from None
+    query = "&".join(
+        p
+        for p in (
+            f"cluster={params.cluster}" if params.cluster else "",
+            "secure=1" if params.secure else "",
+        )
+        if p
+    )
+    return f"clickhouse://{params.user}@{params.host}:{params.port}/" + (
+        f"?{query}" if query else ""
+    )
+
+
+def _chdb_dir(rest: str, warehouse: Path) -> Path:
+    path = rest[1:] if rest.startswith("//") else rest
+    if not path.startswith("/") or "?" in path or "#" in path:
+        raise InvalidParameter(
+            f"a chDB destination needs an absolute directory, not {path!r}",
+            hint="chdb:///var/lib/zeroetl/ch",
+        )
+    resolved = Path(path).resolve()
+    home = warehouse.resolve()
+    # The warehouse holds the catalog and its secrets; SQL sessions may read databases/.
+    if resolved == home or any(
+        resolved == home / d or (home / d) in resolved.parents for d in ("databases", "tmp")
+    ):
+        raise InvalidParameter(
+            f"chDB directory {resolved} would mix with the warehouse's own files",
+            hint=f"use a directory of its own, e.g. {home / 'clickhouse'}",
+        )
+    if resolved.exists() and not resolved.is_dir():
+        raise InvalidParameter(f"chDB directory {resolved} is a file")
+    return resolved
+
+
+def is_chdb(url: str | None) -> bool:
+    return bool(url) and str(url).lower().startswith("chdb://")
+
+
+def check_unique(url: str, live: list[tuple[str, str | None]]) -> None:
+    """`live`: (integration name, destination URL) of the integrations not deleted. One
+    integration per destination (MySQL database names become ClickHouse database names, so two
+    integrations would write the same tables), and one chDB directory per process (chDB runs
+    one engine per process)."""
+    for name, other in live:
+        if other == url:
+            raise InvalidParameter(
+                f"integration {name} already replicates into {url}",
+                hint="one integration per ClickHouse destination: its MySQL databases become "
+                "ClickHouse databases of the same names",
+            )
+        if is_chdb(url) and is_chdb(other):
+            raise InvalidParameter(
+                f"this service already runs embedded ClickHouse on {other} (integration {name})",
+                hint="chDB runs one engine per process, so one chdb:// directory per service; "
+                "use a ClickHouse server (clickhouse://) for a second destination",
+            )
+
+
+def open_destination(url: str, integration_id: str, **options: Any) -> destinations.Destination:
+    """The ClickHouse destination of an integration, by the registry (destinations/base.py)."""
+    return destinations.open_url(url, integration_id, **options)
