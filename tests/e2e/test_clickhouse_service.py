@@ -27,9 +27,7 @@ SECRET = "ch-secret-7Qx"
 
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Serve]:
-    s = Serve(
-        tmp_path / "wh", tmp_path / "serve.log", env={"ZEROETL_CLICKHOUSE_PASSWORD": SECRET}
-    )
+    s = Serve(tmp_path / "wh", tmp_path / "serve.log", env={"ZEROETL_CLICKHOUSE_PASSWORD": SECRET})
     s.start()
     try:
         yield s
@@ -73,10 +71,13 @@ def _wait_synced(svc: Serve, ident: str, db: str, db_conn: Any, timeout: float =
 
     def check() -> Any:
         t = svc.tables(ident)
-        return all(
-            t.get(f"{db}.{n}", {}).get("state") == "Synced" and t[f"{db}.{n}"]["rows"] == rows
-            for n, rows in want.items()
-        ) and t
+        return (
+            all(
+                t.get(f"{db}.{n}", {}).get("state") == "Synced" and t[f"{db}.{n}"]["rows"] == rows
+                for n, rows in want.items()
+            )
+            and t
+        )
 
     wait_for(check, f"{ident} to hold the source's rows {want}", timeout)
 
@@ -156,7 +157,12 @@ def test_chdb_integration_through_the_cli_and_the_sql_endpoint(
     )
     # a failed table: needs_attention, shown as ErrorState (as for DuckDB targets)
     assert integ[0][:4] == ("shop", "ErrorState", 2, 1) and integ[0][4]
-    assert _sql(svc, "SELECT count(*) FROM sys_integration_activity WHERE integration_id = %s", iid)[0][0] > 0
+    assert (
+        _sql(svc, "SELECT count(*) FROM sys_integration_activity WHERE integration_id = %s", iid)[
+            0
+        ][0]
+        > 0
+    )
     # /metrics
     metrics = wait_for(
         lambda: (s := scrape(svc, iid))["zeroetl_integration_tables_replicated"] == 2 and s,

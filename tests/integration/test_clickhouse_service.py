@@ -77,7 +77,7 @@ def test_chdb_integration_in_the_service(
     assert made["destination"] == f"chdb://{ch}"
     # one chdb:// directory per process, one integration per destination
     for url in (f"chdb://{tmp_path / 'other'}", f"chdb://{ch}"):
-        with pytest.raises(InvalidParameter, match="one engine per process|already replicates"):
+        with pytest.raises(InvalidParameter, match=r"one engine per process|already replicates"):
             svc.create_integration(name="second", source=source_url, destination=url)
 
     a, b, nokey = f"{test_db}.a", f"{test_db}.b", f"{test_db}.nokey"

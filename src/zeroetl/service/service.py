@@ -31,9 +31,9 @@ from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.catalog.secrets import SecretBox, api_token
 from zeroetl.catalog.store import Catalog, IntegrationRecord
 from zeroetl.config import Secret
+from zeroetl.destinations.base import Destination
 from zeroetl.model import IntegrationState
 from zeroetl.server.sql.workspace_store import WORKSPACE
-from zeroetl.destinations.base import Destination
 from zeroetl.service import destination_urls, reads
 from zeroetl.service import validation as v
 from zeroetl.service.controls import Controls
