@@ -172,6 +172,14 @@ def test_chdb_integration_through_the_cli_and_the_sql_endpoint(
     assert metrics["zeroetl_integration_tables_failed"] == 1
     assert rows_applied(metrics)["update"] > 0
 
+    # the console's JSON twins
+    stats = svc.ok("GET", f"/v1/integrations/{iid}/stats")
+    assert {k: float(v) for k, v in stats["rows_applied"].items()} == rows_applied(metrics)
+    assert svc.ok("GET", f"/v1/integrations/{iid}/series", minutes=10)
+    assert svc.ok("GET", f"/v1/integrations/{iid}/activity")["items"]
+    assert svc.ok("GET", f"/v1/integrations/{iid}/tables/state-changes")["items"]
+    assert svc.api("GET", "/", token=None).status_code == 200
+
     # refresh one table over the SQL endpoint
     _sql(svc, f'ALTER DATABASE shop INTEGRATION REFRESH TABLE "{test_db}".a')
     wait_for(
