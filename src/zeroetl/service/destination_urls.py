@@ -12,6 +12,7 @@ environment), so the catalog, the API and the logs can show it as it is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +88,16 @@ def is_chdb(url: str | None) -> bool:
     return bool(url) and str(url).lower().startswith("chdb://")
 
 
-def check_unique(url: str, live: list[tuple[str, str | None]]) -> None:
-    """`live`: (integration name, destination URL) of the integrations not deleted. One
-    integration per destination (MySQL database names become ClickHouse database names, so two
-    integrations would write the same tables), and one chDB directory per process (chDB runs
-    one engine per process)."""
+def check_unique(
+    url: str,
+    live: Sequence[tuple[str, str | None]],
+    kept: Sequence[tuple[str, str | None]] = (),
+) -> None:
+    """`live`: (integration name, destination URL) of the integrations not deleted; `kept`:
+    the same of deleted ones whose target database is still served (its readers use the
+    destination). One integration per destination (MySQL database names become ClickHouse
+    database names, so two integrations would write the same tables), and one chDB directory
+    per process (chDB runs one engine per process)."""
     for name, other in live:
         if other == url:
             raise InvalidParameter(
@@ -99,11 +105,13 @@ def check_unique(url: str, live: list[tuple[str, str | None]]) -> None:
                 hint="one integration per ClickHouse destination: its MySQL databases become "
                 "ClickHouse databases of the same names",
             )
-        if is_chdb(url) and is_chdb(other):
+    for name, other in [*live, *kept]:
+        if is_chdb(url) and is_chdb(other) and other != url:
             raise InvalidParameter(
                 f"this service already runs embedded ClickHouse on {other} (integration {name})",
                 hint="chDB runs one engine per process, so one chdb:// directory per service; "
-                "use a ClickHouse server (clickhouse://) for a second destination",
+                "use a ClickHouse server (clickhouse://) for a second destination, or drop the "
+                "target database of that integration first",
             )
 
 

@@ -117,7 +117,15 @@ class Integrations(TargetDatabases):
 
     def _check_destination_free(self, url: str) -> None:
         records, _ = self.catalog.integrations()
-        destination_urls.check_unique(url, [(r.name, r.destination) for r in records])
+        live = {r.id for r in records}
+        kept = [
+            self.catalog.get(db["integration_id"], include_deleted=True)
+            for db in self.catalog.databases()
+            if db["integration_id"] and db["integration_id"] not in live
+        ]
+        destination_urls.check_unique(
+            url, [(r.name, r.destination) for r in records], [(r.name, r.destination) for r in kept]
+        )
 
     def list_integrations(
         self, *, offset: int = 0, limit: int = 100

@@ -216,6 +216,7 @@ function renderFacts(it) {
   $("d-created").title = it.created_at || "";
   $("d-source").textContent = it.source.url;
   $("d-target").textContent = it.target_database || "(none yet)";
+  $("d-destination").textContent = it.destination || "DuckDB (the warehouse)";
   $("d-filter").textContent = it.data_filter || "(all tables)";
   $("d-checkpoint").textContent = it.checkpoint || "–";
 }
