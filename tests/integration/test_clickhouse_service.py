@@ -125,6 +125,37 @@ def test_chdb_integration_in_the_service(
     wait_for(lambda: synced(40, 21), "the refreshed table", 60)
     assert _count(dest, f"SELECT count() FROM `{test_db}`.a FINAL") == 40
 
+    # a data filter change: b excluded (its table dropped in ClickHouse), then included again
+    svc.modify_integration("shop-ch", data_filter=f"exclude: *.*, include: {test_db}.a")
+    wait_for(
+        lambda: _tables(svc, "shop-ch").get(b, {}).get("state") == "Deleted",
+        "b to stop",
+        60,
+    )
+    wait_for(
+        lambda: _count(dest, f"SELECT count() FROM system.tables WHERE database = '{test_db}'")
+        == 1,
+        "b dropped in ClickHouse",
+        30,
+    )
+    wait_for(
+        lambda: svc.get_integration("shop-ch")["state"] != "modifying", "the filter applied", 30
+    )
+    svc.modify_integration("shop-ch", data_filter=f"exclude: *.*, include: {test_db}.*")
+    wait_for(lambda: synced(40, 21), "b copied again", 60)
+
+    # DROP DATABASE removes the monitoring file; created again, it resumes from ClickHouse's
+    # checkpoint with the table states copied back
+    svc.drop_target_database("shop")
+    assert not (tmp_path / "wh" / "databases" / "shop.duckdb").exists()
+    svc.create_target_database(svc.get_integration("shop-ch")["id"], "shop")
+    with db_conn.cursor() as cur:
+        cur.execute("INSERT INTO a VALUES (500, 'after')")
+    wait_for(lambda: synced(41, 21), "the changes after the new target database", 60)
+    dest = backend.query_destination("shop")
+    assert dest is not None
+    assert _count(dest, f"SELECT count() FROM `{test_db}`.a FINAL") == 41
+
     # a DuckDB-backed integration beside it: no ClickHouse destination for its database
     svc.create_integration(
         name="shop-duck",
