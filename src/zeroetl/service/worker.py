@@ -1,7 +1,9 @@
 """One integration's replication on a thread of its own, and the lifecycle state derived from it.
 
 The worker owns the integration's DuckDB file (one writer per file; readers use cursors of their
-own): it attaches the file to the service's hub and writes through a cursor of its own. Whatever the
+own): it attaches the file to the service's hub and writes through a cursor of its own. For an
+integration with a ClickHouse destination it also opens that by URL; the data goes there and
+the file mirrors the bookkeeping for monitoring (mirror.py). Whatever the
 engine raises ends here: transient errors (source down or rejecting connections for a moment,
 network cut, disk full, file locked, I/O error) are retried with capped exponential backoff for
 as long as they last (state `needs_attention`, with the error as the reason), and replication
