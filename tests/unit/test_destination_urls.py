@@ -64,3 +64,14 @@ def test_one_integration_per_destination_and_one_chdb_directory() -> None:
     d.check_unique("chdb:///ch", [], [("gone", "chdb:///ch")])
     with pytest.raises(InvalidParameter, match="one engine per process"):
         d.check_unique("chdb:///ch2", [], [("gone", "chdb:///ch")])
+
+
+def test_a_server_that_does_not_answer_is_refused_up_front() -> None:
+    from zeroetl.sandbox.mariadb import free_port
+
+    url = f"clickhouse://zeroetl@127.0.0.1:{free_port()}/"  # nothing listens there
+    with pytest.raises(InvalidParameter) as err:
+        d.check_reachable(url)
+    assert "cannot be used" in err.value.message
+    assert "ZEROETL_CLICKHOUSE_PASSWORD" in err.value.hint
+    d.check_reachable("chdb:///not/opened/here")  # chDB: the worker reports what goes wrong

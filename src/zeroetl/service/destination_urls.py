@@ -18,10 +18,11 @@ from typing import Any
 
 from zeroetl.catalog.errors import InvalidParameter
 from zeroetl.destinations import base as destinations
-from zeroetl.destinations.clickhouse.conn import ServerParams
-from zeroetl.errors import ConfigError
+from zeroetl.destinations.clickhouse.conn import HttpTransport, ServerParams
+from zeroetl.errors import ConfigError, DestinationError
 
 SCHEMES = ("chdb", "clickhouse")
+REACH_TIMEOUT_S = 10.0  # the up-front check of a server, like the source's check
 EXAMPLES = "chdb:///var/lib/zeroetl/ch or clickhouse://user@host:8123/?cluster=NAME"
 
 
@@ -113,6 +114,27 @@ def check_unique(
                 "use a ClickHouse server (clickhouse://) for a second destination, or drop the "
                 "target database of that integration first",
             )
+
+
+def check_reachable(url: str) -> None:
+    """A `clickhouse://` server answers a query with the service's password (InvalidParameter
+    saying why not). chDB is not opened here: the process may open one directory only, and the
+    worker reports what keeps it from opening."""
+    if is_chdb(url):
+        return
+    params = ServerParams.from_url(url)
+    try:
+        transport = HttpTransport(params, timeout_s=REACH_TIMEOUT_S)
+        try:
+            transport.query("SELECT 1")
+        finally:
+            transport.close()
+    except DestinationError as exc:
+        raise InvalidParameter(
+            f"ClickHouse at {params.redacted()} cannot be used: {exc.message}",
+            hint="check the host and port, the user's grants, and the service's "
+            "ZEROETL_CLICKHOUSE_PASSWORD (or ZEROETL_CLICKHOUSE_PASSWORD_FILE)",
+        ) from None
 
 
 def open_destination(url: str, integration_id: str, **options: Any) -> destinations.Destination:

@@ -89,6 +89,8 @@ class Integrations(TargetDatabases):
         params = v.source_params(source, source_password, source_ssl_ca)
         v.check_authorized(params, self.config.allowed_sources)
         v.check_source_ready(params)
+        if destination is not None:
+            destination_urls.check_reachable(destination)
         self._check_running()  # the check may have outlived a shutdown (it is not waited for)
         rec = IntegrationRecord(
             id=str(uuid.uuid4()),

@@ -131,11 +131,15 @@ def chdb_open_on() -> Path | None:
 class HttpTransport:
     """A ClickHouse server (or a cluster's node) over HTTP(S), through clickhouse-connect."""
 
-    def __init__(self, params: ServerParams) -> None:
+    def __init__(self, params: ServerParams, timeout_s: float | None = None) -> None:
+        """`timeout_s`: bound connecting and each request (None: the client's defaults)."""
         import clickhouse_connect
         from clickhouse_connect.driver.exceptions import ClickHouseError
 
         self._errors: tuple[type[BaseException], ...] = (ClickHouseError,)
+        timeouts: dict[str, Any] = {}
+        if timeout_s is not None:
+            timeouts = {"connect_timeout": timeout_s, "send_receive_timeout": timeout_s}
         try:
             self._client = clickhouse_connect.get_client(
                 host=params.host,
@@ -147,6 +151,7 @@ class HttpTransport:
                 # No server session: the client may then serve several threads at once (a
                 # session runs one query at a time), and nothing here needs session state.
                 autogenerate_session_id=False,
+                **timeouts,
             )
         except Exception as e:  # unreachable server, TLS, auth: retried by the engine
             raise DestinationUnavailable(
