@@ -18,8 +18,8 @@ never double), and the table states and checkpoint are copied from the primary a
 worker opens the destination (`sync`).
 
 Table statistics (rows and bytes, exact: FINAL) are read from ClickHouse at most every
-`STATS_EVERY_S` seconds and stored in the mirror's key/value table under `STATS_KEY`, where
-service/stats.py finds them.
+`STATS_EVERY_S` seconds (less often when counting takes long) and stored in the mirror's
+key/value table under `STATS_KEY`, where service/stats.py finds them.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableSta
 log = logging.getLogger(__name__)
 
 STATS_KEY = "destination.table_stats"  # JSON list of {schema, table, rows, bytes}
-STATS_EVERY_S = 5.0
+STATS_EVERY_S = 5.0  # at most this often ...
+STATS_SHARE = 10.0  # ... and at most once per this many times what the last one took
 
 
 class MirroredDestination:
@@ -50,6 +51,7 @@ class MirroredDestination:
         self.mirror = mirror
         self.capabilities: Capabilities = primary.capabilities
         self._stats_at = 0.0
+        self._stats_every = STATS_EVERY_S
         self.sync()
 
     def sync(self) -> None:
@@ -120,14 +122,17 @@ class MirroredDestination:
         transaction: they describe what is committed)."""
         if self.primary.in_transaction or self.mirror.in_transaction:
             return
-        if not force and time.monotonic() - self._stats_at < STATS_EVERY_S:
+        if not force and time.monotonic() - self._stats_at < self._stats_every:
             return
-        self._stats_at = time.monotonic()
+        start = self._stats_at = time.monotonic()
         try:
             stats = self.primary.table_stats()
         except ZeroEtlError as exc:  # monitoring only: the next refresh tries again
             log.warning("table statistics from the destination: %s", exc)
             return
+        # Counting with FINAL takes time on big tables, on the worker's thread: keep it under
+        # a tenth of the worker's time, whatever the tables' size.
+        self._stats_every = max(STATS_EVERY_S, STATS_SHARE * (time.monotonic() - start))
         self.mirror.kv_set(STATS_KEY, json.dumps(stats, ensure_ascii=False))
 
     # --- schema and data: the primary only --------------------------------------------------
