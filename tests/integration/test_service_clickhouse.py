@@ -133,8 +133,9 @@ def test_chdb_integration_in_the_service(
         60,
     )
     wait_for(
-        lambda: _count(dest, f"SELECT count() FROM system.tables WHERE database = '{test_db}'")
-        == 1,
+        lambda: (
+            _count(dest, f"SELECT count() FROM system.tables WHERE database = '{test_db}'") == 1
+        ),
         "b dropped in ClickHouse",
         30,
     )
