@@ -35,7 +35,7 @@ INSERT_SETTINGS = {"input_format_null_as_default": "1"}
 
 class Transport(Protocol):
     def command(self, sql: str) -> None: ...
-    def query(self, sql: str) -> pa.Table: ...
+    def query(self, sql: str, settings: dict[str, str] | None = None) -> pa.Table: ...
     def insert(self, table_sql: str, data: pa.Table) -> None: ...
     def close(self) -> None: ...
 
@@ -77,8 +77,9 @@ class ChdbTransport:
     def command(self, sql: str) -> None:
         self._run(sql, "CSV")
 
-    def query(self, sql: str) -> pa.Table:
-        return self._run(sql + _settings_clause(READ_SETTINGS), "ArrowTable")  # type: ignore[no-any-return]
+    def query(self, sql: str, settings: dict[str, str] | None = None) -> pa.Table:
+        clause = _settings_clause({**READ_SETTINGS, **(settings or {})})
+        return self._run(sql + clause, "ArrowTable")  # type: ignore[no-any-return]
 
     def insert(self, table_sql: str, data: pa.Table) -> None:
         # chDB's Python() table function finds the Arrow table by name in the calling frame
@@ -137,9 +138,11 @@ class HttpTransport:
         with self._guard("command"):
             self._client.command(sql)
 
-    def query(self, sql: str) -> pa.Table:
+    def query(self, sql: str, settings: dict[str, str] | None = None) -> pa.Table:
         with self._guard("query"):
-            return self._client.query_arrow(sql, settings=READ_SETTINGS)  # type: ignore[no-any-return]
+            return self._client.query_arrow(  # type: ignore[no-any-return]
+                sql, settings={**READ_SETTINGS, **(settings or {})}
+            )
 
     def insert(self, table_sql: str, data: pa.Table) -> None:
         with self._guard("insert"):

@@ -1,0 +1,305 @@
+"""Redshift functions and operators -> ClickHouse, on a parsed (Redshift) tree, in place.
+
+sqlglot's ClickHouse generator covers what both spell alike; what it gets wrong for Redshift's
+meaning is rewritten here into ClickHouse's own functions (parsed from ClickHouse text, so the
+generator writes them back unchanged):
+- `a / b` of two integers truncates in Redshift (7/2 = 3, -7/2 = -3): `intDiv`, which truncates
+  toward zero and refuses zero; ClickHouse's `/` is always a float division. Integer-ness comes
+  from the replicated tables' column types and the expression's shape (`Typer`).
+- Strings are characters in Redshift, bytes in ClickHouse: LEN, SUBSTRING, CHARINDEX/POSITION,
+  UPPER/LOWER, LEFT/RIGHT use the UTF-8 variants.
+- TRUNC(timestamp) is a date; DATE_TRUNC, DATEADD are timestamps (ClickHouse answers Date32);
+  DATEDIFF counts boundaries crossed (ClickHouse's dateDiff does too); DATEPART/EXTRACT(dow) is
+  0 = Sunday; CONVERT_TIMEZONE converts a wall-clock value between zones.
+- LISTAGG(x, d) WITHIN GROUP (ORDER BY k) keeps k's order and skips NULLs; RATIO_TO_REPORT;
+  STRTOL; GETDATE/SYSDATE/CURRENT_DATE in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlglot
+from sqlglot import exp
+
+from . import dialect
+from .errors import SqlError
+
+# ClickHouse type names (as DESCRIBE shows them) of a column, by table alias and column name.
+ColumnType = Callable[[exp.Column], str | None]
+
+_DATEPART = {
+    "year": "toYear({x})", "y": "toYear({x})", "yr": "toYear({x})", "years": "toYear({x})",
+    "quarter": "toQuarter({x})", "qtr": "toQuarter({x})",
+    "month": "toMonth({x})", "mon": "toMonth({x})", "mons": "toMonth({x})",
+    "week": "toISOWeek({x})", "w": "toISOWeek({x})",
+    "day": "toDayOfMonth({x})", "d": "toDayOfMonth({x})", "days": "toDayOfMonth({x})",
+    "dow": "toDayOfWeek({x}, 2)", "dayofweek": "toDayOfWeek({x}, 2)",
+    "doy": "toDayOfYear({x})", "dayofyear": "toDayOfYear({x})",
+    "hour": "toHour({x})", "h": "toHour({x})", "hours": "toHour({x})",
+    "minute": "toMinute({x})", "m": "toMinute({x})", "min": "toMinute({x})",
+    "second": "toSecond({x})", "s": "toSecond({x})", "sec": "toSecond({x})",
+    "epoch": "toUnixTimestamp({x})",
+}  # fmt: skip
+
+_UNITS = {"year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond",
+          "microsecond"}  # fmt: skip
+_UNIT_ALIASES = {"y": "year", "yr": "year", "years": "year", "qtr": "quarter", "mon": "month",
+                 "mons": "month", "months": "month", "w": "week", "weeks": "week", "d": "day",
+                 "days": "day", "h": "hour", "hours": "hour", "m": "minute", "min": "minute",
+                 "minutes": "minute", "s": "second", "sec": "second", "seconds": "second",
+                 "ms": "millisecond", "us": "microsecond"}  # fmt: skip
+
+
+def ch(template: str, **args: exp.Expression) -> exp.Expression:
+    """ClickHouse text with `{name}` placeholders filled by expressions (copied)."""
+    marks = {k: f"__zq_arg_{k}" for k in args}
+    tree = sqlglot.parse_one(template.format(**marks), read="clickhouse")
+    for col in list(tree.find_all(exp.Column)):
+        for k, mark in marks.items():
+            if col.name == mark and not col.table:
+                col.replace(args[k].copy())
+    return tree
+
+
+def _unit(node: exp.Expression | None, default: str = "day") -> str:
+    if node is None:
+        return default
+    name = (node.name if isinstance(node, exp.Column | exp.Var | exp.Literal) else str(node)).lower()
+    name = _UNIT_ALIASES.get(name, name)
+    if name not in _UNITS:
+        raise SqlError("22023", f'unit "{name}" not recognized for a date/time function')
+    return name
+
+
+class Typer:
+    """Whether an expression is an integer, a date/time, or other (None: cannot tell)."""
+
+    def __init__(self, column_type: ColumnType) -> None:
+        self.column_type = column_type
+
+    def kind(self, e: exp.Expression) -> str | None:
+        if isinstance(e, exp.Paren | exp.Neg):
+            return self.kind(e.this)
+        if isinstance(e, exp.Literal):
+            return None if e.is_string else ("int" if e.is_int else "other")
+        if isinstance(e, exp.Cast):
+            t = e.to.this
+            if t in exp.DataType.INTEGER_TYPES:
+                return "int"
+            return "temporal" if t in exp.DataType.TEMPORAL_TYPES else "other"
+        if isinstance(e, exp.Count):
+            return "int"
+        if isinstance(e, exp.Sum | exp.Min | exp.Max | exp.Abs):
+            return self.kind(e.this)
+        if isinstance(e, exp.Add | exp.Sub | exp.Mul | exp.Mod):
+            left, right = self.kind(e.this), self.kind(e.expression)
+            if left == right == "int":
+                return "int"
+            return "other" if "other" in (left, right) else None
+        if isinstance(e, exp.Div | exp.Avg):
+            return "other" if not isinstance(e, exp.Div) else self._div_kind(e)
+        if isinstance(e, exp.Length | exp.StrPosition | exp.Extract | exp.DateDiff):
+            return "int"
+        if isinstance(e, exp.TsOrDsDiff):
+            return "int"
+        if isinstance(e, exp.CurrentTimestamp | exp.CurrentDate | exp.TimestampTrunc):
+            return "temporal"
+        if isinstance(e, exp.TsOrDsAdd | exp.DateAdd | exp.DateTrunc | exp.ConvertTimezone):
+            return "temporal"
+        if isinstance(e, exp.Column):
+            t = self.column_type(e)
+            if t is None:
+                return None
+            base = t.removeprefix("Nullable(").removeprefix("LowCardinality(")
+            if base.startswith(("Int", "UInt")):
+                return "int"
+            if base.startswith(("Date", "Time")):
+                return "temporal"
+            return "other"
+        return None
+
+    def _div_kind(self, e: exp.Div) -> str | None:
+        left, right = self.kind(e.this), self.kind(e.expression)
+        if left == right == "int":
+            return "int"
+        return "other" if "other" in (left, right) else None
+
+
+def translate(tree: exp.Expression, typer: Typer) -> None:
+    """Rewrite every Redshift-only construct of `tree` (parsed as Redshift) for ClickHouse."""
+    for node in list(tree.walk()):
+        if isinstance(node, exp.Anonymous):
+            _anonymous(node)
+        elif isinstance(node, exp.Window) and dialect._name(node.this) == "RATIO_TO_REPORT":
+            dialect._ratio_to_report(node)
+    # types are told from the tree as written, before any rewrite hides them
+    for node in list(tree.find_all(exp.Div, exp.Trunc)):
+        if isinstance(node, exp.Div):
+            node.meta["zq_int"] = typer.kind(node.this) == typer.kind(node.expression) == "int"
+        else:
+            node.meta["zq_kind"] = typer.kind(node.this)
+    # innermost first: a rewrite copies its arguments, which must already be rewritten
+    for node in reversed(list(tree.walk())):
+        new = _rewrite(node, typer)
+        if new is not None and new is not node:
+            node.replace(new)
+
+
+def _anonymous(node: exp.Anonymous) -> None:
+    name = str(node.this).upper()
+    if name in dialect.REFUSED:
+        raise SqlError("0A000", f"{name} is not supported: {dialect.REFUSED[name]}")
+
+
+def _rewrite(node: exp.Expression, typer: Typer) -> exp.Expression | None:  # noqa: C901, PLR0911, PLR0912
+    if isinstance(node, exp.Div):
+        if node.meta.get("zq_int"):
+            return ch("intDiv({a}, {b})", a=node.this, b=node.expression)
+        return None
+    if isinstance(node, exp.Length):
+        return ch("lengthUTF8({s})", s=node.this)
+    if isinstance(node, exp.Upper):
+        return ch("upperUTF8({s})", s=node.this)
+    if isinstance(node, exp.Lower):
+        return ch("lowerUTF8({s})", s=node.this)
+    if isinstance(node, exp.Left):
+        return ch("leftUTF8({s}, {n})", s=node.this, n=node.expression)
+    if isinstance(node, exp.Right):
+        return ch("rightUTF8({s}, {n})", s=node.this, n=node.expression)
+    if isinstance(node, exp.Substring):
+        start, length = node.args.get("start") or exp.Literal.number(1), node.args.get("length")
+        if length is None:
+            return ch("substringUTF8({s}, {i})", s=node.this, i=start)
+        return ch("substringUTF8({s}, {i}, {n})", s=node.this, i=start, n=length)
+    if isinstance(node, exp.StrPosition):
+        return ch("positionUTF8({s}, {sub})", s=node.this, sub=node.args["substr"])
+    if isinstance(node, exp.Trunc):
+        return _trunc(node)
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc):
+        unit = _unit(node.args.get("unit"))
+        return ch(f"toDateTime64(dateTrunc('{unit}', {{x}}), 6, 'UTC')", x=node.this)
+    if isinstance(node, exp.TsOrDsAdd | exp.DateAdd):
+        unit = _unit(node.args.get("unit"))
+        return ch(
+            f"date_add({unit.upper()}, {{n}}, toDateTime64({{x}}, 6, 'UTC'))",
+            n=node.expression,
+            x=node.this,
+        )
+    if isinstance(node, exp.TsOrDsDiff | exp.DateDiff):
+        unit = _unit(node.args.get("unit"))
+        return ch(f"dateDiff('{unit}', {{a}}, {{b}})", a=node.expression, b=node.this)
+    if isinstance(node, exp.ConvertTimezone):
+        src = node.args.get("source_tz") or exp.Literal.string("UTC")
+        return ch(
+            "toDateTime64(toString(toTimeZone(toDateTime64(toString({x}), 6, {src}), {dst})), 6,"
+            " 'UTC')",
+            x=node.args["timestamp"],
+            src=src,
+            dst=node.args["target_tz"],
+        )
+    if isinstance(node, exp.Extract):
+        return _datepart(node.this, node.expression)
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() in ("DATEPART", "DATE_PART"):
+        if len(node.expressions) != 2:
+            raise SqlError("42883", "DATEPART takes a part and a date/time")
+        return _datepart(node.expressions[0], node.expressions[1])
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.GroupConcat):
+        return _listagg(node.this, node.expression)
+    if isinstance(node, exp.GroupConcat) and not isinstance(node.parent, exp.WithinGroup):
+        return _listagg(node, None)
+    if isinstance(node, exp.FromBase):
+        return _strtol(node.this, node.expression)
+    if isinstance(node, exp.CurrentTimestamp):
+        precision = 6 if node.args.get("sysdate") else 0
+        return ch(f"toDateTime64(now64({precision}, 'UTC'), 6, 'UTC')")
+    if isinstance(node, exp.CurrentDate):
+        return ch("toDate32(now('UTC'))")
+    if isinstance(node, exp.Cast):
+        return _cast(node)
+    return None
+
+
+def _trunc(node: exp.Trunc) -> exp.Expression | None:
+    if node.args.get("decimals") is not None:
+        return ch("trunc({x}, {n})", x=node.this, n=node.args["decimals"])
+    kind = node.meta.get("zq_kind")
+    if kind == "temporal":
+        return ch("toDate32({x})", x=node.this)
+    if kind is None:
+        raise SqlError(
+            "0A000",
+            f"TRUNC({node.this.sql('redshift')}): cannot tell whether the argument is a timestamp"
+            " or a number here; write CAST(x AS DATE) to truncate a timestamp, or TRUNC(x, 0)",
+        )
+    return ch("trunc({x})", x=node.this)
+
+
+def _datepart(part: exp.Expression, value: exp.Expression) -> exp.Expression:
+    name = part.name.lower() if isinstance(part, exp.Column | exp.Var | exp.Literal) else ""
+    template = _DATEPART.get(name)
+    if template is None:
+        raise SqlError("22023", f'date part "{name or part.sql()}" is not supported here')
+    return ch(template.format(x="{x}"), x=value)
+
+
+def _listagg(node: exp.GroupConcat, order: exp.Expression | None) -> exp.Expression:
+    value = node.this
+    separator = node.args.get("separator") or exp.Literal.string("")
+    distinct = isinstance(value, exp.Distinct)
+    if distinct:
+        values = value.expressions
+        if len(values) == 2 and node.args.get("separator") is None:
+            separator = values[1]
+        elif len(values) != 1:
+            raise SqlError("0A000", "LISTAGG(DISTINCT ...) takes one value and one delimiter")
+        value = values[0]
+    keys = order.expressions if isinstance(order, exp.Order) else []
+    if distinct:
+        if keys and not (len(keys) == 1 and keys[0].this == value):
+            raise SqlError("0A000", "LISTAGG(DISTINCT x) can only be ordered by x")
+        sort = "arrayReverseSort" if keys and keys[0].args.get("desc") else "arraySort"
+        return ch(
+            f"arrayStringConcat({sort}(groupUniqArray(toString({{v}}))), {{d}})",
+            v=value,
+            d=separator,
+        )
+    if not keys:
+        return ch("arrayStringConcat(groupArray(toString({v})), {d})", v=value, d=separator)
+    descs = {bool(k.args.get("desc")) for k in keys}
+    if len(descs) > 1:
+        raise SqlError("0A000", "LISTAGG ... WITHIN GROUP: mixed ASC/DESC keys are not supported")
+    sort = "arrayReverseSort" if descs.pop() else "arraySort"
+    key = keys[0].this if len(keys) == 1 else exp.Tuple(expressions=[k.this for k in keys])
+    return ch(
+        f"arrayStringConcat(arrayMap(t -> t.1, {sort}(t -> t.2, groupArrayIf((toString({{v}}),"
+        " {k}), {v} IS NOT NULL))), {d})",
+        v=value,
+        k=key,
+        d=separator,
+    )
+
+
+def _strtol(text: exp.Expression, base: exp.Expression) -> exp.Expression:
+    return ch(
+        "arrayFold((acc, c) -> acc * {b} + (position('0123456789abcdefghijklmnopqrstuvwxyz',"
+        " lower(c)) - 1), splitByString('', {s}), toInt64(0))",
+        s=text,
+        b=base,
+    )
+
+
+def _cast(node: exp.Cast) -> exp.Expression | None:
+    """DATE is Date32 (MySQL's years 1000-9999), TIMESTAMP DateTime64(6); VARCHAR(n) keeps n
+    characters as an explicit cast does in Redshift."""
+    to = node.to
+    if to.this == exp.DataType.Type.DATE:
+        return ch("toDate32({x})", x=node.this)
+    if to.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATETIME):
+        return ch("toDateTime64({x}, 6, 'UTC')", x=node.this)
+    if to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT):
+        length = to.expressions[0].this if to.expressions else None
+        if isinstance(length, exp.Literal) and not length.is_string:
+            return ch("leftUTF8(toString({x}), {n})", x=node.this, n=length)
+        return ch("toString({x})", x=node.this)
+    return None

@@ -1,0 +1,105 @@
+"""The session's route to a ClickHouse-backed target database (clickhouse_query.py).
+
+A backend may implement `query_destination(database) -> object | None`: the open ClickHouse
+destination of a ClickHouse-backed target database, None for one in DuckDB (backend.py). A query
+goes to ClickHouse when it reads a table of such a database: unqualified or 2-part names when
+the session is connected to it, 3-part names from anywhere. Everything else (system views,
+pg_catalog, information_schema, SET/SHOW, queries of no table) stays on the DuckDB hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlglot import exp
+
+from . import clickhouse_query as chq
+from . import clickhouse_run, dialect, pgcompat, rewrite
+from .errors import SqlError
+from .policy import Kind, Policy, Principal, Touch
+from .results import Column, Result
+
+_SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
+
+
+def query_destination(backend: object, database: str) -> Any:
+    """The ClickHouse destination behind `database`, or None (DuckDB, or a backend without
+    ClickHouse)."""
+    get: Callable[[str], Any] | None = getattr(backend, "query_destination", None)
+    if get is None or not database:
+        return None
+    try:
+        return get(database)
+    except Exception:  # a database being dropped: the DuckDB path answers "does not exist"
+        return None
+
+
+class Route:
+    """One statement routed to ClickHouse: the destination, the tree and the target database."""
+
+    def __init__(self, dest: Any, database: str, tree: exp.Expression, norm: str) -> None:
+        self.dest, self.database, self.tree, self.norm = dest, database, tree, norm
+
+
+def route(
+    backend: object,
+    sql: str,
+    *,
+    session_database: str,
+    session_dest: Any,
+    pinned: frozenset[str] | set[str],
+) -> Route | None:
+    """The ClickHouse route of `sql`, or None when the DuckDB hub runs it."""
+    norm = pgcompat.normalize(rewrite.normalize(sql))
+    code = rewrite.strip_comments(norm).strip()
+    if not code:
+        return None
+    try:
+        tree = dialect.parse(norm)
+    except SqlError:
+        if session_dest is not None:
+            chq.refuse_clauses(norm)  # say so before the syntax error
+        return None
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    target: tuple[Any, str] | None = None
+    for table in tree.find_all(exp.Table):
+        name, db, cat = table.name.lower(), table.db.lower(), table.catalog
+        if db in _SYSTEM_SCHEMAS or (not db and (name in pinned or name in ctes)):
+            continue
+        if cat:
+            dest = query_destination(backend, cat)
+            if dest is not None:
+                target = (dest, cat)
+        elif session_dest is not None:
+            target = (session_dest, session_database)
+        if target is not None:
+            break
+    if target is None:
+        return None
+    return Route(target[0], target[1], tree, norm)
+
+
+def run(
+    r: Route,
+    *,
+    schemas: list[str],
+    policy: Policy,
+    who: Principal,
+    timeout_ms: int,
+    params: object,
+    describe: bool = False,
+) -> tuple[Result | None, list[Column]]:
+    """Translate, check grants on every replicated table read, and run (or describe) it."""
+    if params:
+        raise SqlError("0A000", "parameters ($1 ...) are not supported on a ClickHouse-backed"
+                       " database yet: send the values in the query text")  # fmt: skip
+    catalog = clickhouse_run.read_catalog(r.dest)
+    done = chq.translate(r.tree, r.norm, database=r.database, schemas=schemas, catalog=catalog)
+    policy.check(
+        [Touch(Kind.READ, "SELECT", (r.database, s, t), r.database) for s, t in done.tables], who
+    )
+    if describe:
+        return None, clickhouse_run.describe(r.dest, done)
+    result = clickhouse_run.run(r.dest, done, timeout_ms=timeout_ms)
+    return result, result.columns or []
