@@ -18,13 +18,23 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from tests.integration.test_sql_tickit import CORPUS
-from tests.sql_backend import HubBackend
+from tests.sql_backend import HubBackend, int_col
 
 from zeroetl.destinations.clickhouse.destination import ClickHouseDestination
-from zeroetl.model import TableId, TableState, TableStatus
+from zeroetl.model import (
+    ColumnSchema,
+    Kind,
+    LogicalType,
+    TableId,
+    TableSchema,
+    TableState,
+    TableStatus,
+)
 from zeroetl.sandbox import tickit
+from zeroetl.server.sql.grants import Access
 from zeroetl.server.sql.policy import Policy
 from zeroetl.server.sql.session import SqlError, SqlSession
+from zeroetl.server.sql.users_store import UserStore
 from zeroetl.sources.mysql.discovery import load_schemas
 
 pytestmark = pytest.mark.integration
@@ -70,22 +80,19 @@ def both(tmp_path_factory: pytest.TempPathFactory, mariadb_server) -> Any:  # ty
             dest.create_table(schema)
             dest.write_chunk(schema, data)
             dest.save_table_status(TableStatus(schema.id, TableState.SYNCED))
-    # a superseded version and a deleted key: FINAL must hide both
-    users = schemas[TableId(db, "users")]
-    first = pa.Table.from_pylist(rows_of(conn, "users", "userid <= 2"), schema=users.arrow_schema())
-    ch.begin()
-    ch.write_chunk(users, first)
-    ch.commit()
+    # a table in ClickHouse only: key 3 deleted (a tombstone, as the destination writes one),
+    # key 4 updated (a later version): FINAL shows the current rows
+    notes = TableSchema(TableId(db, "notes"), (int_col("id", False), ColumnSchema(
+        "txt", LogicalType(Kind.STRING), True, "varchar(10)")), ("id",))  # fmt: skip
+    ch.create_table(notes)
+    ch.write_chunk(notes, pa.table({"id": pa.array([1, 2, 3, 4], pa.int32()),
+                                    "txt": ["a", None, "c", "d"]}))  # fmt: skip
+    ch.save_table_status(TableStatus(notes.id, TableState.SYNCED))
+    ch._t.command(f"INSERT INTO `{db}`.`notes` (id, _version, _is_deleted) VALUES (3, 1, 1)")
+    ch._t.command(f"INSERT INTO `{db}`.`notes` (id, txt, _version) VALUES (4, 'new', 1)")
     yield backend, conn, db
     conn.close()
     ch.close()
-
-
-def rows_of(conn, table: str, where: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT * FROM `{table}` WHERE {where}")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def _norm(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -122,6 +129,7 @@ def test_redshift_corpus_matches_duckdb(both) -> None:  # type: ignore[no-untype
     mismatched = []
     for title, redshift_sql, _mariadb in CORPUS:
         want_names, want = _answer(duck, redshift_sql.format(db="tickitdb", s=db))
+
         try:
             names, got = _answer(ch, redshift_sql.format(db=CH_DB, s=db))
         except SqlError as e:
@@ -141,3 +149,92 @@ def test_walkthrough_queries_match_duckdb(both) -> None:  # type: ignore[no-unty
         names, got = _answer(ch, sql)
         assert names == want_names, title
         assert _norm(got) == _norm(want), title
+
+
+def test_select_star_shows_the_current_rows_and_the_sources_columns(both) -> None:  # type: ignore[no-untyped-def]
+    duck, ch = _sessions(both)
+    assert _answer(ch, "select * from notes order by id") == (
+        ["id", "txt"],
+        [(1, "a"), (2, None), (4, "new")],
+    )
+    names, _rows = _answer(ch, "select * from users limit 1")
+    assert names == _answer(duck, "select * from users limit 1")[0]
+    assert not {"_version", "_is_deleted", "_synced_at"} & set(names)
+
+
+def test_result_types_for_postgresql(both) -> None:  # type: ignore[no-untyped-def]
+    _duck, ch = _sessions(both)
+    r = ch.execute(
+        "select count(*) as n, sum(pricepaid) as total, min(saletime) as first, min(caldate) as d,"
+        " max(username) as u from sales join date using (dateid) join users on sellerid = userid"
+    )
+    types = {c.name: c.type for c in r.columns or []}
+    assert types["n"] == pa.int64()
+    assert pa.types.is_decimal(types["total"])
+    assert types["first"] == pa.timestamp("us")  # timestamp, the wall-clock value
+    assert pa.types.is_date(types["d"]) and types["u"] == pa.string()
+
+
+def test_refusals_and_errors_through_the_session(both) -> None:  # type: ignore[no-untyped-def]
+    _duck, ch = _sessions(both)
+    for sql, state in [
+        ("delete from users", "0A000"),
+        ("create table x as select * from users", "0A000"),
+        ("select * from users settings readonly = 0", "42501"),
+        ("select * from url('http://127.0.0.1:1/', 'CSV')", "42501"),
+        ("select * from system.tables", "42501"),
+        ("select * from nowhere", "42P01"),
+        ("select 1 / (userid - userid) from users", "22012"),
+    ]:
+        with pytest.raises(SqlError) as e:
+            ch.execute(sql)
+        assert e.value.sqlstate == state, (sql, e.value.message)
+    # a query that failed while running leaves chDB's Arrow output clean for the next one
+    with pytest.raises(SqlError):
+        ch.execute("select 1 / (userid - userid) from users")
+    names, rows = _answer(ch, "select count(*) as n from category")
+    assert names == ["n"] and rows[0][0] > 0
+
+
+def test_readonly_is_the_net_below_the_refusals(both) -> None:  # type: ignore[no-untyped-def]
+    """What the translation never produces is still refused by ClickHouse itself."""
+    from zeroetl.server.sql import clickhouse_run
+
+    backend, _conn, db = both
+    for sql in (
+        f"INSERT INTO `{db}`.`category` (catid) SELECT 999",
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        "SELECT * FROM url('http://127.0.0.1:1/x', 'CSV')",
+    ):
+        with pytest.raises(SqlError) as e:
+            clickhouse_run.query(backend.ch, sql, clickhouse_run.settings())
+        assert e.value.sqlstate == "42501", e.value.message
+
+
+def test_system_views_stay_on_the_hub_and_3_part_names_route(both) -> None:  # type: ignore[no-untyped-def]
+    backend, _conn, db = both
+    ch = SqlSession(backend, database=CH_DB, user="analyst")
+    assert _answer(ch, "select current_database()")[1] == [(CH_DB,)]
+    assert _answer(ch, "select count(*) from svv_integration")[1] == [(1,)]
+    assert _answer(ch, "select count(*) from pg_catalog.pg_namespace")[1][0][0] > 0
+    dev = SqlSession(backend, database="dev", user="analyst")
+    sql = "select count(*) as n from {}.{}.category"
+    assert _answer(dev, sql.format(CH_DB, db)) == _answer(dev, sql.format("tickitdb", db))
+    with pytest.raises(SqlError) as e:
+        dev.execute(f"select * from {CH_DB}.{db}.sales join tickitdb.{db}.users on true")
+    assert e.value.sqlstate == "0A000"
+
+
+def test_describe_and_grants(both) -> None:  # type: ignore[no-untyped-def]
+    backend, _conn, db = both
+    ch = SqlSession(backend, database=CH_DB, user="analyst")
+    ch.execute(f'SET search_path TO "{db}"')
+    _params, cols = ch.describe(
+        "select catid, catname as name, count(*) from category group by 1, 2"
+    )
+    assert [c.name for c in cols or []] == ["catid", "name", "count"]
+    policy = Policy(Access(UserStore(backend.root)))
+    guarded = SqlSession(backend, database=CH_DB, user="nobody", policy=policy)
+    with pytest.raises(SqlError) as e:
+        guarded.execute(f"select * from {db}.category")
+    assert e.value.sqlstate == "42501"

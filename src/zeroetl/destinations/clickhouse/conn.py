@@ -11,6 +11,7 @@ file (`ZEROETL_CLICKHOUSE_PASSWORD_FILE`), never from the URL (a URL is shown in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -72,6 +73,12 @@ class ChdbTransport:
         try:
             return self._session.query(sql, fmt)
         except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
+            if fmt == "ArrowTable":
+                # chDB 26.9 leaves the output of an Arrow query that failed while running (a
+                # division by zero) in its buffer, and the next Arrow query fails reading it
+                # ("Message metadata too long"): an empty query takes it out.
+                with contextlib.suppress(Exception):
+                    self._session.query("SELECT 1 WHERE 0", fmt)
             raise faults.error("statement", str(e)) from e
 
     def command(self, sql: str) -> None:

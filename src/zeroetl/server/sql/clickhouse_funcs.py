@@ -51,7 +51,7 @@ _UNIT_ALIASES = {"y": "year", "yr": "year", "years": "year", "qtr": "quarter", "
                  "ms": "millisecond", "us": "microsecond"}  # fmt: skip
 
 
-def ch(template: str, **args: exp.Expression) -> exp.Expression:
+def ch(template: str, **args: exp.Expr) -> exp.Expr:
     """ClickHouse text with `{name}` placeholders filled by expressions (copied)."""
     marks = {k: f"__zq_arg_{k}" for k in args}
     tree = sqlglot.parse_one(template.format(**marks), read="clickhouse")
@@ -62,10 +62,12 @@ def ch(template: str, **args: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _unit(node: exp.Expression | None, default: str = "day") -> str:
+def _unit(node: exp.Expr | None, default: str = "day") -> str:
     if node is None:
         return default
-    name = (node.name if isinstance(node, exp.Column | exp.Var | exp.Literal) else str(node)).lower()
+    name = (
+        node.name if isinstance(node, exp.Column | exp.Var | exp.Literal) else str(node)
+    ).lower()
     name = _UNIT_ALIASES.get(name, name)
     if name not in _UNITS:
         raise SqlError("22023", f'unit "{name}" not recognized for a date/time function')
@@ -78,7 +80,7 @@ class Typer:
     def __init__(self, column_type: ColumnType) -> None:
         self.column_type = column_type
 
-    def kind(self, e: exp.Expression) -> str | None:
+    def kind(self, e: exp.Expr) -> str | None:
         if isinstance(e, exp.Paren | exp.Neg):
             return self.kind(e.this)
         if isinstance(e, exp.Literal):
@@ -126,7 +128,7 @@ class Typer:
         return "other" if "other" in (left, right) else None
 
 
-def translate(tree: exp.Expression, typer: Typer) -> None:
+def translate(tree: exp.Expr, typer: Typer) -> None:
     """Rewrite every Redshift-only construct of `tree` (parsed as Redshift) for ClickHouse."""
     for node in list(tree.walk()):
         if isinstance(node, exp.Anonymous):
@@ -152,7 +154,7 @@ def _anonymous(node: exp.Anonymous) -> None:
         raise SqlError("0A000", f"{name} is not supported: {dialect.REFUSED[name]}")
 
 
-def _rewrite(node: exp.Expression, typer: Typer) -> exp.Expression | None:  # noqa: C901, PLR0911, PLR0912
+def _rewrite(node: exp.Expr, typer: Typer) -> exp.Expr | None:
     if isinstance(node, exp.Div):
         if node.meta.get("zq_int"):
             return ch("intDiv({a}, {b})", a=node.this, b=node.expression)
@@ -220,7 +222,7 @@ def _rewrite(node: exp.Expression, typer: Typer) -> exp.Expression | None:  # no
     return None
 
 
-def _trunc(node: exp.Trunc) -> exp.Expression | None:
+def _trunc(node: exp.Trunc) -> exp.Expr | None:
     if node.args.get("decimals") is not None:
         return ch("trunc({x}, {n})", x=node.this, n=node.args["decimals"])
     kind = node.meta.get("zq_kind")
@@ -235,7 +237,7 @@ def _trunc(node: exp.Trunc) -> exp.Expression | None:
     return ch("trunc({x})", x=node.this)
 
 
-def _datepart(part: exp.Expression, value: exp.Expression) -> exp.Expression:
+def _datepart(part: exp.Expr, value: exp.Expr) -> exp.Expr:
     name = part.name.lower() if isinstance(part, exp.Column | exp.Var | exp.Literal) else ""
     template = _DATEPART.get(name)
     if template is None:
@@ -243,7 +245,7 @@ def _datepart(part: exp.Expression, value: exp.Expression) -> exp.Expression:
     return ch(template.format(x="{x}"), x=value)
 
 
-def _listagg(node: exp.GroupConcat, order: exp.Expression | None) -> exp.Expression:
+def _listagg(node: exp.GroupConcat, order: exp.Expr | None) -> exp.Expr:
     value = node.this
     separator = node.args.get("separator") or exp.Literal.string("")
     distinct = isinstance(value, exp.Distinct)
@@ -280,7 +282,7 @@ def _listagg(node: exp.GroupConcat, order: exp.Expression | None) -> exp.Express
     )
 
 
-def _strtol(text: exp.Expression, base: exp.Expression) -> exp.Expression:
+def _strtol(text: exp.Expr, base: exp.Expr) -> exp.Expr:
     return ch(
         "arrayFold((acc, c) -> acc * {b} + (position('0123456789abcdefghijklmnopqrstuvwxyz',"
         " lower(c)) - 1), splitByString('', {s}), toInt64(0))",
@@ -289,7 +291,7 @@ def _strtol(text: exp.Expression, base: exp.Expression) -> exp.Expression:
     )
 
 
-def _cast(node: exp.Cast) -> exp.Expression | None:
+def _cast(node: exp.Cast) -> exp.Expr | None:
     """DATE is Date32 (MySQL's years 1000-9999), TIMESTAMP DateTime64(6); VARCHAR(n) keeps n
     characters as an explicit cast does in Redshift."""
     to = node.to

@@ -53,6 +53,34 @@ _FUNCTION_PREFIXES = ("dict", "file", "url", "s3", "remote", "cluster", "executa
                       "getoskernel", "displayname", "shardnum", "shardcount", "catboost",
                       "modelevaluate", "initialqueryid", "queryid", "uptime", "buildid",
                       "serveruuid", "zookeeper", "input", "throwif", "sleep")  # fmt: skip
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_OUTSIDE = frozenset(
+    [
+        "file",
+        "url",
+        "s3",
+        "gcs",
+        "remote",
+        "remotesecure",
+        "cluster",
+        "clusterallreplicas",
+        "mysql",
+        "postgresql",
+        "sqlite",
+        "odbc",
+        "jdbc",
+        "mongodb",
+        "redis",
+        "executable",
+        "input",
+        "hdfs",
+        "azureblobstorage",
+        "iceberg",
+        "deltalake",
+        "hudi",
+        "dictionary",
+    ]
+)
 _CLAUSES = re.compile(r"\b(SETTINGS|INTO\s+OUTFILE|FORMAT\s+[A-Za-z]\w*\s*;?\s*\Z)", re.I)
 
 
@@ -67,7 +95,11 @@ class Catalog:
         if (schema, name) in self.tables:
             return (schema, name)
         # unquoted identifiers fold to lower case in Redshift; MySQL names keep theirs
-        low = [(s, t) for s, t in self.tables if s.lower() == schema.lower() and t.lower() == name.lower()]
+        low = [
+            (s, t)
+            for s, t in self.tables
+            if s.lower() == schema.lower() and t.lower() == name.lower()
+        ]
         return low[0] if len(low) == 1 else None
 
     def schemas(self) -> set[str]:
@@ -82,8 +114,14 @@ class Translated:
 
 
 def refuse_clauses(code: str) -> None:
-    """ClickHouse's own clauses, refused by name (they would change settings or the output)."""
+    """ClickHouse's own clauses (they would change settings or the output) and calls that
+    would reach outside the replicated tables, refused by name before parsing."""
     text = "".join(t for is_code, t in rewrite.segments(code) if is_code)
+    for call in _CALL.finditer(text):  # some of them are not even Redshift syntax
+        low = call.group(1).lower()
+        if low in _OUTSIDE or low.startswith(_FUNCTION_PREFIXES):
+            _check_function(call.group(1), re.search(r"\b(FROM|JOIN)\s*$|,\s*$",
+                            text[: call.start()], re.I) is not None)  # fmt: skip
     m = _CLAUSES.search(text)
     if m:
         word = " ".join(m.group(1).split()[:2]).upper()
@@ -99,11 +137,10 @@ def refuse_clauses(code: str) -> None:
 def translate(
     tree: exp.Expression, norm: str, *, database: str, schemas: list[str], catalog: Catalog
 ) -> Translated:
-    """`tree` (parsed as Redshift from `norm`) -> ClickHouse text over `catalog`'s tables.
+    """`tree` (parse() of `norm`) -> ClickHouse text over `catalog`'s tables.
 
     `database` is the target database (3-part names must name it); `schemas` the session's
     search path for unqualified names."""
-    refuse_clauses(norm)
     if not isinstance(tree, exp.Query) or tree.find(exp.Into) is not None:
         raise SqlError("0A000", "only queries are supported on a ClickHouse-backed database",
                        hint="the tables are replicated: change them at the source")  # fmt: skip
@@ -111,7 +148,7 @@ def translate(
         if isinstance(node, exp.DML | exp.DDL | exp.Command):
             raise SqlError("0A000", "only queries are supported on a ClickHouse-backed database")
         if isinstance(node, exp.Anonymous):
-            _check_function(str(node.this))
+            _check_function(str(node.this), isinstance(node.parent, exp.Table))
     labelled = shapes.all_labels(tree, norm)
     top = shapes.top_select(tree)
     written = {id(e) for e in (top.expressions if top else []) if isinstance(e, exp.Alias)}
@@ -143,12 +180,13 @@ def translate(
     return Translated(sql, labels, read)
 
 
-def _check_function(name: str) -> None:
+def _check_function(name: str, in_from: bool) -> None:
     low = name.lower()
-    if low.startswith(_FUNCTION_PREFIXES) or low in TABLE_FUNCTIONS:
+    if low.startswith(_FUNCTION_PREFIXES) or low in TABLE_FUNCTIONS or in_from:
+        what = "table function" if in_from else "function"
         raise SqlError(
             "42501",
-            f"function {name}() is not available on a ClickHouse-backed database: it would reach"
+            f"{what} {name}() is not available on a ClickHouse-backed database: it would reach"
             " outside the replicated tables",
         )
 
@@ -227,9 +265,13 @@ def _order_by_outputs(tree: exp.Expression) -> None:
     names = [item.alias_or_name for item in top.expressions]
     for key in order.expressions:
         col = key.this
-        if isinstance(col, exp.Column) and not col.table and names.count(col.name) == 1:
-            if isinstance(top.expressions[names.index(col.name)], exp.Alias):
-                col.replace(exp.Literal.number(names.index(col.name) + 1))
+        if (
+            isinstance(col, exp.Column)
+            and not col.table
+            and names.count(col.name) == 1
+            and isinstance(top.expressions[names.index(col.name)], exp.Alias)
+        ):
+            col.replace(exp.Literal.number(names.index(col.name) + 1))
 
 
 def _internal_names(top: exp.Select | None, written: set[int]) -> dict[str, str]:
@@ -256,4 +298,6 @@ def _internal_names(top: exp.Select | None, written: set[int]) -> dict[str, str]
 
 
 def parse(norm: str) -> exp.Expression:
+    """`norm` parsed as Redshift, ClickHouse's own clauses refused by name first."""
+    refuse_clauses(norm)
     return dialect.parse(norm)

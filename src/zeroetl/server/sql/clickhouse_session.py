@@ -56,10 +56,10 @@ def route(
     if not code:
         return None
     try:
-        tree = dialect.parse(norm)
+        tree = chq.parse(norm) if session_dest is not None else dialect.parse(norm)
     except SqlError:
         if session_dest is not None:
-            chq.refuse_clauses(norm)  # say so before the syntax error
+            raise
         return None
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     target: tuple[Any, str] | None = None

@@ -250,7 +250,9 @@ class SqlSession(WorkspaceStatements, UserStatements):
         )  # fmt: skip
 
     def _ch_args(self, params: Sequence[object] | None) -> dict[str, Any]:
-        timeout = effective_timeout_ms(self._params.timeout_ms, self._limits.max_statement_timeout_ms)
+        timeout = effective_timeout_ms(
+            self._params.timeout_ms, self._limits.max_statement_timeout_ms
+        )
         return {"schemas": list(self._schemas), "policy": self._policy, "who": self._who,
                 "timeout_ms": timeout, "params": params}  # fmt: skip
 
