@@ -238,3 +238,36 @@ def test_describe_and_grants(both) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SqlError) as e:
         guarded.execute(f"select * from {db}.category")
     assert e.value.sqlstate == "42501"
+
+
+def test_psycopg_sees_postgresql_types(both) -> None:  # type: ignore[no-untyped-def]
+    """Through the wire protocol (extended query, as psycopg sends it): the types announced."""
+    import psycopg
+
+    from zeroetl.server.pgwire import Authenticator, PgServer
+
+    backend, _conn, db = both
+    server = PgServer(
+        "127.0.0.1",
+        0,
+        Authenticator({"analyst": "pw-analyst-1"}),
+        lambda database, user: SqlSession(backend, database=database, user=user),
+    )
+    port = server.start_in_thread()
+    try:
+        dsn = f"host=127.0.0.1 port={port} user=analyst password=pw-analyst-1 dbname={CH_DB}"
+        with psycopg.connect(dsn, autocommit=True) as con, con.cursor() as cur:
+            cur.execute(f'SET search_path TO "{db}"')
+            cur.execute(
+                "select count(*) as n, sum(pricepaid) as total, min(saletime) as first,"
+                " min(caldate) as d, max(eventname) as e from sales join date using (dateid)"
+                " join event using (eventid)"
+            )
+            oids = {c.name: c.type_code for c in cur.description or []}
+            assert oids == {"n": 20, "total": 1700, "first": 1114, "d": 1082, "e": 25}
+            n, total, first, d, e = cur.fetchone()  # type: ignore[misc]
+            assert n > 0 and isinstance(total, Decimal) and first.tzinfo is None
+            cur.execute("select top 2 catname from category order by catid")
+            assert len(cur.fetchall()) == 2
+    finally:
+        server.stop_in_thread()
