@@ -271,3 +271,18 @@ def test_psycopg_sees_postgresql_types(both) -> None:  # type: ignore[no-untyped
             assert len(cur.fetchall()) == 2
     finally:
         server.stop_in_thread()
+
+
+def test_tables_not_synced_are_refused_as_on_duckdb(both) -> None:  # type: ignore[no-untyped-def]
+    backend, _conn, db = both
+    ch = SqlSession(backend, database=CH_DB, user="analyst")
+    backend.ch.save_table_status(TableStatus(TableId(db, "notes"), TableState.FAILED, "bad row"))
+    try:
+        with pytest.raises(SqlError) as e:
+            ch.execute(f"select * from {db}.notes")
+        assert e.value.sqlstate == "55000" and "Failed (bad row)" in e.value.message
+        backend.options[CH_DB] = {"query_all_states": True}
+        assert len(_answer(ch, f"select * from {db}.notes")[1]) == 3
+    finally:
+        backend.options.pop(CH_DB, None)
+        backend.ch.save_table_status(TableStatus(TableId(db, "notes"), TableState.SYNCED))

@@ -57,7 +57,6 @@ class Backend(Protocol):
         ...
 
 
-
 class QueryDestinations(Protocol):
     """Optional for a Backend (the session asks with getattr, so one without it is DuckDB-only):
     the open ClickHouse destination behind a ClickHouse-backed target database."""

@@ -15,7 +15,10 @@ from typing import Any
 from sqlglot import exp
 
 from . import clickhouse_query as chq
-from . import clickhouse_run, dialect, pgcompat, rewrite
+from zeroetl.errors import ZeroEtlError
+from zeroetl.model import TableId, TableState
+
+from . import clickhouse_run, dialect, pgcompat, redshift, rewrite
 from .errors import SqlError
 from .policy import Kind, Policy, Principal, Touch
 from .results import Column, Result
@@ -80,6 +83,23 @@ def route(
     return Route(target[0], target[1], tree, norm)
 
 
+def _check_states(r: Route, tables: list[tuple[str, str]], query_all_states: bool) -> None:
+    """A replicated table not Synced is refused as on DuckDB (redshift.not_queryable), unless
+    the database was created with QUERY_ALL_STATES."""
+    if query_all_states or not tables:
+        return
+    try:
+        statuses = r.dest.load_table_statuses()
+    except ZeroEtlError as e:
+        raise clickhouse_run.error(str(e)) from None
+    for schema, name in tables:
+        status = statuses.get(TableId(schema, name))
+        if status is not None and status.state is not TableState.SYNCED:
+            raise redshift.not_queryable(
+                r.database, schema, name, status.state.value, status.reason
+            )
+
+
 def run(
     r: Route,
     *,
@@ -88,6 +108,7 @@ def run(
     who: Principal,
     timeout_ms: int,
     params: object,
+    query_all_states: bool = False,
     describe: bool = False,
 ) -> tuple[Result | None, list[Column]]:
     """Translate, check grants on every replicated table read, and run (or describe) it."""
@@ -99,6 +120,7 @@ def run(
     policy.check(
         [Touch(Kind.READ, "SELECT", (r.database, s, t), r.database) for s, t in done.tables], who
     )
+    _check_states(r, done.tables, query_all_states)
     if describe:
         return None, clickhouse_run.describe(r.dest, done)
     result = clickhouse_run.run(r.dest, done, timeout_ms=timeout_ms)

@@ -249,12 +249,15 @@ class SqlSession(WorkspaceStatements, UserStatements):
             pinned=self._pinned,
         )  # fmt: skip
 
-    def _ch_args(self, params: Sequence[object] | None) -> dict[str, Any]:
+    def _ch_args(
+        self, routed: clickhouse_session.Route, params: Sequence[object] | None
+    ) -> dict[str, Any]:
         timeout = effective_timeout_ms(
             self._params.timeout_ms, self._limits.max_statement_timeout_ms
         )
         return {"schemas": list(self._schemas), "policy": self._policy, "who": self._who,
-                "timeout_ms": timeout, "params": params}  # fmt: skip
+                "timeout_ms": timeout, "params": params,
+                "query_all_states": self._query_all_states(routed.database)}  # fmt: skip
 
     def _on_clickhouse(
         self, routed: clickhouse_session.Route, params: Sequence[object] | None, run: StatementRun
@@ -265,7 +268,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
             if not self._admission.acquire(lambda: self._stop_reason is not None):
                 raise self._stopped()
             run.admitted(self._admission)
-            result, _cols = clickhouse_session.run(routed, **self._ch_args(params))
+            result, _cols = clickhouse_session.run(routed, **self._ch_args(routed, params))
         except SqlError:
             if self.in_transaction:
                 self._failed = True
@@ -348,7 +351,9 @@ class SqlSession(WorkspaceStatements, UserStatements):
             return [], None
         routed = self._clickhouse_route(sql)
         if routed is not None:
-            _none, cols = clickhouse_session.run(routed, **self._ch_args(None), describe=True)
+            _none, cols = clickhouse_session.run(
+                routed, **self._ch_args(routed, None), describe=True
+            )
             return self._param_types(sql), cols
         with self._gate.reading():
             duck, _tag, is_query = self._translate(sql)
