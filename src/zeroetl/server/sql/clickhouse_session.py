@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlglot import exp
 
-from . import clickhouse_query as chq
 from zeroetl.errors import ZeroEtlError
 from zeroetl.model import TableId, TableState
 
+from . import clickhouse_query as chq
 from . import clickhouse_run, dialect, pgcompat, redshift, rewrite
 from .errors import SqlError
 from .policy import Kind, Policy, Principal, Touch
