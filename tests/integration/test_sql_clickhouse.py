@@ -265,7 +265,7 @@ def test_psycopg_sees_postgresql_types(both) -> None:  # type: ignore[no-untyped
             )
             oids = {c.name: c.type_code for c in cur.description or []}
             assert oids == {"n": 20, "total": 1700, "first": 1114, "d": 1082, "e": 25}
-            n, total, first, d, e = cur.fetchone()  # type: ignore[misc]
+            n, total, first, _d, _e = cur.fetchone()  # type: ignore[misc]
             assert n > 0 and isinstance(total, Decimal) and first.tzinfo is None
             cur.execute("select top 2 catname from category order by catid")
             assert len(cur.fetchall()) == 2
