@@ -74,41 +74,44 @@ def _unit(node: exp.Expr | None, default: str = "day") -> str:
     return name
 
 
+TEMPORAL = ("date", "timestamp")
+
+
 class Typer:
-    """Whether an expression is an integer, a date/time, or other (None: cannot tell)."""
+    """What an expression is: "int", "frac" (decimal or float), "date", "timestamp", "other",
+    or None (cannot tell)."""
 
     def __init__(self, column_type: ColumnType) -> None:
         self.column_type = column_type
 
-    def kind(self, e: exp.Expr) -> str | None:
+    def kind(self, e: exp.Expr) -> str | None:  # noqa: C901, PLR0911, PLR0912
         if isinstance(e, exp.Paren | exp.Neg):
             return self.kind(e.this)
         if isinstance(e, exp.Literal):
-            return None if e.is_string else ("int" if e.is_int else "other")
+            return None if e.is_string else ("int" if e.is_int else "frac")
         if isinstance(e, exp.Cast):
-            t = e.to.this
-            if t in exp.DataType.INTEGER_TYPES:
-                return "int"
-            return "temporal" if t in exp.DataType.TEMPORAL_TYPES else "other"
-        if isinstance(e, exp.Count):
+            return _type_kind(e.to)
+        if isinstance(e, exp.Count | exp.Length | exp.StrPosition | exp.Extract):
+            return "int"
+        if isinstance(e, exp.DateDiff | exp.TsOrDsDiff):
             return "int"
         if isinstance(e, exp.Sum | exp.Min | exp.Max | exp.Abs):
             return self.kind(e.this)
-        if isinstance(e, exp.Add | exp.Sub | exp.Mul | exp.Mod):
+        if isinstance(e, exp.Avg):
+            return "int" if self.kind(e.this) == "int" else "frac"
+        if isinstance(e, exp.Add | exp.Sub | exp.Mul | exp.Mod | exp.Div):
             left, right = self.kind(e.this), self.kind(e.expression)
             if left == right == "int":
                 return "int"
-            return "other" if "other" in (left, right) else None
-        if isinstance(e, exp.Div | exp.Avg):
-            return "other" if not isinstance(e, exp.Div) else self._div_kind(e)
-        if isinstance(e, exp.Length | exp.StrPosition | exp.Extract | exp.DateDiff):
-            return "int"
-        if isinstance(e, exp.TsOrDsDiff):
-            return "int"
-        if isinstance(e, exp.CurrentTimestamp | exp.CurrentDate | exp.TimestampTrunc):
-            return "temporal"
-        if isinstance(e, exp.TsOrDsAdd | exp.DateAdd | exp.DateTrunc | exp.ConvertTimezone):
-            return "temporal"
+            if {left, right} <= {"int", "frac"}:
+                return "frac"
+            return None
+        if isinstance(e, exp.CurrentDate):
+            return "date"
+        if isinstance(e, exp.CurrentTimestamp | exp.TimestampTrunc | exp.DateTrunc):
+            return "timestamp"
+        if isinstance(e, exp.TsOrDsAdd | exp.DateAdd | exp.ConvertTimezone):
+            return "timestamp"
         if isinstance(e, exp.Column):
             t = self.column_type(e)
             if t is None:
@@ -116,16 +119,23 @@ class Typer:
             base = t.removeprefix("Nullable(").removeprefix("LowCardinality(")
             if base.startswith(("Int", "UInt")):
                 return "int"
-            if base.startswith(("Date", "Time")):
-                return "temporal"
-            return "other"
+            if base.startswith(("Decimal", "Float")):
+                return "frac"
+            if base.startswith(("DateTime", "Time")):
+                return "timestamp"
+            return "date" if base.startswith("Date") else "other"
         return None
 
-    def _div_kind(self, e: exp.Div) -> str | None:
-        left, right = self.kind(e.this), self.kind(e.expression)
-        if left == right == "int":
-            return "int"
-        return "other" if "other" in (left, right) else None
+
+def _type_kind(to: exp.DataType) -> str:
+    t = to.this
+    if t in exp.DataType.INTEGER_TYPES:
+        return "int"
+    if t in exp.DataType.REAL_TYPES:
+        return "frac"
+    if t in (exp.DataType.Type.DATE, exp.DataType.Type.DATE32):
+        return "date"
+    return "timestamp" if t in exp.DataType.TEMPORAL_TYPES else "other"
 
 
 def translate(tree: exp.Expr, typer: Typer) -> None:
@@ -136,9 +146,17 @@ def translate(tree: exp.Expr, typer: Typer) -> None:
         elif isinstance(node, exp.Window) and dialect._name(node.this) == "RATIO_TO_REPORT":
             dialect._ratio_to_report(node)
     # types are told from the tree as written, before any rewrite hides them
-    for node in list(tree.find_all(exp.Div, exp.Trunc)):
-        if isinstance(node, exp.Div):
+    for node in list(tree.find_all(exp.Div, exp.Sub, exp.Trunc, exp.Avg, exp.Cast)):
+        if isinstance(node, exp.Div):  # 7/2 = 3
             node.meta["zq_int"] = typer.kind(node.this) == typer.kind(node.expression) == "int"
+        elif isinstance(node, exp.Sub):  # date - date = days
+            node.meta["zq_days"] = typer.kind(node.this) == typer.kind(node.expression) == "date"
+        elif isinstance(node, exp.Avg):  # AVG of integers is an integer (truncated)
+            node.meta["zq_int"] = typer.kind(node.this) == "int"
+        elif isinstance(node, exp.Cast):  # 53.55::int = 54
+            node.meta["zq_round"] = (
+                node.to.this in exp.DataType.INTEGER_TYPES and typer.kind(node.this) == "frac"
+            )
         else:
             node.meta["zq_kind"] = typer.kind(node.this)
     # innermost first: a rewrite copies its arguments, which must already be rewritten
@@ -159,6 +177,17 @@ def _rewrite(node: exp.Expr, typer: Typer) -> exp.Expr | None:
         if node.meta.get("zq_int"):
             return ch("intDiv({a}, {b})", a=node.this, b=node.expression)
         return None
+    if isinstance(node, exp.Sub) and node.meta.get("zq_days"):
+        return ch("dateDiff('day', {b}, {a})", a=node.this, b=node.expression)
+    if isinstance(node, exp.Avg) and node.meta.get("zq_int"):
+        return ch("toInt64(avg({x}))", x=node.this)
+    if isinstance(node, exp.SplitPart):
+        return ch(
+            "arrayElement(splitByString({d}, {s}), {n})",
+            s=node.this,
+            d=node.args["delimiter"],
+            n=node.args["part_index"],
+        )
     if isinstance(node, exp.Length):
         return ch("lengthUTF8({s})", s=node.this)
     if isinstance(node, exp.Upper):
@@ -184,13 +213,12 @@ def _rewrite(node: exp.Expr, typer: Typer) -> exp.Expr | None:
     if isinstance(node, exp.TsOrDsAdd | exp.DateAdd):
         unit = _unit(node.args.get("unit"))
         return ch(
-            f"date_add({unit.upper()}, {{n}}, toDateTime64({{x}}, 6, 'UTC'))",
-            n=node.expression,
-            x=node.this,
+            f"date_add({unit.upper()}, {{n}}, {{x}})", n=node.expression, x=_timestamp(node.this)
         )
     if isinstance(node, exp.TsOrDsDiff | exp.DateDiff):
         unit = _unit(node.args.get("unit"))
-        return ch(f"dateDiff('{unit}', {{a}}, {{b}})", a=node.expression, b=node.this)
+        a, b = _timestamp_text(node.expression), _timestamp_text(node.this)
+        return ch(f"dateDiff('{unit}', {{a}}, {{b}})", a=a, b=b)
     if isinstance(node, exp.ConvertTimezone):
         src = node.args.get("source_tz") or exp.Literal.string("UTC")
         return ch(
@@ -208,6 +236,14 @@ def _rewrite(node: exp.Expr, typer: Typer) -> exp.Expr | None:
         return _datepart(node.expressions[0], node.expressions[1])
     if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.GroupConcat):
         return _listagg(node.this, node.expression)
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
+        return _percentile(node.this.this, node.expression)
+    if isinstance(node, exp.Median):  # exact, as Redshift's (ClickHouse's median samples)
+        return ch("quantileExactInclusive(0.5)(toFloat64({x}))", x=node.this)
+    if isinstance(node, exp.LogicalAnd):
+        return ch("toBool(min({x}))", x=node.this)
+    if isinstance(node, exp.LogicalOr):
+        return ch("toBool(max({x}))", x=node.this)
     if isinstance(node, exp.GroupConcat) and not isinstance(node.parent, exp.WithinGroup):
         return _listagg(node, None)
     if isinstance(node, exp.FromBase):
@@ -222,11 +258,32 @@ def _rewrite(node: exp.Expr, typer: Typer) -> exp.Expr | None:
     return None
 
 
+def _timestamp(x: exp.Expr) -> exp.Expr:
+    return ch("toDateTime64({x}, 6, 'UTC')", x=x)
+
+
+def _timestamp_text(x: exp.Expr) -> exp.Expr:
+    """A string literal where a date/time is expected ('2008-01-01') is read as one."""
+    return _timestamp(x) if isinstance(x, exp.Literal) and x.is_string else x
+
+
+def _percentile(fraction: exp.Expr, order: exp.Expr) -> exp.Expr:
+    keys = order.expressions if isinstance(order, exp.Order) else []
+    if len(keys) != 1:
+        raise SqlError("0A000", "PERCENTILE_CONT ... WITHIN GROUP takes one ORDER BY key")
+    if not (isinstance(fraction, exp.Literal) and not fraction.is_string):
+        raise SqlError("0A000", "PERCENTILE_CONT takes a constant fraction here")
+    p = float(fraction.this)
+    if keys[0].args.get("desc"):
+        p = 1 - p
+    return ch(f"quantileExactInclusive({p!r})(toFloat64({{x}}))", x=keys[0].this)
+
+
 def _trunc(node: exp.Trunc) -> exp.Expr | None:
     if node.args.get("decimals") is not None:
         return ch("trunc({x}, {n})", x=node.this, n=node.args["decimals"])
     kind = node.meta.get("zq_kind")
-    if kind == "temporal":
+    if kind in TEMPORAL:
         return ch("toDate32({x})", x=node.this)
     if kind is None:
         raise SqlError(
@@ -295,6 +352,9 @@ def _cast(node: exp.Cast) -> exp.Expr | None:
     """DATE is Date32 (MySQL's years 1000-9999), TIMESTAMP DateTime64(6); VARCHAR(n) keeps n
     characters as an explicit cast does in Redshift."""
     to = node.to
+    if node.meta.get("zq_round"):
+        node.set("this", ch("round({x})", x=node.this))
+        return None
     if to.this == exp.DataType.Type.DATE:
         return ch("toDate32({x})", x=node.this)
     if to.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATETIME):
