@@ -84,7 +84,7 @@ class Typer:
     def __init__(self, column_type: ColumnType) -> None:
         self.column_type = column_type
 
-    def kind(self, e: exp.Expr) -> str | None:  # noqa: C901, PLR0911, PLR0912
+    def kind(self, e: exp.Expr) -> str | None:
         if isinstance(e, exp.Paren | exp.Neg):
             return self.kind(e.this)
         if isinstance(e, exp.Literal):
