@@ -10,6 +10,7 @@ holds one directory open and closes it at the end.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -371,6 +372,18 @@ def test_psycopg_sees_postgresql_types(both) -> None:  # type: ignore[no-untyped
             assert n > 0 and isinstance(total, Decimal) and first.tzinfo is None
             cur.execute("select top 2 catname from category order by catid")
             assert len(cur.fetchall()) == 2
+            # parameters: bound as literals, a hostile string stays a string
+            cur.execute(
+                "select count(*) from category where catid <= %s and catgroup <> %s", (4, "x")
+            )
+            assert cur.fetchone() == (4,)
+            cur.execute("select count(*) from category where catname = %s", ("x' or 1=1 --",))
+            assert cur.fetchone() == (0,)
+            cur.execute(
+                "select count(*) from date where caldate < %s and %s is null",
+                (dt.date(2008, 1, 11), None),
+            )
+            assert cur.fetchone() == (10,)
     finally:
         server.stop_in_thread()
 

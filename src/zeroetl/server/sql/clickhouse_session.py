@@ -9,7 +9,11 @@ pg_catalog, information_schema, SET/SHOW, queries of no table) stays on the Duck
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime
+import decimal
+import math
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlglot import exp
@@ -100,6 +104,42 @@ def _check_states(r: Route, tables: list[tuple[str, str]], query_all_states: boo
             )
 
 
+def bind(tree: exp.Expr, values: list[object]) -> None:
+    """`$n` becomes the n-th value as a literal (a value never becomes SQL text of its own:
+    strings are quoted literals, numbers are checked numbers); a `$n` without a value is NULL
+    (Describe before Bind)."""
+    for node in list(tree.find_all(exp.Parameter, exp.Placeholder)):
+        ref = node.this.this if isinstance(node.this, exp.Literal) else node.this
+        try:
+            n = int(str(ref))
+        except ValueError:
+            raise SqlError("42601", f"unsupported parameter {node.sql()}") from None
+        if n < 1 or (values and n > len(values)):
+            raise SqlError("08P01", f"there is no parameter ${n}")
+        node.replace(_literal(values[n - 1] if values else None))
+
+
+def _literal(v: object) -> exp.Expr:
+    if v is None:
+        return exp.null()
+    if isinstance(v, bool):
+        return exp.true() if v else exp.false()
+    if isinstance(v, int | float | decimal.Decimal):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise SqlError("22023", f"parameter value {v} is not supported on ClickHouse")
+        return exp.Literal.number(str(v))
+    if isinstance(v, datetime.datetime):
+        text = v.astimezone(datetime.UTC).replace(tzinfo=None) if v.tzinfo else v
+        return exp.cast(exp.Literal.string(text.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
+    if isinstance(v, datetime.date):
+        return exp.cast(exp.Literal.string(v.isoformat()), exp.DataType.Type.DATE)
+    if isinstance(v, str | uuid.UUID | datetime.time):
+        return exp.Literal.string(str(v))
+    raise SqlError(
+        "22023", f"a parameter of type {type(v).__name__} is not supported on ClickHouse"
+    )
+
+
 def run(
     r: Route,
     *,
@@ -107,14 +147,12 @@ def run(
     policy: Policy,
     who: Principal,
     timeout_ms: int,
-    params: object,
+    params: Sequence[object] | None,
     query_all_states: bool = False,
     describe: bool = False,
 ) -> tuple[Result | None, list[Column]]:
     """Translate, check grants on every replicated table read, and run (or describe) it."""
-    if params:
-        raise SqlError("0A000", "parameters ($1 ...) are not supported on a ClickHouse-backed"
-                       " database yet: send the values in the query text")  # fmt: skip
+    bind(r.tree, list(params or ()))
     catalog = clickhouse_run.read_catalog(r.dest)
     done = chq.translate(r.tree, r.norm, database=r.database, schemas=schemas, catalog=catalog)
     policy.check(
