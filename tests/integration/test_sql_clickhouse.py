@@ -401,3 +401,36 @@ def test_tables_not_synced_are_refused_as_on_duckdb(both) -> None:  # type: igno
     finally:
         backend.options.pop(CH_DB, None)
         backend.ch.save_table_status(TableStatus(TableId(db, "notes"), TableState.SYNCED))
+
+
+def test_failing_queries_do_not_disturb_concurrent_ones(both) -> None:  # type: ignore[no-untyped-def]
+    """chDB hands a failed Arrow query's leftover output to the next one in any thread: the
+    transport serialises Arrow reads and clears it (destinations/clickhouse/conn.py)."""
+    import threading
+
+    backend, _conn, db = both
+    t = backend.ch._t
+    problems: list[str] = []
+
+    def failing() -> None:
+        for _ in range(40):
+            try:
+                t.query(f"SELECT intDiv(1, catid - catid) FROM `{db}`.`category`")
+            except Exception as e:
+                if "Division by zero" not in str(e):
+                    problems.append(str(e)[:80])
+
+    def counting() -> None:
+        for _ in range(40):
+            try:
+                if t.query(f"SELECT count() AS c FROM `{db}`.`category`").num_rows != 1:
+                    problems.append("wrong result")
+            except Exception as e:
+                problems.append(str(e)[:80])
+
+    threads = [threading.Thread(target=f) for f in (failing, counting, counting)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not problems, problems[:3]

@@ -67,18 +67,27 @@ class ChdbTransport:
                 )
             self.path.mkdir(parents=True, exist_ok=True)
             self._session = session.Session(str(self.path))
+            self._arrow_lock = threading.Lock()
             ChdbTransport._open_path = self.path
 
     def _run(self, sql: str, fmt: str) -> Any:
+        if fmt != "ArrowTable":
+            return self._try(sql, fmt)
+        # chDB 26.9 leaves the output of an Arrow query that failed while running (a division
+        # by zero) in a buffer the next Arrow query reads, in any thread ("Message metadata too
+        # long"): Arrow queries take turns, and an empty query takes the leftover out.
+        with self._arrow_lock:
+            try:
+                return self._try(sql, fmt)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    self._session.query("SELECT 1 WHERE 0", fmt)
+                raise
+
+    def _try(self, sql: str, fmt: str) -> Any:
         try:
             return self._session.query(sql, fmt)
         except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
-            if fmt == "ArrowTable":
-                # chDB 26.9 leaves the output of an Arrow query that failed while running (a
-                # division by zero) in its buffer, and the next Arrow query fails reading it
-                # ("Message metadata too long"): an empty query takes it out.
-                with contextlib.suppress(Exception):
-                    self._session.query("SELECT 1 WHERE 0", fmt)
             raise faults.error("statement", str(e)) from e
 
     def command(self, sql: str) -> None:
