@@ -10,6 +10,7 @@ holds one directory open and closes it at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -146,19 +147,21 @@ class ClickHouseHub(HubBackend):
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory, mariadb_server) -> Any:  # type: ignore[no-untyped-def]
-    db = "tk_" + uuid.uuid4().hex[:8]
+    src = "tk_" + uuid.uuid4().hex[:8]
     conn = mariadb_server.root(None)
     with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{db}`")
-    conn.select_db(db)
-    tickit.load(conn, database=db, scale=0.02, seed=0)
+        cur.execute(f"CREATE DATABASE `{src}`")
+    conn.select_db(src)
+    tickit.load(conn, database=src, scale=0.02, seed=0)
     root = Path(tmp_path_factory.mktemp("chwh"))
     ch = ClickHouseDestination.from_url(f"chdb://{root / 'ch'}", "chsql-test")
     backend = ClickHouseHub(root, ch)
     duck = backend.attach("tickitdb")
-    schemas = load_schemas(conn, [TableId(db, t) for t in tickit.TABLES])
+    # replicated as `demodb`, the walkthrough's name (what `zeroetl tickit queries` reads)
+    db = "demodb"
+    schemas = load_schemas(conn, [TableId(src, t) for t in tickit.TABLES])
     for t in tickit.TABLES:
-        schema = schemas[TableId(db, t)]
+        schema = dataclasses.replace(schemas[TableId(src, t)], id=TableId(db, t))
         with conn.cursor() as cur:
             cur.execute(f"SELECT * FROM `{t}`")
             names = [d[0] for d in cur.description]
@@ -434,3 +437,28 @@ def test_failing_queries_do_not_disturb_concurrent_ones(both) -> None:  # type: 
     for th in threads:
         th.join()
     assert not problems, problems[:3]
+
+
+def test_tickit_queries_command_on_clickhouse(both, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`zeroetl tickit queries` against the endpoint, the target database in ClickHouse."""
+    from click.testing import CliRunner
+
+    from zeroetl.cli.main import cli
+    from zeroetl.server.pgwire import Authenticator, PgServer
+
+    backend, _conn, _db = both
+    server = PgServer(
+        "127.0.0.1",
+        0,
+        Authenticator({"admin": "pw-admin-12"}),
+        lambda database, user: SqlSession(backend, database=database, user=user),
+    )
+    port = server.start_in_thread()
+    try:
+        args = ["tickit", "queries", "--warehouse", str(tmp_path), "--host", "127.0.0.1"]
+        args += ["--port", str(port), "--database", CH_DB]
+        out = CliRunner().invoke(cli, args, env={"ZEROETL_SQL_PASSWORD": "pw-admin-12"})
+    finally:
+        server.stop_in_thread()
+    assert out.exit_code == 0, out.output
+    assert "San Diego" in out.output and out.output.count("-- ") >= len(tickit.SAMPLE_QUERIES)
