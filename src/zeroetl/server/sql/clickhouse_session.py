@@ -56,8 +56,18 @@ def route(
     session_database: str,
     session_dest: Any,
     pinned: frozenset[str] | set[str],
+    databases: Callable[[], list[str]],
 ) -> Route | None:
-    """The ClickHouse route of `sql`, or None when the DuckDB hub runs it."""
+    """The ClickHouse route of `sql`, or None when the DuckDB hub runs it. `databases`: the
+    target databases, asked (a statement naming none of the ClickHouse-backed ones is not parsed
+    here: DuckDB sessions pay nothing)."""
+    if getattr(backend, "query_destination", None) is None:
+        return None
+    if session_dest is None:
+        low = sql.lower()
+        named = [d for d in databases() if d.lower() in low]
+        if not any(query_destination(backend, d) is not None for d in named):
+            return None
     norm = pgcompat.normalize(rewrite.normalize(sql))
     code = rewrite.strip_comments(norm).strip()
     if not code:

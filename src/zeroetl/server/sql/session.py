@@ -246,7 +246,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
     def _clickhouse_route(self, sql: str) -> clickhouse_session.Route | None:
         return clickhouse_session.route(
             self._backend, sql, session_database=self.database, session_dest=self._ch,
-            pinned=self._pinned,
+            pinned=self._pinned, databases=self._backend.databases,
         )  # fmt: skip
 
     def _ch_args(
