@@ -290,6 +290,7 @@ def test_refusals_and_errors_through_the_session(both) -> None:  # type: ignore[
         ("select * from url('http://127.0.0.1:1/', 'CSV')", "42501"),
         ("select * from system.tables", "42501"),
         ("select * from nowhere", "42P01"),
+        ("explain select * from users", "0A000"),
         ("select 1 / (userid - userid) from users", "22012"),
     ]:
         with pytest.raises(SqlError) as e:

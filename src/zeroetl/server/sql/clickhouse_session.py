@@ -72,6 +72,8 @@ def route(
     code = rewrite.strip_comments(norm).strip()
     if not code:
         return None
+    if session_dest is not None and code[:7].upper() == "EXPLAIN":
+        raise SqlError("0A000", "EXPLAIN is not supported on a ClickHouse-backed database")
     try:
         tree = chq.parse(norm) if session_dest is not None else dialect.parse(norm)
     except SqlError:

@@ -8,6 +8,8 @@ resolves); `dev` (or `postgres`) is the hub itself, where target databases are r
 then PostgreSQL) -> the sandbox guard over the whole tree (guard.py, policy.py) -> table-state
 checks -> pg_catalog and dialect rewrites -> the guard again over the exact DuckDB text, with
 DuckDB's parser (duckparse.py) -> DuckDB, within the session's time, memory and slot (limits.py).
+A query reading a ClickHouse-backed target database goes to ClickHouse instead, after the
+interception (clickhouse_session.py).
 """
 
 from __future__ import annotations
