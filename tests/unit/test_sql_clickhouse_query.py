@@ -156,3 +156,11 @@ def test_other_databases_and_unknown_tables() -> None:
 def test_ctes_are_not_tables() -> None:
     sql = translate("with orders as (select 1 as id) select id from orders").sql
     assert "FINAL" not in sql
+
+
+def test_comments_and_escapes_cannot_reach_past_the_text() -> None:
+    """No comment survives (the endpoint's SETTINGS follow the text), and quotes and
+    backslashes stay inside their literal or identifier."""
+    sql = translate("select 'x' /* a */ as y, 'a\\\\' as z, 1 as \"q\"\"\" from orders -- b").sql
+    assert "/*" not in sql and "--" not in sql
+    assert "'a\\\\'" in sql and '"q"""' in sql

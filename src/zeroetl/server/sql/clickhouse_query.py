@@ -174,7 +174,9 @@ def translate(
     _order_by_outputs(tree)
     labels = _internal_names(shapes.top_select(tree), written)
     try:
-        sql = tree.sql(dialect="clickhouse", identify=True, unsupported_level=ErrorLevel.RAISE)
+        sql = tree.sql(
+            dialect="clickhouse", identify=True, comments=False, unsupported_level=ErrorLevel.RAISE
+        )
     except UnsupportedError as e:
         raise SqlError("0A000", f"cannot translate this query to ClickHouse: {e}") from None
     return Translated(sql, labels, read)
