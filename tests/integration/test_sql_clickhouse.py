@@ -316,6 +316,12 @@ def test_readonly_is_the_net_below_the_refusals(both) -> None:  # type: ignore[n
         with pytest.raises(SqlError) as e:
             clickhouse_run.query(backend.ch, sql, clickhouse_run.settings())
         assert e.value.sqlstate == "42501", e.value.message
+    # and the result is bounded
+    with pytest.raises(SqlError) as big:
+        clickhouse_run.query(
+            backend.ch, f"SELECT * FROM `{db}`.`users`", clickhouse_run.settings(result_bytes=1000)
+        )
+    assert big.value.sqlstate == "54000", big.value.message
 
 
 def test_system_views_stay_on_the_hub_and_3_part_names_route(both) -> None:  # type: ignore[no-untyped-def]

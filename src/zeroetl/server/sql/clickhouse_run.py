@@ -30,6 +30,8 @@ from .results import Column, Result
 
 DEFAULT_TIMEOUT_S = 300
 DEFAULT_MEMORY = 2 * 1024**3
+# the result is read whole before it is sent: bounded apart from the query's working memory
+MAX_RESULT_BYTES = 1024**3
 
 _CATALOG_SQL = (
     "SELECT c.database, c.table, c.name, c.type FROM system.columns AS c INNER JOIN system.tables"
@@ -38,12 +40,15 @@ _CATALOG_SQL = (
 )
 
 
-def settings(timeout_ms: int = 0, memory_bytes: int = 0) -> dict[str, str]:
+def settings(
+    timeout_ms: int = 0, memory_bytes: int = 0, result_bytes: int = MAX_RESULT_BYTES
+) -> dict[str, str]:
     seconds = timeout_ms / 1000 if timeout_ms else DEFAULT_TIMEOUT_S
     return {
         "readonly": "1",
         "max_execution_time": f"{seconds:g}",
         "max_memory_usage": str(memory_bytes or DEFAULT_MEMORY),
+        "max_result_bytes": str(result_bytes),
         "join_use_nulls": "1",
         "aggregate_functions_null_for_empty": "1",
         "prefer_column_name_to_alias": "1",
@@ -122,6 +127,13 @@ def error(text: str) -> SqlError:
         return SqlError("22012", "division by zero")
     if code == 159:
         return SqlError("57014", "canceling statement due to statement timeout")
+    if code in (241, 396):  # MEMORY_LIMIT_EXCEEDED, TOO_MANY_ROWS_OR_BYTES
+        what = "memory" if code == 241 else "result size"
+        return SqlError(
+            "53200" if code == 241 else "54000",
+            f"the query exceeds its {what} limit on ClickHouse: {msg}",
+            hint="narrow the query (filters, fewer columns, LIMIT, aggregates)",
+        )
     return SqlError(state, f"ClickHouse: {msg}")
 
 
