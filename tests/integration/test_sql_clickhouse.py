@@ -137,12 +137,14 @@ class ClickHouseHub(HubBackend):
     def __init__(self, root: Path, ch: ClickHouseDestination) -> None:
         super().__init__(root)
         self.ch = ch
+        self.loaded: dict[str, tuple[TableSchema, pa.Table]] = {}  # what was written
+        self.http: object | None = None  # a second one, over HTTP (test below)
 
     def databases(self) -> list[str]:
-        return sorted([*self.dests, CH_DB])
+        return sorted([*self.dests, CH_DB, *(["httptickit"] if self.http else [])])
 
     def query_destination(self, database: str) -> object | None:
-        return self.ch if database == CH_DB else None
+        return {CH_DB: self.ch, "httptickit": self.http}.get(database)
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +169,7 @@ def both(tmp_path_factory: pytest.TempPathFactory, mariadb_server) -> Any:  # ty
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         data = pa.Table.from_pylist(rows, schema=schema.arrow_schema())
+        backend.loaded[t] = (schema, data)
         for dest in (duck, ch):
             dest.create_table(schema)
             dest.write_chunk(schema, data)
@@ -469,3 +472,36 @@ def test_tickit_queries_command_on_clickhouse(both, tmp_path: Path) -> None:  # 
         server.stop_in_thread()
     assert out.exit_code == 0, out.output
     assert "San Diego" in out.output and out.output.count("-- ") >= len(tickit.SAMPLE_QUERIES)
+
+
+def test_over_http_as_over_chdb(both, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The same route over the `clickhouse://` transport (clickhouse-connect, settings as
+    request parameters) against ClickHouse's engine behind the test-only HTTP front."""
+    from tests.destinations.conftest import start_chdb_http
+
+    backend, _conn, db = both
+    server, url = start_chdb_http(tmp_path / "srv")
+    http = ClickHouseDestination.from_url(url, "chsql-http")
+    try:
+        for t in ("sales", "event", "category", "date", "users", "venue", "listing"):
+            schema, data = backend.loaded[t]
+            http.create_table(schema)
+            http.write_chunk(schema, data)
+        backend.http = http
+        duck = SqlSession(backend, database="tickitdb", user="analyst")
+        over = SqlSession(backend, database="httptickit", user="analyst")
+        for s in (duck, over):
+            s.execute(f'SET search_path TO "{db}"')
+        for title, sql in tickit.SAMPLE_QUERIES[:6]:
+            want_names, want = _answer(duck, sql)
+            names, got = _answer(over, sql)
+            assert names == want_names and _norm(got) == _norm(want), title
+        for sql, state in [("delete from users", "0A000"), ("select 1/0 from users", "22012")]:
+            with pytest.raises(SqlError) as e:
+                over.execute(sql)
+            assert e.value.sqlstate == state, e.value.message
+    finally:
+        backend.http = None
+        http.close()
+        server.kill()
+        server.wait()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +43,15 @@ class Transport(Protocol):
 
 
 def _settings_clause(settings: dict[str, str]) -> str:
-    return " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in settings.items())
+    """Settings as a query's SETTINGS clause: numbers as they are, text quoted (as an HTTP
+    request would pass each value)."""
+    return " SETTINGS " + ", ".join(f"{k} = {_setting(v)}" for k, v in settings.items())
+
+
+def _setting(v: str) -> str:
+    if re.fullmatch(r"-?\d+(\.\d+)?", v):
+        return v
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class ChdbTransport:

@@ -45,7 +45,6 @@ def settings(
 ) -> dict[str, str]:
     seconds = timeout_ms / 1000 if timeout_ms else DEFAULT_TIMEOUT_S
     return {
-        "readonly": "1",
         "max_execution_time": f"{seconds:g}",
         "max_memory_usage": str(memory_bytes or DEFAULT_MEMORY),
         "max_result_bytes": str(result_bytes),
@@ -53,7 +52,9 @@ def settings(
         "aggregate_functions_null_for_empty": "1",
         "prefer_column_name_to_alias": "1",
         "enable_positional_arguments": "1",
-        "session_timezone": "'UTC'",
+        "session_timezone": "UTC",
+        # last: a server applies settings in order, and readonly=1 forbids changing any after it
+        "readonly": "1",
     }
 
 
@@ -118,7 +119,9 @@ _SQLSTATES = {
 def error(text: str) -> SqlError:
     """ClickHouse's error as PostgreSQL's: the SQLSTATE by ClickHouse's code, the message
     without ClickHouse's stack or query text."""
-    m = _CODE.search(text)
+    # the innermost code: a server or proxy may wrap the engine's error in its own
+    starts = [m.start() for m in re.finditer(r"Code: \d+\. DB::Exception: ", text)]
+    m = _CODE.search(text, starts[-1]) if starts else None
     if m is None:
         return SqlError("XX000", f"ClickHouse: {text.splitlines()[0] if text else 'error'}")
     code, msg = int(m.group(1)), re.split(r":? In (?:scope|query) ", m.group(2))[0].strip()
