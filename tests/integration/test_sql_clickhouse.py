@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from tests.integration.clickhouse_everyday import EVERYDAY
 from tests.integration.test_sql_tickit import CORPUS
 from tests.sql_backend import HubBackend, int_col
 
@@ -42,93 +43,6 @@ from zeroetl.sources.mysql.discovery import load_schemas
 pytestmark = pytest.mark.integration
 
 CH_DB = "chtickit"
-
-# Beyond the corpus: what analysts write every day, each compared with DuckDB as the corpus is.
-# (Where the two differ from Redshift in the same way the test cannot tell; known differences
-# of the DuckDB side, e.g. REGEXP_REPLACE of the first match only, are left out.)
-EVERYDAY: list[str] = [
-    "select catid, catname from category where catid in (select catid from event where eventid < 100) order by catid",
-    "select catgroup from category union select venuestate from venue order by 1 limit 5",
-    "select count(distinct buyerid) as n, median(pricepaid) as m from sales",
-    "select venueid, case when venueseats > 10000 then 'big' when venueseats is null then 'unknown' else 'small' end as size from venue order by venueid",
-    "select eventname from event where eventname ilike '%the%' order by eventid limit 5",
-    "select eventname from event where eventname like 'A%' order by eventid limit 5",
-    "select salesid, pricepaid::numeric(10,1) as p, commission::int as c from sales order by salesid limit 5",
-    "select caldate, caldate + 7 as week_later from date order by dateid limit 3",
-    "select saletime + interval '1 day' as t from sales order by salesid limit 3",
-    "select salesid, sum(pricepaid) over (order by salesid rows between 2 preceding and current row) as s from sales order by salesid limit 5",
-    "select to_char(saletime, 'YYYY-MM') as m, count(*) from sales group by 1 order by 1 limit 3",
-    "select coalesce(venueseats, 0) as seats from venue order by venueid limit 5",
-    "select eventid, starttime from event where starttime between '2008-01-01' and '2008-02-01' order by eventid limit 5",
-    "select lower(catname), upper(catdesc) from category order by catid",
-    "select s.sellerid, u.username from sales s left join users u on s.sellerid = u.userid order by s.salesid limit 5",
-    "select catid, avg(venueseats) as a from event e join venue v on e.venueid = v.venueid group by catid order by catid",
-    "select listid, numtickets * priceperticket as total from listing order by listid limit 5",
-    "select round(avg(pricepaid), 2) as a, stddev(pricepaid) > 0 as s from sales",
-    "select count(*) from sales where saletime >= '2008-06-01'",
-    "select trim(venuename), length(venuecity) from venue order by venueid limit 3",
-    "select split_part(email, '@', 2) as domain, count(*) from users group by 1 order by 2 desc, 1 limit 3",
-    "select replace(catname, 'a', 'A'), left(catname, 2), right(catname, 2) from category order by catid",
-    "select current_date - caldate > 0 as past from date order by dateid limit 1",
-    "select max(saletime)::date as d, min(caldate) from sales join date using (dateid)",
-    "select 10 % 3 as m, mod(10, 3) as m2, abs(-2) as a, 2^3 as p",
-    "select distinct catgroup from category order by 1",
-    "select catgroup, count(*) from category group by catgroup having count(*) > 2 order by 1",
-    "select row_number() over (partition by catgroup order by catid) as r, catname from category order by catid",
-    "select salesid, lag(pricepaid) over (order by salesid) as prev from sales order by salesid limit 3",
-    "select nullif(venuestate, 'NY') as s from venue order by venueid limit 5",
-    "select dateadd(month, 1, caldate) as d from date order by dateid limit 2",
-    "select datediff(week, min(caldate), max(caldate)) as w from date",
-    "select extract(epoch from saletime) as e from sales order by salesid limit 2",
-    "select date_part(hour, saletime) as h, count(*) from sales group by 1 order by 1 limit 3",
-    "select greatest(1, 2, 3) as g, least(3, 1) as l",
-    "select * from category order by catid limit 2",
-    "select c.* from category c order by catid limit 2",
-    "with a as (select catid, count(*) as n from event group by catid), b as (select catid, catname from category) select b.catname, a.n from a join b on a.catid = b.catid order by 1",
-    "select catname, (select count(*) from event e where e.catid = c.catid) as n from category c order by catid",
-    "select catname from category c where exists (select 1 from event e where e.catid = c.catid) order by catid",
-    "select catname from category where catid not in (1, 2, 3) order by catid",
-    "select lpad(catname, 12, '*') as l, rpad(catname, 12, '-') as r from category order by catid limit 3",
-    "select reverse(catname), repeat('ab', 2), ltrim('  x'), rtrim('x  ') from category order by catid limit 2",
-    "select regexp_substr(email, '[a-z]+') as r from users order by userid limit 3",
-    "select initcap('hello world') as i",
-    "select last_day(caldate) as l, add_months(caldate, 2) as a from date order by dateid limit 2",
-    "select caldate::varchar as t, dateid::bigint as b, 'x'::text as x from date order by dateid limit 2",
-    "select case when catid > 5 then catname end as c from category order by catid",
-    "select catid from category where catgroup in ('Sports', 'Shows') order by catid",
-    "select a.catid, b.catid from category a cross join category b where a.catid = 1 and b.catid < 3 order by 2",
-    "select eventid, ntile(4) over (order by eventid) as q from event order by eventid limit 5",
-    "select percentile_cont(0.5) within group (order by pricepaid) as p from sales",
-    "select nvl(sum(pricepaid), 0) as s from sales where salesid < 0",
-    "select salesid from sales order by salesid limit 3 offset 5",
-    "select venuestate from venue order by venuestate nulls last, venueid limit 3",
-    "select venuestate from venue order by venuestate desc, venueid limit 3",
-    "select count(*) filter (where qtysold > 2) as n from sales",
-    "select concat(catname, catgroup) as c from category order by catid limit 2",
-    "select catname || catid as c from category order by catid limit 2",
-    "select substring(catname from 2 for 3) as s from category order by catid limit 2",
-    "select position('o' in catname) as p from category order by catid",
-    "select date_trunc('week', saletime) as w, count(*) from sales group by 1 order by 1 limit 3",
-    "select date_trunc('day', caldate) as d from date order by dateid limit 2",
-    "select datediff(day, '2008-01-01', caldate) as d from date order by dateid limit 2",
-    "select dateadd(hour, 5, saletime) as t from sales order by salesid limit 2",
-    "select getdate() > '2020-01-01' as recent",
-    "select sysdate > '2020-01-01' as recent",
-    "select trunc(pricepaid) as t, trunc(pricepaid, 1) as t1 from sales order by salesid limit 2",
-    "select ceil(pricepaid / 7) as c, floor(pricepaid / 7) as f from sales order by salesid limit 3",
-    "select pricepaid / qtysold as unit from sales order by salesid limit 3",
-    "select qtysold * 1.5 as x from sales order by salesid limit 3",
-    "select sum(qtysold) * 100 / count(*) as pct from sales",
-    "select cast(pricepaid as integer) as i from sales order by salesid limit 3",
-    "select bool_and(likesports) as a, bool_or(likesports) as o from users",
-    "select listagg(catname, ', ') within group (order by catid desc) as l from category",
-    "select catgroup, listagg(catname, ';') as l from category group by catgroup order by 1",
-    "select count(*) from users where city is null",
-    "select upper(venuecity) || ', ' || venuestate as place from venue order by venueid limit 3",
-    "select dense_rank() over (order by catgroup) as r, catname from category order by catid",
-    "select first_value(catname) over (partition by catgroup order by catid) as f from category order by catid",
-    "select sum(numtickets) over (partition by sellerid) as s from listing order by listid limit 3",
-]
 
 
 class ClickHouseHub(HubBackend):

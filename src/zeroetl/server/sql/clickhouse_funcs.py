@@ -153,10 +153,10 @@ def translate(tree: exp.Expr, typer: Typer) -> None:
             node.meta["zq_days"] = typer.kind(node.this) == typer.kind(node.expression) == "date"
         elif isinstance(node, exp.Avg):  # AVG of integers is an integer (truncated)
             node.meta["zq_int"] = typer.kind(node.this) == "int"
-        elif isinstance(node, exp.Cast):  # 53.55::int = 54
-            node.meta["zq_round"] = (
-                node.to.this in exp.DataType.INTEGER_TYPES and typer.kind(node.this) == "frac"
-            )
+        elif isinstance(node, exp.Cast):  # 53.55::int = 54; a timestamp's text
+            kind = typer.kind(node.this)
+            node.meta["zq_round"] = node.to.this in exp.DataType.INTEGER_TYPES and kind == "frac"
+            node.meta["zq_timestamp"] = kind == "timestamp"
         else:
             node.meta["zq_kind"] = typer.kind(node.this)
     # innermost first: a rewrite copies its arguments, which must already be rewritten
@@ -361,7 +361,10 @@ def _cast(node: exp.Cast) -> exp.Expr | None:
         return ch("toDateTime64({x}, 6, 'UTC')", x=node.this)
     if to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT):
         length = to.expressions[0].this if to.expressions else None
+        text = ch("toString({x})", x=node.this)
+        if node.meta.get("zq_timestamp"):  # '2008-01-05 10:00:00', fraction only when not 0
+            text = ch(r"replaceRegexpOne({t}, '(\\.[0-9]*[1-9])0+$|\\.0+$', '\\1')", t=text)
         if isinstance(length, exp.Literal) and not length.is_string:
-            return ch("leftUTF8(toString({x}), {n})", x=node.this, n=length)
-        return ch("toString({x})", x=node.this)
+            return ch("leftUTF8({t}, {n})", t=text, n=length)
+        return text
     return None
