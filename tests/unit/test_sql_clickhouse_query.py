@@ -83,6 +83,7 @@ def test_only_queries(sql: str) -> None:
         "select * from mysql('h:3306', 'db', 't', 'u', 'p')",
         "select * from executable('cat /etc/passwd', 'TSV', 'x String')",
         "select * from input('x String')",
+        "select * from Python(zeroetl_rows)",  # chDB reads the caller's Python objects
         "select * from orders, file('/etc/passwd') f",
     ],
 )
