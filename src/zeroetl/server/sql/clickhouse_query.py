@@ -56,9 +56,32 @@ _FUNCTION_PREFIXES = ("dict", "file", "url", "s3", "remote", "cluster", "executa
                       "hascolumnintable", "currentquery", "python")  # fmt: skip
 _CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 _OUTSIDE = frozenset(
-    """file url s3 gcs remote remotesecure cluster clusterallreplicas mysql postgresql sqlite
-    odbc jdbc mongodb redis executable input hdfs azureblobstorage iceberg deltalake hudi
-    dictionary python""".split()
+    [
+        "file",
+        "url",
+        "s3",
+        "gcs",
+        "remote",
+        "remotesecure",
+        "cluster",
+        "clusterallreplicas",
+        "mysql",
+        "postgresql",
+        "sqlite",
+        "odbc",
+        "jdbc",
+        "mongodb",
+        "redis",
+        "executable",
+        "input",
+        "hdfs",
+        "azureblobstorage",
+        "iceberg",
+        "deltalake",
+        "hudi",
+        "dictionary",
+        "python",
+    ]
 )
 _CLAUSES = re.compile(r"\b(SETTINGS|INTO\s+OUTFILE|FORMAT\s+[A-Za-z]\w*\s*;?\s*\Z)", re.I)
 
