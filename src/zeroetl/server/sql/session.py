@@ -246,10 +246,15 @@ class SqlSession(WorkspaceStatements, UserStatements):
         return Result(columns, self._stream(reader, run), tag)
 
     def _clickhouse_route(self, sql: str) -> clickhouse_session.Route | None:
-        return clickhouse_session.route(
-            self._backend, sql, session_database=self.database, session_dest=self._ch,
-            pinned=self._pinned, databases=self._backend.databases,
-        )  # fmt: skip
+        try:
+            return clickhouse_session.route(
+                self._backend, sql, session_database=self.database, session_dest=self._ch,
+                pinned=self._pinned, databases=self._backend.databases,
+            )  # fmt: skip
+        except SqlError:
+            if self.in_transaction:
+                self._failed = True
+            raise
 
     def _ch_args(
         self, routed: clickhouse_session.Route, params: Sequence[object] | None
