@@ -104,9 +104,6 @@ class Catalog:
         ]
         return low[0] if len(low) == 1 else None
 
-    def schemas(self) -> set[str]:
-        return {s for s, _t in self.tables}
-
 
 @dataclass
 class Translated:
