@@ -90,4 +90,8 @@ EVERYDAY: list[str] = [
     "select dense_rank() over (order by catgroup) as r, catname from category order by catid",
     "select first_value(catname) over (partition by catgroup order by catid) as f from category order by catid",
     "select sum(numtickets) over (partition by sellerid) as s from listing order by listid limit 3",
+    "select count(distinct buyerid) as n, count(*) as c, sum(qtysold) as s, max(saletime) as m"
+    " from sales where salesid < 0",
+    "select listagg(catname, ',') within group (order by catname) as l from category"
+    " where catid < 0",
 ]

@@ -318,25 +318,26 @@ def _listagg(node: exp.GroupConcat, order: exp.Expr | None) -> exp.Expr:
         if keys and not (len(keys) == 1 and keys[0].this == value):
             raise SqlError("0A000", "LISTAGG(DISTINCT x) can only be ordered by x")
         sort = "arrayReverseSort" if keys and keys[0].args.get("desc") else "arraySort"
-        return ch(
-            f"arrayStringConcat({sort}(groupUniqArray(toString({{v}}))), {{d}})",
-            v=value,
-            d=separator,
-        )
+        return _joined(ch(f"{sort}(groupUniqArray(toString({{v}})))", v=value), separator)
     if not keys:
-        return ch("arrayStringConcat(groupArray(toString({v})), {d})", v=value, d=separator)
+        return _joined(ch("groupArray(toString({v}))", v=value), separator)
     descs = {bool(k.args.get("desc")) for k in keys}
     if len(descs) > 1:
         raise SqlError("0A000", "LISTAGG ... WITHIN GROUP: mixed ASC/DESC keys are not supported")
     sort = "arrayReverseSort" if descs.pop() else "arraySort"
     key = keys[0].this if len(keys) == 1 else exp.Tuple(expressions=[k.this for k in keys])
-    return ch(
-        f"arrayStringConcat(arrayMap(t -> t.1, {sort}(t -> t.2, groupArrayIf((toString({{v}}),"
-        " {k}), {v} IS NOT NULL))), {d})",
+    items = ch(
+        f"arrayMap(t -> t.1, {sort}(t -> t.2, groupArrayIf((toString({{v}}), {{k}}),"
+        " {v} IS NOT NULL)))",
         v=value,
         k=key,
-        d=separator,
     )
+    return _joined(items, separator)
+
+
+def _joined(items: exp.Expr, separator: exp.Expr) -> exp.Expr:
+    """The values joined; NULL when there are none (no rows, or only NULLs), as in Redshift."""
+    return ch("if(empty({a}), NULL, arrayStringConcat({a}, {d}))", a=items, d=separator)
 
 
 def _strtol(text: exp.Expr, base: exp.Expr) -> exp.Expr:
