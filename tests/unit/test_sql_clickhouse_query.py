@@ -47,7 +47,7 @@ def test_tables_read_final_with_the_sources_columns_only() -> None:
 def test_integer_division_truncates_and_other_division_does_not() -> None:
     sql = translate("select id / 2, qty / id, amount / 2, 7 / 2.0 from items, orders").sql
     assert 'intDiv("id", 2)' in sql and 'intDiv("qty", "id")' in sql
-    assert '"amount" / 2' in sql and "7 / 2.0" in sql
+    assert 'toDecimal128("amount", 10) / 2' in sql and "toDecimal128(7, 10) / 2.0" in sql
 
 
 def test_result_names_as_postgresql_names_them() -> None:

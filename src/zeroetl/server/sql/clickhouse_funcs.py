@@ -17,6 +17,7 @@ generator writes them back unchanged):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import sqlglot
@@ -75,10 +76,14 @@ def _unit(node: exp.Expr | None, default: str = "day") -> str:
 
 
 TEMPORAL = ("date", "timestamp")
+_NUMBERS = {"int", "frac", "float"}
+# a DECIMAL quotient keeps this many digits after the point (Redshift widens the scale;
+# ClickHouse would keep the dividend's: sum(price)/count(*) of DECIMAL(8,2) gave 119.66)
+QUOTIENT_SCALE = 10
 
 
 class Typer:
-    """What an expression is: "int", "frac" (decimal or float), "date", "timestamp", "other",
+    """What an expression is: "int", "frac" (decimal), "float", "date", "timestamp", "other",
     or None (cannot tell)."""
 
     def __init__(self, column_type: ColumnType) -> None:
@@ -98,13 +103,14 @@ class Typer:
         if isinstance(e, exp.Sum | exp.Min | exp.Max | exp.Abs):
             return self.kind(e.this)
         if isinstance(e, exp.Avg):
-            return "int" if self.kind(e.this) == "int" else "frac"
+            kind = self.kind(e.this)
+            return kind if kind in ("int", "float") else "frac"
         if isinstance(e, exp.Add | exp.Sub | exp.Mul | exp.Mod | exp.Div):
             left, right = self.kind(e.this), self.kind(e.expression)
             if left == right == "int":
                 return "int"
-            if {left, right} <= {"int", "frac"}:
-                return "frac"
+            if {left, right} <= _NUMBERS:
+                return "float" if "float" in (left, right) else "frac"
             return None
         if isinstance(e, exp.CurrentDate):
             return "date"
@@ -119,18 +125,28 @@ class Typer:
             base = t.removeprefix("Nullable(").removeprefix("LowCardinality(")
             if base.startswith(("Int", "UInt")):
                 return "int"
-            if base.startswith(("Decimal", "Float")):
+            if base.startswith("Decimal"):
                 return "frac"
+            if base.startswith("Float"):
+                return "float"
             if base.startswith(("DateTime", "Time")):
                 return "timestamp"
             return "date" if base.startswith("Date") else "other"
         return None
+
+    def decimal_scale(self, e: exp.Expr) -> int | None:
+        """The scale of a DECIMAL column (AVG keeps it, as in Redshift), else None."""
+        t = self.column_type(e) if isinstance(e, exp.Column) else None
+        m = re.search(r"Decimal\(\d+, *(\d+)\)", t or "")
+        return int(m.group(1)) if m else None
 
 
 def _type_kind(to: exp.DataType) -> str:
     t = to.this
     if t in exp.DataType.INTEGER_TYPES:
         return "int"
+    if t in (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE):
+        return "float"
     if t in exp.DataType.REAL_TYPES:
         return "frac"
     if t in (exp.DataType.Type.DATE, exp.DataType.Type.DATE32):
@@ -147,15 +163,21 @@ def translate(tree: exp.Expr, typer: Typer) -> None:
             dialect._ratio_to_report(node)
     # types are told from the tree as written, before any rewrite hides them
     for node in list(tree.find_all(exp.Div, exp.Sub, exp.Trunc, exp.Avg, exp.Cast)):
-        if isinstance(node, exp.Div):  # 7/2 = 3
-            node.meta["zq_int"] = typer.kind(node.this) == typer.kind(node.expression) == "int"
+        if isinstance(node, exp.Div):  # 7/2 = 3; a decimal quotient keeps its digits
+            kinds = {typer.kind(node.this), typer.kind(node.expression)}
+            node.meta["zq_int"] = kinds == {"int"}
+            node.meta["zq_decimal"] = "frac" in kinds and kinds <= {"int", "frac"}
         elif isinstance(node, exp.Sub):  # date - date = days
             node.meta["zq_days"] = typer.kind(node.this) == typer.kind(node.expression) == "date"
         elif isinstance(node, exp.Avg):  # AVG of integers is an integer (truncated)
             node.meta["zq_int"] = typer.kind(node.this) == "int"
+            node.meta["zq_scale"] = typer.decimal_scale(node.this)  # of DECIMAL(p, s): s
         elif isinstance(node, exp.Cast):  # 53.55::int = 54; a timestamp's text
             kind = typer.kind(node.this)
-            node.meta["zq_round"] = node.to.this in exp.DataType.INTEGER_TYPES and kind == "frac"
+            node.meta["zq_round"] = node.to.this in exp.DataType.INTEGER_TYPES and kind in (
+                "frac",
+                "float",
+            )
             node.meta["zq_timestamp"] = kind == "timestamp"
         else:
             node.meta["zq_kind"] = typer.kind(node.this)
@@ -176,11 +198,18 @@ def _rewrite(node: exp.Expr, typer: Typer) -> exp.Expr | None:
     if isinstance(node, exp.Div):
         if node.meta.get("zq_int"):
             return ch("intDiv({a}, {b})", a=node.this, b=node.expression)
+        if node.meta.get("zq_decimal"):
+            return ch(
+                f"toDecimal128({{a}}, {QUOTIENT_SCALE}) / {{b}}", a=node.this, b=node.expression
+            )
         return None
     if isinstance(node, exp.Sub) and node.meta.get("zq_days"):
         return ch("dateDiff('day', {b}, {a})", a=node.this, b=node.expression)
     if isinstance(node, exp.Avg) and node.meta.get("zq_int"):
         return ch("toInt64(avg({x}))", x=node.this)
+    if isinstance(node, exp.Avg) and node.meta.get("zq_scale") is not None:
+        scale = node.meta["zq_scale"]
+        return ch(f"toDecimal128(round(avg({{x}}), {scale}), {scale})", x=node.this)
     if isinstance(node, exp.SplitPart):
         return ch(
             "arrayElement(splitByString({d}, {s}), {n})",
