@@ -5,7 +5,7 @@ meaning is rewritten here into ClickHouse's own functions (parsed from ClickHous
 generator writes them back unchanged):
 - `a / b` of two integers truncates in Redshift (7/2 = 3, -7/2 = -3): `intDiv`, which truncates
   toward zero and refuses zero; ClickHouse's `/` is always a float division. Integer-ness comes
-  from the replicated tables' column types and the expression's shape (`Typer`).
+  from the replicated tables' column types and the expression's shape (clickhouse_types).
 - Strings are characters in Redshift, bytes in ClickHouse: LEN, SUBSTRING, CHARINDEX/POSITION,
   UPPER/LOWER, LEFT/RIGHT use the UTF-8 variants.
 - TRUNC(timestamp) is a date; DATE_TRUNC, DATEADD are timestamps (ClickHouse answers Date32);
@@ -17,17 +17,12 @@ generator writes them back unchanged):
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 import sqlglot
 from sqlglot import exp
 
 from . import dialect
+from .clickhouse_types import TEMPORAL, Typer
 from .errors import SqlError
-
-# ClickHouse type names (as DESCRIBE shows them) of a column, by table alias and column name.
-ColumnType = Callable[[exp.Column], str | None]
 
 _DATEPART = {
     "year": "toYear({x})", "y": "toYear({x})", "yr": "toYear({x})", "years": "toYear({x})",
@@ -75,83 +70,9 @@ def _unit(node: exp.Expr | None, default: str = "day") -> str:
     return name
 
 
-TEMPORAL = ("date", "timestamp")
-_NUMBERS = {"int", "frac", "float"}
 # a DECIMAL quotient keeps this many digits after the point (Redshift widens the scale;
 # ClickHouse would keep the dividend's: sum(price)/count(*) of DECIMAL(8,2) gave 119.66)
 QUOTIENT_SCALE = 10
-
-
-class Typer:
-    """What an expression is: "int", "frac" (decimal), "float", "date", "timestamp", "other",
-    or None (cannot tell)."""
-
-    def __init__(self, column_type: ColumnType) -> None:
-        self.column_type = column_type
-
-    def kind(self, e: exp.Expr) -> str | None:
-        if isinstance(e, exp.Paren | exp.Neg):
-            return self.kind(e.this)
-        if isinstance(e, exp.Literal):
-            return None if e.is_string else ("int" if e.is_int else "frac")
-        if isinstance(e, exp.Cast):
-            return _type_kind(e.to)
-        if isinstance(e, exp.Count | exp.Length | exp.StrPosition | exp.Extract):
-            return "int"
-        if isinstance(e, exp.DateDiff | exp.TsOrDsDiff):
-            return "int"
-        if isinstance(e, exp.Sum | exp.Min | exp.Max | exp.Abs):
-            return self.kind(e.this)
-        if isinstance(e, exp.Avg):
-            kind = self.kind(e.this)
-            return kind if kind in ("int", "float") else "frac"
-        if isinstance(e, exp.Add | exp.Sub | exp.Mul | exp.Mod | exp.Div):
-            left, right = self.kind(e.this), self.kind(e.expression)
-            if left == right == "int":
-                return "int"
-            if {left, right} <= _NUMBERS:
-                return "float" if "float" in (left, right) else "frac"
-            return None
-        if isinstance(e, exp.CurrentDate):
-            return "date"
-        if isinstance(e, exp.CurrentTimestamp | exp.TimestampTrunc | exp.DateTrunc):
-            return "timestamp"
-        if isinstance(e, exp.TsOrDsAdd | exp.DateAdd | exp.ConvertTimezone):
-            return "timestamp"
-        if isinstance(e, exp.Column):
-            t = self.column_type(e)
-            if t is None:
-                return None
-            base = t.removeprefix("Nullable(").removeprefix("LowCardinality(")
-            if base.startswith(("Int", "UInt")):
-                return "int"
-            if base.startswith("Decimal"):
-                return "frac"
-            if base.startswith("Float"):
-                return "float"
-            if base.startswith(("DateTime", "Time")):
-                return "timestamp"
-            return "date" if base.startswith("Date") else "other"
-        return None
-
-    def decimal_scale(self, e: exp.Expr) -> int | None:
-        """The scale of a DECIMAL column (AVG keeps it, as in Redshift), else None."""
-        t = self.column_type(e) if isinstance(e, exp.Column) else None
-        m = re.search(r"Decimal\(\d+, *(\d+)\)", t or "")
-        return int(m.group(1)) if m else None
-
-
-def _type_kind(to: exp.DataType) -> str:
-    t = to.this
-    if t in exp.DataType.INTEGER_TYPES:
-        return "int"
-    if t in (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE):
-        return "float"
-    if t in exp.DataType.REAL_TYPES:
-        return "frac"
-    if t in (exp.DataType.Type.DATE, exp.DataType.Type.DATE32):
-        return "date"
-    return "timestamp" if t in exp.DataType.TEMPORAL_TYPES else "other"
 
 
 def translate(tree: exp.Expr, typer: Typer) -> None:

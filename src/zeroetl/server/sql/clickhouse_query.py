@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
-from . import clickhouse_funcs, dialect, rewrite, shapes
+from . import clickhouse_funcs, clickhouse_types, dialect, rewrite, shapes
 from .errors import SqlError
 
 # zeroetl's own columns on every replicated table (destinations/clickhouse/types.py)
@@ -166,7 +166,7 @@ def translate(
         if col.args.get("db") is not None:
             col.set("db", None)
             col.set("catalog", None)
-    typer = clickhouse_funcs.Typer(lambda c: _column_type(c, where, catalog))
+    typer = clickhouse_types.Typer(lambda c: _column_type(c, where, catalog))
     clickhouse_funcs.translate(tree, typer)
     if not shapes.apply_all_labels(tree, labelled):
         rewrite.name_columns(tree)
