@@ -71,6 +71,9 @@ class HubBackend:
     def database_options(self, name: str) -> dict[str, object]:
         return self.options[name]
 
+    def query_destination(self, database: str) -> object | None:
+        return None  # every target database here is a DuckDB file
+
     # --- building test data ------------------------------------------------------------
     def attach(self, name: str, integration_id: str = INTEGRATION, *,
                query_all_states: bool = False) -> DuckDBDestination:  # fmt: skip

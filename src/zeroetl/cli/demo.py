@@ -3,12 +3,15 @@
 Sandbox MariaDB (binlog ROW/FULL/FULL) -> TICKIT loaded -> the service (HTTP API + console +
 SQL endpoint) -> integration `zero-etl-demo` and its target database `aurora_zeroetl` ->
 sample analytics printed from the warehouse -> live ticket traffic keeps replicating until
-Ctrl-C. A re-run reuses the sandbox, the data and the integration.
+Ctrl-C. A re-run reuses the sandbox, the data and the integration. `--destination chdb`
+replicates into embedded ClickHouse (DIR/clickhouse) instead of the warehouse's DuckDB; the
+SQL endpoint runs the same analytics there (server/sql/clickhouse_query.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import shlex
 import signal
 import threading
@@ -40,7 +43,29 @@ def print_sample_queries(session: Any, limit: int = SHOW_ROWS) -> None:
         print_rows(title, [c.name for c in result.columns or []], rows, limit)
 
 
-def _ensure_integration(service: Any, url: str, port: int) -> str:
+def destination_url(directory: Path, destination: str) -> str | None:
+    """The integration's destination: None for the warehouse's DuckDB (the default), else
+    embedded ClickHouse in DIR/clickhouse."""
+    if destination == "duckdb":
+        return None
+    return f"chdb://{(directory / 'clickhouse').resolve()}"
+
+
+def destination_kwargs(service: Any, destination: str | None) -> dict[str, str]:
+    """The service's `destination` field of a new integration (DuckDB when absent), refused
+    clearly by a service that cannot replicate into ClickHouse."""
+    if destination is None:
+        return {}
+    params = inspect.signature(service.create_integration).parameters
+    if "destination" not in params:
+        raise ConfigError(
+            "this zeroetl's service cannot replicate into ClickHouse yet",
+            hint="run the demo without --destination chdb",
+        )
+    return {"destination": destination}
+
+
+def _ensure_integration(service: Any, url: str, port: int, destination: str | None) -> str:
     existing, _ = service.list_integrations(limit=1000)
     for it in existing:
         if it["name"] == INTEGRATION:
@@ -56,6 +81,7 @@ def _ensure_integration(service: Any, url: str, port: int) -> str:
     # The demo is the user's own process: it reads the sandbox's password file and hands the
     # password over, as the CLI does (the service itself reads no file for a caller).
     source, password, _ = client_side(url)
+    where = destination_kwargs(service, destination)
     created = service.create_integration(
         name=INTEGRATION,
         source=source,
@@ -63,6 +89,7 @@ def _ensure_integration(service: Any, url: str, port: int) -> str:
         data_filter="include: demodb.*",
         description="TICKIT sample data from the sandbox MariaDB",
         target_database=TARGET_DB,
+        **where,
     )
     return str(created["id"])
 
@@ -121,8 +148,16 @@ def _wait_active(service: Any, iid: str, timeout: float = 600) -> dict[str, Any]
     "--rate", type=float, default=20.0, show_default=True, help="Live traffic, transactions/s."
 )
 @click.option("--once", is_flag=True, help="Stop after printing the analytics (no live traffic).")
+@click.option(
+    "--destination",
+    type=click.Choice(["duckdb", "chdb"]),
+    default="duckdb",
+    show_default=True,
+    help="Where the integration replicates: the warehouse's DuckDB, or embedded ClickHouse"
+    " (chDB) in DIR/clickhouse; the SQL endpoint answers the same Redshift SQL on either.",
+)
 def demo(directory: Path, port: int | None, api_port: int, sql_port: int, scale: float,
-         rate: float, once: bool) -> None:  # fmt: skip
+         rate: float, once: bool, destination: str) -> None:  # fmt: skip
     """Sandbox + TICKIT + service + integration + sample analytics, then live traffic.
 
     The sandbox MariaDB keeps running when the demo ends (`zeroetl sandbox down` stops it);
@@ -140,7 +175,8 @@ def demo(directory: Path, port: int | None, api_port: int, sql_port: int, scale:
     box = local.up(sandbox_dir, port)
     click.echo(f"    running on 127.0.0.1:{box.port}")
     try:
-        _run(box, warehouse, api_port, sql_port, scale, rate, once)
+        _run(box, warehouse, api_port, sql_port, scale, rate, once,
+             destination_url(directory, destination))  # fmt: skip
     finally:
         stop = "zeroetl sandbox down" + (
             "" if sandbox_dir.resolve() == local.default_dir().resolve()
@@ -152,7 +188,7 @@ def demo(directory: Path, port: int | None, api_port: int, sql_port: int, scale:
 
 
 def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scale: float,
-         rate: float, once: bool) -> None:  # fmt: skip
+         rate: float, once: bool, destination: str | None = None) -> None:  # fmt: skip
     import uvicorn
 
     from zeroetl.cli.progress import load_progress
@@ -218,8 +254,9 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
                 raise ConfigError(f"the HTTP API did not start on 127.0.0.1:{api_port}")
             time.sleep(0.05)
 
-        click.echo(f"4/5 integration {INTEGRATION} -> target database {TARGET_DB}")
-        iid = _ensure_integration(service, box.url, box.port)
+        into = f" (in {destination})" if destination else ""
+        click.echo(f"4/5 integration {INTEGRATION} -> target database {TARGET_DB}{into}")
+        iid = _ensure_integration(service, box.url, box.port, destination)
         t0 = time.monotonic()
         _wait_active(service, iid)
         click.echo(f"    active after {time.monotonic() - t0:.1f}s")

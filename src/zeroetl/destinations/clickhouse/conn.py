@@ -11,7 +11,9 @@ file (`ZEROETL_CLICKHOUSE_PASSWORD_FILE`), never from the URL (a URL is shown in
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,13 +37,21 @@ INSERT_SETTINGS = {"input_format_null_as_default": "1"}
 
 class Transport(Protocol):
     def command(self, sql: str) -> None: ...
-    def query(self, sql: str) -> pa.Table: ...
+    def query(self, sql: str, settings: dict[str, str] | None = None) -> pa.Table: ...
     def insert(self, table_sql: str, data: pa.Table) -> None: ...
     def close(self) -> None: ...
 
 
 def _settings_clause(settings: dict[str, str]) -> str:
-    return " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in settings.items())
+    """Settings as a query's SETTINGS clause: numbers as they are, text quoted (as an HTTP
+    request would pass each value)."""
+    return " SETTINGS " + ", ".join(f"{k} = {_setting(v)}" for k, v in settings.items())
+
+
+def _setting(v: str) -> str:
+    if re.fullmatch(r"-?\d+(\.\d+)?", v):
+        return v
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class _Engine:
@@ -81,8 +91,24 @@ class ChdbTransport:
                 _Engine.path = self.path
             _Engine.users += 1
         self._session = _Engine.session
+        # Arrow reads take turns process-wide (see _run): the engine's statement lock.
+        self._arrow_lock = _Engine.lock
 
     def _run(self, sql: str, fmt: str) -> Any:
+        if fmt != "ArrowTable":
+            return self._try(sql, fmt)
+        # chDB 26.9 leaves the output of an Arrow query that failed while running (a division
+        # by zero) in a buffer the next Arrow query reads, in any thread ("Message metadata too
+        # long"): Arrow queries take turns, and an empty query takes the leftover out.
+        with self._arrow_lock:
+            try:
+                return self._try(sql, fmt)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    self._session.query("SELECT 1 WHERE 0", fmt)
+                raise
+
+    def _try(self, sql: str, fmt: str) -> Any:
         try:
             with _Engine.lock:
                 return self._session.query(sql, fmt)
@@ -92,8 +118,9 @@ class ChdbTransport:
     def command(self, sql: str) -> None:
         self._run(sql, "CSV")
 
-    def query(self, sql: str) -> pa.Table:
-        return self._run(sql + _settings_clause(READ_SETTINGS), "ArrowTable")  # type: ignore[no-any-return]
+    def query(self, sql: str, settings: dict[str, str] | None = None) -> pa.Table:
+        clause = _settings_clause({**READ_SETTINGS, **(settings or {})})
+        return self._run(sql + clause, "ArrowTable")  # type: ignore[no-any-return]
 
     def insert(self, table_sql: str, data: pa.Table) -> None:
         # chDB's Python() table function finds the Arrow table by name in the calling frame
@@ -174,9 +201,11 @@ class HttpTransport:
         with self._guard("command"):
             self._client.command(sql)
 
-    def query(self, sql: str) -> pa.Table:
+    def query(self, sql: str, settings: dict[str, str] | None = None) -> pa.Table:
         with self._guard("query"):
-            return self._client.query_arrow(sql, settings=READ_SETTINGS)  # type: ignore[no-any-return]
+            return self._client.query_arrow(  # type: ignore[no-any-return]
+                sql, settings={**READ_SETTINGS, **(settings or {})}
+            )
 
     def insert(self, table_sql: str, data: pa.Table) -> None:
         with self._guard("insert"):

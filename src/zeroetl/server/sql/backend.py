@@ -55,3 +55,13 @@ class Backend(Protocol):
     def database_options(self, name: str) -> dict[str, object]:
         """Options of a target database, e.g. {"query_all_states": False, "integration_id": ...}."""
         ...
+
+
+class QueryDestinations(Protocol):
+    """Optional for a Backend (the session asks with getattr, so one without it is DuckDB-only):
+    the open ClickHouse destination behind a ClickHouse-backed target database."""
+
+    def query_destination(self, database: str) -> object | None:
+        """The destination for `database`, None for one in DuckDB. Queries that read its tables
+        run there (clickhouse_session.py); system views and the catalog stay on the hub."""
+        ...

@@ -8,6 +8,8 @@ resolves); `dev` (or `postgres`) is the hub itself, where target databases are r
 then PostgreSQL) -> the sandbox guard over the whole tree (guard.py, policy.py) -> table-state
 checks -> pg_catalog and dialect rewrites -> the guard again over the exact DuckDB text, with
 DuckDB's parser (duckparse.py) -> DuckDB, within the session's time, memory and slot (limits.py).
+A query reading a ClickHouse-backed target database goes to ClickHouse instead, after the
+interception (clickhouse_session.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import functools
 import re
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -27,6 +30,7 @@ from zeroetl.service.readgate import NO_GATE, ReadGate
 
 from . import (
     catalog,
+    clickhouse_session,
     dialect,
     duckparse,
     guard,
@@ -100,6 +104,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._gate: ReadGate = getattr(backend, "read_gate", NO_GATE)
         self._reading = False
         dbs = backend.databases()
+        # a target database in ClickHouse: its queries go there, the rest runs on the hub
+        self._ch = clickhouse_session.query_destination(backend, database)
         if database not in dbs and database not in HUB_DATABASES:
             raise SqlError(
                 "3D000",
@@ -116,7 +122,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._plan: workspace.Plan | None = None  # the running change statement's, if any
         self._hints: list[str] | None = None  # the translated query's string types (shapes.py)
         hub_db = ws.WORKSPACE if self._workspace else self._home
-        self._catalog = database if database in dbs else hub_db
+        self._catalog = database if database in dbs and self._ch is None else hub_db
         self._params = SessionParams(
             self._cur,
             self._who,
@@ -188,7 +194,10 @@ class SqlSession(WorkspaceStatements, UserStatements):
                 "25P02",
                 "current transaction is aborted, commands ignored until end of transaction block",
             )
+        routed = self._clickhouse_route(sql)
         run = self._start()
+        if routed is not None:
+            return self._on_clickhouse(routed, params, run)
         try:
             mv = self._mview_statement(sql)
             if mv is None:
@@ -235,6 +244,46 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._open = reader
         columns = self._columns(reader.schema)
         return Result(columns, self._stream(reader, run), tag)
+
+    def _clickhouse_route(self, sql: str) -> clickhouse_session.Route | None:
+        try:
+            return clickhouse_session.route(
+                self._backend, sql, session_database=self.database, session_dest=self._ch,
+                pinned=self._pinned, databases=self._backend.databases,
+            )  # fmt: skip
+        except SqlError:
+            if self.in_transaction:
+                self._failed = True
+            raise
+
+    def _ch_args(
+        self, routed: clickhouse_session.Route, params: Sequence[object] | None
+    ) -> dict[str, Any]:
+        timeout = effective_timeout_ms(
+            self._params.timeout_ms, self._limits.max_statement_timeout_ms
+        )
+        return {"schemas": list(self._schemas), "policy": self._policy, "who": self._who,
+                "timeout_ms": timeout, "params": params,
+                "query_all_states": self._query_all_states(routed.database)}  # fmt: skip
+
+    def _on_clickhouse(
+        self, routed: clickhouse_session.Route, params: Sequence[object] | None, run: StatementRun
+    ) -> Result:
+        """A query of a ClickHouse-backed database (clickhouse_session.py): read whole, as
+        ClickHouse answers it, within the session's slot."""
+        try:
+            if not self._admission.acquire(lambda: self._stop_reason is not None):
+                raise self._stopped()
+            run.admitted(self._admission)
+            result, _cols = clickhouse_session.run(routed, **self._ch_args(routed, params))
+        except SqlError:
+            if self.in_transaction:
+                self._failed = True
+            raise
+        finally:
+            self._finish(run)
+        assert result is not None
+        return result
 
     def _changed_catalog(self) -> None:
         """A statement that is not a query runs: kept translations may no longer hold."""
@@ -307,6 +356,12 @@ class SqlSession(WorkspaceStatements, UserStatements):
             return [], cols
         if self._mview_statement(sql) is not None:
             return [], None
+        routed = self._clickhouse_route(sql)
+        if routed is not None:
+            _none, cols = clickhouse_session.run(
+                routed, **self._ch_args(routed, None), describe=True
+            )
+            return self._param_types(sql), cols
         with self._gate.reading():
             duck, _tag, is_query = self._translate(sql)
             types = self._param_types(sql)
