@@ -270,6 +270,8 @@ class Session:
             return Outcome("COPY", RowSource(res.columns, res.batches), copy=copy)
         res = self.sql.execute(sql, list(params) or None)
         source = None if res.columns is None else RowSource(res.columns, res.batches)
+        if source is not None:
+            source.read_ahead()  # a small result then needs no second trip (stream)
         status = dict(getattr(res, "parameter_status", None) or {})
         return Outcome(res.command_tag, source, status)
 
@@ -308,9 +310,12 @@ class Session:
         try:
             while max_rows == 0 or sent < max_rows:
                 want = SLICE_ROWS if max_rows == 0 else min(SLICE_ROWS, max_rows - sent)
-                data, n, last = await self.run(
-                    self._encode_slice, source, formats, want, outcome.copy
-                )
+                if isinstance(source, RowSource) and source.inline(want):
+                    data, n, last = self._encode_slice(source, formats, want, outcome.copy)
+                else:
+                    data, n, last = await self.run(
+                        self._encode_slice, source, formats, want, outcome.copy
+                    )
                 if self.cancel_requested:
                     raise WireError("57014", "canceling statement due to user request")
                 if n == 0:
@@ -375,7 +380,9 @@ class Session:
 
     async def simple_query(self, text: str) -> None:
         try:
-            statements = [s for s in await self.run(self.sql.split, text) if s.strip()]
+            # a short text splits faster than a trip to the worker thread takes
+            parts = self.sql.split(text) if len(text) <= 4096 else await self.run(self.sql.split, text)
+            statements = [s for s in parts if s.strip()]
         except Exception as exc:
             raise as_wire_error(exc) from exc
         if not statements:
