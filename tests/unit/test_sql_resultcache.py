@@ -179,3 +179,42 @@ def test_bounded_by_bytes_and_stale_when_a_commit_lands_while_it_runs() -> None:
     dataversions.committed("aurora", [("demodb", "t")])  # while the statement ran
     cache.put(t, cols, [batch], "SELECT")
     assert cache.get(resultcache.ticket(("late",), refs)) is None
+
+
+def test_a_cte_named_like_a_replicated_table_is_never_kept(backend: HubBackend) -> None:  # noqa: F811
+    s = SqlSession(backend, database="aurora", user="a")
+    tag(s, "set search_path to demodb")
+    sql = (
+        "select (select count(*) from sales), (with sales as (select 1 as x)"
+        " select count(*) from sales)"
+    )
+    assert not_kept(s, sql) == [(10, 1)]  # which `sales` each reads is not ours to guess
+    kept_twice(s, "with c as (select 1 as x) select count(*) from sales, c")
+    schema = sales_schema()
+    backend.dests["aurora"].write_chunk(
+        schema, pa.Table.from_pylist([sale(11)], schema=schema.arrow_schema())
+    )
+    assert rows(s, sql) == [(11, 1)]
+
+
+def test_unit_reads_rules() -> None:
+    from zeroetl.server.sql.policy import Kind, Touch
+
+    targets = [("aurora", "demodb", "sales"), ("aurora", "other", "sales")]
+    fn = Touch(Kind.FUNCTION, "count_star")
+    consistent = frozenset({"count_star"})
+    read = Touch(Kind.READ, "SELECT", ("sales",))
+    no = frozenset[str]()
+
+    def is_table(name: str) -> bool:
+        return name == "sales"
+
+    assert resultcache.reads([read, fn], targets, no, consistent, is_table) is None  # ambiguous
+    full = Touch(Kind.READ, "SELECT", ("aurora", "demodb", "sales"))
+    assert resultcache.reads([full, fn], targets, no, consistent, is_table) == (targets[0],)
+    assert resultcache.reads([full, fn], targets, no, no, is_table) is None
+    tf = Touch(Kind.TABLE_FUNCTION, "range")
+    assert resultcache.reads([tf], targets, no, consistent, is_table) is None
+    cte = Touch(Kind.READ, "SELECT", ("c",))
+    assert resultcache.reads([cte], targets, frozenset({"c"}), consistent, is_table) == ()
+    assert resultcache.reads([read], targets, frozenset({"sales"}), consistent, is_table) is None

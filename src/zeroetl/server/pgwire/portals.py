@@ -19,7 +19,6 @@ import pyarrow as pa
 from zeroetl.server.pgwire.copyout import CopyOut
 from zeroetl.server.pgwire.types import ColumnCodec, codec_for
 
-
 # a result of at most this many values, read already, is encoded on the event loop itself
 INLINE_CELLS = 2048
 
@@ -47,6 +46,7 @@ class RowSource:
         self._casts: list[pa.DataType | None] = [None] * len(self.columns)
         self.exhausted = False
         self.position = 0  # rows handed out so far
+        self.memo: dict[object, object] | None = None  # a kept result's encodings (session.py)
 
     def conform(self, described: Sequence[Any]) -> None:
         """Hand rows out as the statement's Describe promised them: PostgreSQL's Execute never
@@ -95,6 +95,19 @@ class RowSource:
             out, self._pending = batch.slice(0, limit), batch.slice(limit)
         self.position += out.num_rows
         return self._cast(out)
+
+    def shape(self) -> tuple[object, ...]:
+        """How rows are encoded: the codecs and casts (conform may change them)."""
+        pairs = zip(self.codecs, self._casts, strict=True)
+        return tuple((k.pg.oid, k.typmod, str(c)) for k, c in pairs)
+
+    def skip_all(self) -> None:
+        """Every row counts as handed out (their encoding was kept)."""
+        n = 0 if self._pending is None else self._pending.num_rows
+        for batch in self._batches:
+            n += batch.num_rows
+        self._pending, self.exhausted = None, True
+        self.position += n
 
     def read_ahead(self) -> None:
         """Worker thread, as the statement runs: its first batch, and whether another follows.

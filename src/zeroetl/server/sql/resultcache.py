@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -68,8 +68,11 @@ def reads(
     targets: Sequence[tuple[str, str, str]],
     cte_names: frozenset[str],
     consistent: frozenset[str],
+    is_table: Callable[[str], bool],
 ) -> tuple[tuple[str, str, str], ...] | None:
-    """The replicated tables a query reads, if its result may be kept (module doc); else None."""
+    """The replicated tables a query reads, if its result may be kept (module doc); else None.
+    `is_table(name)`: whether a replicated table has that name (a CTE of the same name may not
+    be what every reference to it reads)."""
     known = {tuple(p.lower() for p in t) for t in targets}
     ctes = {c.lower() for c in cte_names}
     out: set[tuple[str, ...]] = set()
@@ -79,9 +82,11 @@ def reads(
                 return None
         elif t.kind is Kind.READ:
             path = tuple(p.lower() for p in t.path)
-            if len(path) == 1 and path[0] in ctes:
-                continue
             found = [k for k in known if k[len(k) - len(path) :] == path]
+            if len(path) == 1 and path[0] in ctes:
+                if is_table(path[0]):  # out of the CTE's scope it would read that table
+                    return None
+                continue
             if len(found) != 1:
                 return None  # not (only) a replicated table the translation resolved
             out.add(found[0])
@@ -114,6 +119,7 @@ class Kept:
     tag: str
     versions: tuple[int, ...]
     nbytes: int
+    wire_memo: dict[object, object] = field(default_factory=dict)  # results.Result.wire_memo
 
 
 def ticket(key: tuple[object, ...], refs: tuple[tuple[str, str, str], ...]) -> Ticket:
@@ -143,7 +149,9 @@ class ResultCache:
             self.hits += 1
             return kept
 
-    def put(self, t: Ticket, columns: list[Column], batches: list[pa.RecordBatch], tag: str) -> None:
+    def put(
+        self, t: Ticket, columns: list[Column], batches: list[pa.RecordBatch], tag: str
+    ) -> None:
         nbytes = sum(b.nbytes for b in batches)
         if nbytes > self.max_entry:
             return

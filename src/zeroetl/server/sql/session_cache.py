@@ -46,6 +46,10 @@ class ResultCaching:
     _params: SessionParams
     _kept_entry: plancache.Entry | None  # the translation of the statement being run
     _kept_key: tuple[object, ...]
+    _dbs: list[str]
+
+    def _catalog_of(self, db: str) -> Catalog:
+        raise NotImplementedError  # the session's (read once per statement)
 
     def _result_ticket(self, args: Sequence[object] | None) -> resultcache.Ticket | None:
         """The statement's ticket if its result may be kept or served (resultcache.py)."""
@@ -62,6 +66,7 @@ class ResultCaching:
             entry.targets,
             entry.cte_names,
             resultcache.consistent_functions(self._cur),
+            self._is_replicated_name,
         )
         if refs is None:
             return None
@@ -72,12 +77,16 @@ class ResultCaching:
         )
         return resultcache.ticket(key, refs)
 
+    def _is_replicated_name(self, name: str) -> bool:
+        names = (n.lower() for db in self._dbs for _s, n in self._catalog_of(db)[0])
+        return name in names
+
     @staticmethod
     def _kept_result(ticket: resultcache.Ticket | None) -> Result | None:
         kept = resultcache.CACHE.get(ticket) if ticket is not None else None
         if kept is None:
             return None
-        return Result(list(kept.columns), iter(kept.batches), kept.tag)
+        return Result(list(kept.columns), iter(kept.batches), kept.tag, kept.wire_memo)
 
     @staticmethod
     def _keeping(
