@@ -218,3 +218,10 @@ def test_unit_reads_rules() -> None:
     cte = Touch(Kind.READ, "SELECT", ("c",))
     assert resultcache.reads([cte], targets, frozenset({"c"}), consistent, is_table) == ()
     assert resultcache.reads([read], targets, frozenset({"sales"}), consistent, is_table) is None
+
+
+def test_macros_count_by_what_they_call(backend: HubBackend) -> None:  # noqa: F811
+    s = SqlSession(backend, database="aurora", user="a")
+    kept_twice(s, "select nullif(count(*), 0), strtol('ff', 16) from demodb.sales")
+    consistent = resultcache.consistent_functions(backend.cursor())
+    assert "nullif" in consistent and "now" not in consistent and "random" not in consistent

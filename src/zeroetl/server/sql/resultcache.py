@@ -8,8 +8,8 @@ when all of this holds, and is served only to a statement with the same key:
   the final text finds is one the translation resolved to a replicated table, or one of its CTEs):
   only their writers say when they commit (zeroetl.dataversions). Anything else (dev's tables,
   system and catalog views, table functions) is never kept;
-- every function it calls is one DuckDB marks CONSISTENT (no getdate/now/random/current_user/
-  nextval..., nor a macro, whose body is not vetted);
+- every function it calls is one DuckDB marks CONSISTENT (no getdate/now/random/nextval...),
+  or a scalar macro whose body calls only such functions;
 - not inside an explicit transaction (its snapshot and own writes are its own), and the session
   has not SET enable_result_cache_for_session TO off;
 - the result is at most MAX_ENTRY_BYTES and was read to its end.
@@ -29,12 +29,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from zeroetl import dataversions
 
+from . import duckparse
+from .errors import SqlError
 from .policy import Kind, Touch
 from .results import Column
 
@@ -50,17 +53,53 @@ _lock = threading.Lock()
 
 
 def consistent_functions(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    """Functions whose every overload DuckDB marks CONSISTENT (read once per process)."""
+    """Functions whose every overload is CONSISTENT (read once per process): DuckDB's mark for
+    built-in functions; a scalar macro (DuckDB marks none: `nullif`, the pg_catalog emulation's)
+    counts when every function its body calls does."""
     global _consistent
     with _lock:
         if _consistent is None:
-            rows = con.execute(
-                "SELECT lower(function_name) FROM duckdb_functions() GROUP BY 1"
-                " HAVING bool_and(coalesce(stability = 'CONSISTENT', false))"
-                " AND NOT bool_or(has_side_effects)"
-            ).fetchall()
-            _consistent = frozenset(r[0] for r in rows)
+            _consistent = _consistent_functions(con)
         return _consistent
+
+
+def _consistent_functions(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    rows = con.execute(
+        "SELECT lower(function_name), stability, function_type, macro_definition,"
+        " has_side_effects FROM duckdb_functions()"
+    ).fetchall()
+    overloads: dict[str, list[tuple[Any, ...]]] = {}
+    for r in rows:
+        overloads.setdefault(r[0], []).append(r[1:])
+    good = {n for n, o in overloads.items() if all(x[0] == "CONSISTENT" and not x[3] for x in o)}
+    calls: dict[str, set[str] | None] = {}  # a scalar macro's calls; None: never consistent
+    for name, o in overloads.items():
+        if name in good or not all(x[1] == "macro" and x[2] and not x[3] for x in o):
+            continue
+        found: set[str] | None = set()
+        for x in o:
+            touches = _inspect(con, "SELECT " + str(x[2]))
+            if touches is None or any(t.kind is not Kind.FUNCTION or t.path for t in touches):
+                found = None
+                break
+            assert found is not None
+            found.update(t.name.lower() for t in touches)
+        calls[name] = found
+    grown = True
+    while grown:  # macros calling macros
+        grown = False
+        for name, called in calls.items():
+            if name not in good and called is not None and called <= good:
+                good.add(name)
+                grown = True
+    return frozenset(good)
+
+
+def _inspect(con: duckdb.DuckDBPyConnection, text: str) -> list[Touch] | None:
+    try:
+        return duckparse.inspect(con, text)
+    except (SqlError, duckdb.Error):
+        return None
 
 
 def reads(
