@@ -38,6 +38,7 @@ from . import (
     rewrite,
     shapes,
     sysviews,
+    topn,
     users_catalog,
     users_sql,
     workspace,
@@ -452,6 +453,7 @@ class SqlSession(WorkspaceStatements, UserStatements, ResultCaching):
         if is_query:
             if not shapes.apply_all_labels(tree, labelled):
                 rewrite.name_columns(tree)
+            topn.defer_projection(tree)  # a Top N computes its select list for N rows
         elif body is not None:
             shapes.apply_all_labels(body, labelled)
             # before generation: the workspace's checks below see the final text
