@@ -225,3 +225,13 @@ def test_macros_count_by_what_they_call(backend: HubBackend) -> None:  # noqa: F
     kept_twice(s, "select nullif(count(*), 0), strtol('ff', 16) from demodb.sales")
     consistent = resultcache.consistent_functions(backend.cursor())
     assert "nullif" in consistent and "now" not in consistent and "random" not in consistent
+
+
+def test_explain_is_never_answered_from_its_query_nor_the_reverse(
+    backend: HubBackend,  # noqa: F811
+) -> None:
+    s = SqlSession(backend, database="aurora", user="a")
+    kept_twice(s, SQL)
+    plan = rows(s, "explain " + SQL)
+    assert plan and plan != rows(s, SQL)
+    assert rows(s, SQL) == [(10, Decimal("577.50"))]
