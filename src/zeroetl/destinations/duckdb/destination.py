@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from zeroetl import dataversions
 from zeroetl.destinations.base import Capabilities, register
 from zeroetl.errors import ConfigError, DestinationError, DestinationUnavailable
 from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
@@ -83,6 +84,7 @@ class DuckDBDestination:
         self._hub_lock = hub_lock or threading.Lock()
         self._alias = catalog or self.path.stem
         self._in_tx = False
+        self._touched: set[tuple[str, str]] = set()  # tables written since the last publish
         self._reopen_needed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Readers of the hub take `hub_lock` for a cursor: holding it until the metadata schema
@@ -261,11 +263,22 @@ class DuckDBDestination:
         # DuckDB may already have aborted it after a failed statement: nothing left to undo then.
         with suppress(duckdb.Error):
             self._con.execute("ROLLBACK")
+        self._publish()
+
+    def _publish(self) -> None:
+        """What this destination wrote is visible now (committed, or rolled back: harmless):
+        the SQL endpoint's kept results and table states of those tables are stale."""
+        catalog = getattr(self, "_catalog", None)
+        if catalog is not None:
+            dataversions.committed(catalog, self._touched)
+        self._touched.clear()
 
     @contextmanager
     def _errors(self, what: str, table: TableId | None = None) -> Iterator[None]:
         if self._reopen_needed and not self._in_tx:
             self._reopen()  # raises DestinationUnavailable itself while the cause lasts
+        if table is not None:
+            self._touched.add((table.schema, table.table))
         try:
             yield
         except duckdb.Error as e:
@@ -282,6 +295,9 @@ class DuckDBDestination:
                 f"{where}: {what} failed: {e}",
                 hint="roll back; the work can be retried from the last committed checkpoint",
             ) from e
+        finally:
+            if not self._in_tx:  # a statement of its own, or the COMMIT: visible now
+                self._publish()
 
     @contextmanager
     def _atomic(self, what: str, table: TableId | None = None) -> Iterator[None]:

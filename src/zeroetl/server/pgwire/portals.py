@@ -8,6 +8,7 @@ the SQL layer (which sees only the cursor's query).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ import pyarrow as pa
 
 from zeroetl.server.pgwire.copyout import CopyOut
 from zeroetl.server.pgwire.types import ColumnCodec, codec_for
+
+# a result of at most this many values, read already, is encoded on the event loop itself
+INLINE_CELLS = 2048
 
 
 class ConformError(Exception):
@@ -42,6 +46,7 @@ class RowSource:
         self._casts: list[pa.DataType | None] = [None] * len(self.columns)
         self.exhausted = False
         self.position = 0  # rows handed out so far
+        self.memo: dict[object, object] | None = None  # a kept result's encodings (session.py)
 
     def conform(self, described: Sequence[Any]) -> None:
         """Hand rows out as the statement's Describe promised them: PostgreSQL's Execute never
@@ -90,6 +95,42 @@ class RowSource:
             out, self._pending = batch.slice(0, limit), batch.slice(limit)
         self.position += out.num_rows
         return self._cast(out)
+
+    def shape(self) -> tuple[object, ...]:
+        """How rows are encoded: the codecs and casts (conform may change them)."""
+        pairs = zip(self.codecs, self._casts, strict=True)
+        return tuple((k.pg.oid, k.typmod, str(c)) for k, c in pairs)
+
+    def skip_all(self) -> None:
+        """Every row counts as handed out (their encoding was kept)."""
+        n = 0 if self._pending is None else self._pending.num_rows
+        for batch in self._batches:
+            n += batch.num_rows
+        self._pending, self.exhausted = None, True
+        self.position += n
+
+    def read_ahead(self) -> None:
+        """Worker thread, as the statement runs: its first batch, and whether another follows.
+        A result that fits in one batch is then encoded on the event loop with no further trip
+        to the worker (`inline`). An error is left for `next_slice` to raise."""
+        try:
+            if self.drained():
+                return
+            try:
+                more = next(self._batches)
+            except StopIteration:
+                self.exhausted = True  # the pending batch is the last
+                return
+            self._batches = itertools.chain([more], self._batches)
+        except Exception:
+            return
+
+    def inline(self, limit: int) -> bool:
+        """Whether the rest is small and already read: encoding it costs less than a trip."""
+        if not self.exhausted:
+            return False
+        rows = 0 if self._pending is None else self._pending.num_rows
+        return rows <= limit and rows * max(1, len(self.columns)) <= INLINE_CELLS
 
     def drained(self) -> bool:
         """Whether every row has been handed out: reads the next batch ahead when none is

@@ -38,6 +38,7 @@ T = TypeVar("T")
 
 FLUSH_BYTES = 1 << 16  # replies held back at most (they go out at Sync, or when this full)
 SLICE_ROWS = 4096  # rows encoded per round trip to the worker: bounds memory per session
+MEMO_BYTES = 1 << 16  # a kept result's encoding is kept with it up to this size
 
 
 class WireError(Exception):
@@ -270,6 +271,10 @@ class Session:
             return Outcome("COPY", RowSource(res.columns, res.batches), copy=copy)
         res = self.sql.execute(sql, list(params) or None)
         source = None if res.columns is None else RowSource(res.columns, res.batches)
+        if source is not None:
+            source.memo = getattr(res, "wire_memo", None)
+        if source is not None:
+            source.read_ahead()  # a small result then needs no second trip (stream)
         status = dict(getattr(res, "parameter_status", None) or {})
         return Outcome(res.command_tag, source, status)
 
@@ -287,6 +292,14 @@ class Session:
     ) -> tuple[bytes, int, bool]:
         """Worker thread: the next slice of rows as DataRow (or, for COPY, CopyData) messages,
         and whether that was the last (read ahead: a small result costs one trip)."""
+        memo: dict[object, object] | None = getattr(source, "memo", None)
+        key = None
+        if memo is not None and copy is None and source.position == 0:
+            key = (tuple(formats), limit, source.shape())  # the same rows, encoded alike
+            done = memo.get(key)
+            if done is not None:  # a kept result served again: its rows as encoded last time
+                source.skip_all()
+                return done  # type: ignore[return-value]
         batch: pa.RecordBatch | None = source.next_slice(limit)
         if batch is None:
             return b"", 0, True
@@ -295,7 +308,12 @@ class Session:
             data = m.copy_data(copyout.rows(copy, cols, batch.num_rows))
         else:
             data = m.data_rows(cols, batch.num_rows)
-        return data, batch.num_rows, source.drained()
+        out = data, batch.num_rows, source.drained()
+        if (
+            memo is not None and key is not None and out[2] and len(data) <= MEMO_BYTES
+        ):  # the whole result, small
+            memo[key] = out
+        return out
 
     async def stream(
         self, outcome: Outcome, formats: Sequence[int], max_rows: int
@@ -308,9 +326,12 @@ class Session:
         try:
             while max_rows == 0 or sent < max_rows:
                 want = SLICE_ROWS if max_rows == 0 else min(SLICE_ROWS, max_rows - sent)
-                data, n, last = await self.run(
-                    self._encode_slice, source, formats, want, outcome.copy
-                )
+                if isinstance(source, RowSource) and source.inline(want):
+                    data, n, last = self._encode_slice(source, formats, want, outcome.copy)
+                else:
+                    data, n, last = await self.run(
+                        self._encode_slice, source, formats, want, outcome.copy
+                    )
                 if self.cancel_requested:
                     raise WireError("57014", "canceling statement due to user request")
                 if n == 0:
@@ -375,7 +396,11 @@ class Session:
 
     async def simple_query(self, text: str) -> None:
         try:
-            statements = [s for s in await self.run(self.sql.split, text) if s.strip()]
+            # a short text splits faster than a trip to the worker thread takes
+            parts = (
+                self.sql.split(text) if len(text) <= 4096 else await self.run(self.sql.split, text)
+            )
+            statements = [s for s in parts if s.strip()]
         except Exception as exc:
             raise as_wire_error(exc) from exc
         if not statements:

@@ -101,6 +101,13 @@ def _text_via_string(arr: pa.Array) -> Encoded:
     return pc.cast(pc.cast(arr, pa.large_string()), pa.large_binary()).to_pylist()
 
 
+def _text_int(arr: pa.Array) -> Encoded:
+    # a few values: Python's own formatting (the same digits) beats two Arrow casts' overhead
+    if len(arr) <= 64:
+        return [None if v is None else str(v).encode() for v in arr.to_pylist()]
+    return _text_via_string(arr)
+
+
 def _text_bool(arr: pa.Array) -> Encoded:
     return [None if v is None else (b"t" if v else b"f") for v in arr.to_pylist()]
 
@@ -441,11 +448,11 @@ def codec_for(t: pa.DataType, pg_type: str = "") -> ColumnCodec:
     if pa.types.is_boolean(t):
         return _codec(BOOL, _text_bool, _bin_bool)
     if t in (pa.int8(), pa.uint8(), pa.int16()):
-        return _codec(INT2, _text_via_string, _fixed(">i2", 2))
+        return _codec(INT2, _text_int, _fixed(">i2", 2))
     if t in (pa.uint16(), pa.int32()):
-        return _codec(INT4, _text_via_string, _fixed(">i4", 4))
+        return _codec(INT4, _text_int, _fixed(">i4", 4))
     if t in (pa.uint32(), pa.int64()):
-        return _codec(INT8, _text_via_string, _fixed(">i8", 8))
+        return _codec(INT8, _text_int, _fixed(">i8", 8))
     if t == pa.uint64():
         return _codec(NUMERIC, _text_via_string, _bin_numeric)
     if t in (pa.float16(), pa.float32()):

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .deadlines import DEADLINES
 from .errors import SqlError
 
 MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's range for statement_timeout
@@ -100,17 +101,20 @@ class StatementRun:
     def __init__(self, timeout_ms: int, on_timeout: Callable[[StatementRun], None]) -> None:
         self._lock = threading.Lock()
         self._admission: Admission | None = None
-        self._timer: threading.Timer | None = None
+        self._timeout_ms = timeout_ms
+        self._on_timeout = on_timeout
+        self._timer: int | None = None  # its deadline's handle (deadlines.py)
         self.done = False
         self.started = time.monotonic()
-        if timeout_ms > 0:
-            self._timer = threading.Timer(timeout_ms / 1000, on_timeout, [self])
-            self._timer.daemon = True
 
     def arm(self) -> StatementRun:
         """Start the clock (once the owner can recognise this run in the callback)."""
-        if self._timer is not None:
-            self._timer.start()
+        if self._timeout_ms > 0:
+            with self._lock:
+                if not self.done:
+                    self._timer = DEADLINES.add(
+                        self._timeout_ms / 1000, lambda: self._on_timeout(self)
+                    )
         return self
 
     def admitted(self, admission: Admission) -> None:
@@ -128,6 +132,6 @@ class StatementRun:
             timer, admission = self._timer, self._admission
             self._timer = self._admission = None
         if timer is not None:
-            timer.cancel()
+            DEADLINES.cancel(timer)
         if admission is not None:
             admission.release()

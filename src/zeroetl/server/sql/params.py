@@ -29,6 +29,7 @@ SHOW_DEFAULTS: dict[str, str] = {
     "default_transaction_read_only": "on", "transaction_read_only": "on",
     "lc_collate": "C.UTF-8", "lc_ctype": "C.UTF-8", "extra_float_digits": "1",
     "statement_timeout": "0", "bytea_output": "hex", "query_all_states": "off",
+    "enable_result_cache_for_session": "on",
 }  # fmt: skip
 
 # Redshift's and PostgreSQL's default ("$user" names no schema here: there are none per user).

@@ -29,6 +29,8 @@ from typing import Protocol
 
 from sqlglot import exp
 
+from zeroetl import dataversions
+
 from .policy import Touch
 
 MAX_ENTRIES = 1024
@@ -39,10 +41,11 @@ _lock = threading.Lock()
 
 
 def bump() -> None:
-    """Something other than a query ran: every kept translation is stale."""
+    """Something other than a query ran: every kept translation (and result) is stale."""
     global _current
     with _lock:
         _current = next(_generation)
+    dataversions.bump_all()
 
 
 def generation() -> int:
@@ -59,6 +62,7 @@ class Entry:
     cte_names: frozenset[str]
     # each guard pass's findings, in order: the policy rules on them again on every run
     checks: tuple[tuple[Touch, ...], ...]
+    final: tuple[Touch, ...]  # DuckDB's own parse of `duck` (what resultcache.py keys on)
     scoped: tuple[str, ...]  # names read as CTEs out of their scope (users_session)
     targets: tuple[tuple[str, str, str], ...]  # replicated tables read (states checked)
     versions: tuple[tuple[str, int], ...]  # (database, fingerprint) at translation
@@ -111,6 +115,7 @@ class Recorder:
         self.cacheable = True
         self.norm = ""
         self.checks: list[tuple[tuple[Touch, ...], object]] = []  # (touches, workspace plan)
+        self.final: tuple[Touch, ...] = ()  # the last pass over the final DuckDB text
         self.scoped: list[str] = []
         self.targets: list[tuple[str, str, str]] = []
         self.catalogs: set[str] = set()  # catalogs named by the statement's tables ("": none)
@@ -154,6 +159,7 @@ class Recorder:
             norm=self.norm,
             cte_names=session._cte_names,
             checks=tuple(t for t, _plan in self.checks),
+            final=self.final,
             scoped=tuple(self.scoped),
             targets=tuple(dict.fromkeys(self.targets)),
             versions=versions,

@@ -22,6 +22,9 @@ class Result:
     columns: list[Column] | None
     batches: Iterator[pa.RecordBatch]
     command_tag: str
+    # a kept result's (resultcache.py): the wire keeps its encoding of the rows here, so a
+    # result served again is not encoded again
+    wire_memo: dict[object, object] | None = None
 
 
 def _empty(tag: str) -> Result:

@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from zeroetl import dataversions
 from zeroetl.service.readgate import NO_GATE, ReadGate
 
 from . import (
@@ -41,6 +42,7 @@ from . import (
     rewrite,
     shapes,
     sysviews,
+    topn,
     users_catalog,
     users_sql,
     workspace,
@@ -53,6 +55,7 @@ from .limits import Admission, SessionLimits, StatementRun, effective_timeout_ms
 from .params import SessionParams
 from .policy import Kind, Policy, Principal, Touch
 from .results import Column, Result, _empty
+from .session_cache import ResultCaching, table_catalog
 from .users_session import UserStatements, cte_names
 from .workspace_session import WorkspaceStatements
 
@@ -67,7 +70,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class SqlSession(WorkspaceStatements, UserStatements):
+class SqlSession(WorkspaceStatements, UserStatements, ResultCaching):
     def __init__(
         self,
         backend: Backend,
@@ -93,6 +96,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._relations: dict[tuple[str, str, str], tuple[str, str, str]] | None = None
         self._catalogs: dict[str, tuple[dict[tuple[str, str], tuple[str | None, str]], int]] = {}
         self._recorded: plancache.Recorder | None = None  # the translation being made
+        self._kept_entry: plancache.Entry | None = None  # the statement's, once kept
+        self._kept_key: tuple[object, ...] = ()
         self._changed_in_transaction = False
         # the statement running or last run, passwords masked (what activity views may show)
         self.query = ""
@@ -230,9 +235,15 @@ class SqlSession(WorkspaceStatements, UserStatements):
                         warnings.simplefilter("ignore")
                         table: pa.Table = self._cur.to_arrow_table()  # type: ignore[assignment]
                 finally:
+                    dataversions.bump_all()  # what it wrote is visible now
                     self._finish(run)
                 cols = self._columns(table.schema)
                 return Result(cols, iter(table.to_batches()), tag)
+            ticket = self._result_ticket(args)  # versions read before it runs
+            kept = self._kept_result(ticket)
+            if kept is not None:
+                self._finish(run)
+                return kept
             # a relation streams: batches are produced as the client reads them
             reader = self._cur.sql(duck, params=args).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
@@ -243,7 +254,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
             raise
         self._open = reader
         columns = self._columns(reader.schema)
-        return Result(columns, self._stream(reader, run), tag)
+        return Result(columns, self._keeping(ticket, columns, self._stream(reader, run), tag), tag)
 
     def _clickhouse_route(self, sql: str) -> clickhouse_session.Route | None:
         try:
@@ -392,10 +403,12 @@ class SqlSession(WorkspaceStatements, UserStatements):
         self._source_cache: dict[str, dict[tuple[str, str], dict[str, str]]] = {}
         self._catalogs = {}
         key = self._cache_key(sql)
+        self._kept_entry, self._kept_key = None, key
         entry = plancache.CACHE.get(key)
         if entry is not None:
             done = self._replay(entry)
             if done is not None:
+                self._kept_entry = entry
                 return done
             plancache.CACHE.drop(key)  # a database it reads changed: translate again
         outer, rec = self._recorded, plancache.Recorder()
@@ -405,10 +418,12 @@ class SqlSession(WorkspaceStatements, UserStatements):
             duck, tag, is_query = self._translate_fresh(sql, rec)
         finally:
             self._recorded = outer
+        self._kept_entry, self._kept_key = None, key  # not an inner statement's (EXPLAIN)
         keep = rec.cacheable and rewrite.rememberable(sql)  # bounded memory, no passwords kept
         if keep and is_query and tag != "EXPLAIN" and self._plan is None:
             versions = tuple((db, self._catalog_of(db)[1]) for db in sorted(rec.dbs(self)))
-            plancache.CACHE.put(key, rec.entry(duck, tag, self, versions, generation))
+            self._kept_entry = rec.entry(duck, tag, self, versions, generation)
+            plancache.CACHE.put(key, self._kept_entry)
         return duck, tag, is_query
 
     def _cache_key(self, sql: str) -> tuple[object, ...]:
@@ -419,7 +434,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
     def _catalog_of(self, db: str) -> tuple[dict[tuple[str, str], tuple[str | None, str]], int]:
         """`db`'s replicated tables' states and fingerprint, read once per statement."""
         if db not in self._catalogs:
-            self._catalogs[db] = redshift.table_catalog(self._cur, db)
+            self._catalogs[db] = table_catalog(self._cur, db, in_transaction=self.in_transaction)
         return self._catalogs[db]
 
     def _replay(self, e: plancache.Entry) -> tuple[str, str, bool] | None:
@@ -493,6 +508,7 @@ class SqlSession(WorkspaceStatements, UserStatements):
         if is_query:
             if not shapes.apply_all_labels(tree, labelled):
                 rewrite.name_columns(tree)
+            topn.defer_projection(tree)  # a Top N computes its select list for N rows
         elif body is not None:
             shapes.apply_all_labels(body, labelled)
             # before generation: the workspace's checks below see the final text
@@ -500,7 +516,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
             shapes.shape_aggregates(body, probe, dialect.generate)
         duck = dialect.generate(tree)
         if plan is None:
-            self._check(duckparse.inspect(self._cur, duck))
+            rec.final = tuple(duckparse.inspect(self._cur, duck))
+            self._check(list(rec.final))
         else:  # DuckDB serialises only queries: it checks each query and call inside
             workspace.check_kind(self._cur, duck, plan.duck_kind)
             for text in workspace.inner_queries(tree):
@@ -514,7 +531,8 @@ class SqlSession(WorkspaceStatements, UserStatements):
                 raise self._error(e) from None
         if is_query and shapes.shape_aggregates(tree, self._probe_types, dialect.generate):
             duck = dialect.generate(tree)
-            self._check(duckparse.inspect(self._cur, duck))
+            rec.final = tuple(duckparse.inspect(self._cur, duck))
+            self._check(list(rec.final))
         tag = "SELECT" if is_query or first in ("WITH", "VALUES", "TABLE") else first
         return duck, tag, is_query or tag in ("DESCRIBE", "DESC")
 

@@ -1,0 +1,62 @@
+"""Data versions of the warehouse's databases and tables, for what the SQL endpoint keeps.
+
+The SQL endpoint keeps query results (server/sql/resultcache.py) and each target database's
+table states (`_zeroetl.tables`) between statements. Both are only as good as their
+invalidation, so every writer of the hub in this process says when what it wrote became
+visible, after the fact:
+
+- a destination, after each statement outside a transaction and after each COMMIT: the tables
+  it touched (`committed(db, tables)`), and its database's metadata (`meta(db)` moves on every
+  such call: states, checkpoints, recorded schemas live there);
+- anything else (SQL sessions' writes in dev, materialized view refreshes, CREATE/ALTER/DROP
+  DATABASE, user and grant statements): `bump_all()`, which moves every version.
+
+Versions are read BEFORE the reader's own statement starts: a commit that lands meanwhile moves
+the version past what the reader recorded, so a result read then is never kept as current.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable
+
+_lock = threading.Lock()
+_clock = itertools.count(1)
+_all = 0  # moved by bump_all: every version below is stale
+_tables: dict[tuple[str, str, str], int] = {}
+_meta: dict[str, int] = {}
+
+
+def _name(db: str, schema: str, table: str) -> tuple[str, str, str]:
+    # DuckDB names ignore case: a collision only costs an extra invalidation
+    return (db.lower(), schema.lower(), table.lower())
+
+
+def committed(db: str, tables: Iterable[tuple[str, str]]) -> None:
+    """`db`'s writer made its changes to `tables` ((schema, name) pairs) visible."""
+    with _lock:
+        tick = next(_clock)
+        _meta[db.lower()] = tick
+        for schema, table in tables:
+            _tables[_name(db, schema, table)] = tick
+
+
+def bump_all() -> None:
+    """A write whose tables are not known: every kept result and table state is stale."""
+    global _all
+    with _lock:
+        _all = next(_clock)
+
+
+def tables(refs: Iterable[tuple[str, str, str]]) -> tuple[int, ...]:
+    """The versions of (db, schema, table) names, and last the global one: equal tuples mean
+    nothing they name was committed in between."""
+    with _lock:
+        return (*(_tables.get(_name(*r), 0) for r in refs), _all)
+
+
+def meta(db: str) -> tuple[int, int]:
+    """The version of `db`'s metadata (moved by every write of its destination)."""
+    with _lock:
+        return (_meta.get(db.lower(), 0), _all)
