@@ -138,9 +138,7 @@ class Phases:
             "total_ms_p50": ts[len(ts) // 2],
             "total_ms_p99": ts[min(len(ts) - 1, int(len(ts) * 0.99))],
             "sum_ms_by_phase": {k: round(v, 1) for k, v in sorted(totals.items())},
-            "slowest": [
-                " ".join(f"{k}={v:.0f}" for k, v in c.items() if k != "at") for c in slow
-            ],
+            "slowest": [" ".join(f"{k}={v:.0f}" for k, v in c.items() if k != "at") for c in slow],
         }
 
 
@@ -457,9 +455,12 @@ def main() -> None:
     ap.add_argument("--modes", default="adaptive,fixed", help="batching modes to run")
     ap.add_argument("--profile", choices=["small"], default=None)
     ap.add_argument("--fsync-mode", choices=["STANDARD", "NONE"], default=None)
+    ap.add_argument("--switch-ms", type=float, default=0.0, help="sys.setswitchinterval")
     ap.add_argument("--phases", action="store_true", help="time each commit's phases (lag)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
+    if args.switch_ms:
+        sys.setswitchinterval(args.switch_ms / 1000)
 
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-lagbench-"))
     bench = Bench(args, tmp)
