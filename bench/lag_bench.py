@@ -16,6 +16,9 @@ The warehouse must equal the source at the end (count and sums), or the bench fa
 
     .venv/bin/python bench/lag_bench.py [--rates 10000,100000] [--small-txns 20000]
     .venv/bin/python bench/lag_bench.py --profile small   # cProfile of the small-txn apply
+                                                          # (writer and binlog reader threads)
+    .venv/bin/python bench/lag_bench.py --only lag --phases   # each commit's phases: where the
+                                                              # time of the slowest commits went
 """
 
 from __future__ import annotations
