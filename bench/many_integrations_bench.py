@@ -93,6 +93,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CPU_TICK
 
 
+def runqueue_wait_s(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a CPU (schedstat): high
+    means the machine starved the service, not that the service was slow or blocked."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
+
+
 def same(src: list[float], dst: list[float]) -> bool:
     """Counts and integer sums exactly; the sum of a DOUBLE column within rounding."""
     return (
@@ -227,11 +239,11 @@ class Bench:
         poller = threading.Thread(target=self.poll, args=(poll_stop, lags, lows, rtts), daemon=True)
         assert self.serve.proc is not None
         pid = self.serve.proc.pid
-        cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+        cpu0, wait0, t0 = cpu_seconds(pid), runqueue_wait_s(pid), time.perf_counter()
         load0 = os.getloadavg()[0]
         poller.start()
         time.sleep(a.seconds)
-        cpu1, t1 = cpu_seconds(pid), time.perf_counter()
+        cpu1, wait1, t1 = cpu_seconds(pid), runqueue_wait_s(pid), time.perf_counter()
         poll_stop.set()
         stop.set()
         poller.join(30)
@@ -258,6 +270,8 @@ class Bench:
             "loaded_sources": len(loaded),
             "changes_per_s": round(rows / elapsed),
             "service_cpu_cores": round(cpu, 3),
+            # threads' time runnable but not running, in cores (starved by the machine)
+            "service_runqueue_wait_cores": round((wait1 - wait0) / (t1 - t0), 3),
             "cpu_per_integration_cores": round(cpu / a.n, 3),
             "cpu_per_loaded_integration_cores": round(cpu / max(1, len(loaded)), 3),
             "cpu_us_per_change": round(1e6 * cpu * elapsed / rows, 1) if rows else None,
@@ -276,7 +290,8 @@ class Bench:
         print(f"{name}: {res['changes_per_s']:,} changes/s over {len(loaded)} source(s); "
               f"lag p50 {res['lag_p50_ms_median']} ms, p99 {res['lag_p99_ms_median']} ms "
               f"(worst {res['lag_p99_ms_worst']}); poll p50/p99 {res['poll_ms_p50']}/"
-              f"{res['poll_ms_p99']} ms; service CPU {cpu:.2f} cores; "
+              f"{res['poll_ms_p99']} ms; service CPU {cpu:.2f} cores, waiting for a CPU "
+              f"{res['service_runqueue_wait_cores']:.2f}; "
               f"load {load0:.1f}", flush=True)  # fmt: skip
         return res
 
