@@ -28,7 +28,8 @@ TWO = TableSchema(
 
 def changes(schema: TableSchema, rows: list[tuple], dels: list[bool]) -> pa.Table:
     cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.names]
-    data = {n: pa.array(c, f.type) for n, c, f in zip(schema.names, cols, schema.arrow_schema())}
+    fields = zip(schema.names, cols, schema.arrow_schema(), strict=True)
+    data = {n: pa.array(c, f.type) for n, c, f in fields}
     return pa.table(
         {"__seq": pa.array(range(len(rows)), pa.int64()), "__del": pa.array(dels), **data}
     )
@@ -52,7 +53,7 @@ def test_unique_batch_skips_the_window_and_applies_deletes(tmp_path: Path) -> No
     # duplicate keys: the last entry per key wins
     dest.apply_changes(ONE, changes(ONE, [(4, "x"), (4, None), (1, "z")], [False, True, False]))
     cur = dest.reader()
-    assert cur.execute('SELECT k, v FROM db.one ORDER BY k').fetchall() == [(1, "z"), (3, "C")]
+    assert cur.execute("SELECT k, v FROM db.one ORDER BY k").fetchall() == [(1, "z"), (3, "C")]
     cur.close()
     dest.close()
 
