@@ -16,6 +16,9 @@ The warehouse must equal the source at the end (count and sums), or the bench fa
 
     .venv/bin/python bench/lag_bench.py [--rates 10000,100000] [--small-txns 20000]
     .venv/bin/python bench/lag_bench.py --profile small   # cProfile of the small-txn apply
+                                                          # (writer and binlog reader threads)
+    .venv/bin/python bench/lag_bench.py --only lag --phases   # each commit's phases: where the
+                                                              # time of the slowest commits went
 """
 
 from __future__ import annotations
@@ -65,6 +68,81 @@ UPSERT_SQL = (
     "ON DUPLICATE KEY UPDATE a = a + 1, e = e + 1, b = CONCAT('u', id)"
 )
 MODES = {"adaptive": True, "fixed": False}
+
+
+class Phases:
+    """Times each warehouse commit's phases (the writer thread's wall time), by wrapping the
+    replicator's commit and the destination's methods: which commits are slow, and why."""
+
+    WRAPPED = ("apply_changes", "save_checkpoint", "record_activity", "record_table_activity",
+               "save_table_status", "checkpoint", "prune_history", "begin")  # fmt: skip
+
+    def __init__(self, rep: Replicator, dest: DuckDBDestination) -> None:
+        self.commits: list[dict[str, float]] = []
+        self._cur: dict[str, float] | None = None
+        self._dest = dest
+        for name in self.WRAPPED:
+            setattr(dest, name, self._wrap(name, getattr(dest, name)))
+        con_commit = dest.commit
+
+        def commit() -> None:  # the COMMIT statement, then upkeep (timed on its own)
+            t0 = time.perf_counter()
+            con_commit()
+            self._add("commit+upkeep", time.perf_counter() - t0)
+
+        dest.commit = commit  # type: ignore[method-assign]
+        real = rep._commit
+
+        def timed_commit() -> None:
+            self._cur = cur = {}
+            t0 = time.perf_counter()
+            real()
+            cur["total"] = (time.perf_counter() - t0) * 1000
+            # the rest: sealing the batch (raw values -> Arrow), the table book, the engine
+            cur["other"] = cur["total"] - sum(v for k, v in cur.items() if k != "total")
+            cur["at"] = t0
+            self.commits.append(cur)
+            self._cur = None
+
+        rep._commit = timed_commit  # type: ignore[method-assign]
+
+    def _add(self, name: str, secs: float) -> None:
+        if self._cur is not None:
+            self._cur[name] = self._cur.get(name, 0.0) + secs * 1000
+
+    def _wrap(self, name: str, fn: Any) -> Any:
+        def timed(*a: Any, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self._add(name, time.perf_counter() - t0)
+
+        return timed
+
+    def restore(self) -> None:
+        for name in (*self.WRAPPED, "commit"):
+            with contextlib.suppress(AttributeError):
+                delattr(self._dest, name)
+
+    def summary(self, top: int = 8) -> dict[str, Any]:
+        """Where the time of all commits went, and the slowest commits' phases."""
+        if not self.commits:
+            return {}
+        totals: dict[str, float] = {}
+        for c in self.commits:
+            for k, v in c.items():
+                if k != "at":
+                    totals[k] = totals.get(k, 0.0) + v
+        ts = sorted(c["total"] for c in self.commits)
+        slow = sorted(self.commits, key=lambda c: -c["total"])[:top]
+        return {
+            "commits": len(self.commits),
+            "total_ms_p50": ts[len(ts) // 2],
+            "total_ms_p99": ts[min(len(ts) - 1, int(len(ts) * 0.99))],
+            "sum_ms_by_phase": {k: round(v, 1) for k, v in sorted(totals.items())},
+            "slowest": [" ".join(f"{k}={v:.0f}" for k, v in c.items() if k != "at") for c in slow],
+        }
 
 
 class Counter(Progress):
@@ -161,6 +239,8 @@ class Bench:
                                                                   hi=self.args.rows))  # fmt: skip
         conn.close()
         self.dest, self.iid = open_integration(self.wh, "bench")
+        if self.args.fsync_mode:  # an experiment: what the WAL's fsync at COMMIT costs
+            self.dest._con.execute(f"SET fsync_mode = '{self.args.fsync_mode}'")
         t0 = time.perf_counter()
         self.replicator(Progress(), adaptive=True, until=True).run()
         print(f"loaded and copied {self.args.rows:,} rows in {time.perf_counter() - t0:.1f}s",
@@ -172,6 +252,20 @@ class Bench:
         rec = Counter()
         rep = self.replicator(rec, adaptive=MODES[mode], until=True)
         prof = cProfile.Profile() if profile else None
+        reader_prof = cProfile.Profile() if profile else None
+        if reader_prof is not None:  # the binlog reader thread (decoding) has its own profile
+            from zeroetl.sources.mysql import pump
+
+            real_run = pump.Pump._run
+
+            def profiled_run(pump_self: Any) -> None:
+                reader_prof.enable()
+                try:
+                    real_run(pump_self)
+                finally:
+                    reader_prof.disable()
+
+            pump.Pump._run = profiled_run  # type: ignore[method-assign]
         t0 = time.perf_counter()
         if prof:
             prof.enable()
@@ -194,6 +288,10 @@ class Bench:
             stats = pstats.Stats(prof).sort_stats("cumulative")
             stats.print_stats(45)
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+            assert reader_prof is not None
+            print("--- the binlog reader thread ---")
+            pstats.Stats(reader_prof).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(reader_prof).sort_stats("tottime").print_stats(30)
 
     # -- lag --------------------------------------------------------------------------------
     def lag(self, mode: str, rate: float) -> None:
@@ -209,6 +307,7 @@ class Bench:
             folds.append((time.perf_counter() - t0) * 1000)
 
         self.dest.checkpoint = timed_checkpoint  # type: ignore[method-assign]
+        phases = Phases(rep, self.dest) if self.args.phases else None
         errors: list[BaseException] = []
 
         def run() -> None:
@@ -246,7 +345,10 @@ class Bench:
         finally:
             rep.stop()
             thread.join(timeout=60)
-            del self.dest.checkpoint
+            if phases is not None:
+                phases.restore()
+            with contextlib.suppress(AttributeError):
+                del self.dest.checkpoint
         if errors:
             raise errors[0]
         qs = statistics.quantiles(lags, n=100)
@@ -262,12 +364,16 @@ class Bench:
             "wal_checkpoints_ms": folds,
             "load_avg_1m": load_avg,
         }
+        if phases is not None:
+            res["commit_phases"] = phases.summary()
         self.out.setdefault("lag", {}).setdefault(str(int(rate)), {})[mode] = res
         print(f"lag ({mode}) at {res['achieved_changes_per_s']:,.0f} changes/s: "
               f"p50 {res['p50_ms']:.0f} ms, p99 {res['p99_ms']:.0f} ms, max "
               f"{res['max_ms']:.0f} ms, {rec.commits} commits (gaps {res['commit_gap_ms']}), "
               f"WAL folds {[round(f) for f in folds]} ms, load {load_avg:.2f}",
               flush=True)  # fmt: skip
+        if phases is not None:
+            print(json.dumps(res["commit_phases"], indent=1), flush=True)
 
     def _poll(self, first: int, errors: list[BaseException], done: Any) -> tuple[list[float], int]:
         """Poll the warehouse for heartbeat rows until the writer has reported how many it
@@ -351,8 +457,13 @@ def main() -> None:
     ap.add_argument("--only", choices=["small", "lag"], default=None)
     ap.add_argument("--modes", default="adaptive,fixed", help="batching modes to run")
     ap.add_argument("--profile", choices=["small"], default=None)
+    ap.add_argument("--fsync-mode", choices=["STANDARD", "NONE"], default=None)
+    ap.add_argument("--switch-ms", type=float, default=0.0, help="sys.setswitchinterval")
+    ap.add_argument("--phases", action="store_true", help="time each commit's phases (lag)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
+    if args.switch_ms:
+        sys.setswitchinterval(args.switch_ms / 1000)
 
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-lagbench-"))
     bench = Bench(args, tmp)

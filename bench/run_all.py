@@ -51,9 +51,15 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--minutes", "2", "--window-min", "0.5", "--scale", "0.1", "--idle-s", "10"],
     ),
+    "many": (
+        "many_integrations_bench.py",
+        [],
+        ["--n", "3", "--seconds", "5", "--rate", "2000"],
+    ),
 }
-# Long: run only when named (`--only soak`); 30 minutes by default.
-NOT_BY_DEFAULT = {"soak"}
+# Long or heavy: run only when named (`--only soak`: 30 minutes by default; `--only many`:
+# 10 MariaDB servers).
+NOT_BY_DEFAULT = {"soak", "many"}
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -207,6 +213,19 @@ def _clickhouse() -> list[str]:
             f"{x['snapshot_rows_per_s']:.2f}x, lag p50 {x['lag_p50']:.2f}x, p99 {x['lag_p99']:.2f}x"]  # fmt: skip
 
 
+def _many() -> list[str]:
+    r = _load("many_integrations_bench.json")
+    if not r:
+        return []
+    n, one, x = r["all"], r["baseline"], r["ratios"]
+    return [
+        f"{r['settings']['n']} integrations: {n['changes_per_s']:,} changes/s "
+        f"({x['aggregate_changes_per_s_vs_one']}x one), lag p99 median {n['lag_p99_ms_median']} "
+        f"ms, worst {n['lag_p99_ms_worst']} ms (one alone: {one['lag_p99_ms_median']} ms); "
+        f"service CPU {n['service_cpu_cores']} cores, {x['cpu_per_change_vs_one']}x one's per change"
+    ]
+
+
 SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "apply": _apply,
     "decode": _decode,
@@ -220,6 +239,7 @@ SUMMARIES: dict[str, Callable[[], list[str]]] = {
     "lag": _lag,
     "clickhouse": _clickhouse,
     "soak": _soak,
+    "many": _many,
 }
 
 

@@ -1,10 +1,14 @@
 """Idempotent writes of change batches and snapshot chunks (STYLE.md practice 3, FACTS.md DuckDB).
 
 Strategy, per table and batch, inside the caller's transaction:
-1. `DELETE FROM target USING (SELECT DISTINCT <key> FROM batch)`: every key the batch touches
-   disappears, whatever happened to it;
+1. `DELETE FROM target USING (SELECT DISTINCT <key> FROM batch)` (`WHERE <key> IN (SELECT <key>
+   FROM batch)` for a one-column key): every key the batch touches disappears, whatever happened
+   to it;
 2. `INSERT INTO target SELECT <columns> FROM batch QUALIFY row_number() OVER (PARTITION BY <key>
    ORDER BY __seq DESC) = 1 AND NOT __del`: the last entry per key wins, deletes insert nothing.
+   When every key occurs once in the batch (checked in Arrow, microseconds), the window is
+   skipped: `... WHERE NOT __del`. On a 170-change batch the window was ~2.5 ms of ~8 ms CPU
+   (a third of the apply): the common case of small batches under a steady load.
 
 The result depends only on the last entry per key, so applying a batch twice, or in slices that
 concatenate to it, gives the same table. It is 5-10x faster in DuckDB than UPDATE / MERGE /
@@ -20,6 +24,7 @@ from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from zeroetl.errors import DestinationError
 from zeroetl.model import TableSchema
@@ -39,6 +44,12 @@ def _key_match(schema: TableSchema, left: str, right: str) -> str:
 
 def delete_sql(schema: TableSchema, catalog: str, batch: str) -> str:
     keys = ", ".join(ident(k) for k in schema.primary_key)
+    if len(schema.primary_key) == 1:
+        # A semi join: ~10% less CPU than the DISTINCT + USING join for one key column.
+        return (
+            f"DELETE FROM {qualified(schema.id, catalog)} "
+            f"WHERE {keys} IN (SELECT {keys} FROM {ident(batch)})"
+        )
     return (
         f"DELETE FROM {qualified(schema.id, catalog)} AS t "
         f"USING (SELECT DISTINCT {keys} FROM {ident(batch)}) AS b "
@@ -55,6 +66,27 @@ def insert_last_sql(schema: TableSchema, catalog: str, batch: str) -> str:
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ident(SEQ)} DESC) = 1 "
         f"AND NOT {ident(DEL)}"
     )
+
+
+def insert_unique_sql(schema: TableSchema, catalog: str, batch: str) -> str:
+    """`insert_last_sql` for a batch whose keys are all distinct (no window needed)."""
+    cols = ", ".join(ident(c) for c in schema.names)
+    return (
+        f"INSERT INTO {qualified(schema.id, catalog)} ({cols}) "
+        f"SELECT {cols} FROM {ident(batch)} WHERE NOT {ident(DEL)}"
+    )
+
+
+def keys_unique(schema: TableSchema, data: pa.Table) -> bool:
+    """Whether no key occurs twice in `data`."""
+    keys = list(schema.primary_key)
+    try:
+        if len(keys) == 1:
+            distinct = pc.count_distinct(data.column(keys[0]), mode="all").as_py()
+            return bool(distinct == data.num_rows)
+        return bool(data.select(keys).group_by(keys).aggregate([]).num_rows == data.num_rows)
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):  # a key type Arrow cannot hash
+        return False
 
 
 def insert_all_sql(schema: TableSchema, catalog: str, batch: str) -> str:
@@ -101,7 +133,8 @@ def apply_changes(
     _check(schema, changes, (SEQ, DEL), "change batch")
     if changes.num_rows == 0:
         return
-    _run(con, catalog, schema, changes, [delete_sql, insert_last_sql])
+    insert = insert_unique_sql if keys_unique(schema, changes) else insert_last_sql
+    _run(con, catalog, schema, changes, [delete_sql, insert])
 
 
 def write_chunk(

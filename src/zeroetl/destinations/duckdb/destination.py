@@ -455,15 +455,20 @@ class DuckDBDestination:
         return None if row is None else Position(row[0], int(row[1]), row[2])
 
     def save_checkpoint(self, pos: Position) -> None:
+        # One statement per commit once the row exists (a DuckDB statement costs ~0.3-2 ms
+        # here; every commit pays this one).
+        values = [*meta.position_values(pos), _now()]
         with self._atomic("save checkpoint"):
-            self._exec(
-                f"DELETE FROM {self._meta}.checkpoint WHERE integration_id = ?",
-                [self.integration_id],
-            )
-            self._exec(
-                monitoring.table("checkpoint").insert(self._meta),
-                [self.integration_id, *meta.position_values(pos), _now()],
-            )
+            changed = self._exec(
+                f"UPDATE {self._meta}.checkpoint SET checkpoint_name = ?, binlog_file = ?, "
+                "binlog_offset = ?, gtid_set = ?, updated_at = ? WHERE integration_id = ?",
+                [*values, self.integration_id],
+            ).fetchone()
+            if not changed or not changed[0]:
+                self._exec(
+                    monitoring.table("checkpoint").insert(self._meta),
+                    [self.integration_id, *values],
+                )
 
     def load_table_statuses(self) -> dict[TableId, TableStatus]:
         cols = ", ".join(meta.STATUS_COLUMNS)
