@@ -143,7 +143,7 @@ def child(args: argparse.Namespace) -> None:
 def apply_in_child(wh: Path, url: str, profile: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", "--wh", str(wh), "--url", url]
     if profile:
-        cmd.append("--profile")
+        cmd += ["--profile", "child"]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -162,8 +162,8 @@ class Bench:
     def port(self) -> int:
         return self.server.port
 
-    def apply(self, what: str, changes: int, profile: str = "") -> dict[str, Any]:
-        res = apply_in_child(self.wh, self.server.url(), profile == what)
+    def apply(self, what: str, changes: int, profile: bool = False) -> dict[str, Any]:
+        res = apply_in_child(self.wh, self.server.url(), profile)
         res["s"] = max(1e-3, res["s"] - self.out.get("startup_s", 0.0))
         if res["changes"] != changes:
             raise SystemExit(f"{what}: applied {res['changes']} changes, source made {changes}")
@@ -215,7 +215,7 @@ class Bench:
                 for lo in range(1, half + 1, 1000)
             ]
             made = run_sql(self.port, ins + upd)
-            res[table] = self.apply(table, made, self.args.profile)
+            res[table] = self.apply(table, made, self.args.profile == "wide" and table == "wide")
         narrow, wide = res["narrow"], res["wide"]
         rate = {k: v["changes"] / v["s"] for k, v in res.items()}
         self.out["wide"] = {
@@ -252,9 +252,9 @@ class Bench:
         # ON DUPLICATE KEY UPDATE counts an updated row twice: count the changes in the binlog
         changes = 10 * a.tables * a.txns
         run_sql(self.port, one)
-        base = self.apply("one table", changes, a.profile)
+        base = self.apply("one table", changes)
         run_sql(self.port, many)
-        res = self.apply(f"{a.tables} tables", changes, a.profile and "tables")
+        res = self.apply(f"{a.tables} tables", changes, a.profile == "tables")
         self.out["tables"] = {
             "tables": a.tables,
             "transactions": a.txns,
@@ -275,9 +275,9 @@ class Bench:
             for lo in range(1, n + 1, step)
         ]
         run_sql(self.port, small)
-        base = self.apply(f"{n:,} rows in txns of {step:,}", n, self.args.profile)
+        base = self.apply(f"{n:,} rows in txns of {step:,}", n)
         run_sql(self.port, [[f"UPDATE big SET {NARROW_SET}"]])
-        res = self.apply(f"{n:,} rows in one txn", n, self.args.profile and "bigtxn")
+        res = self.apply(f"{n:,} rows in one txn", n, self.args.profile == "bigtxn")
         self.out["bigtxn"] = {
             "rows": n,
             "one_txn_s": res["s"],

@@ -242,6 +242,17 @@ class TableChanges:
 
 
 @dataclass(frozen=True)
+class TableActivity:
+    """One table's row changes in one warehouse commit (the table activity view's counts)."""
+
+    table: TableId
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    bytes_ingested: int = 0
+
+
+@dataclass(frozen=True)
 class ChangeBatch:
     """Changes of several tables, sealed: immutable and ready to apply, in source order."""
 

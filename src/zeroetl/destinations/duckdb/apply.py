@@ -10,16 +10,17 @@ The result depends only on the last entry per key, so applying a batch twice, or
 concatenate to it, gives the same table. It is 5-10x faster in DuckDB than UPDATE / MERGE /
 INSERT OR REPLACE (FACTS.md), and replicated tables declare no PRIMARY KEY (no ART index).
 
-The Arrow table is registered as a view on the connection: DuckDB scans its buffers in place.
+The statements read the Arrow table through a relation: DuckDB scans its buffers in place.
+A slice with no delete and every key once skips step 2's window (a plain INSERT).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from zeroetl.errors import DestinationError
 from zeroetl.model import TableSchema
@@ -29,7 +30,9 @@ from .types import ident, qualified
 SEQ = "__seq"
 DEL = "__del"
 
-_names = itertools.count()
+# The name the statements give the changes: a source table name never ends with a space, so no
+# replicated table (found first by DuckDB) can shadow it.
+BATCH = "__zeroetl_batch "
 
 
 def _key_match(schema: TableSchema, left: str, right: str) -> str:
@@ -84,14 +87,25 @@ def _run(
     data: pa.Table,
     statements: list[Callable[[TableSchema, str, str], str]],
 ) -> None:
-    # A fresh view name per call, so a stale registration can never be picked up by mistake.
-    name = f"__zeroetl_batch_{next(_names)}"
-    con.register(name, data)
-    try:
-        for build in statements:
-            con.execute(build(schema, catalog, name))
-    finally:
-        con.unregister(name)
+    # The statements see the Arrow table through a relation, not a registered view: a view
+    # dropped inside a transaction stays in DuckDB's catalog (and keeps its Arrow buffers
+    # alive) until the transaction ends, so one large source transaction applied in pieces
+    # held every piece in memory until its commit.
+    rel = con.from_arrow(data)
+    for build in statements:
+        rel.query(BATCH, build(schema, catalog, BATCH))
+
+
+def _unique_upserts(schema: TableSchema, changes: pa.Table) -> bool:
+    """No deletes and every key once: the last entry per key is every entry."""
+    if pc.any(changes.column(DEL)).as_py():
+        return False
+    keys = schema.primary_key
+    if len(keys) == 1:
+        distinct = pc.count_distinct(changes.column(keys[0]), mode="all").as_py()
+    else:
+        distinct = changes.select(list(keys)).group_by(list(keys)).aggregate([]).num_rows
+    return bool(distinct == changes.num_rows)
 
 
 def apply_changes(
@@ -101,7 +115,13 @@ def apply_changes(
     _check(schema, changes, (SEQ, DEL), "change batch")
     if changes.num_rows == 0:
         return
-    _run(con, catalog, schema, changes, [delete_sql, insert_last_sql])
+    if pc.all(changes.column(DEL)).as_py():
+        inserts = []  # only deletes: nothing to insert
+    elif _unique_upserts(schema, changes):
+        inserts = [insert_all_sql]  # no window needed: the most common small batch
+    else:
+        inserts = [insert_last_sql]
+    _run(con, catalog, schema, changes, [delete_sql, *inserts])
 
 
 def write_chunk(

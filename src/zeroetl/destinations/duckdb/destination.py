@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,15 @@ import pyarrow as pa
 
 from zeroetl.destinations.base import Capabilities, register
 from zeroetl.errors import ConfigError, DestinationError, DestinationUnavailable
-from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
+from zeroetl.model import (
+    ColumnSchema,
+    Position,
+    TableActivity,
+    TableId,
+    TableSchema,
+    TableState,
+    TableStatus,
+)
 from zeroetl.monitoring import tables as monitoring
 
 from . import apply, ddl, faults, meta, upkeep
@@ -535,6 +543,40 @@ class DuckDBDestination:
                     bytes_ingested,
                 ],
             )
+
+    def record_tables_activity(
+        self, *, checkpoint: Position, transaction_id: str, tables: Sequence[TableActivity]
+    ) -> None:
+        if not tables:
+            return
+        # One INSERT from an Arrow table: a row INSERT per table cost about a third of a commit
+        # touching thousands of tables.
+        n = len(tables)
+        rows = pa.table(
+            {
+                "integration_id": pa.array([self.integration_id] * n, pa.string()),
+                "checkpoint_name": pa.array([str(checkpoint)] * n, pa.string()),
+                "schema_name": pa.array([a.table.schema for a in tables], pa.string()),
+                "table_name": pa.array([a.table.table for a in tables], pa.string()),
+                "record_time": pa.array([_now()] * n, pa.timestamp("us", tz="UTC")),
+                "transaction_id": pa.array([transaction_id] * n, pa.string()),
+                "inserted_rows": pa.array([a.inserted for a in tables], pa.int64()),
+                "deleted_rows": pa.array([a.deleted for a in tables], pa.int64()),
+                "updated_rows": pa.array([a.updated for a in tables], pa.int64()),
+                "bytes_ingested": pa.array([a.bytes_ingested for a in tables], pa.int64()),
+            }
+        )
+        table = monitoring.table("table_activity")
+        name = "__zeroetl_table_activity"
+        with self._atomic("record table activity"):
+            self._con.register(name, rows)
+            try:
+                cols = ", ".join(table.column_names)
+                self._exec(
+                    f"INSERT INTO {self._meta}.table_activity ({cols}) SELECT {cols} FROM {name}"
+                )
+            finally:
+                self._con.unregister(name)
 
     def table_stats(self) -> list[dict[str, Any]]:
         """Per replicated table: schema, table, rows (exact, committed) and bytes (estimate)."""
