@@ -221,11 +221,18 @@ def test_applied_pieces_are_not_held_until_commit(dest: DuckDBDestination) -> No
 
 
 def test_batch_name_does_not_clash_with_a_table(dest: DuckDBDestination) -> None:
-    s = table("main", "__zeroetl_batch")
+    """Change batches are read by name: a table that would be read instead is refused."""
+    s = table("main", "__zeroetl_batch")  # the name of before: an ordinary table now
     dest.create_table(s)
     dest.apply_changes(s, changes(s, [(False, {"id": 1, "v": "a"})]))
     dest.apply_changes(s, changes(s, [(False, {"id": 1, "v": "b"}), (False, {"id": 2, "v": "c"})]))
     assert content(dest, s.id) == [(1, "b"), (2, "c")]
+    with pytest.raises(TableFailed, match="reserved"):
+        dest.create_table(table("MAIN", "__ZeroEtl_Changes"))
+    other = table("shop", "__zeroetl_changes")  # another schema is never read by that name
+    dest.create_table(other)
+    dest.apply_changes(other, changes(other, [(False, {"id": 3, "v": "d"})]))
+    assert content(dest, other.id) == [(3, "d")]
 
 
 def test_seq_order_not_row_order(dest: DuckDBDestination) -> None:

@@ -30,9 +30,10 @@ from .types import ident, qualified
 SEQ = "__seq"
 DEL = "__del"
 
-# The name the statements give the changes: a source table name never ends with a space, so no
-# replicated table (found first by DuckDB) can shadow it.
-BATCH = "__zeroetl_batch "
+# The name the statements give the changes: DuckDB finds the Arrow table in `_run`'s local
+# variable of that name (a replacement scan). A table of that name in schema `main` would be
+# found first, so ddl.check_reserved refuses one.
+BATCH = "__zeroetl_changes"
 
 
 def _key_match(schema: TableSchema, left: str, right: str) -> str:
@@ -87,13 +88,14 @@ def _run(
     data: pa.Table,
     statements: list[Callable[[TableSchema, str, str], str]],
 ) -> None:
-    # The statements see the Arrow table through a relation, not a registered view: a view
-    # dropped inside a transaction stays in DuckDB's catalog (and keeps its Arrow buffers
-    # alive) until the transaction ends, so one large source transaction applied in pieces
-    # held every piece in memory until its commit.
-    rel = con.from_arrow(data)
+    # The statements read the Arrow table by the name of a local variable (a replacement scan),
+    # not through a registered view: a view dropped inside a transaction stays in DuckDB's
+    # catalog (keeping its Arrow buffers alive) until the transaction ends, so one large source
+    # transaction applied in pieces held every piece in memory until its commit. (The relation
+    # API's `query` avoids that too, but costs several times a statement in this DuckDB.)
+    __zeroetl_changes = data  # noqa: F841  (read by DuckDB, by name)
     for build in statements:
-        rel.query(BATCH, build(schema, catalog, BATCH))
+        con.execute(build(schema, catalog, BATCH))
 
 
 def _unique_upserts(schema: TableSchema, changes: pa.Table) -> bool:
