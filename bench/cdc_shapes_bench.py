@@ -274,8 +274,10 @@ class Bench:
             [f"UPDATE big SET {NARROW_SET} WHERE id BETWEEN {lo} AND {lo + step - 1}"]
             for lo in range(1, n + 1, step)
         ]
-        run_sql(self.port, small)
-        base = self.apply(f"{n:,} rows in txns of {step:,}", n)
+        base = {"s": float("nan"), "rss_mb": float("nan")}
+        if not self.args.no_small:
+            run_sql(self.port, small)
+            base = self.apply(f"{n:,} rows in txns of {step:,}", n)
         run_sql(self.port, [[f"UPDATE big SET {NARROW_SET}"]])
         res = self.apply(f"{n:,} rows in one txn", n, self.args.profile == "bigtxn")
         self.out["bigtxn"] = {
@@ -294,6 +296,7 @@ def main() -> None:
     p.add_argument("--tables", type=int, default=1000)
     p.add_argument("--txns", type=int, default=20)
     p.add_argument("--big-rows", type=int, default=1_000_000)
+    p.add_argument("--no-small", action="store_true", help="bigtxn: skip the baseline (long)")
     p.add_argument("--only", nargs="*", default=["wide", "tables", "bigtxn"])
     p.add_argument("--profile", default="", help="cProfile one apply: wide, tables or bigtxn")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not numbers")

@@ -184,7 +184,9 @@ def test_apply_unique_upserts_and_deletes_only(dest: DuckDBDestination) -> None:
     """Slices that skip the last-entry window (every key once, no delete) or the insert (only
     deletes) give the same table as the general path, replayed too."""
     s = table()
-    c = TableSchema(TableId("db", "c"), (ColumnSchema("a", I64), ColumnSchema("b", STR)), ("a", "b"))
+    c = TableSchema(
+        TableId("db", "c"), (ColumnSchema("a", I64), ColumnSchema("b", STR)), ("a", "b")
+    )
     dest.create_table(s)
     dest.create_table(c)
     dest.write_chunk(s, rows(s, [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]))
@@ -437,17 +439,25 @@ def test_table_activity_of_many_tables_is_one_write(dest: DuckDBDestination) -> 
     dest.record_tables_activity(checkpoint=pos, transaction_id="0-1-9", tables=rows)
     dest.record_tables_activity(checkpoint=pos, transaction_id="0-1-9", tables=[])
     dest.commit()
-    got = dest.reader().execute(
-        "SELECT count(*), count(DISTINCT table_name), sum(inserted_rows), sum(updated_rows), "
-        "sum(deleted_rows), sum(bytes_ingested), min(checkpoint_name), min(transaction_id), "
-        "count(DISTINCT integration_id), count(record_time) FROM _zeroetl.table_activity"
-    ).fetchone()
+    got = (
+        dest.reader()
+        .execute(
+            "SELECT count(*), count(DISTINCT table_name), sum(inserted_rows), sum(updated_rows), "
+            "sum(deleted_rows), sum(bytes_ingested), min(checkpoint_name), min(transaction_id), "
+            "count(DISTINCT integration_id), count(record_time) FROM _zeroetl.table_activity"
+        )
+        .fetchone()
+    )
     assert got == (1000, 1000, 499500, 999000, 3000, 4995000, "mysql-bin.000003:77", "0-1-9", 1,
                    1000)  # fmt: skip
-    one = dest.reader().execute(
-        "SELECT schema_name, inserted_rows, updated_rows, deleted_rows, bytes_ingested "
-        "FROM _zeroetl.table_activity WHERE table_name = 't7'"
-    ).fetchall()
+    one = (
+        dest.reader()
+        .execute(
+            "SELECT schema_name, inserted_rows, updated_rows, deleted_rows, bytes_ingested "
+            "FROM _zeroetl.table_activity WHERE table_name = 't7'"
+        )
+        .fetchall()
+    )
     assert one == [("db", 7, 14, 3, 70)]
 
 

@@ -95,7 +95,7 @@ def _run(
     # catalog (keeping its Arrow buffers alive) until the transaction ends, so one large source
     # transaction applied in pieces held every piece in memory until its commit. (The relation
     # API's `query` avoids that too, but costs several times a statement in this DuckDB.)
-    __zeroetl_changes = data  # noqa: F841  (read by DuckDB, by name)
+    __zeroetl_changes = data  # read by DuckDB, by this name
     for build in statements:
         con.execute(build(schema, catalog, BATCH))
 
