@@ -15,6 +15,8 @@ its checkpoint, until caught up; each apply runs in a child process of its own, 
     .venv/bin/python bench/cdc_shapes_bench.py [--changes 100000] [--tables 1000] [--txns 20]
                                                [--big-rows 1000000] [--only wide tables bigtxn]
     .venv/bin/python bench/cdc_shapes_bench.py --profile wide   # cProfile of the wide apply
+    git archive <rev> src | tar -x -C /tmp/before    # an older tree, applied beside this one:
+    .venv/bin/python bench/cdc_shapes_bench.py --before-src /tmp/before/src
 """
 
 from __future__ import annotations
@@ -140,11 +142,15 @@ def child(args: argparse.Namespace) -> None:
                       "rss_mb": rss_mb}))  # fmt: skip
 
 
-def apply_in_child(wh: Path, url: str, profile: bool = False) -> dict[str, Any]:
+def apply_in_child(
+    wh: Path, url: str, profile: bool = False, src: str | None = None
+) -> dict[str, Any]:
+    """One Replicator run in a child process; `src`: another zeroetl source tree to run."""
     cmd = [sys.executable, __file__, "--child", "--wh", str(wh), "--url", url]
     if profile:
         cmd += ["--profile", "child"]
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -163,6 +169,19 @@ class Bench:
         return self.server.port
 
     def apply(self, what: str, changes: int, profile: bool = False) -> dict[str, Any]:
+        before = None
+        if self.args.before_src:
+            # The same changes from the same checkpoint, applied by the other source tree to a
+            # copy of the warehouse first: a before/after pair under the same load.
+            copy = self.wh.parent / "wh-before"
+            shutil.copytree(self.wh, copy)
+            try:
+                before = apply_in_child(copy, self.server.url(), src=self.args.before_src)
+            finally:
+                shutil.rmtree(copy, ignore_errors=True)
+            before["s"] = max(1e-3, before["s"] - self.out.get("startup_s", 0.0))
+            print(f"  {what} (before): {before['changes'] / before['s']:,.0f} changes/s in "
+                  f"{before['s']:.2f}s, peak RSS {before['rss_mb']:.0f} MB", flush=True)  # fmt: skip
         res = apply_in_child(self.wh, self.server.url(), profile)
         res["s"] = max(1e-3, res["s"] - self.out.get("startup_s", 0.0))
         if res["changes"] != changes:
@@ -170,6 +189,8 @@ class Bench:
         print(f"  {what}: {res['changes']:,} changes in {res['s']:.2f}s "
               f"({res['changes'] / res['s']:,.0f}/s), {res['commits']} commits, "
               f"peak RSS {res['rss_mb']:.0f} MB", flush=True)  # fmt: skip
+        if before is not None:
+            res["before"] = before
         return res
 
     def setup(self) -> None:
@@ -226,6 +247,7 @@ class Bench:
             "ratio_wide_to_narrow": rate["wide"] / rate["narrow"],
             "narrow_rss_mb": narrow["rss_mb"],
             "wide_rss_mb": wide["rss_mb"],
+            **_before(wide, "wide"),
         }
 
     # -- tables ------------------------------------------------------------------------------
@@ -264,6 +286,7 @@ class Bench:
             "ratio_many_to_one": res["s"] / base["s"],
             "rss_mb": res["rss_mb"],
             "one_table_rss_mb": base["rss_mb"],
+            **_before(res, "many_tables"),
         }
 
     # -- bigtxn ------------------------------------------------------------------------------
@@ -287,7 +310,21 @@ class Bench:
             "small_txns_s": base["s"],
             "small_txns_rss_mb": base["rss_mb"],
             "ratio_rss_one_to_small": res["rss_mb"] / base["rss_mb"],
+            **_before(res, "one_txn"),
         }
+
+
+def _before(res: dict[str, Any], what: str) -> dict[str, Any]:
+    """The same apply by the `--before-src` tree: its time and RSS, and after/before ratios."""
+    b = res.get("before")
+    if not b:
+        return {}
+    return {
+        f"before_{what}_s": b["s"],
+        f"before_{what}_rss_mb": b["rss_mb"],
+        f"{what}_speedup_vs_before": b["s"] / res["s"],
+        f"{what}_rss_vs_before": res["rss_mb"] / b["rss_mb"],
+    }
 
 
 def main() -> None:
@@ -296,6 +333,12 @@ def main() -> None:
     p.add_argument("--tables", type=int, default=1000)
     p.add_argument("--txns", type=int, default=20)
     p.add_argument("--big-rows", type=int, default=1_000_000)
+    p.add_argument(
+        "--before-src",
+        default="",
+        help="also apply every change set with this zeroetl source tree (its src/ directory), "
+        "on a copy of the warehouse: before/after in the same run",
+    )
     p.add_argument("--no-small", action="store_true", help="bigtxn: skip the baseline (long)")
     p.add_argument("--only", nargs="*", default=["wide", "tables", "bigtxn"])
     p.add_argument("--profile", default="", help="cProfile one apply: wide, tables or bigtxn")
