@@ -23,6 +23,7 @@ from zeroetl.model import (
     TableState,
     TableStatus,
 )
+from zeroetl.service.hub import database_path, open_hub
 
 I64 = LogicalType(Kind.INT64)
 STR = LogicalType(Kind.STRING)
@@ -207,19 +208,43 @@ def test_applied_pieces_are_not_held_until_commit(dest: DuckDBDestination) -> No
     """One source transaction applied in pieces: DuckDB must not keep each piece's Arrow
     buffers until the warehouse commit (a view registered and dropped inside a transaction
     did), or memory grows with the size of the source transaction."""
+    assert _held_by_pieces(dest) < 100_000
+
+
+def test_pieces_held_on_a_sandboxed_hub_are_bounded(tmp_path: Path) -> None:
+    """The service's hub allows no replacement scan: views until a budget of bytes is held in
+    the open transaction, then the relation API (which holds nothing)."""
+    hub = open_hub(tmp_path / "wh")
+    d = DuckDBDestination(database_path(tmp_path / "wh", "t1"), "i", hub=hub.con, catalog="t1")
+    try:
+        assert not d._reader.scan
+        d._reader.budget = 300_000  # about one piece
+        assert _held_by_pieces(d) < 600_000
+    finally:
+        d.close()
+        hub.con.close()
+
+
+def _held_by_pieces(d: DuckDBDestination) -> int:
+    """Bytes of five applied pieces (~230 kB each) still allocated before the commit."""
     s = table()
-    dest.create_table(s)
-    dest.begin()
+    d.create_table(s)
+    d.begin()
     before = pa.total_allocated_bytes()
     for k in range(5):
         keys = range(k * 1000, (k + 1) * 1000)
         piece = changes(s, [(False, {"id": i, "v": "x" * 200}) for i in keys])
-        dest.apply_changes(s, piece)
+        d.apply_changes(s, piece)
         del piece
     held = pa.total_allocated_bytes() - before
-    dest.commit()
-    assert held < 100_000, f"{held} bytes of applied pieces still held in the transaction"
-    assert dest.reader().execute('SELECT count(*) FROM "db"."t"').fetchone() == (5000,)
+    d.commit()
+    q = f'SELECT count(*), min(id), max(id) FROM "{d._catalog}"."db"."t"'
+    assert d.reader().execute(q).fetchone() == (
+        5000,
+        0,
+        4999,
+    )
+    return held
 
 
 def test_batch_name_does_not_clash_with_a_table(dest: DuckDBDestination) -> None:

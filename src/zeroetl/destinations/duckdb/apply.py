@@ -11,7 +11,7 @@ The result depends only on the last entry per key, so applying a batch twice, or
 concatenate to it, gives the same table. It is 5-10x faster in DuckDB than UPDATE / MERGE /
 INSERT OR REPLACE (FACTS.md), and replicated tables declare no PRIMARY KEY (no ART index).
 
-The statements read the Arrow table by a replacement scan: DuckDB scans its buffers in place.
+The statements read the Arrow table in place (`Reader`: how, and why it matters for memory).
 A slice with no delete and every key once skips step 2's window (a plain INSERT).
 """
 
@@ -31,10 +31,12 @@ from .types import ident, qualified
 SEQ = "__seq"
 DEL = "__del"
 
-# The name the statements give the changes: DuckDB finds the Arrow table in `_run`'s local
-# variable of that name (a replacement scan). A table of that name in schema `main` would be
-# found first, so ddl.check_reserved refuses one.
+# The name the statements give the changes when DuckDB finds the Arrow table in `_run`'s local
+# variable of that name (a replacement scan) or in a relation. A table of that name in schema
+# `main` would be found first, so ddl.check_reserved refuses one.
 BATCH = "__zeroetl_changes"
+# The name of a registered view (temporary: found before any table) or of the relation.
+VIEW = "__zeroetl_batch"
 
 
 def _key_match(schema: TableSchema, left: str, right: str) -> str:
@@ -91,21 +93,69 @@ def _check(schema: TableSchema, data: pa.Table, extra: tuple[str, ...], what: st
         )
 
 
+class Reader:
+    """How the statements read a slice: by a replacement scan of a local variable (`scan`),
+    through a view registered for the call (`view`), or through the relation API (`relation`).
+
+    A view dropped inside a transaction stays in DuckDB's catalog, keeping its Arrow buffers
+    alive, until the transaction ends: one large source transaction applied in pieces held
+    every piece until its commit. The replacement scan keeps nothing, but a sandboxed instance
+    (the service's hub) turns replacement scans off; there views are used until `budget` bytes
+    are held in the open transaction, then the relation API, which keeps nothing but costs
+    several times a statement in this DuckDB (fine for the large slices that reach it)."""
+
+    def __init__(self, scan: bool, budget: int = 64 << 20) -> None:
+        self.scan = scan
+        self.budget = budget
+        self.held = 0  # bytes of views dropped in the open transaction
+
+    def new_transaction(self) -> None:
+        self.held = 0
+
+    def mode(self, data: pa.Table) -> str:
+        if self.scan:
+            return "scan"
+        if self.held + data.nbytes <= self.budget:
+            self.held += data.nbytes
+            return "view"
+        return "relation"
+
+
+def scans_by_name(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this connection finds Python variables by name (a sandboxed hub turns that off
+    for the whole instance, whatever `current_setting` tells a cursor)."""
+    __zeroetl_changes = pa.table({"x": pa.array([1], pa.int8())})  # read by DuckDB, by name
+    try:
+        row = con.execute(f"SELECT count(*) FROM {ident(BATCH)}").fetchone()
+    except duckdb.Error:
+        return False
+    return row == (1,)
+
+
 def _run(
     con: duckdb.DuckDBPyConnection,
     catalog: str,
     schema: TableSchema,
     data: pa.Table,
     statements: list[Callable[[TableSchema, str, str], str]],
+    reader: Reader | None = None,
 ) -> None:
-    # The statements read the Arrow table by the name of a local variable (a replacement scan),
-    # not through a registered view: a view dropped inside a transaction stays in DuckDB's
-    # catalog (keeping its Arrow buffers alive) until the transaction ends, so one large source
-    # transaction applied in pieces held every piece in memory until its commit. (The relation
-    # API's `query` avoids that too, but costs several times a statement in this DuckDB.)
-    __zeroetl_changes = data  # read by DuckDB, by this name
-    for build in statements:
-        con.execute(build(schema, catalog, BATCH))
+    mode = reader.mode(data) if reader is not None else "view"
+    if mode == "scan":
+        __zeroetl_changes = data  # read by DuckDB, by this name
+        for build in statements:
+            con.execute(build(schema, catalog, BATCH))
+    elif mode == "relation":
+        rel = con.from_arrow(data)
+        for build in statements:  # a table of this name would be found first: reserved
+            rel.query(BATCH, build(schema, catalog, BATCH))
+    else:
+        con.register(VIEW, data)
+        try:
+            for build in statements:
+                con.execute(build(schema, catalog, VIEW))
+        finally:
+            con.unregister(VIEW)
 
 
 def _unique_upserts(schema: TableSchema, changes: pa.Table) -> bool:
@@ -121,7 +171,11 @@ def _unique_upserts(schema: TableSchema, changes: pa.Table) -> bool:
 
 
 def apply_changes(
-    con: duckdb.DuckDBPyConnection, catalog: str, schema: TableSchema, changes: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    schema: TableSchema,
+    changes: pa.Table,
+    reader: Reader | None = None,
 ) -> None:
     """Apply one slice of changes (`__seq`, `__del`, then the table's columns)."""
     _check(schema, changes, (SEQ, DEL), "change batch")
@@ -133,7 +187,7 @@ def apply_changes(
         inserts = [insert_all_sql]  # no window needed: the most common small batch
     else:
         inserts = [insert_last_sql]
-    _run(con, catalog, schema, changes, [delete_sql, *inserts])
+    _run(con, catalog, schema, changes, [delete_sql, *inserts], reader)
 
 
 def write_chunk(

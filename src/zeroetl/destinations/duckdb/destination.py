@@ -92,6 +92,7 @@ class DuckDBDestination:
         self._alias = catalog or self.path.stem
         self._in_tx = False
         self._reopen_needed = False
+        self._reader = apply.Reader(scan=False)  # set for the connection by _open
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Readers of the hub take `hub_lock` for a cursor: holding it until the metadata schema
         # exists means no reader ever sees the database attached without it.
@@ -125,6 +126,7 @@ class DuckDBDestination:
                 con = self._hub.cursor()
                 con.execute(f"USE {ident(self._alias)}")
             con.execute(f"SET checkpoint_threshold = {literal(self.upkeep.duckdb_threshold)}")
+            self._reader = apply.Reader(scan=apply.scans_by_name(con))
         except duckdb.Error as e:
             fault = faults.classify(e)
             where = f"integration {self.integration_id}: cannot open warehouse file {self.path}"
@@ -253,6 +255,7 @@ class DuckDBDestination:
         with self._errors("begin transaction"):
             self._con.execute("BEGIN TRANSACTION")
         self._in_tx = True
+        self._reader.new_transaction()
 
     def commit(self) -> None:
         if not self._in_tx:
@@ -428,7 +431,7 @@ class DuckDBDestination:
 
     def apply_changes(self, schema: TableSchema, changes: pa.Table) -> None:
         with self._atomic("apply changes", schema.id):
-            apply.apply_changes(self._con, self._catalog, schema, changes)
+            apply.apply_changes(self._con, self._catalog, schema, changes, self._reader)
 
     def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None:
         """A snapshot chunk: replaces rows with the same keys (idempotent if replayed); with
