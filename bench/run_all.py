@@ -46,6 +46,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rows", "50000", "--apply-rows", "50000", "--lag-s", "5"],
     ),
+    "cdc_shapes": ("cdc_shapes_bench.py", [], ["--quick"]),
     "soak": (
         "soak_bench.py",
         [],
@@ -224,9 +225,33 @@ def _many() -> list[str]:
         f"ms, worst {n['lag_p99_ms_worst']} ms (one alone: {one['lag_p99_ms_median']} ms); "
         f"service CPU {n['service_cpu_cores']} cores, {x['cpu_per_change_vs_one']}x one's per change"
     ]
+def _cdc_shapes() -> list[str]:
+    r = _load("cdc_shapes.json")
+    if not r:
+        return []
+    out = []
+    if w := r.get("wide"):
+        out.append(
+            f"{w['columns']}-column table: {w['wide_changes_per_s']:,.0f} changes/s, RSS "
+            f"{w['wide_rss_mb']:.0f} MB ({w['ratio_wide_to_narrow']:.3f}x the 8-column table's "
+            f"{w['narrow_changes_per_s']:,.0f}/s; targets >= 20k/s, < 512 MB)"
+        )
+    if t := r.get("tables"):
+        out.append(
+            f"a transaction touching {t['tables']} tables: {t['per_txn_s']:.2f} s "
+            f"({t['ratio_many_to_one']:.1f}x one table; target < 1 s), RSS {t['rss_mb']:.0f} MB"
+        )
+    if b := r.get("bigtxn"):
+        out.append(
+            f"one {b['rows']:,}-row transaction: peak RSS {b['one_txn_rss_mb']:.0f} MB "
+            f"({b['ratio_rss_one_to_small']:.2f}x the same rows in 10k-row transactions; "
+            "target < 512 MB)"
+        )
+    return out
 
 
 SUMMARIES: dict[str, Callable[[], list[str]]] = {
+    "cdc_shapes": _cdc_shapes,
     "apply": _apply,
     "decode": _decode,
     "snapshot": _snapshot,

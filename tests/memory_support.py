@@ -433,6 +433,13 @@ class MemoryDestination:
     def record_table_activity(self, **kw: Any) -> None:
         self.state.table_activity.append(kw)
 
+    def record_tables_activity(self, *, tables: Any, **kw: Any) -> None:
+        for a in tables:
+            self.record_table_activity(
+                table=a.table, inserted=a.inserted, updated=a.updated, deleted=a.deleted,
+                bytes_ingested=a.bytes_ingested, **kw,
+            )  # fmt: skip
+
     def table_stats(self) -> list[dict[str, Any]]:
         return [
             {"schema": t.schema, "table": t.table, "rows": len(r), "bytes": 0}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pyarrow as pa
 
@@ -139,9 +140,14 @@ class TableSchema:
     columns: tuple[ColumnSchema, ...]
     primary_key: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
+        # cached: read for every batch applied (a frozen schema never changes its columns)
         return tuple(c.name for c in self.columns)
+
+    @cached_property
+    def _shape(self) -> tuple[object, ...]:
+        return (self.primary_key, *((c.name, c.type) for c in self.columns))
 
     def column(self, name: str) -> ColumnSchema:
         for c in self.columns:
@@ -170,9 +176,7 @@ class TableSchema:
 
     def same_shape(self, other: TableSchema) -> bool:
         """Same column names, types and key (nullability and spelling ignored)."""
-        return self.primary_key == other.primary_key and [
-            (c.name, c.type) for c in self.columns
-        ] == [(c.name, c.type) for c in other.columns]
+        return self is other or self._shape == other._shape
 
 
 class TableState(enum.Enum):
@@ -239,6 +243,17 @@ class TableChanges:
     nbytes: int = 0
     zero_dates: int = 0  # source zero dates that became NULL
     failure: str = ""
+
+
+@dataclass(frozen=True)
+class TableActivity:
+    """One table's row changes in one warehouse commit (the table activity view's counts)."""
+
+    table: TableId
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    bytes_ingested: int = 0
 
 
 @dataclass(frozen=True)

@@ -156,3 +156,49 @@ def test_source_restart_and_purged_binlog(mariadb, db_conn, test_db, source_url,
     )
     _compare(fresh, wh, test_db)
     fresh.close()
+
+
+def test_sigkill_inside_one_large_source_transaction(
+    mariadb, db_conn, test_db, source_url, tmp_path
+) -> None:
+    """One source transaction far larger than a batch is applied in pieces into one open
+    warehouse transaction: SIGKILL while the pieces go in leaves the warehouse as before the
+    transaction (no piece visible), and the restart applies it whole, nothing doubled."""
+    rows = 150_000
+    with db_conn.cursor() as cur:
+        cur.execute("CREATE TABLE big (id BIGINT PRIMARY KEY, a INT NOT NULL, b VARCHAR(30))")
+        cur.execute(f"INSERT INTO big SELECT seq, 0, CONCAT('r', seq) FROM seq_1_to_{rows}")
+    wh = tmp_path / "wh"
+    _catch_up(source_url, wh, test_db)
+    with db_conn.cursor() as cur:  # one transaction: update every row, delete some, insert some
+        cur.execute("BEGIN")
+        cur.execute("UPDATE big SET a = a + 1, b = CONCAT('u', id)")
+        cur.execute("DELETE FROM big WHERE id % 10 = 0")
+        cur.execute(f"INSERT INTO big SELECT seq, 7, 'new' FROM seq_{rows + 1}_to_{rows + 5000}")
+        cur.execute("COMMIT")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [*_replicate_cmd(source_url, wh, test_db), "--batch-rows", "5000"]
+    for wait_s in (1.0, 2.0):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(wait_s)
+        if proc.poll() is not None:
+            raise AssertionError(f"replicate exited early: {proc.stderr.read().decode()[-2000:]}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        duck = open_duck(wh / "databases" / "target.duckdb")
+        try:
+            got = duck.execute(f'SELECT count(*), sum(a) FROM "{test_db}".big').fetchone()
+        finally:
+            duck.close()
+        # all of the transaction or none of it: never some of its pieces
+        assert got in ((rows, 0), (rows - rows // 10 + 5000, (rows - rows // 10) + 7 * 5000)), got
+    _catch_up(source_url, wh, test_db)
+    _compare_one(db_conn, wh, test_db, "big")
+
+
+def _compare_one(db_conn, wh: Path, db: str, table: str) -> None:
+    duck = open_duck(wh / "databases" / "target.duckdb")
+    try:
+        assert_table_equal(db_conn, duck, db, table)
+    finally:
+        duck.close()

@@ -14,7 +14,7 @@ built-in destinations need no central list. Every destination passes tests/desti
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -25,6 +25,7 @@ from zeroetl.errors import ConfigError
 from zeroetl.model import (
     ColumnSchema,
     Position,
+    TableActivity,
     TableId,
     TableSchema,
     TableState,
@@ -134,6 +135,12 @@ class MetadataStore(Protocol):
         deleted: int,
         bytes_ingested: int,
     ) -> None: ...
+    def record_tables_activity(
+        self, *, checkpoint: Position, transaction_id: str, tables: Sequence[TableActivity]
+    ) -> None:
+        """`record_table_activity` for many tables of one commit at once (a transaction may
+        touch thousands of tables: one write, not one per table)."""
+
     def table_stats(self) -> list[dict[str, Any]]: ...
     def kv_get(self, key: str) -> str | None: ...
     def kv_set(self, key: str, value: str) -> None: ...

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from zeroetl.engine.context import EngineContext
 from zeroetl.errors import DestinationError, TableFailed, TransientError, ZeroEtlError
-from zeroetl.model import ChangeBatch, Position, TableId
+from zeroetl.model import ChangeBatch, Position, TableActivity, TableId
 
 CHECKPOINT_TYPE_CDC = "cdc"
 
@@ -62,20 +62,12 @@ def record_activity(
     """Write the activity of what is about to commit at `pos` (in the open transaction);
     returns the number of row changes."""
     activity = ctx.activity
-    total = 0
-    nbytes = 0
-    for table, (ins, upd, dele, nb) in activity.items():
-        ctx.dest.record_table_activity(
-            checkpoint=pos,
-            table=table,
-            transaction_id=pos.gtid_set.rsplit(",", 1)[-1] or str(pos),
-            inserted=ins,
-            updated=upd,
-            deleted=dele,
-            bytes_ingested=nb,
-        )
-        total += ins + upd + dele
-        nbytes += nb
+    rows = [TableActivity(table, *counts) for table, counts in activity.items()]
+    total = sum(a.inserted + a.updated + a.deleted for a in rows)
+    nbytes = sum(a.bytes_ingested for a in rows)
+    ctx.dest.record_tables_activity(
+        checkpoint=pos, transaction_id=pos.gtid_set.rsplit(",", 1)[-1] or str(pos), tables=rows
+    )
     if activity:
         ctx.dest.record_activity(
             checkpoint=pos,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,15 @@ import pyarrow as pa
 
 from zeroetl.destinations.base import Capabilities, register
 from zeroetl.errors import ConfigError, DestinationError
-from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
+from zeroetl.model import (
+    ColumnSchema,
+    Position,
+    TableActivity,
+    TableId,
+    TableSchema,
+    TableState,
+    TableStatus,
+)
 
 from . import ddl, meta, read
 from .apply import Pending
@@ -356,6 +365,13 @@ class ClickHouseDestination:
         self._log("table_activity", {"checkpoint": str(checkpoint), "table": [table.schema, table.table],
                                      "transaction_id": transaction_id, "inserted": inserted,
                                      "updated": updated, "deleted": deleted, "bytes": bytes_ingested})  # fmt: skip
+
+    def record_tables_activity(self, *, checkpoint: Position, transaction_id: str,
+                               tables: Sequence[TableActivity]) -> None:  # fmt: skip
+        for a in tables:
+            self.record_table_activity(checkpoint=checkpoint, table=a.table, transaction_id=transaction_id,
+                                       inserted=a.inserted, updated=a.updated, deleted=a.deleted,
+                                       bytes_ingested=a.bytes_ingested)  # fmt: skip
 
     def table_stats(self) -> list[dict[str, Any]]:
         """Per replicated table: rows (exact: FINAL, committed) and bytes on disk (its parts)."""

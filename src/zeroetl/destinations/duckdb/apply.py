@@ -1,8 +1,8 @@
 """Idempotent writes of change batches and snapshot chunks (STYLE.md practice 3, FACTS.md DuckDB).
 
 Strategy, per table and batch, inside the caller's transaction:
-1. `DELETE FROM target USING (SELECT DISTINCT <key> FROM batch)` (`WHERE <key> IN (SELECT <key>
-   FROM batch)` for a one-column key): every key the batch touches disappears, whatever happened
+1. `DELETE FROM target WHERE <key> IN (SELECT <key> FROM batch)` (`USING (SELECT DISTINCT
+   <keys> ...)` for composite keys): every key the batch touches disappears, whatever happened
    to it;
 2. `INSERT INTO target SELECT <columns> FROM batch QUALIFY row_number() OVER (PARTITION BY <key>
    ORDER BY __seq DESC) = 1 AND NOT __del`: the last entry per key wins, deletes insert nothing.
@@ -14,12 +14,12 @@ The result depends only on the last entry per key, so applying a batch twice, or
 concatenate to it, gives the same table. It is 5-10x faster in DuckDB than UPDATE / MERGE /
 INSERT OR REPLACE (FACTS.md), and replicated tables declare no PRIMARY KEY (no ART index).
 
-The Arrow table is registered as a view on the connection: DuckDB scans its buffers in place.
+The statements read the Arrow table in place (`Reader`: how, and why it matters for memory).
+A slice with no delete and every key once skips step 2's window (a plain INSERT).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import duckdb
@@ -34,7 +34,12 @@ from .types import ident, qualified
 SEQ = "__seq"
 DEL = "__del"
 
-_names = itertools.count()
+# The name the statements give the changes when DuckDB finds the Arrow table in `_run`'s local
+# variable of that name (a replacement scan) or in a relation. A table of that name in schema
+# `main` would be found first, so ddl.check_reserved refuses one.
+BATCH = "__zeroetl_changes"
+# The name of a registered view (temporary: found before any table) or of the relation.
+VIEW = "__zeroetl_batch"
 
 
 def _key_match(schema: TableSchema, left: str, right: str) -> str:
@@ -45,7 +50,8 @@ def _key_match(schema: TableSchema, left: str, right: str) -> str:
 def delete_sql(schema: TableSchema, catalog: str, batch: str) -> str:
     keys = ", ".join(ident(k) for k in schema.primary_key)
     if len(schema.primary_key) == 1:
-        # A semi join: ~10% less CPU than the DISTINCT + USING join for one key column.
+        # A semi join: cheaper to plan and run than the join below on the small slices of a
+        # transaction that touches many tables.
         return (
             f"DELETE FROM {qualified(schema.id, catalog)} "
             f"WHERE {keys} IN (SELECT {keys} FROM {ident(batch)})"
@@ -97,16 +103,57 @@ def insert_all_sql(schema: TableSchema, catalog: str, batch: str) -> str:
 def _check(schema: TableSchema, data: pa.Table, extra: tuple[str, ...], what: str) -> None:
     if not schema.primary_key:
         raise DestinationError(f"table {schema.id}: {what} needs a primary key")
-    if clash := set(extra) & set(schema.names):
+    names = schema.names
+    if clash := set(extra) & set(names):
         raise DestinationError(
             f"table {schema.id}: column name {sorted(clash)[0]!r} is reserved for change batches"
         )
-    missing = [n for n in (*extra, *schema.names) if n not in data.column_names]
+    have = set(data.schema.names)  # once: a 500-column table made this check quadratic
+    missing = [n for n in (*extra, *names) if n not in have]
     if missing:
         raise DestinationError(
             f"table {schema.id}: {what} lacks column(s) {missing}",
             hint="the batch must carry every column of the table schema",
         )
+
+
+class Reader:
+    """How the statements read a slice: by a replacement scan of a local variable (`scan`),
+    through a view registered for the call (`view`), or through the relation API (`relation`).
+
+    A view dropped inside a transaction stays in DuckDB's catalog, keeping its Arrow buffers
+    alive, until the transaction ends: one large source transaction applied in pieces held
+    every piece until its commit. The replacement scan keeps nothing, but a sandboxed instance
+    (the service's hub) turns replacement scans off; there views are used until `budget` bytes
+    are held in the open transaction, then the relation API, which keeps nothing but costs
+    several times a statement in this DuckDB (fine for the large slices that reach it)."""
+
+    def __init__(self, scan: bool, budget: int = 64 << 20) -> None:
+        self.scan = scan
+        self.budget = budget
+        self.held = 0  # bytes of views dropped in the open transaction
+
+    def new_transaction(self) -> None:
+        self.held = 0
+
+    def mode(self, data: pa.Table) -> str:
+        if self.scan:
+            return "scan"
+        if self.held + data.nbytes <= self.budget:
+            self.held += data.nbytes
+            return "view"
+        return "relation"
+
+
+def scans_by_name(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this connection finds Python variables by name (a sandboxed hub turns that off
+    for the whole instance, whatever `current_setting` tells a cursor)."""
+    __zeroetl_changes = pa.table({"x": pa.array([1], pa.int8())})  # read by DuckDB, by name
+    try:
+        row = con.execute(f"SELECT count(*) FROM {ident(BATCH)}").fetchone()
+    except duckdb.Error:
+        return False
+    return row == (1,)
 
 
 def _run(
@@ -115,26 +162,44 @@ def _run(
     schema: TableSchema,
     data: pa.Table,
     statements: list[Callable[[TableSchema, str, str], str]],
+    reader: Reader | None = None,
 ) -> None:
-    # A fresh view name per call, so a stale registration can never be picked up by mistake.
-    name = f"__zeroetl_batch_{next(_names)}"
-    con.register(name, data)
-    try:
+    mode = reader.mode(data) if reader is not None else "view"
+    if mode == "scan":
+        __zeroetl_changes = data  # read by DuckDB, by this name
         for build in statements:
-            con.execute(build(schema, catalog, name))
-    finally:
-        con.unregister(name)
+            con.execute(build(schema, catalog, BATCH))
+    elif mode == "relation":
+        rel = con.from_arrow(data)
+        for build in statements:  # a table of this name would be found first: reserved
+            rel.query(BATCH, build(schema, catalog, BATCH))
+    else:
+        con.register(VIEW, data)
+        try:
+            for build in statements:
+                con.execute(build(schema, catalog, VIEW))
+        finally:
+            con.unregister(VIEW)
 
 
 def apply_changes(
-    con: duckdb.DuckDBPyConnection, catalog: str, schema: TableSchema, changes: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    schema: TableSchema,
+    changes: pa.Table,
+    reader: Reader | None = None,
 ) -> None:
     """Apply one slice of changes (`__seq`, `__del`, then the table's columns)."""
     _check(schema, changes, (SEQ, DEL), "change batch")
     if changes.num_rows == 0:
         return
-    insert = insert_unique_sql if keys_unique(schema, changes) else insert_last_sql
-    _run(con, catalog, schema, changes, [delete_sql, insert])
+    if pc.all(changes.column(DEL)).as_py():
+        inserts = []  # only deletes: nothing to insert
+    elif keys_unique(schema, changes):
+        inserts = [insert_unique_sql]  # no window needed: the most common small batch
+    else:
+        inserts = [insert_last_sql]
+    _run(con, catalog, schema, changes, [delete_sql, *inserts], reader)
 
 
 def write_chunk(

@@ -16,7 +16,7 @@ import duckdb
 from zeroetl.errors import TableFailed
 from zeroetl.model import ColumnSchema, TableId, TableSchema
 
-from . import meta
+from . import apply, meta
 from .types import column_type, ident, qualified
 
 
@@ -31,6 +31,9 @@ def create_table_sql(schema: TableSchema, catalog: str) -> list[str]:
 def check_reserved(table: TableId) -> None:
     if table.schema.lower() == meta.SCHEMA:
         raise TableFailed(str(table), f"database name {table.schema!r} is reserved by zeroetl")
+    if table.schema.lower() == "main" and table.table.lower() == apply.BATCH:
+        # apply.py names each change batch so; in `main` such a table would be read instead
+        raise TableFailed(str(table), f"table name {table.table!r} is reserved by zeroetl")
 
 
 def existing_name(con: duckdb.DuckDBPyConnection, table: TableId) -> TableId | None:

@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,15 @@ import pyarrow as pa
 from zeroetl import dataversions
 from zeroetl.destinations.base import Capabilities, register
 from zeroetl.errors import ConfigError, DestinationError, DestinationUnavailable
-from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
+from zeroetl.model import (
+    ColumnSchema,
+    Position,
+    TableActivity,
+    TableId,
+    TableSchema,
+    TableState,
+    TableStatus,
+)
 from zeroetl.monitoring import tables as monitoring
 
 from . import apply, ddl, faults, meta, upkeep
@@ -86,6 +94,7 @@ class DuckDBDestination:
         self._in_tx = False
         self._touched: set[tuple[str, str]] = set()  # tables written since the last publish
         self._reopen_needed = False
+        self._reader = apply.Reader(scan=False)  # set for the connection by _open
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Readers of the hub take `hub_lock` for a cursor: holding it until the metadata schema
         # exists means no reader ever sees the database attached without it.
@@ -119,6 +128,7 @@ class DuckDBDestination:
                 con = self._hub.cursor()
                 con.execute(f"USE {ident(self._alias)}")
             con.execute(f"SET checkpoint_threshold = {literal(self.upkeep.duckdb_threshold)}")
+            self._reader = apply.Reader(scan=apply.scans_by_name(con))
         except duckdb.Error as e:
             fault = faults.classify(e)
             where = f"integration {self.integration_id}: cannot open warehouse file {self.path}"
@@ -247,6 +257,7 @@ class DuckDBDestination:
         with self._errors("begin transaction"):
             self._con.execute("BEGIN TRANSACTION")
         self._in_tx = True
+        self._reader.new_transaction()
 
     def commit(self) -> None:
         if not self._in_tx:
@@ -436,7 +447,7 @@ class DuckDBDestination:
 
     def apply_changes(self, schema: TableSchema, changes: pa.Table) -> None:
         with self._atomic("apply changes", schema.id):
-            apply.apply_changes(self._con, self._catalog, schema, changes)
+            apply.apply_changes(self._con, self._catalog, schema, changes, self._reader)
 
     def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None:
         """A snapshot chunk: replaces rows with the same keys (idempotent if replayed); with
@@ -556,6 +567,40 @@ class DuckDBDestination:
                     bytes_ingested,
                 ],
             )
+
+    def record_tables_activity(
+        self, *, checkpoint: Position, transaction_id: str, tables: Sequence[TableActivity]
+    ) -> None:
+        if not tables:
+            return
+        # One INSERT from an Arrow table: a row INSERT per table cost about a third of a commit
+        # touching thousands of tables.
+        n = len(tables)
+        rows = pa.table(
+            {
+                "integration_id": pa.array([self.integration_id] * n, pa.string()),
+                "checkpoint_name": pa.array([str(checkpoint)] * n, pa.string()),
+                "schema_name": pa.array([a.table.schema for a in tables], pa.string()),
+                "table_name": pa.array([a.table.table for a in tables], pa.string()),
+                "record_time": pa.array([_now()] * n, pa.timestamp("us", tz="UTC")),
+                "transaction_id": pa.array([transaction_id] * n, pa.string()),
+                "inserted_rows": pa.array([a.inserted for a in tables], pa.int64()),
+                "deleted_rows": pa.array([a.deleted for a in tables], pa.int64()),
+                "updated_rows": pa.array([a.updated for a in tables], pa.int64()),
+                "bytes_ingested": pa.array([a.bytes_ingested for a in tables], pa.int64()),
+            }
+        )
+        table = monitoring.table("table_activity")
+        name = "__zeroetl_table_activity"
+        with self._atomic("record table activity"):
+            self._con.register(name, rows)
+            try:
+                cols = ", ".join(table.column_names)
+                self._exec(
+                    f"INSERT INTO {self._meta}.table_activity ({cols}) SELECT {cols} FROM {name}"
+                )
+            finally:
+                self._con.unregister(name)
 
     def table_stats(self) -> list[dict[str, Any]]:
         """Per replicated table: schema, table, rows (exact, committed) and bytes (estimate)."""

@@ -30,6 +30,7 @@ class _Gathered:
     schema: TableSchema
     parts: list[pa.Table] = field(default_factory=list)
     entries: int = 0
+    values: int = 0  # raw values gathered (what the open batch's memory grows with)
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
@@ -72,6 +73,7 @@ class Batch:
         self.tables: dict[TableId, _Gathered] = {}
         self.seq = 0
         self.entries = 0
+        self.values = 0  # raw values gathered, every table: entries times their width
 
     def __bool__(self) -> bool:
         return self.entries > 0
@@ -89,6 +91,8 @@ class Batch:
             tc.decoder = dec
         n, nc, raw, flat = image.num_rows, dec.ncols, image.raw, tc.flat
         tc.nbytes += image.nbytes
+        tc.values += len(raw)
+        self.values += len(raw)
         if image.kind != "update":
             flat.extend(raw)
             deleted = image.kind == "delete"
@@ -129,6 +133,7 @@ class Batch:
         tc = self.tables.pop(table, None)
         if tc is not None:
             self.entries -= tc.entries
+            self.values -= tc.values
 
     def shape_differs(self, table: TableId, schema: TableSchema) -> bool:
         tc = self.tables.get(table)

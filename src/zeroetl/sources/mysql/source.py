@@ -139,6 +139,11 @@ class MySqlSnapshot:
             yield SnapshotChunk(rows, encode_key(last_key), position, zeros)
 
 
+# Raw values an open batch gathers at most before it is sealed and applied (~50 MB of Python
+# objects): 125k changes of 8 columns, 2k of 500.
+MAX_BATCH_VALUES = 1_000_000
+
+
 class MySqlChangeStream:
     """The binlog from a position as `StreamEvent`s (sources/base.py)."""
 
@@ -169,8 +174,11 @@ class MySqlChangeStream:
 
     def _gather(self, item: RowsItem) -> ChangeBatch | None:
         self._batch.add(item.table, item.schema, item.image)
-        if self._batch.entries >= self._batch_rows:
-            return self.seal()  # a large source transaction: applied, not yet committed
+        # A large source transaction: applied, not yet committed. Wide rows count by their
+        # values: 50k changes of a 500-column table held ~25M Python objects (~1 GB).
+        batch = self._batch
+        if batch.entries >= self._batch_rows or batch.values >= MAX_BATCH_VALUES:
+            return self.seal()
         return None
 
     def next(self, timeout: float) -> StreamEvent | None:

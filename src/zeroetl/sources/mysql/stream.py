@@ -116,6 +116,10 @@ def _first_words(sql: str) -> str:
 
 
 _MapEntry = tuple[bytes, TableId, TableMap | None, tuple[RowsDecoder, TableSchema] | None]
+# TABLE_MAPs (with their compiled decoders) kept between transactions, least recently mapped
+# dropped first: memory must not grow with the number of tables (or of table ids, which the
+# server renews as it reopens tables) seen over the stream's life.
+MAX_MAPS = 4096
 
 
 class ChangeStream:
@@ -212,6 +216,8 @@ class ChangeStream:
                 tmap: TableMap | None
                 if cached is not None and cached[0] == body:
                     if cached[3] is not None:
+                        if len(maps) > 64:  # keep the order of use (cheap, and moot when few)
+                            maps[tid_num] = maps.pop(tid_num)
                         continue
                     tid, tmap = cached[1], cached[2]  # skipped so far: may be wanted again
                 else:
@@ -236,6 +242,8 @@ class ChangeStream:
                 maps[tid_num] = (body, tid, tmap, new)
             elif t == XID:
                 in_txn = False
+                if len(maps) > MAX_MAPS:
+                    self._trim_maps()
                 yield CommitItem(
                     self._pos(ev.file, ev.end_pos, maria, mysql), self._commit_time(ev.timestamp)
                 )
@@ -246,6 +254,8 @@ class ChangeStream:
                     in_txn = True
                 elif word in _TXN_CONTROL:
                     in_txn = False
+                    if len(maps) > MAX_MAPS:
+                        self._trim_maps()
                     yield CommitItem(
                         self._pos(ev.file, ev.end_pos, maria, mysql),
                         self._commit_time(ev.timestamp),
@@ -357,6 +367,12 @@ class ChangeStream:
         if us:
             return us / 1_000_000
         return min(header_ts + 1.0, time.time())
+
+    def _trim_maps(self) -> None:
+        """Between transactions (every transaction maps the tables it changes before its rows
+        events): forget the least recently mapped quarter."""
+        for k in list(self._maps)[: len(self._maps) - MAX_MAPS * 3 // 4]:
+            del self._maps[k]
 
     def _fail(self, table: TableId, reason: str) -> Iterator[Item]:
         self._failed.add(table)

@@ -167,6 +167,9 @@ def finisher(tmap: TableMap, i: int, lt: LogicalType | None) -> Finisher:
     return lambda col: (pa.array(col, arrow), 0)
 
 
+_ASCII = bytes(range(128))
+
+
 def _text(codec: str) -> Finisher:
     if codec == "utf-8":
 
@@ -183,7 +186,23 @@ def _text(codec: str) -> Finisher:
 
         return utf8
     dec = T.decoder_for(codec)
-    return lambda col: (pa.array([None if v is None else dec(v) for v in col], pa.string()), 0)
+
+    def decode(col: list) -> tuple[pa.Array, int]:  # type: ignore[type-arg]
+        return pa.array([None if v is None else dec(v) for v in col], pa.string()), 0
+
+    if dec(_ASCII) != _ASCII.decode("ascii"):
+        return decode  # UTF-16/32: bytes are not characters
+
+    def ascii_compatible(col: list) -> tuple[pa.Array, int]:  # type: ignore[type-arg]
+        # In these character sets every byte below 0x80 is that ASCII character, and a
+        # multi-byte character starts with a byte above: all-ASCII bytes are the same UTF-8
+        # text, viewed as is (decoding value by value cost most of a wide table's apply).
+        text = pa.array(col, pa.binary()).view(pa.string())
+        if pc.all(pc.string_is_ascii(text)).as_py() is not False:
+            return text, 0
+        return decode(col)
+
+    return ascii_compatible
 
 
 def _decimal(lt: LogicalType) -> Finisher:
