@@ -141,6 +141,25 @@ def test_case_only_clash_fails_the_table(dest: DuckDBDestination) -> None:
         dest.create_table(table("_zeroetl", "x"))
 
 
+def test_table_names_follow_create_drop_rename_and_rollback(dest: DuckDBDestination) -> None:
+    # The names are cached by the writer: each change of its own must show at once, and a
+    # rolled-back CREATE must not leave a name behind.
+    dest.create_table(table("db", "Users"))
+    assert dest.existing_table(TableId("db", "users")) == TableId("db", "Users")
+    dest.drop_table(TableId("db", "Users"))
+    assert dest.existing_table(TableId("db", "users")) is None
+    dest.create_table(table("db", "users"))  # no clash with the dropped name
+    dest.rename_table(TableId("db", "users"), table("db", "People"))
+    assert dest.existing_table(TableId("db", "users")) is None
+    assert dest.existing_table(TableId("db", "people")) == TableId("db", "People")
+    dest.begin()
+    dest.create_table(table("db", "Gone"))
+    assert dest.existing_table(TableId("db", "gone")) == TableId("db", "Gone")
+    dest.rollback()
+    assert dest.existing_table(TableId("db", "gone")) is None
+    dest.create_table(table("db", "GONE"))  # the rolled-back name does not clash
+
+
 def test_unsupported_column_fails_table(dest: DuckDBDestination) -> None:
     s = TableSchema(
         TableId("db", "g"),

@@ -84,6 +84,7 @@ class DuckDBDestination:
         self._alias = catalog or self.path.stem
         self._in_tx = False
         self._reopen_needed = False
+        self._names = ddl.Names()  # table names as stored (case lookups without a scan)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Readers of the hub take `hub_lock` for a cursor: holding it until the metadata schema
         # exists means no reader ever sees the database attached without it.
@@ -135,6 +136,7 @@ class DuckDBDestination:
         refuses every statement on that database until then. The WAL is replayed on attach, so
         every committed transaction is there; an open one was lost with the failure."""
         log.warning("integration %s: reopening %s", self.integration_id, self.path)
+        self._names.clear()
         with suppress(duckdb.Error):
             self._con.close()
         if self._hub is None:
@@ -250,14 +252,19 @@ class DuckDBDestination:
         if not self._in_tx:
             raise DestinationError(f"integration {self.integration_id}: no transaction to commit")
         self._in_tx = False  # a failed COMMIT leaves no transaction open either
-        with self._errors("commit"):
-            self._con.execute("COMMIT")
+        try:
+            with self._errors("commit"):
+                self._con.execute("COMMIT")
+        except BaseException:
+            self._names.clear()
+            raise
         self._after_commit()
 
     def rollback(self) -> None:
         if not self._in_tx:
             return
         self._in_tx = False
+        self._names.clear()  # it may hold names the rolled-back transaction made or dropped
         # DuckDB may already have aborted it after a failed statement: nothing left to undo then.
         with suppress(duckdb.Error):
             self._con.execute("ROLLBACK")
@@ -317,23 +324,27 @@ class DuckDBDestination:
         # TableFailed (before any change) when a column has no DuckDB type
         statements = ddl.create_table_sql(schema, self._catalog)
         with self._atomic("create table", schema.id):
-            ddl.check_case_clash(self._con, schema.id)
+            ddl.check_case_clash(self._con, schema.id, names=self._names)
             for sql in statements:
                 self._exec(sql)
+            self._names.added(schema.id)
             self._record_schema(schema.id, schema)
 
     def drop_table(self, table: TableId) -> None:
         with self._atomic("drop table", table):
             self._exec(f"DROP TABLE IF EXISTS {qualified(table, self._catalog)}")
+            self._names.removed(table)
             self._record_schema(table, None)
 
     def rename_table(self, old: TableId, new: TableSchema) -> None:
         ddl.check_reserved(new.id)
         statements = ddl.rename_table_sql(old, new, self._catalog)
         with self._atomic("rename table", old):
-            ddl.check_case_clash(self._con, new.id, allow=old)
+            ddl.check_case_clash(self._con, new.id, allow=old, names=self._names)
             for sql in statements:
                 self._exec(sql)
+            self._names.removed(old)
+            self._names.added(new.id)
             self._record_schema(old, None)
             self._record_schema(new.id, new)
 
@@ -344,7 +355,7 @@ class DuckDBDestination:
     def existing_table(self, table: TableId) -> TableId | None:
         """The warehouse table `table` names, as stored (DuckDB names ignore case), if any."""
         with self._errors("look up table", table):
-            return ddl.existing_name(self._con, table)
+            return ddl.existing_name(self._con, table, self._names)
 
     def add_column(self, table: TableId, column: ColumnSchema, position: int | None = None) -> None:
         """Add `column` as the `position`-th column (0-based; None: last). Rows get NULL."""
