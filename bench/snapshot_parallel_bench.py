@@ -29,6 +29,8 @@ from typing import Any
 
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
 
+PROFILE = ""  # --py-spy: record the zeroetl process into files with this prefix
+
 BIG_DDL = (
     "CREATE TABLE big.t (id BIGINT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(40), "
     "d DECIMAL(12,2), e DATETIME, f DOUBLE, g VARCHAR(100))"
@@ -55,6 +57,9 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
     cmd = [exe, "replicate", "--warehouse", str(wh), "--source", server.url()]
     cmd += ["--database", name, "--data-filter", f"exclude: *.*, include: {db}.*"]
     cmd += ["--until-caught-up", *extra]
+    if PROFILE:
+        cmd = [str(Path(sys.executable).with_name("py-spy")), "record", "-o", PROFILE + f"-{name}.txt",
+               "-f", "raw", "-r", "50", "--", *cmd]  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
@@ -91,7 +96,7 @@ def case_big(server: MariaDBServer, tmp: Path, rows: int, extra: list[str]) -> d
     print(f"big: loaded {rows:,} rows in {time.perf_counter() - t0:.1f}s", flush=True)
     base = min(cli(server, "select * from big.t") for _ in range(2))
     z = replicate(server, tmp, "big", "big", extra)
-    assert count(server, tmp, "big", "select count(*) from big.t") == rows
+    assert count(server, tmp, "big", "select count(*) from big.big.t") == rows
     return _result("big", rows, base, z)
 
 
@@ -112,7 +117,7 @@ def case_blobs(server: MariaDBServer, tmp: Path, rows: int, extra: list[str]) ->
     conn.close()
     base = min(cli(server, "select * from blobs.b") for _ in range(2))
     z = replicate(server, tmp, "blobs", "blobs", extra)
-    assert count(server, tmp, "blobs", "select count(*) from blobs.b") == rows
+    assert count(server, tmp, "blobs", "select count(*) from blobs.blobs.b") == rows
     return _result("blobs", rows, base, z)
 
 
@@ -136,9 +141,7 @@ def case_tables(server: MariaDBServer, tmp: Path, n: int, extra: list[str]) -> d
     return _result("tables", n, base, z, unit="tables")
 
 
-def _result(
-    case: str, n: int, base: float, z: dict, unit: str = "rows"
-) -> dict[str, Any]:
+def _result(case: str, n: int, base: float, z: dict, unit: str = "rows") -> dict[str, Any]:
     r = {
         "case": case,
         unit: n,
@@ -159,14 +162,27 @@ def main() -> None:
     ap.add_argument("--blob-rows", type=int, default=500)
     ap.add_argument("--tables", type=int, default=2_000)
     ap.add_argument("--cases", default="big,blobs,tables")
-    ap.add_argument("--extra", default="", help="extra `zeroetl replicate` options, space-separated")
+    ap.add_argument(
+        "--extra", default="", help="extra `zeroetl replicate` options, space-separated"
+    )
     ap.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "snapshot_parallel_bench.json")
     )
+    ap.add_argument("--py-spy", default="", help="profile zeroetl with py-spy into PREFIX-*.txt")
     args = ap.parse_args()
+    global PROFILE
+    PROFILE = args.py_spy
     extra = args.extra.split()
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-snapparbench-"))
-    server = MariaDBServer(tmp / "data", free_port(), extra_args=("--max-allowed-packet=64M",))
+    server = MariaDBServer(
+        tmp / "data",
+        free_port(),
+        extra_args=(
+            "--max-allowed-packet=64M",
+            "--innodb-buffer-pool-size=3G",
+            "--innodb-file-per-table=0",
+        ),
+    )
     results = []
     try:
         server.start()

@@ -490,3 +490,43 @@ def test_add_column_at_a_position(dest: DuckDBDestination) -> None:
     assert rec is not None and rec.names == ("first", "id", "mid", "v", "last")
     assert dest.existing_table(TableId("DB", "T")) == s.id
     assert dest.existing_table(TableId("db", "nope")) is None
+
+
+def test_standalone_memory_is_bounded_by_us(dest: DuckDBDestination) -> None:
+    # Not DuckDB's default of 80% of the host's memory; spills go beside the file.
+    got = (
+        dest.reader()
+        .execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')")
+        .fetchone()
+    )
+    assert got is not None
+    assert got[0] in ("256.0 MiB", "268.4 MB")
+    assert got[1] == str(dest.path) + ".tmp"
+
+
+def test_statuses_schemas_and_state_changes_of_one_transaction(dest: DuckDBDestination) -> None:
+    # Written together before the commit; visible to the open transaction's own reads; gone
+    # with a rollback.
+    tables = [table("db", f"t{i}") for i in range(50)]
+    dest.begin()
+    for s in tables:
+        dest.create_table(s)
+        st = TableStatus(s.id, TableState.RESYNC_INITIATED, "copying", rows_copied=7)
+        dest.save_table_status(st)
+        dest.record_state_change(s.id, TableState.RESYNC_INITIATED, "copying", None)
+        st.rows_copied = 10
+        dest.save_table_status(st)
+    assert dest.recorded_schema(tables[3].id) == tables[3]
+    dest.commit()
+    got = dest.load_table_statuses()
+    assert len(got) == 50 and {s.rows_copied for s in got.values()} == {10}
+    assert dest.recorded_schemas() == {s.id: s for s in tables}
+    n = dest.reader().execute("SELECT count(*) FROM _zeroetl.state_changes").fetchone()
+    assert n == (50,)
+    dest.begin()
+    dest.save_table_status(TableStatus(tables[0].id, TableState.FAILED, "x"))
+    dest.record_state_change(tables[0].id, TableState.FAILED, "x", None)
+    dest.rollback()
+    assert dest.load_table_statuses()[tables[0].id].state is TableState.RESYNC_INITIATED
+    n = dest.reader().execute("SELECT count(*) FROM _zeroetl.state_changes").fetchone()
+    assert n == (50,)

@@ -47,6 +47,12 @@ CAPABILITIES = Capabilities(
 )
 
 
+# DuckDB's memory_limit of a destination opened on a connection of its own (`zeroetl replicate`):
+# a snapshot needs little (chunks are bounded), and a checkpoint of thousands of small tables
+# otherwise holds a block per table column (~500 MB at 2,000 tables, measured).
+STANDALONE_MEMORY_LIMIT = "256MiB"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -65,6 +71,7 @@ class DuckDBDestination:
         hub_lock: threading.Lock | None = None,
         catalog: str | None = None,
         quiesce: Callable[[], AbstractContextManager[bool]] | None = None,
+        memory_limit: str = STANDALONE_MEMORY_LIMIT,
     ) -> None:
         """Open `path` on a connection of its own, or, with `hub`, attach it to that shared
         DuckDB instance as `catalog` (the service does this so that SQL sessions on the same
@@ -82,9 +89,16 @@ class DuckDBDestination:
         self._quiesce = quiesce
         self._hub_lock = hub_lock or threading.Lock()
         self._alias = catalog or self.path.stem
+        self.memory_limit = memory_limit  # DuckDB's, without a hub
         self._in_tx = False
         self._reopen_needed = False
         self._names = ddl.Names()  # table names as stored (case lookups without a scan)
+        # Table statuses saved in the open transaction, written in one statement before it
+        # commits (or before meta.tables is read): an UPDATE per status scans every table's
+        # row, which made a many-table snapshot quadratic.
+        self._statuses: dict[TableId, list[Any]] = {}
+        self._schemas: dict[TableId, list[Any]] = {}  # the same for recorded schemas
+        self._changes: list[list[Any]] = []  # and state changes, in order
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Readers of the hub take `hub_lock` for a cursor: holding it until the metadata schema
         # exists means no reader ever sees the database attached without it.
@@ -107,7 +121,15 @@ class DuckDBDestination:
         caller holds `hub_lock`."""
         try:
             if self._hub is None:
-                con = duckdb.connect(str(self.path))
+                # Bounded by us, not DuckDB's default of 80% of the host's memory; what does not
+                # fit spills beside the file (the hub sets its own bounds for the service).
+                con = duckdb.connect(
+                    str(self.path),
+                    config={
+                        "memory_limit": self.memory_limit,
+                        "temp_directory": str(self.path) + ".tmp",
+                    },
+                )
             else:
                 attached = self._hub.execute(
                     "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
@@ -251,6 +273,12 @@ class DuckDBDestination:
     def commit(self) -> None:
         if not self._in_tx:
             raise DestinationError(f"integration {self.integration_id}: no transaction to commit")
+        try:
+            with self._errors("save table statuses"):
+                self._write_statuses()
+        except BaseException:
+            self.rollback()
+            raise
         self._in_tx = False  # a failed COMMIT leaves no transaction open either
         try:
             with self._errors("commit"):
@@ -265,6 +293,9 @@ class DuckDBDestination:
             return
         self._in_tx = False
         self._names.clear()  # it may hold names the rolled-back transaction made or dropped
+        self._statuses.clear()
+        self._schemas.clear()
+        self._changes.clear()
         # DuckDB may already have aborted it after a failed statement: nothing left to undo then.
         with suppress(duckdb.Error):
             self._con.execute("ROLLBACK")
@@ -311,6 +342,7 @@ class DuckDBDestination:
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._errors("read metadata"):
+            self._write_statuses()  # the open transaction reads its own statuses
             return self._con.execute(sql, params).fetchall()
 
     def _first(self, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
@@ -325,6 +357,8 @@ class DuckDBDestination:
         statements = ddl.create_table_sql(schema, self._catalog)
         with self._atomic("create table", schema.id):
             ddl.check_case_clash(self._con, schema.id, names=self._names)
+            if self._names.schema(self._con, schema.id.schema) is not None:
+                statements = statements[1:]  # its CREATE SCHEMA IF NOT EXISTS: one per table
             for sql in statements:
                 self._exec(sql)
             self._names.added(schema.id)
@@ -406,26 +440,9 @@ class DuckDBDestination:
             self._record_schema(table, change(current))
 
     def _record_schema(self, table: TableId, schema: TableSchema | None) -> None:
+        """Saved with the open transaction's other table rows (see `_write_statuses`)."""
         text = None if schema is None else meta.schema_to_json(schema)
-        self._upsert_table_row(table, {"table_schema": text, "schema_updated_at": _now()})
-
-    def _upsert_table_row(self, table: TableId, values: dict[str, Any]) -> None:
-        """UPDATE the table's meta row, or INSERT it (meta tables have no constraints)."""
-        sets = ", ".join(f"{ident(k)} = ?" for k in values)
-        where = [self.integration_id, table.schema, table.table]
-        changed = self._exec(
-            f"UPDATE {self._meta}.tables SET {sets} "
-            "WHERE integration_id = ? AND schema_name = ? AND table_name = ?",
-            [*values.values(), *where],
-        ).fetchone()
-        if changed and changed[0]:
-            return
-        cols = ", ".join(["integration_id", "schema_name", "table_name", *map(ident, values)])
-        marks = ", ".join("?" * (3 + len(values)))
-        self._exec(
-            f"INSERT INTO {self._meta}.tables ({cols}) VALUES ({marks})",
-            [*where, *values.values()],
-        )
+        self._schemas[table] = [text, _now()]
 
     # --- data -------------------------------------------------------------------------------
 
@@ -471,17 +488,69 @@ class DuckDBDestination:
         return {s.id: s for s in statuses}
 
     def save_table_status(self, status: TableStatus) -> None:
-        values = dict(zip(meta.STATUS_COLUMNS, meta.status_values(status), strict=True))
-        values["last_updated_timestamp"] = _now()
         with self._atomic("save table status", status.id):
-            self._upsert_table_row(status.id, values)
+            self._statuses[status.id] = [*meta.status_values(status), _now()]
+
+    def _write_statuses(self) -> None:
+        """Write what the open transaction saved of table rows and state changes: per set of
+        columns one UPDATE ... FROM and one INSERT of the rows still missing; state changes in
+        one INSERT."""
+        statuses, self._statuses = self._statuses, {}
+        schemas, self._schemas = self._schemas, {}
+        changes, self._changes = self._changes, []
+        if statuses:
+            self._upsert_rows([*meta.STATUS_COLUMNS, "last_updated_timestamp"], statuses)
+        if schemas:
+            self._upsert_rows(["table_schema", "schema_updated_at"], schemas)
+        if changes:
+            names = list(monitoring.table("state_changes").column_names)
+            self._insert_rows("state_changes", names, changes)
+
+    def _insert_rows(self, table: str, names: list[str], rows: list[list[Any]]) -> None:
+        data = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+        view = "__zeroetl_meta_rows"
+        self._con.register(view, data)
+        try:
+            cols = ", ".join(ident(n) for n in names)
+            self._exec(f"INSERT INTO {self._meta}.{table} ({cols}) SELECT {cols} FROM {view}")
+        finally:
+            self._con.unregister(view)
+
+    def _upsert_rows(self, cols: list[str], pending: dict[TableId, list[Any]]) -> None:
+        data = pa.table(
+            {
+                "schema_name": [t.schema for t in pending],
+                "table_name": [t.table for t in pending],
+                **{c: [v[i] for v in pending.values()] for i, c in enumerate(cols)},
+            }
+        )
+        name = "__zeroetl_meta_rows"
+        self._con.register(name, data)
+        try:
+            sets = ", ".join(f"{ident(c)} = b.{ident(c)}" for c in cols)
+            self._exec(
+                f"UPDATE {self._meta}.tables AS t SET {sets} FROM {name} AS b "
+                "WHERE t.integration_id = ? AND t.schema_name = b.schema_name "
+                "AND t.table_name = b.table_name",
+                [self.integration_id],
+            )
+            names = ", ".join(ident(c) for c in cols)
+            self._exec(
+                f"INSERT INTO {self._meta}.tables (integration_id, schema_name, table_name, "
+                f"{names}) SELECT ?, b.schema_name, b.table_name, {names} FROM {name} AS b "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self._meta}.tables AS t "
+                "WHERE t.integration_id = ? AND t.schema_name = b.schema_name "
+                "AND t.table_name = b.table_name)",
+                [self.integration_id, self.integration_id],
+            )
+        finally:
+            self._con.unregister(name)
 
     def record_state_change(
         self, table: TableId, new_state: TableState, reason: str, checkpoint: Position | None
     ) -> None:
         with self._atomic("record state change", table):
-            self._exec(
-                monitoring.table("state_changes").insert(self._meta),
+            self._changes.append(
                 [
                     self.integration_id,
                     table.schema,
@@ -490,7 +559,7 @@ class DuckDBDestination:
                     *meta.position_values(checkpoint),
                     reason,
                     _now(),
-                ],
+                ]
             )
 
     def record_activity(
