@@ -40,6 +40,8 @@ from zeroetl.sources.base import (
     Commit,
     Idle,
     SnapshotChunk,
+    TableChunk,
+    serial_table_chunks,
     StreamEvent,
     TableError,
 )
@@ -173,6 +175,15 @@ class MemorySnapshot:
 
     def close(self) -> None:
         pass
+
+    def table_chunks(
+        self,
+        items: list[tuple[TableSchema, str | None]],
+        *,
+        at: Position | None = None,
+        readers: int = 1,
+    ) -> Iterator[TableChunk]:
+        return serial_table_chunks(self, items, at)
 
     def chunks(
         self,

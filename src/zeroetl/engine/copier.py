@@ -158,30 +158,47 @@ class Copier:
         else that fails abandons the open group, and the engine reloads its book from the last
         commit (EngineContext.abandon_open_batch)."""
         group = _Group(self, self.settings.chunk_rows)
-        for table in tables:
-            started = time.monotonic()
-            try:
-                for rows, hw in self.chunks(table, session_hw):
-                    if stop is not None and stop.is_set():
-                        group.commit()
-                        return
-                    group.open()
-                    self.write_chunk(table, rows, hw, fresh)
-                    group.wrote(table, rows.num_rows)
-            except TableFailed as exc:
+        items = [(self.book.schemas[t], self.book.status[t].snapshot_cursor) for t in tables]
+        chunks = self.reader().table_chunks(
+            items, at=session_hw, readers=self.settings.snapshot_readers
+        )
+        started: dict[TableId, float] = {}
+        try:
+            for c in chunks:
+                if stop is not None and stop.is_set():
+                    break
+                table = c.table
+                started.setdefault(table, time.monotonic())
                 group.open()
-                if isinstance(exc, TableChanged):
-                    # Changed after the snapshot began: copied again while streaming, after
-                    # the DDL that changed it.
-                    self.book.require_resync(table, exc.reason, checkpoint)
+                if c.error is not None:
+                    reason = getattr(c.error, "reason", str(c.error))
+                    if isinstance(c.error, TableChanged):
+                        # Changed after the snapshot began: copied again while streaming,
+                        # after the DDL that changed it.
+                        self.book.require_resync(table, reason, checkpoint)
+                    else:
+                        self.book.fail(table, reason, checkpoint)
+                    group.wrote(table, 0)
+                    continue
+                st = self.book.status[table]
+                if c.cursor is not None:
+                    st.snapshot_cursor = c.cursor
+                    self.book.dirty.add(table)
+                rows = 0
+                if c.rows is not None and c.position is not None:
+                    self._zero_dates = c.zero_dates
+                    self.write_chunk(table, c.rows, c.position, fresh)
+                    rows = c.rows.num_rows
+                if c.done:
+                    self.finish(table, report=False)
+                    group.finished(table, time.monotonic() - started[table])
                 else:
-                    self.book.fail(table, exc.reason, checkpoint)
-                group.wrote(table, 0)
-                continue
-            group.open()
-            self.finish(table, report=False)
-            group.finished(table, time.monotonic() - started)
-        group.commit()
+                    group.wrote(table, rows)
+            group.commit()
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # stops the readers of a parallel copy
 
     def copy_one_chunk(self, table: TableId, checkpoint: Position) -> bool:
         """Copy the next chunk of a table being resynced while streaming (no commit here).

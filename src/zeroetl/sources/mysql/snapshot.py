@@ -140,6 +140,14 @@ class SnapshotReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def query_one(self, sql: str) -> tuple | None:
+        """One row of `sql`, inside the snapshot (the connection must be idle)."""
+        self._drain()
+        with self._cursor() as cur:
+            cur.execute(sql)
+            row = cur.fetchone()
+        return None if row is None else tuple(row)
+
     # -- reading -------------------------------------------------------------------------------
 
     def read_chunks(
