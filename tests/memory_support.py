@@ -40,10 +40,10 @@ from zeroetl.sources.base import (
     Commit,
     Idle,
     SnapshotChunk,
-    TableChunk,
-    serial_table_chunks,
     StreamEvent,
+    TableChunk,
     TableError,
+    serial_table_chunks,
 )
 
 Row = dict[str, Any]
@@ -142,6 +142,9 @@ class MemorySource:
 
     def load_schemas(self, tables: list[TableId]) -> dict[TableId, TableSchema]:
         return {t: self.schemas[t] for t in tables if t in self.schemas}
+
+    def row_estimates(self, tables: list[TableId]) -> dict[TableId, int]:
+        return {t: len(self.rows.get(t, {})) for t in tables}
 
     def snapshot(self, chunk_rows: int) -> MemorySnapshot:
         return MemorySnapshot(self, chunk_rows)

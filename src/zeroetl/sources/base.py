@@ -270,6 +270,9 @@ class Source(Protocol):
     def load_schemas(self, tables: list[TableId]) -> dict[TableId, TableSchema]:
         """The current schema of each table that exists (missing ones are left out)."""
 
+    def row_estimates(self, tables: list[TableId]) -> dict[TableId, int]:
+        """Rough row counts of `tables` (for progress display only; 0 when unknown)."""
+
     def snapshot(self, chunk_rows: int) -> Snapshot: ...
 
     def stream(

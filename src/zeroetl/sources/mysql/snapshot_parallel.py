@@ -23,6 +23,7 @@ their rows (the resumed copy writes with replace, engine/snapshot_phase.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -207,7 +208,7 @@ class ParallelCopy:
             row = reader.query_one(f"SELECT MIN({k}), MAX({k}) FROM {name}{where}")
         except SourceError:
             raise
-        except Exception:  # noqa: BLE001 - no split: the range read reports real failures
+        except Exception:  # no split: reading the range reports a real failure
             return None
         if row is None or row[0] is None:
             return None
@@ -270,10 +271,8 @@ class ParallelCopy:
     def close(self) -> None:
         self._stop.set()
         while any(t.is_alive() for t in self._threads):
-            try:
+            with contextlib.suppress(queue.Empty):
                 self._out.get(timeout=_PUT_WAIT_S)  # unblock a reader waiting to put
-            except queue.Empty:
-                pass
         self._threads = []
         for r in self._extra:
             r.close()

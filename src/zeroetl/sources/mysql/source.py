@@ -37,7 +37,7 @@ from zeroetl.sources.mysql import ddl as d
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.changes import Batch
 from zeroetl.sources.mysql.connection import SourceParams
-from zeroetl.sources.mysql.discovery import list_tables, load_schemas
+from zeroetl.sources.mysql.discovery import list_tables, load_schemas, row_estimates
 from zeroetl.sources.mysql.faults import FaultItem
 from zeroetl.sources.mysql.prereq import check_source
 from zeroetl.sources.mysql.pump import Pump
@@ -87,6 +87,9 @@ class MySqlSource:
 
     def load_schemas(self, tables: list[TableId]) -> dict[TableId, TableSchema]:
         return load_schemas(self._meta(), tables)
+
+    def row_estimates(self, tables: list[TableId]) -> dict[TableId, int]:
+        return row_estimates(self._meta(), tables)
 
     def snapshot(self, chunk_rows: int) -> MySqlSnapshot:
         return MySqlSnapshot(self, SnapshotReader(self.params, chunk_rows=chunk_rows))
