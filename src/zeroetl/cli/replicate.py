@@ -11,6 +11,7 @@ from types import FrameType
 from typing import Any
 
 import click
+
 from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.cli.options import require_warehouse, with_settings
 from zeroetl.cli.progress import SnapshotBars
