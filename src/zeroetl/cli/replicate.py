@@ -45,6 +45,7 @@ def engine_settings(settings: Settings, **run: Any) -> EngineSettings:
         batch_rows=e.batch_rows,
         batch_ms=e.batch_ms,
         chunk_rows=e.chunk_rows,
+        snapshot_readers=e.snapshot_readers,
         prereq_check_s=e.prereq_check_s,
         wal_limit_mb=e.wal_limit_mb,
         history_days=m.history_days,
@@ -168,7 +169,8 @@ class RichProgress(LogProgress):
     help="Replica server id (default: derived from the integration id).",
 )
 @with_settings(
-    "engine.batch_rows", "engine.batch_ms", "engine.chunk_rows", "engine.prereq_check_s",
+    "engine.batch_rows", "engine.batch_ms", "engine.chunk_rows", "engine.snapshot_readers",
+    "engine.prereq_check_s",
     *BOUNDS_KEYS,
 )  # fmt: skip
 def replicate(

@@ -38,7 +38,7 @@ _CHANGED = {1054, 1412}
 
 # A chunk holds at most this many bytes of row data (as read; the Arrow columns are about as
 # large): with rows of 1 MB BLOBs or of 500 columns, a chunk of `chunk_rows` took gigabytes.
-CHUNK_BYTES = 32 * 2**20
+CHUNK_BYTES = 16 * 2**20
 _LOB_TYPES = ("blob", "text", "json", "longtext", "mediumtext", "longblob", "mediumblob")
 
 
