@@ -104,7 +104,9 @@ class ParallelCopy:
             self._work.append(_Range(schema, -1, after, None))
         self._work.reverse()  # pop() takes the first table first
         self._lock = threading.Lock()
-        self._out: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=max(2, readers))
+        # One chunk waits for the writer while each reader holds the one it reads: the writer
+        # is the slower side, and every chunk held is memory (about 3x its bytes as read).
+        self._out: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._extra: list[SnapshotReader] = []
