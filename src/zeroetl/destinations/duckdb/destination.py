@@ -47,10 +47,10 @@ CAPABILITIES = Capabilities(
 )
 
 
-# DuckDB's memory_limit of a destination opened on a connection of its own (`zeroetl replicate`):
-# a snapshot needs little (chunks are bounded), and a checkpoint of thousands of small tables
-# otherwise holds a block per table column (~500 MB at 2,000 tables, measured).
-STANDALONE_MEMORY_LIMIT = "256MiB"
+# DuckDB's memory_limit of a destination opened on a connection of its own (`zeroetl replicate`),
+# instead of DuckDB's 80% of the host's memory. Not lower: a checkpoint of a WAL full of 1 MB
+# BLOBs failed at 256 MiB ("failed to pin block"), which invalidates the database until reopened.
+STANDALONE_MEMORY_LIMIT = "1GiB"
 
 
 def _now() -> datetime:
