@@ -45,7 +45,7 @@ BIG_ROWS = (
 def cli(server: MariaDBServer, sql: str) -> float:
     cmd = ["mariadb", "--quick", "-B", "-N", "-h127.0.0.1", f"-P{server.port}", "-uroot"]
     t0 = time.perf_counter()
-    subprocess.run([*cmd, "-e", sql], stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(cmd, input=sql.encode(), stdout=subprocess.DEVNULL, check=True)
     return time.perf_counter() - t0
 
 
