@@ -492,16 +492,9 @@ def test_add_column_at_a_position(dest: DuckDBDestination) -> None:
     assert dest.existing_table(TableId("db", "nope")) is None
 
 
-def test_standalone_memory_is_bounded_by_us(dest: DuckDBDestination) -> None:
-    # Not DuckDB's default of 80% of the host's memory; spills go beside the file.
-    got = (
-        dest.reader()
-        .execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')")
-        .fetchone()
-    )
-    assert got is not None
-    assert got[0] in ("1.0 GiB", "1024.0 MiB", "1.0 GB", "1.1 GB")
-    assert got[1] == str(dest.path) + ".tmp"
+def test_standalone_spills_beside_the_file(dest: DuckDBDestination) -> None:
+    got = dest.reader().execute("SELECT current_setting('temp_directory')").fetchone()
+    assert got == (str(dest.path) + ".tmp",)
 
 
 def test_statuses_schemas_and_state_changes_of_one_transaction(dest: DuckDBDestination) -> None:

@@ -47,12 +47,6 @@ CAPABILITIES = Capabilities(
 )
 
 
-# DuckDB's memory_limit of a destination opened on a connection of its own (`zeroetl replicate`),
-# instead of DuckDB's 80% of the host's memory. Not lower: a checkpoint of a WAL full of 1 MB
-# BLOBs failed at 256 MiB ("failed to pin block"), which invalidates the database until reopened.
-STANDALONE_MEMORY_LIMIT = "1GiB"
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -71,7 +65,6 @@ class DuckDBDestination:
         hub_lock: threading.Lock | None = None,
         catalog: str | None = None,
         quiesce: Callable[[], AbstractContextManager[bool]] | None = None,
-        memory_limit: str = STANDALONE_MEMORY_LIMIT,
     ) -> None:
         """Open `path` on a connection of its own, or, with `hub`, attach it to that shared
         DuckDB instance as `catalog` (the service does this so that SQL sessions on the same
@@ -89,7 +82,6 @@ class DuckDBDestination:
         self._quiesce = quiesce
         self._hub_lock = hub_lock or threading.Lock()
         self._alias = catalog or self.path.stem
-        self.memory_limit = memory_limit  # DuckDB's, without a hub
         self._in_tx = False
         self._reopen_needed = False
         self._names = ddl.Names()  # table names as stored (case lookups without a scan)
@@ -121,14 +113,13 @@ class DuckDBDestination:
         caller holds `hub_lock`."""
         try:
             if self._hub is None:
-                # Bounded by us, not DuckDB's default of 80% of the host's memory; what does not
-                # fit spills beside the file (the hub sets its own bounds for the service).
+                # DuckDB's memory_limit stays its default here (80% of the host's memory): a
+                # checkpoint pins every BLOB of a row group at once (1,000 rows of 1 MB failed
+                # under 512 MiB, 500 under 256 MiB, and a failed checkpoint invalidates the
+                # database until reopened, so the engine retried forever). Spills go beside
+                # the file.
                 con = duckdb.connect(
-                    str(self.path),
-                    config={
-                        "memory_limit": self.memory_limit,
-                        "temp_directory": str(self.path) + ".tmp",
-                    },
+                    str(self.path), config={"temp_directory": str(self.path) + ".tmp"}
                 )
             else:
                 attached = self._hub.execute(
