@@ -154,7 +154,7 @@ KEYS: tuple[Key, ...] = (
     Key("engine.chunk_rows", INT, 50_000,
         "Snapshot chunk size: at most this many rows per source read (and at most 16 MiB of row data).",
         flag="--chunk-rows", commands=("replicate",), minimum=1),
-    Key("engine.snapshot_readers", INT, 3,
+    Key("engine.snapshot_readers", INT, 1,
         "Source connections a snapshot reads over at once (MariaDB; MySQL reads one at a time).",
         flag="--snapshot-readers", commands=("replicate",), minimum=1),
     Key("engine.wal_limit_mb", FLOAT, 64.0,
