@@ -225,6 +225,8 @@ def _many() -> list[str]:
         f"ms, worst {n['lag_p99_ms_worst']} ms (one alone: {one['lag_p99_ms_median']} ms); "
         f"service CPU {n['service_cpu_cores']} cores, {x['cpu_per_change_vs_one']}x one's per change"
     ]
+
+
 def _cdc_shapes() -> list[str]:
     r = _load("cdc_shapes.json")
     if not r:

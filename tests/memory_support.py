@@ -41,7 +41,9 @@ from zeroetl.sources.base import (
     Idle,
     SnapshotChunk,
     StreamEvent,
+    TableChunk,
     TableError,
+    serial_table_chunks,
 )
 
 Row = dict[str, Any]
@@ -141,6 +143,9 @@ class MemorySource:
     def load_schemas(self, tables: list[TableId]) -> dict[TableId, TableSchema]:
         return {t: self.schemas[t] for t in tables if t in self.schemas}
 
+    def row_estimates(self, tables: list[TableId]) -> dict[TableId, int]:
+        return {t: len(self.rows.get(t, {})) for t in tables}
+
     def snapshot(self, chunk_rows: int) -> MemorySnapshot:
         return MemorySnapshot(self, chunk_rows)
 
@@ -173,6 +178,15 @@ class MemorySnapshot:
 
     def close(self) -> None:
         pass
+
+    def table_chunks(
+        self,
+        items: list[tuple[TableSchema, str | None]],
+        *,
+        at: Position | None = None,
+        readers: int = 1,
+    ) -> Iterator[TableChunk]:
+        return serial_table_chunks(self, items, at)
 
     def chunks(
         self,

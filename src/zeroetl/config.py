@@ -102,6 +102,7 @@ class EngineSection:
     batch_rows: int
     batch_ms: int
     chunk_rows: int
+    snapshot_readers: int
     wal_limit_mb: float
 
 

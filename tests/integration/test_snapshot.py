@@ -285,3 +285,105 @@ def test_gone_table_fails_only_that_table(db_conn, test_db, source_url) -> None:
             _read_all(reader, schema)
         table, _ = _read_all(reader, _schema(db_conn, test_db, "u"))  # connection still usable
         assert table.num_rows == 1
+
+
+def test_chunks_are_bounded_in_bytes(db_conn, test_db, source_url) -> None:
+    # 40 rows of 50 KB under a 200 KB budget: chunks of a few rows, never all of them, and
+    # every row exactly once, in key order.
+    with db_conn.cursor() as cur:
+        cur.execute("CREATE TABLE big (id INT PRIMARY KEY, v LONGBLOB)")
+        cur.execute("INSERT INTO big SELECT seq, REPEAT('x', 50000) FROM seq_1_to_40")
+        cur.execute("CREATE TABLE narrow (id INT PRIMARY KEY, v INT)")
+        cur.execute("INSERT INTO narrow SELECT seq, seq FROM seq_1_to_1000")
+    params = SourceParams.from_url(source_url)
+    with SnapshotReader(params, chunk_rows=500, chunk_bytes=200_000) as reader:
+        chunks = list(reader.read_chunks(_schema(db_conn, test_db, "big"), None))
+        sizes = [t.num_rows for t, _ in chunks]
+        assert sum(sizes) == 40 and max(sizes) <= 4 and len(sizes) >= 10, sizes
+        ids = pa.concat_tables([t for t, _ in chunks]).column("id").to_pylist()
+        assert ids == list(range(1, 41))
+        # Narrow rows: chunks grow to chunk_rows once the bytes per row are known.
+        narrow = [
+            t.num_rows for t, _ in reader.read_chunks(_schema(db_conn, test_db, "narrow"), None)
+        ]
+        assert narrow == [500, 500], narrow
+
+
+def test_first_chunk_rows_from_column_types() -> None:
+    from zeroetl.model import ColumnSchema, Kind, LogicalType, TableSchema
+    from zeroetl.sources.mysql.snapshot import first_chunk_rows, next_chunk_rows
+
+    i64 = LogicalType(Kind.INT64)
+    s = TableSchema(
+        TableId("d", "t"),
+        (
+            ColumnSchema("id", i64, source_type="bigint"),
+            ColumnSchema("b", None, source_type="longblob"),
+        ),
+        ("id",),
+    )
+    assert first_chunk_rows(s, 50_000, 32 * 2**20) == 32
+    wide = TableSchema(
+        TableId("d", "w"),
+        tuple(ColumnSchema(f"c{i}", i64, source_type="varchar(100)") for i in range(500)),
+        ("c0",),
+    )
+    assert first_chunk_rows(wide, 50_000, 32 * 2**20) < 200
+    assert next_chunk_rows(1_000_000, 1000, 50_000, 32 * 2**20) == 33554
+    assert next_chunk_rows(10, 1000, 50_000, 32 * 2**20) == 50_000
+
+
+def test_parallel_table_chunks(db_conn, test_db, source_url) -> None:
+    # Three readers over a split big table, a small one and a table keyed by text: every row
+    # once, each table's cursor only moving over keys all written, one `done` per table.
+    from zeroetl.sources.mysql.source import MySqlSource
+
+    with db_conn.cursor() as cur:
+        cur.execute("CREATE TABLE big (id BIGINT PRIMARY KEY, v VARCHAR(10))")
+        cur.execute("INSERT INTO big SELECT seq * 3, seq FROM seq_1_to_5000")
+        cur.execute("CREATE TABLE small (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO small VALUES (1), (2)")
+        cur.execute("CREATE TABLE txt (k VARCHAR(10) PRIMARY KEY)")
+        cur.execute("INSERT INTO txt SELECT CONCAT('k', seq) FROM seq_1_to_700")
+    names = ("big", "small", "txt")
+    schemas = {n: _schema(db_conn, test_db, n) for n in names}
+    snap = MySqlSource(SourceParams.from_url(source_url)).snapshot(300)
+    try:
+        at = snap.begin_consistent()
+        assert at is not None
+        items = [(schemas[n], None) for n in names]
+        expected = {
+            "big": [3 * i for i in range(1, 5001)],
+            "small": [1, 2],
+            "txt": sorted(f"k{i}" for i in range(1, 701)),
+        }
+        got: dict[str, list] = {n: [] for n in names}
+        cursors: dict[str, list] = {n: [] for n in names}
+        done = []
+        for c in snap.table_chunks(items, at=at, readers=3):
+            name = c.table.table
+            assert c.error is None
+            if c.rows is not None:
+                assert c.position == at
+                got[name] += c.rows.column(0).to_pylist()
+            if c.cursor is not None:
+                key = decode_key(c.cursor, schemas[name])[0]
+                written = set(got[name])
+                # every key up to the cursor is handed out already
+                assert all(k in written for k in expected[name] if k <= key), (name, key)
+                cursors[name].append(key)
+            if c.done:
+                done.append(name)
+        assert sorted(done) == sorted(names)
+        assert {n: sorted(got[n]) for n in names} == expected
+        assert cursors["big"] == sorted(cursors["big"])
+        # Resumed from a cursor: only the keys after it.
+        resumed = [
+            k
+            for c in snap.table_chunks([(schemas["big"], encode_key((7500,)))], at=at, readers=3)
+            if c.rows is not None
+            for k in c.rows.column(0).to_pylist()
+        ]
+        assert sorted(resumed) == [3 * i for i in range(2501, 5001)]
+    finally:
+        snap.close()

@@ -143,6 +143,25 @@ def test_case_only_clash_fails_the_table(dest: DuckDBDestination) -> None:
         dest.create_table(table("_zeroetl", "x"))
 
 
+def test_table_names_follow_create_drop_rename_and_rollback(dest: DuckDBDestination) -> None:
+    # The names are cached by the writer: each change of its own must show at once, and a
+    # rolled-back CREATE must not leave a name behind.
+    dest.create_table(table("db", "Users"))
+    assert dest.existing_table(TableId("db", "users")) == TableId("db", "Users")
+    dest.drop_table(TableId("db", "Users"))
+    assert dest.existing_table(TableId("db", "users")) is None
+    dest.create_table(table("db", "users"))  # no clash with the dropped name
+    dest.rename_table(TableId("db", "users"), table("db", "People"))
+    assert dest.existing_table(TableId("db", "users")) is None
+    assert dest.existing_table(TableId("db", "people")) == TableId("db", "People")
+    dest.begin()
+    dest.create_table(table("db", "Gone"))
+    assert dest.existing_table(TableId("db", "gone")) == TableId("db", "Gone")
+    dest.rollback()
+    assert dest.existing_table(TableId("db", "gone")) is None
+    dest.create_table(table("db", "GONE"))  # the rolled-back name does not clash
+
+
 def test_unsupported_column_fails_table(dest: DuckDBDestination) -> None:
     s = TableSchema(
         TableId("db", "g"),
@@ -583,3 +602,36 @@ def test_add_column_at_a_position(dest: DuckDBDestination) -> None:
     assert rec is not None and rec.names == ("first", "id", "mid", "v", "last")
     assert dest.existing_table(TableId("DB", "T")) == s.id
     assert dest.existing_table(TableId("db", "nope")) is None
+
+
+def test_standalone_spills_beside_the_file(dest: DuckDBDestination) -> None:
+    got = dest.reader().execute("SELECT current_setting('temp_directory')").fetchone()
+    assert got == (str(dest.path) + ".tmp",)
+
+
+def test_statuses_schemas_and_state_changes_of_one_transaction(dest: DuckDBDestination) -> None:
+    # Written together before the commit; visible to the open transaction's own reads; gone
+    # with a rollback.
+    tables = [table("db", f"t{i}") for i in range(50)]
+    dest.begin()
+    for s in tables:
+        dest.create_table(s)
+        st = TableStatus(s.id, TableState.RESYNC_INITIATED, "copying", rows_copied=7)
+        dest.save_table_status(st)
+        dest.record_state_change(s.id, TableState.RESYNC_INITIATED, "copying", None)
+        st.rows_copied = 10
+        dest.save_table_status(st)
+    assert dest.recorded_schema(tables[3].id) == tables[3]
+    dest.commit()
+    got = dest.load_table_statuses()
+    assert len(got) == 50 and {s.rows_copied for s in got.values()} == {10}
+    assert dest.recorded_schemas() == {s.id: s for s in tables}
+    n = dest.reader().execute("SELECT count(*) FROM _zeroetl.state_changes").fetchone()
+    assert n == (50,)
+    dest.begin()
+    dest.save_table_status(TableStatus(tables[0].id, TableState.FAILED, "x"))
+    dest.record_state_change(tables[0].id, TableState.FAILED, "x", None)
+    dest.rollback()
+    assert dest.load_table_statuses()[tables[0].id].state is TableState.RESYNC_INITIATED
+    n = dest.reader().execute("SELECT count(*) FROM _zeroetl.state_changes").fetchone()
+    assert n == (50,)

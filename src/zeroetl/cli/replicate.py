@@ -11,10 +11,10 @@ from types import FrameType
 from typing import Any
 
 import click
-from rich.progress import TaskID
 
 from zeroetl.catalog.perms import secure_warehouse
 from zeroetl.cli.options import require_warehouse, with_settings
+from zeroetl.cli.progress import SnapshotBars
 from zeroetl.config import Settings
 from zeroetl.destinations import base as destinations
 from zeroetl.engine.filters import DataFilter
@@ -45,6 +45,7 @@ def engine_settings(settings: Settings, **run: Any) -> EngineSettings:
         batch_rows=e.batch_rows,
         batch_ms=e.batch_ms,
         chunk_rows=e.chunk_rows,
+        snapshot_readers=e.snapshot_readers,
         prereq_check_s=e.prereq_check_s,
         wal_limit_mb=e.wal_limit_mb,
         history_days=m.history_days,
@@ -114,7 +115,7 @@ class RichProgress(LogProgress):
             transient=False,
         )
         self.bar.start()
-        self._tasks: dict[TableId, TaskID] = {}
+        self.snapshot = SnapshotBars(self.bar)
         self._stream_task = self.bar.add_task(
             "streaming", total=None, info="waiting", visible=False
         )
@@ -122,16 +123,14 @@ class RichProgress(LogProgress):
     def _say(self, text: str) -> None:
         self.console.log(text)
 
+    def snapshot_started(self, tables: dict[TableId, int]) -> None:
+        self.snapshot.started({str(t): n for t, n in tables.items()})
+
     def snapshot_chunk(self, table: TableId, rows: int) -> None:
-        self._copied[table] = self._copied.get(table, 0) + rows
-        if table not in self._tasks:
-            self._tasks[table] = self.bar.add_task(f"copy {table}", total=None, info="")
-        self.bar.update(self._tasks[table], info=f"{self._copied[table]:,} rows")
+        self.snapshot.chunk(str(table), rows)
 
     def snapshot_table_done(self, table: TableId, total_rows: int) -> None:
-        if table not in self._tasks:
-            self._tasks[table] = self.bar.add_task(f"copy {table}", total=None, info="")
-        self.bar.update(self._tasks[table], total=1, completed=1, info=f"{total_rows:,} rows")
+        self.snapshot.done(str(table), total_rows)
 
     def committed(
         self, position: Position, changes: int, lag_ms: float | None, source_time: datetime | None
@@ -170,7 +169,8 @@ class RichProgress(LogProgress):
     help="Replica server id (default: derived from the integration id).",
 )
 @with_settings(
-    "engine.batch_rows", "engine.batch_ms", "engine.chunk_rows", "engine.prereq_check_s",
+    "engine.batch_rows", "engine.batch_ms", "engine.chunk_rows", "engine.snapshot_readers",
+    "engine.prereq_check_s",
     *BOUNDS_KEYS,
 )  # fmt: skip
 def replicate(

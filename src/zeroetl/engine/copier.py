@@ -130,12 +130,13 @@ class Copier:
         st.snapshot_hw = hw if st.snapshot_hw is None or hw > st.snapshot_hw else st.snapshot_hw
         self.book.dirty.add(table)
 
-    def finish(self, table: TableId) -> None:
+    def finish(self, table: TableId, report: bool = True) -> None:
         st = self.book.status[table]
         st.snapshot_done = True
         st.snapshot_cursor = None
         self.book.dirty.add(table)
-        self.progress.snapshot_table_done(table, st.rows_copied)
+        if report:
+            self.progress.snapshot_table_done(table, st.rows_copied)
 
     def copy_tables(
         self,
@@ -145,40 +146,59 @@ class Copier:
         stop: threading.Event | None = None,
         fresh: bool = False,
     ) -> None:
-        """Copy whole tables, one warehouse transaction per chunk (the first snapshot, or its
-        resumption after a crash). Returns early, between chunks, once `stop` is set. `fresh`:
-        the tables were just created and no change was ever applied to them."""
-        for table in tables:
-            started = time.monotonic()
-            try:
-                for rows, hw in self.chunks(table, session_hw):
-                    if stop is not None and stop.is_set():
-                        return
-                    self.dest.begin()
-                    self.write_chunk(table, rows, hw, fresh)
-                    self.book.flush()
-                    self.dest.commit()
-                    self.progress.snapshot_chunk(table, rows.num_rows)
-            except TableFailed as exc:
-                self.dest.rollback()
-                self.dest.begin()
-                if isinstance(exc, TableChanged):
-                    # Changed after the snapshot began: copied again while streaming, after
-                    # the DDL that changed it.
-                    self.book.require_resync(table, exc.reason, checkpoint)
+        """Copy whole tables (the first snapshot, or its resumption after a crash). Returns
+        early, between chunks, once `stop` is set. `fresh`: the tables were just created and no
+        change was ever applied to them.
+
+        Chunks are committed together until a commit holds `chunk_rows` rows or `GROUP_S`
+        seconds of work: a big table still commits once per chunk, while thousands of small
+        tables share commits (a DuckDB commit and a status write per table made a many-table
+        snapshot's cost per table several milliseconds). A failure to read a table writes
+        nothing of it, so the tables before it in the open group keep their chunks; anything
+        else that fails abandons the open group, and the engine reloads its book from the last
+        commit (EngineContext.abandon_open_batch)."""
+        group = _Group(self, self.settings.chunk_rows)
+        items = [(self.book.schemas[t], self.book.status[t].snapshot_cursor) for t in tables]
+        chunks = self.reader().table_chunks(
+            items, at=session_hw, readers=self.settings.snapshot_readers
+        )
+        started: dict[TableId, float] = {}
+        try:
+            for c in chunks:
+                if stop is not None and stop.is_set():
+                    break
+                table = c.table
+                started.setdefault(table, time.monotonic())
+                group.open()
+                if c.error is not None:
+                    reason = getattr(c.error, "reason", str(c.error))
+                    if isinstance(c.error, TableChanged):
+                        # Changed after the snapshot began: copied again while streaming,
+                        # after the DDL that changed it.
+                        self.book.require_resync(table, reason, checkpoint)
+                    else:
+                        self.book.fail(table, reason, checkpoint)
+                    group.wrote(table, 0)
+                    continue
+                st = self.book.status[table]
+                if c.cursor is not None:
+                    st.snapshot_cursor = c.cursor
+                    self.book.dirty.add(table)
+                rows = 0
+                if c.rows is not None and c.position is not None:
+                    self._zero_dates = c.zero_dates
+                    self.write_chunk(table, c.rows, c.position, fresh)
+                    rows = c.rows.num_rows
+                if c.done:
+                    self.finish(table, report=False)
+                    group.finished(table, time.monotonic() - started[table])
                 else:
-                    self.book.fail(table, exc.reason, checkpoint)
-                self.book.flush()
-                self.dest.commit()
-                continue
-            self.dest.begin()
-            self.finish(table)
-            self.book.flush()
-            self.dest.commit()
-            st = self.book.status[table]
-            log.info(
-                "copied %s: %d rows in %.1fs", table, st.rows_copied, time.monotonic() - started
-            )
+                    group.wrote(table, rows)
+            group.commit()
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # stops the readers of a parallel copy
 
     def copy_one_chunk(self, table: TableId, checkpoint: Position) -> bool:
         """Copy the next chunk of a table being resynced while streaming (no commit here).
@@ -200,3 +220,51 @@ class Copier:
             return True
         self.finish(table)
         return True
+
+
+GROUP_S = 1.0  # at most this much copying work waits for one commit
+
+
+class _Group:
+    """The open warehouse transaction of `copy_tables` and what to report once it commits."""
+
+    def __init__(self, copier: Copier, max_rows: int) -> None:
+        self.copier = copier
+        self.max_rows = max_rows
+        self.rows = 0
+        self.since = 0.0
+        self.is_open = False
+        self.chunks: list[tuple[TableId, int]] = []
+        self.done: list[tuple[TableId, float]] = []
+
+    def open(self) -> None:
+        if not self.is_open:
+            self.copier.dest.begin()
+            self.is_open = True
+            self.since = time.monotonic()
+
+    def wrote(self, table: TableId, rows: int) -> None:
+        self.chunks.append((table, rows))
+        self.rows += rows
+        if self.rows >= self.max_rows or time.monotonic() - self.since >= GROUP_S:
+            self.commit()
+
+    def finished(self, table: TableId, seconds: float) -> None:
+        self.done.append((table, seconds))
+        self.wrote(table, 0)
+
+    def commit(self) -> None:
+        if not self.is_open:
+            return
+        c = self.copier
+        c.book.flush()
+        c.dest.commit()
+        self.is_open, self.rows = False, 0
+        for table, rows in self.chunks:
+            if rows:
+                c.progress.snapshot_chunk(table, rows)
+        for table, seconds in self.done:
+            st = c.book.status[table]
+            c.progress.snapshot_table_done(table, st.rows_copied)
+            log.info("copied %s: %d rows in %.1fs", table, st.rows_copied, seconds)
+        self.chunks, self.done = [], []

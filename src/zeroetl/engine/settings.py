@@ -18,6 +18,10 @@ class EngineSettings:
     # False: wait for batch_rows / batch_ms always (the fixed batching of before; benchmarks).
     adaptive_batching: bool = True
     chunk_rows: int = 50_000  # snapshot chunk size (rows per read and per warehouse transaction)
+    # Source connections a snapshot reads over at once (MariaDB; MySQL reads one at a time).
+    # 1 by default: on 2 cores more readers measured slower (0.33-0.38x the CLI read against
+    # 0.44x with one; bench/README.md), the writer and the GIL being the bottleneck.
+    snapshot_readers: int = 1
     heartbeat_s: float = 0.5  # source heartbeat while idle: bounds idle detection and lag updates
     server_id: int = 0  # replica id announced to the source; 0 = derived from the integration id
     until_caught_up: bool = False  # stop once the position read at start-up is applied

@@ -47,6 +47,7 @@ def first_snapshot(rep: EngineContext) -> None:
         # before it is in the list, and every later DDL is in the stream from it.
         tables = [t for t in source.list_tables() if rep.wanted(t)]
         schemas = source.load_schemas(tables)
+        estimates = source.row_estimates(list(schemas))
         session_hw = snap or source.position()
     finally:
         source.close()
@@ -65,7 +66,7 @@ def first_snapshot(rep: EngineContext) -> None:
     rep.book.flush()
     rep.dest.commit()
     rep.committed = rep.position = start
-    rep.progress.snapshot_started({t: 0 for t in to_copy})
+    rep.progress.snapshot_started({t: estimates.get(t, 0) for t in to_copy})
     try:
         rep.copier.copy_tables(to_copy, session_hw, start, rep.stop_event, fresh=True)
     finally:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,15 @@ import pyarrow as pa
 
 from zeroetl.destinations.base import Capabilities, Destination
 from zeroetl.errors import ZeroEtlError
-from zeroetl.model import ColumnSchema, Position, TableId, TableSchema, TableState, TableStatus
+from zeroetl.model import (
+    ColumnSchema,
+    Position,
+    TableActivity,
+    TableId,
+    TableSchema,
+    TableState,
+    TableStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +240,16 @@ class MirroredDestination:
             updated=updated,
             deleted=deleted,
             bytes_ingested=bytes_ingested,
+        )
+
+    def record_tables_activity(
+        self, *, checkpoint: Position, transaction_id: str, tables: Sequence[TableActivity]
+    ) -> None:
+        self._both(
+            "record_tables_activity",
+            checkpoint=checkpoint,
+            transaction_id=transaction_id,
+            tables=tables,
         )
 
     def table_stats(self) -> list[dict[str, Any]]:

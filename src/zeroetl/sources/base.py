@@ -160,6 +160,38 @@ class SnapshotChunk:
     zero_dates: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TableChunk:
+    """What `Snapshot.table_chunks` hands out, in the order to apply it: rows of `table` (None:
+    no rows), the cursor the table's copy resumes from once they are written (None: unchanged;
+    chunks read in parallel resume from the end of the gapless part), whether the table is
+    now complete, or the error that ends its copy."""
+
+    table: TableId
+    rows: pa.Table | None
+    cursor: str | None
+    position: Position | None
+    zero_dates: int = 0
+    done: bool = False
+    error: Exception | None = None
+
+
+def serial_table_chunks(
+    snapshot: Snapshot, items: list[tuple[TableSchema, str | None]], at: Position | None
+) -> Iterator[TableChunk]:
+    """`table_chunks` one table after another over `snapshot.chunks` (TableFailed ends a table)."""
+    from zeroetl.errors import TableFailed
+
+    for schema, cursor in items:
+        try:
+            for c in snapshot.chunks(schema, cursor, at=at):
+                yield TableChunk(schema.id, c.rows, c.cursor, c.position, c.zero_dates)
+        except TableFailed as exc:
+            yield TableChunk(schema.id, None, None, None, error=exc)
+            continue
+        yield TableChunk(schema.id, None, None, None, done=True)
+
+
 class Snapshot(Protocol):
     """Reads tables chunk by chunk. Raises TableChanged (the table changed shape or went away
     since its schema was read) or TableFailed (a value it cannot hold) from `chunks`."""
@@ -183,6 +215,17 @@ class Snapshot(Protocol):
     ) -> Iterator[SnapshotChunk]:
         """Chunks of `schema`'s table after `cursor` (None: from the start). `at`: the position
         of the consistent view the chunks are read in (None: read one after each chunk)."""
+
+    def table_chunks(
+        self,
+        items: list[tuple[TableSchema, str | None]],
+        *,
+        at: Position | None = None,
+        readers: int = 1,
+    ) -> Iterator[TableChunk]:
+        """Chunks of several tables (each after its cursor), read over up to `readers`
+        connections at once where the source can keep them consistent; see TableChunk.
+        Closing the iterator stops the reading."""
 
 
 class ChangeStream(Protocol):
@@ -226,6 +269,9 @@ class Source(Protocol):
 
     def load_schemas(self, tables: list[TableId]) -> dict[TableId, TableSchema]:
         """The current schema of each table that exists (missing ones are left out)."""
+
+    def row_estimates(self, tables: list[TableId]) -> dict[TableId, int]:
+        """Rough row counts of `tables` (for progress display only; 0 when unknown)."""
 
     def snapshot(self, chunk_rows: int) -> Snapshot: ...
 

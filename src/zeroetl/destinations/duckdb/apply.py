@@ -214,4 +214,9 @@ def write_chunk(
     _check(schema, rows, (), "snapshot chunk")
     if rows.num_rows == 0:
         return
-    _run(con, catalog, schema, rows, [delete_sql, insert_all_sql] if replace else [insert_all_sql])
+    if replace:
+        _run(con, catalog, schema, rows, [delete_sql, insert_all_sql])
+    else:
+        # By position, in the table's column order; no view to register and drop (a catalog
+        # change each, the larger part of writing a small table's only chunk).
+        con.from_arrow(rows.select(list(schema.names))).insert_into(qualified(schema.id, catalog))

@@ -95,6 +95,13 @@ class DuckDBDestination:
         self._touched: set[tuple[str, str]] = set()  # tables written since the last publish
         self._reopen_needed = False
         self._reader = apply.Reader(scan=False)  # set for the connection by _open
+        self._names = ddl.Names()  # table names as stored (case lookups without a scan)
+        # Table statuses saved in the open transaction, written in one statement before it
+        # commits (or before meta.tables is read): an UPDATE per status scans every table's
+        # row, which made a many-table snapshot quadratic.
+        self._statuses: dict[TableId, list[Any]] = {}
+        self._schemas: dict[TableId, list[Any]] = {}  # the same for recorded schemas
+        self._changes: list[list[Any]] = []  # and state changes, in order
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Readers of the hub take `hub_lock` for a cursor: holding it until the metadata schema
         # exists means no reader ever sees the database attached without it.
@@ -117,7 +124,14 @@ class DuckDBDestination:
         caller holds `hub_lock`."""
         try:
             if self._hub is None:
-                con = duckdb.connect(str(self.path))
+                # DuckDB's memory_limit stays its default here (80% of the host's memory): a
+                # checkpoint pins every BLOB of a row group at once (1,000 rows of 1 MB failed
+                # under 512 MiB, 500 under 256 MiB, and a failed checkpoint invalidates the
+                # database until reopened, so the engine retried forever). Spills go beside
+                # the file.
+                con = duckdb.connect(
+                    str(self.path), config={"temp_directory": str(self.path) + ".tmp"}
+                )
             else:
                 attached = self._hub.execute(
                     "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
@@ -147,6 +161,7 @@ class DuckDBDestination:
         refuses every statement on that database until then. The WAL is replayed on attach, so
         every committed transaction is there; an open one was lost with the failure."""
         log.warning("integration %s: reopening %s", self.integration_id, self.path)
+        self._names.clear()
         with suppress(duckdb.Error):
             self._con.close()
         if self._hub is None:
@@ -262,15 +277,29 @@ class DuckDBDestination:
     def commit(self) -> None:
         if not self._in_tx:
             raise DestinationError(f"integration {self.integration_id}: no transaction to commit")
+        try:
+            with self._errors("save table statuses"):
+                self._write_statuses()
+        except BaseException:
+            self.rollback()
+            raise
         self._in_tx = False  # a failed COMMIT leaves no transaction open either
-        with self._errors("commit"):
-            self._con.execute("COMMIT")
+        try:
+            with self._errors("commit"):
+                self._con.execute("COMMIT")
+        except BaseException:
+            self._names.clear()
+            raise
         self._after_commit()
 
     def rollback(self) -> None:
         if not self._in_tx:
             return
         self._in_tx = False
+        self._names.clear()  # it may hold names the rolled-back transaction made or dropped
+        self._statuses.clear()
+        self._schemas.clear()
+        self._changes.clear()
         # DuckDB may already have aborted it after a failed statement: nothing left to undo then.
         with suppress(duckdb.Error):
             self._con.execute("ROLLBACK")
@@ -331,6 +360,7 @@ class DuckDBDestination:
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._errors("read metadata"):
+            self._write_statuses()  # the open transaction reads its own statuses
             return self._con.execute(sql, params).fetchall()
 
     def _first(self, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
@@ -344,23 +374,29 @@ class DuckDBDestination:
         # TableFailed (before any change) when a column has no DuckDB type
         statements = ddl.create_table_sql(schema, self._catalog)
         with self._atomic("create table", schema.id):
-            ddl.check_case_clash(self._con, schema.id)
+            ddl.check_case_clash(self._con, schema.id, names=self._names)
+            if self._names.schema(self._con, schema.id.schema) is not None:
+                statements = statements[1:]  # its CREATE SCHEMA IF NOT EXISTS: one per table
             for sql in statements:
                 self._exec(sql)
+            self._names.added(schema.id)
             self._record_schema(schema.id, schema)
 
     def drop_table(self, table: TableId) -> None:
         with self._atomic("drop table", table):
             self._exec(f"DROP TABLE IF EXISTS {qualified(table, self._catalog)}")
+            self._names.removed(table)
             self._record_schema(table, None)
 
     def rename_table(self, old: TableId, new: TableSchema) -> None:
         ddl.check_reserved(new.id)
         statements = ddl.rename_table_sql(old, new, self._catalog)
         with self._atomic("rename table", old):
-            ddl.check_case_clash(self._con, new.id, allow=old)
+            ddl.check_case_clash(self._con, new.id, allow=old, names=self._names)
             for sql in statements:
                 self._exec(sql)
+            self._names.removed(old)
+            self._names.added(new.id)
             self._record_schema(old, None)
             self._record_schema(new.id, new)
 
@@ -371,7 +407,7 @@ class DuckDBDestination:
     def existing_table(self, table: TableId) -> TableId | None:
         """The warehouse table `table` names, as stored (DuckDB names ignore case), if any."""
         with self._errors("look up table", table):
-            return ddl.existing_name(self._con, table)
+            return ddl.existing_name(self._con, table, self._names)
 
     def add_column(self, table: TableId, column: ColumnSchema, position: int | None = None) -> None:
         """Add `column` as the `position`-th column (0-based; None: last). Rows get NULL."""
@@ -422,26 +458,9 @@ class DuckDBDestination:
             self._record_schema(table, change(current))
 
     def _record_schema(self, table: TableId, schema: TableSchema | None) -> None:
+        """Saved with the open transaction's other table rows (see `_write_statuses`)."""
         text = None if schema is None else meta.schema_to_json(schema)
-        self._upsert_table_row(table, {"table_schema": text, "schema_updated_at": _now()})
-
-    def _upsert_table_row(self, table: TableId, values: dict[str, Any]) -> None:
-        """UPDATE the table's meta row, or INSERT it (meta tables have no constraints)."""
-        sets = ", ".join(f"{ident(k)} = ?" for k in values)
-        where = [self.integration_id, table.schema, table.table]
-        changed = self._exec(
-            f"UPDATE {self._meta}.tables SET {sets} "
-            "WHERE integration_id = ? AND schema_name = ? AND table_name = ?",
-            [*values.values(), *where],
-        ).fetchone()
-        if changed and changed[0]:
-            return
-        cols = ", ".join(["integration_id", "schema_name", "table_name", *map(ident, values)])
-        marks = ", ".join("?" * (3 + len(values)))
-        self._exec(
-            f"INSERT INTO {self._meta}.tables ({cols}) VALUES ({marks})",
-            [*where, *values.values()],
-        )
+        self._schemas[table] = [text, _now()]
 
     # --- data -------------------------------------------------------------------------------
 
@@ -492,17 +511,69 @@ class DuckDBDestination:
         return {s.id: s for s in statuses}
 
     def save_table_status(self, status: TableStatus) -> None:
-        values = dict(zip(meta.STATUS_COLUMNS, meta.status_values(status), strict=True))
-        values["last_updated_timestamp"] = _now()
         with self._atomic("save table status", status.id):
-            self._upsert_table_row(status.id, values)
+            self._statuses[status.id] = [*meta.status_values(status), _now()]
+
+    def _write_statuses(self) -> None:
+        """Write what the open transaction saved of table rows and state changes: per set of
+        columns one UPDATE ... FROM and one INSERT of the rows still missing; state changes in
+        one INSERT."""
+        statuses, self._statuses = self._statuses, {}
+        schemas, self._schemas = self._schemas, {}
+        changes, self._changes = self._changes, []
+        if statuses:
+            self._upsert_rows([*meta.STATUS_COLUMNS, "last_updated_timestamp"], statuses)
+        if schemas:
+            self._upsert_rows(["table_schema", "schema_updated_at"], schemas)
+        if changes:
+            names = list(monitoring.table("state_changes").column_names)
+            self._insert_rows("state_changes", names, changes)
+
+    def _insert_rows(self, table: str, names: list[str], rows: list[list[Any]]) -> None:
+        data = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+        view = "__zeroetl_meta_rows"
+        self._con.register(view, data)
+        try:
+            cols = ", ".join(ident(n) for n in names)
+            self._exec(f"INSERT INTO {self._meta}.{table} ({cols}) SELECT {cols} FROM {view}")
+        finally:
+            self._con.unregister(view)
+
+    def _upsert_rows(self, cols: list[str], pending: dict[TableId, list[Any]]) -> None:
+        data = pa.table(
+            {
+                "schema_name": [t.schema for t in pending],
+                "table_name": [t.table for t in pending],
+                **{c: [v[i] for v in pending.values()] for i, c in enumerate(cols)},
+            }
+        )
+        name = "__zeroetl_meta_rows"
+        self._con.register(name, data)
+        try:
+            sets = ", ".join(f"{ident(c)} = b.{ident(c)}" for c in cols)
+            self._exec(
+                f"UPDATE {self._meta}.tables AS t SET {sets} FROM {name} AS b "
+                "WHERE t.integration_id = ? AND t.schema_name = b.schema_name "
+                "AND t.table_name = b.table_name",
+                [self.integration_id],
+            )
+            names = ", ".join(ident(c) for c in cols)
+            self._exec(
+                f"INSERT INTO {self._meta}.tables (integration_id, schema_name, table_name, "
+                f"{names}) SELECT ?, b.schema_name, b.table_name, {names} FROM {name} AS b "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self._meta}.tables AS t "
+                "WHERE t.integration_id = ? AND t.schema_name = b.schema_name "
+                "AND t.table_name = b.table_name)",
+                [self.integration_id, self.integration_id],
+            )
+        finally:
+            self._con.unregister(name)
 
     def record_state_change(
         self, table: TableId, new_state: TableState, reason: str, checkpoint: Position | None
     ) -> None:
         with self._atomic("record state change", table):
-            self._exec(
-                monitoring.table("state_changes").insert(self._meta),
+            self._changes.append(
                 [
                     self.integration_id,
                     table.schema,
@@ -511,7 +582,7 @@ class DuckDBDestination:
                     *meta.position_values(checkpoint),
                     reason,
                     _now(),
-                ],
+                ]
             )
 
     def record_activity(

@@ -34,6 +34,7 @@ class RawResult:
     names: list[str]
     columns: list[pa.Array]
     num_rows: int
+    nbytes: int = 0  # bytes of the row packets read
 
 
 def query_raw(conn: pymysql.connections.Connection, sql: str) -> RawResult:
@@ -49,7 +50,7 @@ def query_raw(conn: pymysql.connections.Connection, sql: str) -> RawResult:
         names.append(field.name)
     conn._read_packet()  # EOF after the column definitions
     buf, starts = _read_rows(conn)
-    return RawResult(names, _split_columns(buf, starts, ncols), len(starts))
+    return RawResult(names, _split_columns(buf, starts, ncols), len(starts), len(buf))
 
 
 def _read_rows(conn: pymysql.connections.Connection) -> tuple[bytearray, list[int]]:

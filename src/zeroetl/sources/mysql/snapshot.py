@@ -28,7 +28,7 @@ from zeroetl.errors import SourceError, SourceUnavailable, TableChanged, TableFa
 from zeroetl.model import Kind, Position, TableSchema
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 from zeroetl.sources.mysql.resultset import RawResult, query_raw
-from zeroetl.sources.mysql.textcast import Converter, quote_ident, select_expr
+from zeroetl.sources.mysql.textcast import Converter, is_geometry, quote_ident, select_expr
 
 _LOST = {2006, 2013, 2055}  # server gone / lost connection during query
 _NO_TABLE = 1146
@@ -36,14 +36,45 @@ _NO_TABLE = 1146
 _CHANGED = {1054, 1412}
 
 
+# A chunk holds at most this many bytes of row data (as read; the Arrow columns are about as
+# large): with rows of 1 MB BLOBs or of 500 columns, a chunk of `chunk_rows` took gigabytes.
+CHUNK_BYTES = 16 * 2**20
+_LOB_TYPES = ("blob", "text", "json", "longtext", "mediumtext", "longblob", "mediumblob")
+
+
+def first_chunk_rows(schema: TableSchema, chunk_rows: int, chunk_bytes: int) -> int:
+    """Rows of a table's first chunk, from its column types: later chunks are sized by the
+    bytes per row the first one had. A table with BLOB/TEXT/JSON columns starts small (values
+    up to 4 GB each); otherwise the declared widths bound a row."""
+    width = 16
+    for c in schema.columns:
+        t = c.source_type.lower()
+        if t.split("(")[0].split(" ")[0].endswith(_LOB_TYPES) or is_geometry(c):
+            return max(1, min(chunk_rows, chunk_bytes // 2**20))
+        if t.startswith(("varchar", "char", "varbinary", "binary")) and "(" in t:
+            width += 4 * int(t.split("(")[1].split(")")[0] or 1)  # utf8mb4: 4 bytes a char
+        else:
+            width += 24
+    return max(1, min(chunk_rows, chunk_bytes // width))
+
+
+def next_chunk_rows(raw_bytes: int, rows: int, chunk_rows: int, chunk_bytes: int) -> int:
+    """Rows of the next chunk, from the bytes per row of the last one."""
+    per_row = max(1, raw_bytes // max(1, rows))
+    return max(1, min(chunk_rows, chunk_bytes // per_row))
+
+
 class SnapshotReader:
     """Reads tables in primary-key order, inside one consistent-snapshot transaction if begun."""
 
-    def __init__(self, params: SourceParams, *, chunk_rows: int = 50_000) -> None:
-        if chunk_rows < 1:
-            raise ValueError("chunk_rows must be positive")
+    def __init__(
+        self, params: SourceParams, *, chunk_rows: int = 50_000, chunk_bytes: int = CHUNK_BYTES
+    ) -> None:
+        if chunk_rows < 1 or chunk_bytes < 1:
+            raise ValueError("chunk_rows and chunk_bytes must be positive")
         self.params = params
         self.chunk_rows = chunk_rows
+        self.chunk_bytes = chunk_bytes
         self.zero_dates = 0  # zero dates/datetimes read as NULL, all tables so far
         self._conn = params.connect()
         with _lost_as_unavailable(params), self._conn.cursor() as cur:
@@ -109,6 +140,14 @@ class SnapshotReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def query_one(self, sql: str) -> tuple | None:
+        """One row of `sql`, inside the snapshot (the connection must be idle)."""
+        self._drain()
+        with self._cursor() as cur:
+            cur.execute(sql)
+            row = cur.fetchone()
+        return None if row is None else tuple(row)
+
     # -- reading -------------------------------------------------------------------------------
 
     def read_chunks(
@@ -142,8 +181,7 @@ class SnapshotReader:
             schema.column(k).source_type.lower().startswith(("enum", "set")) for k in key
         )
         order = f" ORDER BY {', '.join(quote_ident(k) for k in key)}"
-        if paged:
-            order += f" LIMIT {self.chunk_rows}"
+        limit = first_chunk_rows(schema, self.chunk_rows, self.chunk_bytes)
 
         def sql(lo: tuple | None) -> str:
             conds = []
@@ -152,7 +190,7 @@ class SnapshotReader:
             if upto is not None:
                 conds.append(self._keyset(schema, key, upto, "<="))
             where = f" WHERE {' AND '.join(conds)}" if conds else ""
-            return select + where + order
+            return select + where + order + (f" LIMIT {limit}" if paged else "")
 
         # Pipelined: while this chunk is converted (pyarrow releases the GIL), the worker thread
         # already fetches the next one, keyed on this chunk's last key (converted first).
@@ -169,7 +207,9 @@ class SnapshotReader:
                 last = tuple(arrays[i][-1].as_py() for i in key_idx)  # type: ignore[index]
                 if any(v is None for v in last):
                     raise TableFailed(str(schema.id), f"primary key has a zero date: {last}")
-                nxt = sql(last) if paged and raw.num_rows >= self.chunk_rows else None
+                full = raw.num_rows >= limit
+                limit = next_chunk_rows(raw.nbytes, raw.num_rows, self.chunk_rows, self.chunk_bytes)
+                nxt = sql(last) if paged and full else None
                 if nxt is not None and prefetch:
                     pending = self._submit(schema, nxt)
                 before = conv.zero_dates

@@ -29,17 +29,20 @@ from zeroetl.sources.base import (
     Idle,
     SnapshotChunk,
     StreamEvent,
+    TableChunk,
     TableError,
+    serial_table_chunks,
 )
 from zeroetl.sources.mysql import ddl as d
 from zeroetl.sources.mysql.binlog import server_binlog_position
 from zeroetl.sources.mysql.changes import Batch
 from zeroetl.sources.mysql.connection import SourceParams
-from zeroetl.sources.mysql.discovery import list_tables, load_schemas
+from zeroetl.sources.mysql.discovery import list_tables, load_schemas, row_estimates
 from zeroetl.sources.mysql.faults import FaultItem
 from zeroetl.sources.mysql.prereq import check_source
 from zeroetl.sources.mysql.pump import Pump
 from zeroetl.sources.mysql.snapshot import SnapshotReader, decode_key, encode_key
+from zeroetl.sources.mysql.snapshot_parallel import ParallelCopy
 from zeroetl.sources.mysql.stream import (
     ChangeStream,
     CommitItem,
@@ -85,6 +88,9 @@ class MySqlSource:
     def load_schemas(self, tables: list[TableId]) -> dict[TableId, TableSchema]:
         return load_schemas(self._meta(), tables)
 
+    def row_estimates(self, tables: list[TableId]) -> dict[TableId, int]:
+        return row_estimates(self._meta(), tables)
+
     def snapshot(self, chunk_rows: int) -> MySqlSnapshot:
         return MySqlSnapshot(self, SnapshotReader(self.params, chunk_rows=chunk_rows))
 
@@ -119,6 +125,19 @@ class MySqlSnapshot:
 
     def close(self) -> None:
         self.reader.close()
+
+    def table_chunks(
+        self,
+        items: list[tuple[TableSchema, str | None]],
+        *,
+        at: Position | None = None,
+        readers: int = 1,
+    ) -> Iterator[TableChunk]:
+        """In parallel when the snapshot has an exact position (MariaDB; snapshot_parallel.py),
+        else one table after another."""
+        if at is None or readers <= 1 or not self.reader.is_mariadb:
+            return serial_table_chunks(self, items, at)
+        return ParallelCopy(self.reader, items, at, readers).chunks()
 
     def chunks(
         self,

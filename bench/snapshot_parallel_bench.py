@@ -1,0 +1,207 @@
+"""End-to-end snapshot into DuckDB (`zeroetl replicate --until-caught-up`) vs the `mariadb` CLI.
+
+Starts its own MariaDB in a temp dir, then runs up to three cases, each against a baseline timed
+in the same run, and reports time, rows/s, the ratio and the peak RSS of the zeroetl process
+(`zeroetl replicate` runs as a child process; its peak RSS comes from wait4):
+
+  big     one table of --rows rows (bigint key, int, bigint, varchar(40), decimal(12,2), datetime,
+          double, varchar(100)); baseline `mariadb --quick -B -N -e 'select * from t' > /dev/null`
+          (best of 2). --rows 10000000 for the full-size run.
+  blobs   --blob-rows rows of a 1 MB BLOB each; baseline the same CLI read.
+  tables  --tables tables of 10 rows each; baseline the CLI reading every table
+          (one `select * from` per table in one session, --quick -B -N).
+
+    .venv/bin/python bench/snapshot_parallel_bench.py [--rows 3000000] [--cases big,blobs,tables]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from zeroetl.sandbox.mariadb import MariaDBServer, free_port
+
+PROFILE = ""  # --py-spy: record the zeroetl process into files with this prefix
+
+BIG_DDL = (
+    "CREATE TABLE big.t (id BIGINT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(40), "
+    "d DECIMAL(12,2), e DATETIME, f DOUBLE, g VARCHAR(100))"
+)
+BIG_ROWS = (
+    "INSERT INTO big.t SELECT seq, seq % 100000, seq * 31, MD5(seq), (seq % 1000000) / 100, "
+    "'2020-01-01' + INTERVAL seq SECOND, seq / 7e0, CONCAT('note-', seq, '-', SHA1(seq)) "
+    "FROM seq_{lo}_to_{hi}"
+)
+
+
+def cli(server: MariaDBServer, sql: str) -> float:
+    cmd = ["mariadb", "--quick", "-B", "-N", "-h127.0.0.1", f"-P{server.port}", "-uroot"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, input=sql.encode(), stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[str]) -> dict:
+    """`zeroetl replicate --until-caught-up` of database `db` into a fresh warehouse."""
+    wh = tmp / f"wh-{name}"
+    shutil.rmtree(wh, ignore_errors=True)
+    exe = str(Path(sys.executable).with_name("zeroetl"))
+    cmd = [exe, "replicate", "--warehouse", str(wh), "--source", server.url()]
+    cmd += ["--database", name, "--data-filter", f"exclude: *.*, include: {db}.*"]
+    cmd += ["--until-caught-up", *extra]
+    if PROFILE:
+        cmd = [str(Path(sys.executable).with_name("py-spy")), "record", "-o", PROFILE + f"-{name}.txt",
+               "-f", "raw", "-r", "50", "--", *cmd]  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"zeroetl replicate failed:\n{err.decode()[-3000:]}")
+    return {"seconds": secs, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def count(server: MariaDBServer, tmp: Path, name: str, sql: str) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(tmp / f"wh-{name}" / "databases" / f"{name}.duckdb"), read_only=True)
+    try:
+        return int(con.execute(sql).fetchone()[0])  # type: ignore[index]
+    finally:
+        con.close()
+
+
+def case_big(server: MariaDBServer, tmp: Path, rows: int, extra: list[str]) -> dict[str, Any]:
+    conn = server.root()
+    t0 = time.perf_counter()
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE big")
+        cur.execute(BIG_DDL)
+        cur.execute("USE big")
+        step = 500_000
+        for lo in range(1, rows + 1, step):
+            cur.execute(BIG_ROWS.format(lo=lo, hi=min(rows, lo + step - 1)))
+    conn.close()
+    print(f"big: loaded {rows:,} rows in {time.perf_counter() - t0:.1f}s", flush=True)
+    base = min(cli(server, "select * from big.t") for _ in range(2))
+    z = replicate(server, tmp, "big", "big", extra)
+    assert count(server, tmp, "big", "select count(*) from big.big.t") == rows
+    return _result("big", rows, base, z)
+
+
+def case_blobs(server: MariaDBServer, tmp: Path, rows: int, extra: list[str]) -> dict[str, Any]:
+    conn = server.root()
+    with conn.cursor() as cur:
+        cur.execute("SET GLOBAL max_allowed_packet = 64 * 1024 * 1024")
+    conn.close()
+    conn = server.root()
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE blobs")
+        cur.execute("CREATE TABLE blobs.b (id INT PRIMARY KEY, v LONGBLOB)")
+        cur.execute("USE blobs")
+        cur.execute(
+            "INSERT INTO blobs.b SELECT seq, REPEAT(SHA2(seq, 256), 16384) FROM seq_1_to_%s",
+            (rows,),
+        )
+    conn.close()
+    base = min(cli(server, "select * from blobs.b") for _ in range(2))
+    z = replicate(server, tmp, "blobs", "blobs", extra)
+    assert count(server, tmp, "blobs", "select count(*) from blobs.blobs.b") == rows
+    return _result("blobs", rows, base, z)
+
+
+def case_tables(server: MariaDBServer, tmp: Path, n: int, extra: list[str]) -> dict[str, Any]:
+    conn = server.root()
+    t0 = time.perf_counter()
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE many")
+        cur.execute("USE many")
+        for i in range(n):
+            cur.execute(f"CREATE TABLE t{i} (id INT PRIMARY KEY, v VARCHAR(20))")
+            cur.execute(f"INSERT INTO t{i} SELECT seq, CONCAT('v', seq) FROM seq_1_to_10")
+    conn.close()
+    print(f"tables: created {n:,} tables in {time.perf_counter() - t0:.1f}s", flush=True)
+    base = cli(server, "".join(f"select * from many.t{i};" for i in range(n)))
+    z = replicate(server, tmp, "many", "many", extra)
+    got = count(
+        server, tmp, "many", "select count(*) from duckdb_tables() where schema_name = 'many'"
+    )
+    assert got == n, got
+    return _result("tables", n, base, z, unit="tables")
+
+
+def _result(case: str, n: int, base: float, z: dict, unit: str = "rows") -> dict[str, Any]:
+    r = {
+        "case": case,
+        unit: n,
+        "baseline_s": round(base, 3),
+        "zeroetl_s": round(z["seconds"], 3),
+        f"zeroetl_{unit}_per_s": round(n / z["seconds"]),
+        "ratio_vs_baseline": round(base / z["seconds"], 3),
+        "peak_rss_mb": round(z["peak_rss_mb"]),
+        "load_average": os.getloadavg()[0],
+    }
+    print(json.dumps(r), flush=True)
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=3_000_000)
+    ap.add_argument("--blob-rows", type=int, default=500)
+    ap.add_argument("--tables", type=int, default=2_000)
+    ap.add_argument("--cases", default="big,blobs,tables")
+    ap.add_argument(
+        "--extra", default="", help="extra `zeroetl replicate` options, space-separated"
+    )
+    ap.add_argument(
+        "--out", default=str(Path(__file__).parent / "results" / "snapshot_parallel_bench.json")
+    )
+    ap.add_argument("--py-spy", default="", help="profile zeroetl with py-spy into PREFIX-*.txt")
+    args = ap.parse_args()
+    global PROFILE
+    PROFILE = args.py_spy
+    extra = args.extra.split()
+    tmp = Path(tempfile.mkdtemp(prefix="zeroetl-snapparbench-"))
+    server = MariaDBServer(
+        tmp / "data",
+        free_port(),
+        extra_args=(
+            "--max-allowed-packet=64M",
+            "--innodb-buffer-pool-size=3G",
+            "--innodb-file-per-table=0",
+        ),
+    )
+    results = []
+    try:
+        server.start()
+        server.create_replication_user()
+        cases = args.cases.split(",")
+        if "big" in cases:
+            results.append(case_big(server, tmp, args.rows, extra))
+        if "blobs" in cases:
+            results.append(case_blobs(server, tmp, args.blob_rows, extra))
+        if "tables" in cases:
+            results.append(case_tables(server, tmp, args.tables, extra))
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"cores": os.cpu_count(), "results": results}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
