@@ -76,6 +76,20 @@ class Kind(enum.Enum):
     JSON = "json"
 
 
+INTEGER_KINDS = frozenset(
+    {
+        Kind.INT8,
+        Kind.INT16,
+        Kind.INT32,
+        Kind.INT64,
+        Kind.UINT8,
+        Kind.UINT16,
+        Kind.UINT32,
+        Kind.UINT64,
+    }
+)
+
+
 @dataclass(frozen=True)
 class LogicalType:
     kind: Kind

@@ -32,23 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zeroetl.errors import SourceError, TableFailed
-from zeroetl.model import Kind, Position, TableId, TableSchema
+from zeroetl.model import INTEGER_KINDS, Position, TableId, TableSchema
 from zeroetl.sources.base import TableChunk
 from zeroetl.sources.mysql.snapshot import SnapshotReader, decode_key, encode_key
 from zeroetl.sources.mysql.textcast import quote_ident
 
 log = logging.getLogger(__name__)
 
-_INT_KINDS = {
-    Kind.INT8,
-    Kind.INT16,
-    Kind.INT32,
-    Kind.INT64,
-    Kind.UINT8,
-    Kind.UINT16,
-    Kind.UINT32,
-    Kind.UINT64,
-}
+_INT_KINDS = INTEGER_KINDS
 _ALIGN_TRIES = 5  # times a reader begins again to get the first reader's position
 _PUT_WAIT_S = 0.2
 

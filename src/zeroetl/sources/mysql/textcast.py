@@ -17,21 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zeroetl.errors import TableFailed
-from zeroetl.model import ColumnSchema, Kind, TableId
+from zeroetl.model import INTEGER_KINDS, ColumnSchema, Kind, TableId
 from zeroetl.sources.mysql.types import GEOMETRY_TYPES
 
-_CAST_KINDS = {
-    Kind.INT8,
-    Kind.INT16,
-    Kind.INT32,
-    Kind.INT64,
-    Kind.UINT8,
-    Kind.UINT16,
-    Kind.UINT32,
-    Kind.UINT64,
-    Kind.DECIMAL,
-    Kind.FLOAT64,
-}
+_CAST_KINDS = INTEGER_KINDS | {Kind.DECIMAL, Kind.FLOAT64}
 _TIME_OK = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"
 
 
