@@ -13,10 +13,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from tests.destinations.chdb_cluster import CLUSTER, RecordingTransport, open_cluster, runnable
+from tests.sql_backend import HubBackend
 
 from zeroetl import dataversions
 from zeroetl.destinations import base
 from zeroetl.destinations.clickhouse import cluster as layouts
+from zeroetl.destinations.clickhouse import ddl
 from zeroetl.errors import TableFailed
 from zeroetl.model import (
     DEL,
@@ -31,6 +33,7 @@ from zeroetl.model import (
     TableStatus,
 )
 from zeroetl.server.sql import clickhouse_run
+from zeroetl.server.sql.session import SqlSession
 
 T = TableId("shop", "orders")
 S = TableSchema(
@@ -210,6 +213,13 @@ def test_snapshot_cdc_schema_changes_resync_and_drop_as_sent(dest) -> None:  # t
         "Distributed('prod', 'archive', 'old_orders_local', cityHash64(`id`, `region`))",
     ]
     assert current(dest, moved.id) == [(7, "eu", "g", 1)]
+    m = mark(dest)
+    dest.rename_table(T, moved)  # applied again after a crash: the local table moved already
+    assert not any(c.startswith("RENAME") for c in commands(dest, m))
+    assert current(dest, moved.id) == [(7, "eu", "g", 1)]
+    stats = dest.table_stats()  # rows through the Distributed table, bytes of the local parts
+    assert [(s["table"], s["rows"]) for s in stats] == [("old_orders", 1)]
+    assert stats[0]["bytes"] > 0
 
     # --- dropped: both tables and any leftover of an interrupted copy -------------------------
     m = mark(dest)
@@ -252,12 +262,34 @@ def test_a_source_table_named_like_another_tables_local_table_fails_alone(dest) 
     dest.create_table(elsewhere)  # another database: no collision
 
 
-def test_the_sql_endpoint_reads_the_distributed_tables(dest) -> None:  # type: ignore[no-untyped-def]
+class _Hub(HubBackend):
+    """The tests' stand-in hub, with target database `chdb_t` on a ClickHouse destination."""
+
+    def __init__(self, root: Path, ch: Any) -> None:
+        super().__init__(root)
+        self.ch = ch
+
+    def databases(self) -> list[str]:
+        return ["chdb_t"]
+
+    def query_destination(self, database: str) -> object | None:
+        return self.ch if database == "chdb_t" else None
+
+
+def test_the_sql_endpoint_reads_the_distributed_tables(dest, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dest.create_table(S)
     dest.write_chunk(S, rows([(1, "eu", "a")]))
     catalog = clickhouse_run.read_catalog(dest)
     assert catalog.tables == {("shop", "orders"): {"id": "Int32", "region": "String",
                                                     "v": "Nullable(String)"}}  # fmt: skip
+    dest.save_table_status(TableStatus(T, TableState.SYNCED))
+    session = SqlSession(_Hub(tmp_path / "hub", dest), database="chdb_t", user="admin")
+    m = mark(dest)
+    got = session.execute("select region, v from shop.orders where id = 1")
+    assert [tuple(r.values()) for b in got.batches for r in b.to_pylist()] == [("eu", "a")]
+    (sql,) = [q for kind, q, _ in sent(dest, m) if kind == "query" and '"shop"' in q]
+    assert 'FROM "shop"."orders" FINAL' in sql and "_local" not in sql
+    session.close()
 
 
 def test_the_endpoints_column_lists_are_kept_until_the_schema_changes(tmp_path: Path) -> None:
@@ -283,6 +315,29 @@ def test_the_endpoints_column_lists_are_kept_until_the_schema_changes(tmp_path: 
         again = clickhouse_run.read_catalog(d)
         assert "extra" in again.tables[("shop", "orders")]
         assert sum("system.columns" in s for s in reads) == 2
+    finally:
+        d.close()
+
+
+def test_a_table_changed_outside_this_process_is_read_afresh(tmp_path: Path) -> None:
+    """Kept column lists that miss a column or a table: the query is tried once more with
+    lists read afresh (DDL this process did not announce: another client's, say)."""
+    d = base.open_url(f"chdb://{tmp_path / 'ch'}", "i1")
+    try:
+        d.create_table(S)
+        d.write_chunk(S, rows([(1, "eu", "a")]))
+        s = SqlSession(_Hub(tmp_path / "hub", d), database="chdb_t", user="admin")
+        assert next(iter(s.execute("select count(*) from shop.orders").batches))[0][0].as_py() == 1
+        d._t.command("ALTER TABLE `shop`.`orders` ADD COLUMN extra Nullable(Int64)")  # unannounced
+        got = s.execute("select extra from shop.orders")
+        assert next(iter(got.batches)).to_pylist() == [{"extra": None}]
+        other = TableSchema(TableId("shop", "later"), S.columns, S.primary_key)
+        d._t.command(ddl.create_table_sql(other))
+        got = s.execute("select count(*) from shop.later")
+        assert next(iter(got.batches))[0][0].as_py() == 0
+        with pytest.raises(Exception, match="42703"):  # still an error when it is one
+            s.execute("select nothing from shop.orders")
+        s.close()
     finally:
         d.close()
 

@@ -273,7 +273,7 @@ class ClickHouseDestination:
 
     def rename_table(self, old: TableId, new: TableSchema) -> None:
         self._layout.check_names(new.id, [t for t in self._others() if t != old])
-        self._ddl(old, *self._layout.rename_table(old, new))
+        self._ddl(old, *self._layout.rename_table(old, new, self._exists))
         self._set("schema", meta.table_key(old), None)
         self.record_schema(new)
 

@@ -68,19 +68,24 @@ def settings(
 
 
 def read_catalog(dest: Any) -> Catalog:
-    """The replicated tables (those with zeroetl's version columns) and their columns, kept
-    until the destination next runs DDL (dataversions.schema_changed). The translation only
-    reads a Catalog, so one is shared by every query."""
+    """The replicated tables (those with zeroetl's version columns) and their columns."""
+    return catalog_of(dest)[0]
+
+
+def catalog_of(dest: Any, *, fresh: bool = False) -> tuple[Catalog, bool]:
+    """read_catalog's answer, and whether it was kept from before. Kept until the destination
+    next runs DDL in this process (dataversions.schema_changed); `fresh`: read it again now.
+    The translation only reads a Catalog, so one is shared by every query."""
     key = (str(getattr(dest, "where", "")), str(getattr(dest, "cluster", "")))
     version = dataversions.schemas(key[0])  # before the read: DDL meanwhile makes it stale
     with _catalogs_lock:
         kept = _catalogs.get(key)
-    if kept is not None and kept[0] == version:
-        return kept[1]
+    if not fresh and kept is not None and kept[0] == version:
+        return kept[1], True
     found = _read_catalog(dest, bool(key[1]))
     with _catalogs_lock:
         _catalogs[key] = (version, found)
-    return found
+    return found, False
 
 
 def _read_catalog(dest: Any, cluster: bool) -> Catalog:
