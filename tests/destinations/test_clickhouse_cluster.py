@@ -364,3 +364,17 @@ def test_a_quorum_insert_that_cannot_complete_is_retried() -> None:
     for code, name in ((285, "TOO_FEW_LIVE_REPLICAS"), (319, "UNKNOWN_STATUS_OF_INSERT")):
         err = faults.error("insert", f"Code: {code}. DB::Exception: quorum. ({name})")
         assert isinstance(err, TransientError), name
+
+
+def test_the_few_neighbours_looked_up_are_exactly_the_tables_that_can_collide() -> None:
+    c = layouts.Cluster("prod")
+    names = ["a", "a_local", "a_local_new", "a_local_local", "b_new", "b_local_new_local", "_lo"]
+
+    def derived(n: str) -> set[str]:
+        return {n, n + layouts.LOCAL, n + layouts.STAGING}
+
+    for t in names:
+        near = {x.table for x in c.neighbours(TableId("s", t))}
+        for o in names:
+            if o != t:
+                assert (o in near) == bool(derived(t) & derived(o)), (t, o)

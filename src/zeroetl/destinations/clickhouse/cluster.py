@@ -50,6 +50,10 @@ class SingleNode:
         self.data_insert: dict[str, str] = {}  # the transport's defaults only
         self.meta_insert: dict[str, str] = {}
 
+    def neighbours(self, table: TableId) -> list[TableId]:
+        """Nothing to collide with: one table per source table."""
+        return []
+
     def check_names(self, table: TableId, others: Iterable[TableId]) -> None:
         """Nothing to collide with: one table per source table."""
 
@@ -115,6 +119,16 @@ class Cluster:
         self.cluster = cluster
         self.data_insert = dict(DATA_INSERT)
         self.meta_insert = dict(META_INSERT)
+
+    def neighbours(self, table: TableId) -> list[TableId]:
+        """The only source tables whose names can meet `table`'s (see check_names): so the
+        destination looks up these few, not every recorded table."""
+        t = table.table
+        out = [TableId(table.schema, t + LOCAL), TableId(table.schema, t + STAGING)]
+        for suffix in (LOCAL, STAGING):
+            if t.endswith(suffix) and len(t) > len(suffix):
+                out.append(TableId(table.schema, t[: -len(suffix)]))
+        return out
 
     def check_names(self, table: TableId, others: Iterable[TableId]) -> None:
         """Fail `table` when its names (itself, its local and staging tables) meet those of

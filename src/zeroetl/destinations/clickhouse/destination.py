@@ -229,12 +229,29 @@ class ClickHouseDestination:
         )
         return bool(found["n"][0].as_py())
 
-    def _others(self) -> list[TableId]:
-        return list(self.recorded_schemas()) if self.cluster else []
+    def _recorded_neighbours(self, table: TableId) -> list[TableId]:
+        """The replicated tables whose names could collide with `table`'s on a cluster
+        (cluster.Cluster.neighbours), looked up by key: not every recorded schema."""
+        wanted = {meta.table_key(t): t for t in self._layout.neighbours(table)}
+        if not wanted:
+            return []
+        data = self._t.query(
+            f"SELECT key FROM {DB}.state FINAL WHERE integration_id = "
+            f"{literal(self.integration_id)} AND kind = 'schema' AND key IN "
+            f"({', '.join(literal(k) for k in wanted)})"
+        )
+        found = {k.decode() for k in data["key"].to_pylist()}
+        for (kind, key), v in self._meta.items():  # this transaction's, not yet written
+            if kind == "schema" and key in wanted:
+                if v is None:
+                    found.discard(key)
+                else:
+                    found.add(key)
+        return [wanted[k] for k in found if k in wanted]
 
     def create_table(self, schema: TableSchema) -> None:
         """Create the table empty, replacing one of the same name (a copy starts again)."""
-        self._layout.check_names(schema.id, self._others())
+        self._layout.check_names(schema.id, self._recorded_neighbours(schema.id))
         sqls = self._layout.create(schema, self._exists)  # TableFailed before anything runs
         self._guard_replacement(schema.id)
         self._pending.pop(schema.id, None)
@@ -272,7 +289,8 @@ class ClickHouseDestination:
         self._set("schema", meta.table_key(table), None)
 
     def rename_table(self, old: TableId, new: TableSchema) -> None:
-        self._layout.check_names(new.id, [t for t in self._others() if t != old])
+        others = [t for t in self._recorded_neighbours(new.id) if t != old]
+        self._layout.check_names(new.id, others)
         self._ddl(old, *self._layout.rename_table(old, new, self._exists))
         self._set("schema", meta.table_key(old), None)
         self.record_schema(new)
