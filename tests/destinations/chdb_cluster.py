@@ -24,6 +24,7 @@ from zeroetl.destinations.clickhouse.destination import ClickHouseDestination
 CLUSTER = "prod"
 CONFIG = f"""<clickhouse>
   <tcp_port>9000</tcp_port>
+  <macros><shard>01</shard><replica>r1</replica></macros>
   <remote_servers>
     <{CLUSTER}>
       <shard>

@@ -378,3 +378,28 @@ def test_the_few_neighbours_looked_up_are_exactly_the_tables_that_can_collide() 
         for o in names:
             if o != t:
                 assert (o in near) == bool(derived(t) & derived(o)), (t, o)
+
+
+def test_a_server_without_the_cluster_or_its_macros_is_refused_up_front(dest, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.destinations.conftest import start_chdb_http
+
+    from zeroetl.catalog.errors import InvalidParameter
+    from zeroetl.service import destination_urls
+
+    assert layouts.not_ready(dest._t.query, "prod") == ""  # known, macros set
+    assert "remote_servers" in layouts.not_ready(dest._t.query, "elsewhere")
+    no_macros = dest._t.inner.query("SELECT 1 AS n")  # the cluster is known ...
+
+    def answers(sql: str) -> pa.Table:  # ... but the host sets only {shard}
+        return no_macros if "clusters" in sql else pa.table({"macro": [b"shard"]})
+
+    assert layouts.not_ready(answers, "prod") == "the server sets no {replica} macro"
+    server, url = start_chdb_http(tmp_path / "srv")  # a server with no cluster at all
+    try:
+        with pytest.raises(InvalidParameter, match="'prod' is not defined") as err:
+            destination_urls.check_reachable(url + "?cluster=prod")
+        assert "system.clusters" in err.value.hint
+        destination_urls.check_reachable(url)  # without a cluster it is fine
+    finally:
+        server.kill()
+        server.wait()

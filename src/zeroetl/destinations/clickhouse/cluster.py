@@ -27,6 +27,7 @@ tables in the same database, so a source table named like another's local table 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from zeroetl.errors import TableFailed
 from zeroetl.model import ColumnSchema, TableId, TableSchema
@@ -235,6 +236,21 @@ class Cluster:
 
 
 Layout = SingleNode | Cluster
+
+
+def not_ready(query: Callable[[str], Any], cluster: str) -> str:
+    """Why the server cannot hold this layout, or "": the cluster must be in its
+    `remote_servers`, and the host must set the `{shard}` and `{replica}` macros the Keeper
+    paths use (ON CLUSTER runs the same statements on every host, each with its own macros)."""
+    found = query(f"SELECT count() AS n FROM system.clusters WHERE cluster = {literal(cluster)}")
+    if not found["n"][0].as_py():
+        return f"cluster {cluster!r} is not defined in the server's remote_servers"
+    macros = query("SELECT macro FROM system.macros")
+    have = {m.decode() if isinstance(m, bytes) else str(m) for m in macros["macro"].to_pylist()}
+    missing = sorted({"shard", "replica"} - have)
+    if missing:
+        return "the server sets no " + " and no ".join("{" + m + "}" for m in missing) + " macro"
+    return ""
 
 
 def layout(cluster: str) -> Layout:
