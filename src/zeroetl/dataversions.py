@@ -10,6 +10,8 @@ visible, after the fact:
   such call: states, checkpoints, recorded schemas live there);
 - anything else (SQL sessions' writes in dev, materialized view refreshes, CREATE/ALTER/DROP
   DATABASE, user and grant statements): `bump_all()`, which moves every version.
+- a ClickHouse destination, after each DDL statement it sends: `schema_changed(where)` (its
+  path or redacted URL), for the column lists the SQL endpoint keeps (`schemas(where)`).
 
 Versions are read BEFORE the reader's own statement starts: a commit that lands meanwhile moves
 the version past what the reader recorded, so a result read then is never kept as current.
@@ -26,6 +28,7 @@ _clock = itertools.count(1)
 _all = 0  # moved by bump_all: every version below is stale
 _tables: dict[tuple[str, str, str], int] = {}
 _meta: dict[str, int] = {}
+_schemas: dict[str, int] = {}
 
 
 def _name(db: str, schema: str, table: str) -> tuple[str, str, str]:
@@ -60,3 +63,15 @@ def meta(db: str) -> tuple[int, int]:
     """The version of `db`'s metadata (moved by every write of its destination)."""
     with _lock:
         return (_meta.get(db.lower(), 0), _all)
+
+
+def schema_changed(where: str) -> None:
+    """The destination at `where` (a chDB path, a redacted server URL) ran DDL."""
+    with _lock:
+        _schemas[where] = next(_clock)
+
+
+def schemas(where: str) -> tuple[int, int]:
+    """The version of the tables and columns of the destination at `where`."""
+    with _lock:
+        return (_schemas.get(where, 0), _all)

@@ -78,6 +78,28 @@ def _chdb(tmp_path: Path) -> Harness:
     return h
 
 
+def _chdb_cluster(tmp_path: Path) -> Harness:
+    """The `?cluster=` layout (Replicated local tables, Distributed tables, ON CLUSTER DDL) on
+    chDB with a one-shard cluster of this process (chdb_cluster.py: what needs Keeper is taken
+    out of what runs; every statement is recorded as sent)."""
+    from tests.destinations.chdb_cluster import open_cluster
+
+    path = tmp_path / "conf.cluster"
+    box: dict[str, Any] = {"dest": open_cluster(path, "conformance")}
+
+    def read(table: TableId, key: tuple[str, ...]) -> list[dict[str, Any]]:
+        return box["dest"].read_table(table, key).to_pylist()
+
+    def reopen() -> Any:
+        box["dest"]._t.close()  # the process dies: what is pending in memory is gone
+        box["dest"] = open_cluster(path, "conformance")
+        h.dest = box["dest"]
+        return h.dest
+
+    h = Harness(box["dest"], read, reopen)
+    return h
+
+
 def start_chdb_http(where: Path) -> tuple[subprocess.Popen[bytes], str]:
     """ClickHouse's engine (chDB) behind the test-only HTTP front (chdb_http.py), in a process
     of its own: the server and the `clickhouse://` URL that reaches it."""
@@ -117,6 +139,7 @@ def _clickhouse_http(tmp_path: Path) -> Harness:
 
 DESTINATIONS: dict[str, Callable[[Path], Harness]] = {
     "chdb": _chdb,
+    "chdb-cluster": _chdb_cluster,
     "clickhouse-http": _clickhouse_http,
     "duckdb": _duckdb,
     "memory": _memory,

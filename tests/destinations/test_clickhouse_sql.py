@@ -34,8 +34,12 @@ def test_single_node_table() -> None:
 
 def test_cluster_ddl_runs_on_cluster_with_replicated_engines() -> None:
     sql = ddl.create_table_sql(S, "prod")
+    assert sql.startswith("CREATE TABLE IF NOT EXISTS ")  # swapped in by EXCHANGE, not replaced
     assert " ON CLUSTER `prod` (" in sql
-    assert "ENGINE = ReplicatedReplacingMergeTree(_version, _is_deleted)" in sql
+    assert (
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{uuid}/{shard}', '{replica}', "
+        "_version, _is_deleted)"
+    ) in sql
     assert ddl.drop_column_sql(T, "price", "prod") == (
         "ALTER TABLE `shop`.`or\\`ders` ON CLUSTER `prod` DROP COLUMN IF EXISTS `price`"
     )

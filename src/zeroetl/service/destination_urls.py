@@ -18,6 +18,7 @@ from typing import Any
 
 from zeroetl.catalog.errors import InvalidParameter
 from zeroetl.destinations import base as destinations
+from zeroetl.destinations.clickhouse.cluster import not_ready
 from zeroetl.destinations.clickhouse.conn import HttpTransport, ServerParams
 from zeroetl.errors import ConfigError, DestinationError
 
@@ -117,8 +118,9 @@ def check_unique(
 
 
 def check_reachable(url: str) -> None:
-    """A `clickhouse://` server answers a query with the service's password (InvalidParameter
-    saying why not). chDB is not opened here: the process may open one directory only, and the
+    """A `clickhouse://` server answers a query with the service's password, and with
+    `?cluster=` knows the cluster and sets the macros its tables need (InvalidParameter saying
+    why not). chDB is not opened here: the process may open one directory only, and the
     worker reports what keeps it from opening."""
     if is_chdb(url):
         return
@@ -127,6 +129,7 @@ def check_reachable(url: str) -> None:
         transport = HttpTransport(params, timeout_s=REACH_TIMEOUT_S)
         try:
             transport.query("SELECT 1")
+            problem = not_ready(transport.query, params.cluster) if params.cluster else ""
         finally:
             transport.close()
     except DestinationError as exc:
@@ -135,6 +138,12 @@ def check_reachable(url: str) -> None:
             hint="check the host and port, the user's grants, and the service's "
             "ZEROETL_CLICKHOUSE_PASSWORD (or ZEROETL_CLICKHOUSE_PASSWORD_FILE)",
         ) from None
+    if problem:
+        raise InvalidParameter(
+            f"ClickHouse at {params.redacted()} cannot hold a cluster's tables: {problem}",
+            hint="name a cluster of the server's remote_servers (SELECT cluster FROM "
+            "system.clusters) whose hosts set the {shard} and {replica} macros",
+        )
 
 
 def open_destination(url: str, integration_id: str, **options: Any) -> destinations.Destination:

@@ -38,7 +38,9 @@ INSERT_SETTINGS = {"input_format_null_as_default": "1"}
 class Transport(Protocol):
     def command(self, sql: str) -> None: ...
     def query(self, sql: str, settings: dict[str, str] | None = None) -> pa.Table: ...
-    def insert(self, table_sql: str, data: pa.Table) -> None: ...
+    def insert(
+        self, table_sql: str, data: pa.Table, settings: dict[str, str] | None = None
+    ) -> None: ...
     def close(self) -> None: ...
 
 
@@ -72,7 +74,9 @@ class _Engine:
 class ChdbTransport:
     """Embedded ClickHouse (chdb-core): a session on a data directory, in this process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, config_file: Path | None = None) -> None:
+        """`config_file`: a ClickHouse server configuration for the engine (the cluster tests
+        give one that defines a cluster of this process: docs/clickhouse.md)."""
         try:
             from chdb import session
         except ImportError as e:  # chdb-core is a dependency; an install without it says so
@@ -87,7 +91,10 @@ class ChdbTransport:
                 )
             if _Engine.session is None:
                 self.path.mkdir(parents=True, exist_ok=True)
-                _Engine.session = session.Session(str(self.path))
+                where = str(self.path)
+                if config_file is not None:  # chDB passes URL parameters on as its options
+                    where += f"?config-file={config_file}"
+                _Engine.session = session.Session(where)
                 _Engine.path = self.path
             _Engine.users += 1
         self._session = _Engine.session
@@ -122,7 +129,9 @@ class ChdbTransport:
         clause = _settings_clause({**READ_SETTINGS, **(settings or {})})
         return self._run(sql + clause, "ArrowTable")  # type: ignore[no-any-return]
 
-    def insert(self, table_sql: str, data: pa.Table) -> None:
+    def insert(
+        self, table_sql: str, data: pa.Table, settings: dict[str, str] | None = None
+    ) -> None:
         # chDB's Python() table function finds the Arrow table by name in the calling frame
         # (this one: hence no helper in between), and scans it zero-copy.
         zeroetl_rows = data  # noqa: F841 (read by name by the Python() table function)
@@ -130,7 +139,8 @@ class ChdbTransport:
         sql = f"INSERT INTO {table_sql} ({cols}) SELECT {cols} FROM Python(zeroetl_rows)"
         try:
             with _Engine.lock:
-                self._session.query(sql + _settings_clause(INSERT_SETTINGS), "CSV")
+                clause = _settings_clause({**INSERT_SETTINGS, **(settings or {})})
+                self._session.query(sql + clause, "CSV")
         except Exception as e:  # chdb raises its own error classes (ChdbError, RuntimeError)
             raise faults.error("insert", str(e)) from e
 
@@ -207,14 +217,20 @@ class HttpTransport:
                 sql, settings={**READ_SETTINGS, **(settings or {})}
             )
 
-    def insert(self, table_sql: str, data: pa.Table) -> None:
+    def insert(
+        self, table_sql: str, data: pa.Table, settings: dict[str, str] | None = None
+    ) -> None:
         with self._guard("insert"):
             # `table_sql` is already quoted (db.table): no database argument, no re-quoting.
             from clickhouse_connect.driver.query import arrow_buffer
 
             names, block = arrow_buffer(data)  # Arrow IPC file, as the client's insert_arrow
             self._client.raw_insert(
-                table_sql, [_quote(n) for n in names], block, settings=INSERT_SETTINGS, fmt="Arrow"
+                table_sql,
+                [_quote(n) for n in names],
+                block,
+                settings={**INSERT_SETTINGS, **(settings or {})},
+                fmt="Arrow",
             )
 
     def close(self) -> None:

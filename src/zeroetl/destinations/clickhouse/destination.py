@@ -13,6 +13,8 @@ Exactly once without transactions (docs/clickhouse.md has the argument in full):
   `atomic_checkpoint`.
 - DDL is not transactional: it runs at once (after writing what is pending), and the engine
   commits the checkpoint right after it (`transactional_ddl=False`).
+- With `?cluster=NAME` a replicated table is a Replicated local table plus a Distributed table
+  under the source's name; which statements a change takes is cluster.py's (`Layout`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from zeroetl import dataversions
 from zeroetl.destinations.base import Capabilities, register
 from zeroetl.errors import ConfigError, DestinationError
 from zeroetl.model import (
@@ -38,6 +41,7 @@ from zeroetl.model import (
     TableStatus,
 )
 
+from . import cluster as layouts
 from . import ddl, meta, read
 from .apply import Pending
 from .conn import ChdbTransport, HttpTransport, ServerParams, Transport
@@ -68,6 +72,7 @@ class ClickHouseDestination:
     ) -> None:
         self.integration_id = integration_id
         self.cluster = cluster
+        self._layout = layouts.layout(cluster)
         self.where = where  # for messages: a path or a redacted URL
         self._t = transport
         self._clock = meta.Clock()
@@ -142,7 +147,7 @@ class ClickHouseDestination:
         for table in [t for t in self._pending if only is None or t == only]:
             rows = self._pending.pop(table).rows_to_write(version)
             if rows is not None and rows.num_rows:
-                self._t.insert(qualified(table), rows)
+                self._t.insert(qualified(table), rows, self._layout.data_insert)
 
     def _write_meta(self) -> None:
         """Metadata after the data; the checkpoint in the last insert of all."""
@@ -156,12 +161,15 @@ class ClickHouseDestination:
         history = [
             {"integration_id": self.integration_id, "kind": k, "doc": d} for k, d in self._history
         ]
+        quorum = self._layout.meta_insert
         if normal:
-            self._t.insert(f"{DB}.state", pa.Table.from_pylist(normal, meta.STATE_ARROW))
+            self._t.insert(f"{DB}.state", pa.Table.from_pylist(normal, meta.STATE_ARROW), quorum)
         if history:
-            self._t.insert(f"{DB}.history", pa.Table.from_pylist(history, meta.HISTORY_ARROW))
+            data = pa.Table.from_pylist(history, meta.HISTORY_ARROW)
+            self._t.insert(f"{DB}.history", data, quorum)
         if checkpoint:  # last of all: it never runs ahead of what it covers
-            self._t.insert(f"{DB}.state", pa.Table.from_pylist(checkpoint, meta.STATE_ARROW))
+            data = pa.Table.from_pylist(checkpoint, meta.STATE_ARROW)
+            self._t.insert(f"{DB}.state", data, quorum)
 
     def _auto(self) -> _Auto:
         return _Auto(self)
@@ -203,19 +211,51 @@ class ClickHouseDestination:
 
     # --- schema -----------------------------------------------------------------------------
 
-    def _ddl(self, table: TableId, sql: str) -> None:
-        """DDL runs at once: what is pending for the table is written before it."""
+    def _ddl(self, table: TableId, *sqls: str) -> None:
+        """DDL runs at once: what is pending for the table is written before it. Readers that
+        keep column lists (the SQL endpoint's) learn of it after (dataversions)."""
         if table in self._pending:
             self._write_pending(only=table)
-        self._t.command(sql)
+        try:
+            for sql in sqls:
+                self._t.command(sql)
+        finally:  # a failure part way may have changed some of it
+            dataversions.schema_changed(self.where)
+
+    def _exists(self, table: TableId) -> bool:
+        found = self._t.query(
+            f"SELECT count() AS n FROM system.tables WHERE database = {literal(table.schema)} "
+            f"AND name = {literal(table.table)}"
+        )
+        return bool(found["n"][0].as_py())
+
+    def _recorded_neighbours(self, table: TableId) -> list[TableId]:
+        """The replicated tables whose names could collide with `table`'s on a cluster
+        (cluster.Cluster.neighbours), looked up by key: not every recorded schema."""
+        wanted = {meta.table_key(t): t for t in self._layout.neighbours(table)}
+        if not wanted:
+            return []
+        data = self._t.query(
+            f"SELECT key FROM {DB}.state FINAL WHERE integration_id = "
+            f"{literal(self.integration_id)} AND kind = 'schema' AND key IN "
+            f"({', '.join(literal(k) for k in wanted)})"
+        )
+        found = {k.decode() for k in data["key"].to_pylist()}
+        for (kind, key), v in self._meta.items():  # this transaction's, not yet written
+            if kind == "schema" and key in wanted:
+                if v is None:
+                    found.discard(key)
+                else:
+                    found.add(key)
+        return [wanted[k] for k in found if k in wanted]
 
     def create_table(self, schema: TableSchema) -> None:
         """Create the table empty, replacing one of the same name (a copy starts again)."""
-        sql = ddl.create_table_sql(schema, self.cluster)  # TableFailed before anything runs
+        self._layout.check_names(schema.id, self._recorded_neighbours(schema.id))
+        sqls = self._layout.create(schema, self._exists)  # TableFailed before anything runs
         self._guard_replacement(schema.id)
-        self._t.command(ddl.create_database_sql(schema.id.schema, self.cluster))
         self._pending.pop(schema.id, None)
-        self._ddl(schema.id, sql)
+        self._ddl(schema.id, *sqls)
         self.record_schema(schema)
 
     def _guard_replacement(self, table: TableId) -> None:
@@ -240,43 +280,45 @@ class ClickHouseDestination:
         st.snapshot_done, st.snapshot_cursor, st.snapshot_hw, st.rows_copied = False, None, None, 0
         row = {"integration_id": self.integration_id, "kind": "status", "key": key,
                "value": meta.status_to_json(st), "_version": self._clock.next(), "_is_deleted": 0}  # fmt: skip
-        self._t.insert(f"{DB}.state", pa.Table.from_pylist([row], meta.STATE_ARROW))
+        data = pa.Table.from_pylist([row], meta.STATE_ARROW)
+        self._t.insert(f"{DB}.state", data, self._layout.meta_insert)
 
     def drop_table(self, table: TableId) -> None:
         self._pending.pop(table, None)
-        self._ddl(table, ddl.drop_table_sql(table, self.cluster))
+        self._ddl(table, *self._layout.drop(table))
         self._set("schema", meta.table_key(table), None)
 
     def rename_table(self, old: TableId, new: TableSchema) -> None:
-        self._t.command(ddl.create_database_sql(new.id.schema, self.cluster))
-        self._ddl(old, ddl.rename_table_sql(old, new.id, self.cluster))
+        others = [t for t in self._recorded_neighbours(new.id) if t != old]
+        self._layout.check_names(new.id, others)
+        self._ddl(old, *self._layout.rename_table(old, new, self._exists))
         self._set("schema", meta.table_key(old), None)
         self.record_schema(new)
 
     def truncate_table(self, table: TableId) -> None:
         self._pending.pop(table, None)  # what the transaction wrote before is truncated too
-        self._ddl(table, ddl.truncate_sql(table, self.cluster))
+        self._ddl(table, *self._layout.truncate(table))
 
     def add_column(self, table: TableId, column: ColumnSchema, position: int | None = None) -> None:
         current = self.recorded_schema(table)
         names = list(current.names) if current else []
         first = position == 0
         after = names[position - 1] if position and 0 < position <= len(names) else None
-        self._ddl(table, ddl.add_column_sql(table, column, after, first, self.cluster))
+        self._ddl(table, *self._layout.add_column(table, column, after, first))
         if current is not None:
             cols = list(current.columns)
             cols.insert(len(cols) if position is None else position, column)
             self.record_schema(TableSchema(table, tuple(cols), current.primary_key))
 
     def drop_column(self, table: TableId, name: str) -> None:
-        self._ddl(table, ddl.drop_column_sql(table, name, self.cluster))
+        self._ddl(table, *self._layout.drop_column(table, name))
         current = self.recorded_schema(table)
         if current is not None:
             cols = tuple(c for c in current.columns if c.name != name)
             self.record_schema(TableSchema(table, cols, current.primary_key))
 
     def rename_column(self, table: TableId, old: str, new: str) -> None:
-        self._ddl(table, ddl.rename_column_sql(table, old, new, self.cluster))
+        self._ddl(table, *self._layout.rename_column(table, old, new))
         current = self.recorded_schema(table)
         if current is not None:
             cols = tuple(
@@ -378,10 +420,7 @@ class ClickHouseDestination:
         out = []
         for s in self.recorded_schemas().values():
             rows = self._t.query(f"SELECT count() AS n FROM {qualified(s.id)} FINAL")
-            size = self._t.query(
-                "SELECT sum(bytes_on_disk) AS b FROM system.parts WHERE active AND database = "
-                f"{literal(s.id.schema)} AND table = {literal(s.id.table)}"
-            )
+            size = self._t.query(self._layout.parts_sql(s.id))
             out.append(
                 {
                     "schema": s.id.schema,

@@ -3,8 +3,8 @@ which are the statement's (the table or the integration fails with the reason).
 
 ClickHouse names every error with a stable code ("Code: 243. DB::Exception: ..."), the same
 through chDB and over HTTP. The transient ones: the disk, memory, too many parts (inserts
-faster than merges: back off and retry), timeouts, the network, and a replicated table that is
-read-only while its Keeper session is lost.
+faster than merges: back off and retry), timeouts, the network, a replicated table that is
+read-only while its Keeper session is lost, and a cluster's quorum inserts that cannot complete.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ TRANSIENT = {
     243: "not enough disk space",  # NOT_ENOUGH_SPACE
     252: "too many parts (inserts outrun merges)",  # TOO_MANY_PARTS
     279: "all connection tries failed",  # ALL_CONNECTION_TRIES_FAILED
+    # a cluster's quorum inserts (cluster.py): a replica down, or an insert whose outcome is
+    # unknown (the retry rewrites the same rows and versions: nothing doubles)
+    285: "too few live replicas for the insert quorum",  # TOO_FEW_LIVE_REPLICAS
+    286: "the previous quorum insert is not complete",  # UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
+    319: "unknown status of a quorum insert",  # UNKNOWN_STATUS_OF_INSERT
     999: "Keeper error",  # KEEPER_EXCEPTION
 }
 _CODE = re.compile(r"Code: (\d+)\.")

@@ -163,10 +163,42 @@ def run(
     query_all_states: bool = False,
     describe: bool = False,
 ) -> tuple[Result | None, list[Column]]:
-    """Translate, check grants on every replicated table read, and run (or describe) it."""
+    """Translate, check grants on every replicated table read, and run (or describe) it.
+
+    The column lists are kept between queries (clickhouse_run.catalog_of). A table or column
+    they do not know (DDL from outside this process, or in the instant before this process
+    says so) gets one more try with lists read afresh; the statement is parsed again for it,
+    as translation rewrites the tree in place."""
     bind(r.tree, list(params or ()))
-    catalog = clickhouse_run.read_catalog(r.dest)
-    done = chq.translate(r.tree, r.norm, database=r.database, schemas=schemas, catalog=catalog)
+    catalog, kept = clickhouse_run.catalog_of(r.dest)
+    try:
+        return _run(
+            r, r.tree, catalog, schemas, policy, who, timeout_ms, query_all_states, describe
+        )
+    except SqlError as e:
+        if not kept or e.sqlstate not in _UNKNOWN:
+            raise
+    catalog, _kept = clickhouse_run.catalog_of(r.dest, fresh=True)
+    tree = dialect.parse(r.norm)  # as route() parsed it (its refusals passed already)
+    bind(tree, list(params or ()))
+    return _run(r, tree, catalog, schemas, policy, who, timeout_ms, query_all_states, describe)
+
+
+_UNKNOWN = ("42P01", "42703")  # undefined table, undefined column
+
+
+def _run(
+    r: Route,
+    tree: exp.Expression,
+    catalog: chq.Catalog,
+    schemas: list[str],
+    policy: Policy,
+    who: Principal,
+    timeout_ms: int,
+    query_all_states: bool,
+    describe: bool,
+) -> tuple[Result | None, list[Column]]:
+    done = chq.translate(tree, r.norm, database=r.database, schemas=schemas, catalog=catalog)
     policy.check(
         [Touch(Kind.READ, "SELECT", (r.database, s, t), r.database) for s, t in done.tables], who
     )
