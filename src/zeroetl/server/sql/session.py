@@ -31,6 +31,7 @@ from zeroetl.service.readgate import NO_GATE, ReadGate
 
 from . import (
     catalog,
+    clickhouse_catalog,
     clickhouse_session,
     dialect,
     duckparse,
@@ -148,6 +149,8 @@ class SqlSession(WorkspaceStatements, UserStatements, ResultCaching):
             self._cur.execute("SET integer_division = true")
             if self._limits.memory:
                 self._cur.execute("SET operator_memory_limit = ?", [self._limits.memory])
+            if self._ch is not None:  # the catalog views list its ClickHouse tables
+                clickhouse_catalog.set_database(self._cur, database)
             self._apply_search_path(self._params.schemas)
         except duckdb.Error as e:
             self._cur.close()
@@ -258,7 +261,7 @@ class SqlSession(WorkspaceStatements, UserStatements, ResultCaching):
 
     def _clickhouse_route(self, sql: str) -> clickhouse_session.Route | None:
         try:
-            return clickhouse_session.route(
+            routed = clickhouse_session.route(
                 self._backend, sql, session_database=self.database, session_dest=self._ch,
                 pinned=self._pinned, databases=self._backend.databases,
             )  # fmt: skip
@@ -266,6 +269,22 @@ class SqlSession(WorkspaceStatements, UserStatements, ResultCaching):
             if self.in_transaction:
                 self._failed = True
             raise
+        if routed is not None and self._catalog_only(routed.tree):
+            return None
+        return routed
+
+    def _catalog_only(self, tree: exp.Expression) -> bool:
+        """A statement reading the catalog emulation joined with table functions only (psql's
+        `\d` joins pg_attribute with generate_series): the hub answers it, as any statement
+        that reads no replicated table."""
+        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+        named = [t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier)]
+        pinned = [t for t in named if not t.db and t.name.lower() in self._pinned]
+        return bool(pinned) and all(
+            t.name.lower() in ctes or t.db.lower() in ("pg_catalog", "information_schema")
+            for t in named
+            if t not in pinned
+        )
 
     def _ch_args(
         self, routed: clickhouse_session.Route, params: Sequence[object] | None
@@ -398,6 +417,8 @@ class SqlSession(WorkspaceStatements, UserStatements, ResultCaching):
         taken from the cache, its findings ruled on again (plancache.py)."""
         self._cte_names, self._relations = frozenset(), None  # this statement's (users_session)
         self._refresh_catalog(self._backend.databases())
+        if self._ch is not None:
+            self._clickhouse_catalog()
         self._plan = None
         self._hints = None
         self._source_cache: dict[str, dict[tuple[str, str], dict[str, str]]] = {}
@@ -637,6 +658,15 @@ class SqlSession(WorkspaceStatements, UserStatements, ResultCaching):
         parts.append(f"{_q(self._home)}.{_q(catalog.SCHEMA)}")
         self._search_path = ",".join(parts)  # DuckDB's form (materialized views keep it)
         self._cur.execute("SET search_path = " + "'" + self._search_path.replace("'", "''") + "'")
+        if self._ch is not None:  # its schemas are ClickHouse's (clickhouse_catalog.py)
+            found = set(self._clickhouse_catalog())
+            self._visible_path = [s for s in schemas if s in found]
+            clickhouse_catalog.set_path(self._cur, list(schemas))
+
+    def _clickhouse_catalog(self) -> list[str]:
+        """The ClickHouse-backed database's tables copied into the catalog emulation (at most
+        every clickhouse_catalog.REFRESH_EVERY_S); its schemas."""
+        return clickhouse_catalog.refresh(self._backend, self._home, self.database, self._ch)
 
     def _columns(self, schema: pa.Schema) -> list[Column]:
         hints = self._hints if self._hints is not None and len(self._hints) == len(schema) else None
