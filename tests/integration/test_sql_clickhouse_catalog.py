@@ -6,15 +6,18 @@ psql and psycopg against a real `zeroetl serve`: tests/e2e/test_clickhouse_catal
 from __future__ import annotations
 
 import pytest
-from tests.integration.test_sql_clickhouse import CH_DB, _answer, _sessions, both  # noqa: F401
+from tests.integration import test_sql_clickhouse as chsql
+from tests.integration.test_sql_clickhouse import CH_DB, _answer, _sessions
 
 from zeroetl.server.sql import clickhouse_catalog
 from zeroetl.server.sql.grants import Access
 from zeroetl.server.sql.policy import Policy
-from zeroetl.server.sql.session import SqlSession
+from zeroetl.server.sql.session import SqlError, SqlSession
 from zeroetl.server.sql.users_store import UserStore
 
 pytestmark = pytest.mark.integration
+
+both = chsql.both  # the fixture: TICKIT in DuckDB (tickitdb) and in chDB (chtickit)
 
 TABLES = (
     "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
@@ -68,7 +71,9 @@ def test_information_schema_and_svv_views_match_duckdb(both) -> None:  # type: i
         want = sorted([*_answer(duck, t.format(view))[1], ("notes", "BASE TABLE")])
         assert _answer(ch, t.format(view))[1] == want  # notes: in ClickHouse only
     # the hub's own objects are not listed in the ClickHouse-backed database
-    ns = "select nspname from pg_namespace where nspname not in ('pg_catalog', 'information_schema')"
+    ns = (
+        "select nspname from pg_namespace where nspname not in ('pg_catalog', 'information_schema')"
+    )
     assert _answer(ch, ns)[1] == [("demodb",)]
 
 
@@ -118,3 +123,25 @@ def test_pg_type_of_clickhouse_types(ch_type: str, want: tuple[int, int, bool]) 
 
 def test_binary_columns_are_bytea() -> None:
     assert clickhouse_catalog.pg_type("String", binary=True)[0] == 17
+
+
+def test_mixing_clickhouse_with_duckdb_says_which_databases_and_why(both) -> None:  # type: ignore[no-untyped-def]
+    backend, _conn, db = both
+    for database in ("dev", CH_DB, "tickitdb"):
+        s = SqlSession(backend, database=database, user="analyst")
+        for sql in (
+            f"select * from {CH_DB}.{db}.sales join tickitdb.{db}.users on true",
+            f"select count(*) from {CH_DB}.{db}.sales where sellerid in"
+            f" (select userid from tickitdb.{db}.users)",
+        ):
+            with pytest.raises(SqlError) as e:
+                s.execute(sql)
+            assert e.value.sqlstate == "0A000"
+            assert f'database "{CH_DB}", which is replicated into ClickHouse' in e.value.message
+            assert 'ClickHouse cannot read database "tickitdb"' in e.value.message
+            assert "separately" in (e.value.hint or "")
+        # a system view (answered by the endpoint itself) with a ClickHouse table
+        with pytest.raises(SqlError) as e:
+            s.execute(f"select * from {CH_DB}.{db}.sales, svv_integration")
+        assert e.value.sqlstate == "0A000", e.value.message
+        assert "svv_integration cannot be read in the same query as tables of" in e.value.message

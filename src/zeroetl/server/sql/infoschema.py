@@ -23,8 +23,7 @@ def sql() -> list[str]:
     v = f"{s}.{INFO_PREFIX}"
     # replicated databases are read-only for everyone; the workspace (and the hub) are not
     writable = (
-        f"{CURRENT_DB} NOT IN (SELECT zq_d.db FROM {s}.zeroetl_meta_dbs zq_d)"
-        f" AND {ON_DUCKDB}"
+        f"{CURRENT_DB} NOT IN (SELECT zq_d.db FROM {s}.zeroetl_meta_dbs zq_d) AND {ON_DUCKDB}"
     )
     rel = (
         f" FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace"

@@ -269,22 +269,38 @@ class SqlSession(WorkspaceStatements, UserStatements, ResultCaching):
             if self.in_transaction:
                 self._failed = True
             raise
-        if routed is not None and self._catalog_only(routed.tree):
+        if routed is None:
             return None
+        pinned, only = self._catalog_reads(routed.tree)
+        if pinned and only:
+            return None
+        if pinned:  # the hub answers these: DuckDB, which cannot read ClickHouse's tables
+            if self.in_transaction:
+                self._failed = True
+            names = ", ".join(sorted(pinned))
+            raise SqlError(
+                "0A000",
+                f"{names} cannot be read in the same query as tables of ClickHouse-backed"
+                f' database "{routed.database}": the endpoint answers {names} itself (DuckDB)'
+                " and the tables' query runs on ClickHouse",
+                hint="query them separately and combine the results in the client",
+            )
         return routed
 
-    def _catalog_only(self, tree: exp.Expression) -> bool:
-        """A statement reading the catalog emulation joined with table functions only (psql's
-        `\d` joins pg_attribute with generate_series): the hub answers it, as any statement
-        that reads no replicated table."""
+    def _catalog_reads(self, tree: exp.Expression) -> tuple[set[str], bool]:
+        """The system and catalog views (pinned names) a statement reads, and whether it reads
+        nothing else but table functions and CTEs (psql's `\\d` joins pg_attribute with
+        generate_series): the hub answers such a statement, as any that reads no replicated
+        table."""
         ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
         named = [t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier)]
         pinned = [t for t in named if not t.db and t.name.lower() in self._pinned]
-        return bool(pinned) and all(
+        only = all(
             t.name.lower() in ctes or t.db.lower() in ("pg_catalog", "information_schema")
             for t in named
             if t not in pinned
         )
+        return {t.name.lower() for t in pinned}, only
 
     def _ch_args(
         self, routed: clickhouse_session.Route, params: Sequence[object] | None
