@@ -145,3 +145,30 @@ def test_mixing_clickhouse_with_duckdb_says_which_databases_and_why(both) -> Non
             s.execute(f"select * from {CH_DB}.{db}.sales, svv_integration")
         assert e.value.sqlstate == "0A000", e.value.message
         assert "svv_integration cannot be read in the same query as tables of" in e.value.message
+
+
+def test_the_catalog_follows_clickhouse_ddl(both) -> None:  # type: ignore[no-untyped-def]
+    """A table created, a column added, a table dropped: listed within REFRESH_EVERY_S."""
+    import time
+
+    from tests.sql_backend import int_col
+
+    from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema
+
+    backend, _conn, _db = both
+    ch = SqlSession(backend, database=CH_DB, user="analyst")
+    ch.execute("SET search_path TO extra")
+    cols = "select attname, format_type(atttypid, atttypmod) from pg_attribute where attrelid = 'extra.t'::regclass and attnum > 0 order by attnum"  # fmt: skip
+    t = TableSchema(TableId("extra", "t"), (int_col("id", False),), ("id",))
+    backend.ch.create_table(t)
+    try:
+        time.sleep(clickhouse_catalog.REFRESH_EVERY_S + 0.1)
+        assert _answer(ch, cols)[1] == [("id", "integer")]
+        backend.ch.add_column(t.id, ColumnSchema("amount", LogicalType(Kind.DECIMAL, 12, 2), True))
+        time.sleep(clickhouse_catalog.REFRESH_EVERY_S + 0.1)
+        assert _answer(ch, cols)[1] == [("id", "integer"), ("amount", "numeric(12,2)")]
+    finally:
+        backend.ch.drop_table(t.id)
+        backend.ch._t.command("DROP DATABASE IF EXISTS `extra`")
+    time.sleep(clickhouse_catalog.REFRESH_EVERY_S + 0.1)
+    assert _answer(ch, "select count(*) from pg_class where relname = 't'")[1] == [(0,)]
