@@ -77,6 +77,14 @@ def _ensure_integration(service: Any, url: str, port: int, destination: str | No
                     hint=f"run the sandbox on port {was} again (`zeroetl sandbox down`, then "
                     f"the demo with --port {was}), or start afresh in another --dir",
                 )
+            had = it.get("destination") or None
+            if had != destination:  # reusing it would answer from the other destination
+                raise ConfigError(
+                    f"integration {INTEGRATION} in this warehouse replicates into "
+                    f"{_where(had)}, not {_where(destination)}",
+                    hint=f"run the demo with --destination {'chdb' if had else 'duckdb'}, "
+                    "or start afresh in another --dir",
+                )
             return str(it["id"])
     # The demo is the user's own process: it reads the sandbox's password file and hands the
     # password over, as the CLI does (the service itself reads no file for a caller).
@@ -92,6 +100,10 @@ def _ensure_integration(service: Any, url: str, port: int, destination: str | No
         **where,
     )
     return str(created["id"])
+
+
+def _where(destination: str | None) -> str:
+    return destination or "the warehouse's DuckDB"
 
 
 def _wait_active(service: Any, iid: str, timeout: float = 600) -> dict[str, Any]:
@@ -261,7 +273,8 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
         _wait_active(service, iid)
         click.echo(f"    active after {time.monotonic() - t0:.1f}s")
 
-        click.echo("5/5 sample analytics, read from the warehouse:")
+        read = "ClickHouse, through the SQL endpoint's dialect" if destination else "the warehouse"
+        click.echo(f"5/5 sample analytics, read from {read}:")
         backend = service.sql.backend if isinstance(service.sql, SqlEndpoint) else None
         session = SqlSession(backend,  # type: ignore[arg-type]
                              database=TARGET_DB, user="admin")  # fmt: skip
@@ -271,7 +284,7 @@ def _run(box: local.Sandbox, warehouse: Path, api_port: int, sql_port: int, scal
             session.close()
         _print_addresses(service, api_port, sql_port)
         if not once:
-            _live(service, iid, root, rate)
+            _live(service, iid, root, rate, "ClickHouse" if destination else "warehouse")
     finally:
         if api is not None:
             api.should_exit = True
@@ -299,7 +312,7 @@ def _print_addresses(service: Any, api_port: int, sql_port: int) -> None:
     )
 
 
-def _live(service: Any, iid: str, root: SourceParams, rate: float) -> None:
+def _live(service: Any, iid: str, root: SourceParams, rate: float, into: str) -> None:
     from zeroetl.sandbox import tickit as tk
 
     stop = threading.Event()
@@ -315,7 +328,7 @@ def _live(service: Any, iid: str, root: SourceParams, rate: float) -> None:
         kwargs=dict(conn=writer, database="demodb", rate_per_s=rate, seconds=None,
                     seed=int(time.time()), stop_event=stop),
     )  # fmt: skip
-    click.echo(f"\nlive: {rate:g} ticket transactions/s flowing source -> warehouse; Ctrl-C stops")
+    click.echo(f"\nlive: {rate:g} ticket transactions/s flowing source -> {into}; Ctrl-C stops")
     t.start()
     try:
         while not stop.wait(5):

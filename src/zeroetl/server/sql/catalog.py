@@ -22,7 +22,8 @@ import duckdb
 from zeroetl.monitoring import tables as monitoring
 from zeroetl.sqltext import ident, literal
 
-from .pgnames import CON_OID, PK_OID, SCHEMA
+from . import clickhouse_catalog
+from .pgnames import CH_DB, CON_OID, ON_DUCKDB, PK_OID, SCHEMA
 from .pgnames import OWNER as OWNER  # re-exported: the catalog's public names
 from .pgnames import SERVER_VERSION as SERVER_VERSION
 from .pgnames import VERSION_TEXT as VERSION_TEXT
@@ -121,11 +122,17 @@ def _static_sql() -> list[str]:
         f"({o}, {literal(n)}, {literal(f)}, {ln}, {literal(c)})" for o, n, f, ln, c in PG_TYPES
     )
     hidden = ", ".join(map(literal, HIDDEN_SCHEMAS))
+    # DuckDB's objects of the session's database; none in a ClickHouse-backed one's session,
+    # whose tables come from zeroetl_ch_columns (clickhouse_catalog.py)
     tables_where = (
         f"database_name = current_database() AND schema_name NOT IN ({hidden}) AND NOT temporary"
+        f" AND {ON_DUCKDB}"
     )
+    ch = f"db = {CH_DB}"
     return [
         f"CREATE SCHEMA IF NOT EXISTS {s}",
+        clickhouse_catalog.create_sql(),
+        clickhouse_catalog.tables_view_sql(),
         # --- types, namespaces, relations -------------------------------------------------
         f"CREATE OR REPLACE VIEW {s}.pg_type AS SELECT oid::BIGINT AS oid, typname, 11::BIGINT"
         " AS typnamespace, 100::BIGINT AS typowner, typlen::SMALLINT AS typlen, CASE WHEN cat ="
@@ -145,9 +152,11 @@ def _static_sql() -> list[str]:
         f"CREATE OR REPLACE VIEW {s}.pg_namespace AS SELECT oid::BIGINT AS oid,"
         " schema_name AS nspname, 100::BIGINT AS nspowner, NULL::VARCHAR[] AS nspacl"
         " FROM duckdb_schemas() WHERE database_name = current_database()"
-        f" AND schema_name NOT IN ({hidden}) UNION ALL SELECT * FROM (VALUES"
+        f" AND schema_name NOT IN ({hidden}) AND {ON_DUCKDB} UNION ALL SELECT * FROM (VALUES"
         " (11::BIGINT, 'pg_catalog', 100::BIGINT, NULL::VARCHAR[]),"
-        " (13000::BIGINT, 'information_schema', 100::BIGINT, NULL::VARCHAR[]))",
+        " (13000::BIGINT, 'information_schema', 100::BIGINT, NULL::VARCHAR[]))"
+        " UNION ALL SELECT DISTINCT schema_oid, schema_name, 100::BIGINT, NULL::VARCHAR[]"
+        f" FROM {s}.zeroetl_ch_tables WHERE {ch}",
         f"CREATE OR REPLACE VIEW {s}.zeroetl_pk AS SELECT t.table_oid::BIGINT AS table_oid,"
         " t.schema_oid::BIGINT AS schema_oid, t.schema_name, t.table_name, m.pk,"
         " (SELECT list(zq_c.column_index::SMALLINT ORDER BY zq_u.i) FROM (SELECT unnest(m.pk)"
@@ -156,13 +165,15 @@ def _static_sql() -> list[str]:
         " AS indkey FROM duckdb_tables() t JOIN"
         f" {s}.zeroetl_meta_tables m ON m.db = t.database_name AND m.schema_name ="
         " t.schema_name AND m.table_name = t.table_name WHERE t.database_name ="
-        " current_database() AND len(m.pk) > 0"
+        f" current_database() AND len(m.pk) > 0 AND {ON_DUCKDB}"
         " UNION ALL SELECT zq_k.table_oid::BIGINT, zq_t.schema_oid::BIGINT, zq_t.schema_name,"
         " zq_t.table_name, zq_k.constraint_column_names, list_transform("
         " zq_k.constraint_column_indexes, lambda zq_i: (zq_i + 1)::SMALLINT) FROM"
         " duckdb_constraints() zq_k JOIN duckdb_tables() zq_t ON zq_t.table_oid ="
         " zq_k.table_oid WHERE zq_k.constraint_type = 'PRIMARY KEY' AND zq_t.database_name ="
-        f" current_database() AND zq_t.schema_name NOT IN ({hidden})",
+        f" current_database() AND zq_t.schema_name NOT IN ({hidden}) AND {ON_DUCKDB}"
+        " UNION ALL SELECT table_oid, schema_oid, schema_name, table_name, pk, indkey"
+        f" FROM {s}.zeroetl_ch_tables WHERE {ch} AND len(pk) > 0",
         f"CREATE OR REPLACE VIEW {s}.zeroetl_class_base AS"
         " SELECT table_oid::BIGINT AS oid, table_name AS relname, schema_oid::BIGINT AS"
         " relnamespace, 'r' AS relkind, 2::BIGINT AS relam, estimated_size::FLOAT AS reltuples,"
@@ -171,6 +182,8 @@ def _static_sql() -> list[str]:
         f" FROM duckdb_tables() zq_dt WHERE {tables_where}"
         " UNION ALL SELECT view_oid, view_name, schema_oid, 'v', 0, 0, column_count, false"
         f" FROM duckdb_views() WHERE {tables_where} AND NOT internal"
+        " UNION ALL SELECT table_oid, table_name, schema_oid, 'r', 2, 0, natts, len(pk) > 0"
+        f" FROM {s}.zeroetl_ch_tables WHERE {ch}"
         f" UNION ALL SELECT table_oid + {PK_OID}, table_name || '_pkey', schema_oid, 'i', 403,"
         f" 0, len(pk), false FROM {s}.zeroetl_pk",
         # the many columns nobody here fills are added by the wrapper view
@@ -198,7 +211,12 @@ def _static_sql() -> list[str]:
         f" FROM duckdb_columns() c LEFT JOIN {s}.zeroetl_pk p ON p.table_oid = c.table_oid"
         f" LEFT JOIN {s}.zeroetl_meta_tables m ON m.db = c.database_name AND m.schema_name ="
         " c.schema_name AND m.table_name = c.table_name"
-        f" WHERE c.database_name = current_database() AND c.schema_name NOT IN ({hidden})",
+        f" WHERE c.database_name = current_database() AND c.schema_name NOT IN ({hidden})"
+        f" AND {ON_DUCKDB}"
+        " UNION ALL SELECT table_oid, column_name, atttypid, atttypmod, attnum, attnotnull,"
+        " false, false, '', '', CASE WHEN atttypid = 25 THEN 100 ELSE 0 END::BIGINT, 'p', '',"
+        " -1, -1::SMALLINT, 0, NULL::VARCHAR[], true, 0, 0, false, 0"
+        f" FROM {s}.{clickhouse_catalog.TABLE} WHERE {ch}",
         f"CREATE OR REPLACE VIEW {s}.pg_attribute AS SELECT * FROM {s}.zeroetl_attribute"
         f" UNION ALL SELECT zq_p.table_oid + {PK_OID}, zq_a.attname, zq_a.atttypid,"
         " zq_a.atttypmod, zq_k.i::SMALLINT, zq_a.attnotnull, false, false, '', '',"

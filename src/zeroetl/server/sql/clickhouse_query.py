@@ -202,8 +202,11 @@ def _resolve(
     if cat and cat != database:
         raise SqlError(
             "0A000",
-            f'cross-database reference "{shown}": a query on ClickHouse-backed database'
-            f' "{database}" reads only its own tables',
+            f'cross-database reference "{shown}": this query reads database "{database}",'
+            f" which is replicated into ClickHouse and runs there, and ClickHouse cannot read"
+            f' database "{cat}" (the endpoint keeps it in DuckDB, or another destination'
+            " does): one query reads one ClickHouse-backed database and nothing else",
+            hint=f'query "{database}" and "{cat}" separately and combine the results in the client',
         )
     if schema.lower() in {s.lower() for s in NOT_REPLICATED} or (
         schema.lower() in ("pg_catalog",) and not cat

@@ -17,23 +17,25 @@ from .pgcompat import INFO_PREFIX
 
 
 def sql() -> list[str]:
-    from .pgnames import OWNER, SCHEMA
+    from .pgnames import CURRENT_DB, ON_DUCKDB, OWNER, SCHEMA
 
     s = SCHEMA
     v = f"{s}.{INFO_PREFIX}"
     # replicated databases are read-only for everyone; the workspace (and the hub) are not
-    writable = f"current_database() NOT IN (SELECT zq_d.db FROM {s}.zeroetl_meta_dbs zq_d)"
+    writable = (
+        f"{CURRENT_DB} NOT IN (SELECT zq_d.db FROM {s}.zeroetl_meta_dbs zq_d) AND {ON_DUCKDB}"
+    )
     rel = (
         f" FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'v')"
     )
     pk = (
-        "current_database() AS constraint_catalog, p.schema_name AS constraint_schema,"
-        " p.table_name || '_pkey' AS constraint_name, current_database() AS table_catalog,"
+        f"{CURRENT_DB} AS constraint_catalog, p.schema_name AS constraint_schema,"
+        f" p.table_name || '_pkey' AS constraint_name, {CURRENT_DB} AS table_catalog,"
         " p.schema_name AS table_schema, p.table_name"
     )
     return [
-        f"CREATE OR REPLACE VIEW {v}columns AS SELECT current_database() AS table_catalog,"
+        f"CREATE OR REPLACE VIEW {v}columns AS SELECT {CURRENT_DB} AS table_catalog,"
         " n.nspname AS table_schema, c.relname AS table_name, a.attname AS column_name,"
         " a.attnum::INTEGER AS ordinal_position, NULL::VARCHAR AS column_default,"
         " CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable,"
@@ -56,7 +58,7 @@ def sql() -> list[str]:
         " character_set_schema, NULL::VARCHAR AS character_set_name, NULL::VARCHAR AS"
         " collation_catalog, NULL::VARCHAR AS collation_schema, NULL::VARCHAR AS collation_name,"
         " NULL::VARCHAR AS domain_catalog, NULL::VARCHAR AS domain_schema, NULL::VARCHAR AS"
-        " domain_name, current_database() AS udt_catalog, 'pg_catalog' AS udt_schema,"
+        f" domain_name, {CURRENT_DB} AS udt_catalog, 'pg_catalog' AS udt_schema,"
         " t.typname AS udt_name, NULL::VARCHAR AS scope_catalog, NULL::VARCHAR AS scope_schema,"
         " NULL::VARCHAR AS scope_name, NULL::INTEGER AS maximum_cardinality,"
         " a.attnum::VARCHAR AS dtd_identifier, 'NO' AS is_self_referencing, 'NO' AS is_identity,"
@@ -68,19 +70,19 @@ def sql() -> list[str]:
         f" FROM {s}.pg_attribute a JOIN {s}.pg_class c ON c.oid = a.attrelid"
         f" JOIN {s}.pg_namespace n ON n.oid = c.relnamespace JOIN {s}.pg_type t ON t.oid ="
         " a.atttypid WHERE c.relkind IN ('r', 'v') AND a.attnum > 0",
-        f"CREATE OR REPLACE VIEW {v}tables AS SELECT current_database() AS table_catalog,"
+        f"CREATE OR REPLACE VIEW {v}tables AS SELECT {CURRENT_DB} AS table_catalog,"
         " n.nspname AS table_schema, c.relname AS table_name, CASE c.relkind WHEN 'r' THEN"
         " 'BASE TABLE' ELSE 'VIEW' END AS table_type, NULL::VARCHAR AS"
         " self_referencing_column_name, NULL::VARCHAR AS reference_generation, NULL::VARCHAR AS"
         " user_defined_type_catalog, NULL::VARCHAR AS user_defined_type_schema, NULL::VARCHAR AS"
         f" user_defined_type_name, CASE WHEN c.relkind = 'r' AND {writable} THEN 'YES' ELSE"
         " 'NO' END AS is_insertable_into, 'NO' AS is_typed, NULL::VARCHAR AS commit_action" + rel,
-        f"CREATE OR REPLACE VIEW {v}views AS SELECT current_database() AS table_catalog,"
+        f"CREATE OR REPLACE VIEW {v}views AS SELECT {CURRENT_DB} AS table_catalog,"
         f" n.nspname AS table_schema, c.relname AS table_name, {s}.pg_get_viewdef(c.oid) AS"
         " view_definition, 'NONE' AS check_option, 'NO' AS is_updatable, 'NO' AS"
         " is_insertable_into, 'NO' AS is_trigger_updatable, 'NO' AS is_trigger_deletable,"
         f" 'NO' AS is_trigger_insertable_into{rel} AND c.relkind = 'v'",
-        f"CREATE OR REPLACE VIEW {v}schemata AS SELECT current_database() AS catalog_name,"
+        f"CREATE OR REPLACE VIEW {v}schemata AS SELECT {CURRENT_DB} AS catalog_name,"
         f" nspname AS schema_name, '{OWNER}' AS schema_owner, NULL::VARCHAR AS"
         " default_character_set_catalog, NULL::VARCHAR AS default_character_set_schema,"
         " NULL::VARCHAR AS default_character_set_name, NULL::VARCHAR AS sql_path"
@@ -91,9 +93,9 @@ def sql() -> list[str]:
         f"CREATE OR REPLACE VIEW {v}key_column_usage AS SELECT {pk}, unnest(p.pk) AS"
         " column_name, generate_subscripts(p.pk, 1)::INTEGER AS ordinal_position,"
         f" NULL::INTEGER AS position_in_unique_constraint FROM {s}.zeroetl_pk p",
-        f"CREATE OR REPLACE VIEW {v}constraint_column_usage AS SELECT current_database() AS"
+        f"CREATE OR REPLACE VIEW {v}constraint_column_usage AS SELECT {CURRENT_DB} AS"
         " table_catalog, p.schema_name AS table_schema, p.table_name, unnest(p.pk) AS"
-        " column_name, current_database() AS constraint_catalog, p.schema_name AS"
+        f" column_name, {CURRENT_DB} AS constraint_catalog, p.schema_name AS"
         f" constraint_schema, p.table_name || '_pkey' AS constraint_name FROM {s}.zeroetl_pk p",
         # no foreign keys here: the right columns, no rows
         f"CREATE OR REPLACE VIEW {v}referential_constraints AS SELECT NULL::VARCHAR AS"

@@ -11,7 +11,7 @@ from zeroetl.sqltext import literal
 
 
 def function_sql() -> list[str]:
-    from .pgnames import CON_OID, OWNER, PK_OID, SCHEMA, SERVER_VERSION, VERSION_TEXT
+    from .pgnames import CH_DB, CON_OID, OWNER, PK_OID, SCHEMA, SERVER_VERSION, VERSION_TEXT
 
     s = SCHEMA
     return [
@@ -39,7 +39,11 @@ def function_sql() -> list[str]:
         f"CREATE OR REPLACE MACRO {s}.pg_table_is_visible(zq_oid) AS EXISTS (SELECT 1 FROM"
         " duckdb_tables() zq_t WHERE zq_t.table_oid = zq_oid AND zq_t.schema_name IN (SELECT"
         " unnest(current_schemas(false)))) OR EXISTS (SELECT 1 FROM duckdb_views() zq_v WHERE"
-        " zq_v.view_oid = zq_oid AND zq_v.schema_name IN (SELECT unnest(current_schemas(false))))",
+        " zq_v.view_oid = zq_oid AND zq_v.schema_name IN (SELECT unnest(current_schemas(false))))"
+        # a ClickHouse-backed database's tables (clickhouse_catalog.py): its session's path
+        f" OR EXISTS (SELECT 1 FROM {s}.zeroetl_ch_tables zq_h WHERE zq_h.table_oid = zq_oid"
+        f" AND zq_h.db = {CH_DB} AND list_contains(getvariable('zeroetl_ch_path'),"
+        " zq_h.schema_name))",
         f"CREATE OR REPLACE MACRO {s}.pg_get_expr(zq_a, zq_b) AS NULL::VARCHAR,"
         " (zq_a, zq_b, zq_c) AS NULL::VARCHAR",
         f"CREATE OR REPLACE MACRO {s}.zeroetl_indexdef(zq_oid) AS (SELECT 'CREATE UNIQUE INDEX '"
