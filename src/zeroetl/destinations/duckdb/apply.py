@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from zeroetl.errors import DestinationError
 from zeroetl.model import TableSchema
 
+from .apply_small import literal_delete_sql
 from .types import ident, qualified
 
 SEQ = "__seq"
@@ -199,7 +200,13 @@ def apply_changes(
         inserts = [insert_unique_sql]  # no window needed: the most common small batch
     else:
         inserts = [insert_last_sql]
-    _run(con, catalog, schema, changes, [delete_sql, *inserts], reader)
+    literal = literal_delete_sql(schema, catalog, changes)
+    if literal is None:
+        _run(con, catalog, schema, changes, [delete_sql, *inserts], reader)
+        return
+    con.execute(literal)  # a small slice's keys as constants (apply_small.py)
+    if inserts:
+        _run(con, catalog, schema, changes, inserts, reader)
 
 
 def write_chunk(
