@@ -134,7 +134,10 @@ class ChangeStream:
         wanted: Callable[[TableId], bool],
         heartbeat_s: float = 0.5,
     ) -> None:
-        reader = BinlogReader(params, start, server_id=server_id, heartbeat_s=heartbeat_s)
+        # The stream never reads ANNOTATE_ROWS events: not sent, a third fewer events to frame.
+        reader = BinlogReader(
+            params, start, server_id=server_id, heartbeat_s=heartbeat_s, annotate=False
+        )
         self._setup(reader, start, wanted)
 
     @classmethod
