@@ -1,8 +1,8 @@
 """Cheaper statements for the small slices of a transaction that touches many tables.
 
 A source transaction touching 1,000 tables hands the destination 1,000 slices of a few rows;
-each costs a DELETE and an INSERT (apply.py), and on a 2-core machine a DuckDB statement that
-scans a Python Arrow table costs ~0.8-1 ms, one that reads only its own text ~0.3-0.5 ms. The
+each costs a DELETE and an INSERT (apply.py). On a 2-core machine even `SELECT 1` costs
+~0.3 ms through the Python API and a statement scanning a Python Arrow table ~0.8-1 ms: the
 statements' fixed cost, not the rows, is what such a commit spends its time on.
 
 - The DELETE of a small slice whose key is one integer column names its keys as literals
@@ -12,9 +12,18 @@ statements' fixed cost, not the rows, is what such a commit spends its time on.
   the semi join (collation-free equality and exact text of every type are not worth the risk
   here).
 
+Measured on 1,000 file-backed tables of 200 rows, 10- and 50-row update slices, the two
+variants interleaved in one process: ~14% less CPU per commit with the constant list (16.0 s
+against 18.6 s over six commits; every commit lower). Wall time on a loaded machine did not
+show it reliably. Neither a combined `DELETE ...; INSERT ...` text per table, nor MERGE
+(~2x the pair), nor one staging temp table per commit for tables of one shape was clearly
+cheaper.
+
 Skipping the DELETE for slices of inserts only was measured too (it halves such a commit) but
 needs the engine to promise the keys are absent, which replaying from an older checkpoint
-breaks: replay must stay harmless (PRODUCT.md), so every slice still deletes its keys.
+breaks: replay must stay harmless (PRODUCT.md), so every slice still deletes its keys. One
+existence probe over every such slice of a commit (a single statement) would keep replay exact:
+not built yet.
 """
 
 from __future__ import annotations
