@@ -21,7 +21,7 @@ cheaper.
 
 Skipping the DELETE for slices of inserts only was measured too (it halves such a commit) but
 needs the engine to promise the keys are absent, which replaying from an older checkpoint
-breaks: replay must stay harmless (PRODUCT.md), so every slice still deletes its keys. One
+breaks: replaying a batch must change nothing, so every slice still deletes its keys. One
 existence probe over every such slice of a commit (a single statement) would keep replay exact:
 not built yet.
 """
