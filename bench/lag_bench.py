@@ -267,12 +267,14 @@ class Bench:
 
             pump.Pump._run = profiled_run  # type: ignore[method-assign]
         t0 = time.perf_counter()
+        cpu0 = time.process_time()  # both threads; steadier than wall time on a busy machine
         if prof:
             prof.enable()
         rep.run()
         if prof:
             prof.disable()
         elapsed = time.perf_counter() - t0
+        cpu_us = (time.process_time() - cpu0) * 1e6 / self.args.small_txns
         if rec.changes != gen["changes"]:
             raise SystemExit(f"small {mode}: applied {rec.changes}, source made {gen['changes']}")
         self.out.setdefault("small_txns", {})[mode] = {
@@ -281,9 +283,10 @@ class Bench:
             "apply_s": elapsed,
             "changes_per_s": gen["changes"] / elapsed,
             "warehouse_commits": rec.commits,
+            "cpu_us_per_txn": cpu_us,
         }
         print(f"small txns ({mode}): {gen['changes'] / elapsed:,.0f} changes/s, "
-              f"{rec.commits} commits", flush=True)  # fmt: skip
+              f"{rec.commits} commits, {cpu_us:.0f} us CPU per transaction", flush=True)  # fmt: skip
         if prof:
             stats = pstats.Stats(prof).sort_stats("cumulative")
             stats.print_stats(45)

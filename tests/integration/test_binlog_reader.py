@@ -116,6 +116,34 @@ def test_dml_and_ddl_events(source_url: str, db_conn, test_db: str) -> None:
     assert all(q.error_code == 0 and q.thread_id > 0 for q in queries)
 
 
+def test_without_annotate_the_server_leaves_those_events_out(
+    source_url: str, db_conn, test_db: str
+) -> None:
+    """The change stream asks for no ANNOTATE_ROWS: every other event comes, at its position."""
+    start = position(source_url)
+    with db_conn.cursor() as cur:
+        cur.execute("CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20))")
+        for i in range(3):
+            cur.execute("BEGIN")
+            cur.execute(f"INSERT INTO a VALUES ({i}, 'x')")
+            cur.execute(f"UPDATE a SET v = 'y' WHERE id = {i}")
+            cur.execute("COMMIT")
+    end = position(source_url)
+
+    def read(**kw: bool) -> list[tuple[int, int]]:
+        reader = BinlogReader(
+            SourceParams.from_url(source_url), start, server_id=SERVER_ID, heartbeat_s=0.2, **kw
+        )
+        with reader:
+            events = read_until(reader, lambda evs: evs[-1].end_pos == end.offset)
+        skip = (C.BINLOG_CHECKPOINT_EVENT, C.ROTATE_EVENT, C.FORMAT_DESCRIPTION_EVENT)
+        return [(e.type, e.end_pos) for e in events if e.type not in skip]
+
+    full, lean = read(), read(annotate=False)
+    assert sum(t == C.ANNOTATE_ROWS_EVENT for t, _ in full) == 6
+    assert lean == [e for e in full if e[0] != C.ANNOTATE_ROWS_EVENT]
+
+
 def test_gtids_and_xids(source_url: str, db_conn) -> None:
     start = position(source_url)
     with db_conn.cursor() as cur:

@@ -67,4 +67,8 @@ class MariaGtidState:
         self.latest[domain] = (server, seq)
 
     def __str__(self) -> str:
-        return ",".join(f"{d}-{s}-{n}" for d, (s, n) in sorted(self.latest.items()))
+        latest = self.latest
+        if len(latest) == 1:  # the common case, once per transaction: no sort, no join
+            for d, (s, n) in latest.items():
+                return f"{d}-{s}-{n}"
+        return ",".join(f"{d}-{s}-{n}" for d, (s, n) in sorted(latest.items()))
