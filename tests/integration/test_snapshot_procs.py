@@ -63,7 +63,9 @@ def test_hostile_values_and_enum_set_keys(db_conn, test_db, source_url, tmp_path
             "IF(seq % 3, '0000-00-00 00:00:00', '9999-12-31 23:59:59.999999') FROM seq_1_to_300"
         )
         # One huge value (12 MB) among small ones, and a plain integer key split into ranges.
-        cur.execute("INSERT INTO h VALUES ('aa', 'y', 100000, REPEAT(X'00AB', 6000000), '', 0, NULL, NULL)")
+        cur.execute(
+            "INSERT INTO h VALUES ('aa', 'y', 100000, REPEAT(X'00AB', 6000000), '', 0, NULL, NULL)"
+        )
         cur.execute("CREATE TABLE k (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(20))")
         cur.execute("INSERT INTO k SELECT 18446744073709551615 - seq * 5, seq FROM seq_1_to_3000")
     wh = tmp_path / "wh"
@@ -104,8 +106,12 @@ class _KillOnce(Progress):
             self.killed.append(pids[0])
 
 
-def test_killed_reader_resumes_per_chunk(db_conn, test_db, source_url, tmp_path, caplog) -> None:
+def test_killed_reader_resumes_per_chunk(
+    db_conn, test_db, source_url, tmp_path, caplog, monkeypatch
+) -> None:
     caplog.set_level(logging.WARNING)
+    # A commit per chunk, so that the kill lands mid-copy whatever the machine's speed.
+    monkeypatch.setattr("zeroetl.engine.copier.GROUP_BYTES", 1)
     n = 60_000
     with db_conn.cursor() as cur:
         cur.execute("CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(40), d DECIMAL(12,2))")

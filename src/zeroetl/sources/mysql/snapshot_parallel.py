@@ -199,7 +199,8 @@ class ParallelCopy:
         if count == 1:
             return KeyRange(schema, 0, r.after, None)
         ranges = [
-            KeyRange(schema, j, r.after if j == 0 else bounds[j - 1], bounds[j]) for j in range(count)
+            KeyRange(schema, j, r.after if j == 0 else bounds[j - 1], bounds[j])
+            for j in range(count)
         ]
         with self._lock:
             self._work.extend(reversed(ranges[1:]))  # taken next, before other tables

@@ -100,7 +100,12 @@ class ProcessCopy:
         env = {k: v for k, v in os.environ.items() if k != PASSWORD_ENV}
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "zeroetl.sources.mysql.snapshot_worker", str(theirs.fileno())],
+                [
+                    sys.executable,
+                    "-m",
+                    "zeroetl.sources.mysql.snapshot_worker",
+                    str(theirs.fileno()),
+                ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -118,7 +123,10 @@ class ProcessCopy:
     def _assign(self, child: _Child) -> None:
         if self._work:
             r = child.busy = self._work.pop()
-            child.conn.send(("range", r.schema, r.index, r.after, r.upto))
+            try:
+                child.conn.send(("range", r.schema, r.index, r.after, r.upto))
+            except OSError:  # it died since its last message
+                raise self._dead(child) from None
 
     def _recv_exact(self, child: _Child, n: int) -> pa.Buffer:
         buf = pa.allocate_buffer(n)

@@ -23,6 +23,7 @@ process holds at most about two chunks: memory stays bounded by the socket, not 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 from multiprocessing.connection import Connection
@@ -146,19 +147,15 @@ class Worker:
                 self.reader.close()
 
     def _error(self, transient: bool, message: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.conn.send(("error", transient, scrub(message, self.password)))
-        except OSError:
-            pass
 
 
 def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=int(argv[1]))
     for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-        except OSError:
-            pass
     Worker(sock).run()
     return 0
 
