@@ -106,12 +106,8 @@ class _KillOnce(Progress):
             self.killed.append(pids[0])
 
 
-def test_killed_reader_resumes_per_chunk(
-    db_conn, test_db, source_url, tmp_path, caplog, monkeypatch
-) -> None:
+def test_killed_reader_resumes_per_chunk(db_conn, test_db, source_url, tmp_path, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    # A commit per chunk, so that the kill lands mid-copy whatever the machine's speed.
-    monkeypatch.setattr("zeroetl.engine.copier.GROUP_BYTES", 1)
     n = 60_000
     with db_conn.cursor() as cur:
         cur.execute("CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(40), d DECIMAL(12,2))")

@@ -150,16 +150,14 @@ class Copier:
         early, between chunks, once `stop` is set. `fresh`: the tables were just created and no
         change was ever applied to them.
 
-        Chunks are committed together until a commit holds `GROUP_BYTES` of rows or `GROUP_S`
-        seconds of work: thousands of small tables share commits (a DuckDB commit and a status
-        write per table made a many-table snapshot's cost per table several milliseconds), and
-        a big table commits every several chunks (a commit per 50k-row chunk, each waiting for
-        its WAL fsync, was the larger part of writing one: bench/README.md). A crash loses at
-        most that much work; each table resumes from its last committed cursor. A failure to read a table writes
+        Chunks are committed together until a commit holds `chunk_rows` rows or `GROUP_S`
+        seconds of work: a big table still commits once per chunk, while thousands of small
+        tables share commits (a DuckDB commit and a status write per table made a many-table
+        snapshot's cost per table several milliseconds). A failure to read a table writes
         nothing of it, so the tables before it in the open group keep their chunks; anything
         else that fails abandons the open group, and the engine reloads its book from the last
         commit (EngineContext.abandon_open_batch)."""
-        group = _Group(self)
+        group = _Group(self, self.settings.chunk_rows)
         items = [(self.book.schemas[t], self.book.status[t].snapshot_cursor) for t in tables]
         chunks = self.reader().table_chunks(
             items,
@@ -189,16 +187,16 @@ class Copier:
                 if c.cursor is not None:
                     st.snapshot_cursor = c.cursor
                     self.book.dirty.add(table)
-                rows = size = 0
+                rows = 0
                 if c.rows is not None and c.position is not None:
                     self._zero_dates = c.zero_dates
                     self.write_chunk(table, c.rows, c.position, fresh)
-                    rows, size = c.rows.num_rows, c.rows.nbytes
+                    rows = c.rows.num_rows
                 if c.done:
                     self.finish(table, report=False)
                     group.finished(table, time.monotonic() - started[table])
                 else:
-                    group.wrote(table, rows, size)
+                    group.wrote(table, rows)
             group.commit()
         finally:
             close = getattr(chunks, "close", None)
@@ -227,16 +225,16 @@ class Copier:
         return True
 
 
-GROUP_S = 1.0  # at most this much copying work waits for one commit ...
-GROUP_BYTES = 64 * 2**20  # ... and at most this many bytes of rows (as Arrow)
+GROUP_S = 1.0  # at most this much copying work waits for one commit
 
 
 class _Group:
     """The open warehouse transaction of `copy_tables` and what to report once it commits."""
 
-    def __init__(self, copier: Copier) -> None:
+    def __init__(self, copier: Copier, max_rows: int) -> None:
         self.copier = copier
-        self.bytes = 0
+        self.max_rows = max_rows
+        self.rows = 0
         self.since = 0.0
         self.is_open = False
         self.chunks: list[tuple[TableId, int]] = []
@@ -248,10 +246,10 @@ class _Group:
             self.is_open = True
             self.since = time.monotonic()
 
-    def wrote(self, table: TableId, rows: int, size: int = 0) -> None:
+    def wrote(self, table: TableId, rows: int) -> None:
         self.chunks.append((table, rows))
-        self.bytes += size
-        if self.bytes >= GROUP_BYTES or time.monotonic() - self.since >= GROUP_S:
+        self.rows += rows
+        if self.rows >= self.max_rows or time.monotonic() - self.since >= GROUP_S:
             self.commit()
 
     def finished(self, table: TableId, seconds: float) -> None:
@@ -264,7 +262,7 @@ class _Group:
         c = self.copier
         c.book.flush()
         c.dest.commit()
-        self.is_open, self.bytes = False, 0
+        self.is_open, self.rows = False, 0
         for table, rows in self.chunks:
             if rows:
                 c.progress.snapshot_chunk(table, rows)
