@@ -140,6 +140,60 @@ def test_killed_reader_resumes_per_chunk(db_conn, test_db, source_url, tmp_path,
     assert st[f"{test_db}.big"][0] == "Synced" and st[f"{test_db}.tags"][0] == "Synced"
 
 
+class _CutOnce(Progress):
+    """Kills the source connections of the reader processes once `after` rows are committed."""
+
+    def __init__(self, root, after: int) -> None:
+        self.root, self.after, self.rows, self.cut = root, after, 0, 0
+
+    def snapshot_chunk(self, table: TableId, rows: int) -> None:
+        self.rows += rows
+        if self.cut or self.rows < self.after:
+            return
+        with self.root.cursor() as cur:
+            cur.execute(
+                "SELECT id FROM information_schema.processlist WHERE user = 'zeroetl' "
+                "AND command = 'Query' AND info LIKE 'SELECT %'"
+            )
+            for (conn_id,) in cur.fetchall():
+                cur.execute(f"KILL CONNECTION {int(conn_id)}")
+                self.cut += 1
+
+
+def test_reader_losing_the_source_resumes(
+    mariadb, db_conn, test_db, source_url, tmp_path, caplog
+) -> None:
+    # A reader's query killed on the server: the process reports it (not a crash) and the
+    # engine retries; the copy resumes and ends equal to the source.
+    caplog.set_level(logging.WARNING)
+    n = 200_000
+    with db_conn.cursor() as cur:
+        cur.execute("CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(40))")
+        cur.execute(f"INSERT INTO big SELECT seq, MD5(seq) FROM seq_1_to_{n}")
+    root = mariadb.root()
+    progress = _CutOnce(root, after=n // 10)
+    wh = tmp_path / "wh"
+    dest, iid = open_integration(wh, "target")
+    rep = Replicator(
+        MySqlSource(SourceParams.from_url(source_url)),
+        dest,
+        integration_id=iid,
+        data_filter=DataFilter.parse(f"exclude: *.*, include: {test_db}.*"),
+        settings=EngineSettings(until_caught_up=True, chunk_rows=2000, **PROCS),  # type: ignore[arg-type]
+        progress=progress,
+    )
+    try:
+        rep.run()
+    finally:
+        dest.close()
+        root.close()
+    said = [r.getMessage() for r in caplog.records if "snapshot reader process" in r.getMessage()]
+    assert progress.cut, "no reader query to kill"
+    assert said and "source unavailable" in caplog.text, said
+    check_all(db_conn, wh, test_db, ["big"])
+    assert not _workers()
+
+
 def test_password_not_in_children_argv_or_env(db_conn, test_db, source_url) -> None:
     secret = f"Pw-{os.getpid()}-kq7Zr"  # a password no path or module name contains
     user = f"procs{os.getpid()}"
