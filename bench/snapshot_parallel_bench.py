@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -63,13 +64,50 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
+    tree = TreeRss(proc.pid)
+    tree.start()
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - t0
+    tree.stop.set()
+    tree.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"zeroetl replicate failed:\n{err.decode()[-3000:]}")
-    return {"seconds": secs, "peak_rss_mb": usage.ru_maxrss / 1024}
+    return {"seconds": secs, "peak_rss_mb": usage.ru_maxrss / 1024, "tree_mb": tree.peak / 2**20}
+
+
+class TreeRss(threading.Thread):
+    """Peak of the summed RSS of a process and its descendants (reader processes), sampled
+    every 0.1 s: wait4's ru_maxrss is the largest single process only."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            parents: dict[int, int] = {}
+            rss: dict[int, int] = {}
+            for d in Path("/proc").iterdir():
+                if not d.name.isdigit():
+                    continue
+                try:
+                    stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                parents[int(d.name)] = int(stat[1])
+                rss[int(d.name)] = int(stat[21]) * os.sysconf("SC_PAGE_SIZE")
+            total = 0
+            for pid in rss:
+                p = pid
+                while p in parents and p != self.pid and p > 1:
+                    p = parents[p]
+                if p == self.pid:
+                    total += rss[pid]
+            self.peak = max(self.peak, total)
 
 
 def count(server: MariaDBServer, tmp: Path, name: str, sql: str) -> int:
@@ -82,7 +120,9 @@ def count(server: MariaDBServer, tmp: Path, name: str, sql: str) -> int:
         con.close()
 
 
-def case_big(server: MariaDBServer, tmp: Path, rows: int, extra: list[str]) -> dict[str, Any]:
+def case_big(
+    server: MariaDBServer, tmp: Path, rows: int, extras: list[list[str]]
+) -> list[dict[str, Any]]:
     conn = server.root()
     t0 = time.perf_counter()
     with conn.cursor() as cur:
@@ -94,10 +134,13 @@ def case_big(server: MariaDBServer, tmp: Path, rows: int, extra: list[str]) -> d
             cur.execute(BIG_ROWS.format(lo=lo, hi=min(rows, lo + step - 1)))
     conn.close()
     print(f"big: loaded {rows:,} rows in {time.perf_counter() - t0:.1f}s", flush=True)
-    base = min(cli(server, "select * from big.t") for _ in range(2))
-    z = replicate(server, tmp, "big", "big", extra)
-    assert count(server, tmp, "big", "select count(*) from big.big.t") == rows
-    return _result("big", rows, base, z)
+    out = []
+    for extra in extras:
+        base = min(cli(server, "select * from big.t") for _ in range(2))
+        z = replicate(server, tmp, "big", "big", extra)
+        assert count(server, tmp, "big", "select count(*) from big.big.t") == rows
+        out.append(_result("big", rows, base, z, config=extra))
+    return out
 
 
 def case_blobs(server: MariaDBServer, tmp: Path, rows: int, extra: list[str]) -> dict[str, Any]:
@@ -141,15 +184,19 @@ def case_tables(server: MariaDBServer, tmp: Path, n: int, extra: list[str]) -> d
     return _result("tables", n, base, z, unit="tables")
 
 
-def _result(case: str, n: int, base: float, z: dict, unit: str = "rows") -> dict[str, Any]:
+def _result(
+    case: str, n: int, base: float, z: dict, unit: str = "rows", config: list[str] | None = None
+) -> dict[str, Any]:
     r = {
         "case": case,
+        "config": " ".join(config or []),
         unit: n,
         "baseline_s": round(base, 3),
         "zeroetl_s": round(z["seconds"], 3),
         f"zeroetl_{unit}_per_s": round(n / z["seconds"]),
         "ratio_vs_baseline": round(base / z["seconds"], 3),
         "peak_rss_mb": round(z["peak_rss_mb"]),
+        "peak_rss_tree_mb": round(z["tree_mb"]),
         "load_average": os.getloadavg()[0],
     }
     print(json.dumps(r), flush=True)
@@ -163,7 +210,10 @@ def main() -> None:
     ap.add_argument("--tables", type=int, default=2_000)
     ap.add_argument("--cases", default="big,blobs,tables")
     ap.add_argument(
-        "--extra", default="", help="extra `zeroetl replicate` options, space-separated"
+        "--extra",
+        default="",
+        help="extra `zeroetl replicate` options, space-separated; several configurations "
+        "separated by ';' run the big case once each (each against its own baseline run)",
     )
     ap.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "snapshot_parallel_bench.json")
@@ -172,7 +222,8 @@ def main() -> None:
     args = ap.parse_args()
     global PROFILE
     PROFILE = args.py_spy
-    extra = args.extra.split()
+    extras = [e.split() for e in args.extra.split(";")]
+    extra = extras[0]
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-snapparbench-"))
     server = MariaDBServer(
         tmp / "data",
@@ -189,7 +240,7 @@ def main() -> None:
         server.create_replication_user()
         cases = args.cases.split(",")
         if "big" in cases:
-            results.append(case_big(server, tmp, args.rows, extra))
+            results.extend(case_big(server, tmp, args.rows, extras))
         if "blobs" in cases:
             results.append(case_blobs(server, tmp, args.blob_rows, extra))
         if "tables" in cases:

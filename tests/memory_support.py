@@ -185,6 +185,7 @@ class MemorySnapshot:
         *,
         at: Position | None = None,
         readers: int = 1,
+        processes: bool = False,
     ) -> Iterator[TableChunk]:
         return serial_table_chunks(self, items, at)
 

@@ -103,6 +103,7 @@ class EngineSection:
     batch_ms: int
     chunk_rows: int
     snapshot_readers: int
+    snapshot_processes: bool
     wal_limit_mb: float
 
 

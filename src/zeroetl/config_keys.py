@@ -157,6 +157,10 @@ KEYS: tuple[Key, ...] = (
     Key("engine.snapshot_readers", INT, 1,
         "Source connections a snapshot reads over at once (MariaDB; MySQL reads one at a time).",
         flag="--snapshot-readers", commands=("replicate",), minimum=1),
+    Key("engine.snapshot_processes", BOOL, False,
+        "Read and convert snapshot chunks in `engine.snapshot_readers` child processes (MariaDB), "
+        "leaving the engine's process only the warehouse writes.",
+        flag="--snapshot-processes", commands=("replicate",)),
     Key("engine.wal_limit_mb", FLOAT, 64.0,
         "Checkpoint a target database between batches once its WAL is this many MiB.",
         flag="--wal-limit-mb", commands=RUNS, minimum=1),

@@ -167,7 +167,10 @@ def test_table_state_ids_are_table_ids(db_conn, test_db, source_url, tmp_path) -
     check_all(db_conn, wh, test_db, ["select"])
 
 
-def test_enum_primary_key_is_copied_whole(db_conn, test_db, source_url, tmp_path) -> None:
+@pytest.mark.parametrize(
+    "mode", [{}, {"snapshot_processes": True, "snapshot_readers": 2}], ids=["inproc", "procs"]
+)
+def test_enum_primary_key_is_copied_whole(db_conn, test_db, source_url, tmp_path, mode) -> None:
     """ENUM keys sort by index but compare as text: paging over them would lose rows."""
     with db_conn.cursor() as cur:
         cur.execute(
@@ -177,5 +180,5 @@ def test_enum_primary_key_is_copied_whole(db_conn, test_db, source_url, tmp_path
             "INSERT INTO sizes VALUES (%s, %s)",
             [(s, n) for s in ("zz", "aa", "mm") for n in range(40)],
         )
-    replicate(source_url, tmp_path / "wh", test_db, chunk_rows=7)
+    replicate(source_url, tmp_path / "wh", test_db, chunk_rows=7, **mode)
     check_all(db_conn, tmp_path / "wh", test_db, ["sizes"])

@@ -333,7 +333,8 @@ def test_first_chunk_rows_from_column_types() -> None:
     assert next_chunk_rows(10, 1000, 50_000, 32 * 2**20) == 50_000
 
 
-def test_parallel_table_chunks(db_conn, test_db, source_url) -> None:
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_parallel_table_chunks(db_conn, test_db, source_url, processes) -> None:
     # Three readers over a split big table, a small one and a table keyed by text: every row
     # once, each table's cursor only moving over keys all written, one `done` per table.
     from zeroetl.sources.mysql.source import MySqlSource
@@ -360,7 +361,7 @@ def test_parallel_table_chunks(db_conn, test_db, source_url) -> None:
         got: dict[str, list] = {n: [] for n in names}
         cursors: dict[str, list] = {n: [] for n in names}
         done = []
-        for c in snap.table_chunks(items, at=at, readers=3):
+        for c in snap.table_chunks(items, at=at, readers=3, processes=processes):
             name = c.table.table
             assert c.error is None
             if c.rows is not None:
@@ -380,7 +381,9 @@ def test_parallel_table_chunks(db_conn, test_db, source_url) -> None:
         # Resumed from a cursor: only the keys after it.
         resumed = [
             k
-            for c in snap.table_chunks([(schemas["big"], encode_key((7500,)))], at=at, readers=3)
+            for c in snap.table_chunks(
+                [(schemas["big"], encode_key((7500,)))], at=at, readers=3, processes=processes
+            )
             if c.rows is not None
             for k in c.rows.column(0).to_pylist()
         ]

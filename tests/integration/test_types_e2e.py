@@ -55,12 +55,19 @@ def _insert(db_conn, rows: list[str], id_shift: int = 0) -> None:
             cur.execute(f"INSERT INTO every VALUES {r}")
 
 
-def test_every_type_snapshot_and_binlog(db_conn, test_db, source_url, tmp_path) -> None:
+# The snapshot read in this process, and in reader processes (Arrow IPC between them).
+MODES = pytest.mark.parametrize(
+    "mode", [{}, {"snapshot_processes": True, "snapshot_readers": 2}], ids=["inproc", "procs"]
+)
+
+
+@MODES
+def test_every_type_snapshot_and_binlog(db_conn, test_db, source_url, tmp_path, mode) -> None:
     with db_conn.cursor() as cur:
         cur.execute(DDL)
     _insert(db_conn, ROWS)  # these arrive through the snapshot
     wh = tmp_path / "wh"
-    replicate(source_url, wh, test_db)
+    replicate(source_url, wh, test_db, **mode)
     check_all(db_conn, wh, test_db, ["every"])
     _insert(db_conn, ROWS, id_shift=100)  # the same values through the binlog
     with db_conn.cursor() as cur:
@@ -70,7 +77,8 @@ def test_every_type_snapshot_and_binlog(db_conn, test_db, source_url, tmp_path) 
     assert states(wh)[f"{test_db}.every"][0] == "Synced"
 
 
-def test_zero_dates_become_null(db_conn, test_db, source_url, tmp_path) -> None:
+@MODES
+def test_zero_dates_become_null(db_conn, test_db, source_url, tmp_path, mode) -> None:
     with db_conn.cursor() as cur:
         cur.execute("SET SESSION sql_mode = ''")
         cur.execute("CREATE TABLE z (id INT PRIMARY KEY, d DATE, t DATETIME, ts TIMESTAMP NULL)")
@@ -78,7 +86,7 @@ def test_zero_dates_become_null(db_conn, test_db, source_url, tmp_path) -> None:
             "INSERT INTO z VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00')"
         )
     wh = tmp_path / "wh"
-    replicate(source_url, wh, test_db)
+    replicate(source_url, wh, test_db, **mode)
     with db_conn.cursor() as cur:
         cur.execute("SET SESSION sql_mode = ''")
         cur.execute("INSERT INTO z VALUES (2, '0000-00-00', '2024-00-00 00:00:00', NULL)")

@@ -31,7 +31,12 @@ def _counts(wh, test_db) -> dict[str, int]:
     return {r["table"]: r["zero_dates"] for r in rows if r["schema"] == test_db}
 
 
-def test_zero_dates_are_counted_per_table(db_conn, test_db, source_url, tmp_path, caplog) -> None:
+@pytest.mark.parametrize(
+    "mode", [{}, {"snapshot_processes": True, "snapshot_readers": 2}], ids=["inproc", "procs"]
+)
+def test_zero_dates_are_counted_per_table(
+    db_conn, test_db, source_url, tmp_path, caplog, mode
+) -> None:
     caplog.set_level(logging.WARNING, logger="zeroetl.engine.tables")
     with db_conn.cursor() as cur:
         cur.execute("SET SESSION sql_mode = ''")
@@ -43,7 +48,7 @@ def test_zero_dates_are_counted_per_table(db_conn, test_db, source_url, tmp_path
         )
         cur.execute("INSERT INTO clean VALUES (1, '2024-01-01')")
     wh = tmp_path / "wh"
-    replicate(source_url, wh, test_db, chunk_rows=2)  # two chunks
+    replicate(source_url, wh, test_db, chunk_rows=2, **mode)  # two chunks
     assert _counts(wh, test_db) == {"z": 4, "clean": 0}  # 3 in row 1, the zero day of row 2
 
     with db_conn.cursor() as cur:

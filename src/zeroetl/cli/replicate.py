@@ -46,6 +46,7 @@ def engine_settings(settings: Settings, **run: Any) -> EngineSettings:
         batch_ms=e.batch_ms,
         chunk_rows=e.chunk_rows,
         snapshot_readers=e.snapshot_readers,
+        snapshot_processes=e.snapshot_processes,
         prereq_check_s=e.prereq_check_s,
         wal_limit_mb=e.wal_limit_mb,
         history_days=m.history_days,
@@ -170,7 +171,7 @@ class RichProgress(LogProgress):
 )
 @with_settings(
     "engine.batch_rows", "engine.batch_ms", "engine.chunk_rows", "engine.snapshot_readers",
-    "engine.prereq_check_s",
+    "engine.snapshot_processes", "engine.prereq_check_s",
     *BOUNDS_KEYS,
 )  # fmt: skip
 def replicate(

@@ -160,7 +160,10 @@ class Copier:
         group = _Group(self, self.settings.chunk_rows)
         items = [(self.book.schemas[t], self.book.status[t].snapshot_cursor) for t in tables]
         chunks = self.reader().table_chunks(
-            items, at=session_hw, readers=self.settings.snapshot_readers
+            items,
+            at=session_hw,
+            readers=self.settings.snapshot_readers,
+            processes=self.settings.snapshot_processes,
         )
         started: dict[TableId, float] = {}
         try:

@@ -22,6 +22,10 @@ class EngineSettings:
     # 1 by default: on 2 cores more readers measured slower (0.33-0.38x the CLI read against
     # 0.44x with one; bench/README.md), the writer and the GIL being the bottleneck.
     snapshot_readers: int = 1
+    # Read and convert snapshot chunks in `snapshot_readers` child processes (MariaDB), so the
+    # engine's process only writes. Off by default: on the shared 2 cores it halved the engine's
+    # CPU but not the wall time (the reader's CPU moves, it does not vanish; bench/README.md).
+    snapshot_processes: bool = False
     heartbeat_s: float = 0.5  # source heartbeat while idle: bounds idle detection and lag updates
     server_id: int = 0  # replica id announced to the source; 0 = derived from the integration id
     until_caught_up: bool = False  # stop once the position read at start-up is applied

@@ -222,10 +222,12 @@ class Snapshot(Protocol):
         *,
         at: Position | None = None,
         readers: int = 1,
+        processes: bool = False,
     ) -> Iterator[TableChunk]:
         """Chunks of several tables (each after its cursor), read over up to `readers`
         connections at once where the source can keep them consistent; see TableChunk.
-        Closing the iterator stops the reading."""
+        `processes`: read (and convert) in child processes where the source can. Closing the
+        iterator stops the reading."""
 
 
 class ChangeStream(Protocol):

@@ -45,7 +45,7 @@ _PUT_WAIT_S = 0.2
 
 
 @dataclass
-class _Range:
+class KeyRange:
     schema: TableSchema
     index: int  # of the table's ranges; -1: the whole table, not split yet
     after: tuple | None
@@ -53,7 +53,7 @@ class _Range:
 
 
 @dataclass
-class _Table:
+class TableRanges:
     """The engine-side view of one table's ranges: which are complete, how far each got."""
 
     bounds: list[tuple | None] = field(default_factory=lambda: [None])  # upper bound per range
@@ -74,6 +74,20 @@ class _Table:
     def complete(self) -> bool:
         return len(self.done) == len(self.bounds)
 
+    def wrote(self, index: int, last: tuple) -> str | None:
+        """Range `index` is handed out up to key `last`: the new cursor, if it moved."""
+        before = self.cursor()
+        self.last[index] = last
+        now = self.cursor()
+        return encode_key(now) if now is not None and now != before else None
+
+    def range_done(self, index: int) -> str | None:
+        """Range `index` is complete: the new cursor, if it moved (check `complete()` first)."""
+        before = self.cursor()
+        self.done.add(index)
+        now = self.cursor()
+        return encode_key(now) if now is not None and now != before else None
+
 
 class ParallelCopy:
     """Reads `items` over `first` (already in its consistent snapshot at `at`) and up to
@@ -89,10 +103,10 @@ class ParallelCopy:
         self.first = first
         self.at = at
         self.readers_wanted = max(1, readers)
-        self._work: list[_Range] = []
+        self._work: list[KeyRange] = []
         for schema, cursor in items:
             after = decode_key(cursor, schema) if cursor else None
-            self._work.append(_Range(schema, -1, after, None))
+            self._work.append(KeyRange(schema, -1, after, None))
         self._work.reverse()  # pop() takes the first table first
         self._lock = threading.Lock()
         # One chunk waits for the writer while each reader holds the one it reads: the writer
@@ -126,7 +140,7 @@ class ParallelCopy:
             readers.append((r, pos))
         return readers
 
-    def _take(self) -> _Range | None:
+    def _take(self) -> KeyRange | None:
         with self._lock:
             return self._work.pop() if self._work else None
 
@@ -165,7 +179,7 @@ class ParallelCopy:
         finally:
             self._put(("quit",))
 
-    def _split(self, reader: SnapshotReader, r: _Range) -> _Range:
+    def _split(self, reader: SnapshotReader, r: KeyRange) -> KeyRange:
         """Split a table into key ranges when it is big enough; announce them first."""
         schema = r.schema
         key = schema.primary_key
@@ -183,9 +197,10 @@ class ParallelCopy:
         count = len(bounds)
         self._put(("split", schema.id, bounds, r.after))
         if count == 1:
-            return _Range(schema, 0, r.after, None)
+            return KeyRange(schema, 0, r.after, None)
         ranges = [
-            _Range(schema, j, r.after if j == 0 else bounds[j - 1], bounds[j]) for j in range(count)
+            KeyRange(schema, j, r.after if j == 0 else bounds[j - 1], bounds[j])
+            for j in range(count)
         ]
         with self._lock:
             self._work.extend(reversed(ranges[1:]))  # taken next, before other tables
@@ -217,7 +232,7 @@ class ParallelCopy:
             )
             self._threads.append(t)
             t.start()
-        tables: dict[TableId, _Table] = {}
+        tables: dict[TableId, TableRanges] = {}
         running = len(readers)
         try:
             while running:
@@ -229,7 +244,7 @@ class ParallelCopy:
                     raise msg[1]
                 elif kind == "split":
                     _, table, bounds, start = msg
-                    tables[table] = _Table(bounds=bounds, start=start)
+                    tables[table] = TableRanges(bounds=bounds, start=start)
                 elif kind == "failed":
                     st = tables[msg[1]]
                     if not st.failed:
@@ -240,24 +255,17 @@ class ParallelCopy:
                     st = tables[table]
                     if st.failed:
                         continue
-                    before = st.cursor()
-                    st.last[index] = last
-                    now = st.cursor()
-                    cursor = encode_key(now) if now is not None and now != before else None
-                    yield TableChunk(table, rows, cursor, pos, zeros)
+                    yield TableChunk(table, rows, st.wrote(index, last), pos, zeros)
                 else:  # a range is complete
                     _, table, index = msg
                     st = tables[table]
                     if st.failed:
                         continue
-                    before = st.cursor()
-                    st.done.add(index)
+                    cursor = st.range_done(index)
                     if st.complete():
                         yield TableChunk(table, None, None, None, done=True)
-                        continue
-                    now = st.cursor()
-                    if now is not None and now != before:
-                        yield TableChunk(table, None, encode_key(now), None)
+                    elif cursor is not None:
+                        yield TableChunk(table, None, cursor, None)
         finally:
             self.close()
 

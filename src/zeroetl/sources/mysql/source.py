@@ -43,6 +43,7 @@ from zeroetl.sources.mysql.prereq import check_source
 from zeroetl.sources.mysql.pump import Pump
 from zeroetl.sources.mysql.snapshot import SnapshotReader, decode_key, encode_key
 from zeroetl.sources.mysql.snapshot_parallel import ParallelCopy
+from zeroetl.sources.mysql.snapshot_procs import ProcessCopy
 from zeroetl.sources.mysql.stream import (
     ChangeStream,
     CommitItem,
@@ -132,10 +133,16 @@ class MySqlSnapshot:
         *,
         at: Position | None = None,
         readers: int = 1,
+        processes: bool = False,
     ) -> Iterator[TableChunk]:
         """In parallel when the snapshot has an exact position (MariaDB; snapshot_parallel.py),
-        else one table after another."""
-        if at is None or readers <= 1 or not self.reader.is_mariadb:
+        with `processes` in `readers` child processes (snapshot_procs.py), else one table after
+        another."""
+        if at is None or not self.reader.is_mariadb:
+            return serial_table_chunks(self, items, at)
+        if processes:
+            return ProcessCopy(self.reader, items, at, readers).chunks()
+        if readers <= 1:
             return serial_table_chunks(self, items, at)
         return ParallelCopy(self.reader, items, at, readers).chunks()
 
