@@ -104,6 +104,8 @@ class EngineSection:
     chunk_rows: int
     snapshot_readers: int
     wal_limit_mb: float
+    memory_limit: str
+    checkpoint_memory_limit: str | None
 
 
 @dataclass(frozen=True)
