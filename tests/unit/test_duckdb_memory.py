@@ -134,7 +134,9 @@ def test_a_checkpoint_failed_inside_commit_is_folded_on_reopen(tmp_path: Path) -
     con.close()
     n = first + 16
     assert wal_bytes(path) > 4 * MIB
-    d = DuckDBDestination(path, "i", upkeep_settings=Upkeep(wal_limit_bytes=MIB), memory_settings=LIMIT)
+    d = DuckDBDestination(
+        path, "i", upkeep_settings=Upkeep(wal_limit_bytes=MIB), memory_settings=LIMIT
+    )
     try:
         assert wal_bytes(path) < MIB and limit_of(d) == "64.0 MiB"
         d.write_chunk(SCHEMA, chunk(n, 8), replace=False)

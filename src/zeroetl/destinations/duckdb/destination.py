@@ -208,9 +208,9 @@ class DuckDBDestination:
         with self._errors("checkpoint"):
             gated = self._quiesce is not None and self._wal.wants_window(self._used_bytes())
             room = memory.headroom(self._con, self.memory) if self._hub is None else nullcontext()
-            with self._quiesce() if self._quiesce and gated else nullcontext(False) as clear:
-                with room:
-                    self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
+            window = self._quiesce() if self._quiesce and gated else nullcontext(False)
+            with window as clear, room:
+                self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
             if gated:
                 used = self._used_bytes()
                 log.info(

@@ -56,9 +56,14 @@ class Memory:
     raised: bool = False  # `limit` proved too small: the checkpoint limit stays in force
 
     @property
+    def ceiling(self) -> str:
+        """The limit in force during a checkpoint."""
+        return self.checkpoint_limit or self.limit
+
+    @property
     def current(self) -> str:
         """The limit in force between checkpoints."""
-        return (self.checkpoint_limit or self.limit) if self.raised else self.limit
+        return self.ceiling if self.raised else self.limit
 
 
 def temp_dir(path: Path, memory: Memory) -> Path:
@@ -73,7 +78,7 @@ def connect(
     Returns it with `memory` resolved (its checkpoint limit in bytes)."""
     spill = temp_dir(path, memory)
     spill.mkdir(mode=0o700, parents=True, exist_ok=True)
-    config: dict[str, str] = {"temp_directory": str(spill)}
+    config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(spill)}
     if memory.temp_limit:
         config["max_temp_directory_size"] = memory.temp_limit
     if memory.checkpoint_limit:
@@ -81,10 +86,10 @@ def connect(
     con = duckdb.connect(str(path), config=config)
     try:
         memory = resolve(con, memory)
-        con.execute(f"SET memory_limit = {literal(memory.checkpoint_limit)}")
+        con.execute(f"SET memory_limit = {literal(memory.ceiling)}")
         size = wal_bytes(path)
         if size > fold_above:
-            log.info("%s: folding a %.0f MiB WAL under %s", path, size / MIB, memory.checkpoint_limit)
+            log.info("%s: folding a %.0f MiB WAL under %s", path, size / MIB, memory.ceiling)
             con.execute("CHECKPOINT")
         con.execute(f"SET memory_limit = {literal(memory.current)}")
     except BaseException:
@@ -107,7 +112,7 @@ def resolve(con: duckdb.DuckDBPyConnection, memory: Memory) -> Memory:
 @contextmanager
 def headroom(con: duckdb.DuckDBPyConnection, memory: Memory) -> Iterator[None]:
     """Run a checkpoint under the (resolved) checkpoint limit, then go back to the limit."""
-    con.execute(f"SET memory_limit = {literal(memory.checkpoint_limit or memory.limit)}")
+    con.execute(f"SET memory_limit = {literal(memory.ceiling)}")
     try:
         yield
     finally:
@@ -125,7 +130,7 @@ def raised(memory: Memory, error: BaseException) -> Memory:
             "DuckDB memory limit %s too small (%s); using %s from now on",
             memory.limit,
             str(error).splitlines()[0][:200],
-            memory.checkpoint_limit or memory.limit,
+            memory.ceiling,
         )
     return replace(memory, raised=True)
 
