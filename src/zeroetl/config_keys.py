@@ -160,7 +160,7 @@ KEYS: tuple[Key, ...] = (
     Key("engine.wal_limit_mb", FLOAT, 64.0,
         "Checkpoint a target database between batches once its WAL is this many MiB.",
         flag="--wal-limit-mb", commands=RUNS, minimum=1),
-    Key("engine.memory_limit", SIZE, "256MiB",
+    Key("engine.memory_limit", SIZE, "128MiB",
         "DuckDB memory of `replicate` between checkpoints (cached blocks beyond it are dropped, "
         "the rest spills to `<warehouse>/tmp/<database>`).", flag="--duckdb-memory-limit",
         commands=("replicate",)),
