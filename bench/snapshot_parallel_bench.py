@@ -71,7 +71,9 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"zeroetl replicate failed:\n{err.decode()[-3000:]}")
-    return {"seconds": secs, "peak_rss_mb": usage.ru_maxrss / 1024}
+    # memory.py's warning: the DuckDB memory limit proved too small and was raised
+    raised = b"memory limit" in err and b"too small" in err
+    return {"seconds": secs, "peak_rss_mb": usage.ru_maxrss / 1024, "limit_raised": raised}
 
 
 def count(server: MariaDBServer, tmp: Path, name: str, sql: str) -> int:
@@ -160,6 +162,7 @@ def _result(
         "ratio_vs_baseline": round(base / z["seconds"], 3),
         "peak_rss_mb": round(z["peak_rss_mb"]),
         "load_average": os.getloadavg()[0],
+        "limit_raised": z["limit_raised"],
     }
     if b is not None:  # the --compare run, and this run's ratios against it
         r["compare"] = " ".join(COMPARE)
