@@ -12,6 +12,7 @@ in the same run, and reports time, rows/s, the ratio and the peak RSS of the zer
           (one `select * from` per table in one session, --quick -B -N).
 
     .venv/bin/python bench/snapshot_parallel_bench.py [--rows 3000000] [--cases big,blobs,tables]
+        [--compare "--duckdb-memory-limit 18GiB"]   # each case again with these options
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
 
 PROFILE = ""  # --py-spy: record the zeroetl process into files with this prefix
+COMPARE: list[str] = []  # --compare: options of a second replicate of each case
 
 BIG_DDL = (
     "CREATE TABLE big.t (id BIGINT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(40), "
@@ -74,7 +76,14 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"zeroetl replicate failed:\n{err.decode()[-3000:]}")
-    return {"seconds": secs, "peak_rss_mb": usage.ru_maxrss / 1024, "tree_mb": tree.peak / 2**20}
+    # memory.py's warning: the DuckDB memory limit proved too small and was raised
+    raised = b"memory limit" in err and b"too small" in err
+    return {
+        "seconds": secs,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "tree_mb": tree.peak / 2**20,
+        "limit_raised": raised,
+    }
 
 
 class TreeRss(threading.Thread):
@@ -139,7 +148,7 @@ def case_big(
         base = min(cli(server, "select * from big.t") for _ in range(2))
         z = replicate(server, tmp, "big", "big", extra)
         assert count(server, tmp, "big", "select count(*) from big.big.t") == rows
-        out.append(_result("big", rows, base, z, config=extra))
+        out.append(_result("big", rows, base, z, _also(server, tmp, "big", "big"), config=extra))
     return out
 
 
@@ -161,7 +170,7 @@ def case_blobs(server: MariaDBServer, tmp: Path, rows: int, extra: list[str]) ->
     base = min(cli(server, "select * from blobs.b") for _ in range(2))
     z = replicate(server, tmp, "blobs", "blobs", extra)
     assert count(server, tmp, "blobs", "select count(*) from blobs.blobs.b") == rows
-    return _result("blobs", rows, base, z)
+    return _result("blobs", rows, base, z, _also(server, tmp, "blobs", "blobs"))
 
 
 def case_tables(server: MariaDBServer, tmp: Path, n: int, extra: list[str]) -> dict[str, Any]:
@@ -181,11 +190,22 @@ def case_tables(server: MariaDBServer, tmp: Path, n: int, extra: list[str]) -> d
         server, tmp, "many", "select count(*) from duckdb_tables() where schema_name = 'many'"
     )
     assert got == n, got
-    return _result("tables", n, base, z, unit="tables")
+    return _result("tables", n, base, z, _also(server, tmp, "many", "many"), unit="tables")
+
+
+def _also(server: MariaDBServer, tmp: Path, name: str, db: str) -> dict | None:
+    """The same replicate with --compare's options (e.g. the settings before a change)."""
+    return replicate(server, tmp, name, db, COMPARE) if COMPARE else None
 
 
 def _result(
-    case: str, n: int, base: float, z: dict, unit: str = "rows", config: list[str] | None = None
+    case: str,
+    n: int,
+    base: float,
+    z: dict,
+    b: dict | None = None,
+    unit: str = "rows",
+    config: list[str] | None = None,
 ) -> dict[str, Any]:
     r = {
         "case": case,
@@ -198,7 +218,14 @@ def _result(
         "peak_rss_mb": round(z["peak_rss_mb"]),
         "peak_rss_tree_mb": round(z["tree_mb"]),
         "load_average": os.getloadavg()[0],
+        "limit_raised": z["limit_raised"],
     }
+    if b is not None:  # the --compare run, and this run's ratios against it
+        r["compare"] = " ".join(COMPARE)
+        r["compare_s"] = round(b["seconds"], 3)
+        r["compare_peak_rss_mb"] = round(b["peak_rss_mb"])
+        r["speed_vs_compare"] = round(b["seconds"] / z["seconds"], 3)
+        r["rss_vs_compare"] = round(z["peak_rss_mb"] / b["peak_rss_mb"], 3)
     print(json.dumps(r), flush=True)
     return r
 
@@ -219,9 +246,16 @@ def main() -> None:
         "--out", default=str(Path(__file__).parent / "results" / "snapshot_parallel_bench.json")
     )
     ap.add_argument("--py-spy", default="", help="profile zeroetl with py-spy into PREFIX-*.txt")
+    ap.add_argument(
+        "--compare",
+        default="",
+        help="run each case again with these `zeroetl replicate` options (space-separated) and "
+        "report both, e.g. the settings before a change",
+    )
     args = ap.parse_args()
-    global PROFILE
+    global PROFILE, COMPARE
     PROFILE = args.py_spy
+    COMPARE = args.compare.split()
     extras = [e.split() for e in args.extra.split(";")]
     extra = extras[0]
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-snapparbench-"))

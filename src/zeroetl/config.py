@@ -105,6 +105,8 @@ class EngineSection:
     snapshot_readers: int
     snapshot_processes: bool
     wal_limit_mb: float
+    memory_limit: str
+    checkpoint_memory_limit: str | None
 
 
 @dataclass(frozen=True)

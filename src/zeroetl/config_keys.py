@@ -164,6 +164,14 @@ KEYS: tuple[Key, ...] = (
     Key("engine.wal_limit_mb", FLOAT, 64.0,
         "Checkpoint a target database between batches once its WAL is this many MiB.",
         flag="--wal-limit-mb", commands=RUNS, minimum=1),
+    Key("engine.memory_limit", SIZE, "128MiB",
+        "DuckDB memory of `replicate` between checkpoints (cached blocks beyond it are dropped, "
+        "the rest spills to `<warehouse>/tmp/<database>`).", flag="--duckdb-memory-limit",
+        commands=("replicate",)),
+    Key("engine.checkpoint_memory_limit", SIZE, None,
+        "DuckDB memory of `replicate` while it checkpoints (a checkpoint holds up to 2,048 "
+        "values of a column at once). Unset: half the memory DuckDB detects.",
+        flag="--checkpoint-memory-limit", commands=("replicate",)),
     Key("monitoring.history_days", FLOAT, 7.0,
         "Monitoring history (activity, table activity, state changes) kept this many days.",
         flag="--history-days", commands=RUNS, minimum=0.001),

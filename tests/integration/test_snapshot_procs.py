@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -141,23 +143,39 @@ def test_killed_reader_resumes_per_chunk(db_conn, test_db, source_url, tmp_path,
 
 
 class _CutOnce(Progress):
-    """Kills the source connections of the reader processes once `after` rows are committed."""
+    """Kills the source connection of a reader process once `after` rows are committed.
+
+    A reader's connection is busy only while it reads a chunk (it sleeps while its chunks wait
+    for the engine), so a thread watches the process list for a reader's SELECT instead of
+    looking once from the engine's callback, which holds the engine (and so the readers) up.
+    """
 
     def __init__(self, root, after: int) -> None:
         self.root, self.after, self.rows, self.cut = root, after, 0, 0
+        self._watcher: threading.Thread | None = None
 
     def snapshot_chunk(self, table: TableId, rows: int) -> None:
         self.rows += rows
-        if self.cut or self.rows < self.after:
-            return
+        if self._watcher is None and self.rows >= self.after:
+            self._watcher = threading.Thread(target=self._cut, daemon=True)
+            self._watcher.start()
+
+    def _cut(self) -> None:
+        deadline = time.monotonic() + 30
         with self.root.cursor() as cur:
-            cur.execute(
-                "SELECT id FROM information_schema.processlist WHERE user = 'zeroetl' "
-                "AND command = 'Query' AND info LIKE 'SELECT %'"
-            )
-            for (conn_id,) in cur.fetchall():
-                cur.execute(f"KILL CONNECTION {int(conn_id)}")
-                self.cut += 1
+            while not self.cut and time.monotonic() < deadline:
+                cur.execute(
+                    "SELECT id FROM information_schema.processlist WHERE user = 'zeroetl' "
+                    "AND command = 'Query' AND info LIKE 'SELECT %'"
+                )
+                for (conn_id,) in cur.fetchall():
+                    cur.execute(f"KILL CONNECTION {int(conn_id)}")
+                    self.cut += 1
+                time.sleep(0.001)
+
+    def join(self) -> None:
+        if self._watcher is not None:
+            self._watcher.join()
 
 
 def test_reader_losing_the_source_resumes(
@@ -185,6 +203,7 @@ def test_reader_losing_the_source_resumes(
     try:
         rep.run()
     finally:
+        progress.join()
         dest.close()
         root.close()
     said = [r.getMessage() for r in caplog.records if "snapshot reader process" in r.getMessage()]

@@ -17,6 +17,7 @@ from zeroetl.cli.options import require_warehouse, with_settings
 from zeroetl.cli.progress import SnapshotBars
 from zeroetl.config import Settings
 from zeroetl.destinations import base as destinations
+from zeroetl.destinations.duckdb.memory import Memory
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
@@ -171,7 +172,8 @@ class RichProgress(LogProgress):
 )
 @with_settings(
     "engine.batch_rows", "engine.batch_ms", "engine.chunk_rows", "engine.snapshot_readers",
-    "engine.snapshot_processes", "engine.prereq_check_s",
+    "engine.snapshot_processes", "engine.prereq_check_s", "engine.memory_limit",
+    "engine.checkpoint_memory_limit",
     *BOUNDS_KEYS,
 )  # fmt: skip
 def replicate(
@@ -191,7 +193,10 @@ def replicate(
     run_settings = engine_settings(settings, server_id=server_id, until_caught_up=until_caught_up)
     dest: destinations.Destination
     if destination_url is None or destination_url.lower().startswith("duckdb://"):
-        dest, integration_id = open_integration(warehouse, database, upkeep_of(run_settings))
+        memory = Memory(settings.engine.memory_limit, settings.engine.checkpoint_memory_limit)
+        dest, integration_id = open_integration(
+            warehouse, database, upkeep_of(run_settings), memory
+        )
         where = str(dest.path)  # type: ignore[attr-defined]
     else:
         dest, integration_id = open_destination_url(destination_url)

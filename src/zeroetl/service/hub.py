@@ -6,6 +6,7 @@
   databases/<name>.duckdb (+ .wal)                        one file per target database
   databases/dev.duckdb (+ .wal)                           the analysts' workspace `dev`
   tmp/                                                    DuckDB's spill files (bounded)
+  tmp/<name>/                                             those of `zeroetl replicate <name>`
 ```
 
 SQL sessions are cursors on the hub, so the hub itself is locked down before any session exists

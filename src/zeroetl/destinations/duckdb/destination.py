@@ -41,7 +41,7 @@ from zeroetl.model import (
 )
 from zeroetl.monitoring import tables as monitoring
 
-from . import apply, ddl, faults, meta, upkeep
+from . import apply, ddl, faults, memory, meta, upkeep
 from .types import ident, literal, qualified
 from .upkeep import Upkeep
 
@@ -74,17 +74,21 @@ class DuckDBDestination:
         hub_lock: threading.Lock | None = None,
         catalog: str | None = None,
         quiesce: Callable[[], AbstractContextManager[bool]] | None = None,
+        memory_settings: memory.Memory | None = None,
     ) -> None:
         """Open `path` on a connection of its own, or, with `hub`, attach it to that shared
         DuckDB instance as `catalog` (the service does this so that SQL sessions on the same
         instance see every target database by 3-part names) and write through a cursor.
         `hub_lock` guards the hub's catalog of attached databases (taken to re-attach);
         `quiesce` opens a moment without readers on the hub, yielding whether it got one
-        (the service's read gate: see upkeep.py for when a checkpoint asks for one)."""
+        (the service's read gate: see upkeep.py for when a checkpoint asks for one).
+        `memory_settings` bound DuckDB's memory on a connection of its own (memory.py); the
+        hub has its own."""
         self.path = Path(path)
         self.integration_id = integration_id
         self.upkeep = upkeep_settings or Upkeep()
         self.upkeep_stats = upkeep.UpkeepStats()
+        self.memory = memory_settings or memory.Memory()
         self._wal = upkeep.WalGuard(self.path, self.upkeep, self.upkeep_stats)
         self._pruner = upkeep.Pruner(self.upkeep)
         self._hub = hub
@@ -124,14 +128,8 @@ class DuckDBDestination:
         caller holds `hub_lock`."""
         try:
             if self._hub is None:
-                # DuckDB's memory_limit stays its default here (80% of the host's memory): a
-                # checkpoint pins every BLOB of a row group at once (1,000 rows of 1 MB failed
-                # under 512 MiB, 500 under 256 MiB, and a failed checkpoint invalidates the
-                # database until reopened, so the engine retried forever). Spills go beside
-                # the file.
-                con = duckdb.connect(
-                    str(self.path), config={"temp_directory": str(self.path) + ".tmp"}
-                )
+                fold = self.upkeep.wal_limit_bytes  # WalGuard would fold it after one commit
+                con, self.memory = memory.connect(self.path, self.memory, fold_above=fold)
             else:
                 attached = self._hub.execute(
                     "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
@@ -209,7 +207,9 @@ class DuckDBDestination:
         started = time.monotonic()
         with self._errors("checkpoint"):
             gated = self._quiesce is not None and self._wal.wants_window(self._used_bytes())
-            with self._quiesce() if self._quiesce and gated else nullcontext(False) as clear:
+            room = memory.headroom(self._con, self.memory) if self._hub is None else nullcontext()
+            window = self._quiesce() if self._quiesce and gated else nullcontext(False)
+            with window as clear, room:
                 self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
             if gated:
                 used = self._used_bytes()
@@ -324,7 +324,9 @@ class DuckDBDestination:
         except duckdb.Error as e:
             where = f"integration {self.integration_id}" + (f", table {table}" if table else "")
             fault = faults.classify(e)
-            if fault.reopen:
+            if fault.memory and self._hub is None:  # reopen under the checkpoint limit
+                self.memory = memory.raised(self.memory, e)
+            if fault.reopen or (fault.memory and self._hub is None):
                 self._reopen_needed = True
             if fault.transient:
                 raise DestinationUnavailable(

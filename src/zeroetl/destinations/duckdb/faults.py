@@ -25,6 +25,11 @@ _CAUSES = (
     ("Could not set lock on file", "another process holds the database file; stop it"),
     ("Conflicting lock", "another process holds the database file; stop it"),
     ("Out of Memory", "DuckDB ran out of memory; other queries may be using it"),
+    # What a checkpoint or COMMIT says when the values it must hold at once exceed the limit
+    # (no "Out of Memory" in the text; memory.py raises the limit of a writer of its own).
+    ("failed to pin block", "DuckDB's memory limit is too small for this data"),
+    ("could not allocate block", "DuckDB's memory limit is too small for this data"),
+    ("failed to allocate data", "DuckDB's memory limit is too small for this data"),
     ("Resource temporarily unavailable", "the system is short of a resource (EAGAIN)"),
 )
 
@@ -37,6 +42,11 @@ class Fault:
     transient: bool  # retry with backoff rather than fail
     reopen: bool  # the file must be detached and attached again before the next use
     cause: str  # what happened, in words for the operator ("" when unknown)
+    memory: bool = False  # DuckDB ran out of memory
+
+
+MEMORY_WORDS = ("Out of Memory", "failed to pin block", "could not allocate block",
+                "failed to allocate data")  # fmt: skip
 
 
 def classify(exc: BaseException) -> Fault:
@@ -44,7 +54,7 @@ def classify(exc: BaseException) -> Fault:
     reopen = isinstance(exc, duckdb.FatalException) or any(w in text for w in _INVALIDATED)
     for needle, cause in _CAUSES:
         if needle in text:
-            return Fault(True, reopen, cause)
+            return Fault(True, reopen, cause, any(w in text for w in MEMORY_WORDS))
     if reopen:
         return Fault(True, True, "the database file was invalidated by an earlier write failure")
     # Anything else (a directory where the file should be, permission denied, a corrupt file,

@@ -1,0 +1,151 @@
+"""DuckDB's memory for a target database opened on a connection of its own (`zeroetl replicate`,
+benches); the service's hub sets its own limit for every database it attaches (service/hub.py).
+
+Left alone, DuckDB may take 80% of the host's memory and keeps what it took: the blocks of every
+table it wrote stay cached until that limit is reached (each table, however small, holds at least
+one 256 KiB block: 2,000 tables of 10 rows kept 500 MiB after their checkpoint). So between
+checkpoints the writer runs under `limit`; DuckDB evicts cached blocks (they are on disk
+already) and spills what it must keep to `temp_dir`. The default, 128 MiB, measured on 2 cores
+(`zeroetl replicate`, peak RSS): the 10M-row snapshot 426 MB (563 MB under 256 MiB, 870 MB
+under DuckDB's default); 10,000 tables of 10 rows 537 MB (674 MB, 3,006 MB). What stays past
+the limit is DuckDB's catalog (~11 KB a table once reopened, ~25 KB while written) and Python.
+
+Some statements need more, and cannot spill it: a checkpoint rewrites the last row group of
+every table it touches one vector of up to 2,048 rows at a time, with every value of that vector
+in memory at once, and a COMMIT or a scan holds a vector the same way (measured on DuckDB 2.0:
+1 MiB BLOBs failed to checkpoint past ~320 rows under a 256 MiB limit, ~830 under 512 MiB, and
+a 128-row transaction of them failed to commit under 64 MiB). A checkpoint that fails
+invalidates the database until it is opened again, and one inside COMMIT (DuckDB's own
+threshold) would fail again at every retry. Hence:
+- an explicit checkpoint runs under `checkpoint_limit` (default: half the memory DuckDB
+  detects, the service's share), and the limit goes back down right after;
+- the file is opened under `checkpoint_limit` (the WAL replay), a WAL past the WAL limit is
+  checkpointed there and then, and only then is `limit` set: a database invalidated by a
+  checkpoint that failed inside COMMIT comes back with that WAL folded;
+- a statement that runs out of memory anyway (a table of wide values) marks the settings
+  `raised`: the destination reopens the file and stays under `checkpoint_limit` from then on,
+  so the engine's retry of that batch succeeds (a warning says so).
+Committed data is never at stake: DuckDB writes the WAL before it checkpoints, and replays it
+on open (tests/unit/test_duckdb_memory.py kills a writer mid-load and compares).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+
+from .types import literal
+from .upkeep import MIB, wal_bytes
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = "128MiB"
+CHECKPOINT_SHARE = 0.5  # of the memory DuckDB detects, during a checkpoint (as the hub's limit)
+DUCKDB_DEFAULT_SHARE = 0.8  # what DuckDB takes by default
+
+
+@dataclass(frozen=True)
+class Memory:
+    limit: str = DEFAULT_LIMIT  # DuckDB memory_limit between checkpoints
+    checkpoint_limit: str | None = None  # during a checkpoint; None: half the detected memory
+    temp_dir: Path | None = None  # spill files; None: `<file>.tmp` beside the database file
+    temp_limit: str | None = None  # max_temp_directory_size; None: DuckDB's (90% of free disk)
+    raised: bool = False  # `limit` proved too small: the checkpoint limit stays in force
+
+    @property
+    def ceiling(self) -> str:
+        """The limit in force during a checkpoint."""
+        return self.checkpoint_limit or self.limit
+
+    @property
+    def current(self) -> str:
+        """The limit in force between checkpoints."""
+        return self.ceiling if self.raised else self.limit
+
+
+def temp_dir(path: Path, memory: Memory) -> Path:
+    return memory.temp_dir or Path(f"{path}.tmp")
+
+
+def connect(
+    path: Path, memory: Memory, fold_above: int
+) -> tuple[duckdb.DuckDBPyConnection, Memory]:
+    """A connection to `path` under `memory`: opened (and its WAL replayed) under the
+    checkpoint limit, a WAL past `fold_above` bytes folded, then `memory.limit` in force.
+    Returns it with `memory` resolved (its checkpoint limit in bytes)."""
+    spill = temp_dir(path, memory)
+    spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(spill)}
+    if memory.temp_limit:
+        config["max_temp_directory_size"] = memory.temp_limit
+    if memory.checkpoint_limit:
+        config["memory_limit"] = memory.checkpoint_limit
+    con = duckdb.connect(str(path), config=config)
+    try:
+        memory = resolve(con, memory)
+        con.execute(f"SET memory_limit = {literal(memory.ceiling)}")
+        size = wal_bytes(path)
+        if size > fold_above:
+            log.info("%s: folding a %.0f MiB WAL under %s", path, size / MIB, memory.ceiling)
+            con.execute("CHECKPOINT")
+        con.execute(f"SET memory_limit = {literal(memory.current)}")
+    except BaseException:
+        con.close()
+        raise
+    return con, memory
+
+
+def resolve(con: duckdb.DuckDBPyConnection, memory: Memory) -> Memory:
+    """`memory` with its checkpoint limit set: half of what DuckDB detects unless given (never
+    below `limit`). Call before lowering DuckDB's own limit: it reads what DuckDB took."""
+    if memory.checkpoint_limit:
+        return memory
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    detected = _bytes(str(row[0])) / DUCKDB_DEFAULT_SHARE if row else 0
+    wanted = max(int(detected * CHECKPOINT_SHARE), _bytes(memory.limit))
+    return replace(memory, checkpoint_limit=f"{wanted // MIB}MiB")
+
+
+@contextmanager
+def headroom(con: duckdb.DuckDBPyConnection, memory: Memory) -> Iterator[None]:
+    """Run a checkpoint under the (resolved) checkpoint limit, then go back to the limit."""
+    con.execute(f"SET memory_limit = {literal(memory.ceiling)}")
+    try:
+        yield
+    finally:
+        try:
+            con.execute(f"SET memory_limit = {literal(memory.current)}")
+        except duckdb.Error as e:  # blocks still pinned; the next checkpoint tries again
+            log.warning("memory_limit stays raised after a checkpoint: %s", e)
+
+
+def raised(memory: Memory, error: BaseException) -> Memory:
+    """`memory` after a statement ran out of it: the checkpoint limit from now on (for this
+    process). Wide values need it for every statement that holds a vector of them."""
+    if not memory.raised:
+        log.warning(
+            "DuckDB memory limit %s too small (%s); using %s from now on",
+            memory.limit,
+            str(error).splitlines()[0][:200],
+            memory.ceiling,
+        )
+    return replace(memory, raised=True)
+
+
+def _bytes(size: str) -> int:
+    """Bytes in a size as DuckDB writes or takes it: '18.8 GiB', '256MiB', '4GB', '0 bytes'."""
+    m = _SIZE.match(size)
+    if not m:
+        raise ValueError(f"not a size: {size!r}")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "B").upper()])
+
+
+_SIZE = re.compile(r"^\s*([\d.]+)\s*([KMGT]?i?B|bytes?)?\s*$", re.I)
+_UNITS = {"B": 1, "BYTE": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
