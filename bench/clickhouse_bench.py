@@ -11,12 +11,19 @@
             --heartbeat-ms carrying its client time.time(); after every destination commit the
             heartbeat rows are read back FROM THE DESTINATION (the moment a commit lands is
             the first moment a new row can be seen); lag = that time - the row's client time.
+            Also: data commits per second while the load runs (each one an insert per touched
+            table: the ClickHouse insert rate per table), and the lag the engine itself reports
+            (`Replicator.current_lag_ms`, sampled every 50 ms), beside the measured one.
+
+ClickHouse paces its commits (`min_commit_interval_s`, engine/pacing.py): chDB's default is
+200 ms; `--ch-interval-ms N` sets the URL's `min_insert_interval_ms` (1000: a server's default).
 
 DuckDB is the same-run baseline: ratios are ClickHouse / DuckDB. chDB runs one engine per
 process, so each destination runs in its own child process; the load generator is the parent.
 
     .venv/bin/python bench/clickhouse_bench.py [--rows 300000] [--apply-rows 300000]
-        [--batch 20000] [--batches 10] [--rate 10000] [--lag-s 20]
+        [--batch 20000] [--batches 10] [--rate 10000] [--lag-s 20] [--ch-interval-ms N]
+        [--no-apply]
 """
 
 from __future__ import annotations
@@ -67,8 +74,12 @@ FILL = (
 )
 
 
-def _url(kind: str, d: Path) -> str:
-    return f"duckdb://{d / 'bench.duckdb'}" if kind == "duckdb" else f"chdb://{d / 'ch'}"
+def _url(kind: str, d: Path, interval_ms: int | None = None) -> str:
+    if kind == "duckdb":
+        return f"duckdb://{d / 'bench.duckdb'}"
+    return f"chdb://{d / 'ch'}" + (
+        "" if interval_ms is None else f"?min_insert_interval_ms={interval_ms}"
+    )
 
 
 def _table_fingerprint(kind: str, dest: Any, table: TableId, cols: str) -> tuple[int, int]:
@@ -141,12 +152,15 @@ class Lags(Progress):
         self.lags: list[float] = []
         self.last: Position | None = None
         self.commits = 0
+        self.data_commits: list[float] = []  # monotonic times of commits with changes (active)
 
     def committed(self, position: Position, changes: int, lag_ms: float | None, source_time: Any) -> None:  # fmt: skip
         self.last = position
         self.commits += 1
         if not self.active:
             return
+        if changes:
+            self.data_commits.append(time.monotonic())
         if self.kind == "duckdb":
             cur = self.dest.reader()
             try:
@@ -164,7 +178,7 @@ class Lags(Progress):
 
 
 def replication_child(kind: str, d: str, source_url: str, args: dict[str, Any], conn: Any) -> None:
-    dest = destinations.open_url(_url(kind, Path(d)), "bench")
+    dest = destinations.open_url(_url(kind, Path(d), args.get("ch_interval_ms")), "bench")
     flt = DataFilter.parse(f"exclude: *.*, include: {DB}.*")
     src = SourceParams.from_url(source_url)
     try:
@@ -190,6 +204,18 @@ def replication_child(kind: str, d: str, source_url: str, args: dict[str, Any], 
         while rep.phase != "streaming" and not errors:
             time.sleep(0.01)
         lags.active = True
+        reported: list[float] = []
+        sampling = threading.Event()
+
+        def sample() -> None:  # the lag the engine reports, as a monitoring view would read it
+            while not sampling.wait(0.05):
+                lag = rep.current_lag_ms()
+                if lag is not None:
+                    reported.append(lag / 1000)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.monotonic()
         conn.send({"snapshot_s": snap_s, "rows": rows})
         end = Position(*conn.recv())  # the generator's last position
         deadline = time.monotonic() + 120
@@ -197,11 +223,17 @@ def replication_child(kind: str, d: str, source_url: str, args: dict[str, Any], 
             if time.monotonic() > deadline:
                 raise SystemExit(f"{kind}: did not reach {end}")
             time.sleep(0.01)
+        sampling.set()
+        sampler.join()
         rep.stop()
         th.join(60)
         if errors:
             raise errors[0]
-        conn.send({"lags": lags.lags, "commits": lags.commits})
+        window = [t for t in lags.data_commits if t >= started]
+        span = (window[-1] - started) if window else 0.0
+        conn.send({"lags": lags.lags, "commits": lags.commits, "reported": reported,
+                   "data_commits": len(window), "data_commits_per_s": len(window) / span if span else 0.0,
+                   "interval_s": dest.capabilities.min_commit_interval_s})  # fmt: skip
     finally:
         dest.close()
 
@@ -257,6 +289,9 @@ def main() -> None:
     ap.add_argument("--heartbeat-ms", type=float, default=100.0)
     ap.add_argument("--lag-s", type=float, default=20.0)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--ch-interval-ms", type=int, default=None,
+                    help="ClickHouse commit interval (URL min_insert_interval_ms); default: chDB's")  # fmt: skip
+    ap.add_argument("--no-apply", action="store_true", help="skip the apply phase")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
     ctx = mp.get_context("spawn")
@@ -267,7 +302,7 @@ def main() -> None:
     try:
         cfg = {"apply_rows": args.apply_rows, "batch": args.batch, "batches": args.batches,
                "seed": args.seed}  # fmt: skip
-        for kind in KINDS:
+        for kind in () if args.no_apply else KINDS:
             r, w = ctx.Pipe(duplex=False)
             p = ctx.Process(target=apply_child, args=(kind, str(tmp / f"apply-{kind}"), cfg, w))
             p.start()
@@ -305,6 +340,11 @@ def main() -> None:
             res[kind]["lag"] = {
                 **{k: v for k, v in gen.items() if k != "end"},
                 "commits": got["commits"],
+                "interval_s": got["interval_s"],
+                "data_commits": got["data_commits"],
+                "data_commits_per_s": got["data_commits_per_s"],
+                "reported_p50_s": statistics.median(got["reported"]),
+                "reported_p99_s": statistics.quantiles(got["reported"], n=100)[98],
                 "p50_s": statistics.median(lags),
                 "p99_s": statistics.quantiles(lags, n=100)[98],
                 "max_s": max(lags),
@@ -316,6 +356,8 @@ def main() -> None:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     d, c = res["duckdb"], res["clickhouse"]
+    if args.no_apply:
+        d["apply"] = c["apply"] = {"changes_per_s": float("nan"), "rows": 0, "sum_b": 0}
     same = (d["apply"]["rows"], d["apply"]["sum_b"]) == (c["apply"]["rows"], c["apply"]["sum_b"])
     import chdb
     import duckdb
@@ -356,6 +398,12 @@ def main() -> None:
     for q in ("p50", "p99"):
         print(f"{'lag ' + q + ' s at ' + format(d['lag']['rate_per_s'], ',.0f') + '/s':<36}"
               f"{d['lag'][q + '_s']:>14.3f}{c['lag'][q + '_s']:>14.3f}{rat['lag_' + q]:>10.2f}x")  # fmt: skip
+    print(f"{'data commits/s (inserts/s per table)':<36}{d['lag']['data_commits_per_s']:>14.1f}"
+          f"{c['lag']['data_commits_per_s']:>14.1f}")  # fmt: skip
+    for q in ("p50", "p99"):
+        print(f"{'lag ' + q + ' s the engine reports':<36}{d['lag']['reported_' + q + '_s']:>14.3f}"
+              f"{c['lag']['reported_' + q + '_s']:>14.3f}")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.1f}; ClickHouse interval {c['lag']['interval_s']} s")
     print(f"identical apply result: {same}; wrote {path} ({result['wall_s']:.0f}s)")
     if not same:
         raise SystemExit("apply results differ")

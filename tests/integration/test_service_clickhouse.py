@@ -165,3 +165,39 @@ def test_chdb_integration_in_the_service(
         target_database="duck",
     )
     assert backend.query_destination("duck") is None
+
+
+def test_changes_held_by_the_commit_interval_count_in_the_shown_lag(
+    svc: Service, tmp_path: Path, source_url: str, db_conn: Any, test_db: str
+) -> None:
+    """`?min_insert_interval_ms=` is kept with the destination, and while a change waits for
+    the interval the integration's `lag_seconds` (system views, /metrics) includes the wait."""
+    with db_conn.cursor() as cur:
+        cur.execute("CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20))")
+        cur.execute("INSERT INTO a VALUES (1, 'seed')")
+    url = f"chdb://{tmp_path / 'ch'}?min_insert_interval_ms=12000"
+    made = svc.create_integration(
+        name="paced",
+        source=source_url,
+        data_filter=f"exclude: *.*, include: {test_db}.*",
+        target_database="shop",
+        destination=url,
+    )
+    assert made["destination"] == url
+    table = f"{test_db}.a"
+    wait_for(lambda: _tables(svc, "paced").get(table, {}).get("state") == "Synced", "snapshot")
+    dest = ServiceBackend(svc).query_destination("shop")
+    assert dest is not None
+    rows = f"SELECT count() FROM `{test_db}`.a FINAL"
+    with db_conn.cursor() as cur:
+        cur.execute("INSERT INTO a VALUES (2, 'first')")
+    wait_for(lambda: _count(dest, rows) == 2, "the first change", 30)
+    with db_conn.cursor() as cur:
+        cur.execute("INSERT INTO a VALUES (3, 'held')")
+    lag = wait_for(
+        lambda: (s := svc.get_integration("paced")["lag_seconds"]) is not None and s >= 3 and s,
+        "the wait to show in the lag",
+        11,
+    )
+    assert _count(dest, rows) == 2, lag  # still held back: the lag was not a stale reading
+    wait_for(lambda: _count(dest, rows) == 3, "the commit after the interval", 30)

@@ -19,6 +19,29 @@ def test_urls_are_kept_in_one_form(tmp_path: Path) -> None:
         d.check("clickhouse://ch1:9000/?secure=1&cluster=prod", wh)
         == "clickhouse://default@ch1:9000/?cluster=prod&secure=1"
     )
+    # the commit interval: kept when it differs from the server default, or given for chDB
+    assert (
+        d.check("clickhouse://u@ch1/?min_insert_interval_ms=250", wh)
+        == "clickhouse://u@ch1:8123/?min_insert_interval_ms=250"
+    )
+    assert d.check("clickhouse://u@ch1/?min_insert_interval_ms=1000", wh) == (
+        "clickhouse://u@ch1:8123/"
+    )
+    assert d.check(f"chdb://{wh}/ch?min_insert_interval_ms=0", wh) == (
+        f"chdb://{wh}/ch?min_insert_interval_ms=0"
+    )
+
+
+def test_the_insert_interval_comes_from_the_url(tmp_path: Path) -> None:
+    from zeroetl.destinations.clickhouse.conn import ServerParams, chdb_url_parts
+
+    assert ServerParams.from_url("clickhouse://u@h/").insert_interval_ms == 1000
+    assert (
+        ServerParams.from_url("clickhouse://u@h/?min_insert_interval_ms=50").insert_interval_ms
+        == 50
+    )
+    assert chdb_url_parts("chdb:///x/ch") == ("/x/ch", 200)
+    assert chdb_url_parts("chdb:///x/ch?min_insert_interval_ms=0") == ("/x/ch", 0)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +55,10 @@ def test_urls_are_kept_in_one_form(tmp_path: Path) -> None:
         ("duckdb:///x.duckdb", "DuckDB by default"),
         ("ch1:8123", "not a destination URL"),
         ("chdb://relative", "absolute directory"),
-        ("chdb:///tmp/ch?x=1", "absolute directory"),
+        ("chdb:///tmp/ch?x=1", "unknown chDB URL option"),
+        ("chdb:///tmp/ch?min_insert_interval_ms=-1", "bad min_insert_interval_ms"),
+        ("clickhouse://u@h/?min_insert_interval_ms=1.5", "bad min_insert_interval_ms"),
+        ("clickhouse://u@h/?min_insert_interval_ms=600000", "bad min_insert_interval_ms"),
         ("chdb://{wh}", "warehouse's own files"),
         ("chdb://{wh}/databases", "warehouse's own files"),
         ("chdb://{wh}/tmp/ch", "warehouse's own files"),
@@ -64,6 +90,8 @@ def test_one_integration_per_destination_and_one_chdb_directory() -> None:
     d.check_unique("chdb:///ch", [], [("gone", "chdb:///ch")])
     with pytest.raises(InvalidParameter, match="one engine per process"):
         d.check_unique("chdb:///ch2", [], [("gone", "chdb:///ch")])
+    with pytest.raises(InvalidParameter, match="already replicates"):  # options aside
+        d.check_unique("chdb:///ch?min_insert_interval_ms=0", live)
 
 
 def test_a_server_that_does_not_answer_is_refused_up_front() -> None:

@@ -55,6 +55,11 @@ class Capabilities:
     # The longest schema, table or column name the destination holds (0: no limit). A table
     # with a longer name fails with that reason before anything is created (engine/tables.py).
     max_identifier_length: int = 0
+    # The least time between two data commits, in seconds (0: commit as soon as the stream is
+    # quiet). ClickHouse makes a part per insert per table and wants about one insert per
+    # second per table; the engine gathers changes until the interval has passed, so batches
+    # grow under load instead of the commit rate (engine/pacing.py, engine/runner.py).
+    min_commit_interval_s: float = 0.0
 
 
 class Transactions(Protocol):

@@ -12,7 +12,8 @@ open until the transaction's `Commit`.
 
 The engine knows the source and the destination by their protocols only (sources/base.py,
 destinations/base.py); capabilities it consults here: `atomic_checkpoint` with
-`idempotent_replay` (refused when neither) and `transactional_ddl`.
+`idempotent_replay` (refused when neither), `transactional_ddl` and `min_commit_interval_s`
+(commit pacing for destinations that want few, larger inserts: engine/pacing.py).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from zeroetl.engine.context import EngineContext
 from zeroetl.engine.ddl_apply import DdlApplier, ReplayFromCheckpoint
 from zeroetl.engine.fault_apply import FaultApplier
 from zeroetl.engine.filters import DataFilter
+from zeroetl.engine.pacing import Pacer
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.errors import (
     BinlogPurged,
     ConfigError,
+    DestinationError,
     TransientError,
 )
 from zeroetl.model import ChangeBatch, Position, SchemaChange, TableId, TableSchema, TableState
@@ -85,6 +88,7 @@ class Replicator(EngineContext):
         self._commit_soon = False
         # table -> the (row schema, recorded schema) pair last found to have the same shape
         self._shape_ok: dict[TableId, tuple[TableSchema, TableSchema]] = {}
+        self.pacer = Pacer(caps.min_commit_interval_s)  # least time between data commits
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -163,8 +167,14 @@ class Replicator(EngineContext):
 
     def current_lag_ms(self) -> float | None:
         """Lag of the last applied change; while tables miss changes because of a binlog fault,
-        the age of the oldest change they miss (they are not current until re-copied)."""
-        return self.faults.lag_ms(self.lag_ms)
+        the age of the oldest change they miss (they are not current until re-copied). Changes
+        read but not yet committed (waiting for the commit interval, or in a long source
+        transaction) count from when they were read: the lag never hides them."""
+        lag = self.lag_ms
+        waiting = self.pacer.waiting_ms(self.pending_changes, self.pending_since)
+        if waiting:
+            lag = max(lag or 0.0, waiting)
+        return self.faults.lag_ms(lag)
 
     # -- streaming ------------------------------------------------------------------------
     def _stream_with_retries(self) -> None:
@@ -238,6 +248,8 @@ class Replicator(EngineContext):
                     # while more is on its way, keep gathering (the commit's own time lets the
                     # next batch grow: batches grow with the load, up to batch_rows/batch_ms).
                     timeout = 0.0 if stream.quiet() else min(timeout, 0.001)
+                if not self.in_txn and not self._urgent():
+                    timeout = max(timeout, self.pacer.remaining())  # the commit interval
             event = stream.next(timeout)
             if event is not None and self.phase == "reconnecting":
                 self.phase = "streaming"
@@ -260,6 +272,11 @@ class Replicator(EngineContext):
             elif isinstance(event, SchemaChange):
                 self._schema_change(event)
             elif isinstance(event, Idle):
+                if self.pending_changes and not self._urgent() and not self.pacer.due():
+                    # Quiet, but the commit interval has not passed: keep reading (a short
+                    # pause first: a source may report idle at once, again and again).
+                    self.stop_event.wait(min(self.pacer.remaining(), 0.05))
+                    continue
                 self.lag_ms = 0.0
                 if not self.pending_changes:
                     self.position = event.position
@@ -276,6 +293,13 @@ class Replicator(EngineContext):
                 self.touch()
             elif isinstance(event, SourceFault):
                 self.faults.apply(event)
+        if self.pacer.active and self.pending_changes and not self.in_txn:
+            # Stopped at a transaction boundary: commit what waited for the interval rather
+            # than read it again next time (a warehouse that refuses just rolls it back).
+            try:
+                self._commit()
+            except DestinationError as exc:
+                log.warning("not committed at stop (replayed at the next start): %s", exc)
         return False
 
     def _schema_change(self, event: SchemaChange) -> None:
@@ -327,14 +351,28 @@ class Replicator(EngineContext):
     def _should_commit(self, flush_s: float) -> bool:
         if not self.pending_changes:
             return False
+        if self._urgent():
+            return True
+        return self.pacer.due() and time.monotonic() - self.pending_since >= flush_s
+
+    def _urgent(self) -> bool:
+        """Pending changes commit at the next boundary whatever the commit interval: after a
+        non-transactional DDL, at `batch_rows` (the memory bound), or once the target of
+        `until_caught_up` is read."""
         return (
             self._commit_soon
             or self.pending_changes >= self.settings.batch_rows
-            or time.monotonic() - self.pending_since >= flush_s
+            or (
+                self.target is not None
+                and self.position is not None
+                and self.position >= self.target
+            )
         )
 
     def _due(self, flush_s: float, stream: ChangeStream) -> bool:
         """Nothing came: whether to commit what is pending (at a transaction boundary)."""
+        if not self._urgent() and not self.pacer.due():
+            return False
         if not self.settings.adaptive_batching:
             return True  # the wait was batch_ms
         return stream.quiet() or time.monotonic() - self.pending_since >= flush_s
@@ -368,6 +406,7 @@ class Replicator(EngineContext):
         """Apply what is pending and commit it with the checkpoint: one warehouse transaction."""
         assert self.position is not None
         started = datetime.now(UTC)
+        changes = self.pending_changes
         batch_apply.apply_batch(self, self.stream.seal() if self.stream else None)
         self.ensure_txn()
         pos = self.position
@@ -384,6 +423,7 @@ class Replicator(EngineContext):
         self.committed = pos
         self.pending_changes = 0
         self._commit_soon = False
+        self.pacer.committed(changes)
         if source_time is not None and total:
             self.lag_ms = max(0.0, (time.time() - source_time.timestamp()) * 1000.0)
         self.progress.committed(pos, total, self.current_lag_ms(), source_time)

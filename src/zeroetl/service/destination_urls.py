@@ -19,7 +19,13 @@ from typing import Any
 from zeroetl.catalog.errors import InvalidParameter
 from zeroetl.destinations import base as destinations
 from zeroetl.destinations.clickhouse.cluster import not_ready
-from zeroetl.destinations.clickhouse.conn import HttpTransport, ServerParams
+from zeroetl.destinations.clickhouse.conn import (
+    INTERVAL_OPTION,
+    SERVER_INSERT_INTERVAL_MS,
+    HttpTransport,
+    ServerParams,
+    chdb_url_parts,
+)
 from zeroetl.errors import ConfigError, DestinationError
 
 SCHEMES = ("chdb", "clickhouse")
@@ -46,7 +52,16 @@ def check(url: str, warehouse: Path) -> str:
             hint=f"destinations: {', '.join(SCHEMES)}; e.g. {EXAMPLES}",
         )
     if scheme == "chdb":
-        return "chdb://" + str(_chdb_dir(rest, warehouse))
+        try:
+            path, interval_ms = chdb_url_parts(url.strip())
+        except ConfigError as exc:
+            raise InvalidParameter(exc.message, hint=exc.hint) from None
+        given = INTERVAL_OPTION in rest  # kept as given, even when it equals the default
+        return (
+            "chdb://"
+            + str(_chdb_dir(path, warehouse))
+            + (f"?{INTERVAL_OPTION}={interval_ms}" if given else "")
+        )
     try:
         params = ServerParams.from_url(url.strip())
     except ConfigError as exc:
@@ -56,6 +71,9 @@ def check(url: str, warehouse: Path) -> str:
         for p in (
             f"cluster={params.cluster}" if params.cluster else "",
             "secure=1" if params.secure else "",
+            f"{INTERVAL_OPTION}={params.insert_interval_ms}"
+            if params.insert_interval_ms != SERVER_INSERT_INTERVAL_MS
+            else "",
         )
         if p
     )
@@ -64,8 +82,7 @@ def check(url: str, warehouse: Path) -> str:
     )
 
 
-def _chdb_dir(rest: str, warehouse: Path) -> Path:
-    path = rest[1:] if rest.startswith("//") else rest
+def _chdb_dir(path: str, warehouse: Path) -> Path:
     if not path.startswith("/") or "?" in path or "#" in path:
         raise InvalidParameter(
             f"a chDB destination needs an absolute directory, not {path!r}",
@@ -90,6 +107,11 @@ def is_chdb(url: str | None) -> bool:
     return bool(url) and str(url).lower().startswith("chdb://")
 
 
+def _place(url: str | None) -> str | None:
+    """Where a destination URL writes: its options (the insert interval) left out."""
+    return url.partition("?")[0] if url and is_chdb(url) else url
+
+
 def check_unique(
     url: str,
     live: Sequence[tuple[str, str | None]],
@@ -101,14 +123,14 @@ def check_unique(
     database names, so two integrations would write the same tables), and one chDB directory
     per process (chDB runs one engine per process)."""
     for name, other in live:
-        if other == url:
+        if _place(other) == _place(url):
             raise InvalidParameter(
                 f"integration {name} already replicates into {url}",
                 hint="one integration per ClickHouse destination: its MySQL databases become "
                 "ClickHouse databases of the same names",
             )
     for name, other in [*live, *kept]:
-        if is_chdb(url) and is_chdb(other) and other != url:
+        if is_chdb(url) and is_chdb(other) and _place(other) != _place(url):
             raise InvalidParameter(
                 f"this service already runs embedded ClickHouse on {other} (integration {name})",
                 hint="chDB runs one engine per process, so one chdb:// directory per service; "

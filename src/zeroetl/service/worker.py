@@ -182,8 +182,9 @@ class Worker:
         if rep is None or lag is None:
             return None
         age_s = time.monotonic() - rep.lag_updated
-        # Heartbeats (idle) or commits (busy) refresh it several times a second when healthy.
-        fresh_s = max(2.0, 4 * self.spec.settings.heartbeat_s)
+        # Heartbeats (idle) or commits (busy) refresh it several times a second when healthy;
+        # a destination's commit interval spaces commits further (its wait is in `lag` already).
+        fresh_s = max(2.0, 4 * self.spec.settings.heartbeat_s, 2 * rep.pacer.interval)
         if self.failure is None and rep.phase == "streaming" and age_s <= fresh_s:
             return lag
         return lag + age_s * 1000.0

@@ -33,6 +33,41 @@ from . import faults
 READ_SETTINGS = {"output_format_arrow_string_as_string": "0"}
 # A tombstone carries only its key: NULLs elsewhere become the column default on insert.
 INSERT_SETTINGS = {"input_format_null_as_default": "1"}
+# The least time between two CDC commits (each one an insert per touched table, a new part each):
+# a server wants about one insert per second per table ("Too many parts" otherwise); embedded
+# chDB merges in this process and measured fine at five a second (docs/clickhouse.md, Loading).
+# A URL's `?min_insert_interval_ms=` overrides it (0: commit as soon as the stream is quiet).
+SERVER_INSERT_INTERVAL_MS = 1000
+CHDB_INSERT_INTERVAL_MS = 200
+INTERVAL_OPTION = "min_insert_interval_ms"
+
+
+def insert_interval_ms(query: dict[str, list[str]], default: int) -> int:
+    """The URL's `min_insert_interval_ms` (whole milliseconds, 0 to 60000), or `default`."""
+    if INTERVAL_OPTION not in query:
+        return default
+    raw = query[INTERVAL_OPTION][-1]
+    if not raw.isdigit() or int(raw) > 60_000:
+        raise ConfigError(
+            f"bad {INTERVAL_OPTION} in ClickHouse URL: {raw!r}",
+            hint="whole milliseconds from 0 (commit at once) to 60000, e.g. 1000",
+        )
+    return int(raw)
+
+
+def chdb_url_parts(url: str) -> tuple[str, int]:
+    """`chdb:///dir?min_insert_interval_ms=N`: the directory and the interval (ms)."""
+    _scheme, _sep, rest = url.partition("://")
+    path = rest[1:] if rest.startswith("//") else rest
+    path, _q, qs = path.partition("?")
+    query = parse_qs(qs, keep_blank_values=True)
+    unknown = set(query) - {INTERVAL_OPTION}
+    if unknown or "#" in path:
+        raise ConfigError(
+            f"unknown chDB URL option(s): {', '.join(sorted(unknown)) or '#'}",
+            hint=f"chdb:///path/to/dir or chdb:///path/to/dir?{INTERVAL_OPTION}=200",
+        )
+    return path, insert_interval_ms(query, CHDB_INSERT_INTERVAL_MS)
 
 
 class Transport(Protocol):
@@ -251,6 +286,7 @@ class ServerParams:
     user: str
     secure: bool
     cluster: str
+    insert_interval_ms: int = SERVER_INSERT_INTERVAL_MS
 
     def password(self) -> str:
         path = os.environ.get("ZEROETL_CLICKHOUSE_PASSWORD_FILE")
@@ -263,7 +299,8 @@ class ServerParams:
 
     @classmethod
     def from_url(cls, url: str) -> ServerParams:
-        """`clickhouse://user@host:8123/?cluster=NAME&secure=1` (no password in the URL)."""
+        """`clickhouse://user@host:8123/?cluster=NAME&secure=1&min_insert_interval_ms=1000`
+        (no password in the URL)."""
         parts = urlsplit(url)
         if parts.password is not None:
             raise ConfigError(
@@ -276,7 +313,7 @@ class ServerParams:
                 hint="clickhouse://user@host:8123/?cluster=NAME&secure=1",
             )
         query = parse_qs(parts.query)
-        unknown = set(query) - {"cluster", "secure"}
+        unknown = set(query) - {"cluster", "secure", INTERVAL_OPTION}
         if unknown:
             raise ConfigError(f"unknown ClickHouse URL option(s): {', '.join(sorted(unknown))}")
         secure = query.get("secure", ["0"])[-1] in ("1", "true", "yes")
@@ -290,4 +327,5 @@ class ServerParams:
             user=unquote(parts.username or "default"),
             secure=secure,
             cluster=query.get("cluster", [""])[-1],
+            insert_interval_ms=insert_interval_ms(query, SERVER_INSERT_INTERVAL_MS),
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from zeroetl.model import (
 from . import cluster as layouts
 from . import ddl, meta, read
 from .apply import Pending
-from .conn import ChdbTransport, HttpTransport, ServerParams, Transport
+from .conn import ChdbTransport, HttpTransport, ServerParams, Transport, chdb_url_parts
 from .types import literal, qualified, version_of
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,18 @@ class ClickHouseDestination:
     capabilities = CAPABILITIES
 
     def __init__(
-        self, transport: Transport, integration_id: str, *, cluster: str = "", where: str = ""
+        self,
+        transport: Transport,
+        integration_id: str,
+        *,
+        cluster: str = "",
+        where: str = "",
+        insert_interval_ms: int = 0,
     ) -> None:
+        """`insert_interval_ms`: the least time between two data commits (from_url gives the
+        transport's default or the URL's `min_insert_interval_ms`; conn.py)."""
         self.integration_id = integration_id
+        self.capabilities = replace(CAPABILITIES, min_commit_interval_s=insert_interval_ms / 1000)
         self.cluster = cluster
         self._layout = layouts.layout(cluster)
         self.where = where  # for messages: a path or a redacted URL
@@ -91,20 +101,24 @@ class ClickHouseDestination:
 
     @classmethod
     def from_url(cls, url: str, integration_id: str, **options: Any) -> ClickHouseDestination:
-        scheme, _sep, rest = url.partition("://")
+        scheme = url.partition("://")[0]
         if scheme.lower() == "chdb":
-            path = rest[1:] if rest.startswith("//") else rest
-            if not path or "?" in path or "#" in path:
+            path, interval_ms = chdb_url_parts(url)
+            if not path:
                 raise ConfigError(
                     f"not a chDB destination URL: {url!r}", hint="chdb:///path/to/dir"
                 )
-            return cls(ChdbTransport(Path(path)), integration_id, where=path, **options)
+            transport = ChdbTransport(Path(path))
+            return cls(
+                transport, integration_id, where=path, insert_interval_ms=interval_ms, **options
+            )
         params = ServerParams.from_url(url)
         return cls(
             HttpTransport(params),
             integration_id,
             cluster=params.cluster,
             where=params.redacted(),
+            insert_interval_ms=params.insert_interval_ms,
             **options,
         )
 
