@@ -89,6 +89,17 @@ class TableRanges:
         return encode_key(now) if now is not None and now != before else None
 
 
+def initial_ranges(items: list[tuple[TableSchema, str | None]]) -> list[KeyRange]:
+    """One range per table, from its committed cursor on; the first table last, so that
+    `pop()` takes it first."""
+    work = [
+        KeyRange(schema, -1, decode_key(cursor, schema) if cursor else None, None)
+        for schema, cursor in items
+    ]
+    work.reverse()
+    return work
+
+
 class ParallelCopy:
     """Reads `items` over `first` (already in its consistent snapshot at `at`) and up to
     `readers - 1` more readers of its own."""
@@ -103,11 +114,7 @@ class ParallelCopy:
         self.first = first
         self.at = at
         self.readers_wanted = max(1, readers)
-        self._work: list[KeyRange] = []
-        for schema, cursor in items:
-            after = decode_key(cursor, schema) if cursor else None
-            self._work.append(KeyRange(schema, -1, after, None))
-        self._work.reverse()  # pop() takes the first table first
+        self._work = initial_ranges(items)
         self._lock = threading.Lock()
         # One chunk waits for the writer while each reader holds the one it reads: the writer
         # is the slower side, and every chunk held is memory (about 3x its bytes as read).

@@ -38,8 +38,8 @@ from zeroetl.errors import SourceError, SourceUnavailable, TableChanged, TableFa
 from zeroetl.model import Position, TableId, TableSchema
 from zeroetl.sources.base import TableChunk
 from zeroetl.sources.mysql.connection import PASSWORD_ENV
-from zeroetl.sources.mysql.snapshot import SnapshotReader, decode_key
-from zeroetl.sources.mysql.snapshot_parallel import KeyRange, TableRanges
+from zeroetl.sources.mysql.snapshot import SnapshotReader
+from zeroetl.sources.mysql.snapshot_parallel import KeyRange, TableRanges, initial_ranges
 from zeroetl.sources.mysql.snapshot_worker import SOCKET_BUFFER
 
 log = logging.getLogger(__name__)
@@ -82,11 +82,7 @@ class ProcessCopy:
         self.first = first
         self.at = at
         self.readers_wanted = max(1, readers)
-        self._work: list[KeyRange] = []
-        for schema, cursor in items:
-            after = decode_key(cursor, schema) if cursor else None
-            self._work.append(KeyRange(schema, -1, after, None))
-        self._work.reverse()  # pop() takes the first table first
+        self._work = initial_ranges(items)
         self._children: list[_Child] = []
         self._started = False
 
