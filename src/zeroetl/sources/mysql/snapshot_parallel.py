@@ -88,6 +88,18 @@ class TableRanges:
         now = self.cursor()
         return encode_key(now) if now is not None and now != before else None
 
+    def finished(self, table: TableId, index: int) -> TableChunk | None:
+        """Range `index` is read whole: what the engine hears of it (the table done, or its
+        cursor moved), or nothing (the table failed, or the cursor waits on another range)."""
+        if self.failed:
+            return None
+        cursor = self.range_done(index)
+        if self.complete():
+            return TableChunk(table, None, None, None, done=True)
+        if cursor is not None:
+            return TableChunk(table, None, cursor, None)
+        return None
+
 
 def initial_ranges(items: list[tuple[TableSchema, str | None]]) -> list[KeyRange]:
     """One range per table, from its committed cursor on; the first table last, so that
@@ -265,14 +277,8 @@ class ParallelCopy:
                     yield TableChunk(table, rows, st.wrote(index, last), pos, zeros)
                 else:  # a range is complete
                     _, table, index = msg
-                    st = tables[table]
-                    if st.failed:
-                        continue
-                    cursor = st.range_done(index)
-                    if st.complete():
-                        yield TableChunk(table, None, None, None, done=True)
-                    elif cursor is not None:
-                        yield TableChunk(table, None, cursor, None)
+                    if (chunk := tables[table].finished(table, index)) is not None:
+                        yield chunk
         finally:
             self.close()
 

@@ -212,14 +212,8 @@ class ProcessCopy:
                         _, table, index = msg
                         child.busy = None
                         self._assign(child)
-                        st = tables[table]
-                        if st.failed:
-                            continue
-                        cursor = st.range_done(index)
-                        if st.complete():
-                            yield TableChunk(table, None, None, None, done=True)
-                        elif cursor is not None:
-                            yield TableChunk(table, None, cursor, None)
+                        if (chunk := tables[table].finished(table, index)) is not None:
+                            yield chunk
         finally:
             self.close()
 
