@@ -3,6 +3,9 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The C extensions (setup.py): rebuilt in place whenever their sources change.
+NATIVE := $(VENV)/.native
+NATIVE_SRC := setup.py $(wildcard src/zeroetl/native/*.c src/zeroetl/native/*.h)
 
 .PHONY: help demo test test-fast layers lint format bench clean
 
@@ -17,23 +20,27 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(NATIVE)
+
+$(NATIVE): $(STAMP) $(NATIVE_SRC)
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(NATIVE)
 
 # Options of `zeroetl demo` (ports, directory, size), e.g.
 #   make demo DEMO_ARGS="--port 3317 --api-port 8156 --sql-port 5440 --dir /tmp/zeroetl-demo"
 DEMO_ARGS ?=
 
-demo: $(STAMP)  ## sandbox + TICKIT + integration + analytics, then live traffic (DEMO_ARGS="--port N ...")
+demo: $(NATIVE)  ## sandbox + TICKIT + integration + analytics, then live traffic (DEMO_ARGS="--port N ...")
 	$(BIN)/zeroetl demo $(DEMO_ARGS)
 
-test: $(STAMP)  ## lint (ruff, mypy, import layers) and the whole test suite (real MariaDB, DuckDB, ...)
+test: $(NATIVE)  ## lint (ruff, mypy, import layers) and the whole test suite (real MariaDB, DuckDB, ...)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 	$(BIN)/python tests/import_graph.py
 	$(BIN)/pytest -q
 
-test-fast: $(STAMP)  ## unit tests and the destination conformance suite
+test-fast: $(NATIVE)  ## unit tests and the destination conformance suite
 	$(BIN)/pytest -q tests/unit tests/destinations
 
 layers: $(STAMP)  ## import graph: layer breaches and cycles (lazy imports included)

@@ -1,0 +1,30 @@
+"""Compiled twins of the source side's hot loops (C, built by setup.py at install time).
+
+Each module here has a pure-Python twin that gives the same result; the tests compare them
+value by value. `textrows` is None where the extension was not built (no C compiler at install
+time: setup.py marks it optional): the Python twin then runs, ~3x slower. `zeroetl doctor`
+(and `native_status()`) says which is in use. ZEROETL_NATIVE=0 forces the Python twins (tests,
+benches' baselines).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+
+def _load(name: str) -> ModuleType | None:
+    if os.environ.get("ZEROETL_NATIVE", "1") == "0":
+        return None
+    try:
+        return __import__(f"zeroetl.native.{name}", fromlist=["_"])
+    except ImportError:
+        return None
+
+
+textrows = _load("_textrows")
+
+
+def native_status() -> dict[str, bool]:
+    """Which compiled modules are in use (False: the Python twin runs)."""
+    return {"textrows": textrows is not None}

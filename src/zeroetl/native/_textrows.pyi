@@ -1,0 +1,6 @@
+def walk(
+    buf: bytearray, pos: int, end: int, cont: bool, starts: bytearray
+) -> tuple[int, int, bool, int]: ...
+def split(
+    buf: bytes | bytearray, starts: bytes | bytearray, ends: bytes | bytearray, ncols: int
+) -> list[tuple[bytes | None, bytes, bytes, int]]: ...
