@@ -4,16 +4,18 @@
  * tests compare the two on every shape. Both functions treat every byte as hostile: a length
  * that runs past its packet or row raises ValueError naming the row, never reads out of bounds.
  *
- * walk(buf, pos, end, cont, starts) -> (pos, state, cont, seq)
+ * walk(buf, pos, end, cont, starts) -> (pos, state, cont, seq, spanned)
  *   Walks the complete packets of buf[pos:end]. For each packet that starts a row, appends its
  *   payload offset (int64, little-endian) to the bytearray `starts`. `cont` says the next packet
  *   continues a row over 16 MiB. Stops at the first incomplete packet (state 0), at the EOF
  *   packet closing the result set (state 1, pos at its header, seq its sequence id) or at an
  *   error packet (state 2, pos at its header). A continuation packet's bytes are never read as
- *   a row head. Returns `cont` for the next call (a packet of exactly 0xFFFFFF bytes continues).
+ *   a row head. Returns `cont` for the next call (a packet of exactly 0xFFFFFF bytes continues)
+ *   and `spanned`: some packet of this call continues in the next (a row over 16 MiB).
  *
  * split(buf, starts, ends, ncols) -> [(validity | None, offsets, data, null_count), ...]
- *   `starts`/`ends` are int64 arrays (bytes) of each row's payload [start, end) in buf. For each
+ *   `starts`/`ends` are int64 arrays (bytes) of each row's payload [start, end) in buf; with
+ *   `ends` empty, each row is one packet and its end comes from the packet header. For each
  *   column: Arrow validity bitmap (bytes, LSB first; None when no value is NULL), int32 offsets
  *   (n + 1 values) and the values' bytes, contiguous. Two passes: the first reads only the
  *   length prefixes (sizes, NULL counts), the second copies each value once.
@@ -76,7 +78,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     }
     int64_t *out = (int64_t *)(PyByteArray_AS_STRING(starts) + have);
     Py_ssize_t nout = 0;
-    int state = 0, seq = 0;
+    int state = 0, seq = 0, spanned = 0;
     while (pos + 4 <= end) {
         Py_ssize_t ln = buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16);
         Py_ssize_t nxt = pos + 4 + ln;
@@ -87,12 +89,14 @@ static PyObject *walk(PyObject *self, PyObject *args) {
             if (head == 0xFF) { state = 2; break; }
         }
         cont = ln == MAX_PACKET;
+        spanned |= cont;
         out[nout++] = pos + 4;
         pos = nxt;
     }
     PyBuffer_Release(&view);
     if (PyByteArray_Resize(starts, have + nout * 8) < 0) return NULL;
-    return Py_BuildValue("(niOi)", pos, state, cont ? Py_True : Py_False, seq);
+    return Py_BuildValue("(niOiO)", pos, state, cont ? Py_True : Py_False, seq,
+                         spanned ? Py_True : Py_False);
 }
 
 typedef struct {
@@ -114,14 +118,28 @@ static PyObject *split(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*y*n", &view, &sv, &ev, &ncols)) return NULL;
     PyObject *result = NULL;
     ColSize *sizes = NULL;
+    int64_t *re = NULL;
+    int headers = ev.len == 0;
     PyObject **bufs = NULL; /* per column: validity, offsets, data */
     Py_ssize_t n = sv.len / 8;
-    if (sv.len % 8 || ev.len != sv.len || ncols <= 0 || ncols > 65535) {
+    if (sv.len % 8 || (!headers && ev.len != sv.len) || ncols <= 0 || ncols > 65535) {
         PyErr_SetString(PyExc_ValueError, "split: bad starts/ends/ncols");
         goto done;
     }
     const uint8_t *buf = (const uint8_t *)view.buf;
-    const int64_t *rs = (const int64_t *)sv.buf, *re = (const int64_t *)ev.buf;
+    const int64_t *rs = (const int64_t *)sv.buf;
+    re = headers ? PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t)) : (int64_t *)ev.buf;
+    if (!re) { PyErr_NoMemory(); goto done; }
+    if (headers) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t s0 = rs[i];
+            if (s0 < 4 || s0 > view.len) {
+                PyErr_SetString(PyExc_ValueError, "split: a row lies outside the buffer");
+                goto done;
+            }
+            re[i] = s0 + (buf[s0 - 4] | (buf[s0 - 3] << 8) | (buf[s0 - 2] << 16));
+        }
+    }
     sizes = PyMem_Calloc((size_t)ncols, sizeof(ColSize));
     bufs = PyMem_Calloc((size_t)ncols * 3, sizeof(PyObject *));
     if (!sizes || !bufs) { PyErr_NoMemory(); goto done; }
@@ -142,6 +160,12 @@ static PyObject *split(PyObject *self, PyObject *args) {
             if (len > lim - p) { split_error(i, j); goto done; }
             p += len;
             sizes[j].bytes += len;
+        }
+        if (p != lim) {
+            PyErr_Format(PyExc_ValueError,
+                         "malformed result set row %zd: %zd bytes after its last column", i + 1,
+                         (Py_ssize_t)(lim - p));
+            goto done;
         }
     }
     for (Py_ssize_t j = 0; j < ncols; j++) {
@@ -203,6 +227,7 @@ done:
         PyMem_Free(bufs);
     }
     PyMem_Free(sizes);
+    if (headers) PyMem_Free(re); /* NULL-safe */
     PyBuffer_Release(&view);
     PyBuffer_Release(&sv);
     PyBuffer_Release(&ev);
