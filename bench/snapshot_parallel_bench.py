@@ -6,7 +6,9 @@ in the same run, and reports time, rows/s, the ratio and the peak RSS of the zer
 
   big     one table of --rows rows (bigint key, int, bigint, varchar(40), decimal(12,2), datetime,
           double, varchar(100)); baseline `mariadb --quick -B -N -e 'select * from t' > /dev/null`
-          (best of 2). --rows 10000000 for the full-size run.
+          (best of 2). --rows 10000000 for the full-size run. Also reports `duckdb_alone`: DuckDB
+          writing the same rows from Arrow in memory (no source, no decoding), the floor of
+          any copy into DuckDB on this machine.
   blobs   --blob-rows rows of a 1 MB BLOB each; baseline the same CLI read.
   tables  --tables tables of 10 rows each; baseline the CLI reading every table
           (one `select * from` per table in one session, --quick -B -N).
@@ -52,8 +54,23 @@ def cli(server: MariaDBServer, sql: str) -> float:
     return time.perf_counter() - t0
 
 
+def split_env(extra: list[str]) -> tuple[dict[str, str], list[str]]:
+    """`--extra`/`--compare` tokens: NAME=value ones (upper case) set the child's environment,
+    e.g. ZEROETL_NATIVE=0 for the Python twins; the rest are `zeroetl replicate` options."""
+    env = {}
+    opts = []
+    for tok in extra:
+        name, eq, value = tok.partition("=")
+        if eq and name.isupper() and not name.startswith("-"):
+            env[name] = value
+        else:
+            opts.append(tok)
+    return env, opts
+
+
 def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[str]) -> dict:
     """`zeroetl replicate --until-caught-up` of database `db` into a fresh warehouse."""
+    env, extra = split_env(extra)
     wh = tmp / f"wh-{name}"
     shutil.rmtree(wh, ignore_errors=True)
     exe = str(Path(sys.executable).with_name("zeroetl"))
@@ -62,9 +79,12 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
     cmd += ["--until-caught-up", *extra]
     if PROFILE:
         cmd = [str(Path(sys.executable).with_name("py-spy")), "record", "-o", PROFILE + f"-{name}.txt",
-               "-f", "raw", "-r", "50", "--", *cmd]  # fmt: skip
+               "-f", "raw", "-r", "50", *(["--native"] if os.environ.get("PYSPY_NATIVE") else []),
+               "--threads", "--", *cmd]  # fmt: skip
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **env}
+    )
     assert proc.stderr is not None
     tree = TreeRss(proc.pid)
     tree.start()
@@ -80,6 +100,7 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
     raised = b"memory limit" in err and b"too small" in err
     return {
         "seconds": secs,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "tree_mb": tree.peak / 2**20,
         "limit_raised": raised,
@@ -119,6 +140,45 @@ class TreeRss(threading.Thread):
             self.peak = max(self.peak, total)
 
 
+FLOOR = r"""
+import resource, sys, time, duckdb
+src, dst, commit_rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = duckdb.connect(src, read_only=True).execute("SELECT * FROM big.big.t ORDER BY id").to_arrow_table()
+con = duckdb.connect(dst, config={"memory_limit": "128MiB"})
+con.execute("CREATE SCHEMA big")
+con.execute("CREATE TABLE big.t AS SELECT * FROM rows LIMIT 0")
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+t0, c0 = time.perf_counter(), cpu()
+for off in range(0, rows.num_rows, commit_rows):
+    part = rows.slice(off, commit_rows)
+    con.execute("BEGIN")
+    con.execute("INSERT INTO big.t SELECT * FROM part")
+    con.execute("COMMIT")
+con.execute("CHECKPOINT")
+print(time.perf_counter() - t0, cpu() - c0)
+"""
+
+
+def duckdb_floor(tmp: Path, commit_rows: int = 4 * 122_880) -> tuple[float, float]:
+    """DuckDB alone writing the rows zeroetl copied (from Arrow in memory, the same commit size
+    and memory limit): what the warehouse's own write costs, with no source and no decoding.
+    On a 2-core machine this alone is close to the CLI's read time (bench/README.md)."""
+    src = tmp / "wh-big" / "databases" / "big.duckdb"
+    dst = tmp / "floor.duckdb"
+    dst.unlink(missing_ok=True)
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(src), str(dst), str(commit_rows)],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode:
+        raise SystemExit(f"the DuckDB-alone run failed:\n{out.stderr[-2000:]}")
+    dst.unlink(missing_ok=True)
+    return tuple(float(x) for x in out.stdout.split())  # type: ignore[return-value]
+
+
 def count(server: MariaDBServer, tmp: Path, name: str, sql: str) -> int:
     import duckdb
 
@@ -148,7 +208,12 @@ def case_big(
         base = min(cli(server, "select * from big.t") for _ in range(2))
         z = replicate(server, tmp, "big", "big", extra)
         assert count(server, tmp, "big", "select count(*) from big.big.t") == rows
-        out.append(_result("big", rows, base, z, _also(server, tmp, "big", "big"), config=extra))
+        floor_s, floor_cpu = duckdb_floor(tmp)
+        r = _result("big", rows, base, z, _also(server, tmp, "big", "big"), config=extra)
+        r["duckdb_alone_s"], r["duckdb_alone_cpu_s"] = round(floor_s, 3), round(floor_cpu, 2)
+        r["duckdb_alone_vs_baseline"] = round(base / floor_s, 3)
+        print(json.dumps({k: r[k] for k in r if k.startswith("duckdb_alone")}), flush=True)
+        out.append(r)
     return out
 
 
@@ -213,6 +278,7 @@ def _result(
         unit: n,
         "baseline_s": round(base, 3),
         "zeroetl_s": round(z["seconds"], 3),
+        "zeroetl_cpu_s": round(z["cpu_s"], 2),
         f"zeroetl_{unit}_per_s": round(n / z["seconds"]),
         "ratio_vs_baseline": round(base / z["seconds"], 3),
         "peak_rss_mb": round(z["peak_rss_mb"]),
@@ -223,6 +289,7 @@ def _result(
     if b is not None:  # the --compare run, and this run's ratios against it
         r["compare"] = " ".join(COMPARE)
         r["compare_s"] = round(b["seconds"], 3)
+        r["compare_cpu_s"] = round(b["cpu_s"], 2)
         r["compare_peak_rss_mb"] = round(b["peak_rss_mb"])
         r["speed_vs_compare"] = round(b["seconds"] / z["seconds"], 3)
         r["rss_vs_compare"] = round(z["peak_rss_mb"] / b["peak_rss_mb"], 3)

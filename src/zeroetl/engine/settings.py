@@ -17,7 +17,10 @@ class EngineSettings:
     # (an idle stream commits at once; under load, batches grow up to batch_rows / batch_ms).
     # False: wait for batch_rows / batch_ms always (the fixed batching of before; benchmarks).
     adaptive_batching: bool = True
-    chunk_rows: int = 50_000  # snapshot chunk size (rows per read and per warehouse transaction)
+    chunk_rows: int = 50_000  # snapshot chunk size (rows per source read)
+    # Rows per warehouse commit of a snapshot: four DuckDB row groups (122,880 rows each), which
+    # DuckDB writes straight into the database file (engine/copier.py, `copy_tables`).
+    snapshot_commit_rows: int = 4 * 122_880
     # Source connections a snapshot reads over at once (MariaDB; MySQL reads one at a time).
     # 1 by default: on 2 cores more readers measured slower (0.33-0.38x the CLI read against
     # 0.44x with one; bench/README.md), the writer and the GIL being the bottleneck.
