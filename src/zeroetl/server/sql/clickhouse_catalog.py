@@ -33,7 +33,6 @@ from zeroetl.errors import ZeroEtlError
 from zeroetl.model import Kind, TableSchema
 from zeroetl.sqltext import ident
 
-from . import clickhouse_run
 from .errors import SqlError
 from .pgnames import SCHEMA
 
@@ -130,6 +129,10 @@ def rows(
 
 def read(dest: Any) -> tuple[dict[tuple[str, str], dict[str, str]], dict[Any, TableSchema]]:
     """The destination's replicated tables and recorded schemas (ClickHouse errors raise)."""
+    # Imported here: clickhouse_run pulls in sqlglot, and this module is imported by the
+    # service's storage code (via catalog.py) in processes that never query ClickHouse.
+    from . import clickhouse_run
+
     tables = clickhouse_run.read_catalog(dest).tables
     return tables, dest.recorded_schemas()
 
