@@ -124,7 +124,9 @@ def test_killed_reader_resumes_per_chunk(db_conn, test_db, source_url, tmp_path,
         dest,
         integration_id=iid,
         data_filter=DataFilter.parse(f"exclude: *.*, include: {test_db}.*"),
-        settings=EngineSettings(until_caught_up=True, chunk_rows=1000, **PROCS),  # type: ignore[arg-type]
+        settings=EngineSettings(
+            until_caught_up=True, chunk_rows=1000, snapshot_commit_rows=1000, **PROCS
+        ),  # type: ignore[arg-type]
         progress=progress,
     )
     try:
@@ -197,7 +199,9 @@ def test_reader_losing_the_source_resumes(
         dest,
         integration_id=iid,
         data_filter=DataFilter.parse(f"exclude: *.*, include: {test_db}.*"),
-        settings=EngineSettings(until_caught_up=True, chunk_rows=2000, **PROCS),  # type: ignore[arg-type]
+        settings=EngineSettings(
+            until_caught_up=True, chunk_rows=2000, snapshot_commit_rows=2000, **PROCS
+        ),  # type: ignore[arg-type]
         progress=progress,
     )
     try:
