@@ -20,7 +20,7 @@ from typing import NoReturn
 
 import click
 
-from zeroetl import __version__, logs
+from zeroetl import __version__, logs, native
 from zeroetl.cli.options import config_option
 from zeroetl.errors import ZeroEtlError
 
@@ -72,7 +72,9 @@ def _bug(exc: Exception) -> NoReturn:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="zeroetl")
+@click.version_option(
+    __version__, prog_name="zeroetl", message=f"%(prog)s %(version)s ({native.describe()})"
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @config_option
 @click.pass_context

@@ -2,15 +2,18 @@
 
 Each module here has a pure-Python twin that gives the same result; the tests compare them
 value by value. `textrows` is None where the extension was not built (no C compiler at install
-time: setup.py marks it optional): the Python twin then runs, ~3x slower. `zeroetl doctor`
-(and `native_status()`) says which is in use. ZEROETL_NATIVE=0 forces the Python twins (tests,
-benches' baselines).
+time: setup.py marks it optional): the Python twin then runs, with ~2x the CPU per row, and a
+warning says so once. `zeroetl --version` lists the compiled modules in use. ZEROETL_NATIVE=0
+forces the Python twins (tests, benches' baselines).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from types import ModuleType
+
+log = logging.getLogger(__name__)
 
 
 def _load(name: str) -> ModuleType | None:
@@ -18,7 +21,13 @@ def _load(name: str) -> ModuleType | None:
         return None
     try:
         return __import__(f"zeroetl.native.{name}", fromlist=["_"])
-    except ImportError:
+    except ImportError as exc:
+        log.warning(
+            "zeroetl.native.%s is not built (%s): its Python twin runs instead, slower. "
+            "Reinstall with a C compiler present (pip install -e .) to build it.",
+            name,
+            exc,
+        )
         return None
 
 
@@ -28,3 +37,9 @@ textrows = _load("_textrows")
 def native_status() -> dict[str, bool]:
     """Which compiled modules are in use (False: the Python twin runs)."""
     return {"textrows": textrows is not None}
+
+
+def describe() -> str:
+    """'native: textrows' or 'native: none (Python twins)', for `zeroetl --version`."""
+    used = [name for name, on in native_status().items() if on]
+    return "native: " + (", ".join(used) if used else "none (Python twins)")
