@@ -1,8 +1,9 @@
 """Compiled twins of the source side's hot loops (C, built by setup.py at install time).
 
 Each module here has a pure-Python twin that gives the same result; the tests compare them
-value by value. `textrows` is None where the extension was not built (no C compiler at install
-time: setup.py marks it optional): the Python twin then runs, ~3x slower. `zeroetl doctor`
+value by value. `textrows` (text-protocol result sets) and `binrows` (binlog row images) are
+None where the extension was not built (no C compiler at install time: setup.py marks them
+optional): the Python twin then runs, ~3x slower. `zeroetl doctor`
 (and `native_status()`) says which is in use. ZEROETL_NATIVE=0 forces the Python twins (tests,
 benches' baselines).
 """
@@ -23,8 +24,9 @@ def _load(name: str) -> ModuleType | None:
 
 
 textrows = _load("_textrows")
+binrows = _load("_binrows")
 
 
 def native_status() -> dict[str, bool]:
     """Which compiled modules are in use (False: the Python twin runs)."""
-    return {"textrows": textrows is not None}
+    return {"textrows": textrows is not None, "binrows": binrows is not None}

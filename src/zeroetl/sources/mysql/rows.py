@@ -5,6 +5,10 @@ rows of an event, reading consecutive fixed-width columns with a single precompi
 `struct.Struct` and appending every raw value to one flat list (rows without NULLs take a
 straight-line path; rows with NULLs a per-column one). Each column is then sliced out of the
 flat list with a stride and finished into Arrow in one go (see values.py).
+
+Where the compiled walker is built (zeroetl.native.binrows, rows_native.py), it replaces the
+generated function and the per-column conversions: it yields the finishers' input directly.
+ZEROETL_NATIVE=0 (or a table whose TABLE_MAP it does not take) keeps the Python walk.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from zeroetl import native
 from zeroetl.errors import BinlogFault, DecodeError
+from zeroetl.sources.mysql.rows_native import native_layout
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, rows_table_id
 from zeroetl.sources.mysql.values import Layout, finisher, layout
 
@@ -200,6 +206,12 @@ class RowsDecoder:
         self._nbl = (self.ncols + 7) // 8
         layouts = [layout(tmap, i) for i in range(self.ncols)]
         self._conv = [lay.conv for lay in layouts]
+        self._native = None
+        self._native_layout = b""
+        compiled = native_layout(tmap, layouts) if native.binrows is not None else None
+        if compiled is not None:
+            self._native = native.binrows.walk  # type: ignore[union-attr]
+            self._native_layout, self._conv = compiled
         self._compiler = _Compiler(layouts, self._nbl)
         self._patterns: list[int] = [0]
         self._walk, self.source = self._compiler.compile(self._patterns)
@@ -214,7 +226,8 @@ class RowsDecoder:
                 f"event type {event_type} is not a rows event zeroetl decodes"
                 + (f": {what}" if event_type == PARTIAL_UPDATE_ROWS else "")
             )
-        buf = bytes(body)
+        # The compiled walker reads the event in place; the generated one wants bytes.
+        buf = body if self._native is not None else bytes(body)
         pos = 8
         if event_type in _V2:
             pos += int.from_bytes(buf[8:10], "little")  # extra data, its 2 length bytes included
@@ -237,6 +250,19 @@ class RowsDecoder:
                     setting="binlog_row_image",
                 )
             pos += self._nbl
+        if self._native is not None:
+            try:
+                out, rows = self._native(self._native_layout, self.ncols, buf, pos)
+            except ValueError as e:
+                raise DecodeError(
+                    f"malformed rows event for {self.tmap.schema}.{self.tmap.table}: {e}"
+                ) from e
+            if rows % images:
+                raise DecodeError(
+                    f"malformed rows event for {self.tmap.schema}.{self.tmap.table}: "
+                    "an update without its after image"
+                )
+            return RowsImage(kind, self, out, rows // images, len(buf))
         out: list[Any] = []
         end = len(buf)
         try:

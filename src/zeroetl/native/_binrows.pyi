@@ -1,0 +1,3 @@
+def walk(
+    layout: bytes, ncols: int, buf: bytes | bytearray | memoryview, pos: int
+) -> tuple[list[object], int]: ...
