@@ -228,8 +228,369 @@ done:
     return result;
 }
 
+
+/* Walks one row image at p (bounded by lim); calls back nothing, just finds its end. With
+ * `pk`/`npk`, records each key column's (offset, size), size -1 for NULL, in `keys`. Returns
+ * the end of the image, or NULL (with ValueError set) when it runs past lim. */
+static const uint8_t *image_end(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *p,
+                                const uint8_t *lim, Py_ssize_t row, const uint16_t *pk,
+                                Py_ssize_t npk, Py_ssize_t (*keys)[2]) {
+    Py_ssize_t nbl = (ncols + 7) / 8;
+    if (lim - p < nbl) {
+        PyErr_Format(PyExc_ValueError, "row image %zd: its NULL bitmap runs past the event",
+                     row + 1);
+        return NULL;
+    }
+    const uint8_t *nb = p, *start = p;
+    p += nbl;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < ncols; i++) {
+        int key = k < npk && pk[k] == i;
+        if (nb[i >> 3] >> (i & 7) & 1) {
+            if (key) { keys[k][0] = 0; keys[k][1] = -1; k++; }
+            continue;
+        }
+        Py_ssize_t skip, n = value_size(lay + 4 * i, p, lim, &skip);
+        if (n < 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "row image %zd: the value of column %zd runs past the event", row + 1,
+                         i + 1);
+            return NULL;
+        }
+        if (key) { keys[k][0] = p + skip - start; keys[k][1] = n; k++; }
+        p += skip + n;
+    }
+    return p;
+}
+
+#define MAX_KEY 64
+
+/* Python's == on the walker's values of one key column in two images. */
+static int key_equal(const uint8_t *lay, const uint8_t *a, const Py_ssize_t *ka,
+                     const uint8_t *b, const Py_ssize_t *kb) {
+    if (ka[1] < 0 || kb[1] < 0) return ka[1] < 0 && kb[1] < 0;
+    const uint8_t *x = a + ka[0], *y = b + kb[0];
+    if (lay[0] == C_FLOAT) {
+        float f, g;
+        memcpy(&f, x, 4);
+        memcpy(&g, y, 4);
+        return f == g;
+    }
+    if (lay[0] == C_DOUBLE) {
+        double f, g;
+        memcpy(&f, x, 8);
+        memcpy(&g, y, 8);
+        return f == g;
+    }
+    return ka[1] == kb[1] && memcmp(x, y, (size_t)ka[1]) == 0;
+}
+
+/* index(layout, ncols, buf, pos, images, pk) -> (starts, after, rows, moved)
+ *   Checks every row image of buf[pos:] as walk() does, without making a value. `starts`: the
+ *   offset of each image (int64 bytes); for updates (images 2) of each before image, `after`
+ *   those of the after images (else None), and `moved` a byte per row: 1 where a key column
+ *   (`pk`: uint16 column numbers, ascending) differs between the two images (else None).
+ *   `rows` counts images (an update's pair counts two). */
+static PyObject *index_(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv, bv, kv;
+    Py_ssize_t ncols, pos, images;
+    if (!PyArg_ParseTuple(args, "y*ny*nny*", &lv, &ncols, &bv, &pos, &images, &kv)) return NULL;
+    PyObject *result = NULL, *starts = NULL, *moved = NULL, *after = NULL;
+    const uint8_t *lay = (const uint8_t *)lv.buf;
+    Py_ssize_t npk = kv.len / 2;
+    const uint16_t *pk = (const uint16_t *)kv.buf;
+    if (ncols <= 0 || lv.len != ncols * 4 || pos < 0 || pos > bv.len || (images != 1 && images != 2)
+        || kv.len % 2 || npk > MAX_KEY) {
+        PyErr_SetString(PyExc_ValueError, "index: bad layout, column count, position or key");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < npk; k++) {
+        if (pk[k] >= ncols || (k && pk[k] <= pk[k - 1])) {
+            PyErr_SetString(PyExc_ValueError, "index: bad key columns");
+            goto done;
+        }
+    }
+    if (check_layout(lay, ncols) < 0) goto done;
+    const uint8_t *buf = (const uint8_t *)bv.buf, *lim = buf + bv.len, *p = buf + pos;
+    /* Every image takes at least its NULL bitmap: that bounds the count. */
+    Py_ssize_t most = (bv.len - pos) / ((ncols + 7) / 8) + 1;
+    starts = PyBytes_FromStringAndSize(NULL, most * 8);
+    if (!starts) goto done;
+    int64_t *st = (int64_t *)PyBytes_AS_STRING(starts);
+    uint8_t *mv = NULL;
+    int64_t *st2 = NULL;
+    if (images == 2) {
+        moved = PyBytes_FromStringAndSize(NULL, most / 2 + 1);
+        after = PyBytes_FromStringAndSize(NULL, (most / 2 + 1) * 8);
+        if (!moved || !after) goto done;
+        mv = (uint8_t *)PyBytes_AS_STRING(moved);
+        st2 = (int64_t *)PyBytes_AS_STRING(after);
+    }
+    Py_ssize_t keys[2][MAX_KEY][2];
+    Py_ssize_t row = 0;
+    while (p < lim) {
+        int which = images == 2 ? (int)(row & 1) : 0;
+        const uint8_t *next = image_end(lay, ncols, p, lim, row, pk, images == 2 ? npk : 0,
+                                        keys[which]);
+        if (!next) goto done;
+        if (which == 1) {
+            st2[row / 2] = p - buf;
+            const uint8_t *before = buf + st[row / 2];
+            int same = 1;
+            for (Py_ssize_t k = 0; k < npk && same; k++)
+                same = key_equal(lay + 4 * pk[k], before, keys[0][k], p, keys[1][k]);
+            mv[row / 2] = !same;
+        } else {
+            st[images == 2 ? row / 2 : row] = p - buf;
+        }
+        p = next;
+        row++;
+    }
+    if (_PyBytes_Resize(&starts, (images == 2 ? (row + 1) / 2 : row) * 8) < 0) goto done;
+    if (moved && _PyBytes_Resize(&moved, row / 2) < 0) goto done;
+    if (after && _PyBytes_Resize(&after, row / 2 * 8) < 0) goto done;
+    result = Py_BuildValue("(OOnO)", starts, after ? after : Py_None, row,
+                           moved ? moved : Py_None);
+
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(moved);
+    Py_XDECREF(after);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&kv);
+    return result;
+}
+
+enum { M_LIST = 0, M_FIXED = 1, M_VAR = 2 };
+
+typedef struct {
+    int64_t bytes, nulls;
+    int ascii;
+    PyObject *validity, *a, *b; /* FIXED: data; VAR: offsets, data; LIST: the list */
+    int64_t fill;
+} Col;
+
+static int fixed_width(const uint8_t *lay) {
+    if (lay[0] == C_FLOAT) return 4;
+    if (lay[0] == C_DOUBLE) return 8;
+    return lay[1] == 3 ? 4 : lay[1];
+}
+
+/* build(layout, modes, ncols, segments) -> [column, ...]
+ *   `segments`: (buf, starts) pairs, `starts` the int64 offsets of row images in buf (from
+ *   index()). Per column, by its mode: LIST a list of the walker's values; FIXED (ints, floats)
+ *   (validity | None, data, null_count), the ints widened to 1/2/4/8 bytes; VAR (byte strings)
+ *   (validity | None, int32 offsets, data, null_count, all_ascii), or a list when the column
+ *   holds over 2 GiB. Every image is checked again against its buffer. */
+static PyObject *build(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv, mv;
+    Py_ssize_t ncols;
+    PyObject *segs;
+    if (!PyArg_ParseTuple(args, "y*y*nO!", &lv, &mv, &ncols, &PyList_Type, &segs)) return NULL;
+    PyObject *result = NULL;
+    Col *cols = NULL;
+    Py_ssize_t nseg = PyList_GET_SIZE(segs), n = 0;
+    Py_buffer *bufs = PyMem_Calloc((size_t)nseg + 1, sizeof(Py_buffer));
+    Py_buffer *stv = PyMem_Calloc((size_t)nseg + 1, sizeof(Py_buffer));
+    Py_ssize_t got = 0;
+    const uint8_t *lay = (const uint8_t *)lv.buf;
+    uint8_t *modes = NULL;
+    if (!bufs || !stv) { PyErr_NoMemory(); goto done; }
+    if (ncols <= 0 || lv.len != ncols * 4 || mv.len != ncols) {
+        PyErr_SetString(PyExc_ValueError, "build: bad layout, modes or column count");
+        goto done;
+    }
+    if (check_layout(lay, ncols) < 0) goto done;
+    modes = PyMem_Malloc((size_t)ncols);
+    cols = PyMem_Calloc((size_t)ncols, sizeof(Col));
+    if (!modes || !cols) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        uint8_t m = ((const uint8_t *)mv.buf)[j], c = lay[4 * j];
+        int ok = m == M_LIST || (m == M_FIXED && (c == C_INT_S || c == C_INT_U || c == C_FLOAT
+                                                  || c == C_DOUBLE))
+                 || (m == M_VAR && c == C_PREFIX);
+        if (!ok || (m == M_FIXED && (c == C_INT_S || c == C_INT_U) && lay[4 * j + 1] > 4
+                    && lay[4 * j + 1] != 8)) {
+            PyErr_Format(PyExc_ValueError, "build: bad mode for column %zd", j + 1);
+            goto done;
+        }
+        modes[j] = m;
+        cols[j].ascii = 1;
+    }
+    for (; got < nseg; got++) {
+        PyObject *t = PyList_GET_ITEM(segs, got);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) {
+            PyErr_SetString(PyExc_TypeError, "build: segments are (buf, starts) pairs");
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 0), &bufs[got], PyBUF_SIMPLE) < 0) goto done;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 1), &stv[got], PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&bufs[got]);
+            goto done;
+        }
+        if (stv[got].len % 8) {
+            got++;
+            PyErr_SetString(PyExc_ValueError, "build: starts are int64");
+            goto done;
+        }
+        n += stv[got].len / 8;
+    }
+    Py_ssize_t nbl = (ncols + 7) / 8;
+
+    /* Pass 1: NULL counts, string sizes; every image bounds-checked. */
+    Py_ssize_t row = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) {
+        const uint8_t *buf = bufs[s].buf, *lim = buf + bufs[s].len;
+        const int64_t *st = stv[s].buf;
+        for (Py_ssize_t r = 0; r < stv[s].len / 8; r++, row++) {
+            if (st[r] < 0 || st[r] > bufs[s].len) {
+                PyErr_SetString(PyExc_ValueError, "build: a row image lies outside its buffer");
+                goto done;
+            }
+            const uint8_t *p = buf + st[r], *nb = p;
+            if (lim - p < nbl) {
+                PyErr_Format(PyExc_ValueError, "row %zd: NULL bitmap runs past its event", row + 1);
+                goto done;
+            }
+            p += nbl;
+            for (Py_ssize_t j = 0; j < ncols; j++) {
+                if (nb[j >> 3] >> (j & 7) & 1) { cols[j].nulls++; continue; }
+                Py_ssize_t skip, len = value_size(lay + 4 * j, p, lim, &skip);
+                if (len < 0) {
+                    PyErr_Format(PyExc_ValueError, "row %zd: column %zd runs past its event",
+                                 row + 1, j + 1);
+                    goto done;
+                }
+                if (modes[j] == M_VAR) {
+                    cols[j].bytes += len;
+                    if (cols[j].ascii)
+                        for (Py_ssize_t k = 0; k < len; k++)
+                            if (p[skip + k] & 0x80) { cols[j].ascii = 0; break; }
+                }
+                p += skip + len;
+            }
+        }
+    }
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        Col *c = &cols[j];
+        if (modes[j] == M_VAR && c->bytes > INT32_MAX) modes[j] = M_LIST;
+        if (modes[j] == M_LIST) {
+            if (!(c->a = PyList_New(n))) goto done;
+            continue;
+        }
+        if (c->nulls) {
+            if (!(c->validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8))) goto done;
+            memset(PyBytes_AS_STRING(c->validity), 0, (size_t)(n + 7) / 8);
+        }
+        if (modes[j] == M_FIXED) {
+            c->a = PyBytes_FromStringAndSize(NULL, n * fixed_width(lay + 4 * j));
+            if (!c->a) goto done;
+            memset(PyBytes_AS_STRING(c->a), 0, (size_t)(n * fixed_width(lay + 4 * j)));
+        } else {
+            c->a = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+            c->b = PyBytes_FromStringAndSize(NULL, c->bytes);
+            if (!c->a || !c->b) goto done;
+            ((int32_t *)PyBytes_AS_STRING(c->a))[0] = 0;
+        }
+    }
+
+    /* Pass 2: fill (the bounds were checked in pass 1 over the same bytes). */
+    row = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) {
+        const uint8_t *buf = bufs[s].buf;
+        const int64_t *st = stv[s].buf;
+        for (Py_ssize_t r = 0; r < stv[s].len / 8; r++, row++) {
+            const uint8_t *p = buf + st[r], *nb = p, *lim = buf + bufs[s].len;
+            p += nbl;
+            for (Py_ssize_t j = 0; j < ncols; j++) {
+                Col *c = &cols[j];
+                const uint8_t *l = lay + 4 * j;
+                int null = nb[j >> 3] >> (j & 7) & 1;
+                if (modes[j] == M_LIST) {
+                    PyObject *v = Py_None;
+                    if (null) Py_INCREF(v);
+                    else {
+                        Py_ssize_t skip, len = value_size(l, p, lim, &skip);
+                        v = value(l, p + skip, len);
+                        if (!v) goto done;
+                        p += skip + len;
+                    }
+                    PyList_SET_ITEM(c->a, row, v);
+                    continue;
+                }
+                if (!null && c->validity)
+                    ((uint8_t *)PyBytes_AS_STRING(c->validity))[row >> 3] |= (uint8_t)(1u << (row & 7));
+                if (modes[j] == M_FIXED) {
+                    if (null) continue;
+                    int w = fixed_width(l);
+                    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(c->a) + row * w;
+                    if (l[0] == C_INT_S && l[1] == 3) {
+                        uint32_t x = (uint32_t)le_u(p, 3);
+                        if (x & 0x800000) x |= 0xFF000000u;
+                        memcpy(out, &x, 4);
+                    } else if (l[0] == C_INT_U && l[1] == 3) {
+                        uint32_t x = (uint32_t)le_u(p, 3);
+                        memcpy(out, &x, 4);
+                    } else {
+                        memcpy(out, p, (size_t)w); /* little-endian, as Arrow on this host */
+                    }
+                    p += l[0] == C_FLOAT ? 4 : l[0] == C_DOUBLE ? 8 : l[1];
+                    continue;
+                }
+                int32_t *offs = (int32_t *)PyBytes_AS_STRING(c->a);
+                if (!null) {
+                    Py_ssize_t skip, len = value_size(l, p, lim, &skip);
+                    memcpy(PyBytes_AS_STRING(c->b) + c->fill, p + skip, (size_t)len);
+                    c->fill += len;
+                    p += skip + len;
+                }
+                offs[row + 1] = (int32_t)c->fill;
+            }
+        }
+    }
+
+    result = PyList_New(ncols);
+    if (!result) goto done;
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        Col *c = &cols[j];
+        PyObject *v = c->validity ? c->validity : Py_None, *t;
+        if (modes[j] == M_LIST) { t = c->a; Py_INCREF(t); }
+        else if (modes[j] == M_FIXED) t = Py_BuildValue("(OOL)", v, c->a, (long long)c->nulls);
+        else
+            t = Py_BuildValue("(OOOLO)", v, c->a, c->b, (long long)c->nulls,
+                              c->ascii ? Py_True : Py_False);
+        if (!t) { Py_CLEAR(result); goto done; }
+        PyList_SET_ITEM(result, j, t);
+    }
+
+done:
+    if (cols) {
+        for (Py_ssize_t j = 0; j < ncols; j++) {
+            Py_XDECREF(cols[j].validity);
+            Py_XDECREF(cols[j].a);
+            Py_XDECREF(cols[j].b);
+        }
+        PyMem_Free(cols);
+    }
+    for (Py_ssize_t s = 0; s < got; s++) {
+        PyBuffer_Release(&bufs[s]);
+        PyBuffer_Release(&stv[s]);
+    }
+    PyMem_Free(bufs);
+    PyMem_Free(stv);
+    PyMem_Free(modes);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&mv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Walk row images into a flat list of finisher-ready values."},
+    {"index", index_, METH_VARARGS, "Check row images; their offsets and moved keys."},
+    {"build", build, METH_VARARGS, "Row images of many events -> Arrow-ready column buffers."},
     {NULL, NULL, 0, NULL},
 };
 
