@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from zeroetl import native
 from zeroetl.errors import DecodeError
 from zeroetl.model import TableId
-from zeroetl.sources.mysql.changes import Batch
 from zeroetl.sources.mysql import coltypes as T
+from zeroetl.sources.mysql.changes import Batch
 from zeroetl.sources.mysql.rows import RowsDecoder
 from zeroetl.sources.mysql.tablemap import TableMap
 

@@ -183,7 +183,7 @@ def _mode(tmap: TableMap, i: int, code: int, kind: Kind | None) -> tuple[int, An
     t, meta = tmap.column_types[i], tmap.column_meta[i]
     if kind is None:
         return LIST, None
-    if code in (INT_S, INT_U) and t in _INT_WIDTHS or code in (FLOAT, DOUBLE):
+    if (code in (INT_S, INT_U) and t in _INT_WIDTHS) or code in (FLOAT, DOUBLE):
         return FIXED, None
     if code != PREFIX or t in (T.JSON, T.GEOMETRY, T.VECTOR):
         return LIST, None
