@@ -130,6 +130,8 @@ def outcome(dec: RowsDecoder, etype: int, body: bytes) -> Any:
         img = dec.decode(etype, memoryview(body))
     except DecodeError as e:
         return ("DecodeError", type(e).__name__)
+    except IndexError as e:  # a header cut short: both paths read it in Python (as before)
+        return ("IndexError", str(e))
     return (img.kind, img.num_rows, repr(finisher_input(dec, img.raw)))
 
 
@@ -217,8 +219,7 @@ def test_truncated_events_fail_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     rnd = random.Random(1)
     for etype, images in ((30, 1), (31, 2)):
         body = event(c, [row_image(c, rnd, 0.2) for _ in range(3 * images)], True, images == 2)
-        head = len(event(c, [], True, images == 2))
-        for cut in range(head, len(body)):
+        for cut in range(len(body)):
             a, b = outcome(c, etype, body[:cut]), outcome(py, etype, body[:cut])
             assert a == b, cut
 

@@ -285,23 +285,55 @@ static int key_equal(const uint8_t *lay, const uint8_t *a, const Py_ssize_t *ka,
     return ka[1] == kb[1] && memcmp(x, y, (size_t)ka[1]) == 0;
 }
 
-/* index(layout, ncols, buf, pos, images, pk) -> (starts, after, rows, moved)
- *   Checks every row image of buf[pos:] as walk() does, without making a value. `starts`: the
- *   offset of each image (int64 bytes); for updates (images 2) of each before image, `after`
- *   those of the after images (else None), and `moved` a byte per row: 1 where a key column
- *   (`pk`: uint16 column numbers, ascending) differs between the two images (else None).
- *   `rows` counts images (an update's pair counts two). */
+/* index(layout, ncols, buf, v2, images, pk) -> (starts, after, rows, moved) | None
+ *   A whole rows event body: its post-header (6-byte table id, flags, for v2 events the extra
+ *   data), column count and columns-present bitmap(s), then its row images. None when the
+ *   header is not the plain one (truncated, another column count, a partial image): the Python
+ *   decoder then says what is wrong. Checks every row image as walk() does, without making a
+ *   value. `starts`: the offset of each image (int64 bytes); for updates (images 2) of each
+ *   before image, `after` those of the after images (else None), and `moved` a byte per row:
+ *   1 where a key column (`pk`: uint16 column numbers, ascending) differs between the two
+ *   images (else None). `rows` counts images (an update's pair counts two). */
+static Py_ssize_t header_end(const uint8_t *buf, Py_ssize_t len, Py_ssize_t ncols, int v2,
+                             Py_ssize_t images) {
+    Py_ssize_t pos = 8;
+    if (v2) {
+        if (len < 10) return -1;
+        pos += buf[8] | (buf[9] << 8); /* extra data, its 2 length bytes included */
+    }
+    if (pos >= len) return -1;
+    uint8_t first = buf[pos];
+    uint64_t n;
+    if (first < 251) { n = first; pos += 1; }
+    else {
+        int w = first == 252 ? 2 : first == 253 ? 3 : first == 254 ? 8 : 0;
+        if (!w || len - pos - 1 < w) return -1;
+        n = le_u(buf + pos + 1, w);
+        pos += 1 + w;
+    }
+    if (n != (uint64_t)ncols) return -1;
+    Py_ssize_t nbl = (ncols + 7) / 8;
+    for (Py_ssize_t k = 0; k < images; k++) {
+        if (len - pos < nbl) return -1;
+        for (Py_ssize_t i = 0; i < ncols; i++)
+            if (!(buf[pos + (i >> 3)] >> (i & 7) & 1)) return -1;
+        pos += nbl;
+    }
+    return pos;
+}
+
 static PyObject *index_(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer lv, bv, kv;
-    Py_ssize_t ncols, pos, images;
-    if (!PyArg_ParseTuple(args, "y*ny*nny*", &lv, &ncols, &bv, &pos, &images, &kv)) return NULL;
+    Py_ssize_t ncols, images;
+    int v2;
+    if (!PyArg_ParseTuple(args, "y*ny*pny*", &lv, &ncols, &bv, &v2, &images, &kv)) return NULL;
     PyObject *result = NULL, *starts = NULL, *moved = NULL, *after = NULL;
     const uint8_t *lay = (const uint8_t *)lv.buf;
     Py_ssize_t npk = kv.len / 2;
     const uint16_t *pk = (const uint16_t *)kv.buf;
-    if (ncols <= 0 || lv.len != ncols * 4 || pos < 0 || pos > bv.len || (images != 1 && images != 2)
-        || kv.len % 2 || npk > MAX_KEY) {
+    if (ncols <= 0 || lv.len != ncols * 4 || (images != 1 && images != 2) || kv.len % 2
+        || npk > MAX_KEY) {
         PyErr_SetString(PyExc_ValueError, "index: bad layout, column count, position or key");
         goto done;
     }
@@ -312,6 +344,12 @@ static PyObject *index_(PyObject *self, PyObject *args) {
         }
     }
     if (check_layout(lay, ncols) < 0) goto done;
+    Py_ssize_t pos = header_end(bv.buf, bv.len, ncols, v2, images);
+    if (pos < 0) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
     const uint8_t *buf = (const uint8_t *)bv.buf, *lim = buf + bv.len, *p = buf + pos;
     /* Every image takes at least its NULL bitmap: that bounds the count. */
     Py_ssize_t most = (bv.len - pos) / ((ncols + 7) / 8) + 1;
@@ -371,6 +409,17 @@ typedef struct {
     PyObject *validity, *a, *b; /* FIXED: data; VAR: offsets, data; LIST: the list */
     int64_t fill;
 } Col;
+
+static inline int is_ascii(const uint8_t *p, Py_ssize_t n) {
+    uint64_t acc = 0, w;
+    Py_ssize_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        memcpy(&w, p + k, 8);
+        acc |= w;
+    }
+    for (; k < n; k++) acc |= p[k];
+    return !(acc & 0x8080808080808080ULL);
+}
 
 static int fixed_width(const uint8_t *lay) {
     if (lay[0] == C_FLOAT) return 4;
@@ -466,9 +515,7 @@ static PyObject *build(PyObject *self, PyObject *args) {
                 }
                 if (modes[j] == M_VAR) {
                     cols[j].bytes += len;
-                    if (cols[j].ascii)
-                        for (Py_ssize_t k = 0; k < len; k++)
-                            if (p[skip + k] & 0x80) { cols[j].ascii = 0; break; }
+                    if (cols[j].ascii) cols[j].ascii = is_ascii(p + skip, len);
                 }
                 p += skip + len;
             }

@@ -137,9 +137,10 @@ class Batch:
     def _add_native(self, tc: _Gathered, image: RowsImage) -> None:
         """`add` for the compiled decoder: the event's row images, not its values."""
         n, buf, segs = image.num_rows, image.buf, tc.segments
+        values = n * tc.decoder.ncols * (2 if image.kind == "update" else 1)  # type: ignore[union-attr]
         tc.nbytes += image.nbytes
-        tc.values += image.nvalues
-        self.values += image.nvalues
+        tc.values += values
+        self.values += values
         if image.kind != "update":
             segs.append((buf, image.starts))
             deleted = image.kind == "delete"

@@ -54,7 +54,7 @@ class RowsImage:
 
     __slots__ = (
         "_after", "_before", "_raw", "_zero_dates", "after_starts", "buf", "decoder", "kind",
-        "moved", "nbytes", "num_rows", "pos", "starts",
+        "moved", "nbytes", "num_rows", "starts",
     )  # fmt: skip
 
     def __init__(
@@ -66,7 +66,6 @@ class RowsImage:
         self.num_rows = num_rows
         self.nbytes = nbytes  # size of the event's row data
         self.buf: Any = None
-        self.pos = 0
         self.starts = b""
         self.after_starts: bytes | None = None
         self.moved: bytes | None = None
@@ -79,12 +78,9 @@ class RowsImage:
         if self._raw is None:
             native = self.decoder.native
             assert native is not None
-            self._raw = native.walk(self.buf, self.pos)
+            first = int.from_bytes(self.starts[:8], "little") if self.starts else len(self.buf)
+            self._raw = native.walk(self.buf, first)
         return self._raw
-
-    @property
-    def nvalues(self) -> int:  # values in the event (what a batch's memory grows with)
-        return self.num_rows * self.decoder.ncols * (2 if self.kind == "update" else 1)
 
     def _build(self) -> None:
         if self._zero_dates is not None:
@@ -265,14 +261,33 @@ class RowsDecoder:
 
     def decode(self, event_type: int, body: memoryview) -> RowsImage:
         kind = _KINDS.get(event_type)
+        nat = self.native
+        if nat is not None and kind is not None:
+            # The compiled decoder reads the event in place, header included.
+            images = 2 if kind == "update" else 1
+            got = nat.index(body, event_type in _V2, images)
+            if got is not None:
+                starts, after, count, moved = got
+                if count % images:
+                    raise DecodeError(
+                        f"malformed rows event for {self.tmap.schema}.{self.tmap.table}: "
+                        "an update without its after image"
+                    )
+                image = RowsImage(kind, self, None, count // images, len(body))
+                image.buf, image.starts, image.after_starts, image.moved = (
+                    body,
+                    starts,
+                    after,
+                    moved,
+                )
+                return image
         if kind is None:
             what = "PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON is not supported)"
             raise DecodeError(
                 f"event type {event_type} is not a rows event zeroetl decodes"
                 + (f": {what}" if event_type == PARTIAL_UPDATE_ROWS else "")
             )
-        # The compiled walker reads the event in place; the generated one wants bytes.
-        buf = body if self.native is not None else bytes(body)
+        buf = bytes(body)
         pos = 8
         if event_type in _V2:
             pos += int.from_bytes(buf[8:10], "little")  # extra data, its 2 length bytes included
@@ -295,17 +310,10 @@ class RowsDecoder:
                     setting="binlog_row_image",
                 )
             pos += self._nbl
-        if self.native is not None:
-            starts, after, count, moved = self.native.index(buf, pos, images)
-            if count % images:
-                raise DecodeError(
-                    f"malformed rows event for {self.tmap.schema}.{self.tmap.table}: "
-                    "an update without its after image"
-                )
-            image = RowsImage(kind, self, None, count // images, len(buf))
-            image.buf, image.pos, image.starts = buf, pos, starts
-            image.after_starts, image.moved = after, moved
-            return image
+        if nat is not None:  # its header looked wrong to the compiled decoder, not to this one
+            raise DecodeError(
+                f"malformed rows event header for {self.tmap.schema}.{self.tmap.table}"
+            )
         out: list[Any] = []
         end = len(buf)
         try:

@@ -116,10 +116,12 @@ class NativeRows:
             self.text.append(text)
         self.modes = bytes(modes)
 
-    def index(self, buf: Any, pos: int, images: int) -> tuple[bytes, bytes | None, int, Any]:
-        """(starts, after-image starts, images, moved) of a rows event; DecodeError if bad."""
+    def index(self, buf: Any, v2: bool, images: int) -> tuple[bytes, bytes | None, int, Any] | None:
+        """(starts, after-image starts, images, moved) of a rows event body; None when its
+        header is not the plain one (the Python decoder then says why); DecodeError when a
+        row image is malformed."""
         try:
-            return self.mod.index(self.layout, self.ncols, buf, pos, images, self.pk)  # type: ignore[no-any-return]
+            return self.mod.index(self.layout, self.ncols, buf, v2, images, self.pk)  # type: ignore[no-any-return]
         except ValueError as e:
             raise DecodeError(f"malformed rows event for {self.name}: {e}") from e
 
