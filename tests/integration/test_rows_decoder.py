@@ -35,6 +35,7 @@ def decoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         pytest.skip("zeroetl.native._binrows is not built")
     return str(request.param)
 
+
 UTC = dt.UTC
 ROWS_EVENTS = {23, 24, 25, 30, 31, 32}
 

@@ -99,7 +99,7 @@ class Batch:
             tc.seal()
             tc.decoder = dec
         if dec.native is not None:
-            self._add_native(tc, image)
+            self._add_native(tc, image, dec.ncols)
             return
         n, nc, raw, flat = image.num_rows, dec.ncols, image.raw, tc.flat
         tc.nbytes += image.nbytes
@@ -134,10 +134,10 @@ class Batch:
             flat.extend(raw[r + nc : r + stride])
             self._tag(tc, 1, False)
 
-    def _add_native(self, tc: _Gathered, image: RowsImage) -> None:
+    def _add_native(self, tc: _Gathered, image: RowsImage, ncols: int) -> None:
         """`add` for the compiled decoder: the event's row images, not its values."""
         n, buf, segs = image.num_rows, image.buf, tc.segments
-        values = n * tc.decoder.ncols * (2 if image.kind == "update" else 1)  # type: ignore[union-attr]
+        values = n * ncols * (2 if image.kind == "update" else 1)
         tc.nbytes += image.nbytes
         tc.values += values
         self.values += values

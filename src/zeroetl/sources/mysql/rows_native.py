@@ -110,7 +110,7 @@ class NativeRows:
         self.arrow: list[pa.DataType | None] = []
         self.text: list[Any] = []  # per VAR text column: None (UTF-8) or its decoder
         for i, col in enumerate(schema.columns):
-            mode, text = _mode(tmap, i, layout[4 * i], col.type and col.type.kind)
+            mode, text = _mode(tmap, i, layout[4 * i], col.type.kind if col.type else None)
             modes.append(mode)
             self.arrow.append(col.type.arrow() if mode != LIST and col.type else None)
             self.text.append(text)
