@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zeroetl import native
-from zeroetl.errors import DecodeError
+from zeroetl.errors import DecodeError, TableFailed
 from zeroetl.model import TableId
 from zeroetl.sources.mysql import coltypes as T
 from zeroetl.sources.mysql.changes import Batch
@@ -254,3 +254,13 @@ def test_out_of_range_layouts_use_the_python_walk() -> None:
     assert RowsDecoder(wide_bit).native is None
     with pytest.raises(ValueError, match="bad layout"):
         native.binrows.walk(b"\x07\x05\x00\x00", 1, b"\x00", 0)  # type: ignore[union-attr]
+
+
+def test_enum_out_of_range_fails_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    cols = [(T.LONG, 0, False, None, None), (T.ENUM, 1, False, UTF8, ("a", "b"))]
+    for dec in decoders(monkeypatch, table_map(cols)):
+        ok = dec.decode(30, memoryview(event(dec, [b"\x00" + bytes(4) + b"\x02"])))
+        assert ok.after is not None and ok.after.column(1).to_pylist() == ["b"]
+        bad = dec.decode(30, memoryview(event(dec, [b"\x00" + bytes(4) + b"\x03"])))
+        with pytest.raises(TableFailed, match=r"db\.every_type: ENUM value 3 out of range"):
+            _ = bad.after
