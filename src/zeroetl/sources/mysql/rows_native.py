@@ -104,7 +104,7 @@ class NativeRows:
         self.ncols = len(convs)
         self.convs = convs
         self.finishers = finishers
-        self.pk = b"".join(k.to_bytes(2, "little") for k in sorted(tmap.primary_key))
+        self.pk = b"".join(k.to_bytes(2, "little") for k in sorted(set(tmap.primary_key)))
         self.mod: Any = native.binrows
         modes = bytearray()
         self.arrow: list[pa.DataType | None] = []
