@@ -6,9 +6,10 @@ rows of an event, reading consecutive fixed-width columns with a single precompi
 straight-line path; rows with NULLs a per-column one). Each column is then sliced out of the
 flat list with a stride and finished into Arrow in one go (see values.py).
 
-Where the compiled walker is built (zeroetl.native.binrows, rows_native.py), it replaces the
-generated function and the per-column conversions: it yields the finishers' input directly.
-ZEROETL_NATIVE=0 (or a table whose TABLE_MAP it does not take) keeps the Python walk.
+Where the compiled decoder is built (zeroetl.native.binrows, rows_native.py), it replaces the
+generated function: `decode` only checks and indexes the row images in C, and batches build
+Arrow columns from them in C (`NativeRows.finish`). ZEROETL_NATIVE=0 (or a table whose
+TABLE_MAP it does not take) keeps the Python walk, the twin the tests compare it with.
 """
 
 from __future__ import annotations
