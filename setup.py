@@ -19,5 +19,11 @@ setup(
             extra_compile_args=_FLAGS,
             optional=True,
         ),
+        Extension(
+            "zeroetl.native._binrows",
+            ["src/zeroetl/native/binrows.c"],
+            extra_compile_args=_FLAGS,
+            optional=True,
+        ),
     ]
 )

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integrat
 
 from test_rows_decoder import file_events
 
+from zeroetl import native
 from zeroetl.sandbox.mariadb import MariaDBServer, free_port
 from zeroetl.sources.mysql.rows import RowsDecoder, parse_table_map, rows_table_id
 
@@ -32,6 +33,9 @@ TABLE = """CREATE TABLE bench.orders (
   id BIGINT NOT NULL PRIMARY KEY, customer INT NOT NULL, name VARCHAR(64) NOT NULL,
   price DECIMAL(10,2) NOT NULL, created DATETIME(6) NOT NULL, score DOUBLE,
   note VARCHAR(255), flag TINYINT NOT NULL)"""
+
+
+binrows = native.binrows
 
 
 def workload(server: MariaDBServer, rows: int) -> tuple[tuple[str, int], tuple[str, int], int]:
@@ -65,8 +69,10 @@ def workload(server: MariaDBServer, rows: int) -> tuple[tuple[str, int], tuple[s
 
 
 def run_ours(
-    datadir: Path, start: tuple[str, int], stop: tuple[str, int]
+    datadir: Path, start: tuple[str, int], stop: tuple[str, int], arrow: bool = True
 ) -> tuple[int, float, float]:
+    """Decode every rows event; with `arrow` also build each event's Arrow batch (without it,
+    only what the reader thread does: the raw values the engine's batches finish later)."""
     events = list(file_events(datadir, start, stop))  # read the files before timing
     t0 = time.process_time()
     walked = 0
@@ -87,7 +93,10 @@ def run_ours(
             if dec is None:
                 dec = decoders[tid] = RowsDecoder(maps[tid])
             img = dec.decode(etype, body)
-            changes += (img.after or img.before).num_rows
+            if arrow:
+                changes += (img.after or img.before).num_rows
+            else:
+                changes += img.num_rows
     return changes, time.process_time() - t0, t_walk
 
 
@@ -126,6 +135,16 @@ def main() -> None:
         start, stop, expected = workload(server, args.rows)
         n, secs, _walk = run_ours(server.datadir, start, stop)
         assert n == expected, (n, expected)
+        # The compiled walker against the Python one (ZEROETL_NATIVE=0), alternated.
+        paths: dict[str, list[float]] = {}
+        for _round in range(3):
+            for name, mod in (("native", binrows), ("python", None)):
+                native.binrows = mod
+                for arrow in (False, True):
+                    k, s, _ = run_ours(server.datadir, start, stop, arrow)
+                    assert k == expected, (k, expected)
+                    paths.setdefault(f"{name}_{'arrow' if arrow else 'raw'}", []).append(s)
+        native.binrows = binrows
         rn, rsecs = run_reference(server, start, args.ref_limit)
     finally:
         server.stop()
@@ -140,6 +159,8 @@ def main() -> None:
         "mysql_replication_seconds": round(rsecs, 3),
         "mysql_replication_rows_per_s": round(rn / rsecs),
         "speedup": round((n / secs) / (rn / rsecs), 1),
+        "paths_best_seconds": {k: round(min(v), 3) for k, v in paths.items()},
+        "paths_rows_per_s": {k: round(n / min(v)) for k, v in paths.items()},
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
@@ -147,6 +168,8 @@ def main() -> None:
     print(f"{'zeroetl RowsDecoder':<20}{n:>10}{secs:>10.2f}{n / secs:>12,.0f}")
     print(f"{'mysql-replication':<20}{rn:>10}{rsecs:>10.2f}{rn / rsecs:>12,.0f}")
     print(f"speedup x{result['speedup']}")
+    for k, v in paths.items():
+        print(f"{k:<20}{n / min(v):>12,.0f} rows/s (best of {len(v)}, CPU)")
     out = Path(__file__).parent / "results" / "decode_bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -2,7 +2,8 @@
 
 Raw events are read straight from the server's binlog files (walking event headers), decoded with
 RowsDecoder, with mysql-replication's BinLogStreamReader over the same range, and compared value
-by value; the final images are also compared with what SELECT returns.
+by value; the final images are also compared with what SELECT returns. Every test runs with the
+compiled decoder (zeroetl.native._binrows) and with the Python one (ZEROETL_NATIVE=0).
 """
 
 from __future__ import annotations
@@ -17,12 +18,23 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from zeroetl import native
 from zeroetl.errors import DecodeError, TableFailed
 from zeroetl.model import Kind
 from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage, parse_table_map, rows_table_id
 from zeroetl.sources.mysql.types import column_schema
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def decoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "python":
+        monkeypatch.setattr(native, "binrows", None)
+    elif native.binrows is None:
+        pytest.skip("zeroetl.native._binrows is not built")
+    return str(request.param)
+
 
 UTC = dt.UTC
 ROWS_EVENTS = {23, 24, 25, 30, 31, 32}

@@ -1,10 +1,11 @@
 """Compiled twins of the source side's hot loops (C, built by setup.py at install time).
 
 Each module here has a pure-Python twin that gives the same result; the tests compare them
-value by value. `textrows` is None where the extension was not built (no C compiler at install
-time: setup.py marks it optional): the Python twin then runs, with ~2x the CPU per row, and a
-warning says so once. `zeroetl --version` lists the compiled modules in use. ZEROETL_NATIVE=0
-forces the Python twins (tests, benches' baselines).
+value by value. `textrows` (text-protocol result sets) and `binrows` (binlog row images) are
+None where the extension was not built (no C compiler at install time: setup.py marks them
+optional): the Python twin then runs, with ~2x the CPU per row, and a warning says so once.
+`zeroetl --version` lists the compiled modules in use. ZEROETL_NATIVE=0 forces the Python twins
+(tests, benches' baselines).
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ def _load(name: str) -> ModuleType | None:
 
 
 textrows = _load("_textrows")
+binrows = _load("_binrows")
 
 
 def native_status() -> dict[str, bool]:
     """Which compiled modules are in use (False: the Python twin runs)."""
-    return {"textrows": textrows is not None}
+    return {"textrows": textrows is not None, "binrows": binrows is not None}
 
 
 def describe() -> str:
-    """'native: textrows' or 'native: none (Python twins)', for `zeroetl --version`."""
+    """'native: textrows, binrows' or 'native: none (Python twins)', for `zeroetl --version`."""
     used = [name for name, on in native_status().items() if on]
     return "native: " + (", ".join(used) if used else "none (Python twins)")

@@ -7,7 +7,9 @@ changes its key is a delete of the old key followed by the new image. Destinatio
 last entry per key, which makes replaying a batch harmless.
 
 Raw decoded values are gathered per column across events and turned into Arrow once per batch
-(`RowsDecoder.finish`): building Arrow for every small event cost more than decoding it.
+(`RowsDecoder.finish`): building Arrow for every small event cost more than decoding it. With
+the compiled decoder, the row images themselves (event bytes and offsets) are gathered and
+built into Arrow columns in one C call when sealed (`NativeRows.finish`).
 `Batch.seal()` does that and hands out an immutable `ChangeBatch`.
 """
 
@@ -21,6 +23,7 @@ import pyarrow as pa
 from zeroetl.errors import TableFailed
 from zeroetl.model import DEL, SEQ, ChangeBatch, TableChanges, TableId, TableSchema
 from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage
+from zeroetl.sources.mysql.rows_native import Segment
 
 
 @dataclass
@@ -40,6 +43,7 @@ class _Gathered:
     # one list extend per small event; the columns are cut out once, when sealed
     decoder: RowsDecoder | None = None
     flat: list[Any] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)  # compiled decoder: row images
     seq: list[int] = field(default_factory=list)
     dels: list[bool] = field(default_factory=list)
 
@@ -47,13 +51,18 @@ class _Gathered:
         """Finish the gathered raw values into one Arrow part. May raise TableFailed."""
         if self.decoder is None or not self.seq:
             return
-        flat, nc = self.flat, self.decoder.ncols
-        arrays, zeros = self.decoder.finish([flat[k::nc] for k in range(nc)])
+        native = self.decoder.native
+        if native is not None:
+            arrays, zeros = native.finish(self.segments)
+        else:
+            flat, nc = self.flat, self.decoder.ncols
+            arrays, zeros = self.decoder.finish([flat[k::nc] for k in range(nc)])
         self.zero_dates += zeros
         names = [*self.schema.names, SEQ, DEL]
         arrays += [pa.array(self.seq, pa.int64()), pa.array(self.dels, pa.bool_())]
         self.parts.append(pa.Table.from_arrays(arrays, names=names))
         self.flat = []
+        self.segments = []
         self.seq, self.dels = [], []
 
     def sealed(self) -> TableChanges:
@@ -89,6 +98,9 @@ class Batch:
             # Another TABLE_MAP version (same shape): its raw values may need other finishing.
             tc.seal()
             tc.decoder = dec
+        if dec.native is not None:
+            self._add_native(tc, image, dec.ncols)
+            return
         n, nc, raw, flat = image.num_rows, dec.ncols, image.raw, tc.flat
         tc.nbytes += image.nbytes
         tc.values += len(raw)
@@ -120,6 +132,38 @@ class Batch:
                 flat.extend(raw[r : r + nc])
                 self._tag(tc, 1, True)
             flat.extend(raw[r + nc : r + stride])
+            self._tag(tc, 1, False)
+
+    def _add_native(self, tc: _Gathered, image: RowsImage, ncols: int) -> None:
+        """`add` for the compiled decoder: the event's row images, not its values."""
+        n, buf, segs = image.num_rows, image.buf, tc.segments
+        values = n * ncols * (2 if image.kind == "update" else 1)
+        tc.nbytes += image.nbytes
+        tc.values += values
+        self.values += values
+        if image.kind != "update":
+            segs.append((buf, image.starts))
+            deleted = image.kind == "delete"
+            if deleted:
+                tc.deleted += n
+            else:
+                tc.inserted += n
+            self._tag(tc, n, deleted)
+            return
+        tc.updated += n
+        after, moved = image.after_starts, image.moved
+        assert after is not None and moved is not None
+        if moved.count(1) == 0:
+            segs.append((buf, after))
+            self._tag(tc, n, False)
+            return
+        # As in `add`: row i deletes its old key, then writes its new image.
+        before = image.starts
+        for i in range(n):
+            if moved[i]:
+                segs.append((buf, before[8 * i : 8 * i + 8]))
+                self._tag(tc, 1, True)
+            segs.append((buf, after[8 * i : 8 * i + 8]))
             self._tag(tc, 1, False)
 
     def _tag(self, tc: _Gathered, n: int, deleted: bool) -> None:

@@ -5,6 +5,11 @@ rows of an event, reading consecutive fixed-width columns with a single precompi
 `struct.Struct` and appending every raw value to one flat list (rows without NULLs take a
 straight-line path; rows with NULLs a per-column one). Each column is then sliced out of the
 flat list with a stride and finished into Arrow in one go (see values.py).
+
+Where the compiled decoder is built (zeroetl.native.binrows, rows_native.py), it replaces the
+generated function: `decode` only checks and indexes the row images in C, and batches build
+Arrow columns from them in C (`NativeRows.finish`). ZEROETL_NATIVE=0 (or a table whose
+TABLE_MAP it does not take) keeps the Python walk, the twin the tests compare it with.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from zeroetl import native
 from zeroetl.errors import BinlogFault, DecodeError
+from zeroetl.sources.mysql.rows_native import NativeRows, native_layout
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, rows_table_id
 from zeroetl.sources.mysql.values import Layout, finisher, layout
 
@@ -38,26 +45,66 @@ class RowsImage:
     read `raw` and finish whole columns at once with `decoder.finish`, which is much cheaper
     than building Arrow for every small event; `before`/`after` build it for this event alone.
     Finishing may raise TableFailed (e.g. a TIME value out of range).
+
+    Decoded by the compiled decoder (`decoder.native` set), an image holds the event's bytes
+    and where each row image starts instead (`buf`, `starts`; for updates `starts` are the
+    before images, `after` the after images and `moved` a byte per row, 1 where the key
+    changed); `raw` is then made only when asked for. Batches gather the images and finish them
+    with `decoder.native.finish`, without a Python object per value.
     """
 
-    __slots__ = ("_after", "_before", "_zero_dates", "decoder", "kind", "nbytes", "num_rows", "raw")
+    __slots__ = (
+        "_after", "_before", "_raw", "_zero_dates", "after_starts", "buf", "decoder", "kind",
+        "moved", "nbytes", "num_rows", "starts",
+    )  # fmt: skip
 
     def __init__(
-        self, kind: str, decoder: RowsDecoder, raw: list[Any], num_rows: int, nbytes: int
+        self, kind: str, decoder: RowsDecoder, raw: list[Any] | None, num_rows: int, nbytes: int
     ) -> None:
         self.kind = kind  # "insert" | "update" | "delete"
         self.decoder = decoder
-        self.raw = raw
+        self._raw = raw
         self.num_rows = num_rows
         self.nbytes = nbytes  # size of the event's row data
+        self.buf: Any = None
+        self.starts = b""
+        self.after_starts: bytes | None = None
+        self.moved: bytes | None = None
         self._before: pa.RecordBatch | None = None
         self._after: pa.RecordBatch | None = None
         self._zero_dates: int | None = None
+
+    @property
+    def raw(self) -> list[Any]:
+        if self._raw is None:
+            native = self.decoder.native
+            assert native is not None
+            first = int.from_bytes(self.starts[:8], "little") if self.starts else len(self.buf)
+            self._raw = native.walk(self.buf, first)
+        return self._raw
 
     def _build(self) -> None:
         if self._zero_dates is not None:
             return
         d = self.decoder
+        if d.native is not None:
+            images = (
+                [self.starts] if self.after_starts is None else [self.starts, self.after_starts]
+            )
+            built = []
+            zeros = 0
+            for st in images:
+                arrays, z = d.native.finish([(self.buf, st)])
+                built.append(pa.RecordBatch.from_arrays(arrays, schema=d.arrow_schema))
+                zeros += z
+            self._zero_dates = zeros
+            if self.kind == "update":
+                self._before, self._after = built
+            elif self.kind == "insert":
+                self._after = built[0]
+            else:
+                self._before = built[0]
+            return
         if self.kind == "update":
             self._before, z1 = d._batch(self.raw, 0, 2 * d.ncols)
             self._after, z2 = d._batch(self.raw, d.ncols, 2 * d.ncols)
@@ -200,14 +247,41 @@ class RowsDecoder:
         self._nbl = (self.ncols + 7) // 8
         layouts = [layout(tmap, i) for i in range(self.ncols)]
         self._conv = [lay.conv for lay in layouts]
+        self._finish = [finisher(tmap, i, c.type) for i, c in enumerate(self.table_schema.columns)]
+        self._full = (1 << self.ncols) - 1
+        # The compiled decoder where built and able to read this table; else the generated walk.
+        self.native: NativeRows | None = None
+        compiled = native_layout(tmap, layouts) if native.binrows is not None else None
+        if compiled is not None:
+            self._conv = compiled[1]  # `raw` of a compiled image is already converted
+            self.native = NativeRows(tmap, *compiled, self.table_schema, self._finish)
+            return
         self._compiler = _Compiler(layouts, self._nbl)
         self._patterns: list[int] = [0]
         self._walk, self.source = self._compiler.compile(self._patterns)
-        self._finish = [finisher(tmap, i, c.type) for i, c in enumerate(self.table_schema.columns)]
-        self._full = (1 << self.ncols) - 1
 
     def decode(self, event_type: int, body: memoryview) -> RowsImage:
         kind = _KINDS.get(event_type)
+        nat = self.native
+        if nat is not None and kind is not None:
+            # The compiled decoder reads the event in place, header included.
+            images = 2 if kind == "update" else 1
+            got = nat.index(body, event_type in _V2, images)
+            if got is not None:
+                starts, after, count, moved = got
+                if count % images:
+                    raise DecodeError(
+                        f"malformed rows event for {self.tmap.schema}.{self.tmap.table}: "
+                        "an update without its after image"
+                    )
+                image = RowsImage(kind, self, None, count // images, len(body))
+                image.buf, image.starts, image.after_starts, image.moved = (
+                    body,
+                    starts,
+                    after,
+                    moved,
+                )
+                return image
         if kind is None:
             what = "PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON is not supported)"
             raise DecodeError(
@@ -237,6 +311,10 @@ class RowsDecoder:
                     setting="binlog_row_image",
                 )
             pos += self._nbl
+        if nat is not None:  # its header looked wrong to the compiled decoder, not to this one
+            raise DecodeError(
+                f"malformed rows event header for {self.tmap.schema}.{self.tmap.table}"
+            )
         out: list[Any] = []
         end = len(buf)
         try:

@@ -141,8 +141,7 @@ def finisher(tmap: TableMap, i: int, lt: LogicalType | None) -> Finisher:
     if t == T.YEAR:
         return lambda col: (pa.array([v and v + 1900 for v in col], pa.int16()), 0)
     if t == T.ENUM:
-        members = pa.array(["", *(tmap.enum_values[i] or ())], pa.string())
-        return lambda col: (members.take(pa.array(col, pa.uint16())), 0)
+        return _enum(tmap.enum_values[i] or (), name, tmap.column_names[i])
     if t == T.SET:
         return _set(tmap.enum_values[i] or ())
     if t == T.JSON:
@@ -404,6 +403,22 @@ def _date(col: list) -> tuple[pa.Array, int]:  # type: ignore[type-arg]
 
 
 _DATE_CACHE: dict[int, int | None] = {}
+
+
+def _enum(members: tuple[str, ...], table: str, column: str) -> Finisher:
+    names = pa.array(["", *members], pa.string())
+
+    def enum(col: list) -> tuple[pa.Array, int]:  # type: ignore[type-arg]
+        idx = pa.array(col, pa.uint16())
+        top = pc.max(idx).as_py()
+        if top is not None and top > len(members):  # only a garbled event gets here
+            raise TableFailed(
+                table,
+                f"ENUM value {top} out of range in column {column!r} ({len(members)} members)",
+            )
+        return names.take(idx), 0
+
+    return enum
 
 
 def _set(members: tuple[str, ...]) -> Finisher:

@@ -1,0 +1,11 @@
+from typing import Any
+
+from _typeshed import ReadableBuffer
+
+def walk(layout: bytes, ncols: int, buf: ReadableBuffer, pos: int) -> tuple[list[Any], int]: ...
+def index(
+    layout: bytes, ncols: int, buf: ReadableBuffer, v2: bool, images: int, pk: bytes
+) -> tuple[bytes, bytes | None, int, bytes | None] | None: ...
+def build(
+    layout: bytes, modes: bytes, ncols: int, segments: list[tuple[ReadableBuffer, bytes]]
+) -> list[Any]: ...

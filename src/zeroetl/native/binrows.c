@@ -1,0 +1,650 @@
+/* Binlog row images -> the row decoder's flat list of column values, ready for finishing.
+ *
+ * The pure-Python twin is the `walk` that zeroetl/sources/mysql/rows.py generates per TABLE_MAP
+ * followed by each column's `conv` (values.py): this module yields, per value, what the Python
+ * finishers receive after `conv`, so both paths share the finishing into Arrow. The tests
+ * compare the two value by value, on recorded and random rows and on truncated/garbled events.
+ *
+ * walk(layout, ncols, buf, pos) -> (values, rows)
+ *   `layout` holds 4 bytes per column: a code and three parameters (see the C_* codes below;
+ *   rows.py `native_layout` builds it). Walks every row image in buf[pos:]: a NULL bitmap of
+ *   (ncols + 7) / 8 bytes, then each present column. Appends None for NULL columns. Every
+ *   length is checked against the end of the buffer: a value or bitmap that runs past it raises
+ *   ValueError saying which row image and column; nothing past the buffer is ever read.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    C_INT_S = 1,  /* little-endian signed int, width a (1..8) */
+    C_INT_U = 2,  /* little-endian unsigned int, width a (1..8) */
+    C_BE_U = 3,   /* big-endian unsigned int, width a (1..8): DATETIME2/TIMESTAMP2/TIME2, BIT */
+    C_FLOAT = 4,  /* IEEE float32 -> float */
+    C_DOUBLE = 5, /* IEEE float64 -> float */
+    C_BYTES = 6,  /* a fixed-width byte string, width a (wide DECIMAL: finished in Python) */
+    C_PREFIX = 7, /* a byte string after an a-byte (1..4) little-endian length */
+    C_DEC = 8,    /* DECIMAL(b, c) with b <= 18, width a: the value times 10**c, an int */
+};
+
+static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+static const int64_t pow10[19] = {
+    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL,
+    1000000000LL, 10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL,
+    100000000000000LL, 1000000000000000LL, 10000000000000000LL, 100000000000000000LL,
+    1000000000000000000LL,
+};
+
+/* One packed DECIMAL(prec, scale) of `size` bytes -> a Python int (value * 10**scale), as
+ * decimal.py's scaled_int_column: groups are not range-checked (hostile digits give a bigger
+ * int there too), so the sum is kept in 128 bits (prec <= 18: at most ~3 groups of 2**32). */
+static PyObject *decimal_int(const uint8_t *p, int size, int prec, int scale) {
+    uint8_t b[16];
+    int neg = !(p[0] & 0x80);
+    for (int k = 0; k < size; k++) b[k] = neg ? (uint8_t)~p[k] : p[k];
+    b[0] ^= 0x80; /* the sign bit: set for positive values, inverted with the rest for negative */
+    /* groups, least significant first */
+    int intg = prec - scale;
+    int gb[8], gd[8], ng = 0;
+    if (scale % 9) { gb[ng] = dig2bytes[scale % 9]; gd[ng] = scale % 9; ng++; }
+    for (int k = 0; k < scale / 9; k++) { gb[ng] = 4; gd[ng] = 9; ng++; }
+    for (int k = 0; k < intg / 9; k++) { gb[ng] = 4; gd[ng] = 9; ng++; }
+    if (intg % 9) { gb[ng] = dig2bytes[intg % 9]; gd[ng] = intg % 9; ng++; }
+    __int128 v = 0;
+    int end = size, after = 0;
+    for (int g = 0; g < ng; g++) {
+        uint64_t x = 0;
+        for (int k = end - gb[g]; k < end; k++) x = (x << 8) | b[k];
+        end -= gb[g];
+        v += (__int128)x * pow10[after];
+        after += gd[g];
+    }
+    if (neg) v = -v;
+    if (v >= INT64_MIN && v <= INT64_MAX) return PyLong_FromLongLong((long long)v);
+    /* Only hostile digit groups get here: build the int from its decimal text. */
+    char text[48], *q = text + sizeof text - 1;
+    *q = 0;
+    unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    do { *--q = (char)('0' + (int)(u % 10)); u /= 10; } while (u);
+    if (v < 0) *--q = '-';
+    return PyLong_FromString(q, NULL, 10);
+}
+
+typedef struct {
+    PyObject **items;
+    Py_ssize_t n, cap;
+} Vec;
+
+static int vec_push(Vec *v, PyObject *o) {
+    if (!o) return -1;
+    if (v->n == v->cap) {
+        Py_ssize_t cap = v->cap ? v->cap * 2 : 256;
+        PyObject **items = PyMem_Realloc(v->items, (size_t)cap * sizeof(PyObject *));
+        if (!items) { Py_DECREF(o); PyErr_NoMemory(); return -1; }
+        v->items = items;
+        v->cap = cap;
+    }
+    v->items[v->n++] = o;
+    return 0;
+}
+
+static void vec_free(Vec *v) {
+    for (Py_ssize_t k = 0; k < v->n; k++) Py_DECREF(v->items[k]);
+    PyMem_Free(v->items);
+}
+
+static inline uint64_t le_u(const uint8_t *p, int w) {
+    uint64_t x = 0;
+    for (int k = w - 1; k >= 0; k--) x = (x << 8) | p[k];
+    return x;
+}
+
+static inline uint64_t be_u(const uint8_t *p, int w) {
+    uint64_t x = 0;
+    for (int k = 0; k < w; k++) x = (x << 8) | p[k];
+    return x;
+}
+
+/* The size of one present value at p (whose bytes end at lim), or -1 when it runs past lim. */
+static inline Py_ssize_t value_size(const uint8_t *lay, const uint8_t *p, const uint8_t *lim,
+                                    Py_ssize_t *skip) {
+    *skip = 0;
+    if (lay[0] == C_FLOAT) return lim - p >= 4 ? 4 : -1;
+    if (lay[0] == C_DOUBLE) return lim - p >= 8 ? 8 : -1;
+    if (lay[0] != C_PREFIX) return lim - p >= lay[1] ? lay[1] : -1;
+    int w = lay[1];
+    if (lim - p < w) return -1;
+    uint64_t n = le_u(p, w);
+    if (n > (uint64_t)(lim - p - w)) return -1;
+    *skip = w;
+    return (Py_ssize_t)n;
+}
+
+static PyObject *value(const uint8_t *lay, const uint8_t *p, Py_ssize_t n) {
+    int w = lay[1];
+    switch (lay[0]) {
+    case C_INT_S: {
+        uint64_t x = le_u(p, w);
+        if (w < 8 && (x >> (8 * w - 1)) & 1) x |= ~(uint64_t)0 << (8 * w);
+        return PyLong_FromLongLong((long long)x);
+    }
+    case C_INT_U: return PyLong_FromUnsignedLongLong(le_u(p, w));
+    case C_BE_U: return PyLong_FromUnsignedLongLong(be_u(p, w));
+    case C_FLOAT: {
+        float f;
+        memcpy(&f, p, 4);
+        return PyFloat_FromDouble((double)f);
+    }
+    case C_DOUBLE: {
+        double d;
+        memcpy(&d, p, 8);
+        return PyFloat_FromDouble(d);
+    }
+    case C_DEC: return decimal_int(p, w, lay[2], lay[3]);
+    default: return PyBytes_FromStringAndSize((const char *)p, n);
+    }
+}
+
+static int check_layout(const uint8_t *lay, Py_ssize_t ncols) {
+    for (Py_ssize_t i = 0; i < ncols; i++) {
+        const uint8_t *l = lay + 4 * i;
+        int ok;
+        switch (l[0]) {
+        case C_INT_S: case C_INT_U: case C_BE_U: ok = l[1] >= 1 && l[1] <= 8; break;
+        case C_FLOAT: case C_DOUBLE: ok = 1; break;
+        case C_BYTES: ok = 1; break;
+        case C_PREFIX: ok = l[1] >= 1 && l[1] <= 4; break;
+        case C_DEC:
+            ok = l[2] >= 1 && l[2] <= 18 && l[3] <= l[2] && l[1] >= 1 && l[1] <= 16;
+            if (ok) {
+                int intg = l[2] - l[3];
+                ok = l[1] == intg / 9 * 4 + dig2bytes[intg % 9] + l[3] / 9 * 4
+                                 + dig2bytes[l[3] % 9];
+            }
+            break;
+        default: ok = 0;
+        }
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "walk: bad layout for column %zd", i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *walk(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv, bv;
+    Py_ssize_t ncols, pos;
+    if (!PyArg_ParseTuple(args, "y*ny*n", &lv, &ncols, &bv, &pos)) return NULL;
+    PyObject *result = NULL;
+    Vec out = {NULL, 0, 0};
+    const uint8_t *lay = (const uint8_t *)lv.buf;
+    if (ncols <= 0 || lv.len != ncols * 4 || pos < 0 || pos > bv.len) {
+        PyErr_SetString(PyExc_ValueError, "walk: bad layout, column count or position");
+        goto done;
+    }
+    if (check_layout(lay, ncols) < 0) goto done;
+    const uint8_t *buf = (const uint8_t *)bv.buf, *lim = buf + bv.len, *p = buf + pos;
+    Py_ssize_t nbl = (ncols + 7) / 8, row = 0;
+    while (p < lim) {
+        if (lim - p < nbl) {
+            PyErr_Format(PyExc_ValueError,
+                         "row image %zd: its NULL bitmap runs past the event", row + 1);
+            goto done;
+        }
+        const uint8_t *nb = p;
+        p += nbl;
+        for (Py_ssize_t i = 0; i < ncols; i++) {
+            if (nb[i >> 3] >> (i & 7) & 1) {
+                Py_INCREF(Py_None);
+                if (vec_push(&out, Py_None) < 0) goto done;
+                continue;
+            }
+            const uint8_t *l = lay + 4 * i;
+            Py_ssize_t skip, n = value_size(l, p, lim, &skip);
+            if (n < 0) {
+                PyErr_Format(PyExc_ValueError,
+                             "row image %zd: the value of column %zd runs past the event",
+                             row + 1, i + 1);
+                goto done;
+            }
+            if (vec_push(&out, value(l, p + skip, n)) < 0) goto done;
+            p += skip + n;
+        }
+        row++;
+    }
+    PyObject *list = PyList_New(out.n);
+    if (!list) goto done;
+    for (Py_ssize_t k = 0; k < out.n; k++) PyList_SET_ITEM(list, k, out.items[k]);
+    out.n = 0; /* the list owns them now */
+    result = Py_BuildValue("(Nn)", list, row);
+
+done:
+    vec_free(&out);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&bv);
+    return result;
+}
+
+
+/* Walks one row image at p (bounded by lim); calls back nothing, just finds its end. With
+ * `pk`/`npk`, records each key column's (offset, size), size -1 for NULL, in `keys`. Returns
+ * the end of the image, or NULL (with ValueError set) when it runs past lim. */
+static const uint8_t *image_end(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *p,
+                                const uint8_t *lim, Py_ssize_t row, const uint16_t *pk,
+                                Py_ssize_t npk, Py_ssize_t (*keys)[2]) {
+    Py_ssize_t nbl = (ncols + 7) / 8;
+    if (lim - p < nbl) {
+        PyErr_Format(PyExc_ValueError, "row image %zd: its NULL bitmap runs past the event",
+                     row + 1);
+        return NULL;
+    }
+    const uint8_t *nb = p, *start = p;
+    p += nbl;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < ncols; i++) {
+        int key = k < npk && pk[k] == i;
+        if (nb[i >> 3] >> (i & 7) & 1) {
+            if (key) { keys[k][0] = 0; keys[k][1] = -1; k++; }
+            continue;
+        }
+        Py_ssize_t skip, n = value_size(lay + 4 * i, p, lim, &skip);
+        if (n < 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "row image %zd: the value of column %zd runs past the event", row + 1,
+                         i + 1);
+            return NULL;
+        }
+        if (key) { keys[k][0] = p + skip - start; keys[k][1] = n; k++; }
+        p += skip + n;
+    }
+    return p;
+}
+
+#define MAX_KEY 64
+
+/* Python's == on the walker's values of one key column in two images. */
+static int key_equal(const uint8_t *lay, const uint8_t *a, const Py_ssize_t *ka,
+                     const uint8_t *b, const Py_ssize_t *kb) {
+    if (ka[1] < 0 || kb[1] < 0) return ka[1] < 0 && kb[1] < 0;
+    const uint8_t *x = a + ka[0], *y = b + kb[0];
+    if (lay[0] == C_FLOAT) {
+        float f, g;
+        memcpy(&f, x, 4);
+        memcpy(&g, y, 4);
+        return f == g;
+    }
+    if (lay[0] == C_DOUBLE) {
+        double f, g;
+        memcpy(&f, x, 8);
+        memcpy(&g, y, 8);
+        return f == g;
+    }
+    return ka[1] == kb[1] && memcmp(x, y, (size_t)ka[1]) == 0;
+}
+
+/* index(layout, ncols, buf, v2, images, pk) -> (starts, after, rows, moved) | None
+ *   A whole rows event body: its post-header (6-byte table id, flags, for v2 events the extra
+ *   data), column count and columns-present bitmap(s), then its row images. None when the
+ *   header is not the plain one (truncated, another column count, a partial image): the Python
+ *   decoder then says what is wrong. Checks every row image as walk() does, without making a
+ *   value. `starts`: the offset of each image (int64 bytes); for updates (images 2) of each
+ *   before image, `after` those of the after images (else None), and `moved` a byte per row:
+ *   1 where a key column (`pk`: uint16 column numbers, ascending) differs between the two
+ *   images (else None). `rows` counts images (an update's pair counts two). */
+static Py_ssize_t header_end(const uint8_t *buf, Py_ssize_t len, Py_ssize_t ncols, int v2,
+                             Py_ssize_t images) {
+    Py_ssize_t pos = 8;
+    if (v2) {
+        if (len < 10) return -1;
+        pos += buf[8] | (buf[9] << 8); /* extra data, its 2 length bytes included */
+    }
+    if (pos >= len) return -1;
+    uint8_t first = buf[pos];
+    uint64_t n;
+    if (first < 251) { n = first; pos += 1; }
+    else {
+        int w = first == 252 ? 2 : first == 253 ? 3 : first == 254 ? 8 : 0;
+        if (!w || len - pos - 1 < w) return -1;
+        n = le_u(buf + pos + 1, w);
+        pos += 1 + w;
+    }
+    if (n != (uint64_t)ncols) return -1;
+    Py_ssize_t nbl = (ncols + 7) / 8;
+    for (Py_ssize_t k = 0; k < images; k++) {
+        if (len - pos < nbl) return -1;
+        for (Py_ssize_t i = 0; i < ncols; i++)
+            if (!(buf[pos + (i >> 3)] >> (i & 7) & 1)) return -1;
+        pos += nbl;
+    }
+    return pos;
+}
+
+static PyObject *index_(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv, bv, kv;
+    Py_ssize_t ncols, images;
+    int v2;
+    if (!PyArg_ParseTuple(args, "y*ny*pny*", &lv, &ncols, &bv, &v2, &images, &kv)) return NULL;
+    PyObject *result = NULL, *starts = NULL, *moved = NULL, *after = NULL;
+    const uint8_t *lay = (const uint8_t *)lv.buf;
+    Py_ssize_t npk = kv.len / 2;
+    const uint16_t *pk = (const uint16_t *)kv.buf;
+    if (ncols <= 0 || lv.len != ncols * 4 || (images != 1 && images != 2) || kv.len % 2
+        || npk > MAX_KEY) {
+        PyErr_SetString(PyExc_ValueError, "index: bad layout, column count, position or key");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < npk; k++) {
+        if (pk[k] >= ncols || (k && pk[k] <= pk[k - 1])) {
+            PyErr_SetString(PyExc_ValueError, "index: bad key columns");
+            goto done;
+        }
+    }
+    if (check_layout(lay, ncols) < 0) goto done;
+    Py_ssize_t pos = header_end(bv.buf, bv.len, ncols, v2, images);
+    if (pos < 0) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    const uint8_t *buf = (const uint8_t *)bv.buf, *lim = buf + bv.len, *p = buf + pos;
+    /* Every image takes at least its NULL bitmap: that bounds the count. */
+    Py_ssize_t most = (bv.len - pos) / ((ncols + 7) / 8) + 1;
+    starts = PyBytes_FromStringAndSize(NULL, most * 8);
+    if (!starts) goto done;
+    int64_t *st = (int64_t *)PyBytes_AS_STRING(starts);
+    uint8_t *mv = NULL;
+    int64_t *st2 = NULL;
+    if (images == 2) {
+        moved = PyBytes_FromStringAndSize(NULL, most / 2 + 1);
+        after = PyBytes_FromStringAndSize(NULL, (most / 2 + 1) * 8);
+        if (!moved || !after) goto done;
+        mv = (uint8_t *)PyBytes_AS_STRING(moved);
+        st2 = (int64_t *)PyBytes_AS_STRING(after);
+    }
+    Py_ssize_t keys[2][MAX_KEY][2];
+    Py_ssize_t row = 0;
+    while (p < lim) {
+        int which = images == 2 ? (int)(row & 1) : 0;
+        const uint8_t *next = image_end(lay, ncols, p, lim, row, pk, images == 2 ? npk : 0,
+                                        keys[which]);
+        if (!next) goto done;
+        if (which == 1) {
+            st2[row / 2] = p - buf;
+            const uint8_t *before = buf + st[row / 2];
+            int same = 1;
+            for (Py_ssize_t k = 0; k < npk && same; k++)
+                same = key_equal(lay + 4 * pk[k], before, keys[0][k], p, keys[1][k]);
+            mv[row / 2] = !same;
+        } else {
+            st[images == 2 ? row / 2 : row] = p - buf;
+        }
+        p = next;
+        row++;
+    }
+    if (_PyBytes_Resize(&starts, (images == 2 ? (row + 1) / 2 : row) * 8) < 0) goto done;
+    if (moved && _PyBytes_Resize(&moved, row / 2) < 0) goto done;
+    if (after && _PyBytes_Resize(&after, row / 2 * 8) < 0) goto done;
+    result = Py_BuildValue("(OOnO)", starts, after ? after : Py_None, row,
+                           moved ? moved : Py_None);
+
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(moved);
+    Py_XDECREF(after);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&kv);
+    return result;
+}
+
+enum { M_LIST = 0, M_FIXED = 1, M_VAR = 2 };
+
+typedef struct {
+    int64_t bytes, nulls;
+    int ascii;
+    PyObject *validity, *a, *b; /* FIXED: data; VAR: offsets, data; LIST: the list */
+    int64_t fill;
+} Col;
+
+static inline int is_ascii(const uint8_t *p, Py_ssize_t n) {
+    uint64_t acc = 0, w;
+    Py_ssize_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        memcpy(&w, p + k, 8);
+        acc |= w;
+    }
+    for (; k < n; k++) acc |= p[k];
+    return !(acc & 0x8080808080808080ULL);
+}
+
+static int fixed_width(const uint8_t *lay) {
+    if (lay[0] == C_FLOAT) return 4;
+    if (lay[0] == C_DOUBLE) return 8;
+    return lay[1] == 3 ? 4 : lay[1];
+}
+
+/* build(layout, modes, ncols, segments) -> [column, ...]
+ *   `segments`: (buf, starts) pairs, `starts` the int64 offsets of row images in buf (from
+ *   index()). Per column, by its mode: LIST a list of the walker's values; FIXED (ints, floats)
+ *   (validity | None, data, null_count), the ints widened to 1/2/4/8 bytes; VAR (byte strings)
+ *   (validity | None, int32 offsets, data, null_count, all_ascii), or a list when the column
+ *   holds over 2 GiB. Every image is checked again against its buffer. */
+static PyObject *build(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv, mv;
+    Py_ssize_t ncols;
+    PyObject *segs;
+    if (!PyArg_ParseTuple(args, "y*y*nO!", &lv, &mv, &ncols, &PyList_Type, &segs)) return NULL;
+    PyObject *result = NULL;
+    Col *cols = NULL;
+    Py_ssize_t nseg = PyList_GET_SIZE(segs), n = 0;
+    Py_buffer *bufs = PyMem_Calloc((size_t)nseg + 1, sizeof(Py_buffer));
+    Py_buffer *stv = PyMem_Calloc((size_t)nseg + 1, sizeof(Py_buffer));
+    Py_ssize_t got = 0;
+    const uint8_t *lay = (const uint8_t *)lv.buf;
+    uint8_t *modes = NULL;
+    if (!bufs || !stv) { PyErr_NoMemory(); goto done; }
+    if (ncols <= 0 || lv.len != ncols * 4 || mv.len != ncols) {
+        PyErr_SetString(PyExc_ValueError, "build: bad layout, modes or column count");
+        goto done;
+    }
+    if (check_layout(lay, ncols) < 0) goto done;
+    modes = PyMem_Malloc((size_t)ncols);
+    cols = PyMem_Calloc((size_t)ncols, sizeof(Col));
+    if (!modes || !cols) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        uint8_t m = ((const uint8_t *)mv.buf)[j], c = lay[4 * j];
+        int ok = m == M_LIST || (m == M_FIXED && (c == C_INT_S || c == C_INT_U || c == C_FLOAT
+                                                  || c == C_DOUBLE))
+                 || (m == M_VAR && c == C_PREFIX);
+        if (!ok || (m == M_FIXED && (c == C_INT_S || c == C_INT_U) && lay[4 * j + 1] > 4
+                    && lay[4 * j + 1] != 8)) {
+            PyErr_Format(PyExc_ValueError, "build: bad mode for column %zd", j + 1);
+            goto done;
+        }
+        modes[j] = m;
+        cols[j].ascii = 1;
+    }
+    for (; got < nseg; got++) {
+        PyObject *t = PyList_GET_ITEM(segs, got);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2) {
+            PyErr_SetString(PyExc_TypeError, "build: segments are (buf, starts) pairs");
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 0), &bufs[got], PyBUF_SIMPLE) < 0) goto done;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 1), &stv[got], PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&bufs[got]);
+            goto done;
+        }
+        if (stv[got].len % 8) {
+            got++;
+            PyErr_SetString(PyExc_ValueError, "build: starts are int64");
+            goto done;
+        }
+        n += stv[got].len / 8;
+    }
+    Py_ssize_t nbl = (ncols + 7) / 8;
+
+    /* Pass 1: NULL counts, string sizes; every image bounds-checked. */
+    Py_ssize_t row = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) {
+        const uint8_t *buf = bufs[s].buf, *lim = buf + bufs[s].len;
+        const int64_t *st = stv[s].buf;
+        for (Py_ssize_t r = 0; r < stv[s].len / 8; r++, row++) {
+            if (st[r] < 0 || st[r] > bufs[s].len) {
+                PyErr_SetString(PyExc_ValueError, "build: a row image lies outside its buffer");
+                goto done;
+            }
+            const uint8_t *p = buf + st[r], *nb = p;
+            if (lim - p < nbl) {
+                PyErr_Format(PyExc_ValueError, "row %zd: NULL bitmap runs past its event", row + 1);
+                goto done;
+            }
+            p += nbl;
+            for (Py_ssize_t j = 0; j < ncols; j++) {
+                if (nb[j >> 3] >> (j & 7) & 1) { cols[j].nulls++; continue; }
+                Py_ssize_t skip, len = value_size(lay + 4 * j, p, lim, &skip);
+                if (len < 0) {
+                    PyErr_Format(PyExc_ValueError, "row %zd: column %zd runs past its event",
+                                 row + 1, j + 1);
+                    goto done;
+                }
+                if (modes[j] == M_VAR) {
+                    cols[j].bytes += len;
+                    if (cols[j].ascii) cols[j].ascii = is_ascii(p + skip, len);
+                }
+                p += skip + len;
+            }
+        }
+    }
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        Col *c = &cols[j];
+        if (modes[j] == M_VAR && c->bytes > INT32_MAX) modes[j] = M_LIST;
+        if (modes[j] == M_LIST) {
+            if (!(c->a = PyList_New(n))) goto done;
+            continue;
+        }
+        if (c->nulls) {
+            if (!(c->validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8))) goto done;
+            memset(PyBytes_AS_STRING(c->validity), 0, (size_t)(n + 7) / 8);
+        }
+        if (modes[j] == M_FIXED) {
+            c->a = PyBytes_FromStringAndSize(NULL, n * fixed_width(lay + 4 * j));
+            if (!c->a) goto done;
+            memset(PyBytes_AS_STRING(c->a), 0, (size_t)(n * fixed_width(lay + 4 * j)));
+        } else {
+            c->a = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+            c->b = PyBytes_FromStringAndSize(NULL, c->bytes);
+            if (!c->a || !c->b) goto done;
+            ((int32_t *)PyBytes_AS_STRING(c->a))[0] = 0;
+        }
+    }
+
+    /* Pass 2: fill (the bounds were checked in pass 1 over the same bytes). */
+    row = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) {
+        const uint8_t *buf = bufs[s].buf;
+        const int64_t *st = stv[s].buf;
+        for (Py_ssize_t r = 0; r < stv[s].len / 8; r++, row++) {
+            const uint8_t *p = buf + st[r], *nb = p, *lim = buf + bufs[s].len;
+            p += nbl;
+            for (Py_ssize_t j = 0; j < ncols; j++) {
+                Col *c = &cols[j];
+                const uint8_t *l = lay + 4 * j;
+                int null = nb[j >> 3] >> (j & 7) & 1;
+                if (modes[j] == M_LIST) {
+                    PyObject *v = Py_None;
+                    if (null) Py_INCREF(v);
+                    else {
+                        Py_ssize_t skip, len = value_size(l, p, lim, &skip);
+                        v = value(l, p + skip, len);
+                        if (!v) goto done;
+                        p += skip + len;
+                    }
+                    PyList_SET_ITEM(c->a, row, v);
+                    continue;
+                }
+                if (!null && c->validity)
+                    ((uint8_t *)PyBytes_AS_STRING(c->validity))[row >> 3] |= (uint8_t)(1u << (row & 7));
+                if (modes[j] == M_FIXED) {
+                    if (null) continue;
+                    int w = fixed_width(l);
+                    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(c->a) + row * w;
+                    if (l[0] == C_INT_S && l[1] == 3) {
+                        uint32_t x = (uint32_t)le_u(p, 3);
+                        if (x & 0x800000) x |= 0xFF000000u;
+                        memcpy(out, &x, 4);
+                    } else if (l[0] == C_INT_U && l[1] == 3) {
+                        uint32_t x = (uint32_t)le_u(p, 3);
+                        memcpy(out, &x, 4);
+                    } else {
+                        memcpy(out, p, (size_t)w); /* little-endian, as Arrow on this host */
+                    }
+                    p += l[0] == C_FLOAT ? 4 : l[0] == C_DOUBLE ? 8 : l[1];
+                    continue;
+                }
+                int32_t *offs = (int32_t *)PyBytes_AS_STRING(c->a);
+                if (!null) {
+                    Py_ssize_t skip, len = value_size(l, p, lim, &skip);
+                    memcpy(PyBytes_AS_STRING(c->b) + c->fill, p + skip, (size_t)len);
+                    c->fill += len;
+                    p += skip + len;
+                }
+                offs[row + 1] = (int32_t)c->fill;
+            }
+        }
+    }
+
+    result = PyList_New(ncols);
+    if (!result) goto done;
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        Col *c = &cols[j];
+        PyObject *v = c->validity ? c->validity : Py_None, *t;
+        if (modes[j] == M_LIST) { t = c->a; Py_INCREF(t); }
+        else if (modes[j] == M_FIXED) t = Py_BuildValue("(OOL)", v, c->a, (long long)c->nulls);
+        else
+            t = Py_BuildValue("(OOOLO)", v, c->a, c->b, (long long)c->nulls,
+                              c->ascii ? Py_True : Py_False);
+        if (!t) { Py_CLEAR(result); goto done; }
+        PyList_SET_ITEM(result, j, t);
+    }
+
+done:
+    if (cols) {
+        for (Py_ssize_t j = 0; j < ncols; j++) {
+            Py_XDECREF(cols[j].validity);
+            Py_XDECREF(cols[j].a);
+            Py_XDECREF(cols[j].b);
+        }
+        PyMem_Free(cols);
+    }
+    for (Py_ssize_t s = 0; s < got; s++) {
+        PyBuffer_Release(&bufs[s]);
+        PyBuffer_Release(&stv[s]);
+    }
+    PyMem_Free(bufs);
+    PyMem_Free(stv);
+    PyMem_Free(modes);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&mv);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"walk", walk, METH_VARARGS, "Walk row images into a flat list of finisher-ready values."},
+    {"index", index_, METH_VARARGS, "Check row images; their offsets and moved keys."},
+    {"build", build, METH_VARARGS, "Row images of many events -> Arrow-ready column buffers."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "zeroetl.native._binrows",
+    "Binlog row images -> raw column values (see binrows.c).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__binrows(void) { return PyModule_Create(&module); }
