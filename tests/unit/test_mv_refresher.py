@@ -6,8 +6,8 @@ refresh fails and backs off, and waits for a running slot like any statement."""
 from __future__ import annotations
 
 import threading
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
