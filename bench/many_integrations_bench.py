@@ -4,17 +4,25 @@ own, each under the same steady upsert load.
 
 Phases, all in one run on the same servers and service:
   idle      --n integrations active, no load: the service's CPU (what idle integrations cost);
-  baseline  the load (--rate changes/s) on ONE source only: its lag and the service's CPU;
-  all       the same load on every source at once: aggregate changes/s, lag per integration,
-            the service's CPU (per integration = CPU / n).
+  solo      the load (--rate changes/s) on ONE source while the other integrations are paused
+            and their sources silent: one integration alone in the service (the baseline for
+            the next phase: the same source, service and machine);
+  baseline  the same load on that source, the other integrations resumed and their sources
+            sending heartbeats only: what idle integrations cost a loaded one;
+  all       the load on every source at once: aggregate changes/s, lag per integration, the
+            service's CPU (per integration = CPU / n).
 
 Load per source: INSERT ... ON DUPLICATE KEY UPDATE statements (--stmts-per-s of them, sized to
 reach --rate row changes/s), from a process of its own per source, plus a heartbeat row updated
 every 100 ms carrying the client's clock. Lag = when an analyst first sees a heartbeat value
-over the SQL endpoint (one psycopg session polls every target database's heartbeat in one
-statement every --poll-ms; the end of the first poll that returns a value counts, its start
-gives a lower bound, and the polls' own round trips are reported beside). The service's CPU is read from /proc (user + system) over each
-phase. At the end each target must equal its source (count and sums), or the bench fails.
+over the SQL endpoint: one psycopg session polls every target database's heartbeat every
+--poll-ms in one UNION ALL statement (10 scalar subqueries in one SELECT, as before, cost DuckDB
+40-80 ms of planning per poll: the poll itself loaded the service and its round trip inflated
+every lag). A value first returned by a poll became visible after the previous poll read (its
+start: the lower bound) and before this poll returned (its end: the upper bound, the number
+reported as lag); both bounds and the polls' own round trips are reported. The service's CPU
+and its threads' run-queue wait are read from /proc over each phase, with the machine's load.
+At the end each target must equal its source (count and sums), or the bench fails.
 
     .venv/bin/python bench/many_integrations_bench.py [--n 10] [--rate 5000] [--seconds 20]
 """
@@ -59,10 +67,13 @@ UPSERT_SQL = (
 CPU_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def load_process(port: int, db: str, rate: float, stmts_per_s: float, stop: Any, out: Any) -> None:
+def load_process(
+    port: int, db: str, rate: float, stmts_per_s: float, stop: Any, out: Any, ready: Any
+) -> None:
     """`rate` row changes/s as upsert statements, plus the heartbeat every 100 ms, until stopped."""
     rows = max(1, round(rate / stmts_per_s))
     conn = pymysql.connect(host="127.0.0.1", port=port, user="root", database=db, autocommit=True)
+    ready.put(db)
     lo = n = beats = 0
     t0 = time.perf_counter()
     next_beat = t0
@@ -137,6 +148,8 @@ class Bench:
         self.dbs = [f"src{i}" for i in range(args.n)]
         self.serve = Serve(tmp / "wh", tmp / "serve.log", [])
         self.out: dict[str, Any] = {}
+        self.first_poll_s = 0.0
+        self.pg: psycopg.Connection[Any] | None = None
 
     def unique(self) -> list[MariaDBServer]:
         return list({id(s): s for s in self.servers}.values())
@@ -182,7 +195,13 @@ class Bench:
                 time.sleep(0.2)
         self.out["setup_s"] = round(time.perf_counter() - t0, 1)
         self.out["integrations_active_s"] = round(time.perf_counter() - started, 1)
-        print(f"{self.args.n} integrations active ({self.out['setup_s']} s)", flush=True)
+        # One SQL session polls in every phase: a new session installs its catalog first (seconds
+        # on a loaded machine), which once fell inside a phase and left it without a poll.
+        t0 = time.perf_counter()
+        self.pg = psycopg.connect(self.dsn(), autocommit=True)
+        self.out["sql_connect_s"] = round(time.perf_counter() - t0, 2)
+        print(f"{self.args.n} integrations active ({self.out['setup_s']} s; SQL session "
+              f"{self.out['sql_connect_s']} s)", flush=True)  # fmt: skip
 
     def poll(
         self,
@@ -191,46 +210,81 @@ class Bench:
         lows: list[list[float]],
         rtts: list[float],
     ) -> None:
-        """One session reads every target's heartbeat in one statement; a changed value's age is
-        its lag."""
-        sql = "SELECT " + ", ".join(
-            f"(SELECT ts FROM {self.target(i)}.{db}.hb WHERE id = 1)"
+        """One session reads every target's heartbeat in one statement; a changed value's age at
+        the end of the poll that first returns it is its lag (upper bound); its age at the
+        start of the poll before is the lower bound."""
+        sql = " UNION ALL ".join(
+            f"SELECT {i} AS i, ts FROM {self.target(i)}.{db}.hb WHERE id = 1"
             for i, db in enumerate(self.dbs)
         )
-        pw = (self.serve.warehouse / "sql.password").read_text().strip()
-        dsn = f"host=127.0.0.1 port={self.serve.sql_port} user=admin dbname=dev password={pw}"
         last: list[float | None] = [None] * self.args.n
-        with psycopg.connect(dsn, autocommit=True) as pg:
-            while not stop.is_set():
-                # A value became visible between this poll's start and its end: the end counts
-                # (as in lag_bench.py and soak_bench.py); the start gives the lower bound.
-                start, t0 = time.time(), time.perf_counter()
-                row = pg.execute(sql).fetchone()
-                end = time.time()
-                rtts.append(time.perf_counter() - t0)
-                assert row is not None
-                for i, ts in enumerate(row):
-                    if ts != last[i] and last[i] is not None and ts:
-                        lags[i].append(end - ts)
-                        lows[i].append(start - ts)
-                    last[i] = ts
-                stop.wait(self.args.poll_ms / 1000)
+        pg = self.pg
+        assert pg is not None
+        prev_start: float | None = None
+        t0 = time.perf_counter()
+        pg.execute(sql).fetchall()  # before the phase's polls: see first_poll_s
+        self.first_poll_s = time.perf_counter() - t0
+        while not stop.is_set():
+            start, t0 = time.time(), time.perf_counter()
+            rows = pg.execute(sql).fetchall()
+            end = time.time()
+            rtts.append(time.perf_counter() - t0)
+            for i, ts in rows:
+                if ts != last[i] and last[i] is not None and ts and prev_start is not None:
+                    lags[i].append(end - ts)
+                    lows[i].append(max(0.0, prev_start - ts))
+                last[i] = ts
+            prev_start = start
+            stop.wait(self.args.poll_ms / 1000)
 
-    def phase(self, name: str, loaded: list[int]) -> dict[str, Any]:
-        """Run the load on the `loaded` sources (heartbeats on every source) for --seconds."""
+    def dsn(self) -> str:
+        pw = (self.serve.warehouse / "sql.password").read_text().strip()
+        return f"host=127.0.0.1 port={self.serve.sql_port} user=admin dbname=dev password={pw}"
+
+    def pause_others(self, keep: int, pause: bool) -> None:
+        """Pause (or resume, and wait until active again) every integration but `keep`."""
+        verb = "pause" if pause else "resume"
+        for i, ident in enumerate(self.ids):
+            if i != keep:
+                self.serve.api("POST", f"/v1/integrations/{ident}/{verb}")
+        if pause:
+            return
+        deadline = time.monotonic() + 120
+        for ident in self.ids:
+            while self.serve.api("GET", f"/v1/integrations/{ident}")["state"] != "active":
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"integration {ident} not active after resume")
+                time.sleep(0.2)
+
+    def phase(self, name: str, loaded: list[int], silent: bool = False) -> dict[str, Any]:
+        """Run the load on the `loaded` sources (heartbeats on every source, on the loaded ones
+        only with `silent`) for --seconds."""
         a = self.args
         ctx = mp.get_context("spawn")
-        stop, q = ctx.Event(), ctx.Queue()
+        stop, q, ready = ctx.Event(), ctx.Queue(), ctx.Queue()
         procs = [
             ctx.Process(
                 target=load_process,
                 daemon=True,
-                args=(server.port, db, a.rate if i in loaded else 0.0, a.stmts_per_s, stop, q),
+                args=(
+                    server.port,
+                    db,
+                    a.rate if i in loaded else 0.0,
+                    a.stmts_per_s,
+                    stop,
+                    q,
+                    ready,
+                ),
             )
             for i, (server, db) in enumerate(zip(self.servers, self.dbs, strict=True))
+            if i in loaded or not silent
         ]
         for p in procs:
             p.start()
+        # Spawned interpreters take seconds to start on a loaded machine: the phase starts once
+        # every load runs (it once started before any heartbeat had been sent).
+        for _ in procs:
+            ready.get(timeout=300)
         time.sleep(a.warmup_s)
         lags: list[list[float]] = [[] for _ in range(a.n)]
         poll_stop = threading.Event()
@@ -244,6 +298,7 @@ class Bench:
         poller.start()
         time.sleep(a.seconds)
         cpu1, wait1, t1 = cpu_seconds(pid), runqueue_wait_s(pid), time.perf_counter()
+        load1 = os.getloadavg()[0]
         poll_stop.set()
         stop.set()
         poller.join(30)
@@ -260,11 +315,12 @@ class Bench:
                 "lag_p50_ms": round(1000 * (pct(lag, 0.5) or 0)),
                 "lag_p99_ms": round(1000 * (pct(lag, 0.99) or 0)),
                 "lag_max_ms": round(1000 * max(lag, default=0)),
-                "lag_p99_ms_poll_start": round(1000 * (pct(low, 0.99) or 0)),
+                "lag_p99_ms_lower_bound": round(1000 * (pct(low, 0.99) or 0)),
+                "lag_p50_ms_lower_bound": round(1000 * (pct(low, 0.5) or 0)),
             }
             for i, (lag, low) in enumerate(zip(lags, lows, strict=True))
         ]
-        busy = [p for p in per if p["loaded"]] or per
+        busy = [p for p in per if p["loaded"]] or [p for p in per if p["samples"]] or per
         cpu = (cpu1 - cpu0) / (t1 - t0)
         res = {
             "loaded_sources": len(loaded),
@@ -278,30 +334,37 @@ class Bench:
             "lag_p99_ms_worst": max(p["lag_p99_ms"] for p in busy),
             "lag_p99_ms_median": statistics.median(p["lag_p99_ms"] for p in busy),
             "lag_p50_ms_median": statistics.median(p["lag_p50_ms"] for p in busy),
-            "lag_p99_ms_median_poll_start": statistics.median(
-                p["lag_p99_ms_poll_start"] for p in busy
+            "lag_p99_ms_median_lower_bound": statistics.median(
+                p["lag_p99_ms_lower_bound"] for p in busy
             ),
+            "lag_p50_ms_median_lower_bound": statistics.median(
+                p["lag_p50_ms_lower_bound"] for p in busy
+            ),
+            "samples_median": statistics.median(p["samples"] for p in busy),
+            "polls": len(rtts),
             "poll_ms_p50": round(1000 * (pct(rtts, 0.5) or 0), 1),
             "poll_ms_p99": round(1000 * (pct(rtts, 0.99) or 0), 1),
             "load_avg_1m": round(load0, 2),
+            "load_avg_1m_end": round(load1, 2),
+            "first_poll_s": round(self.first_poll_s, 2),
             "per_integration": per,
         }
         self.out[name] = res
         print(f"{name}: {res['changes_per_s']:,} changes/s over {len(loaded)} source(s); "
               f"lag p50 {res['lag_p50_ms_median']} ms, p99 {res['lag_p99_ms_median']} ms "
-              f"(worst {res['lag_p99_ms_worst']}); poll p50/p99 {res['poll_ms_p50']}/"
-              f"{res['poll_ms_p99']} ms; service CPU {cpu:.2f} cores, waiting for a CPU "
+              f"(worst {res['lag_p99_ms_worst']}; lower bounds p50/p99 "
+              f"{res['lag_p50_ms_median_lower_bound']}/{res['lag_p99_ms_median_lower_bound']} ms, "
+              f"{res['samples_median']} samples); poll p50/p99 {res['poll_ms_p50']}/"
+              f"{res['poll_ms_p99']} ms ({len(rtts)} polls, the first {self.first_poll_s:.2f} s); service CPU {cpu:.2f} cores, waiting for a CPU "
               f"{res['service_runqueue_wait_cores']:.2f}; "
-              f"load {load0:.1f}", flush=True)  # fmt: skip
+              f"load {load0:.1f}-{load1:.1f}", flush=True)  # fmt: skip
         return res
 
     def verify(self) -> None:
         bad = []
-        pw = (self.serve.warehouse / "sql.password").read_text().strip()
-        dsn = f"host=127.0.0.1 port={self.serve.sql_port} user=admin dbname=dev password={pw}"
         sums = "count(*), sum(id), sum(a), sum(e)"
         deadline = time.monotonic() + 120
-        with psycopg.connect(dsn, autocommit=True) as pg:
+        with psycopg.connect(self.dsn(), autocommit=True) as pg:
             for i, (server, db) in enumerate(zip(self.servers, self.dbs, strict=True)):
                 conn = server.root(db)
                 with conn.cursor() as cur:
@@ -322,6 +385,8 @@ class Bench:
         print("verified: every target equals its source", flush=True)
 
     def stop(self) -> None:
+        if self.pg is not None:
+            self.pg.close()
         if self.serve.proc is not None and self.serve.proc.poll() is None:
             self.serve.proc.terminate()
             self.serve.proc.wait(60)
@@ -347,6 +412,9 @@ def main() -> None:
     try:
         bench.setup()
         bench.phase("idle", [])
+        bench.pause_others(0, pause=True)
+        bench.phase("solo", [0], silent=True)
+        bench.pause_others(0, pause=False)
         bench.phase("baseline", [0])
         bench.phase("all", list(range(args.n)))
         bench.verify()
@@ -354,7 +422,11 @@ def main() -> None:
         bench.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     out = bench.out
-    base, many = out["baseline"], out["all"]
+    solo, base, many = out["solo"], out["baseline"], out["all"]
+
+    def cpu_per_change(phase: dict[str, Any]) -> float:
+        return float(phase["service_cpu_cores"]) / max(1, phase["changes_per_s"])
+
     result = {
         "benchmark": "many_integrations_bench",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -364,20 +436,22 @@ def main() -> None:
             "load_avg_at_end": os.getloadavg(),
         },
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
-        "baseline": "one loaded source (the others idle) in the same service and run",
+        "baseline": "one loaded integration alone in the same service and run (solo phase)",
         "wall_s": round(time.perf_counter() - t0),
         "ratios": {
-            "aggregate_changes_per_s_vs_one": round(
-                many["changes_per_s"] / base["changes_per_s"], 2
+            "aggregate_changes_per_s_vs_solo": round(
+                many["changes_per_s"] / max(1, solo["changes_per_s"]), 2
             ),
-            "lag_p99_median_vs_one": round(
-                many["lag_p99_ms_median"] / max(1, base["lag_p99_ms_median"]), 2
+            "lag_p99_median_vs_solo": round(
+                many["lag_p99_ms_median"] / max(1, solo["lag_p99_ms_median"]), 2
+            ),
+            # what idle integrations cost a loaded one: baseline against solo
+            "one_loaded_lag_p99_idle_others_vs_solo": round(
+                base["lag_p99_ms_median"] / max(1, solo["lag_p99_ms_median"]), 2
             ),
             # the service's CPU per change applied, n loaded vs one (1.0: linear scaling)
-            "cpu_per_change_vs_one": round(
-                (many["service_cpu_cores"] / many["changes_per_s"])
-                / (base["service_cpu_cores"] / base["changes_per_s"]),
-                2,
+            "cpu_per_change_vs_solo": round(
+                cpu_per_change(many) / max(1e-12, cpu_per_change(solo)), 2
             ),
         },
         **out,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -116,3 +117,57 @@ def test_a_refresh_waits_for_a_running_slot(
     slots.release()
     t.join(30)
     assert done == [1] and rows(s, "select n from m") == [(11,)]
+
+
+class CountingCursors:
+    """The hub's cursors, recording every statement the refresher sends through them."""
+
+    def __init__(self, b: HubBackend) -> None:
+        self.b = b
+        self.sql: list[str] = []
+
+    def __call__(self) -> Any:
+        cur = self.b.cursor()
+        sent = self.sql
+
+        class Recording:
+            def execute(self, sql: str, *args: Any) -> Any:
+                sent.append(sql)
+                return cur.execute(sql, *args)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(cur, name)
+
+        return Recording()
+
+    def reads_of(self, what: str) -> int:
+        return sum(what in s for s in self.sql)
+
+
+def test_a_quiet_warehouse_is_not_read(backend: HubBackend) -> None:
+    """Nothing committed since the last look: no target database read; no view in dev: the
+    view list is not read either, however often replication commits."""
+    cursors = CountingCursors(backend)
+    r = MvRefresher(cursors, backend.databases, ReadGate(), lambda: None)
+    assert r.tick() == 0
+    first = cursors.reads_of("_zeroetl.checkpoint"), cursors.reads_of("mviews")
+    assert first[0] == 1  # the first look reads the checkpoint
+    assert r.tick() == 0
+    assert (cursors.reads_of("_zeroetl.checkpoint"), cursors.reads_of("mviews")) == first
+    apply_sale(backend, 11, 2000)  # a commit: the database is read again, dev's list is not
+    assert r.tick() == 0
+    assert cursors.reads_of("_zeroetl.checkpoint") == 2
+    assert cursors.reads_of("mviews") == first[1]
+
+
+def test_a_view_created_after_quiet_looks_is_refreshed(
+    backend: HubBackend, admin: SqlSession
+) -> None:
+    r = refresher(backend)
+    apply_sale(backend, 11, 2000)
+    assert r.tick() == 0  # no view yet: remembered as none
+    tag(admin, "create materialized view auto_mv auto refresh yes as select count(*) n from"
+        " aurora.demodb.sales")  # fmt: skip
+    apply_sale(backend, 12, 3000)
+    assert r.tick() == 1
+    assert rows(admin, "select n from auto_mv") == [(12,)]
