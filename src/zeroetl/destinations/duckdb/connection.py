@@ -75,6 +75,7 @@ class Connection:
         self._alias = catalog or self.path.stem
         self._in_tx = False
         self._touched: set[tuple[str, str]] = set()  # tables written since the last publish
+        self._allowance = memory.TableAllowance()  # limit raised for a many-table transaction
         self._reopen_needed = False
         self._reader = apply.Reader(scan=False)  # set for the connection by _open
         self._names = ddl.Names()  # table names as stored (case lookups without a scan)
@@ -133,6 +134,7 @@ class Connection:
         every committed transaction is there; an open one was lost with the failure."""
         log.warning("integration %s: reopening %s", self.integration_id, self.path)
         self._names.clear()
+        self._allowance = memory.TableAllowance()  # a new connection: the plain limit
         with suppress(duckdb.Error):
             self._con.close()
         if self._hub is None:
@@ -173,6 +175,8 @@ class Connection:
             window = self._quiesce() if self._quiesce and gated else nullcontext(False)
             with window as clear, room:
                 self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
+            if self._hub is None:
+                self._allowance.checkpointed()
             if gated:
                 used = self._used_bytes()
                 log.info(
@@ -252,6 +256,7 @@ class Connection:
         except BaseException:
             self._names.clear()
             raise
+        self._lower_limit()
         self._after_commit()
 
     def rollback(self) -> None:
@@ -264,6 +269,13 @@ class Connection:
         with suppress(duckdb.Error):
             self._con.execute("ROLLBACK")
         self._publish()
+        self._lower_limit()
+
+    def _lower_limit(self) -> None:
+        """Between transactions: the memory limit raised for a many-table one goes back."""
+        if self._hub is None and not self._reopen_needed:
+            with suppress(duckdb.Error):  # a connection a failure closed: reopened anyway
+                self._allowance.reset(self._con, self.memory)
 
     def _publish(self) -> None:
         """What this destination wrote is visible now (committed, or rolled back: harmless):
@@ -277,9 +289,11 @@ class Connection:
     def _errors(self, what: str, table: TableId | None = None) -> Iterator[None]:
         if self._reopen_needed and not self._in_tx:
             self._reopen()  # raises DestinationUnavailable itself while the cause lasts
-        if table is not None:
-            self._touched.add((table.schema, table.table))
         try:
+            if table is not None:
+                self._touched.add((table.schema, table.table))
+                if self._hub is None and len(self._touched) > self._allowance.tables:
+                    self._allowance.grow(self._con, self.memory, len(self._touched))
             yield
         except duckdb.Error as e:
             where = f"integration {self.integration_id}" + (f", table {table}" if table else "")
