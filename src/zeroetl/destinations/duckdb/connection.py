@@ -271,6 +271,11 @@ class Connection:
         self._publish()
         self._lower_limit()
 
+    def _wrote(self, table: TableId) -> None:
+        """Rows go into `table` in this transaction (memory.TableAllowance)."""
+        if self._hub is None:
+            self._allowance.wrote(self._con, self.memory, (table.schema, table.table))
+
     def _lower_limit(self) -> None:
         """Between transactions: the memory limit raised for a many-table one goes back."""
         if self._hub is None and not self._reopen_needed:
@@ -292,8 +297,6 @@ class Connection:
         try:
             if table is not None:
                 self._touched.add((table.schema, table.table))
-                if self._hub is None and len(self._touched) > self._allowance.tables:
-                    self._allowance.grow(self._con, self.memory, len(self._touched))
             yield
         except duckdb.Error as e:
             where = f"integration {self.integration_id}" + (f", table {table}" if table else "")

@@ -49,17 +49,20 @@ class DuckDBDestination(SchemaOps, Records):
 
     def apply_changes(self, schema: TableSchema, changes: pa.Table) -> None:
         with self._atomic("apply changes", schema.id):
+            self._wrote(schema.id)
             apply.apply_changes(self._con, self._catalog, schema, changes, self._reader)
 
     def insert_new(self, schema: TableSchema, changes: pa.Table) -> None:
         """Change rows of keys known to be absent (base.NewKeyInserts): INSERT, no DELETE."""
         with self._atomic("apply changes", schema.id):
+            self._wrote(schema.id)
             apply.insert_new(self._con, self._catalog, schema, changes, self._reader)
 
     def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None:
         """A snapshot chunk: replaces rows with the same keys (idempotent if replayed); with
         `replace=False` a plain insert, for callers that know the keys are new."""
         with self._atomic("write snapshot chunk", schema.id):
+            self._wrote(schema.id)
             apply.write_chunk(self._con, self._catalog, schema, rows, replace)
 
     def __repr__(self) -> str:

@@ -140,12 +140,14 @@ class TableAllowance:
     def __init__(self) -> None:
         self.tables = self.STEP  # tables the limit in force covers
         self.held = False  # lowering failed: committed blocks stay until a checkpoint
+        self.written: set[tuple[str, str]] = set()  # tables given rows in the open transaction
 
-    def grow(self, con: duckdb.DuckDBPyConnection, memory: Memory, written: int) -> None:
-        """`written` tables are written in the open transaction: raise the limit if needed."""
-        if written <= self.tables:
+    def wrote(self, con: duckdb.DuckDBPyConnection, memory: Memory, table: tuple[str, str]) -> None:
+        """Rows go into `table` in the open transaction: raise the limit if needed."""
+        self.written.add(table)
+        if len(self.written) <= self.tables:
             return
-        self.tables = -(-written // self.STEP) * self.STEP
+        self.tables = -(-len(self.written) // self.STEP) * self.STEP
         wanted = _bytes(memory.current) + self.tables * self.PER_TABLE
         con.execute(f"SET memory_limit = {literal(f'{wanted // MIB}MiB')}")
 
@@ -153,6 +155,7 @@ class TableAllowance:
         """The transaction ended: the limit in force again, if DuckDB can evict what the
         tables took; committed blocks not yet checkpointed cannot be, and keep the raise
         until the next checkpoint (`checkpointed`)."""
+        self.written.clear()
         if self.tables == self.STEP or self.held:
             return
         try:
