@@ -109,7 +109,8 @@ def test_sigkill_under_insert_only_transactions_across_tables(
 
 
 class _Counting(DuckDBDestination):
-    """A real DuckDB destination that counts its new-key inserts and can die at COMMIT."""
+    """A real DuckDB destination that counts its new-key inserts and can die at the COMMIT
+    of a transaction that made some."""
 
     inserts_new = 0
     die_at_commit = False
@@ -119,7 +120,7 @@ class _Counting(DuckDBDestination):
         super().insert_new(schema, changes)
 
     def commit(self) -> None:
-        if type(self).die_at_commit and self.in_transaction:
+        if type(self).die_at_commit and type(self).inserts_new and self.in_transaction:
             self._con.close()  # the process dies: no COMMIT, no rollback
             raise KeyboardInterrupt("killed at COMMIT")
         super().commit()
@@ -156,4 +157,5 @@ def test_insert_only_transaction_killed_at_commit_applies_once(
     _insert_everywhere(db_conn, 2_000)
     _run(source_url, test_db, path)  # replays the lost transaction, applies the next one
     _assert_same(db_conn, path, test_db)
-    assert _Counting.inserts_new == 3 * len(TABLES)
+    # both transactions by the fast path again: one batch holding both, or one batch each
+    assert _Counting.inserts_new - len(TABLES) in (len(TABLES), 2 * len(TABLES))
