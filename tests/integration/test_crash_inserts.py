@@ -113,14 +113,20 @@ class _Counting(DuckDBDestination):
     of a transaction that made some."""
 
     inserts_new = 0
+    chunks = 0
     die_at_commit = False
 
     def insert_new(self, schema: TableSchema, changes: pa.Table) -> None:
         type(self).inserts_new += 1
         super().insert_new(schema, changes)
 
+    def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None:
+        type(self).chunks += 1
+        super().write_chunk(schema, rows, replace=replace)
+
     def commit(self) -> None:
-        if type(self).die_at_commit and type(self).inserts_new and self.in_transaction:
+        cls = type(self)
+        if cls.die_at_commit and (cls.inserts_new or cls.chunks) and self.in_transaction:
             self._con.close()  # the process dies: no COMMIT, no rollback
             raise KeyboardInterrupt("killed at COMMIT")
         super().commit()
@@ -159,3 +165,27 @@ def test_insert_only_transaction_killed_at_commit_applies_once(
     _assert_same(db_conn, path, test_db)
     # both transactions by the fast path again: one batch holding both, or one batch each
     assert _Counting.inserts_new - len(TABLES) in (len(TABLES), 2 * len(TABLES))
+
+
+def test_inserts_the_copy_already_holds_are_replayed_once(
+    db_conn, test_db, source_url, tmp_path
+) -> None:
+    """Killed at the first commit of copied rows: the copy resumes at a later position, so
+    the stream, from the checkpoint before it, replays INSERTs the copy holds. Those tables are
+    not Synced yet: their keys are deleted first, and no row is doubled."""
+    _create(db_conn, rows=50)
+    path = tmp_path / "w.duckdb"
+    _Counting.inserts_new, _Counting.chunks, _Counting.die_at_commit = 0, 0, True
+    with pytest.raises(KeyboardInterrupt):
+        _run(source_url, test_db, path)
+    assert _Counting.chunks > 0
+    _insert_everywhere(db_conn, 1_000)  # after the checkpoint, before the resumed copy
+    _insert_everywhere(db_conn, 2_000)
+    _Counting.inserts_new, _Counting.die_at_commit = 0, False
+    _run(source_url, test_db, path)
+    _assert_same(db_conn, path, test_db)
+    assert _Counting.inserts_new == 0  # replayed into tables being copied: no fast path
+    _insert_everywhere(db_conn, 3_000)
+    _run(source_url, test_db, path)  # Synced now
+    _assert_same(db_conn, path, test_db)
+    assert _Counting.inserts_new == len(TABLES)
