@@ -61,8 +61,9 @@ class DuckDBDestination(SchemaOps, Records):
     def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None:
         """A snapshot chunk: replaces rows with the same keys (idempotent if replayed); with
         `replace=False` a plain insert, for callers that know the keys are new."""
+        # No memory allowance here (memory.TableAllowance): the copy commits its groups of
+        # small tables every second, and they stayed under the plain limit.
         with self._atomic("write snapshot chunk", schema.id):
-            self._wrote(schema.id)
             apply.write_chunk(self._con, self._catalog, schema, rows, replace)
 
     def __repr__(self) -> str:

@@ -131,8 +131,9 @@ class TableAllowance:
     block per table written, and cannot evict it: a transaction touching 1,000 small tables
     needs ~300 MiB, whatever the rows (measured: 10-row slices into 1,000 tables failed to
     commit under 128 MiB, 600 passed; the engine's DELETE + INSERT slices failed at the 443rd
-    table). Raised in steps of `STEP` tables (a statement each), never on the hub (its limit
-    is the service's)."""
+    table). Raised in steps of `STEP` tables (a statement each), for change batches (a
+    snapshot commits its groups of small tables every second), never on the hub (its limit is
+    the service's)."""
 
     PER_TABLE = 512 * 1024  # bytes allowed per table written, a block and its companions
     STEP = 128  # tables covered by the plain limit, and the size of each raise
