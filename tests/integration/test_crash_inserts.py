@@ -132,6 +132,11 @@ class _Counting(DuckDBDestination):
         super().commit()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_counts() -> None:
+    _Counting.inserts_new, _Counting.chunks, _Counting.die_at_commit = 0, 0, False
+
+
 def _run(source_url: str, db: str, path: Path) -> None:
     dest = _Counting(path, "i1")
     rep = Replicator(
@@ -155,7 +160,7 @@ def test_insert_only_transaction_killed_at_commit_applies_once(
     path = tmp_path / "w.duckdb"
     _run(source_url, test_db, path)  # the copy: every table Synced once the stream passes it
     _insert_everywhere(db_conn, 1_000)
-    _Counting.inserts_new, _Counting.die_at_commit = 0, True
+    _Counting.inserts_new, _Counting.chunks, _Counting.die_at_commit = 0, 0, True
     with pytest.raises(KeyboardInterrupt):
         _run(source_url, test_db, path)
     assert _Counting.inserts_new == len(TABLES)  # the fast path ran, then the process died
