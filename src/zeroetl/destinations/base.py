@@ -152,6 +152,21 @@ class MetadataStore(Protocol):
 
 
 @runtime_checkable
+class NewKeyInserts(Protocol):
+    """An optional role: insert a table's slice of change rows whose keys the engine knows are
+    absent from the warehouse table, without deleting them first (half the statements of a
+    commit of inserts into many tables). The engine promises it only for a Synced table (the
+    warehouse table equals the source table at the last committed checkpoint, and the stream
+    resumes exactly there) and a slice made of source INSERTs alone: the source's key held no
+    row before each insert, so neither does the warehouse. A destination that cannot tell
+    still has `apply_changes`."""
+
+    def insert_new(self, schema: TableSchema, changes: pa.Table) -> None:
+        """Insert `changes` (model.TableChanges.rows: no deletes, each key once; else the
+        destination applies them as `apply_changes` does)."""
+
+
+@runtime_checkable
 class Destination(Writer, MetadataStore, Protocol):
     """A target database as the engine uses it: both roles, one transaction."""
 

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from zeroetl.destinations.base import NewKeyInserts
 from zeroetl.engine.context import EngineContext
 from zeroetl.errors import DestinationError, TableFailed, TransientError, ZeroEtlError
-from zeroetl.model import ChangeBatch, Position, TableActivity, TableId
+from zeroetl.model import (
+    ChangeBatch,
+    Position,
+    TableActivity,
+    TableChanges,
+    TableId,
+    TableState,
+)
 
 CHECKPOINT_TYPE_CDC = "cdc"
 
@@ -24,12 +32,16 @@ def apply_batch(ctx: EngineContext, batch: ChangeBatch | None) -> None:
     if not batch:
         return
     ctx.ensure_txn()
+    fresh = ctx.dest if isinstance(ctx.dest, NewKeyInserts) else None
     for table, tc in batch.tables.items():
         try:
             if tc.failure:
                 raise TableFailed(str(table), tc.failure)
             assert tc.rows is not None
-            ctx.dest.apply_changes(tc.schema, tc.rows)
+            if fresh is not None and _new_keys_only(ctx, table, tc):
+                fresh.insert_new(tc.schema, tc.rows)
+            else:
+                ctx.dest.apply_changes(tc.schema, tc.rows)
         except (DestinationError, TableFailed) as exc:
             if isinstance(exc, TransientError):
                 raise  # disk full, I/O error: not this table's fault; retried with backoff
@@ -42,6 +54,19 @@ def apply_batch(ctx: EngineContext, batch: ChangeBatch | None) -> None:
         acc[3] += tc.nbytes
         if tc.zero_dates:
             ctx.book.count_zero_dates(table, tc.zero_dates)
+
+
+def _new_keys_only(ctx: EngineContext, table: TableId, tc: TableChanges) -> bool:
+    """Whether none of the slice's keys can be in the warehouse table: every row is a source
+    INSERT's image, and the table is Synced. A Synced table equals the source table as of the
+    committed checkpoint, the stream resumes exactly there (a failure rolls the open
+    transaction back first), and earlier batches of the open transaction are applied already;
+    a key the source inserts had no row just before, so it has none in the warehouse either.
+    A table still being copied is not Synced: the stream may replay what its copy holds."""
+    if tc.updated or tc.deleted or tc.rows is None or tc.inserted != tc.rows.num_rows:
+        return False
+    st = ctx.book.status.get(table)
+    return st is not None and st.state is TableState.SYNCED
 
 
 def fail_and_replay(ctx: EngineContext, table: TableId, reason: str) -> None:

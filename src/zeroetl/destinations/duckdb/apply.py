@@ -16,6 +16,9 @@ The result depends only on the last entry per key, so applying a batch twice, or
 concatenate to it, gives the same table. It is 5-10x faster in DuckDB than UPDATE / MERGE /
 INSERT OR REPLACE (FACTS.md), and replicated tables declare no PRIMARY KEY (no ART index).
 
+Source INSERTs into a table whose keys the engine knows are absent skip step 1 (`insert_new`;
+base.NewKeyInserts says when).
+
 The statements read the Arrow table in place (`Reader`: how, and why it matters for memory).
 A slice with no delete and every key once skips step 2's window (a plain INSERT).
 """
@@ -210,6 +213,25 @@ def apply_changes(
     con.execute(literal)  # a small slice's keys as constants (apply_small.py)
     if inserts:
         _run(con, catalog, schema, changes, inserts, reader)
+
+
+def insert_new(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    schema: TableSchema,
+    changes: pa.Table,
+    reader: Reader | None = None,
+) -> None:
+    """Insert a slice of change rows whose keys the caller knows are absent from the table
+    (base.NewKeyInserts says when the engine knows it): no DELETE. A slice that breaks the
+    promise's shape (a delete, a key twice) is applied as `apply_changes` would."""
+    _check(schema, changes, (SEQ, DEL), "change batch")
+    if changes.num_rows == 0:
+        return
+    if pc.any(changes.column(DEL)).as_py() or not keys_unique(schema, changes):
+        apply_changes(con, catalog, schema, changes, reader)
+        return
+    _run(con, catalog, schema, changes, [insert_unique_sql], reader)
 
 
 def write_chunk(

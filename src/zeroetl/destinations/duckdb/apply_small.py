@@ -19,11 +19,12 @@ show it reliably. Neither a combined `DELETE ...; INSERT ...` text per table, no
 (~2x the pair), nor one staging temp table per commit for tables of one shape was clearly
 cheaper.
 
-Skipping the DELETE for slices of inserts only was measured too (it halves such a commit) but
-needs the engine to promise the keys are absent, which replaying from an older checkpoint
-breaks: replaying a batch must change nothing, so every slice still deletes its keys. One
-existence probe over every such slice of a commit (a single statement) would keep replay exact:
-not built yet.
+Skipping the DELETE for slices of inserts only halves such a commit, but only where the keys
+are known to be absent: `apply.insert_new`, which the engine calls for source INSERTs into a
+Synced table (base.NewKeyInserts says why that is exact). Anything else, a replay of what a
+table's copy already holds included, still deletes its keys first. One existence probe over
+every slice of a commit was measured instead: a UNION ALL of 1,000 probes took ~5 s to plan;
+in groups of 25, ~0.35 ms a table (a third of the DELETE it saves).
 """
 
 from __future__ import annotations

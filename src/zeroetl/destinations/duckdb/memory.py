@@ -125,6 +125,54 @@ def headroom(con: duckdb.DuckDBPyConnection, memory: Memory) -> Iterator[None]:
             log.warning("memory_limit stays raised after a checkpoint: %s", e)
 
 
+class TableAllowance:
+    """The limit in force grows with the tables the open transaction writes, and goes back
+    after it ends. Until its COMMIT has appended every table's rows, DuckDB holds a 256 KiB
+    block per table written, and cannot evict it: a transaction touching 1,000 small tables
+    needs ~300 MiB, whatever the rows (measured: 10-row slices into 1,000 tables failed to
+    commit under 128 MiB, 600 passed; the engine's DELETE + INSERT slices failed at the 443rd
+    table). Raised in steps of `STEP` tables (a statement each), for change batches (a
+    snapshot commits its groups of small tables every second), never on the hub (its limit is
+    the service's)."""
+
+    PER_TABLE = 512 * 1024  # bytes allowed per table written, a block and its companions
+    STEP = 128  # tables covered by the plain limit, and the size of each raise
+
+    def __init__(self) -> None:
+        self.tables = self.STEP  # tables the limit in force covers
+        self.held = False  # lowering failed: committed blocks stay until a checkpoint
+        self.written: set[tuple[str, str]] = set()  # tables given rows in the open transaction
+
+    def wrote(self, con: duckdb.DuckDBPyConnection, memory: Memory, table: tuple[str, str]) -> None:
+        """Rows go into `table` in the open transaction: raise the limit if needed."""
+        self.written.add(table)
+        if len(self.written) <= self.tables:
+            return
+        self.tables = -(-len(self.written) // self.STEP) * self.STEP
+        wanted = _bytes(memory.current) + self.tables * self.PER_TABLE
+        con.execute(f"SET memory_limit = {literal(f'{wanted // MIB}MiB')}")
+
+    def reset(self, con: duckdb.DuckDBPyConnection, memory: Memory) -> None:
+        """The transaction ended: the limit in force again, if DuckDB can evict what the
+        tables took; committed blocks not yet checkpointed cannot be, and keep the raise
+        until the next checkpoint (`checkpointed`)."""
+        self.written.clear()
+        if self.tables == self.STEP or self.held:
+            return
+        try:
+            con.execute(f"SET memory_limit = {literal(memory.current)}")
+        except duckdb.Error as e:
+            self.held = True
+            log.info("memory_limit stays raised until the next checkpoint: %s", e)
+            return
+        self.tables = self.STEP
+
+    def checkpointed(self) -> None:
+        """A checkpoint ran under `headroom`, which put the limit in force back."""
+        self.tables = self.STEP
+        self.held = False
+
+
 def raised(memory: Memory, error: BaseException) -> Memory:
     """`memory` after a statement ran out of it: the checkpoint limit from now on (for this
     process). Wide values need it for every statement that holds a vector of them."""
