@@ -107,8 +107,9 @@ def test_a_plan_that_fails_runs_as_text_and_is_dropped(backend: HubBackend) -> N
 
 
 def test_plans_are_bounded_per_session(
-    backend: HubBackend, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: F811
+    backend: HubBackend,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(prepared, "MAX_PLANS", 2)
     s = cold(backend)
     for i in range(4):
