@@ -251,6 +251,8 @@ class SqlSession(
             if kept is not None:
                 self._finish(run)
                 return kept
+            if self._stop_reason is not None:  # cancelled before DuckDB started: it would miss it
+                raise self._stopped()
             # a relation streams: batches are produced as the client reads them
             reader = self._run_query(duck, args)
         except duckdb.Error as e:
