@@ -209,3 +209,26 @@ def test_a_catalog_from_before_source_options_is_migrated(tmp_path: Path) -> Non
     cat.update("i1", source_options={"ssl": "verify"})
     assert cat.get("i1").source_options == {"ssl": "verify"}
     cat.close()
+
+
+def test_target_databases_kept_between_reads_follow_every_write(tmp_path: Path) -> None:
+    """databases() is asked on every SQL statement, so it keeps its rows: its own writes and
+    another connection's commits are seen at once all the same."""
+    cat, other = Catalog(tmp_path), Catalog(tmp_path)
+    assert cat.databases() == []
+    cat.add_database("a", None)
+    assert [d["name"] for d in cat.databases()] == ["a"]
+    other.add_database("b", "id-b")  # another connection (a process sharing the file)
+    assert [(d["name"], d["integration_id"]) for d in cat.databases()] == [
+        ("a", None),
+        ("b", "id-b"),
+    ]
+    with pytest.raises(TargetDatabaseAlreadyExists):
+        cat.add_database("b", None)
+    cat.databases()[0]["name"] = "changed"  # callers get copies
+    cat.drop_database("a")
+    assert [d["name"] for d in cat.databases()] == ["b"]
+    other.drop_database("b")
+    assert cat.databases() == []
+    cat.close()
+    other.close()

@@ -117,6 +117,9 @@ class Catalog:
     def __init__(self, warehouse: Path) -> None:
         self.path = warehouse / CATALOG_FILE
         self._lock = threading.RLock()
+        # the target databases as last read, and what they were read at (databases())
+        self._dbs_read: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
+        self._dbs_written = 0  # this connection's writes to them (data_version misses those)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -274,13 +277,25 @@ class Catalog:
                 f"target database {name!r} already exists in this warehouse",
                 hint="choose another name, or drop that database first",
             ) from None
+        with self._lock:
+            self._dbs_written += 1  # after its commit (see drop_database)
 
     def drop_database(self, name: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM databases WHERE name = ?", [name])
+        with self._lock:
+            self._dbs_written += 1  # after its commit: a read meanwhile saw it, or reads again
 
     def databases(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._rows("SELECT * FROM databases ORDER BY name")]
+        """Every target database. The SQL endpoint asks on every statement: the rows are kept
+        until this connection writes them or another one commits (SQLite's data_version)."""
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            key = (self._dbs_written, int(version))
+            if self._dbs_read is None or self._dbs_read[0] != key:
+                rows = self._db.execute("SELECT * FROM databases ORDER BY name").fetchall()
+                self._dbs_read = (key, [dict(r) for r in rows])
+            return [dict(d) for d in self._dbs_read[1]]
 
     def database(self, name: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM databases WHERE name = ?", [name])

@@ -124,7 +124,10 @@ class SessionIO:
         for name in [n for n, p in self.portals.items() if not p.holdable]:
             portal = self.portals.pop(name)
             if portal.outcome is not None and portal.outcome.source is not None:
-                self.pool.submit(portal.close)
+                if portal.outcome.source.exhausted:  # read to its end: nothing left to stop
+                    portal.close()
+                else:  # a result still open in DuckDB closes on the session's worker
+                    self.pool.submit(portal.close)
 
     def _run_statement(self, sql: str, params: Sequence[object]) -> Outcome:
         """Worker thread: run one statement (cursor statements handled here)."""

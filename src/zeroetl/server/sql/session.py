@@ -35,8 +35,11 @@ from . import (
     catalog,
     clickhouse_catalog,
     clickhouse_session,
+    duckstream,
     pgcompat,
     plancache,
+    prepared,
+    resultcache,
     rewrite,
     users_catalog,
     users_sql,
@@ -122,6 +125,7 @@ class SqlSession(
         self._dbs: list[str] = []
         self._refresh_catalog(dbs)
         self._cur = backend.cursor()
+        self._prepared = prepared.PreparedPlans(self._cur)  # this cursor's, never another's
         self._home = catalog.home_catalog(self._cur)
         # `dev` is the workspace database when the hub has one (the service's does)
         self._workspace = ws.attached(self._cur)
@@ -247,8 +251,10 @@ class SqlSession(
             if kept is not None:
                 self._finish(run)
                 return kept
+            if self._stop_reason is not None:  # cancelled before DuckDB started: it would miss it
+                raise self._stopped()
             # a relation streams: batches are produced as the client reads them
-            reader = self._cur.sql(duck, params=args).to_arrow_reader(BATCH_ROWS)
+            reader = self._run_query(duck, args)
         except duckdb.Error as e:
             self._finish(run)
             raise self._error(e) from None
@@ -258,6 +264,23 @@ class SqlSession(
         self._open = reader
         columns = self._columns(reader.schema)
         return Result(columns, self._keeping(ticket, columns, self._stream(reader, run), tag), tag)
+
+    def _run_query(self, duck: str, args: list[object] | None) -> pa.RecordBatchReader:
+        """The query's reader; a repeated one runs from its prepared plan (prepared.py)."""
+        entry = self._kept_entry
+        if args or entry is None or self.in_transaction:
+            return duckstream.reader(self._cur, duck, args, BATCH_ROWS)
+        key = (self._kept_key, resultcache.settings_key(self._params.values), entry.generation)
+        text = self._prepared.text(key, duck)
+        if text is duck:
+            return duckstream.reader(self._cur, duck, None, BATCH_ROWS)
+        try:
+            return duckstream.reader(self._cur, text, None, BATCH_ROWS)
+        except duckdb.InterruptException:
+            raise
+        except duckdb.Error:  # the text says what is wrong, if anything still is
+            self._prepared.drop(key)
+            return duckstream.reader(self._cur, duck, None, BATCH_ROWS)
 
     def _changed_catalog(self) -> None:
         """A statement that is not a query runs: kept translations may no longer hold."""
@@ -342,11 +365,12 @@ class SqlSession(
             if not is_query:
                 return types, None
             try:
-                reader = self._cur.sql(
+                reader = duckstream.reader(
+                    self._cur,
                     f"SELECT * FROM ({duck}) AS zq_describe LIMIT 0",
-                    params=[probes[i] if i < len(probes) else None for i in range(len(types))]
-                    or None,
-                ).to_arrow_reader(1)
+                    [probes[i] if i < len(probes) else None for i in range(len(types))],
+                    1,
+                )
                 columns = self._columns(reader.schema)
                 reader.close()
             except duckdb.Error as e:
