@@ -191,34 +191,3 @@ def test_memory_guard_cancels_the_oldest_then_waits_for_it() -> None:
     assert guard.check(960, 20.3) == [young]  # above 95%: everything still running
     assert guard.check(850, 20.8) == []  # a grace for the one just cancelled ...
     assert guard.check(850, 21.5) == [young]  # ... then, still running, it is chosen again
-
-
-def test_memory_guard_asks_duckdb_only_while_a_statement_runs() -> None:
-    import time
-
-    import duckdb
-
-    from zeroetl.server.sql.memguard import MemoryGuard
-
-    hub = duckdb.connect()
-    asked: list[int] = []
-
-    class Counting(MemoryGuard):
-        @staticmethod
-        def used(con: duckdb.DuckDBPyConnection) -> int:
-            asked.append(MemoryGuard.used(con))  # the real reading, counted
-            return 10**12  # as if the hub were full
-
-    session = FakeSession(None)
-    guard = Counting(hub.cursor, 1000, lambda: [session], every_s=0.005)
-    guard.start()
-    try:
-        time.sleep(0.2)
-        assert asked == [] and session.reasons == []  # idle: nothing asked, nothing cancelled
-        session.running_since = time.monotonic()
-        deadline = time.monotonic() + 5
-        while not session.reasons and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert session.reasons == ["memory"] and asked
-    finally:
-        guard.stop()

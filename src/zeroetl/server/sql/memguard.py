@@ -100,11 +100,8 @@ class MemoryGuard:
             return
         try:
             while not self._stop.wait(self._every_s):
-                # with no statement running there is nothing to cancel: DuckDB is not asked
-                # (ten times a second it cost 5% of a busy endpoint's short statements)
-                running = any(s.running_since is not None for s in list(self._sessions()))
                 try:
-                    used = self.used(con) if running else 0
+                    used = self.used(con)
                 except duckdb.Error:
                     return  # the hub is closing
                 chosen = self.check(used, time.monotonic())
