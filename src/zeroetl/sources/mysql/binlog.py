@@ -23,6 +23,7 @@ import pymysql
 from zeroetl.errors import BinlogPurged, DecodeError, SourceNotReady, SourceUnavailable
 from zeroetl.model import Position
 from zeroetl.sources.mysql import constants as C
+from zeroetl.sources.mysql import framing
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 from zeroetl.sources.mysql.events import (
     HEADER,
@@ -67,6 +68,7 @@ _DUMP = struct.Struct("<BIHI")  # command, position, flags, server_id (file name
 _ZERO_COPY = C.ROWS_EVENTS
 _COMPRESSED = frozenset(range(C.QUERY_COMPRESSED_EVENT, C.DELETE_ROWS_COMPRESSED_EVENT_V1 + 1))
 _CONTROL = _COMPRESSED | {C.FORMAT_DESCRIPTION_EVENT, C.ROTATE_EVENT}
+_KINDS = framing.kinds_table(_CONTROL, _ZERO_COPY)
 _PURGED = re.compile(r"could not (find first|open) log file|purged|no such file", re.I)
 _ACCESS_DENIED = {1045, 1142, 1227}
 # The dump thread gives up on a replica that has not read for `net_write_timeout` seconds
@@ -314,16 +316,29 @@ class BinlogReader:
 
     def _stream(self) -> Iterator[Event]:
         # Hot loop: everything it touches is a local; rare event types go to _control().
+        # `frame` (C, or its Python twin) makes the Events of every plain event in the buffer
+        # in one call; the packet it stops at (incomplete, control, error, bad checksum...) is
+        # read below, one at a time, which raises the errors.
         unpack_header = HEADER.unpack_from
         crc32 = zlib.crc32
         u32 = _U32
         make = make_event
+        frame = framing.frame
+        kinds = _KINDS
+        descriptors = framing.DESCRIPTORS
         zero_copy = _ZERO_COPY
         control = _CONTROL
         checksum = self._checksum
         file = self._file
         buf, pos, end = memoryview(b""), 0, 0
         while self._sock is not None:
+            events, pos, last = frame(buf, pos, end, checksum, file, kinds, descriptors)
+            if events:
+                if last:
+                    self._pos = last
+                yield from events
+                if self._sock is None:
+                    return
             if end - pos < 4:
                 buf, pos, end = self._fill(buf, pos, end, 4)
             length = u32(buf, pos)[0] & 0xFFFFFF
