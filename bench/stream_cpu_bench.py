@@ -5,6 +5,7 @@ in turn (`--trees a,b`: directories holding a `zeroetl` package, e.g. a copy of 
 change; `-` is the installed one), alternating, --rounds times; reports CPU us per transaction.
 
     .venv/bin/python bench/stream_cpu_bench.py --trees /tmp/before/src,- [--txns 20000]
+    .venv/bin/python bench/stream_cpu_bench.py --trees - --rounds 1 --profile   # where it goes
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ start, end = Position(file, int(offset)), (end_file, int(end_offset))
 s = ChangeStream(SourceParams("127.0.0.1", int(port), "root"), start, server_id=881,
                  wanted=lambda t: True)
 txns = 0
+prof = None
+if len(sys.argv) > 6:
+    import cProfile, pstats
+    prof = cProfile.Profile()
+    prof.enable()
 c0 = time.process_time()
 for item in s.items():
     if type(item) is CommitItem:
@@ -42,6 +48,9 @@ for item in s.items():
         if (item.position.file, item.position.offset) >= end:
             break
 cpu = time.process_time() - c0
+if prof is not None:
+    prof.disable()
+    pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(14)
 s.close()
 print(cpu / txns * 1e6, txns)
 """
@@ -53,6 +62,7 @@ def main() -> None:
     ap.add_argument("--txns", type=int, default=20_000)
     ap.add_argument("--rows", type=int, default=50_000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--profile", action="store_true", help="cProfile each run (stderr)")
     args = ap.parse_args()
     trees = args.trees.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-streamcpu-"))
@@ -78,11 +88,15 @@ def main() -> None:
                 if tree != "-":
                     env["PYTHONPATH"] = tree
                 argv = [str(server.port), start.file, str(start.offset), end.file, str(end.offset)]
-                out = subprocess.run(
+                argv += ["profile"] if args.profile else []
+                proc = subprocess.run(
                     [sys.executable, "-c", CHILD, *argv], env=env, check=True,
                     capture_output=True, text=True,
-                ).stdout.split()  # fmt: skip
+                )  # fmt: skip
+                out = proc.stdout.split()
                 runs[tree].append(float(out[0]))
+                if args.profile:
+                    print(proc.stderr)
                 print(f"{tree}: {float(out[0]):.1f} us CPU a transaction ({out[1]} txns)")
         load = os.getloadavg()
         summary = {t: {"median": statistics.median(v), "best": min(v)} for t, v in runs.items()}

@@ -304,6 +304,12 @@ class BinlogReader:
         Raises SourceUnavailable on connection loss or read timeout, BinlogPurged when the
         start file is gone, DecodeError on a checksum mismatch.
         """
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Event]]:
+        """The events of `__iter__` a list at a time (every complete event already received, or
+        one): what a hot consumer loops over, without a generator step per event."""
         if self._started:
             raise RuntimeError("a BinlogReader can be iterated only once; open a new one")
         self._started = True
@@ -314,7 +320,7 @@ class BinlogReader:
         except _Closed:
             return
 
-    def _stream(self) -> Iterator[Event]:
+    def _stream(self) -> Iterator[list[Event]]:
         # Hot loop: everything it touches is a local; rare event types go to _control().
         # `frame` (C, or its Python twin) makes the Events of every plain event in the buffer
         # in one call; the packet it stops at (incomplete, control, error, bad checksum...) is
@@ -336,7 +342,7 @@ class BinlogReader:
             if events:
                 if last:
                     self._pos = last
-                yield from events
+                yield events
                 if self._sock is None:
                     return
             if end - pos < 4:
@@ -362,7 +368,7 @@ class BinlogReader:
             if typ in control:
                 typ, body, ev_file = self._control(data[p:stop], typ, log_pos, flags)
                 checksum, file = self._checksum, self._file
-                yield make(typ, ts, server_id, ev_file, log_pos, body, flags)
+                yield [make(typ, ts, server_id, ev_file, log_pos, body, flags)]
                 continue
             if checksum:
                 stop -= 4
@@ -373,7 +379,7 @@ class BinlogReader:
                 body = memoryview(bytes(body))  # small: own it, free the big buffer sooner
             if log_pos:
                 self._pos = log_pos
-            yield make(typ, ts, server_id, file, log_pos, body, flags)
+            yield [make(typ, ts, server_id, file, log_pos, body, flags)]
 
     def _control(
         self, raw: memoryview, typ: int, log_pos: int, flags: int
