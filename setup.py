@@ -25,5 +25,12 @@ setup(
             extra_compile_args=_FLAGS,
             optional=True,
         ),
+        Extension(
+            "zeroetl.native._binframe",
+            ["src/zeroetl/native/binframe.c"],
+            extra_compile_args=_FLAGS,
+            libraries=["z"],
+            optional=True,
+        ),
     ]
 )

@@ -1,9 +1,10 @@
 """Compiled twins of the source side's hot loops (C, built by setup.py at install time).
 
 Each module here has a pure-Python twin that gives the same result; the tests compare them
-value by value. `textrows` (text-protocol result sets) and `binrows` (binlog row images) are
-None where the extension was not built (no C compiler at install time: setup.py marks them
-optional): the Python twin then runs, with ~2x the CPU per row, and a warning says so once.
+value by value. `textrows` (text-protocol result sets), `binrows` (binlog row images) and
+`binframe` (cutting the binlog dump stream into events) are None where the extension was not
+built (no C compiler at install time: setup.py marks them optional): the Python twin then runs,
+with ~2x the CPU per row or event, and a warning says so once.
 `zeroetl --version` lists the compiled modules in use. ZEROETL_NATIVE=0 forces the Python twins
 (tests, benches' baselines).
 """
@@ -34,11 +35,16 @@ def _load(name: str) -> ModuleType | None:
 
 textrows = _load("_textrows")
 binrows = _load("_binrows")
+binframe = _load("_binframe")
 
 
 def native_status() -> dict[str, bool]:
     """Which compiled modules are in use (False: the Python twin runs)."""
-    return {"textrows": textrows is not None, "binrows": binrows is not None}
+    return {
+        "textrows": textrows is not None,
+        "binrows": binrows is not None,
+        "binframe": binframe is not None,
+    }
 
 
 def describe() -> str:

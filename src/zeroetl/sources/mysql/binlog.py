@@ -23,6 +23,7 @@ import pymysql
 from zeroetl.errors import BinlogPurged, DecodeError, SourceNotReady, SourceUnavailable
 from zeroetl.model import Position
 from zeroetl.sources.mysql import constants as C
+from zeroetl.sources.mysql import framing
 from zeroetl.sources.mysql.connection import SourceParams, scrub
 from zeroetl.sources.mysql.events import (
     HEADER,
@@ -67,6 +68,7 @@ _DUMP = struct.Struct("<BIHI")  # command, position, flags, server_id (file name
 _ZERO_COPY = C.ROWS_EVENTS
 _COMPRESSED = frozenset(range(C.QUERY_COMPRESSED_EVENT, C.DELETE_ROWS_COMPRESSED_EVENT_V1 + 1))
 _CONTROL = _COMPRESSED | {C.FORMAT_DESCRIPTION_EVENT, C.ROTATE_EVENT}
+_KINDS = framing.kinds_table(_CONTROL, _ZERO_COPY)
 _PURGED = re.compile(r"could not (find first|open) log file|purged|no such file", re.I)
 _ACCESS_DENIED = {1045, 1142, 1227}
 # The dump thread gives up on a replica that has not read for `net_write_timeout` seconds
@@ -302,6 +304,12 @@ class BinlogReader:
         Raises SourceUnavailable on connection loss or read timeout, BinlogPurged when the
         start file is gone, DecodeError on a checksum mismatch.
         """
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Event]]:
+        """The events of `__iter__` a list at a time (every complete event already received, or
+        one): what a hot consumer loops over, without a generator step per event."""
         if self._started:
             raise RuntimeError("a BinlogReader can be iterated only once; open a new one")
         self._started = True
@@ -312,18 +320,31 @@ class BinlogReader:
         except _Closed:
             return
 
-    def _stream(self) -> Iterator[Event]:
+    def _stream(self) -> Iterator[list[Event]]:
         # Hot loop: everything it touches is a local; rare event types go to _control().
+        # `frame` (C, or its Python twin) makes the Events of every plain event in the buffer
+        # in one call; the packet it stops at (incomplete, control, error, bad checksum...) is
+        # read below, one at a time, which raises the errors.
         unpack_header = HEADER.unpack_from
         crc32 = zlib.crc32
         u32 = _U32
         make = make_event
+        frame = framing.frame
+        kinds = _KINDS
+        descriptors = framing.DESCRIPTORS
         zero_copy = _ZERO_COPY
         control = _CONTROL
         checksum = self._checksum
         file = self._file
         buf, pos, end = memoryview(b""), 0, 0
         while self._sock is not None:
+            events, pos, last = frame(buf, pos, end, checksum, file, kinds, descriptors)
+            if events:
+                if last:
+                    self._pos = last
+                yield events
+                if self._sock is None:
+                    return
             if end - pos < 4:
                 buf, pos, end = self._fill(buf, pos, end, 4)
             length = u32(buf, pos)[0] & 0xFFFFFF
@@ -347,7 +368,7 @@ class BinlogReader:
             if typ in control:
                 typ, body, ev_file = self._control(data[p:stop], typ, log_pos, flags)
                 checksum, file = self._checksum, self._file
-                yield make(typ, ts, server_id, ev_file, log_pos, body, flags)
+                yield [make(typ, ts, server_id, ev_file, log_pos, body, flags)]
                 continue
             if checksum:
                 stop -= 4
@@ -358,7 +379,7 @@ class BinlogReader:
                 body = memoryview(bytes(body))  # small: own it, free the big buffer sooner
             if log_pos:
                 self._pos = log_pos
-            yield make(typ, ts, server_id, file, log_pos, body, flags)
+            yield [make(typ, ts, server_id, file, log_pos, body, flags)]
 
     def _control(
         self, raw: memoryview, typ: int, log_pos: int, flags: int

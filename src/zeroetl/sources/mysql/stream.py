@@ -41,7 +41,7 @@ from zeroetl.sources.mysql.faults import (
     FaultItem,
 )
 from zeroetl.sources.mysql.gtid import MariaGtidState, MysqlGtidSet
-from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage, rows_table_id
+from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, table_map_id
 
 log = logging.getLogger(__name__)
@@ -197,78 +197,70 @@ class ChangeStream:
         in_txn = False
         standalone_next = False
         maps = self._maps
-        for ev in self.reader:
-            t = ev.type
-            if t in ROWS_EVENTS:
-                entry = maps.get(rows_table_id(ev.body))
-                if entry is None:
-                    raise DecodeError(
-                        f"rows event for an unknown table id at {ev.file}:{ev.end_pos}"
-                    )
-                compiled = entry[3]
-                if compiled is None:
-                    continue
-                decoder, schema = compiled
-                tid = entry[1]
-                try:
-                    image = decoder.decode(t, ev.body)
-                except BinlogFault as exc:
-                    what = f"the source logged a {exc.message} at {ev.file}:{ev.end_pos}"
-                    yield FaultItem(ROW_IMAGE, (tid,), what, ev.timestamp)
-                    continue
-                except ZeroEtlError as exc:
-                    yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
-                    continue
-                except Exception as exc:  # a decoder bug must fail one table, not the integration
-                    log.exception("decoding %s failed at %s:%s", tid, ev.file, ev.end_pos)
-                    yield from self._fail(
-                        tid, f"cannot decode row event at {ev.file}:{ev.end_pos}: {exc!r}"
-                    )
-                    continue
-                yield RowsItem(tid, schema, image, ev.timestamp)
-            elif t == TABLE_MAP:
-                tid_num = rows_table_id(ev.body)
-                cached = maps.get(tid_num)
-                tmap: TableMap | None
-                if cached is not None and cached[0] == ev.body:  # compared without a copy
-                    if cached[3] is not None:
-                        if len(maps) > 64:  # keep the order of use (cheap, and moot when few)
-                            maps[tid_num] = maps.pop(tid_num)
-                        continue
-                    tid, tmap = cached[1], cached[2]  # skipped so far: may be wanted again
-                else:
-                    try:
-                        tmap = parse_table_map(ev.body)
-                        tid = TableId(tmap.schema, tmap.table)
-                    except BinlogFault:  # no column names: only a wanted table cares
-                        tmap, tid = None, table_map_id(ev.body)
-                new: tuple[RowsDecoder, TableSchema] | None = None
-                if tid not in self._failed and self.wanted(tid):
-                    if tmap is None:
-                        what = (
-                            f"the source logged a TABLE_MAP without column names for {tid} "
-                            f"at {ev.file}:{ev.end_pos}"
+        table_id = int.from_bytes  # of a rows event or TABLE_MAP: its first 6 bytes
+        for batch in self.reader.batches():  # a list per receive: no generator step per event
+            for ev in batch:
+                t = ev.type
+                if t in ROWS_EVENTS:
+                    entry = maps.get(table_id(ev.body[:6], "little"))
+                    if entry is None:
+                        raise DecodeError(
+                            f"rows event for an unknown table id at {ev.file}:{ev.end_pos}"
                         )
-                        yield FaultItem(ROW_METADATA, (tid,), what, ev.timestamp)
+                    compiled = entry[3]
+                    if compiled is None:
+                        continue
+                    decoder, schema = compiled
+                    tid = entry[1]
+                    try:
+                        image = decoder.decode(t, ev.body)
+                    except BinlogFault as exc:
+                        what = f"the source logged a {exc.message} at {ev.file}:{ev.end_pos}"
+                        yield FaultItem(ROW_IMAGE, (tid,), what, ev.timestamp)
+                        continue
+                    except ZeroEtlError as exc:
+                        yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
+                        continue
+                    except (
+                        Exception
+                    ) as exc:  # a decoder bug must fail one table, not the integration
+                        log.exception("decoding %s failed at %s:%s", tid, ev.file, ev.end_pos)
+                        yield from self._fail(
+                            tid, f"cannot decode row event at {ev.file}:{ev.end_pos}: {exc!r}"
+                        )
+                        continue
+                    yield RowsItem(tid, schema, image, ev.timestamp)
+                elif t == TABLE_MAP:
+                    tid_num = table_id(ev.body[:6], "little")
+                    cached = maps.get(tid_num)
+                    tmap: TableMap | None
+                    if cached is not None and cached[0] == ev.body:  # compared without a copy
+                        if cached[3] is not None:
+                            if len(maps) > 64:  # keep the order of use (cheap, and moot when few)
+                                maps[tid_num] = maps.pop(tid_num)
+                            continue
+                        tid, tmap = cached[1], cached[2]  # skipped so far: may be wanted again
                     else:
                         try:
-                            new = (RowsDecoder(tmap), tmap.table_schema())
-                        except ZeroEtlError as exc:
-                            yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
-                maps[tid_num] = (bytes(ev.body), tid, tmap, new)
-            elif t == XID:
-                in_txn = False
-                if len(maps) > MAX_MAPS:
-                    self._trim_maps()
-                yield CommitItem(
-                    self._pos(ev.file, ev.end_pos, maria, mysql), self._commit_time(ev.timestamp)
-                )
-            elif t == QUERY:
-                q = parse_query(ev.body)
-                word = _first_words(q.sql)
-                if word == "BEGIN" or word == "XA START":
-                    in_txn = True
-                elif word in _TXN_CONTROL:
+                            tmap = parse_table_map(ev.body)
+                            tid = TableId(tmap.schema, tmap.table)
+                        except BinlogFault:  # no column names: only a wanted table cares
+                            tmap, tid = None, table_map_id(ev.body)
+                    new: tuple[RowsDecoder, TableSchema] | None = None
+                    if tid not in self._failed and self.wanted(tid):
+                        if tmap is None:
+                            what = (
+                                f"the source logged a TABLE_MAP without column names for {tid} "
+                                f"at {ev.file}:{ev.end_pos}"
+                            )
+                            yield FaultItem(ROW_METADATA, (tid,), what, ev.timestamp)
+                        else:
+                            try:
+                                new = (RowsDecoder(tmap), tmap.table_schema())
+                            except ZeroEtlError as exc:
+                                yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
+                    maps[tid_num] = (bytes(ev.body), tid, tmap, new)
+                elif t == XID:
                     in_txn = False
                     if len(maps) > MAX_MAPS:
                         self._trim_maps()
@@ -276,88 +268,104 @@ class ChangeStream:
                         self._pos(ev.file, ev.end_pos, maria, mysql),
                         self._commit_time(ev.timestamp),
                     )
-                elif word == "SAVEPOINT":
-                    pass
-                else:
-                    dml = statement_dml(q.sql, q.schema) if might_be_dml(q.sql) else None
+                elif t == QUERY:
+                    q = parse_query(ev.body)
+                    word = _first_words(q.sql)
+                    if word == "BEGIN" or word == "XA START":
+                        in_txn = True
+                    elif word in _TXN_CONTROL:
+                        in_txn = False
+                        if len(maps) > MAX_MAPS:
+                            self._trim_maps()
+                        yield CommitItem(
+                            self._pos(ev.file, ev.end_pos, maria, mysql),
+                            self._commit_time(ev.timestamp),
+                        )
+                    elif word == "SAVEPOINT":
+                        pass
+                    else:
+                        dml = statement_dml(q.sql, q.schema) if might_be_dml(q.sql) else None
+                        if dml is not None:
+                            yield from self._statement(
+                                dml, q.sql, ev.file, ev.end_pos, ev.timestamp
+                            )
+                        else:
+                            yield DdlItem(q.schema, q.sql, ev.timestamp)
+                        if not in_txn or standalone_next:
+                            in_txn = False
+                            yield CommitItem(
+                                self._pos(ev.file, ev.end_pos, maria, mysql),
+                                self._commit_time(ev.timestamp),
+                            )
+                    standalone_next = False
+                elif t == MARIADB_GTID:
+                    # parse_mariadb_gtid without its object: one of these begins every transaction
+                    if len(ev.body) < MARIA_GTID.size:
+                        parse_mariadb_gtid(ev.body, ev.server_id)  # raises its DecodeError
+                    seq, domain, gflags = MARIA_GTID.unpack_from(ev.body, 0)
+                    if maria is None:
+                        maria = MariaGtidState()
+                    maria.latest[domain] = (ev.server_id, seq)
+                    standalone_next = bool(gflags & FL_STANDALONE)
+                    in_txn = not standalone_next
+                elif t == MYSQL_GTID:
+                    g2 = parse_mysql_gtid(ev.body)
+                    self._commit_us = g2.immediate_commit_us
+                    if mysql is None:
+                        mysql = MysqlGtidSet()
+                    mysql.add(g2.uuid, g2.gno)
+                elif t == ROTATE:
+                    file, offset = parse_rotate(ev.body)
+                    if not in_txn:
+                        yield IdleItem(self._pos(file, offset, maria, mysql))
+                elif t in HEARTBEAT:
+                    if not in_txn:
+                        yield IdleItem(self._pos(ev.file, ev.end_pos, maria, mysql))
+                elif t == EXECUTE_LOAD_QUERY:
+                    fde = self.reader.format_description
+                    q = parse_query(ev.body, fde.post_len(t, 26) if fde else 26)
+                    dml = statement_dml(q.sql, q.schema)
                     if dml is not None:
                         yield from self._statement(dml, q.sql, ev.file, ev.end_pos, ev.timestamp)
-                    else:
-                        yield DdlItem(q.schema, q.sql, ev.timestamp)
                     if not in_txn or standalone_next:
                         in_txn = False
                         yield CommitItem(
                             self._pos(ev.file, ev.end_pos, maria, mysql),
                             self._commit_time(ev.timestamp),
                         )
-                standalone_next = False
-            elif t == MARIADB_GTID:
-                # parse_mariadb_gtid without its object: one of these begins every transaction
-                if len(ev.body) < MARIA_GTID.size:
-                    parse_mariadb_gtid(ev.body, ev.server_id)  # raises its DecodeError
-                seq, domain, gflags = MARIA_GTID.unpack_from(ev.body, 0)
-                if maria is None:
-                    maria = MariaGtidState()
-                maria.latest[domain] = (ev.server_id, seq)
-                standalone_next = bool(gflags & FL_STANDALONE)
-                in_txn = not standalone_next
-            elif t == MYSQL_GTID:
-                g2 = parse_mysql_gtid(ev.body)
-                self._commit_us = g2.immediate_commit_us
-                if mysql is None:
-                    mysql = MysqlGtidSet()
-                mysql.add(g2.uuid, g2.gno)
-            elif t == ROTATE:
-                file, offset = parse_rotate(ev.body)
-                if not in_txn:
-                    yield IdleItem(self._pos(file, offset, maria, mysql))
-            elif t in HEARTBEAT:
-                if not in_txn:
-                    yield IdleItem(self._pos(ev.file, ev.end_pos, maria, mysql))
-            elif t == EXECUTE_LOAD_QUERY:
-                fde = self.reader.format_description
-                q = parse_query(ev.body, fde.post_len(t, 26) if fde else 26)
-                dml = statement_dml(q.sql, q.schema)
-                if dml is not None:
-                    yield from self._statement(dml, q.sql, ev.file, ev.end_pos, ev.timestamp)
-                if not in_txn or standalone_next:
+                    standalone_next = False
+                elif t == TRANSACTION_PAYLOAD:
+                    # MySQL 8 binlog_transaction_compression: the whole transaction (BEGIN, TABLE_MAPs,
+                    # rows, XID) is one zstd payload whose tables we cannot see.
+                    what = (
+                        f"the source logged a compressed transaction at {ev.file}:{ev.end_pos} "
+                        "(its tables cannot be read)"
+                    )
+                    yield FaultItem(COMPRESSION, None, what, ev.timestamp)
                     in_txn = False
                     yield CommitItem(
                         self._pos(ev.file, ev.end_pos, maria, mysql),
                         self._commit_time(ev.timestamp),
                     )
-                standalone_next = False
-            elif t == TRANSACTION_PAYLOAD:
-                # MySQL 8 binlog_transaction_compression: the whole transaction (BEGIN, TABLE_MAPs,
-                # rows, XID) is one zstd payload whose tables we cannot see.
-                what = (
-                    f"the source logged a compressed transaction at {ev.file}:{ev.end_pos} "
-                    "(its tables cannot be read)"
-                )
-                yield FaultItem(COMPRESSION, None, what, ev.timestamp)
-                in_txn = False
-                yield CommitItem(
-                    self._pos(ev.file, ev.end_pos, maria, mysql), self._commit_time(ev.timestamp)
-                )
-            elif t == PARTIAL_UPDATE_ROWS:  # MySQL 8 binlog_row_value_options=PARTIAL_JSON
-                entry = maps.get(rows_table_id(ev.body))
-                if entry is None:
-                    raise DecodeError(
-                        f"rows event for an unknown table id at {ev.file}:{ev.end_pos}"
-                    )
-                if entry[3] is not None:
+                elif t == PARTIAL_UPDATE_ROWS:  # MySQL 8 binlog_row_value_options=PARTIAL_JSON
+                    entry = maps.get(table_id(ev.body[:6], "little"))
+                    if entry is None:
+                        raise DecodeError(
+                            f"rows event for an unknown table id at {ev.file}:{ev.end_pos}"
+                        )
+                    if entry[3] is not None:
+                        what = (
+                            f"the source logged a partial JSON update for {entry[1]} "
+                            f"at {ev.file}:{ev.end_pos}"
+                        )
+                        yield FaultItem(PARTIAL_JSON, (entry[1],), what, ev.timestamp)
+                elif t == INCIDENT:
+                    _num, message = parse_incident(ev.body)
                     what = (
-                        f"the source logged a partial JSON update for {entry[1]} "
-                        f"at {ev.file}:{ev.end_pos}"
+                        f"the source logged an incident at {ev.file}:{ev.end_pos} "
+                        f"({message or 'lost events'}): its binlog may lack changes"
                     )
-                    yield FaultItem(PARTIAL_JSON, (entry[1],), what, ev.timestamp)
-            elif t == INCIDENT:
-                _num, message = parse_incident(ev.body)
-                what = (
-                    f"the source logged an incident at {ev.file}:{ev.end_pos} "
-                    f"({message or 'lost events'}): its binlog may lack changes"
-                )
-                yield FaultItem(INCIDENT_FAULT, None, what, ev.timestamp)
+                    yield FaultItem(INCIDENT_FAULT, None, what, ev.timestamp)
 
     def _statement(
         self, dml: StatementDml, sql: str, file: str, pos: int, ts: int
