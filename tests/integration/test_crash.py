@@ -102,6 +102,21 @@ def test_sigkill_loop_under_workload(mariadb, db_conn, test_db, source_url, tmp_
     _compare(db_conn, wh, test_db)
 
 
+def _wait_for_binlog_dump(conn, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Until the replicate process streams the binlog (its dump session is on the server)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT COUNT(*) FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%'"
+            )
+            if cur.fetchone()[0]:
+                return
+        time.sleep(0.2)
+    raise AssertionError("the integration never started streaming")
+
+
 def test_source_restart_and_purged_binlog(mariadb, db_conn, test_db, source_url, tmp_path) -> None:
     wl = Workload(db_conn, test_db, seed=11, ddl=False)
     wl.create(rows=100)
@@ -114,8 +129,10 @@ def test_source_restart_and_purged_binlog(mariadb, db_conn, test_db, source_url,
         stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(3)
-        mariadb.kill()  # the source crashes under a running integration
+        # The source crashes under a running integration: once it streams (a source that cannot
+        # be reached at start-up is an error at once, and start-up takes seconds under load).
+        _wait_for_binlog_dump(db_conn, proc)
+        mariadb.kill()
         time.sleep(1)
         mariadb.start()
         conn = mariadb.root(test_db)
