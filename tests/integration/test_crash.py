@@ -67,6 +67,25 @@ def _compare(db_conn, wh: Path, db: str) -> None:
     assert not bad, bad
 
 
+def sigkill_loop(
+    source_url: str, wh, db: str, rounds: int, rnd: random.Random, alive_s: tuple[float, float]
+) -> None:
+    """Start `zeroetl replicate` and SIGKILL it after a random while, `rounds` times."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for _ in range(rounds):
+        proc = subprocess.Popen(
+            _replicate_cmd(source_url, wh, db),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(rnd.uniform(*alive_s))
+        if proc.poll() is not None:
+            raise AssertionError(f"replicate exited early: {proc.stderr.read().decode()[-2000:]}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
 def test_sigkill_loop_under_workload(mariadb, db_conn, test_db, source_url, tmp_path) -> None:
     wl = Workload(db_conn, test_db, seed=7)
     wl.create(rows=400)
@@ -77,23 +96,8 @@ def test_sigkill_loop_under_workload(mariadb, db_conn, test_db, source_url, tmp_
     writer.next_id = 10_000
     t = threading.Thread(target=writer.run, args=(stop,), kwargs={"pause_s": 0.002}, daemon=True)
     t.start()
-    rnd = random.Random(3)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
-        for _ in range(6):
-            proc = subprocess.Popen(
-                _replicate_cmd(source_url, wh, test_db),
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            time.sleep(rnd.uniform(0.5, 2.5))
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"replicate exited early: {proc.stderr.read().decode()[-2000:]}"
-                )
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        sigkill_loop(source_url, wh, test_db, 6, random.Random(3), (0.5, 2.5))
     finally:
         stop.set()
         t.join(timeout=30)

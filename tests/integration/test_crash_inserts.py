@@ -4,17 +4,14 @@ table's copy already holds must never double a row."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from tests.integration.test_crash import _catch_up, _replicate_cmd
+from tests.integration.test_crash import _catch_up, sigkill_loop
 from tests.support import open_duck
 
 from zeroetl.destinations.duckdb import DuckDBDestination
@@ -83,23 +80,8 @@ def test_sigkill_under_insert_only_transactions_across_tables(
 
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
-    rnd = random.Random(5)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
-        for _ in range(5):
-            proc = subprocess.Popen(
-                _replicate_cmd(source_url, wh, test_db),
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            time.sleep(rnd.uniform(0.8, 3.0))
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"replicate exited early: {proc.stderr.read().decode()[-2000:]}"
-                )
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        sigkill_loop(source_url, wh, test_db, 5, random.Random(5), (0.8, 3.0))
     finally:
         stop.set()
         writer.join(timeout=30)
