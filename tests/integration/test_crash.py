@@ -106,17 +106,25 @@ def test_sigkill_loop_under_workload(mariadb, db_conn, test_db, source_url, tmp_
     _compare(db_conn, wh, test_db)
 
 
-def _wait_for_binlog_dump(conn, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    """Until the replicate process streams the binlog (its dump session is on the server)."""
+def _dump_sessions(conn) -> set[int]:
+    """Ids of the server's binlog dump sessions (other tests' integrations may have some)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%'"
+        )
+        return {row[0] for row in cur.fetchall()}
+
+
+def _wait_for_binlog_dump(
+    conn, proc: subprocess.Popen, before: set[int], timeout: float = 120.0
+) -> None:
+    """Until the replicate process streams the binlog: a dump session that was not there before
+    it started (the server is shared with other tests, whose sessions may linger)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT COUNT(*) FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%'"
-            )
-            if cur.fetchone()[0]:
-                return
+        if _dump_sessions(conn) - before:
+            return
         time.sleep(0.2)
     raise AssertionError("the integration never started streaming")
 
@@ -126,6 +134,7 @@ def test_source_restart_and_purged_binlog(mariadb, db_conn, test_db, source_url,
     wl.create(rows=100)
     wh = tmp_path / "wh"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    before = _dump_sessions(db_conn)
     proc = subprocess.Popen(
         _replicate_cmd(source_url, wh, test_db),
         env=env,
@@ -135,7 +144,7 @@ def test_source_restart_and_purged_binlog(mariadb, db_conn, test_db, source_url,
     try:
         # The source crashes under a running integration: once it streams (a source that cannot
         # be reached at start-up is an error at once, and start-up takes seconds under load).
-        _wait_for_binlog_dump(db_conn, proc)
+        _wait_for_binlog_dump(db_conn, proc, before)
         mariadb.kill()
         time.sleep(1)
         mariadb.start()
