@@ -49,6 +49,7 @@ import contextlib
 from replication_bench import DDL, ROWS_SQL, Ids, execute, small_burst
 
 from zeroetl.destinations.duckdb.destination import DuckDBDestination
+from zeroetl.destinations.duckdb.upkeep import MIB, Upkeep
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
@@ -238,7 +239,8 @@ class Bench:
             cur.execute(f"INSERT INTO {TABLE} " + ROWS_SQL.format(e="seq / 7e0", lo=1,
                                                                   hi=self.args.rows))  # fmt: skip
         conn.close()
-        self.dest, self.iid = open_integration(self.wh, "bench")
+        upkeep = Upkeep(wal_limit_bytes=int(self.args.wal_limit_mb * MIB))
+        self.dest, self.iid = open_integration(self.wh, "bench", upkeep=upkeep)
         if self.args.fsync_mode:  # an experiment: what the WAL's fsync at COMMIT costs
             self.dest._con.execute(f"SET fsync_mode = '{self.args.fsync_mode}'")
         t0 = time.perf_counter()
@@ -461,6 +463,7 @@ def main() -> None:
     ap.add_argument("--modes", default="adaptive,fixed", help="batching modes to run")
     ap.add_argument("--profile", choices=["small"], default=None)
     ap.add_argument("--fsync-mode", choices=["STANDARD", "NONE"], default=None)
+    ap.add_argument("--wal-limit-mb", type=float, default=64.0, help="checkpoint past this WAL")
     ap.add_argument("--switch-ms", type=float, default=0.0, help="sys.setswitchinterval")
     ap.add_argument("--phases", action="store_true", help="time each commit's phases (lag)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")

@@ -39,7 +39,7 @@ static const int64_t pow10[19] = {
 /* One packed DECIMAL(prec, scale) of `size` bytes -> a Python int (value * 10**scale), as
  * decimal.py's scaled_int_column: groups are not range-checked (hostile digits give a bigger
  * int there too), so the sum is kept in 128 bits (prec <= 18: at most ~3 groups of 2**32). */
-static PyObject *decimal_int(const uint8_t *p, int size, int prec, int scale) {
+static __int128 decimal_value(const uint8_t *p, int size, int prec, int scale) {
     uint8_t b[16];
     int neg = !(p[0] & 0x80);
     for (int k = 0; k < size; k++) b[k] = neg ? (uint8_t)~p[k] : p[k];
@@ -60,7 +60,11 @@ static PyObject *decimal_int(const uint8_t *p, int size, int prec, int scale) {
         v += (__int128)x * pow10[after];
         after += gd[g];
     }
-    if (neg) v = -v;
+    return neg ? -v : v;
+}
+
+static PyObject *decimal_int(const uint8_t *p, int size, int prec, int scale) {
+    __int128 v = decimal_value(p, size, prec, scale);
     if (v >= INT64_MIN && v <= INT64_MAX) return PyLong_FromLongLong((long long)v);
     /* Only hostile digit groups get here: build the int from its decimal text. */
     char text[48], *q = text + sizeof text - 1;
@@ -401,13 +405,63 @@ done:
     return result;
 }
 
-enum { M_LIST = 0, M_FIXED = 1, M_VAR = 2 };
+/* How build() hands a column over (rows_native.py's modes). The last four finish in C what
+ * values.py's finishers do in Python (the twins): DECIMAL(p <= 18) as decimal128, DATETIME2 as
+ * int64 microseconds, TIMESTAMP2 as int64 microseconds since the epoch (UTC), DATE as int32
+ * days; a zero or invalid date becomes NULL and is counted. */
+enum { M_LIST = 0, M_FIXED = 1, M_VAR = 2, M_DEC = 3, M_DATETIME = 4, M_TIMESTAMP = 5, M_DATE = 6 };
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, or INT64_MIN when it is not a date
+ * Python's datetime.date takes (year 1..9999, month 1..12, day within the month): zero dates
+ * and garbage alike. */
+static int64_t civil_days(int64_t y, int64_t m, int64_t d) {
+    static const int dim[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1) return INT64_MIN;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > dim[m] + (m == 2 && leap)) return INT64_MIN;
+    y -= m <= 2;
+    int64_t era = y / 400, yoe = y - era * 400; /* y >= 0 here */
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static const int64_t frac_mult[4] = {0, 10000, 100, 1}; /* by fractional bytes: to microseconds */
+
+/* One temporal value (mode DATETIME / TIMESTAMP / DATE) -> int64; 0 and *zero set when it
+ * becomes NULL. As values.py: _datetime's dt2, _timestamp's ts, _date. */
+static int64_t temporal(uint8_t mode, const uint8_t *l, const uint8_t *p, int *zero) {
+    *zero = 0;
+    if (mode == M_DATE) {
+        uint64_t v = le_u(p, 3);
+        int64_t days = civil_days((int64_t)(v >> 9), (int64_t)(v >> 5 & 15), (int64_t)(v & 31));
+        if (days == INT64_MIN) { *zero = 1; return 0; }
+        return days;
+    }
+    int w = l[1], fb = w - (mode == M_DATETIME ? 5 : 4);
+    uint64_t v = be_u(p, w), whole = v >> (8 * fb);
+    int64_t frac = (int64_t)(v & ((1ULL << (8 * fb)) - 1)) * frac_mult[fb];
+    if (mode == M_TIMESTAMP) {
+        int64_t us = (int64_t)whole * 1000000 + frac;
+        if (us == 0) *zero = 1; /* MySQL never stores the epoch itself: this is 0000-00-00 */
+        return us;
+    }
+    const uint64_t off = 0x8000000000ULL;
+    if (whole < off) { *zero = 1; return 0; } /* a negative packed value: no date */
+    uint64_t x = whole - off, ymd = x >> 17, ym = ymd >> 5;
+    int64_t days = civil_days((int64_t)(ym / 13), (int64_t)(ym % 13), (int64_t)(ymd & 31));
+    if (days == INT64_MIN) { *zero = 1; return 0; }
+    int64_t secs = days * 86400 + (int64_t)((x >> 12) & 31) * 3600
+                   + (int64_t)((x >> 6) & 63) * 60 + (int64_t)(x & 63);
+    return secs * 1000000 + frac;
+}
 
 typedef struct {
     int64_t bytes, nulls;
     int ascii;
     PyObject *validity, *a, *b; /* FIXED: data; VAR: offsets, data; LIST: the list */
     int64_t fill;
+    int64_t zeros; /* DATETIME/TIMESTAMP/DATE: zero dates made NULL; DEC: -1 out of range */
 } Col;
 
 static inline int is_ascii(const uint8_t *p, Py_ssize_t n) {
@@ -421,7 +475,10 @@ static inline int is_ascii(const uint8_t *p, Py_ssize_t n) {
     return !(acc & 0x8080808080808080ULL);
 }
 
-static int fixed_width(const uint8_t *lay) {
+static int fixed_width(const uint8_t *lay, uint8_t mode) {
+    if (mode == M_DEC) return 16;
+    if (mode == M_DATETIME || mode == M_TIMESTAMP) return 8;
+    if (mode == M_DATE) return 4;
     if (lay[0] == C_FLOAT) return 4;
     if (lay[0] == C_DOUBLE) return 8;
     return lay[1] == 3 ? 4 : lay[1];
@@ -432,7 +489,10 @@ static int fixed_width(const uint8_t *lay) {
  *   index()). Per column, by its mode: LIST a list of the walker's values; FIXED (ints, floats)
  *   (validity | None, data, null_count), the ints widened to 1/2/4/8 bytes; VAR (byte strings)
  *   (validity | None, int32 offsets, data, null_count, all_ascii), or a list when the column
- *   holds over 2 GiB. Every image is checked again against its buffer. */
+ *   holds over 2 GiB; DEC, DATETIME, TIMESTAMP, DATE (validity | None, data, null_count, zeros):
+ *   the values finished (16/8/8/4 bytes), zeros the zero dates made NULL (counted in
+ *   null_count), or -1 when a DECIMAL has more digits than its precision (hostile digit
+ *   groups: the caller fails the table). Every image is checked again against its buffer. */
 static PyObject *build(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer lv, mv;
@@ -458,9 +518,13 @@ static PyObject *build(PyObject *self, PyObject *args) {
     if (!modes || !cols) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t j = 0; j < ncols; j++) {
         uint8_t m = ((const uint8_t *)mv.buf)[j], c = lay[4 * j];
+        uint8_t w = lay[4 * j + 1];
         int ok = m == M_LIST || (m == M_FIXED && (c == C_INT_S || c == C_INT_U || c == C_FLOAT
                                                   || c == C_DOUBLE))
-                 || (m == M_VAR && c == C_PREFIX);
+                 || (m == M_VAR && c == C_PREFIX) || (m == M_DEC && c == C_DEC)
+                 || (m == M_DATETIME && c == C_BE_U && w >= 5 && w <= 8)
+                 || (m == M_TIMESTAMP && c == C_BE_U && w >= 4 && w <= 7)
+                 || (m == M_DATE && c == C_INT_U && w == 3);
         if (!ok || (m == M_FIXED && (c == C_INT_S || c == C_INT_U) && lay[4 * j + 1] > 4
                     && lay[4 * j + 1] != 8)) {
             PyErr_Format(PyExc_ValueError, "build: bad mode for column %zd", j + 1);
@@ -528,14 +592,14 @@ static PyObject *build(PyObject *self, PyObject *args) {
             if (!(c->a = PyList_New(n))) goto done;
             continue;
         }
-        if (c->nulls) {
+        if (c->nulls || modes[j] >= M_DEC) { /* dates may become NULL while filled */
             if (!(c->validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8))) goto done;
             memset(PyBytes_AS_STRING(c->validity), 0, (size_t)(n + 7) / 8);
         }
-        if (modes[j] == M_FIXED) {
-            c->a = PyBytes_FromStringAndSize(NULL, n * fixed_width(lay + 4 * j));
+        if (modes[j] == M_FIXED || modes[j] >= M_DEC) {
+            c->a = PyBytes_FromStringAndSize(NULL, n * fixed_width(lay + 4 * j, modes[j]));
             if (!c->a) goto done;
-            memset(PyBytes_AS_STRING(c->a), 0, (size_t)(n * fixed_width(lay + 4 * j)));
+            memset(PyBytes_AS_STRING(c->a), 0, (size_t)(n * fixed_width(lay + 4 * j, modes[j])));
         } else {
             c->a = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
             c->b = PyBytes_FromStringAndSize(NULL, c->bytes);
@@ -568,11 +632,41 @@ static PyObject *build(PyObject *self, PyObject *args) {
                     PyList_SET_ITEM(c->a, row, v);
                     continue;
                 }
+                if (modes[j] >= M_DEC) {
+                    if (null) continue;
+                    Py_ssize_t skip, len = value_size(l, p, lim, &skip);
+                    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(c->a)
+                                   + row * fixed_width(l, modes[j]);
+                    int zero = 0;
+                    if (modes[j] == M_DEC) {
+                        __int128 v = decimal_value(p, l[1], l[2], l[3]);
+                        if (v >= pow10[l[2]] || v <= -pow10[l[2]]) c->zeros = -1;
+                        int64_t lo = (int64_t)v, hi = lo < 0 ? -1 : 0; /* |v| < 10**18 */
+                        memcpy(out, &lo, 8);
+                        memcpy(out + 8, &hi, 8);
+                    } else {
+                        int64_t v = temporal(modes[j], l, p, &zero);
+                        if (modes[j] == M_DATE) {
+                            int32_t d = (int32_t)v;
+                            memcpy(out, &d, 4);
+                        } else {
+                            memcpy(out, &v, 8);
+                        }
+                    }
+                    if (zero) {
+                        c->nulls++;
+                        c->zeros++;
+                    } else {
+                        ((uint8_t *)PyBytes_AS_STRING(c->validity))[row >> 3] |= (uint8_t)(1u << (row & 7));
+                    }
+                    p += skip + len;
+                    continue;
+                }
                 if (!null && c->validity)
                     ((uint8_t *)PyBytes_AS_STRING(c->validity))[row >> 3] |= (uint8_t)(1u << (row & 7));
                 if (modes[j] == M_FIXED) {
                     if (null) continue;
-                    int w = fixed_width(l);
+                    int w = fixed_width(l, modes[j]);
                     uint8_t *out = (uint8_t *)PyBytes_AS_STRING(c->a) + row * w;
                     if (l[0] == C_INT_S && l[1] == 3) {
                         uint32_t x = (uint32_t)le_u(p, 3);
@@ -605,6 +699,9 @@ static PyObject *build(PyObject *self, PyObject *args) {
         Col *c = &cols[j];
         PyObject *v = c->validity ? c->validity : Py_None, *t;
         if (modes[j] == M_LIST) { t = c->a; Py_INCREF(t); }
+        else if (modes[j] >= M_DEC)
+            t = Py_BuildValue("(OOLL)", c->nulls ? v : Py_None, c->a, (long long)c->nulls,
+                              (long long)c->zeros);
         else if (modes[j] == M_FIXED) t = Py_BuildValue("(OOL)", v, c->a, (long long)c->nulls);
         else
             t = Py_BuildValue("(OOOLO)", v, c->a, c->b, (long long)c->nulls,

@@ -25,10 +25,10 @@ from zeroetl.model import Kind, TableSchema
 from zeroetl.sources.mysql import coltypes as T
 from zeroetl.sources.mysql.decimal import decimal_size
 from zeroetl.sources.mysql.tablemap import TableMap
-from zeroetl.sources.mysql.values import ColumnConv, Finisher, Layout
+from zeroetl.sources.mysql.values import ColumnConv, Finisher, Layout, decimal_out_of_range
 
 # The codes of binrows.c.
-INT_S, INT_U, BE_U, FLOAT, DOUBLE, BYTES, PREFIX, DEC = range(1, 9)
+INT_S, INT_U, BE_U, FLOAT, DOUBLE, BYTES, PREFIX, C_DEC = range(1, 9)
 
 _INT_WIDTHS = {T.TINY: 1, T.SHORT: 2, T.INT24: 3, T.LONG: 4, T.LONGLONG: 8}
 
@@ -47,7 +47,7 @@ def _code(tmap: TableMap, i: int, lay: Layout) -> tuple[int, int, int, int] | No
         p, s = meta >> 8, meta & 0xFF
         size = decimal_size(p, s)
         if 1 <= p <= 18 and s <= p:
-            return (DEC, size, p, s)
+            return (C_DEC, size, p, s)
         return (BYTES, size, 0, 0) if size <= 255 else None
     if t in (T.DATETIME2, T.TIMESTAMP2, T.TIME2, T.BIT):
         width = int(lay.code[:-1])
@@ -83,7 +83,14 @@ def native_layout(
     return bytes(out), convs
 
 
-LIST, FIXED, VAR = 0, 1, 2  # how binrows.build hands a column over
+# How binrows.build hands a column over: a list for the Python finisher, Arrow-ready buffers
+# (fixed width, or offsets and data), or values finished in C (DEC..DATE: values.py's twins).
+LIST, FIXED, VAR, DEC, DATETIME, TIMESTAMP, DATE = range(7)
+_FINISHED = {
+    DATETIME: pa.timestamp("us"),
+    TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    DATE: pa.date32(),
+}
 _ASCII = bytes(range(128))
 Segment = tuple[Any, bytes]  # (event body, int64 offsets of row images in it)
 
@@ -100,6 +107,7 @@ class NativeRows:
         finishers: list[Finisher],
     ) -> None:
         self.name = f"{tmap.schema}.{tmap.table}"
+        self.columns = tmap.column_names
         self.layout = layout
         self.ncols = len(convs)
         self.convs = convs
@@ -112,7 +120,8 @@ class NativeRows:
         for i, col in enumerate(schema.columns):
             mode, text = _mode(tmap, i, layout[4 * i], col.type.kind if col.type else None)
             modes.append(mode)
-            self.arrow.append(col.type.arrow() if mode != LIST and col.type else None)
+            arrow = _FINISHED.get(mode) or (col.type.arrow() if mode != LIST and col.type else None)
+            self.arrow.append(arrow)
             self.text.append(text)
         self.modes = bytes(modes)
 
@@ -146,6 +155,13 @@ class NativeRows:
                 zeros += z
             elif len(col) == 3:  # fixed width
                 validity, data, nulls = col
+                bufs = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(data)]
+                arr = pa.Array.from_buffers(self.arrow[k], n, bufs, null_count=nulls)
+            elif len(col) == 4:  # finished in C: DECIMAL, dates and times
+                validity, data, nulls, z = col
+                if z < 0:
+                    raise decimal_out_of_range(self.name, self.columns[k], self.arrow[k])
+                zeros += z
                 bufs = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(data)]
                 arr = pa.Array.from_buffers(self.arrow[k], n, bufs, null_count=nulls)
             else:
@@ -187,6 +203,14 @@ def _mode(tmap: TableMap, i: int, code: int, kind: Kind | None) -> tuple[int, An
         return LIST, None
     if (code in (INT_S, INT_U) and t in _INT_WIDTHS) or code in (FLOAT, DOUBLE):
         return FIXED, None
+    if code == C_DEC:  # DECIMAL(p <= 18) as decimal128 (DECIMAL_TEXT stays a list)
+        return (DEC, None) if kind is Kind.DECIMAL else (LIST, None)
+    if t == T.DATETIME2 and code == BE_U:
+        return DATETIME, None
+    if t == T.TIMESTAMP2 and code == BE_U:
+        return TIMESTAMP, None
+    if t in (T.DATE, T.NEWDATE) and code == INT_U:
+        return DATE, None
     if code != PREFIX or t in (T.JSON, T.GEOMETRY, T.VECTOR):
         return LIST, None
     if kind is Kind.BINARY:

@@ -129,7 +129,7 @@ def finisher(tmap: TableMap, i: int, lt: LogicalType | None) -> Finisher:
         return lambda col: (pa.nulls(len(col)), 0)
     kind = lt.kind
     if t == T.NEWDECIMAL:
-        return _decimal(lt)
+        return _decimal(lt, name, tmap.column_names[i])
     if t in (T.DATETIME2, T.DATETIME):
         return _datetime(t, meta)
     if t in (T.TIMESTAMP2, T.TIMESTAMP):
@@ -204,7 +204,17 @@ def _text(codec: str) -> Finisher:
     return ascii_compatible
 
 
-def _decimal(lt: LogicalType) -> Finisher:
+def decimal_out_of_range(table: str, column: str, arrow: pa.DataType) -> TableFailed:
+    """A packed DECIMAL whose digit groups add up to more digits than its precision: only a
+    corrupt or hostile binlog writes one (each group holds at most 9 digits on a real server)."""
+    return TableFailed(
+        table,
+        f"DECIMAL value out of range in column {column!r}: more digits than its type "
+        f"{arrow} allows (a corrupt row image)",
+    )
+
+
+def _decimal(lt: LogicalType, table: str, column: str) -> Finisher:
     p, s = lt.precision, lt.scale
     if lt.kind is Kind.DECIMAL_TEXT:
         return lambda col: (
@@ -217,8 +227,11 @@ def _decimal(lt: LogicalType) -> Finisher:
         widen = pc.CastOptions(target_type=arrow)
 
         def small(col: list) -> tuple[pa.Array, int]:  # type: ignore[type-arg]
-            ints = fixed_array(col, d64, "q")
-            return pc.call_function("cast", [ints], widen), 0
+            try:
+                ints = fixed_array(col, d64, "q")
+                return pc.call_function("cast", [ints], widen), 0
+            except (OverflowError, pa.ArrowInvalid):
+                raise decimal_out_of_range(table, column, arrow) from None
 
         return small
 
