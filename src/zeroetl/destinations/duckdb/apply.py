@@ -6,8 +6,10 @@ Strategy, per table and batch, inside the caller's transaction:
    to it. A slice of up to 512 rows with one integer key names its keys as constants instead
    (`WHERE id IN (1, 2, 3)`, apply_small.py): no Arrow scan for the DELETE (~14% less CPU for
    a commit touching 1,000 tables);
-2. `INSERT INTO target SELECT <columns> FROM batch QUALIFY row_number() OVER (PARTITION BY <key>
-   ORDER BY __seq DESC) = 1 AND NOT __del`: the last entry per key wins, deletes insert nothing.
+2. `INSERT INTO target (<columns>) SELECT * EXCLUDE (__seq, __del) FROM batch QUALIFY
+   row_number() OVER (PARTITION BY <key> ORDER BY __seq DESC) = 1 AND NOT __del`: the last
+   entry per key wins, deletes insert nothing. The batch's columns are put in the schema's
+   order first, so `*` reads them by position (cheaper to bind than 500 column names).
    When every key occurs once in the batch (checked in Arrow, microseconds), the window is
    skipped: `... WHERE NOT __del`. On a 170-change batch the window was ~2.5 ms of ~8 ms CPU
    (a third of the apply): the common case of small batches under a steady load.
