@@ -14,6 +14,7 @@ its checkpoint, until caught up; each apply runs in a child process of its own, 
 
     .venv/bin/python bench/cdc_shapes_bench.py [--changes 100000] [--tables 1000] [--txns 20]
                                                [--big-rows 1000000] [--only wide tables bigtxn]
+                                               [--checkpoint-memory-limit 256MiB]
     .venv/bin/python bench/cdc_shapes_bench.py --profile wide   # cProfile of the wide apply
     git archive <rev> src | tar -x -C /tmp/before    # an older tree, applied beside this one:
     .venv/bin/python bench/cdc_shapes_bench.py --before-src /tmp/before/src
@@ -39,6 +40,7 @@ from typing import Any
 
 import pymysql
 
+from zeroetl.destinations.duckdb.memory import Memory
 from zeroetl.engine.filters import DataFilter
 from zeroetl.engine.runner import Replicator
 from zeroetl.engine.settings import EngineSettings, Progress
@@ -114,7 +116,8 @@ class Commits(Progress):
 
 
 def child(args: argparse.Namespace) -> None:
-    dest, iid = open_integration(Path(args.wh), "bench")
+    memory = Memory(checkpoint_limit=args.checkpoint_memory_limit or None)
+    dest, iid = open_integration(Path(args.wh), "bench", memory=memory)
     rec = Commits()
     rep = Replicator(
         MySqlSource(SourceParams.from_url(args.url)),
@@ -142,11 +145,15 @@ def child(args: argparse.Namespace) -> None:
                       "rss_mb": rss_mb}))  # fmt: skip
 
 
+# Options every child gets (set by main: the checkpoint memory limit).
+CHILD_ARGS: list[str] = []
+
+
 def apply_in_child(
     wh: Path, url: str, profile: bool = False, src: str | None = None
 ) -> dict[str, Any]:
     """One Replicator run in a child process; `src`: another zeroetl source tree to run."""
-    cmd = [sys.executable, __file__, "--child", "--wh", str(wh), "--url", url]
+    cmd = [sys.executable, __file__, "--child", "--wh", str(wh), "--url", url, *CHILD_ARGS]
     if profile:
         cmd += ["--profile", "child"]
     env = {**os.environ, "PYTHONPATH": src} if src else None
@@ -343,6 +350,12 @@ def main() -> None:
     p.add_argument("--only", nargs="*", default=["wide", "tables", "bigtxn"])
     p.add_argument("--profile", default="", help="cProfile one apply: wide, tables or bigtxn")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not numbers")
+    p.add_argument(
+        "--checkpoint-memory-limit",
+        default="",
+        help="DuckDB's memory limit during checkpoints (engine.checkpoint_memory_limit; "
+        "default: half the memory DuckDB detects), e.g. 256MiB",
+    )
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "cdc_shapes.json"))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--wh", help=argparse.SUPPRESS)
@@ -351,6 +364,8 @@ def main() -> None:
     if args.child:
         child(args)
         return
+    if args.checkpoint_memory_limit:
+        CHILD_ARGS.extend(["--checkpoint-memory-limit", args.checkpoint_memory_limit])
     if args.quick:
         args.changes, args.tables, args.txns, args.big_rows = 10_000, 100, 4, 100_000
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-cdcshapes-"))

@@ -67,3 +67,25 @@ def test_checkpoint_row_updated_in_place(tmp_path: Path) -> None:
     assert cur.execute("SELECT count(*) FROM _zeroetl.checkpoint").fetchone() == (1,)
     cur.close()
     dest.close()
+
+
+def test_statements_read_columns_by_name_whatever_their_order(tmp_path: Path) -> None:
+    """The INSERTs read the slice by position (`SELECT *`): a slice whose columns come in
+    another order, or with a column the table lacks, still lands column by column."""
+    dest = DuckDBDestination(tmp_path / "w.duckdb", "i1")
+    dest.create_table(TWO)
+
+    def shuffled(rows: list[tuple], dels: list[bool]) -> pa.Table:
+        data = changes(TWO, rows, dels)
+        extra = pa.array(["junk"] * data.num_rows)
+        return data.select(["v", "__del", "k2", "__seq", "k1"]).append_column("zz", extra)
+
+    dest.insert_new(TWO, shuffled([(1, "a", "x"), (2, "b", "y")], [False, False]))
+    dest.apply_changes(TWO, shuffled([(2, "b", "Y"), (3, "c", "z")], [False, False]))  # unique
+    dest.apply_changes(TWO, shuffled([(3, "c", "q"), (3, "c", "Z")], [False, False]))  # window
+    dest.write_chunk(TWO, changes(TWO, [(4, "d", "w")], [False]).select(["v", "k1", "k2"]))
+    cur = dest.reader()
+    rows = cur.execute("SELECT k1, k2, v FROM db.two ORDER BY k1").fetchall()
+    assert rows == [(1, "a", "x"), (2, "b", "Y"), (3, "c", "Z"), (4, "d", "w")]
+    cur.close()
+    dest.close()

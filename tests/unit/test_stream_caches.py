@@ -9,6 +9,7 @@ import pytest
 from tests.unit.test_binlog_events import event, mysql8_gtid_body, query_body
 from tests.unit.test_binlog_faults import _rows_v2, _table_map
 
+from zeroetl import native
 from zeroetl.sources.mysql import constants as C
 from zeroetl.sources.mysql import stream as stream_mod
 from zeroetl.sources.mysql.stream import ChangeStream, CommitItem, RowsItem
@@ -47,7 +48,18 @@ def test_table_maps_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(seen[0]._maps) <= 8 + 1  # trimmed at each commit past the bound
 
 
-def test_open_batch_is_bounded_by_values(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("share", "expected"),
+    [
+        (1, [4, 4, 4, 0]),  # 12 rows: sealed each time 8 values were gathered
+        # values the compiled decoder holds as event bytes count for a share: 8 rows a piece
+        # (the Python decoder's values count in full whatever the share)
+        (2, [8, 4] if native.binrows is not None else [4, 4, 4, 0]),
+    ],
+)
+def test_open_batch_is_bounded_by_values(
+    monkeypatch: pytest.MonkeyPatch, share: int, expected: list[int]
+) -> None:
     """Wide rows seal the open batch by the values gathered, not only by the changes: one
     source transaction of many rows arrives in pieces (applied, not yet committed)."""
     from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
@@ -58,6 +70,7 @@ def test_open_batch_is_bounded_by_values(monkeypatch: pytest.MonkeyPatch) -> Non
     from zeroetl.sources.mysql.source import MySqlChangeStream
 
     monkeypatch.setattr(source_mod, "MAX_BATCH_VALUES", 8)  # 2 columns: 4 rows a piece
+    monkeypatch.setattr(source_mod, "NATIVE_VALUE_SHARE", share)
     head = [
         ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
         ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
@@ -87,4 +100,4 @@ def test_open_batch_is_bounded_by_values(monkeypatch: pytest.MonkeyPatch) -> Non
         pieces.append(stream.seal().entries)
     finally:
         stream.close()
-    assert pieces == [4, 4, 4, 0]  # 12 rows: sealed each time 8 values were gathered
+    assert pieces == expected

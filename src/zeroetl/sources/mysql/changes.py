@@ -34,6 +34,7 @@ class _Gathered:
     parts: list[pa.Table] = field(default_factory=list)
     entries: int = 0
     values: int = 0  # raw values gathered (what the open batch's memory grows with)
+    native_values: int = 0  # of which held as event bytes (compiled decoder), not as objects
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
@@ -83,6 +84,7 @@ class Batch:
         self.seq = 0
         self.entries = 0
         self.values = 0  # raw values gathered, every table: entries times their width
+        self.native_values = 0  # of which the compiled decoder holds as event bytes
 
     def __bool__(self) -> bool:
         return self.entries > 0
@@ -141,6 +143,8 @@ class Batch:
         tc.nbytes += image.nbytes
         tc.values += values
         self.values += values
+        tc.native_values += values
+        self.native_values += values
         if image.kind != "update":
             segs.append((buf, image.starts))
             deleted = image.kind == "delete"
@@ -178,6 +182,7 @@ class Batch:
         if tc is not None:
             self.entries -= tc.entries
             self.values -= tc.values
+            self.native_values -= tc.native_values
 
     def shape_differs(self, table: TableId, schema: TableSchema) -> bool:
         tc = self.tables.get(table)
