@@ -413,6 +413,12 @@ class SqlSession(
     def _stream(self, reader: pa.RecordBatchReader, run: StatementRun) -> Iterator[pa.RecordBatch]:
         try:
             yield from reader
+            # read to its end (on the worker, which reads ahead): released now rather than by
+            # the next statement, so a kept result can be answered without the worker then
+            if self._open is reader:
+                self._open = None
+                with contextlib.suppress(Exception):
+                    reader.close()
         except (duckdb.Error, pa.ArrowException, OSError) as e:
             if self._stop_reason is not None and "nterrupt" in str(e):
                 raise self._stopped() from None
