@@ -417,8 +417,7 @@ class SqlSession(
             # the next statement, so a kept result can be answered without the worker then
             if self._open is reader:
                 self._open = None
-                with contextlib.suppress(Exception):
-                    reader.close()
+                self._release(reader)
         except (duckdb.Error, pa.ArrowException, OSError) as e:
             if self._stop_reason is not None and "nterrupt" in str(e):
                 raise self._stopped() from None
@@ -427,6 +426,11 @@ class SqlSession(
             raise SqlError("XX000", str(e)) from None
         finally:
             self._finish(run)
+
+    @staticmethod
+    def _release(reader: pa.RecordBatchReader) -> None:
+        with contextlib.suppress(Exception):
+            reader.close()
 
     def _columns(self, schema: pa.Schema) -> list[Column]:
         hints = self._hints if self._hints is not None and len(self._hints) == len(schema) else None
