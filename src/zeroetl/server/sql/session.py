@@ -213,6 +213,8 @@ class SqlSession(
         self._drop_open_result()
         self.query = users_sql.redact(sql)
         code = rewrite.strip_comments(sql).strip()
+        if self._inline and (users_sql.is_user_statement(code) or rewrite.intercept(sql)):
+            raise inline.NeedsWorker("not a query")  # never kept (execute_kept asks first)
         if users_sql.is_user_statement(code):  # never reaches DuckDB, nor any log
             if self._failed:
                 raise SqlError("25P02", "current transaction is aborted, commands ignored until"
