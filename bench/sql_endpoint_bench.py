@@ -15,6 +15,11 @@ A real MariaDB and `zeroetl serve` (TICKIT at `--scale`, replicated into target 
   MariaDB column is always a cold run: compare it with the cold column first.
 
     .venv/bin/python bench/sql_endpoint_bench.py [--scale 10] [--n 2000] [--repeat 5]
+
+`--compare-src DIR` (a copy of `src` from before a change) then restarts `serve` on the same
+warehouse from DIR and from this tree in turn (`--rounds` pairs, alternated) and times `select 1`
+cold and cached on each; `--select1-only` skips the corpus; `--pyspy DIR` records py-spy
+(`--idle --threads`, raw stacks) of `serve` under a `select 1` loop, cold then cached.
 """
 
 from __future__ import annotations
@@ -80,6 +85,10 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=10.0, help="TICKIT scale (10: ~4.3M rows)")
     ap.add_argument("--n", type=int, default=2000, help="select 1 round trips per client")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each corpus query")
+    ap.add_argument("--compare-src", type=Path, help="another tree's src, alternated with this")
+    ap.add_argument("--rounds", type=int, default=3, help="alternated pairs with --compare-src")
+    ap.add_argument("--select1-only", action="store_true", help="skip the corpus")
+    ap.add_argument("--pyspy", type=Path, help="write py-spy profiles of serve here")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-sqlbench-"))
     db = MariaDBServer(datadir=tmp / "mariadb", port=free_port(), server_id=1)
@@ -95,13 +104,8 @@ def main() -> None:
         api, sql_port = free_port(), free_port()
         wh = tmp / "wh"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROETL_")}
-        with (tmp / "serve.log").open("wb") as log:
-            serve = subprocess.Popen(
-                [sys.executable, "-m", "zeroetl.cli.main", "serve", "--warehouse", str(wh),
-                 "--api-port", str(api), "--sql-port", str(sql_port)],
-                stdout=log, stderr=log, env=env,
-            )  # fmt: skip
         url = f"http://127.0.0.1:{api}"
+        serve = _serve(tmp, wh, api, sql_port, env)
         wait(lambda: _up(url))
         token = (wh / "api.token").read_text().strip()
         created = httpx.post(
@@ -148,9 +152,58 @@ def main() -> None:
             for name, fn in clients.items():
                 rounds[name] += timings(fn, args.n // 4)
         out["select_1"] = {k: stats_ms(v) for k, v in rounds.items()}
-        print(f"{'select 1':15} {'median ms':>10} {'p99 ms':>8}")
+        print(f"{'select 1':15} {'median ms':>10} {'p99 ms':>8}   load {_load()}")
         for k, v in out["select_1"].items():
             print(f"{k:15} {v['median_ms']:10.3f} {v['p99_ms']:8.3f}")
+        if args.pyspy is not None:
+            _profile(serve.pid, args.pyspy, {"cold": clients["zeroetl_cold"],
+                                             "cached": clients["zeroetl_cached"]})  # fmt: skip
+        if args.compare_src is not None:
+            conn.close()
+            cold.close()
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(60)
+            serve = None
+            trees = {"before": args.compare_src.resolve(), "after": ROOT / "src"}
+            compared: dict[str, dict[str, list[float]]] = {
+                t: {"cold": [], "cached": []} for t in trees
+            }
+            loads = [_load()]
+            for _ in range(args.rounds):
+                for label, tree in trees.items():
+                    serve = _serve(tmp, wh, api, sql_port, {**env, "PYTHONPATH": str(tree)})
+                    wait(lambda: _up(url))
+                    conn, cold = _sessions(dsn)
+                    sessions = {"cold": cold, "cached": conn}
+                    for c in sessions.values():
+                        timings(lambda c=c: c.execute("select 1").fetchone(), 200)  # warm-up
+                    for _ in range(2):
+                        for kind, c in sessions.items():
+                            compared[label][kind] += timings(
+                                lambda c=c: c.execute("select 1").fetchone(), args.n // 4
+                            )
+                    conn.close()
+                    cold.close()
+                    serve.send_signal(signal.SIGTERM)
+                    serve.wait(60)
+                    serve = None
+                    loads.append(_load())
+            out["compare"] = {
+                t: {k: stats_ms(v) for k, v in d.items()} for t, d in compared.items()
+            }
+            out["compare_load"] = loads
+            print(f"\nselect 1, serve alternated ({args.rounds} rounds), load {loads}")
+            for t, d in out["compare"].items():
+                print(f"{t:8} cold {d['cold']['median_ms']:.3f} / p99 {d['cold']['p99_ms']:.3f}"
+                      f"  cached {d['cached']['median_ms']:.3f} / p99"
+                      f" {d['cached']['p99_ms']:.3f} ms")  # fmt: skip
+            serve = _serve(tmp, wh, api, sql_port, env)
+            wait(lambda: _up(url))
+            conn, cold = _sessions(dsn)
+        if args.select1_only:
+            RESULTS.mkdir(exist_ok=True)
+            (RESULTS / "sql_endpoint_bench.json").write_text(json.dumps(out, indent=2))
+            return
 
         # --- the Redshift corpus ----------------------------------------------------------
         queries = []
@@ -189,6 +242,55 @@ def main() -> None:
             serve.send_signal(signal.SIGTERM)
             serve.wait(60)
         db.stop()
+
+
+def _serve(tmp: Path, wh: Path, api: int, sql_port: int, env: dict[str, str]) -> Any:
+    with (tmp / "serve.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "zeroetl.cli.main", "serve", "--warehouse", str(wh),
+             "--api-port", str(api), "--sql-port", str(sql_port)],
+            stdout=log, stderr=log, env=env,
+        )  # fmt: skip
+
+
+def _sessions(dsn: str) -> tuple[psycopg.Connection[Any], psycopg.Connection[Any]]:
+    """(cached, cold) sessions on the target database."""
+    conn = psycopg.connect(dsn + f" dbname={TARGET}", autocommit=True)
+    wait(lambda: _usable(conn))
+    conn.execute(f"SET search_path TO {SCHEMA}")
+    cold = psycopg.connect(dsn + f" dbname={TARGET}", autocommit=True)
+    cold.execute(f"SET search_path TO {SCHEMA}")
+    cold.execute("SET enable_result_cache_for_session TO off")
+    return conn, cold
+
+
+def _usable(conn: psycopg.Connection[Any]) -> bool:
+    try:
+        conn.execute(f"select count(*) from {SCHEMA}.category").fetchone()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _profile(pid: int, where: Path, loops: dict[str, Callable[[], object]]) -> None:
+    """py-spy (--idle, per thread, raw stacks) of serve while one client loops select 1."""
+    where.mkdir(parents=True, exist_ok=True)
+    for name, fn in loops.items():
+        spy = subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--idle", "--threads", "-r", "400", "-d", "6", "-f", "raw",
+             "-o", str(where / f"{name}.txt"), "--pid", str(pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(0.5)
+        n = 0
+        while spy.poll() is None:
+            fn()
+            n += 1
+        print(f"py-spy {name}: {n} round trips -> {where / (name + '.txt')}")
 
 
 def _maria(conn: Any, sql: str) -> list[tuple[Any, ...]]:

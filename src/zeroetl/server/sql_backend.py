@@ -54,7 +54,7 @@ class ServiceBackend:
         return self.service.hub_cursor()
 
     def databases(self) -> list[str]:
-        return [d["name"] for d in self.service.target_databases()]
+        return self.service.catalog.database_names()  # target_databases() without the paths
 
     def query_destination(self, database: str) -> object | None:
         """The open ClickHouse destination holding target database `database`'s data (run

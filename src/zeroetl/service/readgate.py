@@ -41,6 +41,14 @@ class ReadGate:
                 self._cond.wait_for(lambda: not self._windows, self.max_hold_s)
             self._active += 1
 
+    def try_enter(self) -> bool:
+        """A statement starts if no window is open (never waits); False: it did not."""
+        with self._cond:
+            if self._windows:
+                return False
+            self._active += 1
+            return True
+
     def leave(self) -> None:
         with self._cond:
             self._active -= 1

@@ -97,7 +97,7 @@ class ExtendedProtocol(SessionIO):
         if msg.portal in self.portals:
             if msg.portal:
                 raise WireError("42P03", f'portal "{msg.portal}" already exists')
-            self.pool.submit(self.portals.pop("").close)
+            self.spawn(self.portals.pop("").close)
         described = st.described[1] if st.described is not None else None
         self.portals[msg.portal] = Portal(
             msg.portal, st.sql, values, msg.result_formats, described=described

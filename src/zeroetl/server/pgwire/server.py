@@ -17,12 +17,12 @@ import secrets
 import ssl
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from zeroetl.server.pgwire import messages as m
 from zeroetl.server.pgwire.auth import MECHANISM, Authenticator, AuthFailed, wants_md5
 from zeroetl.server.pgwire.session import Session, as_wire_error
+from zeroetl.server.pgwire.worker import SessionWorker
 
 log = logging.getLogger("zeroetl.pgwire")
 
@@ -306,16 +306,15 @@ class PgServer:
             await writer.drain()
             return
         pid, secret = next(self._pids), secrets.randbits(31)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pgwire-{pid}")
-        loop = asyncio.get_running_loop()
+        pool = SessionWorker(f"pgwire-{pid}")
         sql: Any = None
         try:
             settings = startup_settings(params.get("options", ""))  # bad: FATAL 08P01
             try:
-                sql = await loop.run_in_executor(pool, self.session_factory, database, user)
+                sql = await pool.run(self.session_factory, database, user)
                 for name, value in settings:
                     # libpq's options / PGOPTIONS: `-c statement_timeout=5s`, as SET would.
-                    await loop.run_in_executor(pool, sql.execute, f"SET {name} = {value}")
+                    await pool.run(sql.execute, f"SET {name} = {value}")
             except Exception as exc:
                 err = as_wire_error(exc)
                 writer.write(_fatal(err.sqlstate, err.message))

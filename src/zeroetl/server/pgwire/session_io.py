@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from zeroetl.server.pgwire.portals import (
     parse_cursor_statement,
 )
 from zeroetl.server.pgwire.wire_errors import WireError, as_wire_error
+from zeroetl.server.pgwire.worker import SessionWorker
 
 log = logging.getLogger("zeroetl.pgwire")
 T = TypeVar("T")
@@ -57,7 +58,7 @@ class SessionIO:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         sql: Any,
-        pool: ThreadPoolExecutor,
+        pool: ThreadPoolExecutor | SessionWorker,
     ) -> None:
         self.reader, self.writer, self.sql, self.pool = reader, writer, sql, pool
         self.statements: dict[str, Prepared] = {}
@@ -69,11 +70,19 @@ class SessionIO:
         self.gone = False  # the client closed the connection
         self._out: list[bytes] = []
         self._out_bytes = 0
+        self._background: list[Future[object]] = []  # spawned work not known to be done
 
     # ---------------------------------------------------------------- plumbing
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if isinstance(self.pool, SessionWorker):  # the cheaper trip (worker.py)
+            return await self.pool.run(fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def spawn(self, fn: Callable[[], object]) -> None:
+        """Work on the worker that nobody waits for (closing an abandoned result)."""
+        self._background = [f for f in self._background if not f.done()]
+        self._background.append(self.pool.submit(fn))
 
     def send(self, data: bytes) -> None:
         # Replies wait in `_out` until the client can use them (flush): one write per
@@ -127,7 +136,7 @@ class SessionIO:
                 if portal.outcome.source.exhausted:  # read to its end: nothing left to stop
                     portal.close()
                 else:  # a result still open in DuckDB closes on the session's worker
-                    self.pool.submit(portal.close)
+                    self.spawn(portal.close)
 
     def _run_statement(self, sql: str, params: Sequence[object]) -> Outcome:
         """Worker thread: run one statement (cursor statements handled here)."""
@@ -171,18 +180,34 @@ class SessionIO:
             if res.columns is None:
                 raise WireError("42601", "COPY (query) TO STDOUT needs a query that returns rows")
             return Outcome("COPY", RowSource(res.columns, res.batches), copy=copy)
-        res = self.sql.execute(sql, list(params) or None)
+        return self._outcome(self.sql.execute(sql, list(params) or None))
+
+    @staticmethod
+    def _outcome(res: Any) -> Outcome:
         source = None if res.columns is None else RowSource(res.columns, res.batches)
         if source is not None:
             source.memo = getattr(res, "wire_memo", None)
-        if source is not None:
             source.read_ahead()  # a small result then needs no second trip (stream)
         status = dict(getattr(res, "parameter_status", None) or {})
         return Outcome(res.command_tag, source, status)
 
+    def _kept(self, sql: str, params: Sequence[object]) -> Outcome | None:
+        """Event loop: the statement answered from the result cache with no worker trip, when
+        the SQL layer can (zeroetl.server.sql.inline); None: run it on the worker."""
+        execute_kept = getattr(self.sql, "execute_kept", None)
+        if execute_kept is None or any(not f.done() for f in self._background):
+            return None  # the worker may be using the session (closing a result) right now
+        if parse_cursor_statement(sql) is not None or copyout.parse_copy_to_stdout(sql):
+            return None  # the wire's own statements: on the worker, as always
+        res = execute_kept(sql, list(params) or None)
+        return None if res is None else self._outcome(res)
+
     async def _execute(self, sql: str, params: Sequence[object]) -> Outcome:
         self.busy, self.cancel_requested = True, False
         try:
+            kept = self._kept(sql, params)
+            if kept is not None:
+                return kept
             return await self.run(self._run_statement, sql, params)
         except Exception as exc:
             raise as_wire_error(exc, self.cancel_requested) from exc

@@ -413,7 +413,28 @@ def _is_string(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
+_CODECS: dict[tuple[pa.DataType, str], ColumnCodec] = {}
+_MAX_CODECS = 4096
+
+
 def codec_for(t: pa.DataType, pg_type: str = "") -> ColumnCodec:
+    """Wire type and encoders for a result column of Arrow type `t` (`_codec_for`), kept per
+    (type, hint): a codec is immutable, and finding one cost a few microseconds per column of
+    every result (Arrow type checks, a dataclass), repeats and kept results included."""
+    key = (t, pg_type)
+    try:
+        found = _CODECS.get(key)
+    except TypeError:  # a type that cannot be a key
+        return _codec_for(t, pg_type)
+    if found is None:
+        found = _codec_for(t, pg_type)
+        if len(_CODECS) >= _MAX_CODECS:
+            _CODECS.clear()
+        _CODECS[key] = found
+    return found
+
+
+def _codec_for(t: pa.DataType, pg_type: str = "") -> ColumnCodec:
     """Wire type and encoders for a result column of Arrow type `t`.
 
     `pg_type` is what the SQL layer knows beyond Arrow: a string column's declared type and

@@ -90,6 +90,10 @@ class Admission:
             return False
         return True
 
+    def try_acquire(self) -> bool:
+        """A slot if one is free now (never waits)."""
+        return self._sem is None or self._sem.acquire(blocking=False)
+
     def release(self) -> None:
         if self._sem is not None:
             self._sem.release()

@@ -90,6 +90,12 @@ class PlanCache:
             self.hits += 1
             return entry
 
+    def contains(self, key: tuple[object, ...]) -> bool:
+        """Whether a current translation is kept (counts no hit, moves nothing)."""
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry is not None and entry.generation == _current
+
     def put(self, key: tuple[object, ...], entry: Entry) -> None:
         with self._lock:
             self._entries[key] = entry

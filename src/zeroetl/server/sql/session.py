@@ -36,6 +36,7 @@ from . import (
     clickhouse_catalog,
     clickhouse_session,
     duckstream,
+    inline,
     pgcompat,
     plancache,
     prepared,
@@ -112,6 +113,7 @@ class SqlSession(
         # reclaim deleted rows waits for none: service/readgate.py).
         self._gate: ReadGate = getattr(backend, "read_gate", NO_GATE)
         self._reading = False
+        self._inline = False  # answering on the wire's event loop (inline.py)
         dbs = backend.databases()
         # a target database in ClickHouse: its queries go there, the rest runs on the hub
         self._ch = clickhouse_session.query_destination(backend, database)
@@ -186,10 +188,33 @@ class SqlSession(
             pass
         self._cur.close()
 
+    def execute_kept(self, sql: str, params: Sequence[object] | None = None) -> Result | None:
+        """The statement's kept result if it can be answered without DuckDB nor any wait (the
+        wire calls this on its event loop: inline.py), else None: run it with `execute` on the
+        session's worker. Raises what `execute` would (the sandbox, grants, table states)."""
+        if (
+            self._open is not None  # closing a result may wait for DuckDB
+            or self.in_transaction
+            or self._failed
+            or self._ch is not None
+            or not resultcache.enabled(self._params.values)
+            or not plancache.CACHE.contains(self._cache_key(sql))
+        ):
+            return None
+        cur, self._cur, self._inline = self._cur, inline.NO_DUCKDB, True
+        try:
+            return self.execute(sql, params)
+        except inline.NeedsWorker:
+            return None
+        finally:
+            self._cur, self._inline = cur, False
+
     def execute(self, sql: str, params: Sequence[object] | None = None) -> Result:
         self._drop_open_result()
         self.query = users_sql.redact(sql)
         code = rewrite.strip_comments(sql).strip()
+        if self._inline and (users_sql.is_user_statement(code) or rewrite.intercept(sql)):
+            raise inline.NeedsWorker("not a query")  # never kept (execute_kept asks first)
         if users_sql.is_user_statement(code):  # never reaches DuckDB, nor any log
             if self._failed:
                 raise SqlError("25P02", "current transaction is aborted, commands ignored until"
@@ -214,7 +239,12 @@ class SqlSession(
             mv = self._mview_statement(sql)
             if mv is None:
                 duck, tag, is_query = self._translate(sql)
-            if not self._admission.acquire(lambda: self._stop_reason is not None):
+            if self._inline:  # a kept result or nothing: no slot to wait for, no DuckDB
+                if mv is not None or self._plan is not None or not is_query:
+                    raise inline.NeedsWorker("not a query")
+                if not self._admission.try_acquire():
+                    raise inline.NeedsWorker("no free slot")
+            elif not self._admission.acquire(lambda: self._stop_reason is not None):
                 raise self._stopped()
             run.admitted(self._admission)
             if mv is not None:
@@ -251,6 +281,8 @@ class SqlSession(
             if kept is not None:
                 self._finish(run)
                 return kept
+            if self._inline:
+                raise inline.NeedsWorker("not kept")
             if self._stop_reason is not None:  # cancelled before DuckDB started: it would miss it
                 raise self._stopped()
             # a relation streams: batches are produced as the client reads them
@@ -293,7 +325,10 @@ class SqlSession(
 
         From here until its result is read or dropped the statement is a reader of the hub: a
         checkpoint that must reclaim deleted rows waits for none (service/readgate.py)."""
-        self._gate.enter()
+        if not self._inline:
+            self._gate.enter()
+        elif not self._gate.try_enter():  # a checkpoint's window is open: wait on the worker
+            raise inline.NeedsWorker("read gate")
         self._reading = True
         self._stop_reason = None
         limit = effective_timeout_ms(self._params.timeout_ms, self._limits.max_statement_timeout_ms)
@@ -380,6 +415,11 @@ class SqlSession(
     def _stream(self, reader: pa.RecordBatchReader, run: StatementRun) -> Iterator[pa.RecordBatch]:
         try:
             yield from reader
+            # read to its end (on the worker, which reads ahead): released now rather than by
+            # the next statement, so a kept result can be answered without the worker then
+            if self._open is reader:
+                self._open = None
+                self._release(reader)
         except (duckdb.Error, pa.ArrowException, OSError) as e:
             if self._stop_reason is not None and "nterrupt" in str(e):
                 raise self._stopped() from None
@@ -388,6 +428,11 @@ class SqlSession(
             raise SqlError("XX000", str(e)) from None
         finally:
             self._finish(run)
+
+    @staticmethod
+    def _release(reader: pa.RecordBatchReader) -> None:
+        with contextlib.suppress(Exception):
+            reader.close()
 
     def _columns(self, schema: pa.Schema) -> list[Column]:
         hints = self._hints if self._hints is not None and len(self._hints) == len(schema) else None

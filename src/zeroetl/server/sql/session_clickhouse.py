@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from . import clickhouse_catalog, clickhouse_session
+from . import clickhouse_catalog, clickhouse_session, inline
 from .backend import Backend
 from .errors import SqlError
 from .limits import Admission, SessionLimits, StatementRun, effective_timeout_ms
@@ -45,11 +45,21 @@ class ClickHouseStatements:
     def _schemas(self) -> list[str]:
         raise NotImplementedError  # SqlSession's search path
 
+    def _route_databases(self, sql: str) -> list[str]:
+        """The target databases, for routing. On the event loop (inline.py) a statement that
+        names one goes to the worker: finding its destination may open a connection."""
+        dbs = self._backend.databases()
+        if getattr(self, "_inline", False):
+            low = sql.lower()
+            if any(d.lower() in low for d in dbs):
+                raise inline.NeedsWorker("names a database")
+        return dbs
+
     def _clickhouse_route(self, sql: str) -> clickhouse_session.Route | None:
         try:
             routed = clickhouse_session.route(
                 self._backend, sql, session_database=self.database, session_dest=self._ch,
-                pinned=self._pinned, databases=self._backend.databases,
+                pinned=self._pinned, databases=lambda: self._route_databases(sql),
             )  # fmt: skip
         except SqlError:
             if self.in_transaction:

@@ -25,6 +25,7 @@ from . import (
     dialect,
     duckparse,
     guard,
+    inline,
     pgcompat,
     plancache,
     redshift,
@@ -97,6 +98,8 @@ class TranslatedStatements(NameResolution):
     def _refresh_catalog(self, dbs: list[str]) -> None:
         if getattr(self, "_dbs", None) == dbs and getattr(self, "_installed", False):
             return
+        if getattr(self, "_inline", False):  # a new cursor and DuckDB statements
+            raise inline.NeedsWorker("databases changed")
         con = self._backend.cursor()
         try:
             catalog.install(con, dbs)
