@@ -87,20 +87,55 @@ class Batch:
     def __bool__(self) -> bool:
         return self.entries > 0
 
-    def add(self, table: TableId, schema: TableSchema, image: RowsImage) -> None:
+    def add(self, table: TableId, schema: TableSchema, image: RowsImage) -> bool:
+        """Gather one event's rows; False (nothing gathered) when the batch holds `table` in
+        another shape: the caller seals what came before first (`shape_differs`)."""
         tc = self.tables.get(table)
-        if tc is None or (tc.schema is not schema and not tc.schema.same_shape(schema)):
-            if tc is not None:
-                raise ValueError(f"schema of {table} changed inside a batch; flush first")
+        if tc is None:
             tc = self.tables[table] = _Gathered(schema)
+        elif tc.schema is not schema and not tc.schema.same_shape(schema):
+            return False
         dec = image.decoder
         if tc.decoder is not dec:
             # Another TABLE_MAP version (same shape): its raw values may need other finishing.
             tc.seal()
             tc.decoder = dec
         if dec.native is not None:
-            self._add_native(tc, image, dec.ncols)
-            return
+            # The compiled decoder, the common cases inline (`_add_native` as one call fewer a
+            # rows event, and `_tag`'s calls folded in); updates that move a key go there.
+            n, kind = image.num_rows, image.kind
+            if kind == "update":
+                moved, after = image.moved, image.after_starts
+                if moved is None or after is None or 1 in moved:  # a key moved: delete + insert
+                    self._add_native(tc, image, dec.ncols)
+                    return True
+                values = 2 * n * dec.ncols
+                tc.segments.append((image.buf, after))
+                tc.updated += n
+                tc.dels.extend([False] * n)
+            else:
+                values = n * dec.ncols
+                tc.segments.append((image.buf, image.starts))
+                if kind == "delete":
+                    tc.deleted += n
+                    tc.dels.extend([True] * n)
+                else:
+                    tc.inserted += n
+                    tc.dels.extend([False] * n)
+            tc.nbytes += image.nbytes
+            tc.values += values
+            self.values += values
+            seq = self.seq
+            tc.seq.extend(range(seq, seq + n))
+            self.seq = seq + n
+            tc.entries += n
+            self.entries += n
+            return True
+        self._add_raw(tc, image, dec)
+        return True
+
+    def _add_raw(self, tc: _Gathered, image: RowsImage, dec: RowsDecoder) -> None:
+        """`add` for the Python decoder: the event's raw values."""
         n, nc, raw, flat = image.num_rows, dec.ncols, image.raw, tc.flat
         tc.nbytes += image.nbytes
         tc.values += len(raw)
@@ -157,7 +192,7 @@ class Batch:
             segs.append((buf, after))
             self._tag(tc, n, False)
             return
-        # As in `add`: row i deletes its old key, then writes its new image.
+        # As in `_add_raw`: row i deletes its old key, then writes its new image.
         before = image.starts
         for i in range(n):
             if moved[i]:

@@ -199,10 +199,16 @@ class MySqlChangeStream:
         return batch
 
     def _gather(self, item: RowsItem) -> ChangeBatch | None:
-        self._batch.add(item.table, item.schema, item.image)
+        """Gather an admitted rows event; a sealed batch when it is full (or when the table's
+        shape changed: the item is then held, and gathered into the next batch)."""
+        batch = self._batch
+        if not batch.add(item.table, item.schema, item.image):
+            # Another shape of the table (a DDL we did not see, or one the engine resynced
+            # around): what came before is sealed first.
+            self._held = item
+            return self.seal()
         # A large source transaction: applied, not yet committed. Wide rows count by their
         # values: 50k changes of a 500-column table held ~25M Python objects (~1 GB).
-        batch = self._batch
         if batch.entries >= self._batch_rows or batch.values >= MAX_BATCH_VALUES:
             return self.seal()
         return None
@@ -210,29 +216,24 @@ class MySqlChangeStream:
     def next(self, timeout: float) -> StreamEvent | None:
         if self._held is not None:
             held, self._held = self._held, None
-            full = self._gather(held)
+            full = self._gather(held)  # into the batch begun by the seal that held it
             if full is not None:
                 return full
-        deadline = time.monotonic() + timeout
+        # The loop runs once per item the reader hands over (five a small source transaction):
+        # names are looked up once, and rows events (the common case) are tested first.
+        get, admit, gather, monotonic = self._pump.get, self._admit, self._gather, time.monotonic
+        deadline = monotonic() + timeout
         while True:
-            item = self._pump.get(max(0.0, deadline - time.monotonic()))
+            item = get(deadline - monotonic())
             if item is None:
                 return None
-            if isinstance(item, RowsItem):
-                if not self._admit(item.table, item.schema, item.image.num_rows):
-                    if time.monotonic() >= deadline:
-                        return None  # let the engine look up (stop, commands) in a long run
-                    continue
-                if self._batch.shape_differs(item.table, item.schema):
-                    # Another shape of the table (a DDL we did not see, or one the engine
-                    # resynced around): what came before is sealed first.
-                    self._held = item
-                    return self.seal()
-                full = self._gather(item)
-                if full is not None:
-                    return full
-                if time.monotonic() >= deadline:
-                    return None
+            if type(item) is RowsItem:
+                if admit(item.table, item.schema, item.image.num_rows):
+                    full = gather(item)
+                    if full is not None:
+                        return full
+                if monotonic() >= deadline:
+                    return None  # let the engine look up (stop, commands) in a long run
                 continue
             return self._event(item)
 
