@@ -88,3 +88,64 @@ def test_open_batch_is_bounded_by_values(monkeypatch: pytest.MonkeyPatch) -> Non
     finally:
         stream.close()
     assert pieces == [4, 4, 4, 0]  # 12 rows: sealed each time 8 values were gathered
+
+
+def test_admission_is_asked_for_every_rows_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's per-event path: every rows event is put to `admit` with its row count,
+    refused events are not gathered, admitted ones are, in order, until the commit."""
+    from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
+
+    from zeroetl.errors import SourceUnavailable
+    from zeroetl.model import ChangeBatch, Position, TableId
+    from zeroetl.sources.base import Commit
+    from zeroetl.sources.mysql.source import MySqlChangeStream
+
+    head = [
+        ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
+        ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
+    ]
+    sizes = [1, 3, 2, 1]
+    rows = [
+        event(C.GTID_LOG_EVENT, mysql8_gtid_body(1), 200),
+        event(C.QUERY_EVENT, query_body("shop", "BEGIN"), 280),
+        event(C.TABLE_MAP_EVENT, _table_map(77, "shop"), 330),
+        *(
+            event(C.WRITE_ROWS_EVENT, _rows_v2(77, *((10 * k + j, k) for j in range(n))), 380 + k)
+            for k, n in enumerate(sizes)
+        ),
+        event(C.XID_EVENT, struct.pack("<Q", 1), 511),
+    ]
+    reader, _peer = stream_reader(b"".join(head) + b"".join(ok(e) for e in rows))
+    raw = ChangeStream.from_reader(
+        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
+    )
+    asked: list[tuple[TableId, int]] = []
+
+    def admit(table: TableId, schema: object, n: int) -> bool:
+        asked.append((table, n))
+        return len(asked) != 2  # the second event is refused
+
+    stream = MySqlChangeStream(raw, Position("binlog.000003", 4), admit=admit, batch_rows=1000)
+    try:
+        ev = stream.next(2.0)
+        while not isinstance(ev, Commit):  # the rotate's Idle first
+            assert not isinstance(ev, ChangeBatch)
+            ev = stream.next(2.0)
+        batch = stream.seal()
+        # The recording ends: the reader's error, then its end, again at every later call.
+        with pytest.raises(SourceUnavailable):
+            while True:
+                stream.next(2.0)
+        for _ in range(2):
+            with pytest.raises(SourceUnavailable, match="binlog reader stopped"):
+                stream.next(0.0)
+        assert not stream.quiet()
+    finally:
+        stream.close()
+    orders = TableId("shop", "orders")
+    assert asked == [(orders, n) for n in sizes]
+    assert batch.entries == 1 + 2 + 1
+    gathered = batch.tables[orders]
+    assert gathered.inserted == 4 and gathered.rows is not None
+    assert gathered.rows.column("id").to_pylist() == [0, 20, 21, 30]
+    assert gathered.rows.column("__seq").to_pylist() == [0, 1, 2, 3]

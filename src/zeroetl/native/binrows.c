@@ -401,9 +401,47 @@ done:
     return result;
 }
 
-enum { M_LIST = 0, M_FIXED = 1, M_VAR = 2 };
+enum { M_LIST = 0, M_FIXED = 1, M_VAR = 2, M_DATE = 3, M_DT2 = 4 };
+
+/* Days since 1970-01-01 of a date Python's datetime.date accepts (years 1-9999, a real day of
+ * the month), else INT64_MIN: values.py `_days`, which makes zero and invalid dates NULL. */
+static int64_t civil_days(int64_t y, int64_t m, int64_t d) {
+    static const int dim[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1) return INT64_MIN;
+    int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (d > dim[m] + (m == 2 && leap)) return INT64_MIN;
+    y -= m <= 2; /* days_from_civil (H. Hinnant), y >= 0 here */
+    int64_t era = y / 400, yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* DATE (3 bytes, little-endian: year << 9 | month << 5 | day) -> epoch days; values.py
+ * `_date`. INT64_MIN: a zero (or invalid) date. */
+static int64_t date_days(const uint8_t *p) {
+    uint64_t v = le_u(p, 3);
+    return civil_days((int64_t)(v >> 9), (int64_t)(v >> 5 & 15), (int64_t)(v & 31));
+}
+
+/* DATETIME2 (5 bytes big-endian + `w - 5` fraction bytes) -> epoch microseconds; values.py
+ * `_datetime`'s dt2, formula for formula (hour, minute and second are not range-checked
+ * there either). INT64_MIN: a zero (or invalid) date. */
+static int64_t datetime2_us(const uint8_t *p, int w) {
+    static const int64_t mults[4] = {0, 10000, 100, 1};
+    int fb = w - 5, fshift = 8 * fb;
+    uint64_t v = be_u(p, w), whole = v >> fshift;
+    int64_t x = (int64_t)(whole & ~(uint64_t)4095) - ((int64_t)1 << 39);
+    if (x < 0) return INT64_MIN; /* a year below 0: never a date */
+    int64_t ymd = x >> 17, ym = ymd >> 5;
+    int64_t days = civil_days(ym / 13, ym % 13, ymd & 31);
+    if (days == INT64_MIN) return INT64_MIN;
+    int64_t low = (int64_t)(whole & 4095);
+    int64_t secs = days * 86400 + (x >> 12 & 31) * 3600 + (low >> 6) * 60 + (low & 63);
+    return secs * 1000000 + (int64_t)(v & (((uint64_t)1 << fshift) - 1)) * mults[fb];
+}
 
 typedef struct {
+    int64_t zeros; /* M_DATE, M_DT2: zero dates made NULL */
     int64_t bytes, nulls;
     int ascii;
     PyObject *validity, *a, *b; /* FIXED: data; VAR: offsets, data; LIST: the list */
@@ -430,7 +468,9 @@ static int fixed_width(const uint8_t *lay) {
 /* build(layout, modes, ncols, segments) -> [column, ...]
  *   `segments`: (buf, starts) pairs, `starts` the int64 offsets of row images in buf (from
  *   index()). Per column, by its mode: LIST a list of the walker's values; FIXED (ints, floats)
- *   (validity | None, data, null_count), the ints widened to 1/2/4/8 bytes; VAR (byte strings)
+ *   (validity | None, data, null_count), the ints widened to 1/2/4/8 bytes; DATE / DT2 (DATE,
+ *   DATETIME2) (validity | None, int32 epoch days / int64 epoch microseconds, null_count,
+ *   zero dates: counted in null_count too); VAR (byte strings)
  *   (validity | None, int32 offsets, data, null_count, all_ascii), or a list when the column
  *   holds over 2 GiB. Every image is checked again against its buffer. */
 static PyObject *build(PyObject *self, PyObject *args) {
@@ -458,9 +498,11 @@ static PyObject *build(PyObject *self, PyObject *args) {
     if (!modes || !cols) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t j = 0; j < ncols; j++) {
         uint8_t m = ((const uint8_t *)mv.buf)[j], c = lay[4 * j];
+        int w = lay[4 * j + 1];
         int ok = m == M_LIST || (m == M_FIXED && (c == C_INT_S || c == C_INT_U || c == C_FLOAT
                                                   || c == C_DOUBLE))
-                 || (m == M_VAR && c == C_PREFIX);
+                 || (m == M_VAR && c == C_PREFIX) || (m == M_DATE && c == C_INT_U && w == 3)
+                 || (m == M_DT2 && c == C_BE_U && w >= 5 && w <= 8);
         if (!ok || (m == M_FIXED && (c == C_INT_S || c == C_INT_U) && lay[4 * j + 1] > 4
                     && lay[4 * j + 1] != 8)) {
             PyErr_Format(PyExc_ValueError, "build: bad mode for column %zd", j + 1);
@@ -528,11 +570,16 @@ static PyObject *build(PyObject *self, PyObject *args) {
             if (!(c->a = PyList_New(n))) goto done;
             continue;
         }
-        if (c->nulls) {
+        int dates = modes[j] == M_DATE || modes[j] == M_DT2; /* zero dates are NULLs too */
+        if (c->nulls || dates) {
             if (!(c->validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8))) goto done;
             memset(PyBytes_AS_STRING(c->validity), 0, (size_t)(n + 7) / 8);
         }
-        if (modes[j] == M_FIXED) {
+        if (dates) {
+            size_t size = (size_t)n * (modes[j] == M_DATE ? 4 : 8);
+            if (!(c->a = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size))) goto done;
+            memset(PyBytes_AS_STRING(c->a), 0, size);
+        } else if (modes[j] == M_FIXED) {
             c->a = PyBytes_FromStringAndSize(NULL, n * fixed_width(lay + 4 * j));
             if (!c->a) goto done;
             memset(PyBytes_AS_STRING(c->a), 0, (size_t)(n * fixed_width(lay + 4 * j)));
@@ -566,6 +613,20 @@ static PyObject *build(PyObject *self, PyObject *args) {
                         p += skip + len;
                     }
                     PyList_SET_ITEM(c->a, row, v);
+                    continue;
+                }
+                if (modes[j] == M_DATE || modes[j] == M_DT2) {
+                    if (null) continue;
+                    int64_t v = modes[j] == M_DATE ? date_days(p) : datetime2_us(p, l[1]);
+                    p += l[1];
+                    if (v == INT64_MIN) { c->zeros++; continue; }
+                    ((uint8_t *)PyBytes_AS_STRING(c->validity))[row >> 3] |= (uint8_t)(1u << (row & 7));
+                    if (modes[j] == M_DATE) {
+                        int32_t d = (int32_t)v;
+                        memcpy(PyBytes_AS_STRING(c->a) + row * 4, &d, 4);
+                    } else {
+                        memcpy(PyBytes_AS_STRING(c->a) + row * 8, &v, 8);
+                    }
                     continue;
                 }
                 if (!null && c->validity)
@@ -606,6 +667,11 @@ static PyObject *build(PyObject *self, PyObject *args) {
         PyObject *v = c->validity ? c->validity : Py_None, *t;
         if (modes[j] == M_LIST) { t = c->a; Py_INCREF(t); }
         else if (modes[j] == M_FIXED) t = Py_BuildValue("(OOL)", v, c->a, (long long)c->nulls);
+        else if (modes[j] == M_DATE || modes[j] == M_DT2) {
+            if (!c->nulls && !c->zeros) v = Py_None; /* every value a date */
+            t = Py_BuildValue("(OOLL)", v, c->a, (long long)(c->nulls + c->zeros),
+                              (long long)c->zeros);
+        }
         else
             t = Py_BuildValue("(OOOLO)", v, c->a, c->b, (long long)c->nulls,
                               c->ascii ? Py_True : Py_False);

@@ -83,7 +83,9 @@ def native_layout(
     return bytes(out), convs
 
 
-LIST, FIXED, VAR = 0, 1, 2  # how binrows.build hands a column over
+# How binrows.build hands a column over. DATE and DT2 (DATETIME2) are converted in C as
+# values.py's `_date` and `_datetime` finish them (their Python twins), zero dates made NULL.
+LIST, FIXED, VAR, DATE, DT2 = 0, 1, 2, 3, 4
 _ASCII = bytes(range(128))
 Segment = tuple[Any, bytes]  # (event body, int64 offsets of row images in it)
 
@@ -144,6 +146,11 @@ class NativeRows:
                 conv = self.convs[k]
                 arr, z = self.finishers[k](conv(col) if conv is not None else col)
                 zeros += z
+            elif len(col) == 4:  # DATE / DATETIME2: zero dates are NULLs, and counted
+                validity, data, nulls, z = col
+                bufs = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(data)]
+                arr = pa.Array.from_buffers(self.arrow[k], n, bufs, null_count=nulls)
+                zeros += z
             elif len(col) == 3:  # fixed width
                 validity, data, nulls = col
                 bufs = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(data)]
@@ -185,6 +192,10 @@ def _mode(tmap: TableMap, i: int, code: int, kind: Kind | None) -> tuple[int, An
     t, meta = tmap.column_types[i], tmap.column_meta[i]
     if kind is None:
         return LIST, None
+    if kind is Kind.DATE and t in (T.DATE, T.NEWDATE) and code == INT_U:
+        return DATE, None
+    if kind is Kind.TIMESTAMP and t == T.DATETIME2 and code == BE_U:
+        return DT2, None
     if (code in (INT_S, INT_U) and t in _INT_WIDTHS) or code in (FLOAT, DOUBLE):
         return FIXED, None
     if code != PREFIX or t in (T.JSON, T.GEOMETRY, T.VECTOR):

@@ -40,7 +40,7 @@ from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.discovery import list_tables, load_schemas, row_estimates
 from zeroetl.sources.mysql.faults import FaultItem
 from zeroetl.sources.mysql.prereq import check_source
-from zeroetl.sources.mysql.pump import Pump
+from zeroetl.sources.mysql.pump import END, Pump
 from zeroetl.sources.mysql.snapshot import SnapshotReader, decode_key, encode_key
 from zeroetl.sources.mysql.snapshot_parallel import ParallelCopy
 from zeroetl.sources.mysql.snapshot_procs import ProcessCopy
@@ -168,6 +168,7 @@ class MySqlSnapshot:
 # Raw values an open batch gathers at most before it is sealed and applied (~50 MB of Python
 # objects): 125k changes of 8 columns, 2k of 500.
 MAX_BATCH_VALUES = 1_000_000
+_NONE: list[object] = []  # no hand-over under way (never appended to)
 
 
 class MySqlChangeStream:
@@ -180,6 +181,8 @@ class MySqlChangeStream:
         self._batch_rows = batch_rows
         self._batch = Batch()
         self._held: RowsItem | None = None  # admitted; gathered once the sealed batch is out
+        self._items: list[object] = _NONE  # the reader's latest hand-over (pump.py) ...
+        self._i = 0  # ... and the next of its items to go through
         self._at = start  # the last commit seen, for messages
 
     def close(self) -> None:
@@ -192,7 +195,7 @@ class MySqlChangeStream:
         self._batch.drop_table(table)
 
     def quiet(self) -> bool:
-        return self._held is None and self._pump.drained()
+        return self._held is None and self._i >= len(self._items) and self._pump.drained()
 
     def seal(self) -> ChangeBatch:
         batch, self._batch = self._batch.seal(), Batch()
@@ -219,28 +222,42 @@ class MySqlChangeStream:
             full = self._gather(held)  # into the batch begun by the seal that held it
             if full is not None:
                 return full
-        # The loop runs once per item the reader hands over (five a small source transaction):
-        # names are looked up once, and rows events (the common case) are tested first.
-        get, admit, gather, monotonic = self._pump.get, self._admit, self._gather, time.monotonic
-        deadline = monotonic() + timeout
+        # Runs once per item the reader hands over (five a small source transaction): the
+        # items of a hand-over are gone through in place, names looked up once, rows events
+        # (the common case) tested first, and the clock read only between hand-overs (a
+        # list holds at most pump.GROUP items: the engine still looks up in a long run).
+        items, i = self._items, self._i
+        admit, gather = self._admit, self._gather
+        deadline = -1.0
         while True:
-            item = get(deadline - monotonic())
-            if item is None:
-                return None
+            if i >= len(items):
+                now = time.monotonic()
+                if deadline < 0:
+                    deadline = now + timeout
+                elif now >= deadline:
+                    self._items, self._i = items, i
+                    return None
+                taken = self._pump.take(deadline - now)
+                if taken is None:
+                    self._items, self._i = _NONE, 0
+                    return None
+                items, i = taken, 0
+            item = items[i]
+            i += 1
             if type(item) is RowsItem:
                 if admit(item.table, item.schema, item.image.num_rows):
                     full = gather(item)
                     if full is not None:
+                        self._items, self._i = items, i
                         return full
-                if monotonic() >= deadline:
-                    return None  # let the engine look up (stop, commands) in a long run
                 continue
+            self._items, self._i = items, i
+            if type(item) is CommitItem:
+                self._at = item.position
+                return Commit(item.position, item.timestamp)
             return self._event(item)
 
     def _event(self, item: object) -> StreamEvent:
-        if isinstance(item, CommitItem):
-            self._at = item.position
-            return Commit(item.position, item.timestamp)
         if isinstance(item, IdleItem):
             return Idle(item.position)
         if isinstance(item, DdlItem):
@@ -248,8 +265,12 @@ class MySqlChangeStream:
         if isinstance(item, TableErrorItem):
             self._batch.drop_table(item.table)
             return TableError(item.table, item.reason)
-        assert isinstance(item, FaultItem), item
-        return item
+        if isinstance(item, FaultItem):
+            return item
+        if item is END:
+            self._i -= 1  # every later call says the same
+        Pump.check(item)  # the reader's exception or its end: raises
+        raise AssertionError(item)
 
     def _schema_change(self, item: DdlItem) -> SchemaChange:
         try:
