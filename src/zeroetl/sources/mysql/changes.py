@@ -15,6 +15,7 @@ built into Arrow columns in one C call when sealed (`NativeRows.finish`).
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,10 @@ class _Gathered:
     decoder: RowsDecoder | None = None
     flat: list[Any] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)  # compiled decoder: row images
-    seq: list[int] = field(default_factory=list)
-    dels: list[bool] = field(default_factory=list)
+    # per entry: its source order and whether it deletes its key, as the buffers of the Arrow
+    # columns they become (no Python list of ints to convert when sealed)
+    seq: array[int] = field(default_factory=lambda: array("q"))
+    dels: bytearray = field(default_factory=bytearray)
 
     def seal(self) -> None:
         """Finish the gathered raw values into one Arrow part. May raise TableFailed."""
@@ -59,11 +62,14 @@ class _Gathered:
             arrays, zeros = self.decoder.finish([flat[k::nc] for k in range(nc)])
         self.zero_dates += zeros
         names = [*self.schema.names, SEQ, DEL]
-        arrays += [pa.array(self.seq, pa.int64()), pa.array(self.dels, pa.bool_())]
+        n = len(self.seq)
+        seq = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.seq)])
+        dels = pa.Array.from_buffers(pa.uint8(), n, [None, pa.py_buffer(self.dels)])
+        arrays += [seq, dels.cast(pa.bool_())]
         self.parts.append(pa.Table.from_arrays(arrays, names=names))
         self.flat = []
         self.segments = []
-        self.seq, self.dels = [], []
+        self.seq, self.dels = array("q"), bytearray()  # the Arrow arrays keep the old ones
 
     def sealed(self) -> TableChanges:
         counts = (self.inserted, self.updated, self.deleted, self.nbytes)
@@ -112,16 +118,16 @@ class Batch:
                 values = 2 * n * dec.ncols
                 tc.segments.append((image.buf, after))
                 tc.updated += n
-                tc.dels.extend([False] * n)
+                tc.dels += bytes(n)
             else:
                 values = n * dec.ncols
                 tc.segments.append((image.buf, image.starts))
                 if kind == "delete":
                     tc.deleted += n
-                    tc.dels.extend([True] * n)
+                    tc.dels += b"\x01" * n
                 else:
                     tc.inserted += n
-                    tc.dels.extend([False] * n)
+                    tc.dels += bytes(n)
             tc.nbytes += image.nbytes
             tc.values += values
             self.values += values
@@ -203,7 +209,7 @@ class Batch:
 
     def _tag(self, tc: _Gathered, n: int, deleted: bool) -> None:
         tc.seq.extend(range(self.seq, self.seq + n))
-        tc.dels.extend([deleted] * n)
+        tc.dels += b"\x01" * n if deleted else bytes(n)
         self.seq += n
         tc.entries += n
         self.entries += n
