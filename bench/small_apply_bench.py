@@ -8,6 +8,8 @@ process's CPU (every thread: `cpu_us`) and the writer thread's own (the engine's
 calls `Replicator.run`: `writer_us`), plus changes/s.
 
     .venv/bin/python bench/small_apply_bench.py --trees /tmp/before/src,- [--txns 20000]
+    (a copied tree runs its own C extensions: build them in it, e.g. `setup.py build_ext` in a
+    copy of the checkout, and copy the .so files over; the bench warns when one is missing)
     .venv/bin/python bench/small_apply_bench.py --trees - --rounds 1 --profile  # the writer
 """
 
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from replication_bench import DB, DDL, ROWS_SQL, TABLE, Ids, execute, small_burst
@@ -70,12 +73,14 @@ if prof is not None:
     st.sort_stats("cumulative").print_stats(40)
     st.sort_stats("tottime").print_stats(35)
 dest.close()
+from zeroetl import native
+built = [m for m in ("textrows", "binrows", "binframe") if getattr(native, m) is not None]
 print(json.dumps({"wall": wall, "cpu": cpu, "writer": writer, "changes": rec.changes,
-                  "commits": rec.commits}))
+                  "commits": rec.commits, "native": built}))
 """
 
 
-def run_child(tree: str, wh: Path, url: str, profile: bool = False) -> dict[str, float]:
+def run_child(tree: str, wh: Path, url: str, profile: bool = False) -> dict[str, Any]:
     env = dict(os.environ)
     if tree != "-":
         env["PYTHONPATH"] = tree
@@ -114,7 +119,7 @@ def main() -> None:
         base = tmp / "wh"
         run_child("-", base, server.url())  # the first snapshot: the checkpoint to start from
         gen = execute(server.port, small_burst(Ids(args.rows), args.txns))
-        runs: dict[str, list[dict[str, float]]] = {t: [] for t in trees}
+        runs: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
         for _ in range(args.rounds):
             for tree in trees:
                 wh = tmp / "wh-run"
@@ -125,6 +130,8 @@ def main() -> None:
                     shutil.rmtree(wh, ignore_errors=True)
                 if res["changes"] != gen["changes"]:
                     raise SystemExit(f"{tree}: applied {res['changes']}, made {gen['changes']}")
+                if len(res["native"]) != 3:  # a copied tree needs its C extensions built too
+                    print(f"warning: {tree} runs without compiled {res['native']}", flush=True)
                 runs[tree].append(res)
                 print(f"{tree}: {res['cpu'] / args.txns * 1e6:.1f} us CPU a transaction "
                       f"(writer thread {res['writer'] / args.txns * 1e6:.1f}), "
