@@ -149,3 +149,55 @@ def test_admission_is_asked_for_every_rows_event(monkeypatch: pytest.MonkeyPatch
     assert gathered.inserted == 4 and gathered.rows is not None
     assert gathered.rows.column("id").to_pylist() == [0, 20, 21, 30]
     assert gathered.rows.column("__seq").to_pylist() == [0, 1, 2, 3]
+
+
+def test_an_admission_that_raises_takes_its_event_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception from `admit` (e.g. the warehouse failed) ends that call: the event it was
+    asked about is taken, and a later call goes on with the next one, gathering nothing twice."""
+    from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
+
+    from zeroetl.model import Position, TableId
+    from zeroetl.sources.base import Commit
+    from zeroetl.sources.mysql.source import MySqlChangeStream
+
+    head = [
+        ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
+        ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
+    ]
+    rows = [
+        event(C.GTID_LOG_EVENT, mysql8_gtid_body(1), 200),
+        event(C.QUERY_EVENT, query_body("shop", "BEGIN"), 280),
+        event(C.TABLE_MAP_EVENT, _table_map(77, "shop"), 330),
+        *(event(C.WRITE_ROWS_EVENT, _rows_v2(77, (k, k)), 380 + k) for k in range(4)),
+        event(C.XID_EVENT, struct.pack("<Q", 1), 511),
+    ]
+    reader, _peer = stream_reader(b"".join(head) + b"".join(ok(e) for e in rows))
+    raw = ChangeStream.from_reader(
+        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
+    )
+    calls = 0
+
+    def admit(table: TableId, schema: object, n: int) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the warehouse is gone")
+        return True
+
+    stream = MySqlChangeStream(raw, Position("binlog.000003", 4), admit=admit, batch_rows=1000)
+    raised = 0
+    try:
+        while True:
+            try:
+                ev = stream.next(2.0)
+            except RuntimeError:
+                raised += 1
+                continue
+            if isinstance(ev, Commit):
+                break
+        batch = stream.seal()
+    finally:
+        stream.close()
+    rows_ = batch.tables[TableId("shop", "orders")].rows
+    assert raised == 1 and calls == 4
+    assert rows_ is not None and rows_.column("id").to_pylist() == [0, 2, 3]

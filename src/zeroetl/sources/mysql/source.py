@@ -240,33 +240,35 @@ class MySqlChangeStream:
         items, i = self._items, self._i
         admit, gather = self._admit, self._gather
         deadline = -1.0
-        while True:
-            if i >= len(items):
-                now = time.monotonic()
-                if deadline < 0:
-                    deadline = now + timeout
-                elif now >= deadline:
-                    self._items, self._i = items, i
-                    return None
-                taken = self._pump.take(deadline - now)
-                if taken is None:
-                    self._items, self._i = _NONE, 0
-                    return None
-                items, i = taken, 0
-            item = items[i]
-            i += 1
-            if type(item) is RowsItem:
-                if admit(item.table, item.schema, item.image.num_rows):
-                    full = gather(item)
-                    if full is not None:
-                        self._items, self._i = items, i
-                        return full
-                continue
+        try:
+            while True:
+                if i >= len(items):
+                    now = time.monotonic()
+                    if deadline < 0:
+                        deadline = now + timeout
+                    elif now >= deadline:
+                        return None
+                    taken = self._pump.take(deadline - now)
+                    if taken is None:
+                        items, i = _NONE, 0
+                        return None
+                    items, i = taken, 0
+                item = items[i]
+                i += 1
+                if type(item) is RowsItem:
+                    if admit(item.table, item.schema, item.image.num_rows):
+                        full = gather(item)
+                        if full is not None:
+                            return full
+                    continue
+                if type(item) is CommitItem:
+                    self._at = item.position
+                    return _commit(item.position, item.timestamp)
+                if item is END:
+                    i -= 1  # every later call says the same
+                return self._event(item)
+        finally:  # where the next call goes on (an item that raised is taken, as before)
             self._items, self._i = items, i
-            if type(item) is CommitItem:
-                self._at = item.position
-                return _commit(item.position, item.timestamp)
-            return self._event(item)
 
     def _event(self, item: object) -> StreamEvent:
         if isinstance(item, IdleItem):
@@ -278,8 +280,6 @@ class MySqlChangeStream:
             return TableError(item.table, item.reason)
         if isinstance(item, FaultItem):
             return item
-        if item is END:
-            self._i -= 1  # every later call says the same
         Pump.check(item)  # the reader's exception or its end: raises
         raise AssertionError(item)
 
