@@ -9,6 +9,7 @@ events, Arrow included.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import struct
 from typing import Any
@@ -24,6 +25,7 @@ from zeroetl.model import TableId
 from zeroetl.sources.mysql import coltypes as T
 from zeroetl.sources.mysql.changes import Batch
 from zeroetl.sources.mysql.rows import RowsDecoder
+from zeroetl.sources.mysql.rows_native import DATE, DATETIME
 from zeroetl.sources.mysql.tablemap import TableMap
 
 pytestmark = pytest.mark.skipif(native.binrows is None, reason="_binrows not built")
@@ -138,12 +140,15 @@ def outcome(dec: RowsDecoder, etype: int, body: bytes) -> Any:
 def arrow_same(a: list[pa.Array], b: list[pa.Array]) -> None:
     assert [x.type for x in a] == [y.type for y in b]
     for x, y in zip(a, b, strict=True):
+        if pa.types.is_timestamp(x.type):  # as numbers: some lie past Python's datetime
+            x, y = x.cast(pa.int64()), y.cast(pa.int64())
         assert (x.null_count, repr(x.to_pylist())) == (y.null_count, repr(y.to_pylist()))
 
 
 # Columns built into Arrow in C (FIXED and VAR), plus a few finished in Python (LIST).
 BUILT = [c for c in COLUMNS if c[0] in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.FLOAT,
-         T.DOUBLE, T.VARCHAR, T.STRING, T.BLOB, T.SET, T.YEAR, T.BIT)]  # fmt: skip
+         T.DOUBLE, T.VARCHAR, T.STRING, T.BLOB, T.SET, T.YEAR, T.BIT, T.DATE,
+         T.DATETIME2)]  # fmt: skip
 BUILT.append((T.VARCHAR, 20, False, 255, None))  # utf8mb4_0900_ai_ci
 BUILT.append((T.VARCHAR, 20, False, 54, None))  # utf16: finished in Python
 
@@ -177,12 +182,65 @@ def test_batches_build_the_same_arrow(seed: int, rows: int, nulls: float) -> Non
     assert a.rows is not None and b.rows is not None
     assert a.rows.column_names == b.rows.column_names
     arrow_same(a.rows.columns, b.rows.columns)
-    assert (a.inserted, a.updated, a.deleted, a.nbytes) == (
+    assert (a.inserted, a.updated, a.deleted, a.nbytes, a.zero_dates) == (
         b.inserted,
         b.updated,
         b.deleted,
         b.nbytes,
+        b.zero_dates,
     )
+
+
+def _date(y: int, m: int, d: int) -> bytes:
+    return (y << 9 | m << 5 | d).to_bytes(3, "little")
+
+
+def _datetime2(y: int, mo: int, d: int, h: int, mi: int, s: int, frac: int, fb: int) -> bytes:
+    whole = ((y * 13 + mo) << 5 | d) << 17 | h << 12 | mi << 6 | s
+    return ((whole + (1 << 39)) << (8 * fb) | frac).to_bytes(5 + fb, "big")
+
+
+def test_dates_are_built_in_c_as_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DATE and DATETIME2 columns are converted in C (binrows.build's DATE / DATETIME modes): the
+    same Arrow values and zero-date counts as values.py's finishers, on real dates, zero dates,
+    dates Python refuses (Feb 29 of 1900, month 13, year 10000), unchecked hours and minutes,
+    values below the DATETIME2 origin and random bytes."""
+    for fsp in range(7):
+        fb = (fsp + 1) // 2
+        cols = [(T.LONG, 0, False, None, None), (T.DATE, 0, False, None, None),
+                (T.DATETIME2, fsp, False, None, None)]  # fmt: skip
+        c, py = decoders(monkeypatch, table_map(cols))
+        assert c.native is not None and list(c.native.modes[1:]) == [DATE, DATETIME]
+        frac = (0, 99, 9999, 999999)[fb]  # .99, .9999, .999999
+        dates = [(2020, 1, 1), (0, 0, 0), (1900, 2, 29), (2000, 2, 29), (1, 1, 1), (9999, 12, 31),
+                 (10000, 1, 1), (2021, 13, 1), (2021, 4, 31), (1970, 1, 0)]  # fmt: skip
+        rows = [_date(*d) + _datetime2(*d, 23, 59, 59, frac, fb) for d in dates]
+        rows += [_date(2024, 5, 6) + _datetime2(2024, 5, 6, 31, 63, 63, 0, fb)]  # unchecked
+        rows += [_date(2024, 5, 6) + _datetime2(2024, 5, 6, 1, 2, 3, 256**fb - 1, fb)]  # fraction
+        rows += [_date(2024, 5, 6) + (5).to_bytes(5 + fb, "big")]  # below the origin
+        rnd = random.Random(fsp)
+        rows += [rnd.randbytes(3) + rnd.randbytes(5 + fb) for _ in range(200)]
+        images = [b"\x00" + struct.pack("<i", k) + r for k, r in enumerate(rows)]
+        images.append(b"\x06" + struct.pack("<i", len(images)))  # both NULL
+        sealed = []
+        for dec in (c, py):
+            batch = Batch()
+            batch.add(
+                TableId("db", "t"), dec.table_schema, dec.decode(30, memoryview(event(dec, images)))
+            )
+            sealed.append(batch.seal().tables[TableId("db", "t")])
+        a, b = sealed
+        assert a.rows is not None and b.rows is not None
+        arrow_same(a.rows.columns, b.rows.columns)
+        assert a.zero_dates == b.zero_dates > 200 // 2
+        got = a.rows.column("c2").slice(0, 2).to_pylist()  # (9999-12-31 + frac: past Python)
+        assert str(got[0])[:19] == "2020-01-01 23:59:59" and got[1] is None
+        assert a.rows.column("c1").to_pylist()[:4] == [
+            dt.date(2020, 1, 1),
+            None,
+            None,
+            dt.date(2000, 2, 29),
+        ]
 
 
 @given(seed=st.integers(0, 2**32), rows=st.integers(0, 12), nulls=st.sampled_from([0, 0.3, 1]))

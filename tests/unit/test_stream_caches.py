@@ -49,16 +49,19 @@ def test_table_maps_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("share", "expected"),
+    ("share", "max_bytes", "expected"),
     [
-        (1, [4, 4, 4, 0]),  # 12 rows: sealed each time 8 values were gathered
+        (1, 1 << 30, [4, 4, 4, 0]),  # 12 rows: sealed each time 8 values were gathered
         # values the compiled decoder holds as event bytes count for a share: 8 rows a piece
         # (the Python decoder's values count in full whatever the share)
-        (2, [8, 4] if native.binrows is not None else [4, 4, 4, 0]),
+        (2, 1 << 30, [8, 4] if native.binrows is not None else [4, 4, 4, 0]),
+        # and the row images' bytes bound it too (large BLOBs are few values): here 1 byte,
+        # so every event is a piece
+        (1000, 1, [2, 2, 2, 2, 2, 2, 0]),
     ],
 )
 def test_open_batch_is_bounded_by_values(
-    monkeypatch: pytest.MonkeyPatch, share: int, expected: list[int]
+    monkeypatch: pytest.MonkeyPatch, share: int, max_bytes: int, expected: list[int]
 ) -> None:
     """Wide rows seal the open batch by the values gathered, not only by the changes: one
     source transaction of many rows arrives in pieces (applied, not yet committed)."""
@@ -71,6 +74,7 @@ def test_open_batch_is_bounded_by_values(
 
     monkeypatch.setattr(source_mod, "MAX_BATCH_VALUES", 8)  # 2 columns: 4 rows a piece
     monkeypatch.setattr(source_mod, "NATIVE_VALUE_SHARE", share)
+    monkeypatch.setattr(source_mod, "MAX_BATCH_BYTES", max_bytes)
     head = [
         ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
         ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
@@ -101,3 +105,116 @@ def test_open_batch_is_bounded_by_values(
     finally:
         stream.close()
     assert pieces == expected
+
+
+def test_admission_is_asked_for_every_rows_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's per-event path: every rows event is put to `admit` with its row count,
+    refused events are not gathered, admitted ones are, in order, until the commit."""
+    from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
+
+    from zeroetl.errors import SourceUnavailable
+    from zeroetl.model import ChangeBatch, Position, TableId
+    from zeroetl.sources.base import Commit
+    from zeroetl.sources.mysql.source import MySqlChangeStream
+
+    head = [
+        ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
+        ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
+    ]
+    sizes = [1, 3, 2, 1]
+    rows = [
+        event(C.GTID_LOG_EVENT, mysql8_gtid_body(1), 200),
+        event(C.QUERY_EVENT, query_body("shop", "BEGIN"), 280),
+        event(C.TABLE_MAP_EVENT, _table_map(77, "shop"), 330),
+        *(
+            event(C.WRITE_ROWS_EVENT, _rows_v2(77, *((10 * k + j, k) for j in range(n))), 380 + k)
+            for k, n in enumerate(sizes)
+        ),
+        event(C.XID_EVENT, struct.pack("<Q", 1), 511),
+    ]
+    reader, _peer = stream_reader(b"".join(head) + b"".join(ok(e) for e in rows))
+    raw = ChangeStream.from_reader(
+        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
+    )
+    asked: list[tuple[TableId, int]] = []
+
+    def admit(table: TableId, schema: object, n: int) -> bool:
+        asked.append((table, n))
+        return len(asked) != 2  # the second event is refused
+
+    stream = MySqlChangeStream(raw, Position("binlog.000003", 4), admit=admit, batch_rows=1000)
+    try:
+        ev = stream.next(2.0)
+        while not isinstance(ev, Commit):  # the rotate's Idle first
+            assert not isinstance(ev, ChangeBatch)
+            ev = stream.next(2.0)
+        batch = stream.seal()
+        # The recording ends: the reader's error, then its end, again at every later call.
+        with pytest.raises(SourceUnavailable):
+            while True:
+                stream.next(2.0)
+        for _ in range(2):
+            with pytest.raises(SourceUnavailable, match="binlog reader stopped"):
+                stream.next(0.0)
+        assert not stream.quiet()
+    finally:
+        stream.close()
+    orders = TableId("shop", "orders")
+    assert asked == [(orders, n) for n in sizes]
+    assert batch.entries == 1 + 2 + 1
+    gathered = batch.tables[orders]
+    assert gathered.inserted == 4 and gathered.rows is not None
+    assert gathered.rows.column("id").to_pylist() == [0, 20, 21, 30]
+    assert gathered.rows.column("__seq").to_pylist() == [0, 1, 2, 3]
+
+
+def test_an_admission_that_raises_takes_its_event_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception from `admit` (e.g. the warehouse failed) ends that call: the event it was
+    asked about is taken, and a later call goes on with the next one, gathering nothing twice."""
+    from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
+
+    from zeroetl.model import Position, TableId
+    from zeroetl.sources.base import Commit
+    from zeroetl.sources.mysql.source import MySqlChangeStream
+
+    head = [
+        ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
+        ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
+    ]
+    rows = [
+        event(C.GTID_LOG_EVENT, mysql8_gtid_body(1), 200),
+        event(C.QUERY_EVENT, query_body("shop", "BEGIN"), 280),
+        event(C.TABLE_MAP_EVENT, _table_map(77, "shop"), 330),
+        *(event(C.WRITE_ROWS_EVENT, _rows_v2(77, (k, k)), 380 + k) for k in range(4)),
+        event(C.XID_EVENT, struct.pack("<Q", 1), 511),
+    ]
+    reader, _peer = stream_reader(b"".join(head) + b"".join(ok(e) for e in rows))
+    raw = ChangeStream.from_reader(
+        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
+    )
+    calls = 0
+
+    def admit(table: TableId, schema: object, n: int) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the warehouse is gone")
+        return True
+
+    stream = MySqlChangeStream(raw, Position("binlog.000003", 4), admit=admit, batch_rows=1000)
+    raised = 0
+    try:
+        while True:
+            try:
+                ev = stream.next(2.0)
+            except RuntimeError:
+                raised += 1
+                continue
+            if isinstance(ev, Commit):
+                break
+        batch = stream.seal()
+    finally:
+        stream.close()
+    rows_ = batch.tables[TableId("shop", "orders")].rows
+    assert raised == 1 and calls == 4
+    assert rows_ is not None and rows_.column("id").to_pylist() == [0, 2, 3]

@@ -39,7 +39,15 @@ from zeroetl.errors import (
     DestinationError,
     TransientError,
 )
-from zeroetl.model import ChangeBatch, Position, SchemaChange, TableId, TableSchema, TableState
+from zeroetl.model import (
+    ChangeBatch,
+    Position,
+    SchemaChange,
+    TableId,
+    TableSchema,
+    TableState,
+    TableStatus,
+)
 from zeroetl.sources.base import ChangeStream, Commit, Idle, Source, SourceFault, TableError
 
 log = logging.getLogger(__name__)
@@ -378,9 +386,28 @@ class Replicator(EngineContext):
         return stream.quiet() or time.monotonic() - self.pending_since >= flush_s
 
     def _admit(self, table: TableId, schema: TableSchema, rows: int) -> bool:
-        """Whether the stream should gather these rows of `table` (read with `schema`)."""
+        """Whether the stream should gather these rows of `table` (read with `schema`).
+
+        Called for every rows event: the common answer (a table being replicated, read with
+        the schema object already found to match the recorded one) costs three dict lookups
+        and no further call."""
         self.in_txn = True
-        st = self.book.get(table)
+        book = self.book
+        st = book.status.get(table)
+        if st is not None:
+            state = st.state
+            if state is TableState.SYNCED or state is TableState.RESYNC_INITIATED:
+                known = self._shape_ok.get(table)
+                if known is not None and known[0] is schema and known[1] is book.schemas.get(table):
+                    if not self.pending_changes:  # touch(rows), inline
+                        self.pending_since = time.monotonic()
+                    self.pending_changes += rows or 1
+                    return True
+        return self._admit_slow(table, schema, rows, st)
+
+    def _admit_slow(
+        self, table: TableId, schema: TableSchema, rows: int, st: TableStatus | None
+    ) -> bool:
         if st is None:
             if self.wanted(table):
                 self.ensure_txn()

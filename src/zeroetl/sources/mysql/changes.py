@@ -15,6 +15,7 @@ built into Arrow columns in one C call when sealed (`NativeRows.finish`).
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +46,10 @@ class _Gathered:
     decoder: RowsDecoder | None = None
     flat: list[Any] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)  # compiled decoder: row images
-    seq: list[int] = field(default_factory=list)
-    dels: list[bool] = field(default_factory=list)
+    # per entry: its source order and whether it deletes its key, as the buffers of the Arrow
+    # columns they become (no Python list of ints to convert when sealed)
+    seq: array[int] = field(default_factory=lambda: array("q"))
+    dels: bytearray = field(default_factory=bytearray)
 
     def seal(self) -> None:
         """Finish the gathered raw values into one Arrow part. May raise TableFailed."""
@@ -60,11 +63,14 @@ class _Gathered:
             arrays, zeros = self.decoder.finish([flat[k::nc] for k in range(nc)])
         self.zero_dates += zeros
         names = [*self.schema.names, SEQ, DEL]
-        arrays += [pa.array(self.seq, pa.int64()), pa.array(self.dels, pa.bool_())]
+        n = len(self.seq)
+        seq = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.seq)])
+        dels = pa.Array.from_buffers(pa.uint8(), n, [None, pa.py_buffer(self.dels)])
+        arrays += [seq, dels.cast(pa.bool_())]
         self.parts.append(pa.Table.from_arrays(arrays, names=names))
         self.flat = []
         self.segments = []
-        self.seq, self.dels = [], []
+        self.seq, self.dels = array("q"), bytearray()  # the Arrow arrays keep the old ones
 
     def sealed(self) -> TableChanges:
         counts = (self.inserted, self.updated, self.deleted, self.nbytes)
@@ -85,26 +91,66 @@ class Batch:
         self.entries = 0
         self.values = 0  # raw values gathered, every table: entries times their width
         self.native_values = 0  # of which the compiled decoder holds as event bytes
+        self.nbytes = 0  # the row images' bytes gathered, every table
 
     def __bool__(self) -> bool:
         return self.entries > 0
 
-    def add(self, table: TableId, schema: TableSchema, image: RowsImage) -> None:
+    def add(self, table: TableId, schema: TableSchema, image: RowsImage) -> bool:
+        """Gather one event's rows; False (nothing gathered) when the batch holds `table` in
+        another shape: the caller seals what came before first (`shape_differs`)."""
         tc = self.tables.get(table)
-        if tc is None or (tc.schema is not schema and not tc.schema.same_shape(schema)):
-            if tc is not None:
-                raise ValueError(f"schema of {table} changed inside a batch; flush first")
+        if tc is None:
             tc = self.tables[table] = _Gathered(schema)
+        elif tc.schema is not schema and not tc.schema.same_shape(schema):
+            return False
         dec = image.decoder
         if tc.decoder is not dec:
             # Another TABLE_MAP version (same shape): its raw values may need other finishing.
             tc.seal()
             tc.decoder = dec
         if dec.native is not None:
-            self._add_native(tc, image, dec.ncols)
-            return
+            # The compiled decoder, the common cases inline (`_add_native` as one call fewer a
+            # rows event, and `_tag`'s calls folded in); updates that move a key go there.
+            n, kind = image.num_rows, image.kind
+            if kind == "update":
+                moved, after = image.moved, image.after_starts
+                if moved is None or after is None or 1 in moved:  # a key moved: delete + insert
+                    self._add_native(tc, image, dec.ncols)
+                    return True
+                values = 2 * n * dec.ncols
+                tc.segments.append((image.buf, after))
+                tc.updated += n
+                tc.dels += bytes(n)
+            else:
+                values = n * dec.ncols
+                tc.segments.append((image.buf, image.starts))
+                if kind == "delete":
+                    tc.deleted += n
+                    tc.dels += b"\x01" * n
+                else:
+                    tc.inserted += n
+                    tc.dels += bytes(n)
+            tc.nbytes += image.nbytes
+            self.nbytes += image.nbytes
+            tc.values += values
+            self.values += values
+            tc.native_values += values
+            self.native_values += values
+            seq = self.seq
+            tc.seq.extend(range(seq, seq + n))
+            self.seq = seq + n
+            tc.entries += n
+            self.entries += n
+            return True
+        self._add_raw(tc, image, dec)
+        return True
+
+    def _add_raw(self, tc: _Gathered, image: RowsImage, dec: RowsDecoder) -> None:
+        """`add` for the Python decoder: the event's raw values."""
         n, nc, raw, flat = image.num_rows, dec.ncols, image.raw, tc.flat
         tc.nbytes += image.nbytes
+        self.nbytes += image.nbytes
         tc.values += len(raw)
         self.values += len(raw)
         if image.kind != "update":
@@ -141,6 +187,7 @@ class Batch:
         n, buf, segs = image.num_rows, image.buf, tc.segments
         values = n * ncols * (2 if image.kind == "update" else 1)
         tc.nbytes += image.nbytes
+        self.nbytes += image.nbytes
         tc.values += values
         self.values += values
         tc.native_values += values
@@ -161,7 +208,7 @@ class Batch:
             segs.append((buf, after))
             self._tag(tc, n, False)
             return
-        # As in `add`: row i deletes its old key, then writes its new image.
+        # As in `_add_raw`: row i deletes its old key, then writes its new image.
         before = image.starts
         for i in range(n):
             if moved[i]:
@@ -172,7 +219,7 @@ class Batch:
 
     def _tag(self, tc: _Gathered, n: int, deleted: bool) -> None:
         tc.seq.extend(range(self.seq, self.seq + n))
-        tc.dels.extend([deleted] * n)
+        tc.dels += b"\x01" * n if deleted else bytes(n)
         self.seq += n
         tc.entries += n
         self.entries += n
@@ -183,6 +230,7 @@ class Batch:
             self.entries -= tc.entries
             self.values -= tc.values
             self.native_values -= tc.native_values
+            self.nbytes -= tc.nbytes
 
     def shape_differs(self, table: TableId, schema: TableSchema) -> bool:
         tc = self.tables.get(table)

@@ -16,12 +16,11 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections import deque
 
 from zeroetl.errors import SourceUnavailable
-from zeroetl.sources.mysql.stream import ChangeStream, Item
+from zeroetl.sources.mysql.stream import ChangeStream
 
-_END = object()
+END = object()  # the reader's last object: nothing follows
 GROUP = 64  # items per hand-over at most
 MAXSIZE = 8  # lists in the queue at most: with GROUP, 512 items (it was 256 single items)
 
@@ -32,7 +31,6 @@ class Pump:
         self._q: queue.Queue[list[object]] = queue.Queue(maxsize=maxsize)
         self._stop = threading.Event()
         self._out: list[object] = []  # reader side: items not yet handed over
-        self._in: deque[object] = deque()  # writer side: items handed over, not yet taken
         reader = getattr(stream, "reader", None)
         self._reader = reader
         if reader is not None:
@@ -68,30 +66,31 @@ class Pump:
         except BaseException as exc:  # handed to the writer thread, which decides
             self._out.append(exc)
         finally:
-            self._out.append(_END)
+            self._out.append(END)
             self._flush()
 
     def drained(self) -> bool:
-        """Writer thread: every item the source has sent so far was taken by `get` and the
-        reader is waiting for more (the source is quiet, or slower than we are)."""
+        """Writer thread: every list the reader has handed over so far was taken by `take` and
+        the reader is waiting for more (the source is quiet, or slower than we are)."""
         reader = self._reader
-        return not self._in and reader is not None and bool(reader.waiting) and self._q.empty()
+        return reader is not None and bool(reader.waiting) and self._q.empty()
 
-    def get(self, timeout: float) -> Item | None:
-        """The next item, None on timeout. Re-raises the reader's exception."""
-        if not self._in:
-            try:
-                objs = self._q.get(timeout=timeout) if timeout > 0 else self._q.get_nowait()
-            except queue.Empty:
-                return None
-            self._in.extend(objs)
-        obj = self._in.popleft()
-        if obj is _END:
-            self._in.appendleft(obj)  # every later call says the same
+    def take(self, timeout: float) -> list[object] | None:
+        """The next list of items handed over, None on timeout. Its last objects may be the
+        reader's exception and `END` (see `check`): the caller goes through the list in order."""
+        try:
+            return self._q.get(timeout=timeout) if timeout > 0 else self._q.get_nowait()
+        except queue.Empty:
+            return None
+
+    @staticmethod
+    def check(obj: object) -> None:
+        """Raise what a non-item object of a list stands for: the reader's exception, or
+        `END` (the reader stopped: every later look at it says the same)."""
+        if obj is END:
             raise SourceUnavailable("binlog reader stopped")
         if isinstance(obj, BaseException):
             raise obj
-        return obj  # type: ignore[return-value]
 
     def close(self) -> None:
         self._stop.set()

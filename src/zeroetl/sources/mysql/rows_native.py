@@ -205,11 +205,12 @@ def _mode(tmap: TableMap, i: int, code: int, kind: Kind | None) -> tuple[int, An
         return FIXED, None
     if code == C_DEC:  # DECIMAL(p <= 18) as decimal128 (DECIMAL_TEXT stays a list)
         return (DEC, None) if kind is Kind.DECIMAL else (LIST, None)
-    if t == T.DATETIME2 and code == BE_U:
+    # Temporal columns: only where the logical type is the one the Python finisher builds.
+    if t == T.DATETIME2 and code == BE_U and kind is Kind.TIMESTAMP:
         return DATETIME, None
-    if t == T.TIMESTAMP2 and code == BE_U:
+    if t == T.TIMESTAMP2 and code == BE_U and kind is Kind.TIMESTAMPTZ:
         return TIMESTAMP, None
-    if t in (T.DATE, T.NEWDATE) and code == INT_U:
+    if t in (T.DATE, T.NEWDATE) and code == INT_U and kind is Kind.DATE:
         return DATE, None
     if code != PREFIX or t in (T.JSON, T.GEOMETRY, T.VECTOR):
         return LIST, None

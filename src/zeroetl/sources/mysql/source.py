@@ -40,7 +40,7 @@ from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.discovery import list_tables, load_schemas, row_estimates
 from zeroetl.sources.mysql.faults import FaultItem
 from zeroetl.sources.mysql.prereq import check_source
-from zeroetl.sources.mysql.pump import Pump
+from zeroetl.sources.mysql.pump import END, Pump
 from zeroetl.sources.mysql.snapshot import SnapshotReader, decode_key, encode_key
 from zeroetl.sources.mysql.snapshot_parallel import ParallelCopy
 from zeroetl.sources.mysql.snapshot_procs import ProcessCopy
@@ -173,6 +173,21 @@ MAX_BATCH_VALUES = 1_000_000
 # (4k updates, whose events carry both images). Fewer, larger statements: DuckDB spends
 # ~25-45 ms a statement (and ~17 ms a COMMIT) on a 500-column table whatever its rows.
 NATIVE_VALUE_SHARE = 4
+# ... and at most this many bytes of row images: the compiled decoder's batch holds its events'
+# bytes until sealed, and a few values can be large (1 MB BLOBs count as 1 value each).
+MAX_BATCH_BYTES = 64 << 20
+_NONE: list[object] = []  # no hand-over under way (never appended to)
+_set_position = Commit.__dict__["position"].__set__  # the slots' descriptors
+_set_timestamp = Commit.__dict__["timestamp"].__set__
+
+
+def _commit(position: Position, timestamp: float) -> Commit:
+    """`Commit(position, timestamp)` without the frozen dataclass's `__init__` (two
+    `object.__setattr__` calls: ~0.5 us, once a source transaction)."""
+    c = object.__new__(Commit)
+    _set_position(c, position)
+    _set_timestamp(c, timestamp)
+    return c
 
 
 class MySqlChangeStream:
@@ -185,6 +200,8 @@ class MySqlChangeStream:
         self._batch_rows = batch_rows
         self._batch = Batch()
         self._held: RowsItem | None = None  # admitted; gathered once the sealed batch is out
+        self._items: list[object] = _NONE  # the reader's latest hand-over (pump.py) ...
+        self._i = 0  # ... and the next of its items to go through
         self._at = start  # the last commit seen, for messages
 
     def close(self) -> None:
@@ -197,56 +214,77 @@ class MySqlChangeStream:
         self._batch.drop_table(table)
 
     def quiet(self) -> bool:
-        return self._held is None and self._pump.drained()
+        return self._held is None and self._i >= len(self._items) and self._pump.drained()
 
     def seal(self) -> ChangeBatch:
         batch, self._batch = self._batch.seal(), Batch()
         return batch
 
     def _gather(self, item: RowsItem) -> ChangeBatch | None:
-        self._batch.add(item.table, item.schema, item.image)
+        """Gather an admitted rows event; a sealed batch when it is full (or when the table's
+        shape changed: the item is then held, and gathered into the next batch)."""
+        batch = self._batch
+        if not batch.add(item.table, item.schema, item.image):
+            # Another shape of the table (a DDL we did not see, or one the engine resynced
+            # around): what came before is sealed first.
+            self._held = item
+            return self.seal()
         # A large source transaction: applied, not yet committed. Wide rows count by their
         # values: 50k changes of a 500-column table held ~25M Python objects (~1 GB).
-        batch = self._batch
         native = batch.native_values
         held = batch.values - native + native // NATIVE_VALUE_SHARE
-        if batch.entries >= self._batch_rows or held >= MAX_BATCH_VALUES:
+        if (
+            batch.entries >= self._batch_rows
+            or held >= MAX_BATCH_VALUES
+            or batch.nbytes >= MAX_BATCH_BYTES
+        ):
             return self.seal()
         return None
 
     def next(self, timeout: float) -> StreamEvent | None:
         if self._held is not None:
             held, self._held = self._held, None
-            full = self._gather(held)
+            full = self._gather(held)  # into the batch begun by the seal that held it
             if full is not None:
                 return full
-        deadline = time.monotonic() + timeout
-        while True:
-            item = self._pump.get(max(0.0, deadline - time.monotonic()))
-            if item is None:
-                return None
-            if isinstance(item, RowsItem):
-                if not self._admit(item.table, item.schema, item.image.num_rows):
-                    if time.monotonic() >= deadline:
-                        return None  # let the engine look up (stop, commands) in a long run
+        # Runs once per item the reader hands over (five a small source transaction): the
+        # items of a hand-over are gone through in place, names looked up once, rows events
+        # (the common case) tested first, and the clock read only between hand-overs (a
+        # list holds at most pump.GROUP items: the engine still looks up in a long run).
+        items, i = self._items, self._i
+        admit, gather = self._admit, self._gather
+        deadline = -1.0
+        try:
+            while True:
+                if i >= len(items):
+                    now = time.monotonic()
+                    if deadline < 0:
+                        deadline = now + timeout
+                    elif now >= deadline:
+                        return None
+                    taken = self._pump.take(deadline - now)
+                    if taken is None:
+                        items, i = _NONE, 0
+                        return None
+                    items, i = taken, 0
+                item = items[i]
+                i += 1
+                if type(item) is RowsItem:
+                    if admit(item.table, item.schema, item.image.num_rows):
+                        full = gather(item)
+                        if full is not None:
+                            return full
                     continue
-                if self._batch.shape_differs(item.table, item.schema):
-                    # Another shape of the table (a DDL we did not see, or one the engine
-                    # resynced around): what came before is sealed first.
-                    self._held = item
-                    return self.seal()
-                full = self._gather(item)
-                if full is not None:
-                    return full
-                if time.monotonic() >= deadline:
-                    return None
-                continue
-            return self._event(item)
+                if type(item) is CommitItem:
+                    self._at = item.position
+                    return _commit(item.position, item.timestamp)
+                if item is END:
+                    i -= 1  # every later call says the same
+                return self._event(item)
+        finally:  # where the next call goes on (an item that raised is taken, as before)
+            self._items, self._i = items, i
 
     def _event(self, item: object) -> StreamEvent:
-        if isinstance(item, CommitItem):
-            self._at = item.position
-            return Commit(item.position, item.timestamp)
         if isinstance(item, IdleItem):
             return Idle(item.position)
         if isinstance(item, DdlItem):
@@ -254,8 +292,10 @@ class MySqlChangeStream:
         if isinstance(item, TableErrorItem):
             self._batch.drop_table(item.table)
             return TableError(item.table, item.reason)
-        assert isinstance(item, FaultItem), item
-        return item
+        if isinstance(item, FaultItem):
+            return item
+        Pump.check(item)  # the reader's exception or its end: raises
+        raise AssertionError(item)
 
     def _schema_change(self, item: DdlItem) -> SchemaChange:
         try:
