@@ -113,6 +113,22 @@ class Ids:
         return f"DELETE FROM {TABLE} WHERE id BETWEEN {lo} AND {lo + n - 1}"
 
 
+def loaded_server(tmp: Path, rows: int, *, replication_user: bool = False) -> MariaDBServer:
+    """A private MariaDB in `tmp` with the bench table of `rows` rows; the caller stops it."""
+    server = MariaDBServer(tmp / "mariadb", free_port())
+    server.start()
+    if replication_user:
+        server.create_replication_user()
+    conn = server.root()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {DB}")
+        cur.execute(DDL)
+        cur.execute(f"USE {DB}")
+        cur.execute(f"INSERT INTO {TABLE} " + ROWS_SQL.format(e="seq / 7e0", lo=1, hi=rows))
+    conn.close()
+    return server
+
+
 def bulk_burst(ids: Ids, changes: int, stmt_rows: int) -> list[Txn]:
     """60% updates, 20% inserts, 20% deletes; one autocommit statement per transaction."""
     txns: list[Txn] = []

@@ -27,9 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from replication_bench import DB, DDL, ROWS_SQL, TABLE, Ids, execute, small_burst
-
-from zeroetl.sandbox.mariadb import MariaDBServer, free_port
+from replication_bench import DB, Ids, execute, loaded_server, small_burst
 
 CHILD = """
 import json, sys, time
@@ -103,19 +101,8 @@ def main() -> None:
     args = ap.parse_args()
     trees = args.trees.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-smallapply-"))
-    server = MariaDBServer(tmp / "mariadb", free_port())
+    server = loaded_server(tmp, args.rows, replication_user=True)
     try:
-        server.start()
-        server.create_replication_user()
-        conn = server.root()
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {DB}")
-            cur.execute(DDL)
-            cur.execute(f"USE {DB}")
-            cur.execute(
-                f"INSERT INTO {TABLE} " + ROWS_SQL.format(e="seq / 7e0", lo=1, hi=args.rows)
-            )
-        conn.close()
         base = tmp / "wh"
         run_child("-", base, server.url())  # the first snapshot: the checkpoint to start from
         gen = execute(server.port, small_burst(Ids(args.rows), args.txns))

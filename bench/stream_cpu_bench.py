@@ -21,9 +21,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from replication_bench import DB, DDL, ROWS_SQL, TABLE, Ids, execute, small_burst
+from replication_bench import Ids, execute, loaded_server, small_burst
 
-from zeroetl.sandbox.mariadb import MariaDBServer, free_port
 from zeroetl.sources.mysql.binlog import server_binlog_position
 
 CHILD = """
@@ -66,17 +65,9 @@ def main() -> None:
     args = ap.parse_args()
     trees = args.trees.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-streamcpu-"))
-    server = MariaDBServer(tmp / "mariadb", free_port())
+    server = loaded_server(tmp, args.rows)
     try:
-        server.start()
         conn = server.root()
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {DB}")
-            cur.execute(DDL)
-            cur.execute(f"USE {DB}")
-            cur.execute(
-                f"INSERT INTO {TABLE} " + ROWS_SQL.format(e="seq / 7e0", lo=1, hi=args.rows)
-            )
         start = server_binlog_position(conn)
         execute(server.port, small_burst(Ids(args.rows), args.txns))
         end = server_binlog_position(conn)

@@ -4,6 +4,7 @@ what it forgets is mapped again by the next transaction that needs it."""
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 from tests.unit.test_binlog_events import event, mysql8_gtid_body, query_body
@@ -23,6 +24,32 @@ def _txn(n: int, pos: int, table_id: int) -> list[bytes]:
         event(C.WRITE_ROWS_EVENT, _rows_v2(table_id, (n, n)), pos + 180),
         event(C.XID_EVENT, struct.pack("<Q", n), pos + 211),
     ]
+
+
+def _one_txn_stream(images: list[list[tuple[int, int]]], admit: object) -> object:
+    """A MySqlChangeStream over a recorded binlog: one transaction of `shop.orders` with a
+    WRITE_ROWS event per entry of `images` (its rows' (id, value) pairs)."""
+    from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
+
+    from zeroetl.model import Position
+    from zeroetl.sources.mysql.source import MySqlChangeStream
+
+    head = [
+        ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
+        ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
+    ]
+    rows = [
+        event(C.GTID_LOG_EVENT, mysql8_gtid_body(1), 200),
+        event(C.QUERY_EVENT, query_body("shop", "BEGIN"), 280),
+        event(C.TABLE_MAP_EVENT, _table_map(77, "shop"), 330),
+        *(event(C.WRITE_ROWS_EVENT, _rows_v2(77, *im), 380 + k) for k, im in enumerate(images)),
+        event(C.XID_EVENT, struct.pack("<Q", 1), 511),
+    ]
+    reader, _peer = stream_reader(b"".join(head) + b"".join(ok(e) for e in rows))
+    raw = ChangeStream.from_reader(
+        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
+    )
+    return MySqlChangeStream(raw, Position("binlog.000003", 4), admit=admit, batch_rows=1000)  # type: ignore[arg-type]
 
 
 def test_table_maps_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,34 +92,14 @@ def test_open_batch_is_bounded_by_values(
 ) -> None:
     """Wide rows seal the open batch by the values gathered, not only by the changes: one
     source transaction of many rows arrives in pieces (applied, not yet committed)."""
-    from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
-
-    from zeroetl.model import ChangeBatch, Position
+    from zeroetl.model import ChangeBatch
     from zeroetl.sources.base import Commit
     from zeroetl.sources.mysql import source as source_mod
-    from zeroetl.sources.mysql.source import MySqlChangeStream
 
     monkeypatch.setattr(source_mod, "MAX_BATCH_VALUES", 8)  # 2 columns: 4 rows a piece
     monkeypatch.setattr(source_mod, "NATIVE_VALUE_SHARE", share)
     monkeypatch.setattr(source_mod, "MAX_BATCH_BYTES", max_bytes)
-    head = [
-        ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
-        ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
-    ]
-    rows = [
-        event(C.GTID_LOG_EVENT, mysql8_gtid_body(1), 200),
-        event(C.QUERY_EVENT, query_body("shop", "BEGIN"), 280),
-        event(C.TABLE_MAP_EVENT, _table_map(77, "shop"), 330),
-        *(event(C.WRITE_ROWS_EVENT, _rows_v2(77, (k, k), (k + 100, k)), 380 + k) for k in range(6)),
-        event(C.XID_EVENT, struct.pack("<Q", 1), 511),
-    ]
-    reader, _peer = stream_reader(b"".join(head) + b"".join(ok(e) for e in rows))
-    raw = ChangeStream.from_reader(
-        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
-    )
-    stream = MySqlChangeStream(
-        raw, Position("binlog.000003", 4), admit=lambda *a: True, batch_rows=1000
-    )
+    stream: Any = _one_txn_stream([[(k, k), (k + 100, k)] for k in range(6)], lambda *a: True)
     pieces: list[int] = []
     try:
         while True:
@@ -110,39 +117,19 @@ def test_open_batch_is_bounded_by_values(
 def test_admission_is_asked_for_every_rows_event(monkeypatch: pytest.MonkeyPatch) -> None:
     """The writer's per-event path: every rows event is put to `admit` with its row count,
     refused events are not gathered, admitted ones are, in order, until the commit."""
-    from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
-
     from zeroetl.errors import SourceUnavailable
-    from zeroetl.model import ChangeBatch, Position, TableId
+    from zeroetl.model import ChangeBatch, TableId
     from zeroetl.sources.base import Commit
-    from zeroetl.sources.mysql.source import MySqlChangeStream
 
-    head = [
-        ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
-        ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
-    ]
     sizes = [1, 3, 2, 1]
-    rows = [
-        event(C.GTID_LOG_EVENT, mysql8_gtid_body(1), 200),
-        event(C.QUERY_EVENT, query_body("shop", "BEGIN"), 280),
-        event(C.TABLE_MAP_EVENT, _table_map(77, "shop"), 330),
-        *(
-            event(C.WRITE_ROWS_EVENT, _rows_v2(77, *((10 * k + j, k) for j in range(n))), 380 + k)
-            for k, n in enumerate(sizes)
-        ),
-        event(C.XID_EVENT, struct.pack("<Q", 1), 511),
-    ]
-    reader, _peer = stream_reader(b"".join(head) + b"".join(ok(e) for e in rows))
-    raw = ChangeStream.from_reader(
-        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
-    )
     asked: list[tuple[TableId, int]] = []
 
     def admit(table: TableId, schema: object, n: int) -> bool:
         asked.append((table, n))
         return len(asked) != 2  # the second event is refused
 
-    stream = MySqlChangeStream(raw, Position("binlog.000003", 4), admit=admit, batch_rows=1000)
+    images = [[(10 * k + j, k) for j in range(n)] for k, n in enumerate(sizes)]
+    stream: Any = _one_txn_stream(images, admit)
     try:
         ev = stream.next(2.0)
         while not isinstance(ev, Commit):  # the rotate's Idle first
@@ -171,27 +158,9 @@ def test_admission_is_asked_for_every_rows_event(monkeypatch: pytest.MonkeyPatch
 def test_an_admission_that_raises_takes_its_event_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """An exception from `admit` (e.g. the warehouse failed) ends that call: the event it was
     asked about is taken, and a later call goes on with the next one, gathering nothing twice."""
-    from tests.unit.test_binlog_events import fde_body, ok, rotate_body, stream_reader
-
-    from zeroetl.model import Position, TableId
+    from zeroetl.model import TableId
     from zeroetl.sources.base import Commit
-    from zeroetl.sources.mysql.source import MySqlChangeStream
 
-    head = [
-        ok(event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)),
-        ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126)),
-    ]
-    rows = [
-        event(C.GTID_LOG_EVENT, mysql8_gtid_body(1), 200),
-        event(C.QUERY_EVENT, query_body("shop", "BEGIN"), 280),
-        event(C.TABLE_MAP_EVENT, _table_map(77, "shop"), 330),
-        *(event(C.WRITE_ROWS_EVENT, _rows_v2(77, (k, k)), 380 + k) for k in range(4)),
-        event(C.XID_EVENT, struct.pack("<Q", 1), 511),
-    ]
-    reader, _peer = stream_reader(b"".join(head) + b"".join(ok(e) for e in rows))
-    raw = ChangeStream.from_reader(
-        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
-    )
     calls = 0
 
     def admit(table: TableId, schema: object, n: int) -> bool:
@@ -201,7 +170,7 @@ def test_an_admission_that_raises_takes_its_event_only(monkeypatch: pytest.Monke
             raise RuntimeError("the warehouse is gone")
         return True
 
-    stream = MySqlChangeStream(raw, Position("binlog.000003", 4), admit=admit, batch_rows=1000)
+    stream: Any = _one_txn_stream([[(k, k)] for k in range(4)], admit)
     raised = 0
     try:
         while True:
