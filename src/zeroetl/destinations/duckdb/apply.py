@@ -20,7 +20,10 @@ Source INSERTs into a table whose keys the engine knows are absent skip step 1 (
 base.NewKeyInserts says when).
 
 The statements read the Arrow table in place (`Reader`: how, and why it matters for memory).
-A slice with no delete and every key once skips step 2's window (a plain INSERT).
+A slice with no delete and every key once skips step 2's window (a plain INSERT). A slice of up
+to 2,048 rows (with the constant-list DELETE, or `insert_new`) picks its last images in Arrow
+and inserts them as one Arrow stream (apply_small.insert_rows: ~1 ms less a statement), where
+the connection scans Python variables by name.
 """
 
 from __future__ import annotations
