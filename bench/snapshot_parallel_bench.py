@@ -80,6 +80,7 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
     if PROFILE:
         cmd = [str(Path(sys.executable).with_name("py-spy")), "record", "-o", PROFILE + f"-{name}.txt",
                "-f", "raw", "-r", "50", *(["--native"] if os.environ.get("PYSPY_NATIVE") else []),
+               *(["--idle"] if os.environ.get("PYSPY_IDLE") else []),
                "--threads", "--", *cmd]  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.Popen(

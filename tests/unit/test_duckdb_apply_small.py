@@ -55,3 +55,46 @@ def test_extreme_integer_keys_are_deleted_and_replaced_exactly(tmp_path: Path) -
         cur.close()
         assert got == sorted([(keys[0], "b"), (keys[2], "a")])
     dest.close()
+
+
+def test_small_slices_insert_through_an_arrow_stream_as_the_statements_do(tmp_path: Path) -> None:
+    """apply_small.insert_rows (connection that scans by name) against apply.py's statements
+    (a view): the same table after deletes among unique keys, after new-key inserts and after
+    a snapshot chunk, with the slice's columns in another order than the table's."""
+    import duckdb
+
+    from zeroetl.destinations.duckdb import apply
+
+    s = schema("t", ("k", Kind.INT64))
+    got = {}
+    for scan in (True, False):
+        con = duckdb.connect(str(tmp_path / f"{scan}.duckdb"))
+        con.execute("CREATE SCHEMA db; CREATE TABLE db.t (k BIGINT, v VARCHAR)")
+        reader = apply.Reader(scan=scan) if scan else None
+        cat = con.execute("SELECT current_database()").fetchall()[0][0]
+        chunk = pa.table({"v": ["a", "b", "c"], "k": pa.array([1, 2, 3], pa.int64())})
+        apply.write_chunk(con, cat, s, chunk, replace=False, reader=reader)
+        new = changes(s, [(4, "d"), (5, "e")], [False, False])
+        apply.insert_new(con, cat, s, new.select(["__seq", "__del", "v", "k"]), reader)
+        mixed = changes(s, [(1, "A"), (2, None), (6, "f")], [False, True, False])
+        apply.apply_changes(con, cat, s, mixed.select(["v", "k", "__del", "__seq"]), reader)
+        # keys repeated (the window's case), the sequence not in row order: the highest wins
+        again = changes(s, [(7, "g2"), (7, "g1"), (3, "x"), (3, None), (6, "F")], [False] * 5)
+        again = again.set_column(0, "__seq", pa.array([5, 1, 2, 3, 4], pa.int64()))
+        again = again.set_column(1, "__del", pa.array([False, False, False, True, False]))
+        apply.apply_changes(con, cat, s, again, reader)
+        got[scan] = con.execute("SELECT k, v FROM db.t ORDER BY k").fetchall()
+        con.close()
+    assert got[True] == got[False] == [(1, "A"), (4, "d"), (5, "e"), (6, "F"), (7, "g2")]
+
+
+def test_last_changes_keeps_the_highest_sequence_per_key() -> None:
+    from zeroetl.destinations.duckdb.apply_small import last_changes
+
+    two = schema("two", ("a", Kind.INT32), ("b", Kind.STRING))
+    c = changes(two, [(1, "x", "p"), (1, "y", "q"), (1, "x", "r")], [False, False, True])
+    c = c.set_column(0, "__seq", pa.array([9, 1, 2], pa.int64()))
+    got = last_changes(c, two.primary_key, "__seq")
+    assert got is not None and got.column("v").to_pylist() == ["p", "q"]
+    real = schema("real", ("f", Kind.FLOAT64))
+    assert last_changes(changes(real, [(0.0, "a")], [False]), ("f",), "__seq") is None

@@ -64,7 +64,7 @@ class DuckDBDestination(SchemaOps, Records):
         # No memory allowance here (memory.TableAllowance): the copy commits its groups of
         # small tables every second, and they stayed under the plain limit.
         with self._atomic("write snapshot chunk", schema.id):
-            apply.write_chunk(self._con, self._catalog, schema, rows, replace)
+            apply.write_chunk(self._con, self._catalog, schema, rows, replace, self._reader)
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({str(self.path)!r}, {json.dumps(self.integration_id)})"
