@@ -72,8 +72,11 @@ class Watch:
             self.samples.append(self.now())
 
     def stop(self) -> None:
+        """Stop sampling, with one last sample of the state as of now (the thread's last one
+        may predate what the test just waited for)."""
         self._stop.set()
         self._t.join(5)
+        self.samples.append(self.now())
 
     def states(self) -> list[str]:
         return [s["state"] for s in self.samples]
