@@ -7,7 +7,11 @@ visible, after the fact:
 
 - a destination, after each statement outside a transaction and after each COMMIT: the tables
   it touched (`committed(db, tables)`), and its database's metadata (`meta(db)` moves on every
-  such call: states, checkpoints, recorded schemas live there);
+  such call: checkpoints, activity, states and recorded schemas live there); `states(db)` moves
+  only when the call says `_zeroetl.tables` was written (table states, recorded schemas; and
+  the first call of a destination that opened the file), so the SQL endpoint keeps a
+  database's table states across the commits that change nothing but data and checkpoints
+  (with 10 integrations, each heartbeat commit made every session read them all again);
 - anything else (SQL sessions' writes in dev, materialized view refreshes, CREATE/ALTER/DROP
   DATABASE, user and grant statements): `bump_all()`, which moves every version.
 - a ClickHouse destination, after each DDL statement it sends: `schema_changed(where)` (its
@@ -28,6 +32,7 @@ _clock = itertools.count(1)
 _all = 0  # moved by bump_all: every version below is stale
 _tables: dict[tuple[str, str, str], int] = {}
 _meta: dict[str, int] = {}
+_states: dict[str, int] = {}
 _schemas: dict[str, int] = {}
 
 
@@ -36,11 +41,14 @@ def _name(db: str, schema: str, table: str) -> tuple[str, str, str]:
     return (db.lower(), schema.lower(), table.lower())
 
 
-def committed(db: str, tables: Iterable[tuple[str, str]]) -> None:
-    """`db`'s writer made its changes to `tables` ((schema, name) pairs) visible."""
+def committed(db: str, tables: Iterable[tuple[str, str]], *, states: bool = True) -> None:
+    """`db`'s writer made its changes to `tables` ((schema, name) pairs) visible; `states`:
+    they include writes to its `_zeroetl.tables` (a writer that cannot tell says True)."""
     with _lock:
         tick = next(_clock)
         _meta[db.lower()] = tick
+        if states:
+            _states[db.lower()] = tick
         for schema, table in tables:
             _tables[_name(db, schema, table)] = tick
 
@@ -63,6 +71,12 @@ def meta(db: str) -> tuple[int, int]:
     """The version of `db`'s metadata (moved by every write of its destination)."""
     with _lock:
         return (_meta.get(db.lower(), 0), _all)
+
+
+def states(db: str) -> tuple[int, int]:
+    """The version of `db`'s `_zeroetl.tables` (table states and recorded schemas)."""
+    with _lock:
+        return (_states.get(db.lower(), 0), _all)
 
 
 def schema_changed(where: str) -> None:

@@ -75,6 +75,9 @@ class Connection:
         self._alias = catalog or self.path.stem
         self._in_tx = False
         self._touched: set[tuple[str, str]] = set()  # tables written since the last publish
+        # `_zeroetl.tables` written since the last publish (true at first: the file just opened
+        # may hold other states than the SQL endpoint kept for a database of this name)
+        self._states_written = True
         self._allowance = memory.TableAllowance()  # limit raised for a many-table transaction
         self._reopen_needed = False
         self._reader = apply.Reader(scan=False)  # set for the connection by _open
@@ -134,6 +137,7 @@ class Connection:
         every committed transaction is there; an open one was lost with the failure."""
         log.warning("integration %s: reopening %s", self.integration_id, self.path)
         self._names.clear()
+        self._states_written = True  # the file as attached again is what readers see next
         self._allowance = memory.TableAllowance()  # a new connection: the plain limit
         with suppress(duckdb.Error):
             self._con.close()
@@ -287,7 +291,8 @@ class Connection:
         the SQL endpoint's kept results and table states of those tables are stale."""
         catalog = getattr(self, "_catalog", None)
         if catalog is not None:
-            dataversions.committed(catalog, self._touched)
+            dataversions.committed(catalog, self._touched, states=self._states_written)
+            self._states_written = False
         self._touched.clear()
 
     @contextmanager
@@ -347,7 +352,8 @@ class Connection:
         return rows[0] if rows else None
 
     def _write_pending(self) -> None:
-        self._pending.write(self._con, self._meta, self.integration_id)
+        if self._pending.write(self._con, self._meta, self.integration_id):
+            self._states_written = True
 
     def kv_get(self, key: str) -> str | None:
         row = self._first(

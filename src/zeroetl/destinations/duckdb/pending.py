@@ -39,12 +39,14 @@ class PendingRows:
         self.schemas.clear()
         self.changes.clear()
 
-    def write(self, con: duckdb.DuckDBPyConnection, schema: str, integration_id: str) -> None:
+    def write(self, con: duckdb.DuckDBPyConnection, schema: str, integration_id: str) -> bool:
         """Write everything saved into the `_zeroetl` tables of `schema` (a quoted
-        `catalog.schema`), inside the caller's transaction, and forget it."""
+        `catalog.schema`), inside the caller's transaction, and forget it. True if rows of
+        `_zeroetl.tables` were written (if a write fails, the caller rolls everything back)."""
         statuses, self.statuses = self.statuses, {}
         schemas, self.schemas = self.schemas, {}
         changes, self.changes = self.changes, []
+        wrote_tables = bool(statuses or schemas)
         if statuses:
             cols = [*meta.STATUS_COLUMNS, "last_updated_timestamp"]
             _upsert_rows(con, schema, integration_id, cols, statuses)
@@ -55,6 +57,7 @@ class PendingRows:
         if changes:
             names = list(monitoring.table("state_changes").column_names)
             _insert_rows(con, f"{schema}.state_changes", names, changes)
+        return wrote_tables
 
 
 def _insert_rows(

@@ -1,6 +1,6 @@
 """The session's side of what is kept between statements: query results (resultcache.py) and
 each target database's table states (`_zeroetl.tables`, read for every statement that reads a
-replicated table, now once per change of that database's metadata: zeroetl.dataversions)."""
+replicated table, now once per write to them: zeroetl.dataversions.states)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ _states_lock = threading.Lock()
 
 
 def table_catalog(con: duckdb.DuckDBPyConnection, db: str, *, in_transaction: bool) -> Catalog:
-    """redshift.table_catalog, kept while `db`'s metadata version stands. Inside an explicit
+    """redshift.table_catalog, kept while `db`'s table-states version stands. Inside an explicit
     transaction the session's own snapshot is read (it may predate the kept one)."""
     if in_transaction:
         return redshift.table_catalog(con, db)
-    version = dataversions.meta(db)  # before the read: a commit meanwhile makes it stale
+    version = dataversions.states(db)  # before the read: a write meanwhile makes it stale
     with _states_lock:
         kept = _states.get(db)
     if kept is not None and kept[0] == version:
