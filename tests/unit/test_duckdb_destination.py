@@ -476,9 +476,11 @@ def test_meta_roundtrip_and_persistence(tmp_path: Path) -> None:
         d.close()
 
 
-def test_table_activity_of_many_tables_is_one_write(dest: DuckDBDestination) -> None:
+@pytest.mark.parametrize("n", [1, 32, 33, 1000])  # VALUES up to records.VALUES_ROWS, then Arrow
+def test_table_activity_of_many_tables_is_one_write(dest: DuckDBDestination, n: int) -> None:
     pos = Position("mysql-bin.000003", 77, "0-1-9")
-    rows = [TableActivity(TableId("db", f"t{i}"), i, 2 * i, 3, 10 * i) for i in range(1000)]
+    rows = [TableActivity(TableId("db", f"t{i}"), i, 2 * i, 3, 10 * i) for i in range(n)]
+    rows.append(TableActivity(TableId("we'ird", 'q"t'), 1, 0, 0, 5))  # names as data only
     dest.begin()
     dest.record_tables_activity(checkpoint=pos, transaction_id="0-1-9", tables=rows)
     dest.record_tables_activity(checkpoint=pos, transaction_id="0-1-9", tables=[])
@@ -488,21 +490,24 @@ def test_table_activity_of_many_tables_is_one_write(dest: DuckDBDestination) -> 
         .execute(
             "SELECT count(*), count(DISTINCT table_name), sum(inserted_rows), sum(updated_rows), "
             "sum(deleted_rows), sum(bytes_ingested), min(checkpoint_name), min(transaction_id), "
-            "count(DISTINCT integration_id), count(record_time) FROM _zeroetl.table_activity"
+            "count(DISTINCT integration_id), count(DISTINCT record_time) "
+            "FROM _zeroetl.table_activity WHERE schema_name = 'db'"
         )
         .fetchone()
     )
-    assert got == (1000, 1000, 499500, 999000, 3000, 4995000, "mysql-bin.000003:77", "0-1-9", 1,
-                   1000)  # fmt: skip
+    total = n * (n - 1) // 2
+    assert got == (n, n, total, 2 * total, 3 * n, 10 * total, "mysql-bin.000003:77", "0-1-9",
+                   1, 1)  # fmt: skip
     one = (
         dest.reader()
         .execute(
             "SELECT schema_name, inserted_rows, updated_rows, deleted_rows, bytes_ingested "
-            "FROM _zeroetl.table_activity WHERE table_name = 't7'"
+            "FROM _zeroetl.table_activity WHERE table_name = 't0' OR table_name = 'q\"t' "
+            "ORDER BY 1"
         )
         .fetchall()
     )
-    assert one == [("db", 7, 14, 3, 70)]
+    assert one == [("db", 0, 0, 3, 0), ("we'ird", 1, 0, 0, 5)]
 
 
 def test_reader_sees_committed_only(dest: DuckDBDestination) -> None:
