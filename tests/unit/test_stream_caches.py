@@ -187,3 +187,109 @@ def test_an_admission_that_raises_takes_its_event_only(monkeypatch: pytest.Monke
     rows_ = batch.tables[TableId("shop", "orders")].rows
     assert raised == 1 and calls == 4
     assert rows_ is not None and rows_.column("id").to_pylist() == [0, 2, 3]
+
+
+def _paced_items(chunks: list[bytes], monkeypatch: pytest.MonkeyPatch) -> tuple[list, list[int]]:
+    """The items of a recorded stream sent a chunk at a time (each its own receive, so its own
+    framing call), and the types of the events the framer returned."""
+    import contextlib
+    import socket
+    import threading
+    import time
+
+    from tests.unit.test_binlog_events import fde_body, ok, rotate_body
+
+    from zeroetl.errors import SourceUnavailable
+    from zeroetl.model import Position
+    from zeroetl.sources.mysql import framing
+    from zeroetl.sources.mysql.binlog import BinlogReader
+
+    returned: list[int] = []
+    real = framing.frame
+
+    def spy(*args: Any) -> Any:
+        out = real(*args)
+        returned.extend(e.type for e in out[0])
+        return out
+
+    monkeypatch.setattr(framing, "frame", spy)
+    head = ok(
+        event(C.ROTATE_EVENT, rotate_body("binlog.000003"), 0, flags=C.LOG_EVENT_ARTIFICIAL_F)
+    )
+    head += ok(event(C.FORMAT_DESCRIPTION_EVENT, fde_body(), 126))
+    ours, theirs = socket.socketpair()
+
+    def send() -> None:
+        for chunk in [head, *chunks]:
+            theirs.sendall(chunk)
+            time.sleep(0.05)  # read (and framed) before the next chunk is sent
+        theirs.shutdown(socket.SHUT_WR)
+
+    threading.Thread(target=send, daemon=True).start()
+    reader = BinlogReader.from_socket(ours, Position("binlog.000003", 4), checksum=True)
+    stream = ChangeStream.from_reader(
+        reader, Position("binlog.000003", 4), wanted=lambda t: t.schema == "shop"
+    )
+    items: list = []
+    with contextlib.suppress(SourceUnavailable):  # the peer closed: the end of the recording
+        for item in stream.items():
+            items.append(item)
+    theirs.close()
+    return items, returned
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_unchanged_table_maps_are_left_out_changed_ones_come_through(
+    monkeypatch: pytest.MonkeyPatch, known: bool
+) -> None:
+    """A TABLE_MAP the stream already decodes by is not even framed into an Event; one that
+    differs (here the same table id remapped to another table) comes through, and so does
+    every TABLE_MAP after it in the same receive: the items are those of the full stream."""
+    from tests.unit.test_binlog_events import ok
+
+    if not known:
+        monkeypatch.setattr(stream_mod, "KNOWN_MAPS", 0)
+    x = _table_map(77, "shop")
+    y = x.replace(b"orders", b"orderz")
+
+    def txn(n: int, tmap: bytes) -> bytes:
+        pos = 300 * n
+        evs = _txn(n, pos, 77)
+        evs[2] = event(C.TABLE_MAP_EVENT, tmap, pos + 130)
+        return b"".join(ok(e) for e in evs)
+
+    chunks = [txn(1, x), txn(2, x), txn(3, y) + txn(4, x), txn(5, x)]
+    items, returned = _paced_items(chunks, monkeypatch)
+    rows = [i for i in items if isinstance(i, RowsItem)]
+    assert [(r.table.table, r.image.raw) for r in rows] == [
+        ("orders", [1, 1]),
+        ("orders", [2, 2]),
+        ("orderz", [3, 3]),
+        ("orders", [4, 4]),
+        ("orders", [5, 5]),
+    ]
+    commits = [i.position.offset for i in items if isinstance(i, CommitItem)]
+    assert commits == [300 * n + 211 for n in range(1, 6)]
+    # framed: txn 1's map (new), txn 3's and 4's (a changed one, and the one after it)
+    assert returned.count(C.TABLE_MAP_EVENT) == (3 if known else 5)
+
+
+def test_a_failed_table_gets_its_next_table_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table whose rows fail to decode leaves the known maps: its next TABLE_MAP comes
+    through, so that a resync's forget_failure takes effect at it."""
+    from tests.unit.test_binlog_events import ok
+
+    from zeroetl.sources.mysql.stream import TableErrorItem
+
+    def txn(n: int, rows: bytes) -> bytes:
+        pos = 300 * n
+        evs = _txn(n, pos, 77)
+        evs[3] = event(C.WRITE_ROWS_EVENT, rows, pos + 180)
+        return b"".join(ok(e) for e in evs)
+
+    broken = _rows_v2(77, (9, 9))[:-3]  # its row image cut short
+    chunks = [txn(1, _rows_v2(77, (1, 1))), txn(2, broken), txn(3, _rows_v2(77, (3, 3)))]
+    items, returned = _paced_items(chunks, monkeypatch)
+    kept = [i for i in items if isinstance(i, RowsItem | TableErrorItem)]
+    assert [type(i) for i in kept] == [RowsItem, TableErrorItem]
+    assert returned.count(C.TABLE_MAP_EVENT) == 2  # txn 1's, and txn 3's after the failure

@@ -10,4 +10,6 @@ def frame(
     file: str,
     kinds: bytes,
     descriptors: tuple[Any, ...],
+    known: dict[int, bytes] | None = None,
+    /,
 ) -> tuple[list[Event], int, int]: ...

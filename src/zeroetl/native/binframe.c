@@ -3,7 +3,7 @@
  * The pure-Python twin is `frame` in zeroetl/sources/mysql/framing.py; the tests compare the
  * two on recorded, random, truncated and garbled buffers.
  *
- * frame(buf, pos, end, checksum, file, kinds, descriptors) -> (events, pos, last_log_pos)
+ * frame(buf, pos, end, checksum, file, kinds, descriptors[, known]) -> (events, pos, last_log_pos)
  *   Walks the complete packets in buf[pos:end]. Each must be an OK packet (first byte 0)
  *   holding one whole event whose header's size matches the packet, of a type that `kinds`
  *   (256 bytes, indexed by event type) marks KIND_COPY or KIND_VIEW, with a good CRC32 when
@@ -14,17 +14,25 @@
  *   continued (16 MiB) packet, an error/EOF packet, a control event, a size mismatch, a bad
  *   checksum. The caller's Python path then reads that packet and raises its usual errors, so
  *   both paths refuse hostile bytes the same way. Nothing outside buf[pos:end] is read.
+ *
+ *   `known` (a dict {table id: TABLE_MAP body bytes}, or None) names the TABLE_MAPs the
+ *   consumer already holds: a TABLE_MAP whose body equals its table id's entry is passed over
+ *   (no Event; its position still counts), as long as no TABLE_MAP has been returned earlier in
+ *   the same call (the consumer's maps may change from that one on). Every small transaction
+ *   maps its tables again, unchanged: three of its eight events.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 #include <stdint.h>
+#include <string.h>
 #include <zlib.h>
 
 #define KIND_COPY 1
 #define KIND_VIEW 2
 #define HEADER 19
 #define NFIELDS 7
+#define TABLE_MAP 19
 
 static uint32_t u32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -67,13 +75,44 @@ static PyObject *make_event(PyTypeObject *cls, const Py_ssize_t off[NFIELDS], Py
         Py_INCREF(vals[i]);
         *(PyObject **)((char *)ev + off[i]) = vals[i];
     }
+    /* An Event holds ints, a str and a memoryview over bytes: it can never be part of a
+     * reference cycle, so the cyclic collector need not track it. Tracked, the events of a
+     * receive buffer and of the items in flight were walked by every collection and promoted
+     * to the old generation, which brought on full collections of the whole heap every few
+     * thousand transactions. (subtype_dealloc untracks with the checking call: safe.) */
+    if (PyObject_GC_IsTracked(ev))
+        PyObject_GC_UnTrack(ev);
     return ev;
+}
+
+/* Whether the TABLE_MAP body at b[0:len] is the one `known` holds for its table id:
+ * 1 yes, 0 no, -1 error. */
+static int known_map(PyObject *known, const unsigned char *b, Py_ssize_t len) {
+    if (len < 6)
+        return 0;
+    unsigned long long id = 0;
+    for (int i = 5; i >= 0; i--)
+        id = id << 8 | b[i];
+    PyObject *key = PyLong_FromUnsignedLongLong(id);
+    if (key == NULL)
+        return -1;
+    PyObject *have = PyDict_GetItemWithError(known, key); /* borrowed */
+    Py_DECREF(key);
+    if (have == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    return PyBytes_Check(have) && PyBytes_GET_SIZE(have) == len &&
+           memcmp(PyBytes_AS_STRING(have), b, (size_t)len) == 0;
 }
 
 static PyObject *frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "frame() takes 7 arguments");
+    if (nargs != 7 && nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "frame() takes 7 or 8 arguments");
+        return NULL;
+    }
+    PyObject *known = nargs == 8 && args[7] != Py_None ? args[7] : NULL;
+    if (known != NULL && !PyDict_Check(known)) {
+        PyErr_SetString(PyExc_TypeError, "frame(): known must be a dict or None");
         return NULL;
     }
     PyObject *bufobj = args[0], *file = args[4], *kinds = args[5];
@@ -137,6 +176,18 @@ static PyObject *frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
                 break;
         }
         unsigned long log_pos = u32(h + 13);
+        if (typ == TABLE_MAP && known != NULL) {
+            int same = known_map(known, h + HEADER, stop - p - HEADER);
+            if (same < 0)
+                goto done;
+            if (same) {
+                if (log_pos)
+                    last = log_pos;
+                pos = pos + 4 + length;
+                continue;
+            }
+            known = NULL; /* returned: the consumer's maps may change from here on */
+        }
         PyObject *vals[NFIELDS] = {NULL};
         PyObject *body = NULL;
         if (kind[typ] == KIND_VIEW) {
@@ -183,7 +234,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"frame", (PyCFunction)(void (*)(void))frame, METH_FASTCALL,
-     "frame(buf, pos, end, checksum, file, kinds, descriptors) -> (events, pos, last_log_pos)"},
+     "frame(buf, pos, end, checksum, file, kinds, descriptors[, known]) -> (events, pos, last_log_pos)"},
     {NULL, NULL, 0, NULL},
 };
 

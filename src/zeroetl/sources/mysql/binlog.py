@@ -96,6 +96,9 @@ class BinlogReader:
     # `waiting` is true from then until data arrives (pump.py: the stream is drained).
     on_wait: Callable[[], None] | None = None
     waiting: bool = False
+    # {table id: TABLE_MAP body} of the maps the consumer holds and skips when unchanged: such
+    # TABLE_MAPs are left out of the batches (see framing.frame). Set by ChangeStream.
+    known_maps: dict[int, bytes] | None = None
     _fde: FormatDescription | None
 
     def __init__(
@@ -338,10 +341,11 @@ class BinlogReader:
         file = self._file
         buf, pos, end = memoryview(b""), 0, 0
         while self._sock is not None:
-            events, pos, last = frame(buf, pos, end, checksum, file, kinds, descriptors)
+            known = self.known_maps
+            events, pos, last = frame(buf, pos, end, checksum, file, kinds, descriptors, known)
+            if last:  # also when every event was a known TABLE_MAP
+                self._pos = last
             if events:
-                if last:
-                    self._pos = last
                 yield events
                 if self._sock is None:
                     return

@@ -20,6 +20,7 @@ from zeroetl.sources.mysql.events import HEADER, Event, make_event
 
 KIND_COPY = 1  # the body gets its own bytes (small: frees the big receive buffer sooner)
 KIND_VIEW = 2  # the body is a view into the receive buffer (row events: no copy)
+TABLE_MAP = 19
 _U32 = struct.Struct("<I").unpack_from
 _FIELDS = ("type", "timestamp", "server_id", "file", "end_pos", "body", "flags")
 DESCRIPTORS: tuple[Any, ...] = tuple(Event.__dict__[name] for name in _FIELDS)
@@ -43,8 +44,13 @@ def frame_py(
     file: str,
     kinds: bytes,
     descriptors: tuple[Any, ...],
+    known: dict[int, bytes] | None = None,
 ) -> FrameResult:
-    """The Python twin of binframe.frame: (events, position after them, last non-zero log_pos)."""
+    """The Python twin of binframe.frame: (events, position after them, last non-zero log_pos).
+
+    `known` ({table id: TABLE_MAP body}): TABLE_MAPs equal to their table id's entry make no
+    Event (their position still counts) until one TABLE_MAP has been returned: from that one on
+    the consumer's maps may differ from `known`."""
     del descriptors  # the C twin builds Events through them; make_event does it here
     unpack_header = HEADER.unpack_from
     crc32 = zlib.crc32
@@ -73,6 +79,15 @@ def frame_py(
             stop -= 4
             if u32(buf, stop)[0] != crc32(buf[p:stop]):
                 break
+        if typ == TABLE_MAP and known is not None:
+            if stop - p - 19 >= 6:
+                have = known.get(int.from_bytes(buf[p + 19 : p + 25], "little"))
+                if isinstance(have, bytes) and have == buf[p + 19 : stop]:
+                    if log_pos:
+                        last = log_pos
+                    pos += 4 + length
+                    continue
+            known = None
         body = buf[p + 19 : stop]
         if kind == KIND_COPY:
             body = memoryview(bytes(body))
@@ -83,5 +98,8 @@ def frame_py(
     return events, pos, last
 
 
-Framer = Callable[[memoryview, int, int, bool, str, bytes, tuple[Any, ...]], FrameResult]
+Framer = Callable[
+    [memoryview, int, int, bool, str, bytes, tuple[Any, ...], dict[int, bytes] | None],
+    FrameResult,
+]
 frame: Framer = binframe.frame if binframe is not None else frame_py

@@ -123,6 +123,10 @@ _MapEntry = tuple[bytes, TableId, TableMap | None, tuple[RowsDecoder, TableSchem
 # dropped first: memory must not grow with the number of tables (or of table ids, which the
 # server renews as it reopens tables) seen over the stream's life.
 MAX_MAPS = 4096
+# While there are at most this many maps (and the order of use is not kept), the reader leaves
+# out unchanged TABLE_MAPs of tables being decoded (BinlogReader.known_maps): no Event, no
+# dispatch, three of a small transaction's eight events.
+KNOWN_MAPS = 64
 
 
 def _position(file: str, offset: int, gtid_set: str) -> Position:
@@ -172,6 +176,12 @@ class ChangeStream:
         # table_id -> (TABLE_MAP bytes, table, TableMap (None: no column names), decoder and
         # schema (None when unwanted, failed or without names))
         self._maps: dict[int, _MapEntry] = {}
+        # The bodies of the maps with a decoder, for the reader to skip (None: not kept, over
+        # KNOWN_MAPS maps). Kept equal to those entries of _maps from this thread; the reader
+        # compares against it before this loop sees the batch, which is why the framer returns
+        # every TABLE_MAP after the first one it returns.
+        self._known: dict[int, bytes] | None = {}
+        reader.known_maps = self._known
         self._failed: set[TableId] = set()
         self._commit_us = 0  # MySQL 8: the current transaction's commit time, microseconds
 
@@ -236,7 +246,7 @@ class ChangeStream:
                     tmap: TableMap | None
                     if cached is not None and cached[0] == ev.body:  # compared without a copy
                         if cached[3] is not None:
-                            if len(maps) > 64:  # keep the order of use (cheap, and moot when few)
+                            if len(maps) > KNOWN_MAPS:  # keep the order of use (moot when few)
                                 maps[tid_num] = maps.pop(tid_num)
                             continue
                         tid, tmap = cached[1], cached[2]  # skipped so far: may be wanted again
@@ -259,7 +269,16 @@ class ChangeStream:
                                 new = (RowsDecoder(tmap), tmap.table_schema())
                             except ZeroEtlError as exc:
                                 yield from self._fail(tid, getattr(exc, "reason", None) or str(exc))
-                    maps[tid_num] = (bytes(ev.body), tid, tmap, new)
+                    body = bytes(ev.body)
+                    maps[tid_num] = (body, tid, tmap, new)
+                    known = self._known
+                    if known is not None:
+                        if len(maps) > KNOWN_MAPS:  # the order of use counts from now on
+                            self._known = self.reader.known_maps = None
+                        elif new is not None:
+                            known[tid_num] = body
+                        else:
+                            known.pop(tid_num, None)
                 elif t == XID:
                     in_txn = False
                     if len(maps) > MAX_MAPS:
@@ -400,12 +419,16 @@ class ChangeStream:
         events): forget the least recently mapped quarter."""
         for k in list(self._maps)[: len(self._maps) - MAX_MAPS * 3 // 4]:
             del self._maps[k]
+            if self._known is not None:
+                self._known.pop(k, None)
 
     def _fail(self, table: TableId, reason: str) -> Iterator[Item]:
         self._failed.add(table)
         for k, (body, tid, tmap, _dec) in list(self._maps.items()):
             if tid == table:
                 self._maps[k] = (body, tid, tmap, None)
+                if self._known is not None:  # its next TABLE_MAP must come through
+                    self._known.pop(k, None)
         yield TableErrorItem(table, reason)
 
     @staticmethod
