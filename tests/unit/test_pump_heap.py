@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -42,6 +43,39 @@ def test_a_stream_start_freezes_the_heap_and_collects_young_objects_less_often()
         assert gc.get_threshold() == (pump.GEN0, 10, 10)
     finally:
         p.close()
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+@pytest.mark.usefixtures("gc_state")
+def test_frozen_objects_that_become_garbage_are_freed_by_the_next_settle() -> None:
+    node = _Node()
+    gone = weakref.ref(node)
+    pump.settle_heap()  # node is alive: frozen
+    del node
+    gc.collect()
+    assert gone() is not None  # frozen: the collector skips it
+    pump.settle_heap()  # hands the frozen objects back first
+    assert gone() is None
+
+
+@pytest.mark.usefixtures("gc_state")
+def test_a_streaming_reader_settles_again_every_resettle_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pump.settle_heap()
+    node = _Node()
+    gone = weakref.ref(node)
+    gc.freeze()
+    del node
+    pump.maybe_resettle()  # too soon: nothing happens
+    assert gone() is not None
+    monkeypatch.setattr(pump, "RESETTLE_S", 0.0)
+    pump.maybe_resettle()
+    assert gone() is None
 
 
 @pytest.mark.usefixtures("gc_state")

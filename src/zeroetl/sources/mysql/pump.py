@@ -18,6 +18,7 @@ import contextlib
 import gc
 import queue
 import threading
+import time
 
 from zeroetl.errors import SourceUnavailable
 from zeroetl.sources.mysql.stream import ChangeStream
@@ -34,17 +35,22 @@ def settle_heap() -> None:
     collections (items in flight, open batches) are promoted, and every few thousand
     transactions that brings on a full collection, which walks the whole heap: with DuckDB,
     pyarrow and pandas loaded, ~30% of the process's CPU on small transactions. Frozen objects
-    are skipped by every collection (they are still freed by reference counting); the garbage
-    of the moment is collected first, so freezing never keeps a cycle alive. Called when a
-    stream starts: rare, and the heap is then what streaming will keep.
+    are skipped by every collection (they are still freed by reference counting). A frozen
+    object that later becomes part of an unreachable cycle is not freed until the next settle,
+    which first hands every frozen object back and collects: a stream start, and every
+    RESETTLE_S seconds while one streams (`maybe_resettle`), so such garbage (a closed SQL
+    session's cycles, say) is bounded by what RESETTLE_S seconds make, and one full collection
+    every RESETTLE_S costs less than the ones it replaces.
 
     The youngest generation is also collected less often (every GEN0 net allocations, not
     700): most of a transaction's objects are then gone before a collection could promote
     them. At exit the frozen objects are handed back, so the last collection still sees them
     (extensions report what it does not free as leaks)."""
-    global _settled
+    global _settled, _last_settle
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
+    _last_settle = time.monotonic()
     first, *older = gc.get_threshold()
     if 0 < first < GEN0:  # never re-enables a collector the embedding process turned off
         gc.set_threshold(GEN0, *older)
@@ -53,8 +59,16 @@ def settle_heap() -> None:
         atexit.register(gc.unfreeze)
 
 
+def maybe_resettle() -> None:
+    """Settle again if the process last did RESETTLE_S ago (any stream's reader may call it)."""
+    if time.monotonic() - _last_settle >= RESETTLE_S:
+        settle_heap()
+
+
 GEN0 = 10_000
+RESETTLE_S = 300.0
 _settled = False
+_last_settle = 0.0
 
 
 class Pump:
@@ -95,6 +109,7 @@ class Pump:
                     self._out = []
                     if not self._put(out):
                         return
+                    maybe_resettle()
             self._out.append(SourceUnavailable("binlog stream ended"))
         except BaseException as exc:  # handed to the writer thread, which decides
             self._out.append(exc)
