@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 CHILD = """
 import json, sys, time
