@@ -131,6 +131,20 @@ def _sets_float_zero(
     return out
 
 
+def _distinct(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the distinct rows of `masks`, which one each row is, how many rows each): hashed by
+    Arrow as packed bytes (numpy's unique over rows sorted 500-byte rows: ~1 s a batch)."""
+    n, ncols = masks.shape
+    width = (ncols + 7) // 8
+    packed = np.packbits(masks, axis=1, bitorder="little")
+    arr = pa.Array.from_buffers(pa.binary(width), n, [None, pa.py_buffer(packed.tobytes())])
+    enc = pc.dictionary_encode(arr)
+    which = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    first = np.full(len(enc.dictionary), n, dtype=np.int64)
+    np.minimum.at(first, which, np.arange(n))
+    return masks[first], which, np.bincount(which, minlength=len(first))
+
+
 def split_changes(
     schema: TableSchema, changes: pa.Table, changed: pa.Array
 ) -> tuple[pa.Table, list[tuple[tuple[str, ...], pa.Table]]] | None:
@@ -174,8 +188,7 @@ def split_changes(
         last_rows, masks = last_rows[~float_zero], masks[~float_zero]
         if len(last_rows) == 0:
             return changes.filter(pa.array(whole)), []
-    sets, which, counts = np.unique(masks, axis=0, return_inverse=True, return_counts=True)
-    which = np.asarray(which).reshape(-1)
+    sets, which, counts = _distinct(masks)
     widths = sets.sum(axis=1)
     wide = np.flatnonzero(widths > WHOLE_SHARE * ncols)
     if len(wide):  # the key's last image stands for all of its entries

@@ -94,9 +94,8 @@ class _Gathered:
         chunks: list[pa.Array] = []
         try:
             if dec.native is not None:
-                segs, done = self.before_segments, 0
-                for lo in range(0, len(segs), 64):
-                    group = segs[lo : lo + 64]
+                done = 0
+                for group in _chunks(self.before_segments):
                     before, _zeros = dec.native.finish(group)
                     k = sum(len(st) for _, st in group) // 8
                     chunks.append(_bitmaps(before, after, at[done : done + k]))
@@ -130,8 +129,25 @@ class _Gathered:
         return TableChanges(self.schema, rows, *counts, zero_dates=self.zero_dates, changed=changed)
 
 
+def _chunks(segments: list[Segment]) -> list[list[Segment]]:
+    """`segments` cut into runs of about row_diff.CHUNK_ROWS row images (a wide table's
+    events hold a row or two each; a call a column per run is what comparing costs)."""
+    out: list[list[Segment]] = [[]]
+    rows = 0
+    for seg in segments:
+        if rows >= row_diff.CHUNK_ROWS:
+            out.append([])
+            rows = 0
+        out[-1].append(seg)
+        rows += len(seg[1]) // 8
+    return out
+
+
 def _bitmaps(before: list[pa.Array], after: list[pa.Array], at: np.ndarray) -> pa.Array:
     """The changed-column bitmaps of the after images at positions `at` of `after`."""
+    lo = int(at[0])
+    if int(at[-1]) - lo == len(at) - 1:  # a run of updates (the common case): no copy
+        return row_diff.changed_bitmaps(before, [a.slice(lo, len(at)) for a in after])
     index = pa.array(at)
     return row_diff.changed_bitmaps(before, [a.take(index) for a in after])
 
