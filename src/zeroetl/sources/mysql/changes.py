@@ -55,7 +55,7 @@ class _Gathered:
     # UPDATEs that kept their key: their before images (as `flat`/`segments` hold the after
     # images) and their entries' positions in the part, to tell which columns changed
     before_flat: list[Any] = field(default_factory=list)
-    before_segments: list[Segment] = field(default_factory=list)
+    before_segments: list[tuple[Any, bytes, bytes]] = field(default_factory=list)  # + after
     updates_at: array[int] = field(default_factory=lambda: array("q"))
     changed: list[pa.Array | None] = field(default_factory=list)  # per part
 
@@ -84,22 +84,21 @@ class _Gathered:
         self.seq, self.dels = array("q"), bytearray()  # the Arrow arrays keep the old ones
 
     def _changed(self, after: list[pa.Array], n: int) -> pa.Array | None:
-        """The changed-column bitmaps of the part being sealed (row_diff.py), compared a chunk
-        of rows at a time; None when it holds no UPDATE that kept its key, or when a before
-        image cannot be built (its entries then count as whole rows)."""
+        """The changed-column bitmaps of the part being sealed (row_diff.py): the compiled
+        decoder compares the two images' bytes, the Python one their values finished into Arrow
+        (a chunk of rows at a time). None when the part holds no UPDATE that kept its key, or
+        when a before image cannot be read (its entries then count as whole rows)."""
         if not self.updates_at or self.decoder is None:
             return None
         dec = self.decoder
         at = np.frombuffer(self.updates_at, dtype=np.int64)
         chunks: list[pa.Array] = []
         try:
-            if dec.native is not None:
-                done = 0
-                for group in _chunks(self.before_segments):
-                    before, _zeros = dec.native.finish(group)
-                    k = sum(len(st) for _, st in group) // 8
-                    chunks.append(_bitmaps(before, after, at[done : done + k]))
-                    done += k
+            if dec.native is not None:  # the images' bytes compared in C, no value built
+                native = dec.native
+                bits = b"".join(native.changed(*seg) for seg in self.before_segments)
+                kind = row_diff.bitmap_type(dec.ncols)
+                chunks.append(pa.Array.from_buffers(kind, len(at), [None, pa.py_buffer(bits)]))
             else:
                 flat, nc = self.before_flat, dec.ncols
                 for lo in range(0, len(at), row_diff.CHUNK_ROWS):
@@ -127,20 +126,6 @@ class _Gathered:
                 ]
             )
         return TableChanges(self.schema, rows, *counts, zero_dates=self.zero_dates, changed=changed)
-
-
-def _chunks(segments: list[Segment]) -> list[list[Segment]]:
-    """`segments` cut into runs of about row_diff.CHUNK_ROWS row images (a wide table's
-    events hold a row or two each; a call a column per run is what comparing costs)."""
-    out: list[list[Segment]] = [[]]
-    rows = 0
-    for seg in segments:
-        if rows >= row_diff.CHUNK_ROWS:
-            out.append([])
-            rows = 0
-        out[-1].append(seg)
-        rows += len(seg[1]) // 8
-    return out
 
 
 def _bitmaps(before: list[pa.Array], after: list[pa.Array], at: np.ndarray) -> pa.Array:
@@ -190,7 +175,7 @@ class Batch:
                     return True
                 values = 2 * n * dec.ncols
                 tc.segments.append((image.buf, after))
-                tc.before_segments.append((image.buf, image.starts))
+                tc.before_segments.append((image.buf, image.starts, after))
                 tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
                 tc.updated += n
                 tc.dels += bytes(n)
@@ -280,7 +265,7 @@ class Batch:
         assert after is not None and moved is not None
         if moved.count(1) == 0:
             segs.append((buf, after))
-            tc.before_segments.append((buf, image.starts))
+            tc.before_segments.append((buf, image.starts, after))
             tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
             self._tag(tc, n, False)
             return
