@@ -40,7 +40,8 @@ from .types import ident, qualified
 WHOLE_SHARE = 0.5
 # Statements a slice's UPDATEs may take (each has a fixed cost of ~1 ms and more).
 MAX_GROUPS = 8
-# Narrower tables keep whole rows: their DELETE + INSERT is cheap, and one statement fewer.
+# Narrower tables keep whole rows: their DELETE + INSERT is cheap, and one statement fewer
+# (the source does not compare them either).
 MIN_COLUMNS = 16
 
 

@@ -90,6 +90,8 @@ class _Gathered:
         when a before image cannot be read (its entries then count as whole rows)."""
         if not self.updates_at or self.decoder is None:
             return None
+        if self.decoder.ncols < row_diff.MIN_COLUMNS:
+            return None  # a narrow table's whole rows cost little more than a few columns
         dec = self.decoder
         at = np.frombuffer(self.updates_at, dtype=np.int64)
         chunks: list[pa.Array] = []
@@ -226,10 +228,12 @@ class Batch:
             any(raw[r + k] != raw[r + nc + k] for k in keys) for r in range(0, len(raw), stride)
         ]
         if not any(moved):
-            tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
-            for r in range(0, len(raw), stride):
-                tc.before_flat.extend(raw[r : r + nc])
-                flat.extend(raw[r + nc : r + stride])  # the after image
+            if nc >= row_diff.MIN_COLUMNS:  # the before images, to tell what changed
+                tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
+                for r in range(0, len(raw), stride):
+                    tc.before_flat.extend(raw[r : r + nc])
+            for r in range(nc, len(raw), stride):
+                flat.extend(raw[r : r + nc])  # the after image
             self._tag(tc, n, False)
             return
         # Row i deletes its old key, then writes its new image, so that chains within one

@@ -23,6 +23,9 @@ import pyarrow.compute as pc
 
 # Rows compared at a time when sealing a batch: bounds the before images held as Arrow.
 CHUNK_ROWS = 2048
+# Narrower tables are not compared: their whole rows cost a destination little more, and a
+# transaction touching 1,000 small tables would pay the comparison's fixed cost 1,000 times.
+MIN_COLUMNS = 16
 
 
 def bitmap_type(ncols: int) -> pa.DataType:
