@@ -6,6 +6,7 @@ its checkpoint, until caught up; each apply runs in a child process of its own, 
 
   wide     --changes row changes (half inserts, half updates, transactions of 1,000 rows) on a
            500-column table; baseline: the same changes on an 8-column table. changes/s, RSS.
+           --wide-updates: UPDATEs only (of rows inserted and applied beforehand).
   tables   --txns transactions each upserting 10 rows in every one of --tables tables;
            baseline: the same transactions on one table (10 x --tables rows each). Apply time
            per source transaction, RSS.
@@ -242,7 +243,21 @@ class Bench:
                 [f"UPDATE {table} SET {sets} WHERE id BETWEEN {lo} AND {lo + 999}"]
                 for lo in range(1, half + 1, 1000)
             ]
-            made = run_sql(self.port, ins + upd)
+            if self.args.wide_updates:
+                # the rows first, applied unmeasured; then only UPDATEs, each row once
+                ins += [
+                    [f"INSERT INTO {table} SELECT {row} FROM seq_{lo}_to_{lo + 999}"]
+                    for lo in range(half + 1, 2 * half + 1, 1000)
+                ]
+                run_sql(self.port, ins)
+                apply_in_child(self.wh, self.server.url())
+                upd += [
+                    [f"UPDATE {table} SET {sets} WHERE id BETWEEN {lo} AND {lo + 999}"]
+                    for lo in range(half + 1, 2 * half + 1, 1000)
+                ]
+                made = run_sql(self.port, upd)
+            else:
+                made = run_sql(self.port, ins + upd)
             res[table] = self.apply(table, made, self.args.profile == "wide" and table == "wide")
         narrow, wide = res["narrow"], res["wide"]
         rate = {k: v["changes"] / v["s"] for k, v in res.items()}
@@ -349,6 +364,12 @@ def main() -> None:
     p.add_argument("--no-small", action="store_true", help="bigtxn: skip the baseline (long)")
     p.add_argument("--only", nargs="*", default=["wide", "tables", "bigtxn"])
     p.add_argument("--profile", default="", help="cProfile one apply: wide, tables or bigtxn")
+    p.add_argument(
+        "--wide-updates",
+        action="store_true",
+        help="wide: --changes UPDATEs only (three columns of each row), of rows inserted and "
+        "applied beforehand (unmeasured)",
+    )
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not numbers")
     p.add_argument(
         "--checkpoint-memory-limit",

@@ -267,7 +267,13 @@ class TableChanges:
     `__del`. An UPDATE that keeps its key is its new image; one that moves its key is a delete of
     the old key, then the new image. Applying reduces to the last entry per key, so replaying a
     batch changes nothing. `failure`: why the changes could not be built (the table fails, e.g.
-    a TIME out of range); `rows` is then None. The counts feed the activity views."""
+    a TIME out of range); `rows` is then None. The counts feed the activity views.
+
+    `changed`, when the source compared before and after images: per entry of `rows`, a bitmap
+    (fixed-size binary, bit i of byte i // 8 is `schema.columns[i]`, least significant first)
+    of the columns an UPDATE that kept its key changed; NULL for any other entry (inserts,
+    deletes, key moves). Writing any superset of those columns from the new image is exact for
+    a warehouse row that equals the before image (a destination's `ChangedColumns` role)."""
 
     schema: TableSchema
     rows: pa.Table | None
@@ -277,6 +283,7 @@ class TableChanges:
     nbytes: int = 0
     zero_dates: int = 0  # source zero dates that became NULL
     failure: str = ""
+    changed: pa.Array | None = None
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,17 @@ class NewKeyInserts(Protocol):
 
 
 @runtime_checkable
+class ChangedColumns(Protocol):
+    """An optional role: apply a table's slice of changes where UPDATEs that kept their key
+    carry the columns they changed (model.TableChanges.changed), writing only those. The engine
+    promises it only for a Synced table (as for NewKeyInserts): each UPDATE's before image is
+    then the warehouse row it replaces, so the columns it did not change are already right."""
+
+    def apply_changed(self, schema: TableSchema, changes: pa.Table, changed: pa.Array) -> None:
+        """`apply_changes` of `changes`, using `changed` (one bitmap or NULL per entry)."""
+
+
+@runtime_checkable
 class Destination(Writer, MetadataStore, Protocol):
     """A target database as the engine uses it: both roles, one transaction."""
 

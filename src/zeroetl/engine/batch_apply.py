@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from zeroetl.destinations.base import NewKeyInserts
+from zeroetl.destinations.base import ChangedColumns, NewKeyInserts
 from zeroetl.engine.context import EngineContext
 from zeroetl.errors import DestinationError, TableFailed, TransientError, ZeroEtlError
 from zeroetl.model import (
@@ -33,6 +33,7 @@ def apply_batch(ctx: EngineContext, batch: ChangeBatch | None) -> None:
         return
     ctx.ensure_txn()
     fresh = ctx.dest if isinstance(ctx.dest, NewKeyInserts) else None
+    columns = ctx.dest if isinstance(ctx.dest, ChangedColumns) else None
     for table, tc in batch.tables.items():
         try:
             if tc.failure:
@@ -40,6 +41,8 @@ def apply_batch(ctx: EngineContext, batch: ChangeBatch | None) -> None:
             assert tc.rows is not None
             if fresh is not None and _new_keys_only(ctx, table, tc):
                 fresh.insert_new(tc.schema, tc.rows)
+            elif columns is not None and tc.changed is not None and _synced(ctx, table):
+                columns.apply_changed(tc.schema, tc.rows, tc.changed)
             else:
                 ctx.dest.apply_changes(tc.schema, tc.rows)
         except (DestinationError, TableFailed) as exc:
@@ -65,6 +68,13 @@ def _new_keys_only(ctx: EngineContext, table: TableId, tc: TableChanges) -> bool
     A table still being copied is not Synced: the stream may replay what its copy holds."""
     if tc.updated or tc.deleted or tc.rows is None or tc.inserted != tc.rows.num_rows:
         return False
+    return _synced(ctx, table)
+
+
+def _synced(ctx: EngineContext, table: TableId) -> bool:
+    """Whether the warehouse table equals the source table as of the committed checkpoint plus
+    the open transaction's batches (why: `_new_keys_only`): an UPDATE's before image is then
+    the warehouse's row, and writing only the columns it changed is exact."""
     st = ctx.book.status.get(table)
     return st is not None and st.state is TableState.SYNCED
 

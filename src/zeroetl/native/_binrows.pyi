@@ -9,3 +9,6 @@ def index(
 def build(
     layout: bytes, modes: bytes, ncols: int, segments: list[tuple[ReadableBuffer, bytes]]
 ) -> list[Any]: ...
+def changed(
+    layout: bytes, ncols: int, buf: ReadableBuffer, before: bytes, after: bytes
+) -> bytes: ...

@@ -731,10 +731,96 @@ done:
     return result;
 }
 
+/* Where each column's value lies in the row image at buf[start:]: its offset in buf and its
+ * length (-1: NULL). 0, or -1 with ValueError when the image runs past the buffer. */
+static int image_spans(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *buf, Py_ssize_t len,
+                       int64_t start, Py_ssize_t row, Py_ssize_t *off, Py_ssize_t *size) {
+    Py_ssize_t nbl = (ncols + 7) / 8;
+    if (start < 0 || start > (int64_t)len || len - (Py_ssize_t)start < nbl) {
+        PyErr_Format(PyExc_ValueError, "row image %zd: its NULL bitmap runs past the event",
+                     row + 1);
+        return -1;
+    }
+    const uint8_t *lim = buf + len, *nb = buf + start, *p = nb + nbl;
+    for (Py_ssize_t i = 0; i < ncols; i++) {
+        if (nb[i >> 3] >> (i & 7) & 1) {
+            off[i] = 0;
+            size[i] = -1;
+            continue;
+        }
+        Py_ssize_t skip, n = value_size(lay + 4 * i, p, lim, &skip);
+        if (n < 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "row image %zd: the value of column %zd runs past the event", row + 1,
+                         i + 1);
+            return -1;
+        }
+        off[i] = p + skip - buf;
+        size[i] = n;
+        p += skip + n;
+    }
+    return 0;
+}
+
+/* changed(layout, ncols, buf, before, after) -> bytes
+ *   For update row i, the images at int64 offsets before[i] and after[i] of buf: a bitmap of
+ *   (ncols + 7) / 8 bytes (bit j of byte j / 8, least significant first) of the columns whose
+ *   value differs, byte for byte or in NULL-ness. Equal bytes finish into equal values, so an
+ *   unset bit means unchanged; a set bit may be a change the warehouse could not see (a
+ *   superset, which is what its reader needs). Every image is bounds-checked as walk() does. */
+static PyObject *changed(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv, bv, sv, av;
+    Py_ssize_t ncols;
+    if (!PyArg_ParseTuple(args, "y*ny*y*y*", &lv, &ncols, &bv, &sv, &av)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t *spans = NULL;
+    const uint8_t *lay = (const uint8_t *)lv.buf, *buf = (const uint8_t *)bv.buf;
+    if (ncols <= 0 || lv.len != ncols * 4 || sv.len % 8 || av.len != sv.len) {
+        PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
+        goto done;
+    }
+    if (check_layout(lay, ncols) < 0) goto done;
+    Py_ssize_t rows = sv.len / 8, width = (ncols + 7) / 8;
+    spans = PyMem_Malloc(4 * (size_t)ncols * sizeof(Py_ssize_t));
+    out = PyBytes_FromStringAndSize(NULL, rows * width);
+    if (!spans || !out) {
+        Py_CLEAR(out);
+        if (!spans) PyErr_NoMemory();
+        goto done;
+    }
+    uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
+    memset(bits, 0, (size_t)(rows * width));
+    Py_ssize_t *ob = spans, *nb = spans + ncols, *oa = spans + 2 * ncols, *na = spans + 3 * ncols;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        int64_t b, a;
+        memcpy(&b, (const uint8_t *)sv.buf + 8 * r, 8);
+        memcpy(&a, (const uint8_t *)av.buf + 8 * r, 8);
+        if (image_spans(lay, ncols, buf, bv.len, b, 2 * r, ob, nb) < 0
+            || image_spans(lay, ncols, buf, bv.len, a, 2 * r + 1, oa, na) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        uint8_t *row = bits + r * width;
+        for (Py_ssize_t j = 0; j < ncols; j++) {
+            if (nb[j] != na[j] || (nb[j] > 0 && memcmp(buf + ob[j], buf + oa[j], (size_t)nb[j])))
+                row[j >> 3] |= (uint8_t)(1u << (j & 7));
+        }
+    }
+done:
+    PyMem_Free(spans);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&av);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Walk row images into a flat list of finisher-ready values."},
     {"index", index_, METH_VARARGS, "Check row images; their offsets and moved keys."},
     {"build", build, METH_VARARGS, "Row images of many events -> Arrow-ready column buffers."},
+    {"changed", changed, METH_VARARGS, "Which columns each update's two row images differ in."},
     {NULL, NULL, 0, NULL},
 };
 

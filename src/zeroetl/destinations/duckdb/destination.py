@@ -19,7 +19,7 @@ from zeroetl.destinations.base import Capabilities, register
 from zeroetl.errors import ConfigError
 from zeroetl.model import TableSchema
 
-from . import apply
+from . import apply, apply_columns
 from .records import Records
 from .schema_ops import SchemaOps
 
@@ -57,6 +57,15 @@ class DuckDBDestination(SchemaOps, Records):
         with self._atomic("apply changes", schema.id):
             self._wrote(schema.id)
             apply.insert_new(self._con, self._catalog, schema, changes, self._reader)
+
+    def apply_changed(self, schema: TableSchema, changes: pa.Table, changed: pa.Array) -> None:
+        """Changes whose in-place UPDATEs write only the columns they changed
+        (base.ChangedColumns, apply_columns.py)."""
+        with self._atomic("apply changes", schema.id):
+            self._wrote(schema.id)
+            apply_columns.apply_changed(
+                self._con, self._catalog, schema, changes, changed, self._reader
+            )
 
     def write_chunk(self, schema: TableSchema, rows: pa.Table, *, replace: bool = True) -> None:
         """A snapshot chunk: replaces rows with the same keys (idempotent if replayed); with

@@ -19,10 +19,12 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from zeroetl.errors import TableFailed
+from zeroetl.errors import TableFailed, ZeroEtlError
 from zeroetl.model import DEL, SEQ, ChangeBatch, TableChanges, TableId, TableSchema
+from zeroetl.sources.mysql import row_diff
 from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage
 from zeroetl.sources.mysql.rows_native import Segment
 
@@ -50,6 +52,12 @@ class _Gathered:
     # columns they become (no Python list of ints to convert when sealed)
     seq: array[int] = field(default_factory=lambda: array("q"))
     dels: bytearray = field(default_factory=bytearray)
+    # UPDATEs that kept their key: their before images (as `flat`/`segments` hold the after
+    # images) and their entries' positions in the part, to tell which columns changed
+    before_flat: list[Any] = field(default_factory=list)
+    before_segments: list[tuple[Any, bytes, bytes]] = field(default_factory=list)  # + after
+    updates_at: array[int] = field(default_factory=lambda: array("q"))
+    changed: list[pa.Array | None] = field(default_factory=list)  # per part
 
     def seal(self) -> None:
         """Finish the gathered raw values into one Arrow part. May raise TableFailed."""
@@ -66,11 +74,42 @@ class _Gathered:
         n = len(self.seq)
         seq = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.seq)])
         dels = pa.Array.from_buffers(pa.uint8(), n, [None, pa.py_buffer(self.dels)])
+        self.changed.append(self._changed(arrays, n))
         arrays += [seq, dels.cast(pa.bool_())]
         self.parts.append(pa.Table.from_arrays(arrays, names=names))
         self.flat = []
         self.segments = []
+        self.before_flat, self.before_segments = [], []
+        self.updates_at = array("q")
         self.seq, self.dels = array("q"), bytearray()  # the Arrow arrays keep the old ones
+
+    def _changed(self, after: list[pa.Array], n: int) -> pa.Array | None:
+        """The changed-column bitmaps of the part being sealed (row_diff.py): the compiled
+        decoder compares the two images' bytes, the Python one their values finished into Arrow
+        (a chunk of rows at a time). None when the part holds no UPDATE that kept its key, or
+        when a before image cannot be read (its entries then count as whole rows)."""
+        if not self.updates_at or self.decoder is None:
+            return None
+        if self.decoder.ncols < row_diff.MIN_COLUMNS:
+            return None  # a narrow table's whole rows cost little more than a few columns
+        dec = self.decoder
+        at = np.frombuffer(self.updates_at, dtype=np.int64)
+        chunks: list[pa.Array] = []
+        try:
+            if dec.native is not None:  # the images' bytes compared in C, no value built
+                native = dec.native
+                bits = b"".join(native.changed(*seg) for seg in self.before_segments)
+                kind = row_diff.bitmap_type(dec.ncols)
+                chunks.append(pa.Array.from_buffers(kind, len(at), [None, pa.py_buffer(bits)]))
+            else:
+                flat, nc = self.before_flat, dec.ncols
+                for lo in range(0, len(at), row_diff.CHUNK_ROWS):
+                    part = flat[lo * nc : (lo + row_diff.CHUNK_ROWS) * nc]
+                    before, _zeros = dec.finish([part[k::nc] for k in range(nc)])
+                    chunks.append(_bitmaps(before, after, at[lo : lo + row_diff.CHUNK_ROWS]))
+        except ZeroEtlError:
+            return None
+        return row_diff.scatter(n, at, pa.concat_arrays(chunks))
 
     def sealed(self) -> TableChanges:
         counts = (self.inserted, self.updated, self.deleted, self.nbytes)
@@ -79,7 +118,25 @@ class _Gathered:
         except TableFailed as exc:
             return TableChanges(self.schema, None, *counts, failure=exc.reason)
         rows = pa.concat_tables(self.parts) if len(self.parts) > 1 else self.parts[0]
-        return TableChanges(self.schema, rows, *counts, zero_dates=self.zero_dates)
+        changed = None
+        if any(c is not None for c in self.changed):
+            kind = row_diff.bitmap_type(len(self.schema.columns))
+            changed = pa.concat_arrays(
+                [
+                    pa.nulls(p.num_rows, kind) if c is None else c
+                    for p, c in zip(self.parts, self.changed, strict=True)
+                ]
+            )
+        return TableChanges(self.schema, rows, *counts, zero_dates=self.zero_dates, changed=changed)
+
+
+def _bitmaps(before: list[pa.Array], after: list[pa.Array], at: np.ndarray) -> pa.Array:
+    """The changed-column bitmaps of the after images at positions `at` of `after`."""
+    lo = int(at[0])
+    if int(at[-1]) - lo == len(at) - 1:  # a run of updates (the common case): no copy
+        return row_diff.changed_bitmaps(before, [a.slice(lo, len(at)) for a in after])
+    index = pa.array(at)
+    return row_diff.changed_bitmaps(before, [a.take(index) for a in after])
 
 
 class Batch:
@@ -120,6 +177,8 @@ class Batch:
                     return True
                 values = 2 * n * dec.ncols
                 tc.segments.append((image.buf, after))
+                tc.before_segments.append((image.buf, image.starts, after))
+                tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
                 tc.updated += n
                 tc.dels += bytes(n)
             else:
@@ -169,6 +228,10 @@ class Batch:
             any(raw[r + k] != raw[r + nc + k] for k in keys) for r in range(0, len(raw), stride)
         ]
         if not any(moved):
+            if nc >= row_diff.MIN_COLUMNS:  # the before images, to tell what changed
+                tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
+                for r in range(0, len(raw), stride):
+                    tc.before_flat.extend(raw[r : r + nc])
             for r in range(nc, len(raw), stride):
                 flat.extend(raw[r : r + nc])  # the after image
             self._tag(tc, n, False)
@@ -206,6 +269,8 @@ class Batch:
         assert after is not None and moved is not None
         if moved.count(1) == 0:
             segs.append((buf, after))
+            tc.before_segments.append((buf, image.starts, after))
+            tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
             self._tag(tc, n, False)
             return
         # As in `_add_raw`: row i deletes its old key, then writes its new image.

@@ -134,6 +134,15 @@ class NativeRows:
         except ValueError as e:
             raise DecodeError(f"malformed rows event for {self.name}: {e}") from e
 
+    def changed(self, buf: Any, before: bytes, after: bytes) -> bytes:
+        """Per update of an event (`before`/`after`: its images' int64 offsets in `buf`), a
+        bitmap of the columns whose two images differ (binrows.changed; Python twin:
+        row_diff.changed_images)."""
+        try:
+            return self.mod.changed(self.layout, self.ncols, buf, before, after)  # type: ignore[no-any-return]
+        except ValueError as e:
+            raise DecodeError(f"malformed row image for {self.name}: {e}") from e
+
     def walk(self, buf: Any, pos: int) -> list[Any]:
         """The flat list of finisher inputs (before `conv`) of an event, row after row."""
         return self.mod.walk(self.layout, self.ncols, buf, pos)[0]  # type: ignore[no-any-return]
