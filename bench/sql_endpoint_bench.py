@@ -8,8 +8,8 @@ A real MariaDB and `zeroetl serve` (TICKIT at `--scale`, replicated into target 
   and `cached` (the default: Redshift's result cache, on by default there too, answers repeats
   while the tables read are unchanged); and `analyst`, a user who is not a superuser (granted
   the TICKIT tables) reading one row of `category` cached: its reads are ruled on by grants.
-  Baselines in the same run: `select 1` on an in-process
-  DuckDB connection (no wire, no translation) and on the source MariaDB over pymysql.
+  Baselines in the same run: `select 1` on an in-process DuckDB connection (no wire, no
+  translation) and on the source MariaDB over pymysql.
 - the Redshift corpus of tests/integration/test_sql_tickit.py (Redshift spelling over psycopg,
   MariaDB spelling over pymysql on the source; `--repeat` runs each after a warm-up, median),
   cold and cached: per query the ratio MariaDB time / zeroetl time (> 1: zeroetl faster), their
@@ -20,8 +20,9 @@ A real MariaDB and `zeroetl serve` (TICKIT at `--scale`, replicated into target 
 
 `--compare-src DIR` (a copy of `src` from before a change) then restarts `serve` on the same
 warehouse from DIR and from this tree in turn (`--rounds` pairs, alternated) and times `select 1`
-cold and cached and the analyst's read cached and cold on each; `--select1-only` skips the corpus; `--pyspy DIR` records py-spy
-(`--idle --threads`, raw stacks) of `serve` under a `select 1` loop, cold then cached.
+cold and cached, and the analyst's read cached and cold, on each; `--select1-only` skips the
+corpus; `--pyspy DIR` records py-spy (`--idle --threads`, raw stacks) of `serve` under a loop of
+each client: `select 1` cold, then cached, then the analyst's read.
 """
 
 from __future__ import annotations
