@@ -39,6 +39,7 @@ class UserStatements:
     user: str
     _cte_names: frozenset[str]
     _relations: users_run.Index | None  # the catalog's relations, read once per statement
+    _resolved_memo: tuple[users_run.Index | None, dict[tuple[object, ...], Touch]]
     _pinned: frozenset[str]
     _refresh_catalog: Callable[[list[str]], None]
 
@@ -129,6 +130,17 @@ class UserStatements:
         if self._relations is None:  # read once per statement
             # only what grants protect: the replicated databases and dev
             self._relations = relations.relation_index(self._kept_catalog(), self._cur, self._dbs)
+        # a replicated relation's name resolves the same while the index object stands (kept
+        # per catalog version): a repeated statement skips the look-ups
+        no_memo: tuple[users_run.Index | None, dict[tuple[object, ...], Touch]] = (None, {})
+        index, memo = getattr(self, "_resolved_memo", no_memo)
+        if index is not self._relations:
+            index, memo = self._relations, {}
+            self._resolved_memo = (index, memo)
+        key = (t, self._catalog, tuple(self._schemas))
+        kept = memo.get(key)
+        if kept is not None:
+            return kept
         found = users_run.relation(
             self._cur, t.path, self._catalog, list(self._schemas), self._relations
         )
@@ -142,7 +154,10 @@ class UserStatements:
             self._owner_may_read(found, owner, depth)
             return dataclasses.replace(t, path=found, database=db, owner=owner)
         if db in self._dbs and found[1] != ws.BOOK:
-            return dataclasses.replace(t, path=found, database=db)
+            resolved = dataclasses.replace(t, path=found, database=db)
+            if len(memo) < 1024:
+                memo[key] = resolved
+            return resolved
         return t
 
     def _owner_may_read(self, found: tuple[str, str, str], owner: str | None, depth: int) -> None:
