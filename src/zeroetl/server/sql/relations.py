@@ -41,6 +41,7 @@ MAX_ENTRIES = 4096  # owners and view bodies per version: bounded memory
 # its DuckDB SQL) for a view, None for a table.
 Body = tuple[str, Any] | None
 
+
 class Kept:
     """One hub's kept catalog reads (sessions find it with `of`)."""
 
