@@ -57,6 +57,7 @@ TARGET = "tickit"
 SCHEMA = "demodb"
 # a user without superuser rights, granted the TICKIT tables: its reads are ruled on by grants
 ANALYST, ANALYST_PW = "analyst", "Bench123x"
+SETTLE_S = 10.0  # after every table is Synced: the last state changes and checkpoints
 ANALYST_SQL = f"select catname from {SCHEMA}.category where catid = 3"
 
 
@@ -128,6 +129,11 @@ def main() -> None:
         counts = tickit.row_counts(db.root(SCHEMA), SCHEMA)
         conn = psycopg.connect(dsn + f" dbname={TARGET}", autocommit=True)
         wait(lambda: _synced(conn, counts), timeout=1800)
+        # the rows are in; table states still move for a while (each table's last snapshot
+        # commit, its state change to Synced), and every such commit makes the kept results
+        # and table states of that database stale: measure the quiet warehouse
+        wait(lambda: _all_synced(conn, len(counts)), timeout=600)
+        time.sleep(SETTLE_S)
         conn.execute(f"SET search_path TO {SCHEMA}")  # its schema exists now
         conn.execute(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {ANALYST}")
         conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {ANALYST}")
@@ -338,6 +344,14 @@ def _up(url: str) -> bool:
         return httpx.get(url + "/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _all_synced(conn: psycopg.Connection[Any], tables: int) -> bool:
+    row = conn.execute(
+        "select count(*) filter (where table_state = 'Synced'), count(*) from"
+        f" svv_integration_table_state where target_database = '{TARGET}'"
+    ).fetchone()
+    return row is not None and row[0] == row[1] >= tables
 
 
 def _synced(conn: psycopg.Connection[Any], counts: dict[str, int]) -> bool:
