@@ -72,12 +72,16 @@ _hubs: weakref.WeakKeyDictionary[object, Kept] = weakref.WeakKeyDictionary()
 _hubs_lock = threading.Lock()
 
 
-def of(backend: object) -> Kept:
-    """The kept reads of `backend`'s hub (each hub its own: tests run several in a process)."""
+def of(backend: object) -> Kept | None:
+    """The kept reads of `backend`'s hub (each hub its own: tests run several in a process);
+    None for a backend that cannot be a weak key (its reads are then made every time)."""
     with _hubs_lock:
-        kept = _hubs.get(backend)
-        if kept is None:
-            kept = _hubs[backend] = Kept()
+        try:
+            kept = _hubs.get(backend)
+            if kept is None:
+                kept = _hubs[backend] = Kept()
+        except TypeError:
+            return None
         return kept
 
 
