@@ -6,8 +6,10 @@ A real MariaDB and `zeroetl serve` (TICKIT at `--scale`, replicated into target 
 - `select 1` round trips over psycopg 3 (autocommit; `--n` of them): median and p99, on two
   sessions: `cold` (`SET enable_result_cache_for_session TO off`: every statement runs in DuckDB)
   and `cached` (the default: Redshift's result cache, on by default there too, answers repeats
-  while the tables read are unchanged). Baselines in the same run: `select 1` on an in-process
-  DuckDB connection (no wire, no translation) and on the source MariaDB over pymysql.
+  while the tables read are unchanged); and `analyst`, a user who is not a superuser (granted
+  the TICKIT tables) reading one row of `category` cached: its reads are ruled on by grants.
+  Baselines in the same run: `select 1` on an in-process DuckDB connection (no wire, no
+  translation) and on the source MariaDB over pymysql.
 - the Redshift corpus of tests/integration/test_sql_tickit.py (Redshift spelling over psycopg,
   MariaDB spelling over pymysql on the source; `--repeat` runs each after a warm-up, median),
   cold and cached: per query the ratio MariaDB time / zeroetl time (> 1: zeroetl faster), their
@@ -18,8 +20,9 @@ A real MariaDB and `zeroetl serve` (TICKIT at `--scale`, replicated into target 
 
 `--compare-src DIR` (a copy of `src` from before a change) then restarts `serve` on the same
 warehouse from DIR and from this tree in turn (`--rounds` pairs, alternated) and times `select 1`
-cold and cached on each; `--select1-only` skips the corpus; `--pyspy DIR` records py-spy
-(`--idle --threads`, raw stacks) of `serve` under a `select 1` loop, cold then cached.
+cold and cached, and the analyst's read cached and cold, on each; `--select1-only` skips the
+corpus; `--pyspy DIR` records py-spy (`--idle --threads`, raw stacks) of `serve` under a loop of
+each client: `select 1` cold, then cached, then the analyst's read.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ from tests.integration.test_sql_tickit import CORPUS  # noqa: E402  (one corpus 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = "tickit"
 SCHEMA = "demodb"
+# a user without superuser rights, granted the TICKIT tables: its reads are ruled on by grants
+ANALYST, ANALYST_PW = "analyst", "Bench123x"
+SETTLE_S = 10.0  # after every table is Synced: the last state changes and checkpoints
+ANALYST_SQL = f"select catname from {SCHEMA}.category where catid = 3"
 
 
 def wait(check: Callable[[], bool], timeout: float = 60.0) -> float:
@@ -118,13 +125,22 @@ def main() -> None:
         dsn = f"host=127.0.0.1 port={sql_port} user=admin password={password}"
         with psycopg.connect(dsn + " dbname=dev", autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {TARGET} FROM INTEGRATION '{created['id']}'")
+            admin.execute(f"CREATE USER {ANALYST} PASSWORD '{ANALYST_PW}'")
         counts = tickit.row_counts(db.root(SCHEMA), SCHEMA)
         conn = psycopg.connect(dsn + f" dbname={TARGET}", autocommit=True)
         wait(lambda: _synced(conn, counts), timeout=1800)
+        # the rows are in; table states still move for a while (each table's last snapshot
+        # commit, its state change to Synced), and every such commit makes the kept results
+        # and table states of that database stale: measure the quiet warehouse
+        wait(lambda: _all_synced(conn, len(counts)), timeout=600)
+        time.sleep(SETTLE_S)
         conn.execute(f"SET search_path TO {SCHEMA}")  # its schema exists now
+        conn.execute(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {ANALYST}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {ANALYST}")
         cold = psycopg.connect(dsn + f" dbname={TARGET}", autocommit=True)
         cold.execute(f"SET search_path TO {SCHEMA}")
         cold.execute("SET enable_result_cache_for_session TO off")
+        analyst = _analyst(dsn)
         src = db.root(SCHEMA)
         out: dict[str, Any] = {
             "machine": f"{platform.machine()} {os.cpu_count()} cpus",
@@ -140,10 +156,12 @@ def main() -> None:
         timings(lambda: local.execute("select 1").fetchone(), 200)
         timings(lambda: conn.execute("select 1").fetchone(), 200)  # warm-up
         timings(lambda: cold.execute("select 1").fetchone(), 200)
+        timings(lambda: analyst.execute(ANALYST_SQL).fetchone(), 200)
         timings(lambda: _maria(src, "select 1"), 200)
         clients: dict[str, Callable[[], object]] = {
             "zeroetl_cold": lambda: cold.execute("select 1").fetchone(),
             "zeroetl_cached": lambda: conn.execute("select 1").fetchone(),
+            "zeroetl_analyst": lambda: analyst.execute(ANALYST_SQL).fetchone(),
             "duckdb": lambda: local.execute("select 1").fetchone(),
             "mariadb": lambda: _maria(src, "select 1"),
         }
@@ -157,16 +175,18 @@ def main() -> None:
             print(f"{k:15} {v['median_ms']:10.3f} {v['p99_ms']:8.3f}")
         if args.pyspy is not None:
             _profile(serve.pid, args.pyspy, {"cold": clients["zeroetl_cold"],
-                                             "cached": clients["zeroetl_cached"]})  # fmt: skip
+                                             "cached": clients["zeroetl_cached"],
+                                             "analyst": clients["zeroetl_analyst"]})  # fmt: skip
         if args.compare_src is not None:
             conn.close()
             cold.close()
+            analyst.close()
             serve.send_signal(signal.SIGTERM)
             serve.wait(60)
             serve = None
             trees = {"before": args.compare_src.resolve(), "after": ROOT / "src"}
             compared: dict[str, dict[str, list[float]]] = {
-                t: {"cold": [], "cached": []} for t in trees
+                t: {"cold": [], "cached": [], "analyst": [], "analyst_cold": []} for t in trees
             }
             loads = [_load()]
             for _ in range(args.rounds):
@@ -174,16 +194,20 @@ def main() -> None:
                     serve = _serve(tmp, wh, api, sql_port, {**env, "PYTHONPATH": str(tree)})
                     wait(lambda: _up(url))
                     conn, cold = _sessions(dsn)
-                    sessions = {"cold": cold, "cached": conn}
-                    for c in sessions.values():
-                        timings(lambda c=c: c.execute("select 1").fetchone(), 200)  # warm-up
+                    analyst, analyst_cold = _analyst(dsn), _analyst(dsn, cache=False)
+                    sessions = {"cold": cold, "cached": conn, "analyst": analyst,
+                                "analyst_cold": analyst_cold}  # fmt: skip
+                    for kind, c in sessions.items():
+                        q = ANALYST_SQL if kind.startswith("analyst") else "select 1"
+                        timings(lambda c=c, q=q: c.execute(q).fetchone(), 200)  # warm-up
                     for _ in range(2):
                         for kind, c in sessions.items():
+                            q = ANALYST_SQL if kind.startswith("analyst") else "select 1"
                             compared[label][kind] += timings(
-                                lambda c=c: c.execute("select 1").fetchone(), args.n // 4
+                                lambda c=c, q=q: c.execute(q).fetchone(), args.n // 4
                             )
-                    conn.close()
-                    cold.close()
+                    for c in sessions.values():
+                        c.close()
                     serve.send_signal(signal.SIGTERM)
                     serve.wait(60)
                     serve = None
@@ -196,10 +220,14 @@ def main() -> None:
             for t, d in out["compare"].items():
                 print(f"{t:8} cold {d['cold']['median_ms']:.3f} / p99 {d['cold']['p99_ms']:.3f}"
                       f"  cached {d['cached']['median_ms']:.3f} / p99"
-                      f" {d['cached']['p99_ms']:.3f} ms")  # fmt: skip
+                      f" {d['cached']['p99_ms']:.3f}  analyst (cached, not superuser)"
+                      f" {d['analyst']['median_ms']:.3f} / p99 {d['analyst']['p99_ms']:.3f},"
+                      f" cold {d['analyst_cold']['median_ms']:.3f} / p99"
+                      f" {d['analyst_cold']['p99_ms']:.3f} ms")  # fmt: skip
             serve = _serve(tmp, wh, api, sql_port, env)
             wait(lambda: _up(url))
             conn, cold = _sessions(dsn)
+        analyst.close()
         if args.select1_only:
             RESULTS.mkdir(exist_ok=True)
             (RESULTS / "sql_endpoint_bench.json").write_text(json.dumps(out, indent=2))
@@ -264,6 +292,18 @@ def _sessions(dsn: str) -> tuple[psycopg.Connection[Any], psycopg.Connection[Any
     return conn, cold
 
 
+def _analyst(dsn: str, *, cache: bool = True) -> psycopg.Connection[Any]:
+    """A session of the non-superuser ANALYST on the target database (`cache`: the result
+    cache on, the default)."""
+    base = dsn.split(" user=")[0]
+    conn = psycopg.connect(f"{base} user={ANALYST} password={ANALYST_PW} dbname={TARGET}",
+                           autocommit=True)  # fmt: skip
+    conn.execute(f"SET search_path TO {SCHEMA}")
+    if not cache:
+        conn.execute("SET enable_result_cache_for_session TO off")
+    return conn
+
+
 def _usable(conn: psycopg.Connection[Any]) -> bool:
     try:
         conn.execute(f"select count(*) from {SCHEMA}.category").fetchone()
@@ -304,6 +344,14 @@ def _up(url: str) -> bool:
         return httpx.get(url + "/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _all_synced(conn: psycopg.Connection[Any], tables: int) -> bool:
+    row = conn.execute(
+        "select count(*) filter (where table_state = 'Synced'), count(*) from"
+        f" svv_integration_table_state where target_database = '{TARGET}'"
+    ).fetchone()
+    return row is not None and row[0] == row[1] >= tables
 
 
 def _synced(conn: psycopg.Connection[Any], counts: dict[str, int]) -> bool:

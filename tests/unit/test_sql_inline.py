@@ -21,9 +21,10 @@ from tests.unit.test_workspace import rows, tag
 from zeroetl.model import TableState, TableStatus
 from zeroetl.server.pgwire.session import Session
 from zeroetl.server.pgwire.worker import SessionWorker
-from zeroetl.server.sql import inline
+from zeroetl.server.sql import inline, relations
 from zeroetl.server.sql.errors import SqlError
 from zeroetl.server.sql.session import SqlSession
+from zeroetl.server.sql.users_store import Grant
 
 
 def inline_rows(s: SqlSession, sql: str, params: list[Any] | None = None) -> list[Any] | None:
@@ -168,3 +169,53 @@ def test_the_wire_answers_a_kept_result_without_a_worker_trip(backend: HubBacken
         assert worker.trips == trips + 1
     finally:
         worker.shutdown(wait=True)
+
+
+def test_a_non_superusers_repeat_is_answered_inline_and_ruled_on_every_time(
+    tmp_path: Path,
+) -> None:
+    hub = Hub(tmp_path)
+    admin = hub.session()
+    for u in ("ann", "bob"):
+        tag(admin, f"create user {u} password '{PW}'")
+    tag(admin, "grant usage on schema aurora.demodb to ann")
+    tag(admin, "grant select on aurora.demodb.sales to ann")
+    ann, ann_dev, bob = hub.session("ann", "aurora"), hub.session("ann"), hub.session("bob")
+    tag(ann_dev, "create view v as select salesid from aurora.demodb.sales")
+    tag(ann_dev, "grant select on v to bob")
+    sql, view = "select count(*) from demodb.sales", "select count(*) from dev.public.v"
+    warm(ann, sql)
+    warm(bob, view)
+    # their names resolve from the kept catalog reads: no DuckDB, the event loop answers
+    assert inline_rows(ann, sql) == [(10,)]
+    assert inline_rows(bob, view) is None  # dev's results are not kept; its checks pass
+    # grants taken away behind every cache's back (no statement bumps anything): the next
+    # repeat is refused at once, on the event loop, for the user and through the view
+    grant = Grant("SELECT", "table", "aurora", "demodb", "sales", "user", "ann")
+    hub.store.revoke([grant])
+    with pytest.raises(SqlError, match="permission denied for table sales"):
+        inline_rows(ann, sql)
+    with pytest.raises(SqlError, match="its owner ann may not read sales"):
+        inline_rows(bob, view)
+    with pytest.raises(SqlError, match="permission denied for table sales"):
+        rows(ann, sql)
+    hub.store.grant([grant])
+    assert inline_rows(ann, sql) == [(10,)]
+
+
+def test_kept_catalog_reads_move_with_every_commit(tmp_path: Path) -> None:
+    hub = Hub(tmp_path)
+    kept = relations.of(hub.backend)
+    con = hub.backend.cursor()
+    dbs = hub.backend.databases()
+    first = relations.relation_index(kept, con, dbs)
+    assert ("aurora", "demodb", "sales") in first
+    assert relations.relation_index(kept, con, dbs) is first  # kept: no catalog read
+    d = hub.backend.dests["aurora"]
+    other = sales_schema("other")
+    d.create_table(other)  # replication creates a table: its database's version moves
+    again = relations.relation_index(kept, con, dbs)
+    assert again is not first and ("aurora", "other", "sales") in again
+    tag(hub.session(), "create table dev.public.t (a int)")  # DDL in dev: every version
+    assert ("dev", "public", "t") in relations.relation_index(kept, con, dbs)
+    assert relations.relation_index(None, con, dbs) is not first  # in a transaction: read

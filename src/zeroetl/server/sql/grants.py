@@ -25,11 +25,20 @@ STATEMENT_PRIVILEGE: dict[str, str | None] = {
 }
 
 
+MAX_DECISIONS = 1 << 16  # kept per snapshot: bounded memory
+
+
 class Access:
-    """The grant rules over the user store's current snapshot."""
+    """The grant rules over the user store's current snapshot.
+
+    A decision (`holds`) is kept with the snapshot it was made on: every change to users,
+    groups or grants replaces the store's snapshot object, so a decision is never served past
+    a GRANT or REVOKE (the next statement is ruled on against the new snapshot), while a
+    repeated statement costs a dictionary look-up instead of a scan of every grant."""
 
     def __init__(self, store: UserStore) -> None:
         self.store = store
+        self._decided: tuple[Snapshot | None, dict[tuple[str, ...], bool]] = (None, {})
 
     @property
     def _snap(self) -> Snapshot:
@@ -51,6 +60,21 @@ class Access:
         """Whether `user` holds `privilege` on the database `db`, its schema `db.schema`, or its
         relation `db.schema.name` (by the object itself or a wider grant)."""
         snap = self._snap
+        snap_of, decided = self._decided
+        if snap_of is not snap:  # a change since: decide again (the class doc)
+            decided = {}
+            self._decided = (snap, decided)
+        key = (user, privilege, db, schema, name)
+        found = decided.get(key)
+        if found is None:
+            found = self._holds(snap, *key)
+            if len(decided) < MAX_DECISIONS:
+                decided[key] = found
+        return found
+
+    def _holds(
+        self, snap: Snapshot, user: str, privilege: str, db: str, schema: str, name: str
+    ) -> bool:
         u = snap.users.get(user)
         if u is None:
             return False

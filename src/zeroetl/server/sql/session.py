@@ -114,6 +114,9 @@ class SqlSession(
         self._gate: ReadGate = getattr(backend, "read_gate", NO_GATE)
         self._reading = False
         self._inline = False  # answering on the wire's event loop (inline.py)
+        # the target databases, asked once per statement: routing and translation both need
+        # them, and asking reads the service's catalog (a SQLite statement under its lock)
+        self._statement_dbs: list[str] | None = None
         dbs = backend.databases()
         # a target database in ClickHouse: its queries go there, the rest runs on the hub
         self._ch = clickhouse_session.query_destination(backend, database)
@@ -211,6 +214,7 @@ class SqlSession(
 
     def execute(self, sql: str, params: Sequence[object] | None = None) -> Result:
         self._drop_open_result()
+        self._statement_dbs = None
         self.query = users_sql.redact(sql)
         code = rewrite.strip_comments(sql).strip()
         if self._inline and (users_sql.is_user_statement(code) or rewrite.intercept(sql)):
@@ -380,6 +384,7 @@ class SqlSession(
         """Parameter type OIDs and result columns; `probes`: sample values of the parameter types
         the client declared (None: unknown), so the columns have the types execution gives."""
         self._drop_open_result()
+        self._statement_dbs = None
         if users_sql.is_user_statement(rewrite.strip_comments(sql).strip()):
             return [], None
         ic = rewrite.intercept(sql)

@@ -26,6 +26,7 @@ class ClickHouseStatements:
     """Mixed into SqlSession (session.py), which provides these attributes."""
 
     _backend: Backend
+    _databases: Callable[[], list[str]]
     database: str
     in_transaction: bool
     _failed: bool
@@ -48,7 +49,7 @@ class ClickHouseStatements:
     def _route_databases(self, sql: str) -> list[str]:
         """The target databases, for routing. On the event loop (inline.py) a statement that
         names one goes to the worker: finding its destination may open a connection."""
-        dbs = self._backend.databases()
+        dbs = self._databases()
         if getattr(self, "_inline", False):
             low = sql.lower()
             if any(d.lower() in low for d in dbs):

@@ -53,6 +53,7 @@ class TranslatedStatements(NameResolution):
     """Mixed into SqlSession (session.py), which provides these attributes."""
 
     _backend: Backend
+    _statement_dbs: list[str] | None
     _cur: duckdb.DuckDBPyConnection
     database: str
     user: str
@@ -95,6 +96,12 @@ class TranslatedStatements(NameResolution):
     def _schemas(self) -> list[str]:
         raise NotImplementedError  # SqlSession's search path
 
+    def _databases(self) -> list[str]:
+        """The target databases, read once per statement (SqlSession resets `_statement_dbs`)."""
+        if self._statement_dbs is None:
+            self._statement_dbs = self._backend.databases()
+        return self._statement_dbs
+
     def _refresh_catalog(self, dbs: list[str]) -> None:
         if getattr(self, "_dbs", None) == dbs and getattr(self, "_installed", False):
             return
@@ -134,7 +141,7 @@ class TranslatedStatements(NameResolution):
         does not run (see the module doc). A query translated before in the same context is
         taken from the cache, its findings ruled on again (plancache.py)."""
         self._cte_names, self._relations = frozenset(), None  # this statement's (users_session)
-        self._refresh_catalog(self._backend.databases())
+        self._refresh_catalog(self._databases())
         if self._ch is not None:
             self._clickhouse_catalog()
         self._plan = None

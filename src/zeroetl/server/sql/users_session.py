@@ -18,8 +18,9 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from . import mviews, users_catalog, users_commands, users_run, users_sql, workspace
+from . import mviews, relations, users_catalog, users_commands, users_run, users_sql, workspace
 from . import workspace_store as ws
+from .backend import Backend
 from .errors import SqlError
 from .policy import Kind, Policy, Principal, Touch
 
@@ -28,6 +29,8 @@ class UserStatements:
     """Mixed into SqlSession (session.py), which provides these attributes."""
 
     _cur: duckdb.DuckDBPyConnection
+    _backend: Backend
+    in_transaction: bool
     _workspace: bool
     _catalog: str
     _dbs: list[str]
@@ -36,6 +39,7 @@ class UserStatements:
     user: str
     _cte_names: frozenset[str]
     _relations: users_run.Index | None  # the catalog's relations, read once per statement
+    _resolved_memo: tuple[users_run.Index | None, dict[tuple[object, ...], Touch]]
     _pinned: frozenset[str]
     _refresh_catalog: Callable[[list[str]], None]
 
@@ -118,10 +122,25 @@ class UserStatements:
             return t
         return self._resolved(t)
 
+    def _kept_catalog(self) -> relations.Kept | None:
+        """The hub's kept catalog reads; None inside a transaction (relations.py)."""
+        return None if self.in_transaction else relations.of(self._backend)
+
     def _resolved(self, t: Touch, depth: int = 0) -> Touch:
         if self._relations is None:  # read once per statement
             # only what grants protect: the replicated databases and dev
-            self._relations = users_run.relation_index(self._cur, [*self._dbs, ws.WORKSPACE])
+            self._relations = relations.relation_index(self._kept_catalog(), self._cur, self._dbs)
+        # a replicated relation's name resolves the same while the index object stands (kept
+        # per catalog version): a repeated statement skips the look-ups
+        no_memo: tuple[users_run.Index | None, dict[tuple[object, ...], Touch]] = (None, {})
+        index, memo = getattr(self, "_resolved_memo", no_memo)
+        if index is not self._relations:
+            index, memo = self._relations, {}
+            self._resolved_memo = (index, memo)
+        key = (t, self._catalog, tuple(self._schemas))
+        kept = memo.get(key)
+        if kept is not None:
+            return kept
         found = users_run.relation(
             self._cur, t.path, self._catalog, list(self._schemas), self._relations
         )
@@ -131,11 +150,14 @@ class UserStatements:
         if db == ws.WORKSPACE and self._workspace:
             if found[1] == ws.BOOK:
                 return t  # the policy refuses _zeroetl by name
-            owner = users_run.owner_of(self._cur, found[1], found[2])
+            owner = relations.owner_of(self._kept_catalog(), self._cur, self._dbs, *found[1:])
             self._owner_may_read(found, owner, depth)
             return dataclasses.replace(t, path=found, database=db, owner=owner)
         if db in self._dbs and found[1] != ws.BOOK:
-            return dataclasses.replace(t, path=found, database=db)
+            resolved = dataclasses.replace(t, path=found, database=db)
+            if len(memo) < 1024:
+                memo[key] = resolved
+            return resolved
         return t
 
     def _owner_may_read(self, found: tuple[str, str, str], owner: str | None, depth: int) -> None:
@@ -146,22 +168,17 @@ class UserStatements:
         if depth > 8:
             raise SqlError("42P17", f"views nested too deeply under {found[2]}")
         _, schema, name = found
-        mv = mviews.get(self._cur, schema, name)
+        body_of = relations.body_of(self._kept_catalog(), self._cur, self._dbs, schema, name)
         reads: list[Touch] = []
-        if mv is not None:
-            for key in mv.inputs:
+        if body_of is None:
+            return  # a table
+        if body_of[0] == "mv":
+            for key in body_of[1]:
                 db, s, n = mviews.split(key)
                 reads.append(Touch(Kind.READ, "SELECT", (db, s, n), database=db))
         else:
-            rows = self._cur.execute(
-                "SELECT sql FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND"
-                " view_name = ?",
-                [ws.WORKSPACE, schema, name],
-            ).fetchall()
-            if not rows:
-                return  # a table
             try:
-                body = sqlglot.parse_one(str(rows[0][0]), read="duckdb")
+                body = sqlglot.parse_one(body_of[1], read="duckdb")
             except sqlglot.errors.ParseError:
                 raise SqlError("XX000", f"cannot check the rights of view {name}") from None
             for table in body.find_all(exp.Table):
