@@ -8,10 +8,11 @@ visible, after the fact:
 - a destination, after each statement outside a transaction and after each COMMIT: the tables
   it touched (`committed(db, tables)`), and its database's metadata (`meta(db)` moves on every
   such call: checkpoints, activity, states and recorded schemas live there); `states(db)` moves
-  only when the call says `_zeroetl.tables` was written (table states, recorded schemas; and
-  the first call of a destination that opened the file), so the SQL endpoint keeps a
-  database's table states across the commits that change nothing but data and checkpoints
-  (with 10 integrations, each heartbeat commit made every session read them all again);
+  only when the call says `_zeroetl.tables` or the catalog was written (table states, recorded
+  schemas, CREATE/ALTER/DROP/RENAME of a table; and the first call of a destination that opened
+  the file), so the SQL endpoint keeps a database's table states and what its names mean
+  across the commits that change nothing but data and checkpoints (with 10 integrations, each
+  heartbeat commit made every session read them all again);
 - anything else (SQL sessions' writes in dev, materialized view refreshes, CREATE/ALTER/DROP
   DATABASE, user and grant statements): `bump_all()`, which moves every version.
 - a ClickHouse destination, after each DDL statement it sends: `schema_changed(where)` (its
@@ -43,7 +44,7 @@ def _name(db: str, schema: str, table: str) -> tuple[str, str, str]:
 
 def committed(db: str, tables: Iterable[tuple[str, str]], *, states: bool = True) -> None:
     """`db`'s writer made its changes to `tables` ((schema, name) pairs) visible; `states`:
-    they include writes to its `_zeroetl.tables` (a writer that cannot tell says True)."""
+    they include writes to its `_zeroetl.tables` or DDL (a writer that cannot tell says True)."""
     with _lock:
         tick = next(_clock)
         _meta[db.lower()] = tick
@@ -74,7 +75,8 @@ def meta(db: str) -> tuple[int, int]:
 
 
 def states(db: str) -> tuple[int, int]:
-    """The version of `db`'s `_zeroetl.tables` (table states and recorded schemas)."""
+    """The version of `db`'s `_zeroetl.tables` (table states, recorded schemas) and of its
+    catalog (the tables and columns its destination created, altered, renamed or dropped)."""
     with _lock:
         return (_states.get(db.lower(), 0), _all)
 

@@ -12,7 +12,7 @@ from tests.unit.test_duckdb_destination import changes, table
 
 from zeroetl import dataversions
 from zeroetl.destinations.duckdb import DuckDBDestination
-from zeroetl.model import Position, TableState, TableStatus
+from zeroetl.model import Position, TableId, TableState, TableStatus
 from zeroetl.server.sql import session_cache
 
 
@@ -91,3 +91,19 @@ def test_a_destination_opening_a_file_moves_the_states(tmp_path: Path) -> None:
         assert dataversions.states("reopened") != before
     finally:
         d.close()
+
+
+def test_ddl_moves_the_states_even_without_a_recorded_schema(dest: DuckDBDestination) -> None:
+    """What names mean (the relation index behind grants) changes with DDL: every DDL of the
+    destination moves the version, recorded schema or not."""
+    s = table()
+    before = dataversions.states("statesdb")
+    dest.create_table(s)
+    after_create = dataversions.states("statesdb")
+    assert after_create != before
+    dest._con.execute('CREATE TABLE "statesdb"."db"."bare" (id BIGINT, v VARCHAR)')
+    dest.rename_column(TableId("db", "bare"), "v", "w")  # no recorded schema to update
+    assert dataversions.states("statesdb") != after_create
+    moved = dataversions.states("statesdb")
+    dest.drop_table(TableId("db", "bare"))
+    assert dataversions.states("statesdb") != moved

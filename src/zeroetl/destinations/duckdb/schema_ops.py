@@ -27,13 +27,13 @@ class SchemaOps(Connection):
             if self._names.schema(self._con, schema.id.schema) is not None:
                 statements = statements[1:]  # its CREATE SCHEMA IF NOT EXISTS: one per table
             for sql in statements:
-                self._exec(sql)
+                self._ddl(sql)
             self._names.added(schema.id)
             self._record_schema(schema.id, schema)
 
     def drop_table(self, table: TableId) -> None:
         with self._atomic("drop table", table):
-            self._exec(f"DROP TABLE IF EXISTS {qualified(table, self._catalog)}")
+            self._ddl(f"DROP TABLE IF EXISTS {qualified(table, self._catalog)}")
             self._names.removed(table)
             self._record_schema(table, None)
 
@@ -43,7 +43,7 @@ class SchemaOps(Connection):
         with self._atomic("rename table", old):
             ddl.check_case_clash(self._con, new.id, allow=old, names=self._names)
             for sql in statements:
-                self._exec(sql)
+                self._ddl(sql)
             self._names.removed(old)
             self._names.added(new.id)
             self._record_schema(old, None)
@@ -65,17 +65,17 @@ class SchemaOps(Connection):
             if current is None:
                 raise DestinationError(f"table {table}: no recorded schema to add a column to")
             for sql in ddl.add_column_sql(current, column, position, self._catalog):
-                self._exec(sql)
+                self._ddl(sql)
             self._record_schema(table, ddl.with_added(current, column, position))
 
     def drop_column(self, table: TableId, name: str) -> None:
         with self._atomic("drop column", table):
-            self._exec(ddl.drop_column_sql(table, name, self._catalog))
+            self._ddl(ddl.drop_column_sql(table, name, self._catalog))
             self._update_schema(table, lambda s: ddl.with_dropped(s, name))
 
     def rename_column(self, table: TableId, old: str, new: str) -> None:
         with self._atomic("rename column", table):
-            self._exec(ddl.rename_column_sql(table, old, new, self._catalog))
+            self._ddl(ddl.rename_column_sql(table, old, new, self._catalog))
             self._update_schema(table, lambda s: ddl.with_renamed(s, old, new))
 
     def record_schema(self, schema: TableSchema) -> None:
@@ -105,6 +105,12 @@ class SchemaOps(Connection):
         current = self.recorded_schema(table)
         if current is not None:
             self._record_schema(table, change(current))
+
+    def _ddl(self, sql: str) -> None:
+        """Run a statement that changes the catalog: readers keeping what names mean (the SQL
+        endpoint's table states and relation index) read again once it commits."""
+        self._states_written = True
+        self._exec(sql)
 
     def _record_schema(self, table: TableId, schema: TableSchema | None) -> None:
         """Saved with the open transaction's other table rows (pending.py)."""

@@ -8,8 +8,10 @@ DuckDB work a kept result of a non-superuser needed, so they kept such repeats o
 event loop (inline.py), and they cost a catalog scan per statement on the worker.
 
 They are kept here, process-wide, under a version that moves after every commit that can change
-what a name means (`dataversions.meta` of each database read): a destination's commit moves its
-database's; everything else (DDL and writes in dev, materialized views, CREATE/ALTER/DROP
+what a name means (`dataversions.states` of each database read): a destination's commit that ran
+DDL or wrote table states moves its database's (a commit of data and checkpoints alone does not:
+with busy or many integrations, every commit made the next statement read the catalog again);
+everything else (DDL and writes in dev, materialized views, CREATE/ALTER/DROP
 DATABASE, user and grant statements, COMMIT of a transaction that changed the catalog) moves
 every version, after its change is visible (`plancache.bump`, `dataversions.bump_all`). The
 version is read before the catalog is: a commit meanwhile leaves what was read under an old
@@ -87,7 +89,7 @@ def of(backend: object) -> Kept | None:
 
 def version(dbs: list[str]) -> tuple[object, ...]:
     """The catalog version of the replicated databases `dbs` and dev (see the module doc)."""
-    return (tuple(dbs), *(dataversions.meta(db) for db in dbs), dataversions.meta(ws.WORKSPACE))
+    return (tuple(dbs), *(dataversions.states(db) for db in dbs), dataversions.meta(ws.WORKSPACE))
 
 
 def relation_index(
