@@ -157,9 +157,12 @@ class MySqlSnapshot:
         after = decode_key(cursor, schema) if cursor else None
         reader = self.reader
         seen = reader.zero_dates
+        # Inside a consistent view with a known position (it may have been begun again since
+        # `at`, snapshot.py: SnapshotReader.table_view), that position is the chunks' own.
+        view = reader.table_view() if at is not None else None
         for rows, last_key in reader.read_chunks(schema, after, prefetch=prefetch):
-            # Read after the chunk: a position no earlier than the moment it was read.
-            position = at or self.source.position()
+            # Else read after the chunk: a position no earlier than the moment it was read.
+            position = view or at or self.source.position()
             # Zero dates of this chunk (the reader converts a chunk before handing it over).
             zeros, seen = reader.zero_dates - seen, reader.zero_dates
             yield SnapshotChunk(rows, encode_key(last_key), position, zeros)
