@@ -235,7 +235,7 @@ GROUP_S = 5.0  # at most this much copying work waits for one commit (or is lost
 COMMIT_BYTES = 64 * 2**20
 # The destination gives back the memory of the tables written so far (ReleasesMemory) every
 # this many tables copied: DuckDB's memory otherwise grows ~25-30 KB with each table written.
-RELEASE_TABLES = 2_000
+RELEASE_TABLES = 1_000
 
 
 class _Group:
