@@ -6,8 +6,10 @@ come over the text protocol and are turned into Arrow column by column (`results
 no Python call per value, one chunk in memory at a time.
 
 On MariaDB, `begin_consistent` pins the read view and returns the exact binlog position it
-corresponds to, so the stream can start there. On MySQL 8 there is no such status; the caller
-brackets chunks with watermarks instead (and may read chunks outside a transaction).
+corresponds to, so the stream can start there; every `VIEW_TABLES` tables the view is begun
+again (`table_view`), and each chunk carries the exact position of the view it was read in. On
+MySQL 8 there is no such status; the caller brackets chunks with watermarks instead (and may
+read chunks outside a transaction).
 """
 
 from __future__ import annotations
