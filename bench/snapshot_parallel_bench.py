@@ -82,6 +82,7 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
                "-f", "raw", "-r", "50", *(["--native"] if os.environ.get("PYSPY_NATIVE") else []),
                *(["--idle"] if os.environ.get("PYSPY_IDLE") else []),
                "--threads", "--", *cmd]  # fmt: skip
+    server_cpu = mariadb_cpu(server)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **env}
@@ -105,7 +106,18 @@ def replicate(server: MariaDBServer, tmp: Path, name: str, db: str, extra: list[
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "tree_mb": tree.peak / 2**20,
         "limit_raised": raised,
+        "mariadb_cpu_s": mariadb_cpu(server) - server_cpu,
     }
+
+
+def mariadb_cpu(server: MariaDBServer) -> float:
+    """CPU seconds the server process has used so far (what each replicate costs the source)."""
+    try:
+        pid = int(server.pid_file.read_text())
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class TreeRss(threading.Thread):
@@ -287,12 +299,14 @@ def _result(
         "peak_rss_tree_mb": round(z["tree_mb"]),
         "load_average": os.getloadavg()[0],
         "limit_raised": z["limit_raised"],
+        "mariadb_cpu_s": round(z["mariadb_cpu_s"], 1),
     }
     if b is not None:  # the --compare run, and this run's ratios against it
         r["compare"] = " ".join(COMPARE)
         r["compare_s"] = round(b["seconds"], 3)
         r["compare_cpu_s"] = round(b["cpu_s"], 2)
         r["compare_peak_rss_mb"] = round(b["peak_rss_mb"])
+        r["compare_mariadb_cpu_s"] = round(b["mariadb_cpu_s"], 1)
         r["speed_vs_compare"] = round(b["seconds"] / z["seconds"], 3)
         r["rss_vs_compare"] = round(z["peak_rss_mb"] / b["peak_rss_mb"], 3)
     print(json.dumps(r), flush=True)

@@ -56,6 +56,10 @@ def test_load_schemas_columns_and_keys(db_conn, test_db, repl_conn) -> None:
     assert orders.column("big").type.kind is Kind.DECIMAL_TEXT
     assert orders.problem() is None
     assert schemas[TableId(test_db, "nokey")].problem() == "table has no primary key"
+    # One table is looked up by its name: the same answer, and a view is still left out.
+    assert load_schemas(repl_conn, [orders.id]) == {orders.id: orders}
+    assert load_schemas(repl_conn, [TableId(test_db, "v")]) == {}
+    assert load_schemas(repl_conn, [TableId(test_db, "missing")]) == {}
 
 
 def test_load_schemas_default_is_every_table(db_conn, test_db, repl_conn) -> None:

@@ -182,3 +182,32 @@ def test_enum_primary_key_is_copied_whole(db_conn, test_db, source_url, tmp_path
         )
     replicate(source_url, tmp_path / "wh", test_db, chunk_rows=7, **mode)
     check_all(db_conn, tmp_path / "wh", test_db, ["sizes"])
+
+
+def test_many_tables_view_and_file_renewed(
+    monkeypatch, db_conn, test_db, source_url, tmp_path
+) -> None:
+    # The snapshot's consistent view begun again and the warehouse file opened again every
+    # two tables: every table copied whole and Synced, the keyless one Failed without
+    # stopping the others, and changes after the snapshot replicated once.
+    from zeroetl.engine import copier
+    from zeroetl.sources.mysql import snapshot
+
+    monkeypatch.setattr(snapshot, "VIEW_TABLES", 2)
+    monkeypatch.setattr(copier, "RELEASE_TABLES", 2)
+    names = [f"m{i}" for i in range(7)]
+    with db_conn.cursor() as cur:
+        for n in names:
+            cur.execute(f"CREATE TABLE {n} (id INT PRIMARY KEY, v VARCHAR(10))")
+            cur.execute(f"INSERT INTO {n} SELECT seq, CONCAT('{n}-', seq) FROM seq_1_to_5")
+        cur.execute("CREATE TABLE m_nokey (a INT)")
+    wh = tmp_path / "wh"
+    replicate(source_url, wh, test_db)
+    st = states(wh)
+    assert {n: st[f"{test_db}.{n}"][0] for n in names} == {n: "Synced" for n in names}
+    assert st[f"{test_db}.m_nokey"] == ("Failed", "table has no primary key")
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE m3 SET v = 'changed' WHERE id = 2")
+        cur.execute("INSERT INTO m6 VALUES (6, 'new')")
+    replicate(source_url, wh, test_db)
+    check_all(db_conn, wh, test_db, names)

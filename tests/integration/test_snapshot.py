@@ -390,3 +390,42 @@ def test_parallel_table_chunks(db_conn, test_db, source_url, processes) -> None:
         assert sorted(resumed) == [3 * i for i in range(2501, 5001)]
     finally:
         snap.close()
+
+
+def test_view_begun_again_every_view_tables(monkeypatch, db_conn, test_db, source_url) -> None:
+    # A consistent view is begun again after VIEW_TABLES tables: on a quiet source at the
+    # same position; after a write, each later table's chunks carry the new view's position
+    # and show that write, and the tables read before it keep theirs.
+    from zeroetl.sources.mysql import snapshot as snapshot_mod
+    from zeroetl.sources.mysql.source import MySqlSource
+
+    monkeypatch.setattr(snapshot_mod, "VIEW_TABLES", 2)
+    names = [f"v{i}" for i in range(5)]
+    with db_conn.cursor() as cur:
+        for n in names:
+            cur.execute(f"CREATE TABLE {n} (id INT PRIMARY KEY)")
+            cur.execute(f"INSERT INTO {n} VALUES (1)")
+    schemas = [_schema(db_conn, test_db, n) for n in names]
+    snap = MySqlSource(SourceParams.from_url(source_url)).snapshot(100)
+    try:
+        at = snap.begin_consistent()
+        assert at is not None
+        got = {}
+        for c in snap.table_chunks([(s, None) for s in schemas[:3]], at=at):
+            if c.rows is not None:
+                got[c.table.table] = (c.position, c.rows.column(0).to_pylist())
+        # v2 was read in a view begun again, with nothing written since: the same position
+        assert got == {n: (at, [1]) for n in names[:3]}
+        with db_conn.cursor() as cur:
+            for n in names:
+                cur.execute(f"INSERT INTO {n} VALUES (2)")
+        got = {}
+        for c in snap.table_chunks([(s, None) for s in schemas[3:]], at=at):
+            if c.rows is not None:
+                got[c.table.table] = (c.position, c.rows.column(0).to_pylist())
+        # v3 is still in the view of v2; v4 in a new one, after the inserts
+        assert got["v3"] == (at, [1])
+        later, rows = got["v4"]
+        assert later > at and rows == [1, 2]
+    finally:
+        snap.close()

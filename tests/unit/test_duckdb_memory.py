@@ -193,3 +193,30 @@ def test_writer_killed_mid_load_loses_nothing_committed(tmp_path: Path) -> None:
     got = digests(path)
     assert len(got) >= committed
     assert got == expected(len(got))
+
+
+def test_release_memory_reopens_between_transactions(tmp_path) -> None:
+    # Opened again between transactions: committed rows are there and writes go on; inside a
+    # transaction it does nothing (the open transaction is kept).
+    schema = TableSchema(
+        TableId("db", "t"),
+        (ColumnSchema("id", LogicalType(Kind.INT32), nullable=False, source_type="int"),),
+        ("id",),
+    )
+    dest = DuckDBDestination(tmp_path / "w.duckdb", "i")
+    try:
+        dest.begin()
+        dest.create_table(schema)
+        dest.write_chunk(schema, pa.table({"id": pa.array([1, 2], pa.int32())}), replace=False)
+        dest.release_memory()  # in a transaction: nothing
+        dest.commit()
+        before = dest._con
+        dest.release_memory()
+        assert dest._con is not before
+        dest.begin()
+        dest.write_chunk(schema, pa.table({"id": pa.array([3], pa.int32())}), replace=False)
+        dest.commit()
+        rows = dest._con.execute('SELECT id FROM "db"."t" ORDER BY id').fetchall()
+        assert rows == [(1,), (2,), (3,)]
+    finally:
+        dest.close()

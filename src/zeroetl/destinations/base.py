@@ -178,6 +178,15 @@ class ChangedColumns(Protocol):
 
 
 @runtime_checkable
+class ReleasesMemory(Protocol):
+    """An optional role: between transactions, give back the memory the tables written so far
+    hold. The snapshot calls it every few thousand tables, so that a copy of many small tables
+    does not grow with their number."""
+
+    def release_memory(self) -> None: ...
+
+
+@runtime_checkable
 class Destination(Writer, MetadataStore, Protocol):
     """A target database as the engine uses it: both roles, one transaction."""
 

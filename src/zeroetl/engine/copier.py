@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
-from zeroetl.destinations.base import Destination
+from zeroetl.destinations.base import Destination, ReleasesMemory
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.engine.tables import TableBook
 from zeroetl.errors import TableChanged, TableFailed
@@ -233,6 +233,9 @@ GROUP_S = 5.0  # at most this much copying work waits for one commit (or is lost
 # At most this much row data (Arrow) per snapshot commit: wide or BLOB rows commit sooner. What
 # DuckDB holds of an open transaction beyond its memory limit spills to its temp directory.
 COMMIT_BYTES = 64 * 2**20
+# The destination gives back the memory of the tables written so far (ReleasesMemory) every
+# this many tables copied: DuckDB's memory otherwise grows ~25-30 KB with each table written.
+RELEASE_TABLES = 1_000
 
 
 class _Group:
@@ -247,6 +250,7 @@ class _Group:
         self.is_open = False
         self.chunks: list[tuple[TableId, int]] = []
         self.done: list[tuple[TableId, float]] = []
+        self.tables = 0  # copied since the destination last gave back memory
 
     def open(self) -> None:
         if not self.is_open:
@@ -282,4 +286,8 @@ class _Group:
             st = c.book.status[table]
             c.progress.snapshot_table_done(table, st.rows_copied)
             log.info("copied %s: %d rows in %.1fs", table, st.rows_copied, seconds)
+        self.tables += len(self.done)
         self.chunks, self.done = [], []
+        if self.tables >= RELEASE_TABLES and isinstance(c.dest, ReleasesMemory):
+            c.dest.release_memory()
+            self.tables = 0

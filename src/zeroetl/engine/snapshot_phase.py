@@ -9,11 +9,12 @@ correctness argument.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from zeroetl.engine.context import EngineContext
 from zeroetl.errors import TransientError
-from zeroetl.model import TableState
+from zeroetl.model import Position, TableId, TableSchema, TableState
 
 log = logging.getLogger("zeroetl.engine.runner")
 
@@ -36,8 +37,21 @@ def snapshot_with_retries(rep: EngineContext) -> None:
             backoff = rep.wait_after(exc, backoff)
 
 
+def _estimates(rep: EngineContext, tables: list[TableId]) -> dict[TableId, int]:
+    """Row estimates for the progress report: none rather than a failed snapshot."""
+    try:
+        return rep.source.row_estimates(tables)
+    except Exception as exc:  # the copy reads the tables anyway and reports its own errors
+        log.info("no row estimates: %s", exc)
+        return {}
+
+
 def first_snapshot(rep: EngineContext) -> None:
     source = rep.source
+    # The row estimates (information_schema.TABLES: MariaDB opens every table for them, ~4 s
+    # at 10,000 tables) are read on the source's connection while the warehouse tables are
+    # created; nothing else uses that connection meanwhile.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="zeroetl-estimates")
     try:
         before = source.position()
         reader = rep.copier.reader()
@@ -47,10 +61,26 @@ def first_snapshot(rep: EngineContext) -> None:
         # before it is in the list, and every later DDL is in the stream from it.
         tables = [t for t in source.list_tables() if rep.wanted(t)]
         schemas = source.load_schemas(tables)
-        estimates = source.row_estimates(list(schemas))
         session_hw = snap or source.position()
+        estimated = pool.submit(_estimates, rep, list(schemas))
+        to_copy = _begin_first(rep, start, schemas, estimated)
     finally:
+        pool.shutdown(wait=True)
         source.close()
+    try:
+        rep.copier.copy_tables(to_copy, session_hw, start, rep.stop_event, fresh=True)
+    finally:
+        reader.end()
+    finish_snapshot_commit(rep, CHECKPOINT_TYPE_SNAPSHOT)
+
+
+def _begin_first(
+    rep: EngineContext,
+    start: Position,
+    schemas: dict[TableId, TableSchema],
+    estimated: Future[dict[TableId, int]],
+) -> list[TableId]:
+    """Record the start and create the tables to copy (one transaction); those tables."""
     log.info("first snapshot of %d tables, consistent at %s", len(schemas), start)
     rep.dest.begin()
     rep.dest.save_checkpoint(start)
@@ -66,12 +96,9 @@ def first_snapshot(rep: EngineContext) -> None:
     rep.book.flush()
     rep.dest.commit()
     rep.committed = rep.position = start
+    estimates = estimated.result()
     rep.progress.snapshot_started({t: estimates.get(t, 0) for t in to_copy})
-    try:
-        rep.copier.copy_tables(to_copy, session_hw, start, rep.stop_event, fresh=True)
-    finally:
-        reader.end()
-    finish_snapshot_commit(rep, CHECKPOINT_TYPE_SNAPSHOT)
+    return to_copy
 
 
 def resume_snapshot(rep: EngineContext) -> None:

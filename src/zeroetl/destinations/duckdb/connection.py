@@ -131,11 +131,26 @@ class Connection:
             ) from e
         return con
 
-    def _reopen(self) -> None:
+    def release_memory(self) -> None:
+        """Between transactions, on a connection of its own: close the file and open it again.
+        DuckDB keeps ~25-30 KB of every table written since the file was opened (its catalog
+        entry, row group and statistics as written), ~11 KB once the file is opened again
+        (10,000 tables of 10 rows in DuckDB alone: peak RSS 500 MB, 435 MB opened again every
+        2,000 tables). Closing checkpoints, which the close at the end would do anyway."""
+        if self._in_tx or self._hub is not None or self._reopen_needed:
+            return
+        self._reopen(quiet=True)
+
+    def _reopen(self, *, quiet: bool = False) -> None:
         """Detach and attach the file again (or reconnect): after a failed checkpoint DuckDB
         refuses every statement on that database until then. The WAL is replayed on attach, so
         every committed transaction is there; an open one was lost with the failure."""
-        log.warning("integration %s: reopening %s", self.integration_id, self.path)
+        log.log(
+            logging.DEBUG if quiet else logging.WARNING,
+            "integration %s: reopening %s",
+            self.integration_id,
+            self.path,
+        )
         self._names.clear()
         self._states_written = True  # the file as attached again is what readers see next
         self._allowance = memory.TableAllowance()  # a new connection: the plain limit

@@ -36,27 +36,41 @@ def list_tables(conn: Any) -> list[TableId]:
 
 
 def load_schemas(conn: Any, tables: Iterable[TableId] | None = None) -> dict[TableId, TableSchema]:
-    """Schemas of `tables` (default: every table of `list_tables`), in two queries.
+    """Schemas of `tables` (default: every table of `list_tables`), in three queries.
 
     Tables that do not exist (or are views) are left out of the result. Columns are in ordinal
     order; the primary key is in key order.
+
+    Each INFORMATION_SCHEMA table is read on its own, filtered by constants only: MariaDB opens
+    every table a query names, and a join of COLUMNS with TABLES made it open each table's
+    definition again for every row of the other side (10,000 tables: 92 s of server CPU,
+    against 1.0 s for COLUMNS alone). KEY_COLUMN_USAGE opens each table fully (2.5 s);
+    STATISTICS reads the key from the definition (0.5 s). One table is looked up by name, so
+    that only it is opened, not its whole database.
     """
     wanted = set(list_tables(conn) if tables is None else tables)
     if not wanted:
         return {}
-    schemas = sorted({t.schema for t in wanted})
-    placeholders = ", ".join(["%s"] * len(schemas))
+    if len(wanted) == 1:
+        (one,) = wanted
+        where, args = "TABLE_SCHEMA = %s AND TABLE_NAME = %s", [one.schema, one.table]
+    else:
+        schemas = sorted({t.schema for t in wanted})
+        where, args = f"TABLE_SCHEMA IN ({', '.join(['%s'] * len(schemas))})", schemas
     columns: dict[TableId, list[ColumnSchema]] = defaultdict(list)
     keys: dict[TableId, list[str]] = defaultdict(list)
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, "
-            "c.CHARACTER_SET_NAME, c.IS_NULLABLE "
-            "FROM information_schema.COLUMNS c JOIN information_schema.TABLES t "
-            "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
-            f"WHERE t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_SCHEMA IN ({placeholders}) "
-            "ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION",
-            schemas,
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+            f"WHERE TABLE_TYPE = 'BASE TABLE' AND {where}",
+            args,
+        )
+        wanted &= {TableId(_text(s), _text(t)) for s, t in cur.fetchall()}  # views out
+        cur.execute(
+            "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
+            "CHARACTER_SET_NAME, IS_NULLABLE FROM information_schema.COLUMNS "
+            f"WHERE {where} ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION",
+            args,
         )
         for schema, table, name, dtype, ctype, charset, nullable in cur.fetchall():
             tid = TableId(_text(schema), _text(table))
@@ -71,10 +85,10 @@ def load_schemas(conn: Any, tables: Iterable[TableId] | None = None) -> dict[Tab
                     )
                 )
         cur.execute(
-            "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
-            f"WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA IN ({placeholders}) "
-            "ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION",
-            schemas,
+            "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+            f"WHERE INDEX_NAME = 'PRIMARY' AND {where} "
+            "ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX",
+            args,
         )
         for schema, table, name in cur.fetchall():
             tid = TableId(_text(schema), _text(table))

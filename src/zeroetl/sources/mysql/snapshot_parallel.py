@@ -178,6 +178,7 @@ class ParallelCopy:
                 r = self._take()
                 if r is None:
                     break
+                pos = reader.table_view() or pos  # begun again every VIEW_TABLES tables
                 if r.index < 0:
                     r = self._split(reader, r)
                 table = r.schema.id

@@ -107,6 +107,7 @@ class Worker:
     def read(self, schema: TableSchema, index: int, after: Any, upto: Any) -> None:
         reader = self.reader
         assert reader is not None
+        self.position = reader.table_view() or self.position  # begun again now and then
         if index < 0:
             bounds = split_bounds(reader, schema, after, self.readers)
             self.conn.send(("split", schema.id, bounds, after))

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from zeroetl.errors import TableFailed
 from zeroetl.model import (
     ChangeBatch,
     Position,
@@ -143,8 +144,29 @@ class MySqlSnapshot:
         if processes:
             return ProcessCopy(self.reader, items, at, readers).chunks()
         if readers <= 1:
-            return serial_table_chunks(self, items, at)
+            return self._serial(items, at)
         return ParallelCopy(self.reader, items, at, readers).chunks()
+
+    def _serial(
+        self, items: list[tuple[TableSchema, str | None]], at: Position
+    ) -> Iterator[TableChunk]:
+        """`serial_table_chunks`, each table's first chunk asked for while the one before it
+        is written (SnapshotReader.read_range's `then`)."""
+        for i, (schema, cursor) in enumerate(items):
+            then = None
+            if i + 1 < len(items):
+                nschema, ncursor = items[i + 1]
+                try:
+                    then = (nschema, decode_key(ncursor, nschema) if ncursor else None)
+                except (ValueError, KeyError):
+                    then = None  # its own read reports the bad cursor
+            try:
+                for c in self.chunks(schema, cursor, at=at, then=then):
+                    yield TableChunk(schema.id, c.rows, c.cursor, c.position, c.zero_dates)
+            except TableFailed as exc:
+                yield TableChunk(schema.id, None, None, None, error=exc)
+                continue
+            yield TableChunk(schema.id, None, None, None, done=True)
 
     def chunks(
         self,
@@ -153,13 +175,17 @@ class MySqlSnapshot:
         *,
         at: Position | None = None,
         prefetch: bool = True,
+        then: tuple[TableSchema, tuple | None] | None = None,
     ) -> Iterator[SnapshotChunk]:
         after = decode_key(cursor, schema) if cursor else None
         reader = self.reader
         seen = reader.zero_dates
-        for rows, last_key in reader.read_chunks(schema, after, prefetch=prefetch):
-            # Read after the chunk: a position no earlier than the moment it was read.
-            position = at or self.source.position()
+        # Inside a consistent view with a known position (it may have been begun again since
+        # `at`, snapshot.py: SnapshotReader.table_view), that position is the chunks' own.
+        view = reader.table_view() if at is not None else None
+        for rows, last_key in reader.read_chunks(schema, after, prefetch=prefetch, then=then):
+            # Else read after the chunk: a position no earlier than the moment it was read.
+            position = view or at or self.source.position()
             # Zero dates of this chunk (the reader converts a chunk before handing it over).
             zeros, seen = reader.zero_dates - seen, reader.zero_dates
             yield SnapshotChunk(rows, encode_key(last_key), position, zeros)
