@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 import weakref
 from collections.abc import Iterator
 
@@ -24,7 +25,8 @@ class _Quiet:
 
 
 @pytest.fixture
-def gc_state() -> Iterator[None]:
+def gc_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(pump, "_last_settle", -1e9)  # long ago: the next stream start settles
     before = gc.get_threshold()
     try:
         yield
@@ -43,6 +45,19 @@ def test_a_stream_start_freezes_the_heap_and_collects_young_objects_less_often()
         assert gc.get_threshold() == (pump.GEN0, 10, 10)
     finally:
         p.close()
+
+
+@pytest.mark.usefixtures("gc_state")
+def test_stream_starts_close_together_share_one_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = pump.settle_heap
+    monkeypatch.setattr(pump, "settle_heap", lambda: (calls.append(1), real())[1])
+    for _ in range(3):
+        Pump(_Quiet()).close()  # type: ignore[arg-type]
+    assert len(calls) == 1
+    monkeypatch.setattr(pump, "_last_settle", time.monotonic() - pump.START_RESETTLE_S)
+    Pump(_Quiet()).close()  # type: ignore[arg-type]
+    assert len(calls) == 2
 
 
 class _Node:

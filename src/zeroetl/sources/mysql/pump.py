@@ -37,8 +37,9 @@ def settle_heap() -> None:
     pyarrow and pandas loaded, ~30% of the process's CPU on small transactions. Frozen objects
     are skipped by every collection (they are still freed by reference counting). A frozen
     object that later becomes part of an unreachable cycle is not freed until the next settle,
-    which first hands every frozen object back and collects: a stream start, and every
-    RESETTLE_S seconds while one streams (`maybe_resettle`), so such garbage (a closed SQL
+    which first hands every frozen object back and collects: a stream start (unless one
+    settled in the last START_RESETTLE_S), and every RESETTLE_S seconds while one streams
+    (`maybe_resettle`), so such garbage (a closed SQL
     session's cycles, say) is bounded by what RESETTLE_S seconds make, and one full collection
     every RESETTLE_S costs less than the ones it replaces.
 
@@ -59,14 +60,18 @@ def settle_heap() -> None:
         atexit.register(gc.unfreeze)
 
 
-def maybe_resettle() -> None:
-    """Settle again if the process last did RESETTLE_S ago (any stream's reader may call it)."""
-    if time.monotonic() - _last_settle >= RESETTLE_S:
+def maybe_resettle(age: float | None = None) -> None:
+    """Settle again if the process last did `age` (RESETTLE_S) seconds ago or never: any
+    stream's reader may call it. A settle is a full collection (0.1-0.3 s with DuckDB, pyarrow
+    and pandas loaded, more in a bigger process), so stream starts close together (a service
+    starting 10 integrations, a replay after a failed table, a test suite) share one."""
+    if not _settled or time.monotonic() - _last_settle >= (RESETTLE_S if age is None else age):
         settle_heap()
 
 
 GEN0 = 10_000
 RESETTLE_S = 300.0
+START_RESETTLE_S = 60.0  # a stream start settles unless the process did this recently
 _settled = False
 _last_settle = 0.0
 
@@ -74,7 +79,7 @@ _last_settle = 0.0
 class Pump:
     def __init__(self, stream: ChangeStream, maxsize: int = MAXSIZE) -> None:
         self.stream = stream
-        settle_heap()
+        maybe_resettle(START_RESETTLE_S)
         self._q: queue.Queue[list[object]] = queue.Queue(maxsize=maxsize)
         self._stop = threading.Event()
         self._out: list[object] = []  # reader side: items not yet handed over
