@@ -2,8 +2,8 @@
 
 DuckDB's append, WAL and checkpoint cost ~220 ns a value: deleting and inserting a 500-column
 row to change three of its columns spends ~110-150 us where `UPDATE ... SET` of the three
-spends ~6-35 us (DuckDB alone, 2,000-row batches, load 5-7; FACTS.md's "UPDATE is 5-10x
-slower" holds for whole rows, not for some columns of wide ones). So a slice is split:
+spends ~6-35 us (DuckDB alone, 2,000-row batches, load 5-7; UPDATE being 5-10x slower than
+DELETE + INSERT holds for whole rows, not for some columns of wide ones). So a slice is split:
 
 - keys whose every entry in the slice is such an UPDATE (`changed` set) keep only their last
   entry, with the union of their entries' changed columns: the last image is the whole row as
