@@ -211,3 +211,41 @@ def test_many_tables_view_and_file_renewed(
         cur.execute("INSERT INTO m6 VALUES (6, 'new')")
     replicate(source_url, wh, test_db)
     check_all(db_conn, wh, test_db, names)
+
+
+def test_small_and_big_chunks_switch_threads(
+    monkeypatch, db_conn, test_db, source_url, tmp_path
+) -> None:
+    # Small chunks are written with DuckDB on one thread, bigger ones with all of its threads
+    # (base.SmallWrites), back to all once the copy ends: every table copied whole, the keyless
+    # one Failed alone, and a crash-free second run streams the changes after the snapshot.
+    from zeroetl.destinations.duckdb import DuckDBDestination
+    from zeroetl.engine import copier
+
+    monkeypatch.setattr(copier, "SMALL_CHUNK_ROWS", 3)
+    calls: list[bool] = []
+    real = DuckDBDestination.small_writes
+
+    def spy(self: DuckDBDestination, small: bool) -> None:
+        calls.append(small)
+        real(self, small)
+
+    monkeypatch.setattr(DuckDBDestination, "small_writes", spy)
+    names = ["s0", "big", "s1", "s2"]
+    with db_conn.cursor() as cur:
+        for n in names:
+            cur.execute(f"CREATE TABLE {n} (id INT PRIMARY KEY, v VARCHAR(10))")
+            hi = 20 if n == "big" else 2
+            cur.execute(f"INSERT INTO {n} SELECT seq, CONCAT('{n}-', seq) FROM seq_1_to_{hi}")
+        cur.execute("CREATE TABLE s_nokey (a INT)")
+    wh = tmp_path / "wh"
+    replicate(source_url, wh, test_db, chunk_rows=8)
+    assert True in calls and False in calls and calls[-1] is False
+    st = states(wh)
+    assert {n: st[f"{test_db}.{n}"][0] for n in names} == {n: "Synced" for n in names}
+    assert st[f"{test_db}.s_nokey"] == ("Failed", "table has no primary key")
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE s1 SET v = 'changed' WHERE id = 2")
+        cur.execute("INSERT INTO big VALUES (21, 'new')")
+    replicate(source_url, wh, test_db)
+    check_all(db_conn, wh, test_db, names)

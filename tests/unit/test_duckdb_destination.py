@@ -640,3 +640,49 @@ def test_statuses_schemas_and_state_changes_of_one_transaction(dest: DuckDBDesti
     assert dest.load_table_statuses()[tables[0].id].state is TableState.RESYNC_INITIATED
     n = dest.reader().execute("SELECT count(*) FROM _zeroetl.state_changes").fetchone()
     assert n == (50,)
+
+
+def _threads(con) -> int:
+    return int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+
+
+def test_small_writes_run_duckdb_on_one_thread(tmp_path: Path) -> None:
+    """base.SmallWrites: one thread while small chunks are written (inside the transaction
+    too), DuckDB's own count back after; rows written either way; a reopen starts afresh."""
+    d = DuckDBDestination(tmp_path / "w.duckdb", "i")
+    try:
+        assert isinstance(d, base.SmallWrites)
+        own = _threads(d._con)
+        s = table()
+        d.begin()
+        d.create_table(s)
+        d.small_writes(True)
+        d.small_writes(True)  # again: nothing to change
+        assert _threads(d._con) == 1
+        d.write_chunk(s, rows(s, [{"id": 1, "v": "a"}]), replace=False)
+        d.small_writes(False)
+        assert _threads(d._con) == own
+        d.write_chunk(s, rows(s, [{"id": 2, "v": "b"}]), replace=False)
+        d.commit()
+        assert content(d, s.id) == [(1, "a"), (2, "b")]
+        d.small_writes(True)
+        d.release_memory()  # a new connection: DuckDB's own count, and nothing to restore
+        assert _threads(d._con) == own
+        d.small_writes(False)
+        assert _threads(d._con) == own
+        d.small_writes(True)
+        assert _threads(d._con) == 1
+    finally:
+        d.close()
+
+
+def test_small_writes_leave_a_hub_alone(tmp_path: Path) -> None:
+    hub = open_hub(tmp_path / "wh")
+    d = DuckDBDestination(database_path(tmp_path / "wh", "t1"), "i", hub=hub.con, catalog="t1")
+    try:
+        own = _threads(hub.con)
+        d.small_writes(True)
+        assert _threads(hub.con) == own
+    finally:
+        d.close()
+        hub.con.close()
