@@ -187,15 +187,6 @@ class ReleasesMemory(Protocol):
 
 
 @runtime_checkable
-class SmallWrites(Protocol):
-    """An optional role: the next writes are small (a few rows each, many tables), so the
-    destination may trade the parallelism of big writes for a lower fixed cost per statement.
-    The snapshot says so for each chunk, and `small_writes(False)` once it ends."""
-
-    def small_writes(self, small: bool) -> None: ...
-
-
-@runtime_checkable
 class Destination(Writer, MetadataStore, Protocol):
     """A target database as the engine uses it: both roles, one transaction."""
 

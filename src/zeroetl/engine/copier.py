@@ -17,14 +17,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 
 import pyarrow as pa
 
-from zeroetl.destinations.base import Destination, ReleasesMemory, SmallWrites
+from zeroetl.destinations.base import Destination, ReleasesMemory
 from zeroetl.engine.settings import EngineSettings, Progress
 from zeroetl.engine.tables import TableBook
-from zeroetl.errors import DestinationError, TableChanged, TableFailed
+from zeroetl.errors import TableChanged, TableFailed
 from zeroetl.model import Position, TableId, TableState
 from zeroetl.sources.base import Snapshot, Source
 
@@ -170,7 +169,6 @@ class Copier:
             processes=self.settings.snapshot_processes,
         )
         started: dict[TableId, float] = {}
-        sizes = self.dest if isinstance(self.dest, SmallWrites) else None
         try:
             for c in chunks:
                 if stop is not None and stop.is_set():
@@ -194,8 +192,6 @@ class Copier:
                     self.book.dirty.add(table)
                 rows = 0
                 if c.rows is not None and c.position is not None:
-                    if sizes is not None:
-                        sizes.small_writes(c.rows.num_rows <= SMALL_CHUNK_ROWS)
                     self._zero_dates = c.zero_dates
                     self.write_chunk(table, c.rows, c.position, fresh)
                     rows = c.rows.num_rows
@@ -206,12 +202,7 @@ class Copier:
                 else:
                     group.wrote(table, rows)
             group.commit()
-            if sizes is not None:
-                sizes.small_writes(False)
         finally:
-            if sizes is not None:
-                with suppress(DestinationError):  # a failed copy: the reopen resets it anyway
-                    sizes.small_writes(False)
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()  # stops the readers of a parallel copy
@@ -238,9 +229,6 @@ class Copier:
         return True
 
 
-# Chunks of at most this many rows are written as small ones (base.SmallWrites): a small
-# table's only chunk, most often.
-SMALL_CHUNK_ROWS = 2048
 GROUP_S = 5.0  # at most this much copying work waits for one commit (or is lost in a crash)
 # At most this much row data (Arrow) per snapshot commit: wide or BLOB rows commit sooner. What
 # DuckDB holds of an open transaction beyond its memory limit spills to its temp directory.

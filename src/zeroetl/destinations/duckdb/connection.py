@@ -80,9 +80,6 @@ class Connection:
         self._states_written = True
         self._allowance = memory.TableAllowance()  # limit raised for a many-table transaction
         self._reopen_needed = False
-        self._threads: int | None = (
-            None  # DuckDB's own thread count, while lowered (destination.py)
-        )
         self._reader = apply.Reader(scan=False)  # set for the connection by _open
         self._names = ddl.Names()  # table names as stored (case lookups without a scan)
         self._pending = PendingRows()  # table rows and state changes of the open transaction
@@ -157,7 +154,6 @@ class Connection:
         self._names.clear()
         self._states_written = True  # the file as attached again is what readers see next
         self._allowance = memory.TableAllowance()  # a new connection: the plain limit
-        self._threads = None  # and DuckDB's own thread count
         with suppress(duckdb.Error):
             self._con.close()
         if self._hub is None:

@@ -75,24 +75,5 @@ class DuckDBDestination(SchemaOps, Records):
         with self._atomic("write snapshot chunk", schema.id):
             apply.write_chunk(self._con, self._catalog, schema, rows, replace, self._reader)
 
-    def small_writes(self, small: bool) -> None:
-        """base.SmallWrites: on a connection of its own, DuckDB runs on one thread while the
-        snapshot writes small chunks. A statement over a few rows gains nothing from a second
-        thread, but handing its tasks over costs: DuckDB alone, 1,000 tables of 10 rows inserted
-        from Arrow streams in one transaction (bench/tables_micro_bench.py --only capsule, load
-        4.4), 2.0-2.1 ms a table on one thread against 2.3-2.7 ms on two. Big chunks and the
-        stream get every thread back. A hub's threads serve its readers too: left alone."""
-        if self._hub is not None or small == (self._threads is not None):
-            return
-        with self._errors("set threads"):
-            if small:
-                row = self._con.execute("SELECT current_setting('threads')").fetchone()
-                threads = int(row[0]) if row else 1
-                self._con.execute("SET threads = 1")
-                self._threads = threads
-            else:
-                self._con.execute(f"SET threads = {self._threads}")
-                self._threads = None
-
     def __repr__(self) -> str:
         return f"DuckDBDestination({str(self.path)!r}, {json.dumps(self.integration_id)})"
