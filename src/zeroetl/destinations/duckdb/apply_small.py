@@ -94,6 +94,33 @@ def insert_rows(
     )
 
 
+def insert_by_position(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    schema: TableSchema,
+    rows: pa.Table,
+    positional: dict[tuple[str, tuple[str, ...]], bool],
+) -> bool:
+    """`insert_rows` where the connection cannot read Python variables by name (a sandboxed
+    hub): the relation API's `insert_into`, which inserts by position. False, inserting
+    nothing, unless the table's columns are the schema's in the same order (DuckDB's catalog is
+    asked once per table and column list, kept in `positional`): the caller then names them."""
+    target = qualified(schema.id, catalog)
+    names = tuple(schema.names)
+    fits = positional.get((target, names))
+    if fits is None:
+        got = con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
+            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [catalog, schema.id.schema, schema.id.table],
+        ).fetchall()
+        fits = positional[(target, names)] = tuple(r[0] for r in got) == names
+    if fits:
+        # No view to register and drop (two catalog changes, each about a statement's cost).
+        con.from_arrow(rows.select(list(names))).insert_into(target)
+    return fits
+
+
 def last_changes(changes: pa.Table, keys: Sequence[str], seq: str) -> pa.Table | None:
     """The last change (highest `seq`) of each key of a small slice, in slice order: what
     apply.insert_last_sql's window keeps, picked in Python for a few rows instead of a window
