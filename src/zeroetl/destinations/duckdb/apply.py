@@ -25,7 +25,9 @@ The statements read the Arrow table in place (`Reader`: how, and why it matters 
 A slice with no delete and every key once skips step 2's window (a plain INSERT). A slice of up
 to 2,048 rows (with the constant-list DELETE, or `insert_new`) picks its last images in Arrow
 and inserts them as one Arrow stream (apply_small.insert_rows: ~1 ms less a statement), where
-the connection scans Python variables by name.
+the connection scans Python variables by name; on a sandboxed hub, through the relation API by
+position (apply_small.insert_by_position: no view registered and dropped, ~0.9 ms less a
+commit) when the table's columns are the schema's in order.
 """
 
 from __future__ import annotations
