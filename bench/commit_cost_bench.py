@@ -108,8 +108,14 @@ def main() -> None:
     for t in trees:
         cpu = statistics.median(x["cpu_us"] for x in got[t])
         wall = statistics.median(x["wall_us"] for x in got[t])
+        # The ratio of each round's pair too: runs drift with the machine's load, and a pair run
+        # back to back shares most of it.
+        paired = statistics.median(
+            b["cpu_us"] / a["cpu_us"] for a, b in zip(got[trees[0]], got[t], strict=True)
+        )
         print(
-            f"  {t}: {cpu:.0f} us CPU a commit ({cpu / first:.2f}x the first), {wall:.0f} us wall"
+            f"  {t}: {cpu:.0f} us CPU a commit ({cpu / first:.2f}x the first; median of the"
+            f" rounds' ratios {paired:.2f}x), {wall:.0f} us wall"
         )
 
 
