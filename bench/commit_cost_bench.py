@@ -1,5 +1,5 @@
 """CPU of one small warehouse commit, by source tree, alternated: what an integration pays for a
-transaction of one changed row (a heartbeat; an idle integration of a busy service makes ten a
+transaction of one changed row (a heartbeat, or --rows of them; an idle integration of a busy service makes ten a
 second). Each run, in a child process on its own warehouse, opens a target database the way
 `zeroetl serve` does (a sandboxed in-memory hub that ATTACHes it, so no replacement scans) or
 `zeroetl replicate` does (`--standalone`), then times --commits transactions made of the
@@ -7,7 +7,7 @@ engine's calls for one commit: begin, apply_changes (one upserted row), save_che
 record_tables_activity (one table), record_activity, commit. Reports the calling thread's CPU
 per commit (DuckDB runs these small statements on the calling thread) and the wall time.
 
-    .venv/bin/python bench/commit_cost_bench.py --trees /tmp/before/src,- [--commits 2000]
+    .venv/bin/python bench/commit_cost_bench.py --trees /tmp/before/src,- [--commits 2000] [--rows 100]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from zeroetl.model import (ColumnSchema, Kind, LogicalType, Position, TableActiv
 from zeroetl.service.hub import database_path, open_hub
 
 wh, commits, standalone = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+n = int(sys.argv[4])
 if standalone:
     dest = DuckDBDestination(wh / "bench.duckdb", "bench")
 else:
@@ -47,13 +48,13 @@ arrow = pa.schema([pa.field("__seq", pa.int64()), pa.field("__del", pa.bool_()),
 def one(i):
     t0 = datetime.now(UTC)
     dest.begin()
-    dest.apply_changes(s, pa.table({"__seq": [0], "__del": [False], "id": [1], "ts": [str(i)]},
-                                   schema=arrow))
+    dest.apply_changes(s, pa.table({"__seq": range(n), "__del": [False] * n, "id": range(n),
+                                    "ts": [str(i)] * n}, schema=arrow))
     pos = Position("mysql-bin.000001", 1000 + i, f"0-1-{i}")
     dest.save_checkpoint(pos)
     dest.record_tables_activity(checkpoint=pos, transaction_id=f"0-1-{i}",
-                                tables=[TableActivity(s.id, 0, 1, 0, 20)])
-    dest.record_activity(checkpoint=pos, checkpoint_type="cdc", checkpoint_bytes=20,
+                                tables=[TableActivity(s.id, 0, n, 0, 20 * n)])
+    dest.record_activity(checkpoint=pos, checkpoint_type="cdc", checkpoint_bytes=20 * n,
                          commit_ts=t0, modified_tables=1, start=t0, end=datetime.now(UTC))
     dest.commit()
 
@@ -69,13 +70,13 @@ print(json.dumps({"cpu_us": cpu / commits * 1e6, "wall_us": wall / commits * 1e6
 """
 
 
-def run(tree: str, commits: int, standalone: bool) -> dict[str, float]:
+def run(tree: str, commits: int, standalone: bool, rows: int) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROETL_")}
     if tree != "-":
         env["PYTHONPATH"] = tree
     with tempfile.TemporaryDirectory(prefix="commitcost-") as wh:
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, wh, str(commits), "1" if standalone else "0"],
+            [sys.executable, "-c", CHILD, wh, str(commits), "1" if standalone else "0", str(rows)],
             env=env,
             capture_output=True,
             text=True,
@@ -92,12 +93,13 @@ def main() -> None:
     ap.add_argument("--commits", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--standalone", action="store_true", help="a file of its own, no hub")
+    ap.add_argument("--rows", type=int, default=1, help="rows updated a commit (one table)")
     args = ap.parse_args()
     trees = args.trees.split(",")
     got: dict[str, list[dict[str, float]]] = {t: [] for t in trees}
     for r in range(args.rounds):
         for t in trees:
-            res = run(t, args.commits, args.standalone)
+            res = run(t, args.commits, args.standalone, args.rows)
             got[t].append(res)
             print(f"round {r + 1} {t}: {res['cpu_us']:.0f} us CPU, {res['wall_us']:.0f} us wall")
     load = os.getloadavg()[0]
@@ -106,8 +108,14 @@ def main() -> None:
     for t in trees:
         cpu = statistics.median(x["cpu_us"] for x in got[t])
         wall = statistics.median(x["wall_us"] for x in got[t])
+        # The ratio of each round's pair too: runs drift with the machine's load, and a pair run
+        # back to back shares most of it.
+        paired = statistics.median(
+            b["cpu_us"] / a["cpu_us"] for a, b in zip(got[trees[0]], got[t], strict=True)
+        )
         print(
-            f"  {t}: {cpu:.0f} us CPU a commit ({cpu / first:.2f}x the first), {wall:.0f} us wall"
+            f"  {t}: {cpu:.0f} us CPU a commit ({cpu / first:.2f}x the first; median of the"
+            f" rounds' ratios {paired:.2f}x), {wall:.0f} us wall"
         )
 
 
