@@ -125,6 +125,22 @@ static inline Py_ssize_t value_size(const uint8_t *lay, const uint8_t *p, const 
     return (Py_ssize_t)n;
 }
 
+/* value_size of column i (0-based) of row image `row`, raising the ValueError every walk of
+ * a row image raises when its value runs past the event. */
+static inline Py_ssize_t column_size(const uint8_t *lay, Py_ssize_t i, const uint8_t *p,
+                                     const uint8_t *lim, Py_ssize_t row, Py_ssize_t *skip) {
+    Py_ssize_t n = value_size(lay + 4 * i, p, lim, skip);
+    if (n < 0)
+        PyErr_Format(PyExc_ValueError,
+                     "row image %zd: the value of column %zd runs past the event", row + 1,
+                     i + 1);
+    return n;
+}
+
+static void bitmap_past_event(Py_ssize_t row) {
+    PyErr_Format(PyExc_ValueError, "row image %zd: its NULL bitmap runs past the event", row + 1);
+}
+
 static PyObject *value(const uint8_t *lay, const uint8_t *p, Py_ssize_t n) {
     int w = lay[1];
     switch (lay[0]) {
@@ -194,8 +210,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     Py_ssize_t nbl = (ncols + 7) / 8, row = 0;
     while (p < lim) {
         if (lim - p < nbl) {
-            PyErr_Format(PyExc_ValueError,
-                         "row image %zd: its NULL bitmap runs past the event", row + 1);
+            bitmap_past_event(row);
             goto done;
         }
         const uint8_t *nb = p;
@@ -206,15 +221,9 @@ static PyObject *walk(PyObject *self, PyObject *args) {
                 if (vec_push(&out, Py_None) < 0) goto done;
                 continue;
             }
-            const uint8_t *l = lay + 4 * i;
-            Py_ssize_t skip, n = value_size(l, p, lim, &skip);
-            if (n < 0) {
-                PyErr_Format(PyExc_ValueError,
-                             "row image %zd: the value of column %zd runs past the event",
-                             row + 1, i + 1);
-                goto done;
-            }
-            if (vec_push(&out, value(l, p + skip, n)) < 0) goto done;
+            Py_ssize_t skip, n = column_size(lay, i, p, lim, row, &skip);
+            if (n < 0) goto done;
+            if (vec_push(&out, value(lay + 4 * i, p + skip, n)) < 0) goto done;
             p += skip + n;
         }
         row++;
@@ -241,8 +250,7 @@ static const uint8_t *image_end(const uint8_t *lay, Py_ssize_t ncols, const uint
                                 Py_ssize_t npk, Py_ssize_t (*keys)[2]) {
     Py_ssize_t nbl = (ncols + 7) / 8;
     if (lim - p < nbl) {
-        PyErr_Format(PyExc_ValueError, "row image %zd: its NULL bitmap runs past the event",
-                     row + 1);
+        bitmap_past_event(row);
         return NULL;
     }
     const uint8_t *nb = p, *start = p;
@@ -254,13 +262,8 @@ static const uint8_t *image_end(const uint8_t *lay, Py_ssize_t ncols, const uint
             if (key) { keys[k][0] = 0; keys[k][1] = -1; k++; }
             continue;
         }
-        Py_ssize_t skip, n = value_size(lay + 4 * i, p, lim, &skip);
-        if (n < 0) {
-            PyErr_Format(PyExc_ValueError,
-                         "row image %zd: the value of column %zd runs past the event", row + 1,
-                         i + 1);
-            return NULL;
-        }
+        Py_ssize_t skip, n = column_size(lay, i, p, lim, row, &skip);
+        if (n < 0) return NULL;
         if (key) { keys[k][0] = p + skip - start; keys[k][1] = n; k++; }
         p += skip + n;
     }
@@ -737,8 +740,7 @@ static int image_spans(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *buf,
                        int64_t start, Py_ssize_t row, Py_ssize_t *off, Py_ssize_t *size) {
     Py_ssize_t nbl = (ncols + 7) / 8;
     if (start < 0 || start > (int64_t)len || len - (Py_ssize_t)start < nbl) {
-        PyErr_Format(PyExc_ValueError, "row image %zd: its NULL bitmap runs past the event",
-                     row + 1);
+        bitmap_past_event(row);
         return -1;
     }
     const uint8_t *lim = buf + len, *nb = buf + start, *p = nb + nbl;
@@ -748,13 +750,8 @@ static int image_spans(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *buf,
             size[i] = -1;
             continue;
         }
-        Py_ssize_t skip, n = value_size(lay + 4 * i, p, lim, &skip);
-        if (n < 0) {
-            PyErr_Format(PyExc_ValueError,
-                         "row image %zd: the value of column %zd runs past the event", row + 1,
-                         i + 1);
-            return -1;
-        }
+        Py_ssize_t skip, n = column_size(lay, i, p, lim, row, &skip);
+        if (n < 0) return -1;
         off[i] = p + skip - buf;
         size[i] = n;
         p += skip + n;
