@@ -66,6 +66,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # Commits under a high limit, nothing checkpointed until the end.
     "no_spill": {"limit": "2GB"},
     "no_spill_64": {"limit": "2GB", "commit": 4},
+    # ... and the one checkpoint at the end under a high limit, or under 320 MB (lowering
+    # the limit to it first spills the committed rows).
+    "no_spill_ckpt_high": {"limit": "4GB", "ckpt_limit": "4GB"},
+    "no_spill_ckpt_320": {"limit": "4GB", "ckpt_limit": "320MB"},
     # The same, the limit lowered after each commit so committed rows spill to temp files.
     "spill": {"limit": "2GB", "after": "64MB", "ckpt_limit": "320MB"},
     # One transaction: the inserts spill under 256 MB; its COMMIT gets 2 GB.

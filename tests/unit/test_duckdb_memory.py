@@ -23,7 +23,7 @@ import pyarrow as pa
 import pytest
 
 from zeroetl.destinations.duckdb import DuckDBDestination
-from zeroetl.destinations.duckdb.memory import Memory
+from zeroetl.destinations.duckdb.memory import Memory, WideRows
 from zeroetl.destinations.duckdb.upkeep import MIB, Upkeep, wal_bytes
 from zeroetl.errors import DestinationUnavailable
 from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema
@@ -66,7 +66,15 @@ def limit_of(d: DuckDBDestination) -> str:
     return str(row[0]) if row else ""
 
 
-def test_blob_checkpoints_get_headroom_then_the_limit_returns(tmp_path: Path) -> None:
+def threshold_of(d: DuckDBDestination) -> str:
+    row = d.reader().execute("SELECT current_setting('checkpoint_threshold')").fetchone()
+    return str(row[0]) if row else ""
+
+
+def test_blob_rows_put_checkpoints_off_then_the_limit_returns(tmp_path: Path) -> None:
+    """Commits of 1 MiB rows run under the checkpoint limit and fold no WAL while their vector
+    fills (a checkpoint would rewrite every value of it, each time); the next commit without
+    them folds it under the checkpoint limit, and the limit and DuckDB's threshold are back."""
     path = tmp_path / "m.duckdb"
     up = Upkeep(wal_limit_bytes=16 * MIB)
     d = DuckDBDestination(path, "i", upkeep_settings=up, memory_settings=LIMIT)
@@ -75,33 +83,68 @@ def test_blob_checkpoints_get_headroom_then_the_limit_returns(tmp_path: Path) ->
         assert d.reader().execute("SELECT current_setting('temp_directory')").fetchone() == (
             f"{path}.tmp",
         )
+        plain = threshold_of(d)
         d.create_table(SCHEMA)
-        for first in range(0, 160, 16):  # 160 MiB, checkpointed every 16 MiB of WAL
+        for first in range(0, 160, 16):  # 160 MiB, 10 commits, past the WAL limit
             d.write_chunk(SCHEMA, chunk(first, 16), replace=False)
-        assert d.upkeep_stats.checkpoints >= 5
-        assert limit_of(d) == "64.0 MiB"
+        assert d.upkeep_stats.checkpoints == 0
+        assert limit_of(d) == "1.0 GiB" and threshold_of(d) != plain
+        d.kv_set("k", "v")  # a commit of no such rows
+        assert d.upkeep_stats.checkpoints == 1
+        assert limit_of(d) == "64.0 MiB" and threshold_of(d) == plain
     finally:
         d.close()
     assert digests(path) == expected(160)
 
 
+def test_blob_rows_are_checkpointed_once_their_vector_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A vector of 64 rows (DuckDB's is 2,048): the WAL is folded as each one fills.
+    monkeypatch.setattr(WideRows, "VECTOR_ROWS", 64)
+    path = tmp_path / "v.duckdb"
+    d = DuckDBDestination(path, "i", upkeep_settings=Upkeep(wal_limit_bytes=16 * MIB),
+                          memory_settings=LIMIT)  # fmt: skip
+    try:
+        d.create_table(SCHEMA)
+        for first in range(0, 160, 16):
+            d.write_chunk(SCHEMA, chunk(first, 16), replace=False)
+        assert d.upkeep_stats.checkpoints == 2  # after rows 64 and 128
+        # Narrow rows leave it alone: 1,000 rows of 100 bytes.
+        narrow = pa.table({"id": pa.array(range(1000, 2000), pa.int64()),
+                           "v": pa.array([b"x" * 100] * 1000, pa.binary())})  # fmt: skip
+        d.write_chunk(SCHEMA, narrow, replace=False)
+        assert limit_of(d) == "64.0 MiB"
+    finally:
+        d.close()
+    got = digests(path)
+    assert {i: got[i] for i in range(160)} == expected(160) and len(got) == 1160
+
+
 def test_a_transaction_too_wide_for_the_limit_is_retried_under_the_checkpoint_limit(
     tmp_path: Path,
 ) -> None:
-    """128 MiB of BLOBs in one transaction cannot commit under 64 MiB (DuckDB holds a vector of
-    them at once): the failure is transient (the engine retries the batch) and the destination
-    reopens under the checkpoint limit, where the retry commits; nothing is lost."""
+    """128 MiB of BLOBs in one transaction of changes cannot commit under 64 MiB (DuckDB holds
+    a vector of them at once): the failure is transient (the engine retries the batch) and the
+    destination reopens under the checkpoint limit, where the retry commits; nothing is lost.
+    (Snapshot chunks of such rows commit under the checkpoint limit from the start.)"""
     path = tmp_path / "c.duckdb"
     d = DuckDBDestination(path, "i", memory_settings=LIMIT)
     try:
         d.create_table(SCHEMA)
-        d.write_chunk(SCHEMA, chunk(0, 8), replace=False)
+
+        def changes(first: int, n: int) -> pa.Table:
+            rows = chunk(first, n)
+            seq = pa.array(range(first, first + n), pa.int64())
+            return rows.add_column(0, "__del", pa.array([False] * n)).add_column(0, "__seq", seq)
+
+        d.apply_changes(SCHEMA, changes(0, 8))
 
         def big_transaction() -> None:
             d.begin()
             try:
                 for first in range(8, 136, 16):
-                    d.write_chunk(SCHEMA, chunk(first, 16), replace=False)
+                    d.apply_changes(SCHEMA, changes(first, 16))
             except BaseException:
                 d.rollback()
                 raise

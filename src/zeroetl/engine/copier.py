@@ -233,6 +233,12 @@ GROUP_S = 5.0  # at most this much copying work waits for one commit (or is lost
 # At most this much row data (Arrow) per snapshot commit: wide or BLOB rows commit sooner. What
 # DuckDB holds of an open transaction beyond its memory limit spills to its temp directory.
 COMMIT_BYTES = 64 * 2**20
+# Rows of at least WIDE_ROW_BYTES (BLOBs) commit every WIDE_COMMIT_BYTES: DuckDB's COMMIT holds
+# a few copies of the rows it appends besides the values of their vector (bench/README.md,
+# "BLOB rows and DuckDB's vectors": 500 rows of 1 MiB in 16-row commits peaked at 945 MB, in
+# 64-row commits at 1,129 MB); the destination puts off its checkpoints meanwhile.
+WIDE_ROW_BYTES = 64 * 1024
+WIDE_COMMIT_BYTES = 16 * 2**20
 # The destination gives back the memory of the tables written so far (ReleasesMemory) every
 # this many tables copied: DuckDB's memory otherwise grows ~25-30 KB with each table written.
 RELEASE_TABLES = 1_000
@@ -261,9 +267,10 @@ class _Group:
     def wrote(self, table: TableId, rows: int) -> None:
         self.chunks.append((table, rows))
         self.rows += rows
+        wide = self.nbytes >= WIDE_ROW_BYTES * max(1, self.rows)
         if (
             self.rows >= self.max_rows
-            or self.nbytes >= COMMIT_BYTES
+            or self.nbytes >= (WIDE_COMMIT_BYTES if wide else COMMIT_BYTES)
             or time.monotonic() - self.since >= GROUP_S
         ):
             self.commit()

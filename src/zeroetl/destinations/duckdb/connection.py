@@ -79,6 +79,7 @@ class Connection:
         # may hold other states than the SQL endpoint kept for a database of this name)
         self._states_written = True
         self._allowance = memory.TableAllowance()  # limit raised for a many-table transaction
+        self._wide = memory.WideRows()  # limit raised and checkpoints put off for BLOB rows
         self._reopen_needed = False
         self._reader = apply.Reader(scan=False)  # set for the connection by _open
         self._names = ddl.Names()  # table names as stored (case lookups without a scan)
@@ -154,6 +155,7 @@ class Connection:
         self._names.clear()
         self._states_written = True  # the file as attached again is what readers see next
         self._allowance = memory.TableAllowance()  # a new connection: the plain limit
+        self._wide = memory.WideRows()
         with suppress(duckdb.Error):
             self._con.close()
         if self._hub is None:
@@ -196,6 +198,7 @@ class Connection:
                 self._con.execute(f"CHECKPOINT {ident(self._catalog)}")
             if self._hub is None:
                 self._allowance.checkpointed()
+                self._wide.checkpointed(self._con, self.upkeep.duckdb_threshold)
             if gated:
                 used = self._used_bytes()
                 log.info(
@@ -220,8 +223,13 @@ class Connection:
             self._upkeep(idle=True)
 
     def _after_commit(self) -> None:
-        """Between two transactions: keep the WAL under its limit, prune when due."""
-        self._upkeep(idle=False)
+        """Between two transactions: keep the WAL under its limit (unless a vector of wide
+        rows is filling: memory.WideRows), prune when due."""
+        if self._hub is not None or not self._wide.committed():
+            self._upkeep(idle=False)
+            if not self._reopen_needed:
+                with suppress(duckdb.Error):
+                    self._wide.lower(self._con, self.memory, self.upkeep.duckdb_threshold)
 
     def _upkeep(self, *, idle: bool) -> None:
         """Upkeep never fails the integration for a reason of its own: a fault of the
@@ -271,9 +279,12 @@ class Connection:
         self._in_tx = False  # a failed COMMIT leaves no transaction open either
         try:
             with self._errors("commit"):
+                if self._hub is None:
+                    self._wide.before_commit(self._con, self.memory)
                 self._con.execute("COMMIT")
         except BaseException:
             self._names.clear()
+            self._wide.rolled_back()
             raise
         self._lower_limit()
         self._after_commit()
@@ -282,6 +293,7 @@ class Connection:
         if not self._in_tx:
             return
         self._in_tx = False
+        self._wide.rolled_back()
         self._names.clear()  # it may hold names the rolled-back transaction made or dropped
         self._pending.clear()
         # DuckDB may already have aborted it after a failed statement: nothing left to undo then.

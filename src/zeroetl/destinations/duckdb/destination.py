@@ -74,6 +74,8 @@ class DuckDBDestination(SchemaOps, Records):
         # small tables every second, and they stayed under the plain limit.
         with self._atomic("write snapshot chunk", schema.id):
             apply.write_chunk(self._con, self._catalog, schema, rows, replace, self._reader)
+            if self._hub is None:  # the hub's limit is the service's (memory.WideRows)
+                self._wide.wrote(rows.num_rows, rows.nbytes)
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({str(self.path)!r}, {json.dumps(self.integration_id)})"

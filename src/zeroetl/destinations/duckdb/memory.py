@@ -173,6 +173,72 @@ class TableAllowance:
         self.held = False
 
 
+class WideRows:
+    """Rows of large values (BLOBs, long texts) committed since the last checkpoint, and the
+    limit held raised for them (a connection of its own only, never the hub's).
+
+    DuckDB 2.0 (bench/blob_pin_bench.py, 1 MiB values): a COMMIT pins every value not yet
+    checkpointed of the vector (2,048 rows) it appends to, the earlier transactions' ones too
+    (spilled ones are read back), so 16-row commits failed at the 256th row under a 256 MB
+    limit; a checkpoint that rewrites a vector already in the file holds all its values and
+    its new copy (the copy before: a 64 MiB commit and a checkpoint after each, 500 rows
+    peaked at 1,207 MB, 2,000 rows at 4,271 MB in 81 s), while the first checkpoint of values
+    only committed streams them (500 under 320 MB). So while a vector of wide rows fills, its
+    commits run under the checkpoint limit and the WAL is not folded: the vector is written
+    once, when it is full or the rows stop (500 rows: 945 MB, 2.3 s; 1,904 rows: 2,458 MB)."""
+
+    ROW_BYTES = 64 * 1024  # a vector of rows this wide (128 MiB) fills the default limit
+    OFF = "1024TiB"  # DuckDB's checkpoint_threshold while a vector fills
+    VECTOR_ROWS = 2048
+
+    def __init__(self) -> None:
+        self.tx_rows = 0  # wide rows written in the open transaction
+        self.rows = 0  # wide rows committed since the last checkpoint
+        self.raised = False  # the checkpoint limit set for them is in force
+
+    def wrote(self, rows: int, nbytes: int) -> None:
+        if rows and nbytes >= self.ROW_BYTES * rows:
+            self.tx_rows += rows
+
+    def before_commit(self, con: duckdb.DuckDBPyConnection, memory: Memory) -> None:
+        """The COMMIT of wide rows pins the vector they go into: the checkpoint limit, and
+        DuckDB's own checkpoint (inside COMMIT, past its threshold) off meanwhile."""
+        if self.tx_rows and not self.raised:
+            con.execute(f"SET memory_limit = {literal(memory.ceiling)}")
+            con.execute(f"SET checkpoint_threshold = {literal(self.OFF)}")
+            self.raised = True
+
+    def committed(self) -> bool:
+        """After a COMMIT: whether the WAL's checkpoint waits (a vector of wide rows fills)."""
+        wide = self.tx_rows > 0
+        self.rows += self.tx_rows
+        self.tx_rows = 0
+        return wide and self.rows < self.VECTOR_ROWS
+
+    def rolled_back(self) -> None:
+        self.tx_rows = 0
+
+    def lower(self, con: duckdb.DuckDBPyConnection, memory: Memory, threshold: str) -> None:
+        """No vector of wide rows filling any more: DuckDB's checkpoint threshold and the limit
+        in force again (what they left uncheckpointed spills to the temp directory)."""
+        if not self.raised:
+            return
+        con.execute(f"SET checkpoint_threshold = {literal(threshold)}")
+        try:
+            con.execute(f"SET memory_limit = {literal(memory.current)}")
+        except duckdb.Error as e:  # still pinned: the next checkpoint puts it back
+            log.info("memory_limit stays raised until the next checkpoint: %s", e)
+            return
+        self.raised = False
+
+    def checkpointed(self, con: duckdb.DuckDBPyConnection, threshold: str) -> None:
+        """A checkpoint ran under `headroom`, which put the limit in force back."""
+        if self.raised:
+            con.execute(f"SET checkpoint_threshold = {literal(threshold)}")
+        self.rows = 0
+        self.raised = False
+
+
 def raised(memory: Memory, error: BaseException) -> Memory:
     """`memory` after a statement ran out of it: the checkpoint limit from now on (for this
     process). Wide values need it for every statement that holds a vector of them."""
