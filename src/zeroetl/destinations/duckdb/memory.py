@@ -12,9 +12,11 @@ the limit is DuckDB's catalog (~11 KB a table once reopened, ~25 KB while writte
 
 Some statements need more, and cannot spill it: a checkpoint rewrites the last row group of
 every table it touches one vector of up to 2,048 rows at a time, with every value of that vector
-in memory at once, and a COMMIT or a scan holds a vector the same way (measured on DuckDB 2.0:
-1 MiB BLOBs failed to checkpoint past ~320 rows under a 256 MiB limit, ~830 under 512 MiB, and
-a 128-row transaction of them failed to commit under 64 MiB). A checkpoint that fails
+in memory at once, a COMMIT holds every value of the vector it appends to that is not yet
+checkpointed (those of earlier transactions too), and a scan allocates a vector's values in one
+piece (measured on DuckDB 2.0: 1 MiB BLOBs failed to checkpoint past ~320 rows under a 256 MiB
+limit, ~830 under 512 MiB, a 128-row transaction of them failed to commit under 64 MiB, and a
+scan of 500 wanted 512 MiB at once; bench/blob_pin_bench.py). Snapshots of such rows: WideRows. A checkpoint that fails
 invalidates the database until it is opened again, and one inside COMMIT (DuckDB's own
 threshold) would fail again at every retry. Hence:
 - an explicit checkpoint runs under `checkpoint_limit` (default: half the memory DuckDB
@@ -185,7 +187,9 @@ class WideRows:
     peaked at 1,207 MB, 2,000 rows at 4,271 MB in 81 s), while the first checkpoint of values
     only committed streams them (500 under 320 MB). So while a vector of wide rows fills, its
     commits run under the checkpoint limit and the WAL is not folded: the vector is written
-    once, when it is full or the rows stop (500 rows: 945 MB, 2.3 s; 1,904 rows: 2,458 MB)."""
+    once, when it is full or the rows stop (DuckDB alone, 16-row commits: 500 rows 945 MB;
+    2,000 rows 2,641 MB in 9.4 s). Past the vector's values DuckDB needs memory for, nothing
+    keeps 500 rows of 1 MiB under ~800 MB: the COMMIT holds them all."""
 
     ROW_BYTES = 64 * 1024  # a vector of rows this wide (128 MiB) fills the default limit
     OFF = "1024TiB"  # DuckDB's checkpoint_threshold while a vector fills
