@@ -216,6 +216,29 @@ def _commit(position: Position, timestamp: float) -> Commit:
     return c
 
 
+def _run_end(items: list[object], start: int) -> int:
+    """The index of the last commit in the run of rows and commits of a hand-over that begins
+    at `start` (-1: none). The commits before it are passed over: the engine takes a run of
+    whole source transactions as one, a loop turn (commit decision, position, lag) per run
+    instead of per transaction. A run stops at any other item (a DDL, an idle point, a
+    fault, a table error, the reader's end), so those still come between the commits around
+    them (the commit after such an item comes on its own, except after an idle point, which
+    stands between transactions);
+    a hand-over that ends inside a transaction (the reader hands over before it waits) ends
+    the run at the commit before that transaction's rows."""
+    last = -1
+    n = len(items)
+    j = start
+    while j < n:
+        t = type(items[j])
+        if t is CommitItem:
+            last = j
+        elif t is not RowsItem:
+            break
+        j += 1
+    return last
+
+
 class MySqlChangeStream:
     """The binlog from a position as `StreamEvent`s (sources/base.py)."""
 
@@ -228,6 +251,7 @@ class MySqlChangeStream:
         self._held: RowsItem | None = None  # admitted; gathered once the sealed batch is out
         self._items: list[object] = _NONE  # the reader's latest hand-over (pump.py) ...
         self._i = 0  # ... and the next of its items to go through
+        self._last = -1  # ... and the last commit of the run of transactions at _i (_run_end)
         self._at = start  # the last commit seen, for messages
 
     def close(self) -> None:
@@ -293,6 +317,7 @@ class MySqlChangeStream:
                         items, i = _NONE, 0
                         return None
                     items, i = taken, 0
+                    self._last = _run_end(taken, 0)
                 item = items[i]
                 i += 1
                 if type(item) is RowsItem:
@@ -302,10 +327,19 @@ class MySqlChangeStream:
                             return full
                     continue
                 if type(item) is CommitItem:
+                    if i <= self._last:
+                        # Not the last commit of its run of whole transactions: the engine
+                        # sees that one instead, once every row before it is gathered and
+                        # none after it (its position is then the checkpoint of them all).
+                        continue
+                    self._last = _run_end(items, i)
                     self._at = item.position
                     return _commit(item.position, item.timestamp)
                 if item is END:
                     i -= 1  # every later call says the same
+                # Between transactions a run starts again; otherwise the next commit (this
+                # item's transaction's: a DDL, a fault, a table error) comes on its own.
+                self._last = _run_end(items, i) if type(item) is IdleItem else -1
                 return self._event(item)
         finally:  # where the next call goes on (an item that raised is taken, as before)
             self._items, self._i = items, i
