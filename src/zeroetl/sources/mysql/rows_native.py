@@ -15,6 +15,7 @@ table on the Python walk, which fails such rows the way it always did.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -154,7 +155,7 @@ class NativeRows:
             built = self.mod.build(self.layout, self.modes, self.ncols, segments)
         except ValueError as e:  # images come from index(): only a bug gets here
             raise DecodeError(f"malformed row image for {self.name}: {e}") from e
-        n = sum(len(st) for _, st in segments) // 8
+        n = sum(map(len, map(_starts, segments))) // 8  # the rows: 8 bytes a start
         arrays: list[pa.Array] = []
         zeros = 0
         for k, col in enumerate(built):
@@ -233,5 +234,7 @@ def _mode(tmap: TableMap, i: int, code: int, kind: Kind | None) -> tuple[int, An
     dec = T.decoder_for(codec)
     return (VAR, dec) if dec(_ASCII) == _ASCII.decode("ascii") else (LIST, None)
 
+
+_starts = itemgetter(1)  # a segment's row starts
 
 __all__ = ["NativeRows", "native_layout"]
