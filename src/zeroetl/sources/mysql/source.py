@@ -302,7 +302,7 @@ class MySqlChangeStream:
         # (the common case) tested first, and the clock read only between hand-overs (a
         # list holds at most pump.GROUP items: the engine still looks up in a long run).
         items, i = self._items, self._i
-        admit, gather = self._admit, self._gather
+        admit, rows_cap = self._admit, self._batch_rows
         deadline = -1.0
         try:
             while True:
@@ -321,10 +321,22 @@ class MySqlChangeStream:
                 item = items[i]
                 i += 1
                 if type(item) is RowsItem:
-                    if admit(item.table, item.schema, item.image.num_rows):
-                        full = gather(item)
-                        if full is not None:
-                            return full
+                    image = item.image
+                    if admit(item.table, item.schema, image.num_rows):
+                        # `_gather` inline (one call fewer a rows event); the batch is read
+                        # after `admit`, which may have sealed it (a schema reconciled)
+                        batch = self._batch
+                        if not batch.add(item.table, item.schema, image):
+                            self._held = item
+                            return self.seal()
+                        native = batch.native_values
+                        if (
+                            batch.entries >= rows_cap
+                            or batch.values - native + native // NATIVE_VALUE_SHARE
+                            >= MAX_BATCH_VALUES
+                            or batch.nbytes >= MAX_BATCH_BYTES
+                        ):
+                            return self.seal()
                     continue
                 if type(item) is CommitItem:
                     if i <= self._last:
