@@ -344,3 +344,20 @@ def test_build_checks_every_image_it_is_given() -> None:
         except ValueError:
             pass
     assert built  # the empty segments at least
+
+
+def test_a_compiled_image_has_every_slot_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`decode` makes the compiled decoder's images without RowsImage.__init__: every slot is
+    set (a slot added later and left out would raise AttributeError only when first read)."""
+    from zeroetl.sources.mysql.rows import RowsImage
+
+    c, _ = decoders(monkeypatch, table_map())
+    rnd = random.Random(5)
+    for etype, update in ((30, False), (31, True), (32, False)):
+        body = event(c, [row_image(c, rnd, 0.2) for _ in range(4)], True, update)
+        img = c.decode(etype, memoryview(body))
+        assert type(img) is RowsImage and img.num_rows == (2 if update else 4)
+        for name in RowsImage.__slots__:
+            getattr(img, name)
+        assert img.kind == {30: "insert", 31: "update", 32: "delete"}[etype]
+        assert img.nbytes == len(body) and (img.after_starts is not None) == update

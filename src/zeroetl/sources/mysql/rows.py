@@ -34,6 +34,8 @@ _KINDS = {
 }  # fmt: skip
 _V2 = {WRITE_ROWS_V2, UPDATE_ROWS_V2, DELETE_ROWS_V2}
 
+_new_image = object.__new__
+
 __all__ = ["RowsDecoder", "RowsImage", "TableMap", "parse_table_map", "rows_table_id"]
 
 
@@ -277,13 +279,18 @@ class RowsDecoder:
                         f"malformed rows event for {self.tmap.schema}.{self.tmap.table}: "
                         "an update without its after image"
                     )
-                image = RowsImage(kind, self, None, count // images, len(body))
-                image.buf, image.starts, image.after_starts, image.moved = (
-                    body,
-                    starts,
-                    after,
-                    moved,
-                )
+                # RowsImage(...) without its __init__ (each slot set once, no call: one of
+                # these a rows event on the reader thread)
+                image = _new_image(RowsImage)
+                image.kind = kind
+                image.decoder = self
+                image._raw = image._before = image._after = image._zero_dates = None
+                image.num_rows = count // images
+                image.nbytes = len(body)
+                image.buf = body
+                image.starts = starts
+                image.after_starts = after
+                image.moved = moved
                 return image
         if kind is None:
             what = "PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON is not supported)"
