@@ -40,7 +40,7 @@ from zeroetl.sources.mysql.faults import (
     STATEMENTS,
     FaultItem,
 )
-from zeroetl.sources.mysql.gtid import MariaGtidState, MysqlGtidSet
+from zeroetl.sources.mysql.gtid import MariaGtidState, MysqlGtidSet, maria_text
 from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, table_map_id
 
@@ -80,7 +80,6 @@ class DdlItem:
     timestamp: int
 
 
-@dataclass(slots=True)
 class CommitItem:
     """A source transaction ended here; everything before `position` is complete.
 
@@ -89,10 +88,49 @@ class CommitItem:
     second `ts` narrowed by when we received the event, `min(ts + 1, received)` (the commit
     happened in [ts, ts + 1) and before we read it). Live, that is the receive time; while
     catching up, `ts + 1`: lag estimates are then never more than a second short, and never
-    inflated by the header's rounding."""
+    inflated by the header's rounding.
 
-    position: Position
-    timestamp: float
+    On MariaDB the reader keeps the GTID state's entries of the moment and `position` (the
+    GTID set's text and the Position) is made when first read: the engine reads it for the
+    last transaction of each run it takes (source.py: `_run_end`), one in tens of small ones."""
+
+    __slots__ = ("_at", "_position", "timestamp")
+
+    def __init__(self, position: Position, timestamp: float) -> None:
+        self._position: Position | None = position
+        self._at: tuple[str, int, tuple[tuple[int, tuple[int, int]], ...]] | None = None
+        self.timestamp = timestamp
+
+    @property
+    def position(self) -> Position:
+        pos = self._position
+        if pos is None:
+            assert self._at is not None
+            file, offset, latest = self._at
+            pos = self._position = _position(file, offset, maria_text(latest))
+        return pos
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not CommitItem:
+            return NotImplemented
+        return (self.position, self.timestamp) == (other.position, other.timestamp)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value (as a dataclass)
+
+    def __repr__(self) -> str:
+        return f"CommitItem(position={self.position!r}, timestamp={self.timestamp!r})"
+
+
+def _maria_commit(
+    file: str, offset: int, latest: dict[int, tuple[int, int]], timestamp: float
+) -> CommitItem:
+    """A CommitItem whose position is made when first read, from the GTID state's entries now
+    (a tuple of immutable pairs: the state moves on with the next transaction)."""
+    item = _new(CommitItem)
+    item._position = None
+    item._at = (file, offset, tuple(latest.items()))
+    item.timestamp = timestamp
+    return item
 
 
 @dataclass(slots=True)
@@ -283,6 +321,11 @@ class ChangeStream:
                     in_txn = False
                     if len(maps) > MAX_MAPS:
                         self._trim_maps()
+                    if maria is not None:  # the common case: the position made when read
+                        yield _maria_commit(
+                            ev.file, ev.end_pos, maria.latest, self._commit_time(ev.timestamp)
+                        )
+                        continue
                     yield CommitItem(
                         self._pos(ev.file, ev.end_pos, maria, mysql),
                         self._commit_time(ev.timestamp),
