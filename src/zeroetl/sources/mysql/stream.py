@@ -277,7 +277,12 @@ class ChangeStream:
                             tid, f"cannot decode row event at {ev.file}:{ev.end_pos}: {exc!r}"
                         )
                         continue
-                    yield RowsItem(tid, schema, image, ev.timestamp)
+                    item = _new(RowsItem)  # RowsItem(...) without the dataclass's __init__
+                    item.table = tid
+                    item.schema = schema
+                    item.image = image
+                    item.timestamp = ev.timestamp
+                    yield item
                 elif t == TABLE_MAP:
                     tid_num = table_id(ev.body[:6], "little")
                     cached = maps.get(tid_num)
