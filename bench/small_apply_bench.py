@@ -62,9 +62,22 @@ if profile:
     import cProfile, pstats
     prof = cProfile.Profile()
     prof.enable()
+import gc
+gc_cpu = [0.0, 0.0]  # CPU in the cyclic collector during the run (every thread), its start
+
+
+def gc_clock(phase, info):
+    if phase == "start":
+        gc_cpu[1] = time.process_time()
+    else:
+        gc_cpu[0] += time.process_time() - gc_cpu[1]
+
+
+gc.callbacks.append(gc_clock)
 t0, c0, w0 = time.perf_counter(), time.process_time(), time.thread_time()
 rep.run()
 wall, cpu, writer = time.perf_counter() - t0, time.process_time() - c0, time.thread_time() - w0
+gc.callbacks.remove(gc_clock)
 if prof is not None:
     prof.disable()
     st = pstats.Stats(prof, stream=sys.stderr)
@@ -74,7 +87,7 @@ dest.close()
 from zeroetl import native
 built = [m for m in ("textrows", "binrows", "binframe") if getattr(native, m) is not None]
 print(json.dumps({"wall": wall, "cpu": cpu, "writer": writer, "changes": rec.changes,
-                  "commits": rec.commits, "native": built}))
+                  "commits": rec.commits, "native": built, "gc": gc_cpu[0]}))
 """
 
 
@@ -133,7 +146,8 @@ def main() -> None:
                 print(f"{tree}: {res['cpu'] / args.txns * 1e6:.1f} us CPU a transaction "
                       f"(writer thread {res['writer'] / args.txns * 1e6:.1f}), "
                       f"{res['changes'] / res['wall']:,.0f} changes/s, {res['commits']:.0f} "
-                      f"commits, load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                      f"commits, collector {res.get('gc', 0) / args.txns * 1e6:.1f} us, "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
         summary = {
             t: {
                 "cpu_us_median": statistics.median(r["cpu"] / args.txns * 1e6 for r in v),
