@@ -36,6 +36,7 @@ _V2 = {WRITE_ROWS_V2, UPDATE_ROWS_V2, DELETE_ROWS_V2}
 
 _new_image = object.__new__
 
+
 __all__ = ["RowsDecoder", "RowsImage", "TableMap", "parse_table_map", "rows_table_id"]
 
 
@@ -257,6 +258,8 @@ class RowsDecoder:
         if compiled is not None:
             self._conv = compiled[1]  # `raw` of a compiled image is already converted
             self.native = NativeRows(tmap, *compiled, self.table_schema, self._finish)
+            # a tree built before binrows.image existed runs the twin
+            self._image: Any = getattr(native.binrows, "image", None) or image_py
             return
         self._compiler = _Compiler(layouts, self._nbl)
         self._patterns: list[int] = [0]
@@ -267,30 +270,14 @@ class RowsDecoder:
         nat = self.native
         if nat is not None and kind is not None:
             # The compiled decoder reads the event in place, header included.
-            images = 2 if kind == "update" else 1
-            try:  # NativeRows.index inline: one call fewer a rows event
-                got = nat.mod.index(nat.layout, nat.ncols, body, event_type in _V2, images, nat.pk)
+            try:  # index and image in one C call (binrows.image; its twin: image_py)
+                image = self._image(
+                    IMAGE_DESCRIPTORS, kind, self, nat.layout, nat.ncols, body,
+                    event_type in _V2, 2 if kind == "update" else 1, nat.pk,
+                )  # fmt: skip
             except ValueError as e:
                 raise DecodeError(f"malformed rows event for {nat.name}: {e}") from e
-            if got is not None:
-                starts, after, count, moved = got
-                if count % images:
-                    raise DecodeError(
-                        f"malformed rows event for {self.tmap.schema}.{self.tmap.table}: "
-                        "an update without its after image"
-                    )
-                # RowsImage(...) without its __init__ (each slot set once, no call: one of
-                # these a rows event on the reader thread)
-                image = _new_image(RowsImage)
-                image.kind = kind
-                image.decoder = self
-                image._raw = image._before = image._after = image._zero_dates = None
-                image.num_rows = count // images
-                image.nbytes = len(body)
-                image.buf = body
-                image.starts = starts
-                image.after_starts = after
-                image.moved = moved
+            if image is not None:
                 return image
         if kind is None:
             what = "PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON is not supported)"
@@ -381,3 +368,47 @@ def _packed(buf: bytes, pos: int) -> tuple[int, int]:
     if width is None:
         raise DecodeError(f"bad packed integer prefix {first} in rows event")
     return int.from_bytes(buf[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
+
+
+# The slots binrows.image sets, in its order (the C code writes them by these descriptors).
+IMAGE_SLOTS = (
+    "kind", "decoder", "num_rows", "nbytes", "buf", "starts", "after_starts", "moved", "_raw",
+    "_before", "_after", "_zero_dates",
+)  # fmt: skip
+IMAGE_DESCRIPTORS = tuple(RowsImage.__dict__[name] for name in IMAGE_SLOTS)
+assert set(IMAGE_SLOTS) == set(RowsImage.__slots__)
+
+
+def image_py(
+    descriptors: tuple[Any, ...],
+    kind: str,
+    decoder: RowsDecoder,
+    layout: bytes,
+    ncols: int,
+    buf: Any,
+    v2: bool,
+    images: int,
+    pk: bytes,
+) -> RowsImage | None:
+    """The Python twin of binrows.image: binrows.index of one rows event made into a
+    RowsImage (None when the header is not the plain one; ValueError as index raises, and for
+    an update whose images do not pair)."""
+    del descriptors  # the C twin sets the slots through them
+    mod: Any = native.binrows
+    got = mod.index(layout, ncols, buf, v2, images, pk)
+    if got is None:
+        return None
+    starts, after, count, moved = got
+    if count % images:
+        raise ValueError("an update without its after image")
+    image = _new_image(RowsImage)  # without __init__: each slot set once
+    image.kind = kind
+    image.decoder = decoder
+    image._raw = image._before = image._after = image._zero_dates = None
+    image.num_rows = count // images
+    image.nbytes = len(buf)
+    image.buf = buf
+    image.starts = starts
+    image.after_starts = after
+    image.moved = moved
+    return image
