@@ -84,6 +84,8 @@ def test_mariadb_commit_positions_are_those_of_their_transaction() -> None:
         "0-7-44,5-7-9",
     ]
     assert [c.position.offset for c in commits] == [450, 650, 850, 1050]
+    # the header's whole second narrowed by the receive time: ts + 1 for a past event
+    assert all(c.timestamp == 1_700_000_001.0 for c in commits)
     first = commits[0]
     eager = CommitItem(Position("mariadb-bin.000002", 450, "0-7-42"), first.timestamp)
     assert first == eager and repr(first) == repr(eager) and first != commits[1]

@@ -121,18 +121,6 @@ class CommitItem:
         return f"CommitItem(position={self.position!r}, timestamp={self.timestamp!r})"
 
 
-def _maria_commit(
-    file: str, offset: int, latest: dict[int, tuple[int, int]], timestamp: float
-) -> CommitItem:
-    """A CommitItem whose position is made when first read, from the GTID state's entries now
-    (a tuple of immutable pairs: the state moves on with the next transaction)."""
-    item = _new(CommitItem)
-    item._position = None
-    item._at = (file, offset, tuple(latest.items()))
-    item.timestamp = timestamp
-    return item
-
-
 @dataclass(slots=True)
 class IdleItem:
     """Nothing open: the stream stands at `position` (a heartbeat or a rotate between txns)."""
@@ -246,6 +234,7 @@ class ChangeStream:
         standalone_next = False
         maps = self._maps
         table_id = int.from_bytes  # of a rows event or TABLE_MAP: its first 6 bytes
+        new_item, wall_clock = _new, time.time
         for batch in self.reader.batches():  # a list per receive: no generator step per event
             for ev in batch:
                 t = ev.type
@@ -277,7 +266,7 @@ class ChangeStream:
                             tid, f"cannot decode row event at {ev.file}:{ev.end_pos}: {exc!r}"
                         )
                         continue
-                    item = _new(RowsItem)  # RowsItem(...) without the dataclass's __init__
+                    item = new_item(RowsItem)  # RowsItem(...) without the dataclass's __init__
                     item.table = tid
                     item.schema = schema
                     item.image = image
@@ -327,9 +316,19 @@ class ChangeStream:
                     if len(maps) > MAX_MAPS:
                         self._trim_maps()
                     if maria is not None:  # the common case: the position made when read
-                        yield _maria_commit(
-                            ev.file, ev.end_pos, maria.latest, self._commit_time(ev.timestamp)
-                        )
+                        # made without __init__, _commit_time inline (once a transaction)
+                        commit = new_item(CommitItem)
+                        commit._position = None
+                        commit._at = (ev.file, ev.end_pos, tuple(maria.latest.items()))
+                        us = self._commit_us
+                        if us:
+                            self._commit_us = 0
+                            commit.timestamp = us / 1_000_000
+                        else:
+                            ts = ev.timestamp + 1.0
+                            now = wall_clock()
+                            commit.timestamp = ts if ts < now else now
+                        yield commit
                         continue
                     yield CommitItem(
                         self._pos(ev.file, ev.end_pos, maria, mysql),
