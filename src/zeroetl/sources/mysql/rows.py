@@ -376,7 +376,8 @@ IMAGE_SLOTS = (
     "_before", "_after", "_zero_dates",
 )  # fmt: skip
 IMAGE_DESCRIPTORS = tuple(RowsImage.__dict__[name] for name in IMAGE_SLOTS)
-assert set(IMAGE_SLOTS) == set(RowsImage.__slots__)
+if set(IMAGE_SLOTS) != set(RowsImage.__slots__):  # a slot added must be set by binrows.image
+    raise RuntimeError("rows.IMAGE_SLOTS differs from RowsImage.__slots__")
 
 
 def image_py(

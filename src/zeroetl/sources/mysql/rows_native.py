@@ -1,7 +1,8 @@
 """The compiled row decoder (zeroetl.native._binrows): column layouts and Arrow finishing.
 
-In the reader thread a rows event is only checked and indexed in C (`NativeRows.index`: where
-each row image starts, which updates move their key); no value becomes a Python object. The
+In the reader thread a rows event is only checked and indexed in C (`binrows.image`, called by
+`RowsDecoder.decode`, or `NativeRows.index`: where each row image starts, which updates move
+their key); no value becomes a Python object. The
 engine's batch then hands the row images of many events to `NativeRows.finish`, which builds
 Arrow columns straight from C buffers: integers and floats as fixed-width data, byte strings
 (CHAR/VARCHAR/TEXT/BLOB/BINARY) as offsets and data, with a validity bitmap. The other types

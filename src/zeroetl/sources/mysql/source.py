@@ -223,9 +223,8 @@ def _run_end(items: list[object], start: int) -> int:
     instead of per transaction. A run stops at any other item (a DDL, an idle point, a
     fault, a table error, the reader's end), so those still come between the commits around
     them (the commit after such an item comes on its own, except after an idle point, which
-    stands between transactions);
-    a hand-over that ends inside a transaction (the reader hands over before it waits) ends
-    the run at the commit before that transaction's rows."""
+    stands between transactions); a hand-over that ends inside a transaction (the reader
+    hands over before it waits) ends the run at the commit before that transaction's rows."""
     last = -1
     n = len(items)
     j = start
