@@ -386,7 +386,7 @@ def test_image_in_c_as_its_twin(monkeypatch: pytest.MonkeyPatch) -> None:
     """binrows.image (one rows event indexed and made into a RowsImage in C) against its
     Python twin: the same slots on random events of every kind, and the same None or
     ValueError on every truncation and on garbled bytes."""
-    from zeroetl.sources.mysql.rows import image_py
+    from zeroetl.sources.mysql.rows_native import image_py
 
     c, _ = decoders(monkeypatch, table_map())
     assert native.binrows is not None and c._image is native.binrows.image
@@ -436,3 +436,34 @@ def test_image_refuses_other_descriptors() -> None:
     ):
         with pytest.raises(TypeError):
             native.binrows.image(bad, *args)
+
+
+def test_a_build_without_image_decodes_through_the_twin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older _binrows (index, no image) still decodes: RowsDecoder falls back to the twin,
+    with the same images."""
+    import types
+
+    from zeroetl.sources.mysql.rows_native import image_py
+
+    real = native.binrows
+    assert real is not None
+    older = types.SimpleNamespace(
+        **{k: getattr(real, k) for k in ("walk", "index", "build", "changed")}
+    )
+    c = RowsDecoder(table_map())
+    monkeypatch.setattr(native, "binrows", older)
+    twin = RowsDecoder(table_map())
+    assert twin._image is image_py and c._image is real.image
+    monkeypatch.setattr(native, "binrows", real)
+    rnd = random.Random(8)
+    for etype, update in ((30, False), (31, True)):
+        body = memoryview(event(c, [row_image(c, rnd, 0.3) for _ in range(4)], True, update))
+        a, b = c.decode(etype, body), twin.decode(etype, body)
+        assert (a.kind, a.num_rows, a.starts, a.after_starts, a.moved) == (
+            b.kind,
+            b.num_rows,
+            b.starts,
+            b.after_starts,
+            b.moved,
+        )
+        assert same(finisher_input(c, a.raw), finisher_input(twin, b.raw))

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from zeroetl import native
 from zeroetl.errors import BinlogFault, DecodeError
-from zeroetl.sources.mysql.rows_native import NativeRows, native_layout
+from zeroetl.sources.mysql.rows_native import NativeRows, image_py, native_layout
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, rows_table_id
 from zeroetl.sources.mysql.values import Layout, finisher, layout
 
@@ -378,38 +378,3 @@ IMAGE_SLOTS = (
 IMAGE_DESCRIPTORS = tuple(RowsImage.__dict__[name] for name in IMAGE_SLOTS)
 if set(IMAGE_SLOTS) != set(RowsImage.__slots__):  # a slot added must be set by binrows.image
     raise RuntimeError("rows.IMAGE_SLOTS differs from RowsImage.__slots__")
-
-
-def image_py(
-    descriptors: tuple[Any, ...],
-    kind: str,
-    decoder: RowsDecoder,
-    layout: bytes,
-    ncols: int,
-    buf: Any,
-    v2: bool,
-    images: int,
-    pk: bytes,
-) -> RowsImage | None:
-    """The Python twin of binrows.image: binrows.index of one rows event made into a
-    RowsImage (None when the header is not the plain one; ValueError as index raises, and for
-    an update whose images do not pair)."""
-    del descriptors  # the C twin sets the slots through them
-    mod: Any = native.binrows
-    got = mod.index(layout, ncols, buf, v2, images, pk)
-    if got is None:
-        return None
-    starts, after, count, moved = got
-    if count % images:
-        raise ValueError("an update without its after image")
-    image = _new_image(RowsImage)  # without __init__: each slot set once
-    image.kind = kind
-    image.decoder = decoder
-    image._raw = image._before = image._after = image._zero_dates = None
-    image.num_rows = count // images
-    image.nbytes = len(buf)
-    image.buf = buf
-    image.starts = starts
-    image.after_starts = after
-    image.moved = moved
-    return image

@@ -238,4 +238,34 @@ def _mode(tmap: TableMap, i: int, code: int, kind: Kind | None) -> tuple[int, An
 
 _starts = itemgetter(1)  # a segment's row starts
 
-__all__ = ["NativeRows", "native_layout"]
+
+def image_py(
+    descriptors: tuple[Any, ...],
+    kind: str,
+    decoder: Any,
+    layout: bytes,
+    ncols: int,
+    buf: Any,
+    v2: bool,
+    images: int,
+    pk: bytes,
+) -> Any:
+    """The Python twin of binrows.image: binrows.index of one rows event made into an object of
+    the class owning `descriptors` (rows.IMAGE_DESCRIPTORS: RowsImage's slots), set through
+    them as the C code does; None when the header is not the plain one; ValueError as index
+    raises, and for an update whose images do not pair."""
+    mod: Any = native.binrows
+    got = mod.index(layout, ncols, buf, v2, images, pk)
+    if got is None:
+        return None
+    starts, after, count, moved = got
+    if count % images:
+        raise ValueError("an update without its after image")
+    obj = object.__new__(descriptors[0].__objclass__)
+    values = (kind, decoder, count // images, len(buf), buf, starts, after, moved)
+    for d, v in zip(descriptors, (*values, None, None, None, None), strict=True):
+        d.__set__(obj, v)
+    return obj
+
+
+__all__ = ["NativeRows", "image_py", "native_layout"]

@@ -16,7 +16,6 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from zeroetl.errors import BinlogFault, DecodeError, ZeroEtlError
 from zeroetl.model import Position, TableId, TableSchema
@@ -40,8 +39,18 @@ from zeroetl.sources.mysql.faults import (
     STATEMENTS,
     FaultItem,
 )
-from zeroetl.sources.mysql.gtid import MariaGtidState, MysqlGtidSet, maria_text
-from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage
+from zeroetl.sources.mysql.gtid import MariaGtidState, MysqlGtidSet
+from zeroetl.sources.mysql.items import (
+    CommitItem,
+    DdlItem,
+    IdleItem,
+    Item,
+    RowsItem,
+    TableErrorItem,
+    _new,
+    _position,
+)
+from zeroetl.sources.mysql.rows import RowsDecoder
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, table_map_id
 
 log = logging.getLogger(__name__)
@@ -65,78 +74,6 @@ MARIA_GTID = struct.Struct("<QIB")  # seq_no, domain_id, flags2: as events.parse
 _TXN_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "XA START", "XA END", "XA COMMIT", "XA ROLLBACK"}
 
 
-@dataclass(slots=True)
-class RowsItem:
-    table: TableId
-    schema: TableSchema  # the schema in force at this event (from its TABLE_MAP)
-    image: RowsImage
-    timestamp: int
-
-
-@dataclass(slots=True)
-class DdlItem:
-    schema: str  # the statement's default database
-    sql: str
-    timestamp: int
-
-
-class CommitItem:
-    """A source transaction ended here; everything before `position` is complete.
-
-    `timestamp` is the best estimate of when the source committed, in epoch seconds: MySQL 8's
-    microsecond commit time when the GTID event has one; otherwise the event header's whole
-    second `ts` narrowed by when we received the event, `min(ts + 1, received)` (the commit
-    happened in [ts, ts + 1) and before we read it). Live, that is the receive time; while
-    catching up, `ts + 1`: lag estimates are then never more than a second short, and never
-    inflated by the header's rounding.
-
-    On MariaDB the reader keeps the GTID state's entries of the moment and `position` (the
-    GTID set's text and the Position) is made when first read: the engine reads it for the
-    last transaction of each run it takes (source.py: `_run_end`), one in tens of small ones."""
-
-    __slots__ = ("_at", "_position", "timestamp")
-
-    def __init__(self, position: Position, timestamp: float) -> None:
-        self._position: Position | None = position
-        self._at: tuple[str, int, tuple[tuple[int, tuple[int, int]], ...]] | None = None
-        self.timestamp = timestamp
-
-    @property
-    def position(self) -> Position:
-        pos = self._position
-        if pos is None:
-            assert self._at is not None
-            file, offset, latest = self._at
-            pos = self._position = _position(file, offset, maria_text(latest))
-        return pos
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not CommitItem:
-            return NotImplemented
-        return (self.position, self.timestamp) == (other.position, other.timestamp)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value (as a dataclass)
-
-    def __repr__(self) -> str:
-        return f"CommitItem(position={self.position!r}, timestamp={self.timestamp!r})"
-
-
-@dataclass(slots=True)
-class IdleItem:
-    """Nothing open: the stream stands at `position` (a heartbeat or a rotate between txns)."""
-
-    position: Position
-
-
-@dataclass(slots=True)
-class TableErrorItem:
-    table: TableId
-    reason: str
-
-
-Item = RowsItem | DdlItem | CommitItem | IdleItem | TableErrorItem | FaultItem
-
-
 def _first_words(sql: str) -> str:
     head = sql.lstrip()[:12].upper()
     if head.startswith("XA "):
@@ -153,17 +90,6 @@ MAX_MAPS = 4096
 # out unchanged TABLE_MAPs of tables being decoded (BinlogReader.known_maps): no Event, no
 # dispatch, three of a small transaction's eight events.
 KNOWN_MAPS = 64
-
-
-def _position(file: str, offset: int, gtid_set: str) -> Position:
-    """`Position(file, offset, gtid_set)` without the frozen dataclass's three
-    `object.__setattr__` calls (~1 us a transaction here; events.make_event does the same)."""
-    pos = _new(Position)
-    pos.__dict__.update(file=file, offset=offset, gtid_set=gtid_set)
-    return pos
-
-
-_new = object.__new__
 
 
 class ChangeStream:
@@ -484,3 +410,14 @@ class ChangeStream:
     ) -> Position:
         gtid = str(maria) if maria is not None else str(mysql) if mysql is not None else ""
         return _position(file, offset, gtid)
+
+
+__all__ = [
+    "ChangeStream",
+    "CommitItem",
+    "DdlItem",
+    "IdleItem",
+    "Item",
+    "RowsItem",
+    "TableErrorItem",
+]
