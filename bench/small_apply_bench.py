@@ -62,9 +62,22 @@ if profile:
     import cProfile, pstats
     prof = cProfile.Profile()
     prof.enable()
+import gc
+gc_cpu = [0.0, 0.0]  # CPU in the cyclic collector during the run (every thread), its start
+
+
+def gc_clock(phase, info):
+    if phase == "start":
+        gc_cpu[1] = time.process_time()
+    else:
+        gc_cpu[0] += time.process_time() - gc_cpu[1]
+
+
+gc.callbacks.append(gc_clock)
 t0, c0, w0 = time.perf_counter(), time.process_time(), time.thread_time()
 rep.run()
 wall, cpu, writer = time.perf_counter() - t0, time.process_time() - c0, time.thread_time() - w0
+gc.callbacks.remove(gc_clock)
 if prof is not None:
     prof.disable()
     st = pstats.Stats(prof, stream=sys.stderr)
@@ -74,21 +87,29 @@ dest.close()
 from zeroetl import native
 built = [m for m in ("textrows", "binrows", "binframe") if getattr(native, m) is not None]
 print(json.dumps({"wall": wall, "cpu": cpu, "writer": writer, "changes": rec.changes,
-                  "commits": rec.commits, "native": built}))
+                  "commits": rec.commits, "native": built, "gc": gc_cpu[0]}))
 """
 
 
-def run_child(tree: str, wh: Path, url: str, profile: bool = False) -> dict[str, Any]:
+def run_child(
+    tree: str, wh: Path, url: str, profile: bool = False, pyspy: str | None = None
+) -> dict[str, Any]:
     env = dict(os.environ)
     if tree != "-":
         env["PYTHONPATH"] = tree
+    cmd = [sys.executable, "-c", CHILD, str(wh), url, DB, "1" if profile else "0"]
+    if pyspy:  # raw stacks per thread, running (not waiting) threads only
+        spy = str(Path(sys.executable).parent / "py-spy")
+        rec = [spy, "record", "--threads", "--rate", "1000", "-f", "raw", "-o", pyspy]
+        cmd = [*rec, "--", *cmd]
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(wh), url, DB, "1" if profile else "0"],
+        cmd,
         env=env, check=True, capture_output=True, text=True,
     )  # fmt: skip
     if profile:
         print(proc.stderr)
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]  # py-spy's own too
+    return dict(json.loads(lines[-1]))
 
 
 def main() -> None:
@@ -98,6 +119,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=50_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="cProfile the writer (stderr)")
+    ap.add_argument("--py-spy", dest="pyspy", help="record each run with py-spy: PREFIX-<n>.txt")
     args = ap.parse_args()
     trees = args.trees.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-smallapply-"))
@@ -107,12 +129,13 @@ def main() -> None:
         run_child("-", base, server.url())  # the first snapshot: the checkpoint to start from
         gen = execute(server.port, small_burst(Ids(args.rows), args.txns))
         runs: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
-        for _ in range(args.rounds):
-            for tree in trees:
+        for rnd in range(args.rounds):
+            for n, tree in enumerate(trees):
+                spy = f"{args.pyspy}-{rnd}-{n}.txt" if args.pyspy else None
                 wh = tmp / "wh-run"
                 shutil.copytree(base, wh)
                 try:
-                    res = run_child(tree, wh, server.url(), args.profile)
+                    res = run_child(tree, wh, server.url(), args.profile, spy)
                 finally:
                     shutil.rmtree(wh, ignore_errors=True)
                 if res["changes"] != gen["changes"]:
@@ -123,7 +146,8 @@ def main() -> None:
                 print(f"{tree}: {res['cpu'] / args.txns * 1e6:.1f} us CPU a transaction "
                       f"(writer thread {res['writer'] / args.txns * 1e6:.1f}), "
                       f"{res['changes'] / res['wall']:,.0f} changes/s, {res['commits']:.0f} "
-                      f"commits, load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                      f"commits, collector {res.get('gc', 0) / args.txns * 1e6:.1f} us, "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
         summary = {
             t: {
                 "cpu_us_median": statistics.median(r["cpu"] / args.txns * 1e6 for r in v),

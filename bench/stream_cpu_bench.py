@@ -30,13 +30,14 @@ import sys, time
 from zeroetl.model import Position
 from zeroetl.sources.mysql.connection import SourceParams
 from zeroetl.sources.mysql.stream import ChangeStream, CommitItem
-port, file, offset, end_file, end_offset = sys.argv[1:6]
+port, file, offset, end_file, end_offset, want = sys.argv[1:7]
+want = int(want)
 start, end = Position(file, int(offset)), (end_file, int(end_offset))
 s = ChangeStream(SourceParams("127.0.0.1", int(port), "root"), start, server_id=881,
                  wanted=lambda t: True)
 txns = 0
 prof = None
-if len(sys.argv) > 6:
+if len(sys.argv) > 7:
     import cProfile, pstats
     prof = cProfile.Profile()
     prof.enable()
@@ -44,8 +45,10 @@ c0 = time.process_time()
 for item in s.items():
     if type(item) is CommitItem:
         txns += 1
-        if (item.position.file, item.position.offset) >= end:
-            break
+        # the position read as the engine reads it, once a run of transactions (not every one)
+        if txns >= want or txns % 64 == 0:
+            if (item.position.file, item.position.offset) >= end:
+                break
 cpu = time.process_time() - c0
 if prof is not None:
     prof.disable()
@@ -79,6 +82,7 @@ def main() -> None:
                 if tree != "-":
                     env["PYTHONPATH"] = tree
                 argv = [str(server.port), start.file, str(start.offset), end.file, str(end.offset)]
+                argv += [str(args.txns)]
                 argv += ["profile"] if args.profile else []
                 proc = subprocess.run(
                     [sys.executable, "-c", CHILD, *argv], env=env, check=True,

@@ -344,3 +344,126 @@ def test_build_checks_every_image_it_is_given() -> None:
         except ValueError:
             pass
     assert built  # the empty segments at least
+
+
+def test_a_compiled_image_has_every_slot_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`decode` makes the compiled decoder's images without RowsImage.__init__: every slot is
+    set (a slot added later and left out would raise AttributeError only when first read)."""
+    from zeroetl.sources.mysql.rows import RowsImage
+
+    c, _ = decoders(monkeypatch, table_map())
+    rnd = random.Random(5)
+    for etype, update in ((30, False), (31, True), (32, False)):
+        body = event(c, [row_image(c, rnd, 0.2) for _ in range(4)], True, update)
+        img = c.decode(etype, memoryview(body))
+        assert type(img) is RowsImage and img.num_rows == (2 if update else 4)
+        for name in RowsImage.__slots__:
+            getattr(img, name)
+        assert img.kind == {30: "insert", 31: "update", 32: "delete"}[etype]
+        assert img.nbytes == len(body) and (img.after_starts is not None) == update
+
+
+def _image_outcome(make: Any, dec: RowsDecoder, etype: int, body: Any) -> Any:
+    from zeroetl.sources.mysql.rows import _V2, IMAGE_DESCRIPTORS, IMAGE_SLOTS
+
+    nat = dec.native
+    assert nat is not None
+    kind = {30: "insert", 31: "update", 32: "delete"}[etype]
+    images = 2 if kind == "update" else 1
+    try:
+        img = make(
+            IMAGE_DESCRIPTORS, kind, dec, nat.layout, nat.ncols, body, etype in _V2, images, nat.pk
+        )
+    except ValueError as e:
+        return ("ValueError", str(e))
+    if img is None:
+        return None
+    assert img.buf is body and img.decoder is dec
+    return tuple(repr(getattr(img, name)) for name in IMAGE_SLOTS if name not in ("buf", "decoder"))
+
+
+def test_image_in_c_as_its_twin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """binrows.image (one rows event indexed and made into a RowsImage in C) against its
+    Python twin: the same slots on random events of every kind, and the same None or
+    ValueError on every truncation and on garbled bytes."""
+    from zeroetl.sources.mysql.rows_native import image_py
+
+    c, _ = decoders(monkeypatch, table_map())
+    assert native.binrows is not None and c._image is native.binrows.image
+    rnd = random.Random(11)
+    checked = refused = 0
+    for etype, update in ((30, False), (31, True), (32, False)):
+        body = event(c, [row_image(c, rnd, 0.2) for _ in range(6)], True, update)
+        for cut in range(len(body) + 1):
+            view = memoryview(body[:cut])
+            a = _image_outcome(native.binrows.image, c, etype, view)
+            b = _image_outcome(image_py, c, etype, view)
+            assert a == b, (etype, cut)
+            checked += a is not None and a[0] != "ValueError"
+            refused += a is not None and a[0] == "ValueError"
+        for _ in range(150):
+            garbled = bytearray(body)
+            for _ in range(rnd.randint(1, 4)):
+                garbled[rnd.randrange(len(body))] = rnd.randrange(256)
+            view = memoryview(bytes(garbled))
+            assert _image_outcome(native.binrows.image, c, etype, view) == _image_outcome(
+                image_py, c, etype, view
+            )
+    assert checked > 10 and refused > 10
+    # an update of an odd number of images: both refuse it alike
+    odd = event(c, [row_image(c, rnd, 0.0) for _ in range(3)], True, True)
+    assert _image_outcome(native.binrows.image, c, 31, memoryview(odd)) == (
+        "ValueError",
+        "an update without its after image",
+    )
+    assert _image_outcome(image_py, c, 31, memoryview(odd)) == _image_outcome(
+        native.binrows.image, c, 31, memoryview(odd)
+    )
+
+
+def test_image_refuses_other_descriptors() -> None:
+    from zeroetl.sources.mysql.rows import IMAGE_DESCRIPTORS
+    from zeroetl.sources.mysql.stream import RowsItem
+
+    assert native.binrows is not None
+    args = ("insert", None, b"\x00" * 4, 1, b"", True, 1, b"")
+    for bad in (
+        (),
+        IMAGE_DESCRIPTORS[:-1],
+        (1,) * 12,
+        (*IMAGE_DESCRIPTORS[:-1], RowsDecoder.__dict__["decode"]),
+        (*IMAGE_DESCRIPTORS[:-1], RowsItem.__dict__["table"]),  # a slot of another class
+    ):
+        with pytest.raises(TypeError):
+            native.binrows.image(bad, *args)
+
+
+def test_a_build_without_image_decodes_through_the_twin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older _binrows (index, no image) still decodes: RowsDecoder falls back to the twin,
+    with the same images."""
+    import types
+
+    from zeroetl.sources.mysql.rows_native import image_py
+
+    real = native.binrows
+    assert real is not None
+    older = types.SimpleNamespace(
+        **{k: getattr(real, k) for k in ("walk", "index", "build", "changed")}
+    )
+    c = RowsDecoder(table_map())
+    monkeypatch.setattr(native, "binrows", older)
+    twin = RowsDecoder(table_map())
+    assert twin._image is image_py and c._image is real.image
+    monkeypatch.setattr(native, "binrows", real)
+    rnd = random.Random(8)
+    for etype, update in ((30, False), (31, True)):
+        body = memoryview(event(c, [row_image(c, rnd, 0.3) for _ in range(4)], True, update))
+        a, b = c.decode(etype, body), twin.decode(etype, body)
+        assert (a.kind, a.num_rows, a.starts, a.after_starts, a.moved) == (
+            b.kind,
+            b.num_rows,
+            b.starts,
+            b.after_starts,
+            b.moved,
+        )
+        assert same(finisher_input(c, a.raw), finisher_input(twin, b.raw))

@@ -33,3 +33,22 @@ def test_required_and_verify_urls_keep_their_own_contexts() -> None:
         opts = SourceParams.from_url(url)._tls_options()
         a = _conn(**opts)
         assert a.ctx is opts["ssl"] and a._ssl_required
+
+
+def test_preferred_context_is_the_default_one_without_the_ca_store() -> None:
+    """It never verifies, so the system's CA store (20-80 ms of CPU to load) is not loaded;
+    protocol versions, options and flags are those of pymysql's context for `ssl={}`."""
+    import pymysql
+
+    from zeroetl.sources.mysql.auth import preferred_context
+
+    ours = preferred_context()
+    theirs = pymysql.connections.Connection._create_ssl_ctx(_conn(), {})
+    assert ours.cert_store_stats()["x509_ca"] == 0
+    assert _conn().ctx.cert_store_stats()["x509_ca"] == 0  # the one connections share
+    for attr in ("verify_mode", "check_hostname", "options", "verify_flags", "protocol"):
+        assert getattr(ours, attr) == getattr(theirs, attr), attr
+    assert (ours.minimum_version, ours.maximum_version) == (
+        theirs.minimum_version,
+        theirs.maximum_version,
+    )

@@ -6,6 +6,17 @@ def walk(layout: bytes, ncols: int, buf: ReadableBuffer, pos: int) -> tuple[list
 def index(
     layout: bytes, ncols: int, buf: ReadableBuffer, v2: bool, images: int, pk: bytes
 ) -> tuple[bytes, bytes | None, int, bytes | None] | None: ...
+def image(
+    descriptors: tuple[Any, ...],
+    kind: str,
+    decoder: Any,
+    layout: bytes,
+    ncols: int,
+    buf: ReadableBuffer,
+    v2: bool,
+    images: int,
+    pk: bytes,
+) -> Any: ...
 def build(
     layout: bytes, modes: bytes, ncols: int, segments: list[tuple[ReadableBuffer, bytes]]
 ) -> list[Any]: ...

@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -329,46 +330,41 @@ static Py_ssize_t header_end(const uint8_t *buf, Py_ssize_t len, Py_ssize_t ncol
     return pos;
 }
 
-static PyObject *index_(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_buffer lv, bv, kv;
-    Py_ssize_t ncols, images;
-    int v2;
-    if (!PyArg_ParseTuple(args, "y*ny*pny*", &lv, &ncols, &bv, &v2, &images, &kv)) return NULL;
-    PyObject *result = NULL, *starts = NULL, *moved = NULL, *after = NULL;
-    const uint8_t *lay = (const uint8_t *)lv.buf;
-    Py_ssize_t npk = kv.len / 2;
-    const uint16_t *pk = (const uint16_t *)kv.buf;
-    if (ncols <= 0 || lv.len != ncols * 4 || (images != 1 && images != 2) || kv.len % 2
+/* index() on parsed arguments: 1 with the four results set (new references; after and moved
+ * NULL unless images is 2), 0 when the header is not the plain one, -1 with an exception. */
+static int index_core(const Py_buffer *lv, Py_ssize_t ncols, const Py_buffer *bv, int v2,
+                      Py_ssize_t images, const Py_buffer *kv, PyObject **starts_out,
+                      PyObject **after_out, Py_ssize_t *rows_out, PyObject **moved_out) {
+    PyObject *starts = NULL, *moved = NULL, *after = NULL;
+    const uint8_t *lay = (const uint8_t *)lv->buf;
+    Py_ssize_t npk = kv->len / 2;
+    const uint16_t *pk = (const uint16_t *)kv->buf;
+    if (ncols <= 0 || lv->len != ncols * 4 || (images != 1 && images != 2) || kv->len % 2
         || npk > MAX_KEY) {
         PyErr_SetString(PyExc_ValueError, "index: bad layout, column count, position or key");
-        goto done;
+        return -1;
     }
     for (Py_ssize_t k = 0; k < npk; k++) {
         if (pk[k] >= ncols || (k && pk[k] <= pk[k - 1])) {
             PyErr_SetString(PyExc_ValueError, "index: bad key columns");
-            goto done;
+            return -1;
         }
     }
-    if (check_layout(lay, ncols) < 0) goto done;
-    Py_ssize_t pos = header_end(bv.buf, bv.len, ncols, v2, images);
-    if (pos < 0) {
-        result = Py_None;
-        Py_INCREF(result);
-        goto done;
-    }
-    const uint8_t *buf = (const uint8_t *)bv.buf, *lim = buf + bv.len, *p = buf + pos;
+    if (check_layout(lay, ncols) < 0) return -1;
+    Py_ssize_t pos = header_end(bv->buf, bv->len, ncols, v2, images);
+    if (pos < 0) return 0;
+    const uint8_t *buf = (const uint8_t *)bv->buf, *lim = buf + bv->len, *p = buf + pos;
     /* Every image takes at least its NULL bitmap: that bounds the count. */
-    Py_ssize_t most = (bv.len - pos) / ((ncols + 7) / 8) + 1;
+    Py_ssize_t most = (bv->len - pos) / ((ncols + 7) / 8) + 1;
     starts = PyBytes_FromStringAndSize(NULL, most * 8);
-    if (!starts) goto done;
+    if (!starts) goto fail;
     int64_t *st = (int64_t *)PyBytes_AS_STRING(starts);
     uint8_t *mv = NULL;
     int64_t *st2 = NULL;
     if (images == 2) {
         moved = PyBytes_FromStringAndSize(NULL, most / 2 + 1);
         after = PyBytes_FromStringAndSize(NULL, (most / 2 + 1) * 8);
-        if (!moved || !after) goto done;
+        if (!moved || !after) goto fail;
         mv = (uint8_t *)PyBytes_AS_STRING(moved);
         st2 = (int64_t *)PyBytes_AS_STRING(after);
     }
@@ -378,7 +374,7 @@ static PyObject *index_(PyObject *self, PyObject *args) {
         int which = images == 2 ? (int)(row & 1) : 0;
         const uint8_t *next = image_end(lay, ncols, p, lim, row, pk, images == 2 ? npk : 0,
                                         keys[which]);
-        if (!next) goto done;
+        if (!next) goto fail;
         if (which == 1) {
             st2[row / 2] = p - buf;
             const uint8_t *before = buf + st[row / 2];
@@ -392,16 +388,125 @@ static PyObject *index_(PyObject *self, PyObject *args) {
         p = next;
         row++;
     }
-    if (_PyBytes_Resize(&starts, (images == 2 ? (row + 1) / 2 : row) * 8) < 0) goto done;
-    if (moved && _PyBytes_Resize(&moved, row / 2) < 0) goto done;
-    if (after && _PyBytes_Resize(&after, row / 2 * 8) < 0) goto done;
-    result = Py_BuildValue("(OOnO)", starts, after ? after : Py_None, row,
-                           moved ? moved : Py_None);
+    if (_PyBytes_Resize(&starts, (images == 2 ? (row + 1) / 2 : row) * 8) < 0) goto fail;
+    if (moved && _PyBytes_Resize(&moved, row / 2) < 0) goto fail;
+    if (after && _PyBytes_Resize(&after, row / 2 * 8) < 0) goto fail;
+    *starts_out = starts;
+    *after_out = after;
+    *rows_out = row;
+    *moved_out = moved;
+    return 1;
+
+fail:
+    Py_XDECREF(starts);
+    Py_XDECREF(moved);
+    Py_XDECREF(after);
+    return -1;
+}
+
+static PyObject *index_(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv, bv, kv;
+    Py_ssize_t ncols, images, row = 0;
+    int v2;
+    if (!PyArg_ParseTuple(args, "y*ny*pny*", &lv, &ncols, &bv, &v2, &images, &kv)) return NULL;
+    PyObject *result = NULL, *starts = NULL, *moved = NULL, *after = NULL;
+    int got = index_core(&lv, ncols, &bv, v2, images, &kv, &starts, &after, &row, &moved);
+    if (got == 0) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else if (got > 0) {
+        result = Py_BuildValue("(OOnO)", starts, after ? after : Py_None, row,
+                               moved ? moved : Py_None);
+    }
+    Py_XDECREF(starts);
+    Py_XDECREF(moved);
+    Py_XDECREF(after);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&kv);
+    return result;
+}
+
+/* image(descriptors, kind, decoder, layout, ncols, buf, v2, images, pk) -> object | None
+ *   index() of one rows event made into an object of the class that owns `descriptors` (the
+ *   twelve slot descriptors of rows.RowsImage, in IMAGE_SLOTS order: kind, decoder, num_rows,
+ *   nbytes, buf, starts, after_starts, moved, _raw, _before, _after, _zero_dates): num_rows is
+ *   the images counted divided by `images` (2 for updates), nbytes len(buf), buf the object
+ *   passed, the last four None. None where index() returns None; ValueError where it raises,
+ *   and for an update whose images do not pair. The Python twin: rows_native.image_py. */
+#define ISLOTS 12
+static PyObject *image_(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *descrs, *kind, *decoder, *bufobj;
+    Py_buffer lv, bv, kv;
+    Py_ssize_t ncols, images, row = 0;
+    int v2;
+    if (!PyArg_ParseTuple(args, "OOOy*nOpny*", &descrs, &kind, &decoder, &lv, &ncols, &bufobj,
+                          &v2, &images, &kv))
+        return NULL;
+    PyObject *result = NULL, *starts = NULL, *moved = NULL, *after = NULL, *nrows = NULL,
+             *nbytes = NULL;
+    if (PyObject_GetBuffer(bufobj, &bv, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&lv);
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    Py_ssize_t off[ISLOTS];
+    PyTypeObject *cls = NULL;
+    if (!PyTuple_Check(descrs) || PyTuple_GET_SIZE(descrs) != ISLOTS) {
+        PyErr_SetString(PyExc_TypeError, "image: descriptors must be a tuple of 12 slots");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < ISLOTS; i++) {
+        PyObject *d = PyTuple_GET_ITEM(descrs, i);
+        if (!Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            PyErr_SetString(PyExc_TypeError, "image: descriptors must be slot descriptors");
+            goto done;
+        }
+        PyMemberDescrObject *m = (PyMemberDescrObject *)d;
+        PyTypeObject *owner = PyDescr_TYPE(m);
+        if (cls == NULL)
+            cls = owner;
+        if (owner != cls || m->d_member->type != T_OBJECT_EX ||
+            m->d_member->offset < (Py_ssize_t)sizeof(PyObject) ||
+            m->d_member->offset + (Py_ssize_t)sizeof(PyObject *) > owner->tp_basicsize) {
+            PyErr_SetString(PyExc_TypeError, "image: descriptors must be object slots of one class");
+            goto done;
+        }
+        off[i] = m->d_member->offset;
+    }
+    int got = index_core(&lv, ncols, &bv, v2, images, &kv, &starts, &after, &row, &moved);
+    if (got < 0) goto done;
+    if (got == 0) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    if (row % images) {
+        PyErr_SetString(PyExc_ValueError, "an update without its after image");
+        goto done;
+    }
+    nrows = PyLong_FromSsize_t(row / images);
+    nbytes = PyLong_FromSsize_t(bv.len);
+    if (!nrows || !nbytes) goto done;
+    PyObject *obj = cls->tp_alloc(cls, 0);
+    if (!obj) goto done;
+    PyObject *vals[ISLOTS] = {kind, decoder, nrows, nbytes, bufobj, starts,
+                              after ? after : Py_None, moved ? moved : Py_None,
+                              Py_None, Py_None, Py_None, Py_None};
+    for (int i = 0; i < ISLOTS; i++) {
+        Py_INCREF(vals[i]);
+        *(PyObject **)((char *)obj + off[i]) = vals[i];
+    }
+    result = obj;
 
 done:
     Py_XDECREF(starts);
     Py_XDECREF(moved);
     Py_XDECREF(after);
+    Py_XDECREF(nrows);
+    Py_XDECREF(nbytes);
     PyBuffer_Release(&lv);
     PyBuffer_Release(&bv);
     PyBuffer_Release(&kv);
@@ -816,6 +921,7 @@ done:
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Walk row images into a flat list of finisher-ready values."},
     {"index", index_, METH_VARARGS, "Check row images; their offsets and moved keys."},
+    {"image", image_, METH_VARARGS, "index() of one rows event made into a RowsImage."},
     {"build", build, METH_VARARGS, "Row images of many events -> Arrow-ready column buffers."},
     {"changed", changed, METH_VARARGS, "Which columns each update's two row images differ in."},
     {NULL, NULL, 0, NULL},

@@ -177,8 +177,9 @@ class Batch:
                     return True
                 values = 2 * n * dec.ncols
                 tc.segments.append((image.buf, after))
-                tc.before_segments.append((image.buf, image.starts, after))
-                tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
+                if dec.ncols >= row_diff.MIN_COLUMNS:  # else whole rows (`_changed`)
+                    tc.before_segments.append((image.buf, image.starts, after))
+                    tc.updates_at.extend(range(len(tc.seq), len(tc.seq) + n))
                 tc.updated += n
                 tc.dels += bytes(n)
             else:

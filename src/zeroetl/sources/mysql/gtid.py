@@ -7,6 +7,7 @@ is what ``@@gtid_binlog_pos`` shows and what ``@slave_connect_state`` accepts).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 
@@ -67,8 +68,12 @@ class MariaGtidState:
         self.latest[domain] = (server, seq)
 
     def __str__(self) -> str:
-        latest = self.latest
-        if len(latest) == 1:  # the common case, once per transaction: no sort, no join
-            for d, (s, n) in latest.items():
-                return f"{d}-{s}-{n}"
-        return ",".join(f"{d}-{s}-{n}" for d, (s, n) in sorted(latest.items()))
+        return maria_text(self.latest.items())
+
+
+def maria_text(entries: Collection[tuple[int, tuple[int, int]]]) -> str:
+    """The text of a MariaDB GTID state's (domain, (server, seq)) entries, domains in order."""
+    if len(entries) == 1:  # the common case, once per transaction: no sort, no join
+        for d, (s, n) in entries:
+            return f"{d}-{s}-{n}"
+    return ",".join(f"{d}-{s}-{n}" for d, (s, n) in sorted(entries))

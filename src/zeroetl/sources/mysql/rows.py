@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from zeroetl import native
 from zeroetl.errors import BinlogFault, DecodeError
-from zeroetl.sources.mysql.rows_native import NativeRows, native_layout
+from zeroetl.sources.mysql.rows_native import NativeRows, image_py, native_layout
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, rows_table_id
 from zeroetl.sources.mysql.values import Layout, finisher, layout
 
@@ -33,6 +33,9 @@ _KINDS = {
     UPDATE_ROWS_V2: "update", DELETE_ROWS_V1: "delete", DELETE_ROWS_V2: "delete",
 }  # fmt: skip
 _V2 = {WRITE_ROWS_V2, UPDATE_ROWS_V2, DELETE_ROWS_V2}
+
+_new_image = object.__new__
+
 
 __all__ = ["RowsDecoder", "RowsImage", "TableMap", "parse_table_map", "rows_table_id"]
 
@@ -255,6 +258,8 @@ class RowsDecoder:
         if compiled is not None:
             self._conv = compiled[1]  # `raw` of a compiled image is already converted
             self.native = NativeRows(tmap, *compiled, self.table_schema, self._finish)
+            # a tree built before binrows.image existed runs the twin
+            self._image: Any = getattr(native.binrows, "image", None) or image_py
             return
         self._compiler = _Compiler(layouts, self._nbl)
         self._patterns: list[int] = [0]
@@ -265,22 +270,14 @@ class RowsDecoder:
         nat = self.native
         if nat is not None and kind is not None:
             # The compiled decoder reads the event in place, header included.
-            images = 2 if kind == "update" else 1
-            got = nat.index(body, event_type in _V2, images)
-            if got is not None:
-                starts, after, count, moved = got
-                if count % images:
-                    raise DecodeError(
-                        f"malformed rows event for {self.tmap.schema}.{self.tmap.table}: "
-                        "an update without its after image"
-                    )
-                image = RowsImage(kind, self, None, count // images, len(body))
-                image.buf, image.starts, image.after_starts, image.moved = (
-                    body,
-                    starts,
-                    after,
-                    moved,
-                )
+            try:  # index and image in one C call (binrows.image; its twin: image_py)
+                image = self._image(
+                    IMAGE_DESCRIPTORS, kind, self, nat.layout, nat.ncols, body,
+                    event_type in _V2, 2 if kind == "update" else 1, nat.pk,
+                )  # fmt: skip
+            except ValueError as e:
+                raise DecodeError(f"malformed rows event for {nat.name}: {e}") from e
+            if image is not None:
                 return image
         if kind is None:
             what = "PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON is not supported)"
@@ -371,3 +368,13 @@ def _packed(buf: bytes, pos: int) -> tuple[int, int]:
     if width is None:
         raise DecodeError(f"bad packed integer prefix {first} in rows event")
     return int.from_bytes(buf[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
+
+
+# The slots binrows.image sets, in its order (the C code writes them by these descriptors).
+IMAGE_SLOTS = (
+    "kind", "decoder", "num_rows", "nbytes", "buf", "starts", "after_starts", "moved", "_raw",
+    "_before", "_after", "_zero_dates",
+)  # fmt: skip
+IMAGE_DESCRIPTORS = tuple(RowsImage.__dict__[name] for name in IMAGE_SLOTS)
+if set(IMAGE_SLOTS) != set(RowsImage.__slots__):  # a slot added must be set by binrows.image
+    raise RuntimeError("rows.IMAGE_SLOTS differs from RowsImage.__slots__")

@@ -1,7 +1,8 @@
 """The compiled row decoder (zeroetl.native._binrows): column layouts and Arrow finishing.
 
-In the reader thread a rows event is only checked and indexed in C (`NativeRows.index`: where
-each row image starts, which updates move their key); no value becomes a Python object. The
+In the reader thread a rows event is only checked and indexed in C (`binrows.image`, called by
+`RowsDecoder.decode`, or `NativeRows.index`: where each row image starts, which updates move
+their key); no value becomes a Python object. The
 engine's batch then hands the row images of many events to `NativeRows.finish`, which builds
 Arrow columns straight from C buffers: integers and floats as fixed-width data, byte strings
 (CHAR/VARCHAR/TEXT/BLOB/BINARY) as offsets and data, with a validity bitmap. The other types
@@ -15,6 +16,7 @@ table on the Python walk, which fails such rows the way it always did.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -154,7 +156,7 @@ class NativeRows:
             built = self.mod.build(self.layout, self.modes, self.ncols, segments)
         except ValueError as e:  # images come from index(): only a bug gets here
             raise DecodeError(f"malformed row image for {self.name}: {e}") from e
-        n = sum(len(st) for _, st in segments) // 8
+        n = sum(map(len, map(_starts, segments))) // 8  # the rows: 8 bytes a start
         arrays: list[pa.Array] = []
         zeros = 0
         for k, col in enumerate(built):
@@ -234,4 +236,36 @@ def _mode(tmap: TableMap, i: int, code: int, kind: Kind | None) -> tuple[int, An
     return (VAR, dec) if dec(_ASCII) == _ASCII.decode("ascii") else (LIST, None)
 
 
-__all__ = ["NativeRows", "native_layout"]
+_starts = itemgetter(1)  # a segment's row starts
+
+
+def image_py(
+    descriptors: tuple[Any, ...],
+    kind: str,
+    decoder: Any,
+    layout: bytes,
+    ncols: int,
+    buf: Any,
+    v2: bool,
+    images: int,
+    pk: bytes,
+) -> Any:
+    """The Python twin of binrows.image: binrows.index of one rows event made into an object of
+    the class owning `descriptors` (rows.IMAGE_DESCRIPTORS: RowsImage's slots), set through
+    them as the C code does; None when the header is not the plain one; ValueError as index
+    raises, and for an update whose images do not pair."""
+    mod: Any = native.binrows
+    got = mod.index(layout, ncols, buf, v2, images, pk)
+    if got is None:
+        return None
+    starts, after, count, moved = got
+    if count % images:
+        raise ValueError("an update without its after image")
+    obj = object.__new__(descriptors[0].__objclass__)
+    values = (kind, decoder, count // images, len(buf), buf, starts, after, moved)
+    for d, v in zip(descriptors, (*values, None, None, None, None), strict=True):
+        d.__set__(obj, v)
+    return obj
+
+
+__all__ = ["NativeRows", "image_py", "native_layout"]

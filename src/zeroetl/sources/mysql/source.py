@@ -216,6 +216,28 @@ def _commit(position: Position, timestamp: float) -> Commit:
     return c
 
 
+def _run_end(items: list[object], start: int) -> int:
+    """The index of the last commit in the run of rows and commits of a hand-over that begins
+    at `start` (-1: none). The commits before it are passed over: the engine takes a run of
+    whole source transactions as one, a loop turn (commit decision, position, lag) per run
+    instead of per transaction. A run stops at any other item (a DDL, an idle point, a
+    fault, a table error, the reader's end), so those still come between the commits around
+    them (the commit after such an item comes on its own, except after an idle point, which
+    stands between transactions); a hand-over that ends inside a transaction (the reader
+    hands over before it waits) ends the run at the commit before that transaction's rows."""
+    last = -1
+    n = len(items)
+    j = start
+    while j < n:
+        t = type(items[j])
+        if t is CommitItem:
+            last = j
+        elif t is not RowsItem:
+            break
+        j += 1
+    return last
+
+
 class MySqlChangeStream:
     """The binlog from a position as `StreamEvent`s (sources/base.py)."""
 
@@ -228,6 +250,7 @@ class MySqlChangeStream:
         self._held: RowsItem | None = None  # admitted; gathered once the sealed batch is out
         self._items: list[object] = _NONE  # the reader's latest hand-over (pump.py) ...
         self._i = 0  # ... and the next of its items to go through
+        self._last = -1  # ... and the last commit of the run of transactions at _i (_run_end)
         self._at = start  # the last commit seen, for messages
 
     def close(self) -> None:
@@ -278,7 +301,7 @@ class MySqlChangeStream:
         # (the common case) tested first, and the clock read only between hand-overs (a
         # list holds at most pump.GROUP items: the engine still looks up in a long run).
         items, i = self._items, self._i
-        admit, gather = self._admit, self._gather
+        admit, rows_cap = self._admit, self._batch_rows
         deadline = -1.0
         try:
             while True:
@@ -293,19 +316,41 @@ class MySqlChangeStream:
                         items, i = _NONE, 0
                         return None
                     items, i = taken, 0
+                    self._last = _run_end(taken, 0)
                 item = items[i]
                 i += 1
                 if type(item) is RowsItem:
-                    if admit(item.table, item.schema, item.image.num_rows):
-                        full = gather(item)
-                        if full is not None:
-                            return full
+                    image = item.image
+                    if admit(item.table, item.schema, image.num_rows):
+                        # `_gather` inline (one call fewer a rows event); the batch is read
+                        # after `admit`, which may have sealed it (a schema reconciled)
+                        batch = self._batch
+                        if not batch.add(item.table, item.schema, image):
+                            self._held = item
+                            return self.seal()
+                        native = batch.native_values
+                        if (
+                            batch.entries >= rows_cap
+                            or batch.values - native + native // NATIVE_VALUE_SHARE
+                            >= MAX_BATCH_VALUES
+                            or batch.nbytes >= MAX_BATCH_BYTES
+                        ):
+                            return self.seal()
                     continue
                 if type(item) is CommitItem:
+                    if i <= self._last:
+                        # Not the last commit of its run of whole transactions: the engine
+                        # sees that one instead, once every row before it is gathered and
+                        # none after it (its position is then the checkpoint of them all).
+                        continue
+                    self._last = _run_end(items, i)
                     self._at = item.position
                     return _commit(item.position, item.timestamp)
                 if item is END:
                     i -= 1  # every later call says the same
+                # Between transactions a run starts again; otherwise the next commit (this
+                # item's transaction's: a DDL, a fault, a table error) comes on its own.
+                self._last = _run_end(items, i) if type(item) is IdleItem else -1
                 return self._event(item)
         finally:  # where the next call goes on (an item that raised is taken, as before)
             self._items, self._i = items, i

@@ -16,7 +16,6 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from zeroetl.errors import BinlogFault, DecodeError, ZeroEtlError
 from zeroetl.model import Position, TableId, TableSchema
@@ -41,7 +40,17 @@ from zeroetl.sources.mysql.faults import (
     FaultItem,
 )
 from zeroetl.sources.mysql.gtid import MariaGtidState, MysqlGtidSet
-from zeroetl.sources.mysql.rows import RowsDecoder, RowsImage
+from zeroetl.sources.mysql.items import (
+    CommitItem,
+    DdlItem,
+    IdleItem,
+    Item,
+    RowsItem,
+    TableErrorItem,
+    _new,
+    _position,
+)
+from zeroetl.sources.mysql.rows import RowsDecoder
 from zeroetl.sources.mysql.tablemap import TableMap, parse_table_map, table_map_id
 
 log = logging.getLogger(__name__)
@@ -65,52 +74,6 @@ MARIA_GTID = struct.Struct("<QIB")  # seq_no, domain_id, flags2: as events.parse
 _TXN_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "XA START", "XA END", "XA COMMIT", "XA ROLLBACK"}
 
 
-@dataclass(slots=True)
-class RowsItem:
-    table: TableId
-    schema: TableSchema  # the schema in force at this event (from its TABLE_MAP)
-    image: RowsImage
-    timestamp: int
-
-
-@dataclass(slots=True)
-class DdlItem:
-    schema: str  # the statement's default database
-    sql: str
-    timestamp: int
-
-
-@dataclass(slots=True)
-class CommitItem:
-    """A source transaction ended here; everything before `position` is complete.
-
-    `timestamp` is the best estimate of when the source committed, in epoch seconds: MySQL 8's
-    microsecond commit time when the GTID event has one; otherwise the event header's whole
-    second `ts` narrowed by when we received the event, `min(ts + 1, received)` (the commit
-    happened in [ts, ts + 1) and before we read it). Live, that is the receive time; while
-    catching up, `ts + 1`: lag estimates are then never more than a second short, and never
-    inflated by the header's rounding."""
-
-    position: Position
-    timestamp: float
-
-
-@dataclass(slots=True)
-class IdleItem:
-    """Nothing open: the stream stands at `position` (a heartbeat or a rotate between txns)."""
-
-    position: Position
-
-
-@dataclass(slots=True)
-class TableErrorItem:
-    table: TableId
-    reason: str
-
-
-Item = RowsItem | DdlItem | CommitItem | IdleItem | TableErrorItem | FaultItem
-
-
 def _first_words(sql: str) -> str:
     head = sql.lstrip()[:12].upper()
     if head.startswith("XA "):
@@ -127,17 +90,6 @@ MAX_MAPS = 4096
 # out unchanged TABLE_MAPs of tables being decoded (BinlogReader.known_maps): no Event, no
 # dispatch, three of a small transaction's eight events.
 KNOWN_MAPS = 64
-
-
-def _position(file: str, offset: int, gtid_set: str) -> Position:
-    """`Position(file, offset, gtid_set)` without the frozen dataclass's three
-    `object.__setattr__` calls (~1 us a transaction here; events.make_event does the same)."""
-    pos = _new(Position)
-    pos.__dict__.update(file=file, offset=offset, gtid_set=gtid_set)
-    return pos
-
-
-_new = object.__new__
 
 
 class ChangeStream:
@@ -208,6 +160,7 @@ class ChangeStream:
         standalone_next = False
         maps = self._maps
         table_id = int.from_bytes  # of a rows event or TABLE_MAP: its first 6 bytes
+        new_item, wall_clock = _new, time.time
         for batch in self.reader.batches():  # a list per receive: no generator step per event
             for ev in batch:
                 t = ev.type
@@ -239,7 +192,12 @@ class ChangeStream:
                             tid, f"cannot decode row event at {ev.file}:{ev.end_pos}: {exc!r}"
                         )
                         continue
-                    yield RowsItem(tid, schema, image, ev.timestamp)
+                    item = new_item(RowsItem)  # RowsItem(...) without the dataclass's __init__
+                    item.table = tid
+                    item.schema = schema
+                    item.image = image
+                    item.timestamp = ev.timestamp
+                    yield item
                 elif t == TABLE_MAP:
                     tid_num = table_id(ev.body[:6], "little")
                     cached = maps.get(tid_num)
@@ -283,6 +241,21 @@ class ChangeStream:
                     in_txn = False
                     if len(maps) > MAX_MAPS:
                         self._trim_maps()
+                    if maria is not None:  # the common case: the position made when read
+                        # made without __init__, _commit_time inline (once a transaction)
+                        commit = new_item(CommitItem)
+                        commit._position = None
+                        commit._at = (ev.file, ev.end_pos, tuple(maria.latest.items()))
+                        us = self._commit_us
+                        if us:
+                            self._commit_us = 0
+                            commit.timestamp = us / 1_000_000
+                        else:
+                            ts = ev.timestamp + 1.0
+                            now = wall_clock()
+                            commit.timestamp = ts if ts < now else now
+                        yield commit
+                        continue
                     yield CommitItem(
                         self._pos(ev.file, ev.end_pos, maria, mysql),
                         self._commit_time(ev.timestamp),
@@ -437,3 +410,14 @@ class ChangeStream:
     ) -> Position:
         gtid = str(maria) if maria is not None else str(mysql) if mysql is not None else ""
         return _position(file, offset, gtid)
+
+
+__all__ = [
+    "ChangeStream",
+    "CommitItem",
+    "DdlItem",
+    "IdleItem",
+    "Item",
+    "RowsItem",
+    "TableErrorItem",
+]
