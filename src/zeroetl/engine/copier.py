@@ -277,7 +277,13 @@ class _Group:
 
     def finished(self, table: TableId, seconds: float) -> None:
         self.done.append((table, seconds))
-        self.wrote(table, 0)
+        if self.tables + len(self.done) >= RELEASE_TABLES:
+            # Commit now so that the memory is given back after RELEASE_TABLES tables, not
+            # after the next commit's GROUP_S: DuckDB's catalog grows with every table written
+            # until then, and the checkpoint that gives it back peaks on top of it.
+            self.commit()
+        else:
+            self.wrote(table, 0)
 
     def commit(self) -> None:
         if not self.is_open:
