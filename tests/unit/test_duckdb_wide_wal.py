@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from zeroetl.destinations.duckdb import DuckDBDestination
-from zeroetl.destinations.duckdb.memory import _bytes
+from zeroetl.destinations.duckdb.memory import TableAllowance, _bytes
 from zeroetl.destinations.duckdb.upkeep import MIB, STRETCH, Upkeep, wal_bytes
 from zeroetl.model import ColumnSchema, Kind, LogicalType, TableId, TableSchema
 
@@ -97,3 +97,24 @@ def test_a_narrow_table_keeps_the_wal_under_its_limit(tmp_path: Path) -> None:
 def test_the_width_threshold_is_checked() -> None:
     with pytest.raises(ValueError, match="at least one column"):
         Upkeep(wide_columns=0)
+
+
+def test_the_stretch_keeps_the_raise_of_a_many_table_transaction(tmp_path: Path) -> None:
+    d = DuckDBDestination(tmp_path / "m.duckdb", "i", upkeep_settings=Upkeep(wal_limit_bytes=LIMIT))
+    try:
+        plain = _limit(d)
+        small = [_schema(f"s{i}", 2) for i in range(TableAllowance.STEP + 1)]
+        wide = _schema("wide", 200)
+        for s in [*small, wide]:
+            d.create_table(s)
+        d.begin()
+        for s in small:  # past STEP tables: the limit raised for 2 x STEP of them
+            d.apply_changes(s, _batch(s, 0, 1))
+        raised = 2 * TableAllowance.STEP * TableAllowance.PER_TABLE
+        assert _limit(d) == plain + raised
+        d.apply_changes(wide, _batch(wide, 0, 1))
+        assert _limit(d) == plain + raised + 2 * (STRETCH - 1) * LIMIT  # both raises
+        d.commit()
+        assert _limit(d) == plain + 2 * (STRETCH - 1) * LIMIT  # the stretch until a fold
+    finally:
+        d.close()

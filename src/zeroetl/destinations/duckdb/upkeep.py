@@ -7,18 +7,7 @@ memory that goes with it, and the replay at the next start) grows for as long as
 So the writer checkpoints explicitly, between two transactions: once the WAL passes
 `wal_limit_bytes` after a commit, and when the stream is idle with a WAL worth folding. DuckDB's
 own threshold stays at `DUCKDB_THRESHOLD_FACTOR` times the limit, a safety net that only a
-single transaction larger than that can reach.
-Wide tables. A checkpoint rewrites every column of the row groups (122,880 rows) touched since
-the last one, so a row group folded while it fills is read back and rewritten at the next fold.
-64 MiB of WAL is ~700k rows of an 8-column table but 24k of a 500-column one (~6.5 bytes a
-value): there every row group was rewritten ~5 times (DuckDB alone, 500 columns, CPU: a
-74 MiB fold of 24k new rows 0.4 s, the next 74 MiB onto them 1.1 s, one 148 MiB fold of all
-48k 0.75 s; 250k rows in 8k-row commits: folds 17 s at 74 MiB, 12 s at 148). So once a change
-batch wrote a table of `wide_columns` or more since the last fold, the WAL may grow to
-`STRETCH` times the limit. The rows not yet folded stay pinned in memory (~1.4x their WAL: a
-99 MiB WAL failed to commit under 128 MiB), so meanwhile the writer's memory limit is raised by
-twice the extra WAL allowed (connection.py); a fold puts both back. Folding only after a first
-slow fold was tried: it comes after the row group was split, and measured no better. Measured on 2 cores (a 1M-row table, random
+single transaction larger than that can reach. Measured on 2 cores (a 1M-row table, random
 updates): a CHECKPOINT costs 0.3-0.7 s whatever the limit between 8 and 128 MiB (it rewrites
 the row groups touched), so a larger limit is cheaper overall; concurrent SQL readers do not
 block it (DuckDB checkpoints beside them, 1-2.5 s with 4 busy readers) but keep it from
@@ -27,6 +16,19 @@ querying back to back, the file grows by about what the WAL held at every checkp
 the file has grown by more than half a WAL's worth since the last checkpoint that ran without
 readers, and at most once every `window_every_s`, the writer asks the service for a moment
 without readers (service/readgate.py) for that checkpoint.
+
+Wide tables. A checkpoint rewrites every column of the row groups (122,880 rows) touched since
+the last one, so a row group folded while it fills is read back and rewritten at the next fold.
+64 MiB of WAL is ~700k rows of an 8-column table but 24k of a 500-column one (~6.5 bytes a
+value), whose row groups were folded ~5 times each while filling (DuckDB alone, 500 columns,
+CPU: a 74 MiB fold of 24k new rows 0.4 s, the next 74 MiB onto them 1.1 s, one 148 MiB fold of
+all 48k 0.75 s; 250k rows in 8k-row commits: folds 17 s at 74 MiB, 12 s at 148). So once a
+change batch wrote a table of `wide_columns` or more since the last fold, the WAL may grow to
+`STRETCH` times the limit. The rows not yet folded stay pinned in memory (~1.4x their WAL: a
+99 MiB WAL failed to commit under 128 MiB), so meanwhile the writer's memory limit is raised by
+twice the extra WAL allowed (memory.fit); a fold puts both back. On a connection of its own
+only: the hub's memory is the service's. Stretching only after a slow fold was tried: that
+fold has split the row group already, and it measured no better (bench/README.md).
 
 History. `_zeroetl.activity` gets a row per commit and `_zeroetl.table_activity` a row per
 table per commit; `state_changes` a row per table state change. `prune_history` deletes rows
