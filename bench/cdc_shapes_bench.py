@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import logging
 import os
 import platform
 import pstats
@@ -117,6 +118,9 @@ class Commits(Progress):
 
 
 def child(args: argparse.Namespace) -> None:
+    if args.fold_log:  # every WAL fold's size and time, on stderr
+        logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(message)s")
+        logging.getLogger("zeroetl.destinations.duckdb.upkeep").setLevel(logging.DEBUG)
     memory = Memory(checkpoint_limit=args.checkpoint_memory_limit or None)
     dest, iid = open_integration(Path(args.wh), "bench", memory=memory)
     rec = Commits()
@@ -136,14 +140,19 @@ def child(args: argparse.Namespace) -> None:
     if prof:
         prof.disable()
     elapsed = time.perf_counter() - t0
-    dest.close()
+    stats = dest.upkeep_stats
+    folds = {"folds": stats.checkpoints, "fold_s": stats.checkpoint_s_total,
+             "wal_max_mb": stats.wal_max_bytes / (1 << 20)}  # fmt: skip
+    t1 = time.perf_counter()
+    dest.close()  # folds what the WAL still holds: work put off is not free
+    folds["close_s"] = time.perf_counter() - t1
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if prof:
-        stats = pstats.Stats(prof, stream=sys.stderr)
-        stats.sort_stats("cumulative").print_stats(40)
-        stats.sort_stats("tottime").print_stats(30)
+        pst = pstats.Stats(prof, stream=sys.stderr)
+        pst.sort_stats("cumulative").print_stats(40)
+        pst.sort_stats("tottime").print_stats(30)
     print(json.dumps({"s": elapsed, "changes": rec.changes, "commits": rec.commits,
-                      "rss_mb": rss_mb}))  # fmt: skip
+                      "rss_mb": rss_mb, **folds}))  # fmt: skip
 
 
 # Options every child gets (set by main: the checkpoint memory limit).
@@ -189,14 +198,15 @@ class Bench:
                 shutil.rmtree(copy, ignore_errors=True)
             before["s"] = max(1e-3, before["s"] - self.out.get("startup_s", 0.0))
             print(f"  {what} (before): {before['changes'] / before['s']:,.0f} changes/s in "
-                  f"{before['s']:.2f}s, peak RSS {before['rss_mb']:.0f} MB", flush=True)  # fmt: skip
+                  f"{before['s']:.2f}s, peak RSS {before['rss_mb']:.0f} MB{_folds(before)}",
+                  flush=True)  # fmt: skip
         res = apply_in_child(self.wh, self.server.url(), profile)
         res["s"] = max(1e-3, res["s"] - self.out.get("startup_s", 0.0))
         if res["changes"] != changes:
             raise SystemExit(f"{what}: applied {res['changes']} changes, source made {changes}")
         print(f"  {what}: {res['changes']:,} changes in {res['s']:.2f}s "
               f"({res['changes'] / res['s']:,.0f}/s), {res['commits']} commits, "
-              f"peak RSS {res['rss_mb']:.0f} MB", flush=True)  # fmt: skip
+              f"peak RSS {res['rss_mb']:.0f} MB{_folds(res)}", flush=True)  # fmt: skip
         if before is not None:
             res["before"] = before
         return res
@@ -224,7 +234,7 @@ class Bench:
         res = apply_in_child(self.wh, self.server.url())
         self.out["snapshot_s"] = time.perf_counter() - t0
         print(f"snapshot of every table: {self.out['snapshot_s']:.1f}s, "
-              f"peak RSS {res['rss_mb']:.0f} MB", flush=True)  # fmt: skip
+              f"peak RSS {res['rss_mb']:.0f} MB{_folds(res)}", flush=True)  # fmt: skip
         # A run with nothing to apply: its time (start, connect, catch-up check) is
         # subtracted from every apply below.
         self.out["startup_s"] = min(apply_in_child(self.wh, self.server.url())["s"] for _ in "ab")
@@ -336,6 +346,14 @@ class Bench:
         }
 
 
+def _folds(res: dict[str, Any]) -> str:
+    """The WAL folds of an apply (absent from the output of older trees' children)."""
+    if "folds" not in res:
+        return ""
+    return (f", {res['folds']} WAL folds in {res['fold_s']:.2f}s "
+            f"(largest WAL {res['wal_max_mb']:.0f} MiB), close {res['close_s']:.2f}s")  # fmt: skip
+
+
 def _before(res: dict[str, Any], what: str) -> dict[str, Any]:
     """The same apply by the `--before-src` tree: its time and RSS, and after/before ratios."""
     b = res.get("before")
@@ -377,6 +395,7 @@ def main() -> None:
         help="DuckDB's memory limit during checkpoints (engine.checkpoint_memory_limit; "
         "default: half the memory DuckDB detects), e.g. 256MiB",
     )
+    p.add_argument("--fold-log", action="store_true", help="log every WAL fold (size, time)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "cdc_shapes.json"))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--wh", help=argparse.SUPPRESS)
@@ -387,6 +406,8 @@ def main() -> None:
         return
     if args.checkpoint_memory_limit:
         CHILD_ARGS.extend(["--checkpoint-memory-limit", args.checkpoint_memory_limit])
+    if args.fold_log:
+        CHILD_ARGS.append("--fold-log")
     if args.quick:
         args.changes, args.tables, args.txns, args.big_rows = 10_000, 100, 4, 100_000
     tmp = Path(tempfile.mkdtemp(prefix="zeroetl-cdcshapes-"))

@@ -67,6 +67,7 @@ class Connection:
         self.upkeep = upkeep_settings or Upkeep()
         self.upkeep_stats = upkeep.UpkeepStats()
         self.memory = memory_settings or memory.Memory()
+        self._limit = self.memory.limit  # between checkpoints, with the WAL not stretched
         self._wal = upkeep.WalGuard(self.path, self.upkeep, self.upkeep_stats)
         self._pruner = upkeep.Pruner(self.upkeep)
         self._hub = hub
@@ -146,12 +147,8 @@ class Connection:
         """Detach and attach the file again (or reconnect): after a failed checkpoint DuckDB
         refuses every statement on that database until then. The WAL is replayed on attach, so
         every committed transaction is there; an open one was lost with the failure."""
-        log.log(
-            logging.DEBUG if quiet else logging.WARNING,
-            "integration %s: reopening %s",
-            self.integration_id,
-            self.path,
-        )
+        level = logging.DEBUG if quiet else logging.WARNING
+        log.log(level, "integration %s: reopening %s", self.integration_id, self.path)
         self._names.clear()
         self._states_written = True  # the file as attached again is what readers see next
         self._allowance = memory.TableAllowance()  # a new connection: the plain limit
@@ -208,7 +205,8 @@ class Connection:
                     used / upkeep.MIB,
                 )
                 self._wal.windowed(used, clear)
-        self._wal.record(time.monotonic() - started, size)
+        if self._wal.record(time.monotonic() - started, size):  # stretched: never on a hub
+            self._fit()  # the WAL is back under its own limit: so is the memory
 
     def _used_bytes(self) -> int:
         row = self._con.execute(
@@ -302,10 +300,15 @@ class Connection:
         self._publish()
         self._lower_limit()
 
-    def _wrote(self, table: TableId) -> None:
-        """Rows go into `table` in this transaction (memory.TableAllowance)."""
-        if self._hub is None:
+    def _wrote(self, table: TableId, columns: int) -> None:
+        """Change rows go into `table` now (memory.TableAllowance; upkeep.py, wide tables)."""
+        if self._hub is None:  # the hub's limit is the service's: no stretch there either
             self._allowance.wrote(self._con, self.memory, (table.schema, table.table))
+            if self._wal.wrote(columns):  # the rows the WAL may hold on stay pinned
+                self._fit()
+
+    def _fit(self) -> None:
+        self.memory = memory.fit(self._con, self.memory, self._limit, self._wal, self._allowance)
 
     def _lower_limit(self) -> None:
         """Between transactions: the memory limit raised for a many-table one goes back."""

@@ -49,20 +49,20 @@ class DuckDBDestination(SchemaOps, Records):
 
     def apply_changes(self, schema: TableSchema, changes: pa.Table) -> None:
         with self._atomic("apply changes", schema.id):
-            self._wrote(schema.id)
+            self._wrote(schema.id, len(schema.columns))
             apply.apply_changes(self._con, self._catalog, schema, changes, self._reader)
 
     def insert_new(self, schema: TableSchema, changes: pa.Table) -> None:
         """Change rows of keys known to be absent (base.NewKeyInserts): INSERT, no DELETE."""
         with self._atomic("apply changes", schema.id):
-            self._wrote(schema.id)
+            self._wrote(schema.id, len(schema.columns))
             apply.insert_new(self._con, self._catalog, schema, changes, self._reader)
 
     def apply_changed(self, schema: TableSchema, changes: pa.Table, changed: pa.Array) -> None:
         """Changes whose in-place UPDATEs write only the columns they changed
         (base.ChangedColumns, apply_columns.py)."""
         with self._atomic("apply changes", schema.id):
-            self._wrote(schema.id)
+            self._wrote(schema.id, len(schema.columns))
             apply_columns.apply_changed(
                 self._con, self._catalog, schema, changes, changed, self._reader
             )

@@ -36,14 +36,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
 from .types import literal
-from .upkeep import MIB, wal_bytes
+from .upkeep import MIB, WalGuard, wal_bytes
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,13 @@ class TableAllowance:
         if len(self.written) <= self.tables:
             return
         self.tables = -(-len(self.written) // self.STEP) * self.STEP
-        wanted = _bytes(memory.current) + self.tables * self.PER_TABLE
+        self.apply(con, memory)
+
+    def apply(self, con: duckdb.DuckDBPyConnection, memory: Memory) -> None:
+        """Set the limit in force: `memory`'s, raised for the tables this allowance covers."""
+        wanted = _bytes(memory.current)
+        if self.tables > self.STEP:
+            wanted += self.tables * self.PER_TABLE
         con.execute(f"SET memory_limit = {literal(f'{wanted // MIB}MiB')}")
 
     def reset(self, con: duckdb.DuckDBPyConnection, memory: Memory) -> None:
@@ -241,6 +247,31 @@ class WideRows:
             con.execute(f"SET checkpoint_threshold = {literal(threshold)}")
         self.rows = 0
         self.raised = False
+
+
+def fit(
+    con: duckdb.DuckDBPyConnection,
+    memory: Memory,
+    limit: str,
+    wal: WalGuard,
+    allowance: TableAllowance,
+) -> Memory:
+    """`memory` with the limit between checkpoints `limit` plus twice what `wal` may hold past
+    its own limit (upkeep.py, wide tables), in force now (with `allowance`'s raise)."""
+    memory = widened(memory, limit, 2 * wal.extra_bytes)
+    with suppress(duckdb.Error):  # still pinned: the next checkpoint puts it back
+        allowance.apply(con, memory)
+    return memory
+
+
+def widened(memory: Memory, limit: str, extra: int) -> Memory:
+    """`memory` with `extra` bytes over `limit` between checkpoints: the rows of a WAL allowed
+    past its limit stay pinned until folded (upkeep.WalGuard.stretched). Never above the
+    checkpoint limit: the most this writer may take."""
+    wanted = _bytes(limit) + extra
+    if memory.checkpoint_limit:
+        wanted = min(wanted, max(_bytes(memory.checkpoint_limit), _bytes(limit)))
+    return replace(memory, limit=f"{wanted // MIB}MiB")
 
 
 def raised(memory: Memory, error: BaseException) -> Memory:

@@ -17,6 +17,19 @@ the file has grown by more than half a WAL's worth since the last checkpoint tha
 readers, and at most once every `window_every_s`, the writer asks the service for a moment
 without readers (service/readgate.py) for that checkpoint.
 
+Wide tables. A checkpoint rewrites every column of the row groups (122,880 rows) touched since
+the last one, so a row group folded while it fills is read back and rewritten at the next fold.
+64 MiB of WAL is ~700k rows of an 8-column table but 24k of a 500-column one (~6.5 bytes a
+value), whose row groups were folded ~5 times each while filling (DuckDB alone, 500 columns,
+CPU: a 74 MiB fold of 24k new rows 0.4 s, the next 74 MiB onto them 1.1 s, one 148 MiB fold of
+all 48k 0.75 s; 250k rows in 8k-row commits: folds 17 s at 74 MiB, 12 s at 148). So once a
+change batch wrote a table of `wide_columns` or more since the last fold, the WAL may grow to
+`STRETCH` times the limit. The rows not yet folded stay pinned in memory (~1.4x their WAL: a
+99 MiB WAL failed to commit under 128 MiB), so meanwhile the writer's memory limit is raised by
+twice the extra WAL allowed (memory.fit); a fold puts both back. On a connection of its own
+only: the hub's memory is the service's. Stretching only after a slow fold was tried: that
+fold has split the row group already, and it measured no better (bench/README.md).
+
 History. `_zeroetl.activity` gets a row per commit and `_zeroetl.table_activity` a row per
 table per commit; `state_changes` a row per table state change. `prune_history` deletes rows
 older than `history_max_age_s` and, per table (per integration for `activity`), all but the
@@ -42,6 +55,7 @@ log = logging.getLogger(__name__)
 MIB = 1 << 20
 DEFAULT_WAL_LIMIT = 64 * MIB
 DUCKDB_THRESHOLD_FACTOR = 4
+STRETCH = 2  # with a wide table written, the WAL may grow to this many times the limit
 DEFAULT_HISTORY_DAYS = 7.0
 DEFAULT_HISTORY_ROWS = 1_000_000
 
@@ -53,10 +67,13 @@ class Upkeep:
     history_max_rows: int = DEFAULT_HISTORY_ROWS  # per table (per integration for activity)
     prune_every_s: float = 300.0
     window_every_s: float = 60.0  # at most one checkpoint that holds readers back per minute
+    wide_columns: int = 128  # a table this wide written lets the WAL grow to STRETCH x
 
     def __post_init__(self) -> None:
         if self.wal_limit_bytes < MIB:
             raise ValueError("the WAL limit must be at least 1 MiB")
+        if self.wide_columns < 1:
+            raise ValueError("a wide table has at least one column")
         if self.history_max_age_s <= 0 or self.history_max_rows < 1:
             raise ValueError("the monitoring history must keep at least one row and one second")
 
@@ -86,6 +103,7 @@ class UpkeepStats:
     pruned_rows: int = 0
     windows: int = 0  # checkpoints that held readers back
     windows_clear: int = 0  # ... and found none left in time
+    stretches: int = 0  # times a wide table let the WAL grow past its limit (WalGuard.stretched)
 
 
 class WalGuard:
@@ -97,6 +115,17 @@ class WalGuard:
         self.stats = stats
         self.clean_used = 0  # bytes in use after the last checkpoint that had no reader
         self.next_window_at = 0.0
+        self.stretched = False  # a wide table written since the last fold: STRETCH x the limit
+
+    @property
+    def limit(self) -> int:
+        """The WAL size that makes a checkpoint due under load."""
+        return self.upkeep.wal_limit_bytes * (STRETCH if self.stretched else 1)
+
+    @property
+    def extra_bytes(self) -> int:
+        """What the WAL may hold past its configured limit now."""
+        return self.limit - self.upkeep.wal_limit_bytes
 
     def wants_window(self, used: int) -> bool:
         """Whether this checkpoint should hold readers back: the file grew by more than half a
@@ -119,14 +148,26 @@ class WalGuard:
         """The WAL size when a checkpoint is due now, else 0."""
         size = wal_bytes(self.path)
         self.stats.wal_max_bytes = max(self.stats.wal_max_bytes, size)
-        floor = self.upkeep.idle_min_bytes if idle else self.upkeep.wal_limit_bytes
+        floor = self.upkeep.idle_min_bytes if idle else self.limit
         return size if size >= floor else 0
 
-    def record(self, seconds: float, size: int) -> None:
+    def wrote(self, columns: int) -> bool:
+        """A change batch wrote a table of `columns` columns; returns whether the WAL may now
+        grow further (it was not stretched yet)."""
+        if self.stretched or columns < self.upkeep.wide_columns:
+            return False
+        self.stretched = True
+        self.stats.stretches += 1
+        return True
+
+    def record(self, seconds: float, size: int) -> bool:
+        """A fold ran; returns whether the WAL allowed before the next one went back."""
         self.stats.checkpoints += 1
         self.stats.checkpoint_s_total += seconds
         self.stats.checkpoint_s_max = max(self.stats.checkpoint_s_max, seconds)
         log.debug("checkpoint of %s: %.1f MiB of WAL in %.2fs", self.path, size / MIB, seconds)
+        was, self.stretched = self.stretched, False
+        return was
 
 
 class Pruner:
