@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 
 from zeroetl.errors import BinlogFault, DecodeError, ZeroEtlError
 from zeroetl.model import Position, TableId, TableSchema
+from zeroetl.sources.mysql import items as _items
 from zeroetl.sources.mysql.binlog import (
     BinlogReader,
     parse_mariadb_gtid,
@@ -412,12 +413,4 @@ class ChangeStream:
         return _position(file, offset, gtid)
 
 
-__all__ = [
-    "ChangeStream",
-    "CommitItem",
-    "DdlItem",
-    "IdleItem",
-    "Item",
-    "RowsItem",
-    "TableErrorItem",
-]
+__all__ = ["ChangeStream", *_items.__all__]  # the items re-exported: callers import them from here
