@@ -162,7 +162,9 @@ KEYS: tuple[Key, ...] = (
         "leaving the engine's process only the warehouse writes.",
         flag="--snapshot-processes", commands=("replicate",)),
     Key("engine.wal_limit_mb", FLOAT, 64.0,
-        "Checkpoint a target database between batches once its WAL is this many MiB.",
+        "Checkpoint a target database between batches once its WAL is this many MiB "
+        "(`zeroetl replicate`: twice that, with the memory limit raised by twice the extra, once "
+        "a table of 128 or more columns was written since the last checkpoint).",
         flag="--wal-limit-mb", commands=RUNS, minimum=1),
     Key("engine.memory_limit", SIZE, "128MiB",
         "DuckDB memory of `replicate` between checkpoints (cached blocks beyond it are dropped, "
