@@ -77,6 +77,7 @@ class FaultProxy:
         self._flowing.set()
         self._holes = 0  # >0 while blackholed
         self._refusing = False
+        self._delay_s = 0.0  # a slow link: each buffer waits this long before it goes on
         self.log = FaultLog()
         self._thread = threading.Thread(target=self._accept_loop, name="fault-proxy", daemon=True)
         self._thread.start()
@@ -107,6 +108,13 @@ class FaultProxy:
         if seconds is not None:
             self._closed.wait(seconds)
             self.heal()
+
+    def slow(self, seconds: float) -> None:
+        """Hold every buffer `seconds` before forwarding it (0: full speed again): a slow link
+        that keeps a small snapshot going long enough for faults to land in it, whatever the
+        machine's speed."""
+        self._delay_s = seconds
+        self.log.add(f"slow {seconds:.3f}s")
 
     def heal(self) -> None:
         """End a blackhole: connections that lost bytes are reset, new ones flow."""
@@ -187,6 +195,8 @@ class FaultProxy:
             if self._holes:
                 link.lost_bytes = True
                 continue
+            if self._delay_s:
+                self._closed.wait(self._delay_s)
             try:
                 dst.sendall(data)
             except OSError:

@@ -105,7 +105,11 @@ def test_cuts_pauses_and_blackholes_during_snapshot_and_cdc(
     mariadb, db_conn, test_db, proxy, tmp_path
 ) -> None:
     wl = Workload(db_conn, test_db, seed=21, ddl=False)
-    wl.create(rows=4000)  # a snapshot long enough for a cut and a blackhole to land in it
+    wl.create(rows=4000)
+    # A snapshot long enough for a cut and a blackhole to land in it, however fast the machine:
+    # a slow link until the blackhole is noticed (4,000 rows a table were once enough alone; on
+    # a quiet machine the copy now ends before the first cut).
+    proxy.slow(0.02)
     svc = _service(tmp_path)
     url = f"mysql://zeroetl:zeroetl@127.0.0.1:{proxy.port}"
     writer_conn = mariadb.root(test_db)
@@ -159,6 +163,7 @@ def test_cuts_pauses_and_blackholes_during_snapshot_and_cdc(
         hit_snapshot("blackhole")
         proxy.blackhole(None)
         wait_for(lambda: watch.now()["state"] == "needs_attention", "the blackhole noticed", 30)
+        proxy.slow(0)
         proxy.heal()
         # Then random faults while the snapshot ends and the stream runs.
         chaos = Chaos(proxy, seed=4, observe=hit_snapshot).start()
