@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -270,6 +271,7 @@ def main() -> None:
             serve.send_signal(signal.SIGTERM)
             serve.wait(60)
         db.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # TICKIT x10: GBs of MariaDB and warehouse
 
 
 def _serve(tmp: Path, wh: Path, api: int, sql_port: int, env: dict[str, str]) -> Any:

@@ -67,6 +67,7 @@ class Entry:
     targets: tuple[tuple[str, str, str], ...]  # replicated tables read (states checked)
     versions: tuple[tuple[str, int], ...]  # (database, fingerprint) at translation
     generation: int
+    fast: tuple[str, int] | None = None  # a Top N over a join's threshold form (topn_join.py)
 
 
 class PlanCache:
@@ -125,6 +126,7 @@ class Recorder:
         self.scoped: list[str] = []
         self.targets: list[tuple[str, str, str]] = []
         self.catalogs: set[str] = set()  # catalogs named by the statement's tables ("": none)
+        self.fast: tuple[str, int] | None = None  # topn_join.py's form and its LIMIT
 
     def named(self, tree: exp.Expression) -> None:
         self.catalogs = {t.catalog for t in tree.find_all(exp.Table)}
@@ -170,6 +172,7 @@ class Recorder:
             targets=tuple(dict.fromkeys(self.targets)),
             versions=versions,
             generation=generation,
+            fast=self.fast,
         )
 
 

@@ -42,6 +42,7 @@ from . import (
     prepared,
     resultcache,
     rewrite,
+    topn_join,
     users_catalog,
     users_sql,
     workspace,
@@ -102,6 +103,7 @@ class SqlSession(
         self._catalogs: dict[str, tuple[dict[tuple[str, str], tuple[str | None, str]], int]] = {}
         self._recorded: plancache.Recorder | None = None  # the translation being made
         self._kept_entry: plancache.Entry | None = None  # the statement's, once kept
+        self._fast: tuple[str, int] | None = None
         self._kept_key: tuple[object, ...] = ()
         self._changed_in_transaction = False
         # the statement running or last run, passwords masked (what activity views may show)
@@ -302,7 +304,12 @@ class SqlSession(
         return Result(columns, self._keeping(ticket, columns, self._stream(reader, run), tag), tag)
 
     def _run_query(self, duck: str, args: list[object] | None) -> pa.RecordBatchReader:
-        """The query's reader; a repeated one runs from its prepared plan (prepared.py)."""
+        """The query's reader; a repeated one runs from its prepared plan (prepared.py). A Top
+        N over a join runs its threshold form first, the query itself when that comes short."""
+        if self._fast is not None:
+            fast = topn_join.run(self._cur, *self._fast, args, BATCH_ROWS)
+            if fast is not None:
+                return fast
         entry = self._kept_entry
         if args or entry is None or self.in_transaction:
             return duckstream.reader(self._cur, duck, args, BATCH_ROWS)

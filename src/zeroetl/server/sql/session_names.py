@@ -86,6 +86,19 @@ class NameResolution:
             found.update(r[0] for r in rows)
         return found.pop() if len(found) == 1 else None
 
+    def _table_columns(self, table: exp.Table) -> dict[str, bool] | None:
+        """A table's columns (lower-case name -> nullable), None for anything that is not a
+        table found in the catalog (a view, a CTE, a system relation)."""
+        where = self._resolve_any(table)
+        if where is None:
+            return None
+        rows = self._cur.execute(
+            "SELECT lower(column_name), is_nullable FROM duckdb_columns() WHERE database_name = ?"
+            " AND schema_name = ? AND table_name = ?",
+            list(where),
+        ).fetchall()
+        return {r[0]: bool(r[1]) for r in rows} or None
+
     def _resolve_any(self, table: exp.Table) -> tuple[str, str, str] | None:
         if table.catalog:
             return (table.catalog, table.db, table.name)
