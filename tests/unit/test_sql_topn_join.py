@@ -220,3 +220,20 @@ def test_a_fast_result_past_its_bytes_runs_the_query(
     monkeypatch.setattr(topn_join, "MAX_BYTES", 8)  # the fast result is not read past this
     assert rows(s, sql) == [(1,), (2,), (3,), (4,)]
     assert topn_join.STATS["fallback"] == before["fallback"] + 1
+
+
+def test_parameters_reach_the_fast_form(backend: HubBackend) -> None:  # noqa: F811
+    dest = backend.attach("aurora")
+    listing = TableSchema(TableId("demodb", "listing"), (int_col("listid", False),), ("listid",))
+    add_table(dest, listing, [dict(listid=i) for i in range(1, 11)], TableState.SYNCED)
+    s = SqlSession(backend, database="aurora", user="a")
+    s.execute("SET search_path TO demodb")
+    before = dict(topn_join.STATS)
+    sql = (
+        "select salesid, qtysold from sales join listing on salesid = listid"
+        " where sales.qtysold >= $1 and listid <> $2 order by salesid desc limit 2"
+    )
+    # qtysold is i % 4 + 1: sales 10 (3), 9 (2), 7 (4), 6 (3) ...
+    assert rows(s, sql, [3, 7]) == [(10, 3), (6, 3)]
+    assert rows(s, sql, [2, 10]) == [(9, 2), (7, 4)]
+    assert sum(topn_join.STATS.values()) == sum(before.values()) + 2
