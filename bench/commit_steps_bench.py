@@ -12,6 +12,7 @@ record_tables_activity, record_activity, commit.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -105,6 +106,7 @@ def main() -> None:
             timed(tot, "commit", dest.commit)
     apply._small = by_position  # type: ignore[assignment]
     dest.close()
+    shutil.rmtree(wh, ignore_errors=True)
     per = args.commits * args.rounds / 1e6
     base = sum(totals["view"].values()) / per
     for way, tot in totals.items():

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -144,6 +145,7 @@ def main() -> None:
             serve.send_signal(signal.SIGTERM)
             serve.wait(60)
         db.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _up(url: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -103,6 +104,9 @@ def main() -> None:
         print(f"{name:12} {o:11.2f} {b:13.2f} {o - b:12.2f}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sql_guard_bench.json").write_text(json.dumps(out, indent=2))
+    session.close()
+    hub.close()
+    shutil.rmtree(wh, ignore_errors=True)
 
 
 if __name__ == "__main__":
