@@ -190,11 +190,13 @@ def test_a_session_answers_from_the_fast_form_and_falls_back(backend: HubBackend
         " order by salesid desc limit 1"
     )
     assert rows(s, sql) == [(10, 1)]
-    assert {"fast": before["fast"] + 1, "fallback": before["fallback"]} == topn_join.STATS
+    assert topn_join.STATS["fast"] == before["fast"] + 1
+    assert topn_join.STATS["fallback"] == before["fallback"]
     # the three highest sales hold two listings between them: the fast form comes short
     short = sql.replace("limit 1", "limit 3")
     assert rows(s, short) == [(10, 1), (8, 2), (6, 0)]
-    assert {"fast": before["fast"] + 1, "fallback": before["fallback"] + 1} == topn_join.STATS
+    assert topn_join.STATS["fast"] == before["fast"] + 1
+    assert topn_join.STATS["fallback"] == before["fallback"] + 1
     s.execute("SET enable_result_cache_for_session TO off")
     assert rows(s, sql) == [(10, 1)]  # from the kept translation, its form kept too
     assert topn_join.STATS["fast"] == before["fast"] + 2
@@ -237,3 +239,34 @@ def test_parameters_reach_the_fast_form(backend: HubBackend) -> None:  # noqa: F
     assert rows(s, sql, [3, 7]) == [(10, 3), (6, 3)]
     assert rows(s, sql, [2, 10]) == [(9, 2), (7, 4)]
     assert sum(topn_join.STATS.values()) == sum(before.values()) + 2
+
+
+def test_a_form_that_keeps_coming_short_is_tried_seldom(backend: HubBackend) -> None:  # noqa: F811
+    dest = backend.attach("aurora")
+    listing = TableSchema(TableId("demodb", "listing"), (int_col("listid", False),), ("listid",))
+    add_table(dest, listing, [dict(listid=1)], TableState.SYNCED)  # only the lowest sale
+    s = SqlSession(backend, database="aurora", user="a")
+    s.execute("SET search_path TO demodb")
+    s.execute("SET enable_result_cache_for_session TO off")
+    sql = "select salesid from sales join listing on salesid = listid order by salesid desc limit 1"
+    before = dict(topn_join.STATS)
+    for _ in range(2 + topn_join.RETRY_EVERY):
+        assert rows(s, sql) == [(1,)]
+    moved = {k: topn_join.STATS[k] - before[k] for k in before}
+    # two misses, then RETRY_EVERY - 1 runs without it, then one more try
+    assert moved == {"fast": 0, "fallback": 3, "skipped": topn_join.RETRY_EVERY - 1}
+
+
+def test_a_form_that_answers_again_is_tried_every_time() -> None:
+    cur = duckdb.connect()
+    text = "select * from range(3)"  # three rows: short of 5, enough for 3
+    before = dict(topn_join.STATS)
+    assert topn_join.run(cur, text, 5, None, 1024) is None
+    assert topn_join.run(cur, text, 5, None, 1024) is None
+    for _ in range(topn_join.RETRY_EVERY - 1):
+        assert topn_join.run(cur, text, 3, None, 1024) is None  # not tried
+    got = topn_join.run(cur, text, 3, None, 1024)  # tried again, and it answers
+    assert got is not None and got.read_all().num_rows == 3
+    assert topn_join.run(cur, text, 3, None, 1024) is not None  # tried every time again
+    moved = {k: topn_join.STATS[k] - before[k] for k in before}
+    assert moved == {"fast": 2, "fallback": 2, "skipped": topn_join.RETRY_EVERY - 1}

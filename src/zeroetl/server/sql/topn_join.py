@@ -26,6 +26,8 @@ ORDER BY's own placement: NULLS FIRST keeps every NULL key in the prefix.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,7 +45,13 @@ _ALLOWED = frozenset({"expressions", "from_", "from", "joins", "where", "order",
 _SET_RETURNING = frozenset({"unnest", "generate_series", "range", "generate_subscripts",
                             "json_each", "json_tree", "repeat_row"})  # fmt: skip
 
-STATS = {"fast": 0, "fallback": 0}  # runs answered by the fast form, runs that fell back
+# runs answered by the fast form, runs that fell back, runs that did not try it (`run`)
+STATS = {"fast": 0, "fallback": 0, "skipped": 0}
+RETRY_EVERY = 16
+MAX_FORMS = 1024  # forms whose last runs came short (least recently missed first out)
+# form -> (runs in a row that came short, runs not tried since the last try)
+_missed: OrderedDict[str, tuple[int, int]] = OrderedDict()
+_lock = threading.Lock()
 # a FROM or JOIN table's columns (lower-case name -> nullable); None when it is not known
 Columns = Callable[[exp.Table], dict[str, bool] | None]
 
@@ -118,7 +126,15 @@ def run(
     batch_rows: int,
 ) -> pa.RecordBatchReader | None:
     """The fast form's rows when they are the answer (`rows` of them), else None: the caller
-    runs the query itself. Read whole, within MAX_BYTES."""
+    runs the query itself. Read whole, within MAX_BYTES. A form that came short twice in a row
+    is tried again only every RETRY_EVERY-th run (a join that drops most rows would otherwise
+    pay for both runs every time)."""
+    with _lock:
+        misses, skipped = _missed.get(text, (0, 0))
+        if misses >= 2 and skipped + 1 < RETRY_EVERY:
+            _missed[text] = (misses, skipped + 1)
+            STATS["skipped"] += 1
+            return None
     reader = duckstream.reader(cur, text, args, batch_rows)
     batches: list[pa.RecordBatch] = []
     size = count = 0
@@ -130,10 +146,16 @@ def run(
                 break
     finally:
         reader.close()
-    if count < rows or size > MAX_BYTES:
-        STATS["fallback"] += 1
-        return None
-    STATS["fast"] += 1
+    with _lock:
+        if count < rows or size > MAX_BYTES:
+            STATS["fallback"] += 1
+            _missed[text] = (misses + 1, 0)
+            _missed.move_to_end(text)
+            while len(_missed) > MAX_FORMS:
+                _missed.popitem(last=False)
+            return None
+        STATS["fast"] += 1
+        _missed.pop(text, None)
     return pa.RecordBatchReader.from_batches(reader.schema, batches)
 
 
