@@ -172,6 +172,18 @@ def test_the_answer_is_the_querys(seed: int) -> None:
 # --- through a session -----------------------------------------------------------------------
 
 
+def _session(backend: HubBackend, listids: list[int], *, cache: bool = True) -> SqlSession:  # noqa: F811
+    """A session on `aurora`, whose `sales` (salesid 1-10) gets a `listing` of `listids`."""
+    listing = TableSchema(TableId("demodb", "listing"), (int_col("listid", False),), ("listid",))
+    add_table(backend.attach("aurora"), listing, [dict(listid=i) for i in listids],
+              TableState.SYNCED)  # fmt: skip
+    s = SqlSession(backend, database="aurora", user="a")
+    s.execute("SET search_path TO demodb")
+    if not cache:
+        s.execute("SET enable_result_cache_for_session TO off")
+    return s
+
+
 def test_a_session_answers_from_the_fast_form_and_falls_back(backend: HubBackend) -> None:  # noqa: F811
     dest = backend.attach("aurora")
     listing = TableSchema(
@@ -209,12 +221,7 @@ def test_a_fast_result_past_its_bytes_runs_the_query(
     backend: HubBackend,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    dest = backend.attach("aurora")
-    listing = TableSchema(TableId("demodb", "listing"), (int_col("listid", False),), ("listid",))
-    add_table(dest, listing, [dict(listid=i) for i in range(1, 11)], TableState.SYNCED)
-    s = SqlSession(backend, database="aurora", user="a")
-    s.execute("SET search_path TO demodb")
-    s.execute("SET enable_result_cache_for_session TO off")
+    s = _session(backend, list(range(1, 11)), cache=False)
     sql = "select salesid from sales join listing on salesid = listid order by salesid limit 4"
     before = dict(topn_join.STATS)
     assert rows(s, sql) == [(1,), (2,), (3,), (4,)]
@@ -225,11 +232,7 @@ def test_a_fast_result_past_its_bytes_runs_the_query(
 
 
 def test_parameters_reach_the_fast_form(backend: HubBackend) -> None:  # noqa: F811
-    dest = backend.attach("aurora")
-    listing = TableSchema(TableId("demodb", "listing"), (int_col("listid", False),), ("listid",))
-    add_table(dest, listing, [dict(listid=i) for i in range(1, 11)], TableState.SYNCED)
-    s = SqlSession(backend, database="aurora", user="a")
-    s.execute("SET search_path TO demodb")
+    s = _session(backend, list(range(1, 11)))
     before = dict(topn_join.STATS)
     sql = (
         "select salesid, qtysold from sales join listing on salesid = listid"
@@ -242,12 +245,7 @@ def test_parameters_reach_the_fast_form(backend: HubBackend) -> None:  # noqa: F
 
 
 def test_a_form_that_keeps_coming_short_is_tried_seldom(backend: HubBackend) -> None:  # noqa: F811
-    dest = backend.attach("aurora")
-    listing = TableSchema(TableId("demodb", "listing"), (int_col("listid", False),), ("listid",))
-    add_table(dest, listing, [dict(listid=1)], TableState.SYNCED)  # only the lowest sale
-    s = SqlSession(backend, database="aurora", user="a")
-    s.execute("SET search_path TO demodb")
-    s.execute("SET enable_result_cache_for_session TO off")
+    s = _session(backend, [1], cache=False)  # a listing for the lowest sale only
     sql = "select salesid from sales join listing on salesid = listid order by salesid desc limit 1"
     before = dict(topn_join.STATS)
     for _ in range(2 + topn_join.RETRY_EVERY):

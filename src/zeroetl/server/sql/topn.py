@@ -22,7 +22,8 @@ from sqlglot import exp
 _ALLOWED = frozenset({"expressions", "from_", "from", "where", "order", "limit", "offset", "hint"})
 
 
-_SET_RETURNING = frozenset({"unnest", "generate_series", "range", "generate_subscripts", "json_each",
+# table functions that may stand in a select list and multiply its rows (topn_join.py too)
+SET_RETURNING = frozenset({"unnest", "generate_series", "range", "generate_subscripts", "json_each",
                             "json_tree", "repeat_row"})  # fmt: skip
 
 
@@ -84,7 +85,7 @@ def _plain(e: exp.Expression, table: str) -> bool:
         if isinstance(node, exp.AggFunc | exp.Window | exp.Subquery | exp.Select | exp.Star):
             return False
         if isinstance(node, exp.UDTF | exp.Explode | exp.Unnest) or (
-            isinstance(node, exp.Anonymous) and str(node.name).lower() in _SET_RETURNING
+            isinstance(node, exp.Anonymous) and str(node.name).lower() in SET_RETURNING
         ):
             return False  # rows multiply after the LIMIT in the original: not the same rows
         if isinstance(node, exp.Column) and not _own(node, table):

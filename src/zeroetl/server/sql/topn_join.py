@@ -35,15 +35,13 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from . import duckstream
+from . import duckstream, topn
 
 MAX_ROWS = 10_000  # LIMIT + OFFSET
 MAX_BYTES = 32 << 20  # the fast result is read whole to count it: past this, the query runs
 # every Select argument but these blocks the rewrite (sqlglot's names: `from_`, `with_`)
 _ALLOWED = frozenset({"expressions", "from_", "from", "joins", "where", "order", "limit",
                       "offset", "hint"})  # fmt: skip
-_SET_RETURNING = frozenset({"unnest", "generate_series", "range", "generate_subscripts",
-                            "json_each", "json_tree", "repeat_row"})  # fmt: skip
 
 # runs answered by the fast form, runs that fell back, runs that did not try it (`run`)
 STATS = {"fast": 0, "fallback": 0, "skipped": 0}
@@ -182,7 +180,7 @@ def _plain(e: exp.Expression) -> bool:
     for node in e.walk():
         if isinstance(node, exp.AggFunc | exp.Window | exp.UDTF | exp.Explode | exp.Unnest):
             return False
-        if isinstance(node, exp.Anonymous) and str(node.name).lower() in _SET_RETURNING:
+        if isinstance(node, exp.Anonymous) and str(node.name).lower() in topn.SET_RETURNING:
             return False
     return True
 
