@@ -27,3 +27,6 @@ def build(
 def changed(
     layout: bytes, ncols: int, buf: ReadableBuffer, before: bytes, after: bytes
 ) -> bytes: ...
+def changed_many(
+    layout: bytes, ncols: int, segments: list[tuple[ReadableBuffer, bytes, bytes]]
+) -> bytes: ...

@@ -1114,6 +1114,29 @@ static int image_spans(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *buf,
  *   value differs, byte for byte or in NULL-ness. Equal bytes finish into equal values, so an
  *   unset bit means unchanged; a set bit may be a change the warehouse could not see (a
  *   superset, which is what its reader needs). Every image is bounds-checked as walk() does. */
+/* The bitmaps of `rows` updates (their offsets at sb/ab) of one buffer into `bits` (zeroed);
+ * `spans`: 4 * ncols scratch. 0, or -1 with ValueError as walk() raises it. */
+static int changed_rows(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *buf, Py_ssize_t len,
+                        const uint8_t *sb, const uint8_t *ab, Py_ssize_t rows, uint8_t *bits,
+                        Py_ssize_t *spans) {
+    Py_ssize_t width = (ncols + 7) / 8;
+    Py_ssize_t *ob = spans, *nb = spans + ncols, *oa = spans + 2 * ncols, *na = spans + 3 * ncols;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        int64_t b, a;
+        memcpy(&b, sb + 8 * r, 8);
+        memcpy(&a, ab + 8 * r, 8);
+        if (image_spans(lay, ncols, buf, len, b, 2 * r, ob, nb) < 0
+            || image_spans(lay, ncols, buf, len, a, 2 * r + 1, oa, na) < 0)
+            return -1;
+        uint8_t *row = bits + r * width;
+        for (Py_ssize_t j = 0; j < ncols; j++) {
+            if (nb[j] != na[j] || (nb[j] > 0 && memcmp(buf + ob[j], buf + oa[j], (size_t)nb[j])))
+                row[j >> 3] |= (uint8_t)(1u << (j & 7));
+        }
+    }
+    return 0;
+}
+
 static PyObject *changed(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer lv, bv, sv, av;
@@ -1121,7 +1144,7 @@ static PyObject *changed(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*ny*y*y*", &lv, &ncols, &bv, &sv, &av)) return NULL;
     PyObject *out = NULL;
     Py_ssize_t *spans = NULL;
-    const uint8_t *lay = (const uint8_t *)lv.buf, *buf = (const uint8_t *)bv.buf;
+    const uint8_t *lay = (const uint8_t *)lv.buf;
     if (ncols <= 0 || lv.len != ncols * 4 || sv.len % 8 || av.len != sv.len) {
         PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
         goto done;
@@ -1137,22 +1160,8 @@ static PyObject *changed(PyObject *self, PyObject *args) {
     }
     uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
     memset(bits, 0, (size_t)(rows * width));
-    Py_ssize_t *ob = spans, *nb = spans + ncols, *oa = spans + 2 * ncols, *na = spans + 3 * ncols;
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        int64_t b, a;
-        memcpy(&b, (const uint8_t *)sv.buf + 8 * r, 8);
-        memcpy(&a, (const uint8_t *)av.buf + 8 * r, 8);
-        if (image_spans(lay, ncols, buf, bv.len, b, 2 * r, ob, nb) < 0
-            || image_spans(lay, ncols, buf, bv.len, a, 2 * r + 1, oa, na) < 0) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        uint8_t *row = bits + r * width;
-        for (Py_ssize_t j = 0; j < ncols; j++) {
-            if (nb[j] != na[j] || (nb[j] > 0 && memcmp(buf + ob[j], buf + oa[j], (size_t)nb[j])))
-                row[j >> 3] |= (uint8_t)(1u << (j & 7));
-        }
-    }
+    if (changed_rows(lay, ncols, bv.buf, bv.len, sv.buf, av.buf, rows, bits, spans) < 0)
+        Py_CLEAR(out);
 done:
     PyMem_Free(spans);
     PyBuffer_Release(&lv);
@@ -1162,12 +1171,100 @@ done:
     return out;
 }
 
+/* changed_many(layout, ncols, segments) -> bytes
+ *   changed() of every (buf, before, after) of `segments`, its bitmaps one after the other:
+ *   one call for a batch's updates (a 500-column row fills a rows event: a call per event cost
+ *   as much as the comparing). Raises what the first failing changed() call would raise. The
+ *   Python twin: row_diff.changed_segments. */
+static PyObject *changed_many(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv;
+    Py_ssize_t ncols;
+    PyObject *segs;
+    if (!PyArg_ParseTuple(args, "y*nO!", &lv, &ncols, &PyList_Type, &segs)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t *spans = NULL;
+    const uint8_t *lay = (const uint8_t *)lv.buf;
+    Py_ssize_t nseg = PyList_GET_SIZE(segs), width = (ncols + 7) / 8, rows = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) { /* the size of the result: the offsets given */
+        PyObject *t = PyList_GET_ITEM(segs, s);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) {
+            PyErr_SetString(PyExc_TypeError, "changed_many: segments are (buf, before, after)");
+            goto done;
+        }
+        Py_buffer sv;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 1), &sv, PyBUF_SIMPLE) < 0) goto done;
+        rows += sv.len / 8;
+        PyBuffer_Release(&sv);
+    }
+    if (ncols <= 0 || lv.len != ncols * 4) {
+        PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
+        goto done;
+    }
+    if (check_layout(lay, ncols) < 0) goto done;
+    spans = PyMem_Malloc(4 * (size_t)ncols * sizeof(Py_ssize_t));
+    out = PyBytes_FromStringAndSize(NULL, rows * width);
+    if (!spans || !out) {
+        Py_CLEAR(out);
+        if (!spans) PyErr_NoMemory();
+        goto done;
+    }
+    uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
+    memset(bits, 0, (size_t)(rows * width));
+    Py_ssize_t at = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) {
+        PyObject *t = PyList_GET_ITEM(segs, s);
+        Py_buffer bv, sv, av;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 0), &bv, PyBUF_SIMPLE) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 1), &sv, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&bv);
+            Py_CLEAR(out);
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 2), &av, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&bv);
+            PyBuffer_Release(&sv);
+            Py_CLEAR(out);
+            goto done;
+        }
+        int rc = 0;
+        Py_ssize_t n = sv.len / 8;
+        if (sv.len % 8 || av.len != sv.len || at + n > rows) {
+            PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
+            rc = -1;
+        } else {
+            rc = changed_rows(lay, ncols, bv.buf, bv.len, sv.buf, av.buf, n, bits + at * width,
+                              spans);
+        }
+        PyBuffer_Release(&bv);
+        PyBuffer_Release(&sv);
+        PyBuffer_Release(&av);
+        if (rc < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        at += n;
+    }
+    if (at != rows) { /* offsets that changed while we read them */
+        PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
+        Py_CLEAR(out);
+    }
+done:
+    PyMem_Free(spans);
+    PyBuffer_Release(&lv);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Walk row images into a flat list of finisher-ready values."},
     {"index", index_, METH_VARARGS, "Check row images; their offsets and moved keys."},
     {"image", image_, METH_VARARGS, "index() of one rows event made into a RowsImage."},
     {"build", build, METH_VARARGS, "Row images of many events -> Arrow-ready column buffers."},
     {"changed", changed, METH_VARARGS, "Which columns each update's two row images differ in."},
+    {"changed_many", changed_many, METH_VARARGS, "changed() of many (buf, before, after) at once."},
     {NULL, NULL, 0, NULL},
 };
 
