@@ -133,6 +133,7 @@ def child(args: argparse.Namespace) -> None:
         progress=rec,
     )
     prof = cProfile.Profile() if args.profile else None
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     if prof:
         prof.enable()
@@ -140,6 +141,7 @@ def child(args: argparse.Namespace) -> None:
     if prof:
         prof.disable()
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0  # every thread of the child: reader, writer, DuckDB's
     stats = dest.upkeep_stats
     folds = {"folds": stats.checkpoints, "fold_s": stats.checkpoint_s_total,
              "wal_max_mb": stats.wal_max_bytes / (1 << 20)}  # fmt: skip
@@ -151,8 +153,8 @@ def child(args: argparse.Namespace) -> None:
         pst = pstats.Stats(prof, stream=sys.stderr)
         pst.sort_stats("cumulative").print_stats(40)
         pst.sort_stats("tottime").print_stats(30)
-    print(json.dumps({"s": elapsed, "changes": rec.changes, "commits": rec.commits,
-                      "rss_mb": rss_mb, **folds}))  # fmt: skip
+    print(json.dumps({"s": elapsed, "cpu_s": cpu, "changes": rec.changes,
+                      "commits": rec.commits, "rss_mb": rss_mb, **folds}))  # fmt: skip
 
 
 # Options every child gets (set by main: the checkpoint memory limit).
@@ -198,13 +200,13 @@ class Bench:
                 shutil.rmtree(copy, ignore_errors=True)
             before["s"] = max(1e-3, before["s"] - self.out.get("startup_s", 0.0))
             print(f"  {what} (before): {before['changes'] / before['s']:,.0f} changes/s in "
-                  f"{before['s']:.2f}s, peak RSS {before['rss_mb']:.0f} MB{_folds(before)}",
-                  flush=True)  # fmt: skip
+                  f"{before['s']:.2f}s{_cpu(before)}, peak RSS {before['rss_mb']:.0f} MB"
+                  f"{_folds(before)}", flush=True)  # fmt: skip
         res = apply_in_child(self.wh, self.server.url(), profile)
         res["s"] = max(1e-3, res["s"] - self.out.get("startup_s", 0.0))
         if res["changes"] != changes:
             raise SystemExit(f"{what}: applied {res['changes']} changes, source made {changes}")
-        print(f"  {what}: {res['changes']:,} changes in {res['s']:.2f}s "
+        print(f"  {what}: {res['changes']:,} changes in {res['s']:.2f}s{_cpu(res)} "
               f"({res['changes'] / res['s']:,.0f}/s), {res['commits']} commits, "
               f"peak RSS {res['rss_mb']:.0f} MB{_folds(res)}", flush=True)  # fmt: skip
         if before is not None:
@@ -346,6 +348,11 @@ class Bench:
         }
 
 
+def _cpu(res: dict[str, Any]) -> str:
+    """The CPU time of an apply, every thread of its process (start-up included)."""
+    return f" ({res['cpu_s']:.2f}s CPU)" if "cpu_s" in res else ""
+
+
 def _folds(res: dict[str, Any]) -> str:
     """The WAL folds of an apply (absent from the output of older trees' children)."""
     if "folds" not in res:
@@ -359,7 +366,9 @@ def _before(res: dict[str, Any], what: str) -> dict[str, Any]:
     b = res.get("before")
     if not b:
         return {}
+    cpu = {f"{what}_cpu_s": res.get("cpu_s"), f"before_{what}_cpu_s": b.get("cpu_s")}
     return {
+        **cpu,
         f"before_{what}_s": b["s"],
         f"before_{what}_rss_mb": b["rss_mb"],
         f"{what}_speedup_vs_before": b["s"] / res["s"],

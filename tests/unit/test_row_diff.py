@@ -5,6 +5,7 @@ Arrow comparison of finished values (row_diff.changed_bitmaps)."""
 from __future__ import annotations
 
 import struct
+from itertools import pairwise
 from typing import Any
 
 import pyarrow as pa
@@ -84,6 +85,54 @@ def test_compiled_and_python_agree(ev: Any, cut: int, flip: int) -> None:
     both(layout, ncols, buf, before + b"\x00" * 8, after + b"\xff" * 8)  # a wild offset
 
 
+def both_many(layout: bytes, ncols: int, segments: list[Any]) -> tuple[str, Any]:
+    out = []
+    for f in (binrows.changed_many, row_diff.changed_segments):
+        try:
+            out.append(("ok", f(layout, ncols, segments)))
+        except ValueError as e:
+            out.append(("error", str(e)))
+    assert out[0] == out[1], segments
+    return out[0]
+
+
+@pytest.mark.skipif(binrows is None, reason="compiled decoder not built")
+@settings(max_examples=200, deadline=None)
+@given(
+    ev=event(),
+    cuts=st.lists(st.integers(0, 4), max_size=3),
+    hurt=st.integers(0, 3),
+    at=st.integers(0, 400),
+    buffer=st.sampled_from([bytes, bytearray, memoryview]),
+)
+def test_many_segments_at_once_as_one_by_one(
+    ev: Any, cuts: list[int], hurt: int, at: int, buffer: Any
+) -> None:
+    """changed_many over a batch's (buf, before, after) segments: the bitmaps of changed (and
+    of the twin) one after the other, or the error the first failing segment raises."""
+    layout, ncols, buf, before, after, want = ev
+    rows = len(before) // 8
+    edges = [0, *sorted(min(c, rows) for c in cuts), rows]
+    segments: list[Any] = [
+        (buffer(buf), before[8 * lo : 8 * hi], after[8 * lo : 8 * hi]) for lo, hi in pairwise(edges)
+    ]
+    kind, got = both_many(layout, ncols, segments)
+    assert kind == "ok" and bits(got, ncols) == want
+    k = at % len(segments)
+    b, sb, sa = segments[k]
+    if hurt == 0:  # cut short
+        segments[k] = (bytes(buf[: at % (len(buf) + 1)]), sb, sa)
+    elif hurt == 1 and buf:  # a byte garbled
+        garbled = bytearray(buf)
+        garbled[at % len(buf)] ^= 0xFF
+        segments[k] = (bytes(garbled), sb, sa)
+    elif hurt == 2:  # a wild offset
+        segments[k] = (b, sb + b"\x00" * 8, sa + b"\xff" * 8)
+    else:  # offsets that do not pair
+        segments[k] = (b, sb + b"\x00" * 8, sa)
+    both_many(layout, ncols, segments)
+
+
 def test_bad_arguments_are_refused() -> None:
     if binrows is not None:
         with pytest.raises(ValueError):
@@ -92,6 +141,12 @@ def test_bad_arguments_are_refused() -> None:
             binrows.changed(b"\x09\x04\x00\x00", 1, b"", b"", b"")
     with pytest.raises(ValueError):
         row_diff.changed_images(b"\x01\x04\x00\x00", 1, b"", b"\x00" * 8, b"")
+    for many in (binrows.changed_many, row_diff.changed_segments) if binrows else ():
+        with pytest.raises(ValueError):
+            many(b"\x01\x04\x00\x00", 2, [])
+    if binrows is not None:
+        with pytest.raises(TypeError):
+            binrows.changed_many(b"\x01\x04\x00\x00", 1, [(b"", b"")])
 
 
 def test_finished_values_compare_exactly() -> None:

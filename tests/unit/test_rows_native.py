@@ -23,6 +23,7 @@ from zeroetl import native
 from zeroetl.errors import DecodeError, TableFailed
 from zeroetl.model import TableId
 from zeroetl.sources.mysql import coltypes as T
+from zeroetl.sources.mysql import row_diff
 from zeroetl.sources.mysql.changes import Batch
 from zeroetl.sources.mysql.rows import RowsDecoder
 from zeroetl.sources.mysql.rows_native import DATE, DATETIME
@@ -467,3 +468,68 @@ def test_a_build_without_image_decodes_through_the_twin(monkeypatch: pytest.Monk
             b.moved,
         )
         assert same(finisher_input(c, a.raw), finisher_input(twin, b.raw))
+
+
+def _py_columns(py: RowsDecoder, images: list[bytes]) -> list[pa.Array]:
+    """The Python walk and finishers of these row images, in this order."""
+    img = py.decode(30, memoryview(event(py, images)))
+    assert img.after is not None
+    return list(img.after.columns)
+
+
+@given(
+    seed=st.integers(0, 2**32),
+    rows=st.integers(1, 40),
+    nulls=st.sampled_from([0, 0.05, 0.3]),
+    long=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_build_fills_in_one_pass_as_the_python_finishers(
+    seed: int, rows: int, nulls: float, long: bool
+) -> None:
+    """binrows.build fills every column in one pass (data growing as it goes, a validity made
+    at a column's first NULL): on row images in any order, given twice, split over segments
+    that share their buffer, and on buffers cut short, it gives what the Python walk and
+    finishers give the same images, or ValueError exactly where an image runs past its
+    buffer (row_diff._spans: the bounds every walk checks)."""
+    mp = pytest.MonkeyPatch()
+    c, py = decoders(mp, table_map(BUILT))
+    assert c.native is not None
+    rnd = random.Random(seed)
+    if long:  # strings longer than the 8 bytes a row the data starts with: it must grow
+        mp.setattr(rnd, "choice", lambda seq: 300 if 300 in seq else random.choice(seq))
+    images = [row_image(c, rnd, nulls) for _ in range(rows)]
+    buf = b"".join(images)
+    at = [sum(map(len, images[:k])) for k in range(rows)]
+    order = [rnd.randrange(rows) for _ in range(rnd.randint(1, 2 * rows))]  # repeats too
+    cut = len(buf) if rnd.random() < 0.6 else rnd.randrange(len(buf) + 1)
+    data = rnd.choice([bytes, bytearray, memoryview])(buf[:cut])
+    segments, k = [], 0
+    while k < len(order):
+        step = rnd.randint(1, len(order) - k)
+        starts = b"".join(at[i].to_bytes(8, "little") for i in order[k : k + step])
+        segments.append((data, starts))
+        k += step
+    mv = memoryview(buf[:cut])
+    fits = True
+    for i in order:
+        try:
+            row_diff._spans(c.native.layout, c.ncols, mv, at[i], 0)
+        except ValueError:
+            fits = False
+    nat, mod = c.native, native.binrows
+    assert mod is not None
+    if not fits:
+        with pytest.raises(DecodeError):
+            nat.finish(segments)
+        said = []
+        for two_pass in (False, True):  # the two-pass fill (images over 2 GiB) alike
+            with pytest.raises(ValueError) as exc:
+                mod.build(nat.layout, nat.modes, nat.ncols, segments, two_pass)
+            said.append(str(exc.value))
+        assert said[0] == said[1]
+        return
+    one, two = (mod.build(nat.layout, nat.modes, nat.ncols, segments, t) for t in (False, True))
+    assert one == two
+    arrays, _zeros = nat.finish(segments)
+    arrow_same(arrays, _py_columns(py, [images[i] for i in order]))

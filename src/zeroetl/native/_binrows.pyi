@@ -18,8 +18,15 @@ def image(
     pk: bytes,
 ) -> Any: ...
 def build(
-    layout: bytes, modes: bytes, ncols: int, segments: list[tuple[ReadableBuffer, bytes]]
+    layout: bytes,
+    modes: bytes,
+    ncols: int,
+    segments: list[tuple[ReadableBuffer, bytes]],
+    two_pass: bool = False,
 ) -> list[Any]: ...
 def changed(
     layout: bytes, ncols: int, buf: ReadableBuffer, before: bytes, after: bytes
+) -> bytes: ...
+def changed_many(
+    layout: bytes, ncols: int, segments: list[tuple[ReadableBuffer, bytes, bytes]]
 ) -> bytes: ...

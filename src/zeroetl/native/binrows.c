@@ -568,7 +568,7 @@ typedef struct {
     int64_t bytes, nulls;
     int ascii;
     PyObject *validity, *a, *b; /* FIXED: data; VAR: offsets, data; LIST: the list */
-    int64_t fill;
+    int64_t fill, cap; /* VAR: bytes of data written, and allocated (one_pass) */
     int64_t zeros; /* DATETIME/TIMESTAMP/DATE: zero dates made NULL; DEC: -1 out of range */
 } Col;
 
@@ -592,9 +592,229 @@ static int fixed_width(const uint8_t *lay, uint8_t mode) {
     return lay[1] == 3 ? 4 : lay[1];
 }
 
-/* build(layout, modes, ncols, segments) -> [column, ...]
+
+/* How one_pass reads and writes a column: its mode and layout folded into one step. */
+enum { OP_LIST, OP_C1, OP_C2, OP_C4, OP_C8, OP_I3S, OP_I3U, OP_VAR, OP_FIN };
+
+/* Where one_pass writes a column (into its Col's bytes objects). */
+typedef struct {
+    uint8_t *a, *v, *b; /* data or offsets; validity (NULL: none yet); VAR data */
+} Hot;
+
+/* Makes the validity of a column whose first NULL is at `row`: rows [0, row) valid. */
+static int validity_from(Col *c, Hot *h, Py_ssize_t n, Py_ssize_t row) {
+    if (!(c->validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8))) return -1;
+    uint8_t *v = h->v = (uint8_t *)PyBytes_AS_STRING(c->validity);
+    memset(v, 0, (size_t)(n + 7) / 8);
+    memset(v, 0xFF, (size_t)(row >> 3));
+    if (row & 7) v[row >> 3] = (uint8_t)((1u << (row & 7)) - 1);
+    return 0;
+}
+
+/* build()'s fill in one pass over the images (the two-pass fill below sizes every column
+ * first): every length is checked against its event before it is read, as there. A VAR
+ * column's data grows as it fills, up to `bound` (the segments' bytes from their first image
+ * on) unless offsets given twice need more. 0 when built; -1 on error; 1 when a VAR column
+ * passes 2 GiB (only offsets given more than once get there: `bound` is below 2 GiB), for the
+ * two-pass fill and its LIST fallback. The columns are left for the caller to free. */
+static int one_pass(const uint8_t *lay, uint8_t *modes, Py_ssize_t ncols, Py_ssize_t nseg,
+                    const Py_buffer *bufs, const Py_buffer *stv, Py_ssize_t n, int64_t bound,
+                    Col *cols) {
+    uint8_t *ops = PyMem_Malloc((size_t)ncols);
+    Hot *hot = PyMem_Calloc((size_t)ncols, sizeof(Hot));
+    int rc = -1;
+    if (!ops || !hot) { PyErr_NoMemory(); goto out; }
+    static const uint8_t copy_op[9] = {0, OP_C1, OP_C2, 0, OP_C4, 0, 0, 0, OP_C8};
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        Col *c = &cols[j];
+        const uint8_t *l = lay + 4 * j;
+        uint8_t m = modes[j];
+        if (m == M_LIST) {
+            ops[j] = OP_LIST;
+            if (!(c->a = PyList_New(n))) goto out;
+            continue;
+        }
+        if (m == M_VAR) {
+            ops[j] = OP_VAR;
+            c->cap = n * 8 < bound ? n * 8 : bound;
+            c->a = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+            c->b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)c->cap);
+            if (!c->a || !c->b) goto out;
+            hot[j].a = (uint8_t *)PyBytes_AS_STRING(c->a);
+            hot[j].b = (uint8_t *)PyBytes_AS_STRING(c->b);
+            memset(hot[j].a, 0, 4);
+            continue;
+        }
+        if (m >= M_DEC) { /* dates may become NULL while filled */
+            ops[j] = OP_FIN;
+            if (!(c->validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8))) goto out;
+            hot[j].v = (uint8_t *)PyBytes_AS_STRING(c->validity);
+            memset(hot[j].v, 0, (size_t)(n + 7) / 8);
+        } else if (l[0] == C_INT_S && l[1] == 3) {
+            ops[j] = OP_I3S;
+        } else if (l[0] == C_INT_U && l[1] == 3) {
+            ops[j] = OP_I3U;
+        } else {
+            ops[j] = copy_op[l[0] == C_FLOAT ? 4 : l[0] == C_DOUBLE ? 8 : l[1]];
+        }
+        size_t size = (size_t)(n * fixed_width(l, m));
+        if (!(c->a = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size))) goto out;
+        hot[j].a = (uint8_t *)PyBytes_AS_STRING(c->a);
+        memset(hot[j].a, 0, size);
+    }
+    Py_ssize_t nbl = (ncols + 7) / 8, row = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) {
+        const uint8_t *buf = bufs[s].buf, *lim = buf + bufs[s].len;
+        const int64_t *st = stv[s].buf;
+        for (Py_ssize_t r = 0; r < stv[s].len / 8; r++, row++) {
+            if (st[r] < 0 || st[r] > bufs[s].len) {
+                PyErr_SetString(PyExc_ValueError, "build: a row image lies outside its buffer");
+                goto out;
+            }
+            const uint8_t *p = buf + st[r], *nb = p;
+            if (lim - p < nbl) {
+                PyErr_Format(PyExc_ValueError, "row %zd: NULL bitmap runs past its event", row + 1);
+                goto out;
+            }
+            p += nbl;
+            uint8_t bit = (uint8_t)(1u << (row & 7));
+            for (Py_ssize_t j = 0; j < ncols; j++) {
+                Col *c = &cols[j];
+                Hot *h = &hot[j];
+                uint8_t op = ops[j];
+                if (nb[j >> 3] >> (j & 7) & 1) {
+                    c->nulls++;
+                    if (op == OP_LIST) {
+                        Py_INCREF(Py_None);
+                        PyList_SET_ITEM(c->a, row, Py_None);
+                    } else if (op != OP_FIN) {
+                        if (!h->v && validity_from(c, h, n, row) < 0) goto out;
+                        if (op == OP_VAR) ((int32_t *)h->a)[row + 1] = (int32_t)c->fill;
+                    }
+                    continue;
+                }
+                Py_ssize_t room = lim - p;
+                switch (op) {
+                case OP_C1:
+                    if (room < 1) goto past;
+                    h->a[row] = *p++;
+                    break;
+                case OP_C2:
+                    if (room < 2) goto past;
+                    memcpy(h->a + 2 * row, p, 2);
+                    p += 2;
+                    break;
+                case OP_C4:
+                    if (room < 4) goto past;
+                    memcpy(h->a + 4 * row, p, 4);
+                    p += 4;
+                    break;
+                case OP_C8:
+                    if (room < 8) goto past;
+                    memcpy(h->a + 8 * row, p, 8);
+                    p += 8;
+                    break;
+                case OP_I3S:
+                case OP_I3U: {
+                    if (room < 3) goto past;
+                    uint32_t x = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+                    if (op == OP_I3S && (x & 0x800000)) x |= 0xFF000000u;
+                    memcpy(h->a + 4 * row, &x, 4);
+                    p += 3;
+                    break;
+                }
+                case OP_VAR: {
+                    int w = lay[4 * j + 1];
+                    if (room < w) goto past;
+                    uint64_t len = w == 1 ? p[0] : le_u(p, w);
+                    if (len > (uint64_t)(room - w)) goto past;
+                    const uint8_t *v = p + w;
+                    p = v + len;
+                    int64_t need = c->fill + (int64_t)len;
+                    if (need > c->cap) {
+                        int64_t cap = c->cap * 2;
+                        if (need > INT32_MAX) { rc = 1; goto out; } /* images given twice */
+                        if (cap > bound) cap = bound; /* what the images hold, at most */
+                        if (cap < need) cap = need;
+                        if (_PyBytes_Resize(&c->b, (Py_ssize_t)cap) < 0) goto out;
+                        c->cap = cap;
+                        h->b = (uint8_t *)PyBytes_AS_STRING(c->b);
+                    }
+                    uint8_t *to = h->b + c->fill;
+                    if (len <= 16 && lim - v >= 16 && c->cap - c->fill >= 16)
+                        memcpy(to, v, 16); /* a fixed-size copy: its tail is written over */
+                    else
+                        memcpy(to, v, (size_t)len);
+                    c->fill = need;
+                    ((int32_t *)h->a)[row + 1] = (int32_t)need;
+                    if (c->ascii) c->ascii = is_ascii(v, (Py_ssize_t)len);
+                    break;
+                }
+                case OP_LIST: {
+                    const uint8_t *l = lay + 4 * j;
+                    Py_ssize_t skip, len = value_size(l, p, lim, &skip);
+                    if (len < 0) goto past;
+                    PyObject *o = value(l, p + skip, len);
+                    if (!o) goto out;
+                    PyList_SET_ITEM(c->a, row, o);
+                    p += skip + len;
+                    continue;
+                }
+                default: { /* OP_FIN: DECIMAL, dates and times, as the two-pass fill */
+                    const uint8_t *l = lay + 4 * j;
+                    Py_ssize_t skip, len = value_size(l, p, lim, &skip);
+                    if (len < 0) goto past;
+                    const uint8_t *v = p + skip;
+                    p += skip + len;
+                    uint8_t *out = h->a + row * fixed_width(l, modes[j]);
+                    int zero = 0;
+                    if (modes[j] == M_DEC) {
+                        __int128 d = decimal_value(v, l[1], l[2], l[3]);
+                        if (d >= pow10[l[2]] || d <= -pow10[l[2]]) c->zeros = -1;
+                        int64_t lo = (int64_t)d, hi = lo < 0 ? -1 : 0; /* |d| < 10**18 */
+                        memcpy(out, &lo, 8);
+                        memcpy(out + 8, &hi, 8);
+                    } else {
+                        int64_t t = temporal(modes[j], l, v, &zero);
+                        if (modes[j] == M_DATE) {
+                            int32_t d = (int32_t)t;
+                            memcpy(out, &d, 4);
+                        } else {
+                            memcpy(out, &t, 8);
+                        }
+                    }
+                    if (zero) {
+                        c->nulls++;
+                        c->zeros++;
+                    } else {
+                        h->v[row >> 3] |= bit;
+                    }
+                    continue;
+                }
+                }
+                if (h->v) h->v[row >> 3] |= bit;
+                continue;
+            past:
+                PyErr_Format(PyExc_ValueError, "row %zd: column %zd runs past its event",
+                             row + 1, j + 1);
+                goto out;
+            }
+        }
+    }
+    for (Py_ssize_t j = 0; j < ncols; j++)
+        if (ops[j] == OP_VAR && _PyBytes_Resize(&cols[j].b, (Py_ssize_t)cols[j].fill) < 0)
+            goto out;
+    rc = 0;
+out:
+    PyMem_Free(ops);
+    PyMem_Free(hot);
+    return rc;
+}
+
+/* build(layout, modes, ncols, segments[, two_pass]) -> [column, ...]
  *   `segments`: (buf, starts) pairs, `starts` the int64 offsets of row images in buf (from
- *   index()). Per column, by its mode: LIST a list of the walker's values; FIXED (ints, floats)
+ *   index()). Filled in one pass (one_pass), or in two where the images may pass 2 GiB or
+ *   `two_pass` asks for it (the tests: both fills give the same columns). Per column, by its mode: LIST a list of the walker's values; FIXED (ints, floats)
  *   (validity | None, data, null_count), the ints widened to 1/2/4/8 bytes; VAR (byte strings)
  *   (validity | None, int32 offsets, data, null_count, all_ascii), or a list when the column
  *   holds over 2 GiB; DEC, DATETIME, TIMESTAMP, DATE (validity | None, data, null_count, zeros):
@@ -606,13 +826,16 @@ static PyObject *build(PyObject *self, PyObject *args) {
     Py_buffer lv, mv;
     Py_ssize_t ncols;
     PyObject *segs;
-    if (!PyArg_ParseTuple(args, "y*y*nO!", &lv, &mv, &ncols, &PyList_Type, &segs)) return NULL;
+    int two = 0; /* the tests' switch: always the two-pass fill */
+    if (!PyArg_ParseTuple(args, "y*y*nO!|p", &lv, &mv, &ncols, &PyList_Type, &segs, &two))
+        return NULL;
     PyObject *result = NULL;
     Col *cols = NULL;
     Py_ssize_t nseg = PyList_GET_SIZE(segs), n = 0;
     Py_buffer *bufs = PyMem_Calloc((size_t)nseg + 1, sizeof(Py_buffer));
     Py_buffer *stv = PyMem_Calloc((size_t)nseg + 1, sizeof(Py_buffer));
     Py_ssize_t got = 0;
+    int64_t bound = 0;
     const uint8_t *lay = (const uint8_t *)lv.buf;
     uint8_t *modes = NULL;
     if (!bufs || !stv) { PyErr_NoMemory(); goto done; }
@@ -658,10 +881,30 @@ static PyObject *build(PyObject *self, PyObject *args) {
             goto done;
         }
         n += stv[got].len / 8;
+        /* the bytes its images may hold: from its first image to the end of its buffer */
+        const int64_t *st = stv[got].buf;
+        int64_t first = bufs[got].len;
+        for (Py_ssize_t r = 0; r < stv[got].len / 8; r++)
+            if (st[r] >= 0 && st[r] < first) first = st[r];
+        bound += bufs[got].len - first;
+    }
+    if (bound <= INT32_MAX && !two) {
+        int one = one_pass(lay, modes, ncols, nseg, bufs, stv, n, bound, cols);
+        if (one < 0) goto done;
+        if (one == 0) goto built;
+        for (Py_ssize_t j = 0; j < ncols; j++) { /* start again, in two passes */
+            Col *c = &cols[j];
+            Py_CLEAR(c->validity);
+            Py_CLEAR(c->a);
+            Py_CLEAR(c->b);
+            memset(c, 0, sizeof *c);
+            c->ascii = 1;
+        }
     }
     Py_ssize_t nbl = (ncols + 7) / 8;
 
-    /* Pass 1: NULL counts, string sizes; every image bounds-checked. */
+    /* Two passes over more than 2 GiB of images (a column may then need the LIST fallback).
+     * Pass 1: NULL counts, string sizes; every image bounds-checked. */
     Py_ssize_t row = 0;
     for (Py_ssize_t s = 0; s < nseg; s++) {
         const uint8_t *buf = bufs[s].buf, *lim = buf + bufs[s].len;
@@ -801,6 +1044,7 @@ static PyObject *build(PyObject *self, PyObject *args) {
         }
     }
 
+built:
     result = PyList_New(ncols);
     if (!result) goto done;
     for (Py_ssize_t j = 0; j < ncols; j++) {
@@ -870,6 +1114,29 @@ static int image_spans(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *buf,
  *   value differs, byte for byte or in NULL-ness. Equal bytes finish into equal values, so an
  *   unset bit means unchanged; a set bit may be a change the warehouse could not see (a
  *   superset, which is what its reader needs). Every image is bounds-checked as walk() does. */
+/* The bitmaps of `rows` updates (their offsets at sb/ab) of one buffer into `bits` (zeroed);
+ * `spans`: 4 * ncols scratch. 0, or -1 with ValueError as walk() raises it. */
+static int changed_rows(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *buf, Py_ssize_t len,
+                        const uint8_t *sb, const uint8_t *ab, Py_ssize_t rows, uint8_t *bits,
+                        Py_ssize_t *spans) {
+    Py_ssize_t width = (ncols + 7) / 8;
+    Py_ssize_t *ob = spans, *nb = spans + ncols, *oa = spans + 2 * ncols, *na = spans + 3 * ncols;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        int64_t b, a;
+        memcpy(&b, sb + 8 * r, 8);
+        memcpy(&a, ab + 8 * r, 8);
+        if (image_spans(lay, ncols, buf, len, b, 2 * r, ob, nb) < 0
+            || image_spans(lay, ncols, buf, len, a, 2 * r + 1, oa, na) < 0)
+            return -1;
+        uint8_t *row = bits + r * width;
+        for (Py_ssize_t j = 0; j < ncols; j++) {
+            if (nb[j] != na[j] || (nb[j] > 0 && memcmp(buf + ob[j], buf + oa[j], (size_t)nb[j])))
+                row[j >> 3] |= (uint8_t)(1u << (j & 7));
+        }
+    }
+    return 0;
+}
+
 static PyObject *changed(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer lv, bv, sv, av;
@@ -877,7 +1144,7 @@ static PyObject *changed(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*ny*y*y*", &lv, &ncols, &bv, &sv, &av)) return NULL;
     PyObject *out = NULL;
     Py_ssize_t *spans = NULL;
-    const uint8_t *lay = (const uint8_t *)lv.buf, *buf = (const uint8_t *)bv.buf;
+    const uint8_t *lay = (const uint8_t *)lv.buf;
     if (ncols <= 0 || lv.len != ncols * 4 || sv.len % 8 || av.len != sv.len) {
         PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
         goto done;
@@ -893,22 +1160,8 @@ static PyObject *changed(PyObject *self, PyObject *args) {
     }
     uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
     memset(bits, 0, (size_t)(rows * width));
-    Py_ssize_t *ob = spans, *nb = spans + ncols, *oa = spans + 2 * ncols, *na = spans + 3 * ncols;
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        int64_t b, a;
-        memcpy(&b, (const uint8_t *)sv.buf + 8 * r, 8);
-        memcpy(&a, (const uint8_t *)av.buf + 8 * r, 8);
-        if (image_spans(lay, ncols, buf, bv.len, b, 2 * r, ob, nb) < 0
-            || image_spans(lay, ncols, buf, bv.len, a, 2 * r + 1, oa, na) < 0) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        uint8_t *row = bits + r * width;
-        for (Py_ssize_t j = 0; j < ncols; j++) {
-            if (nb[j] != na[j] || (nb[j] > 0 && memcmp(buf + ob[j], buf + oa[j], (size_t)nb[j])))
-                row[j >> 3] |= (uint8_t)(1u << (j & 7));
-        }
-    }
+    if (changed_rows(lay, ncols, bv.buf, bv.len, sv.buf, av.buf, rows, bits, spans) < 0)
+        Py_CLEAR(out);
 done:
     PyMem_Free(spans);
     PyBuffer_Release(&lv);
@@ -918,12 +1171,100 @@ done:
     return out;
 }
 
+/* changed_many(layout, ncols, segments) -> bytes
+ *   changed() of every (buf, before, after) of `segments`, its bitmaps one after the other:
+ *   one call for a batch's updates (a 500-column row fills a rows event: a call per event cost
+ *   as much as the comparing). Raises what the first failing changed() call would raise. The
+ *   Python twin: row_diff.changed_segments. */
+static PyObject *changed_many(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer lv;
+    Py_ssize_t ncols;
+    PyObject *segs;
+    if (!PyArg_ParseTuple(args, "y*nO!", &lv, &ncols, &PyList_Type, &segs)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t *spans = NULL;
+    const uint8_t *lay = (const uint8_t *)lv.buf;
+    Py_ssize_t nseg = PyList_GET_SIZE(segs), width = (ncols + 7) / 8, rows = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) { /* the size of the result: the offsets given */
+        PyObject *t = PyList_GET_ITEM(segs, s);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) {
+            PyErr_SetString(PyExc_TypeError, "changed_many: segments are (buf, before, after)");
+            goto done;
+        }
+        Py_buffer sv;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 1), &sv, PyBUF_SIMPLE) < 0) goto done;
+        rows += sv.len / 8;
+        PyBuffer_Release(&sv);
+    }
+    if (ncols <= 0 || lv.len != ncols * 4) {
+        PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
+        goto done;
+    }
+    if (check_layout(lay, ncols) < 0) goto done;
+    spans = PyMem_Malloc(4 * (size_t)ncols * sizeof(Py_ssize_t));
+    out = PyBytes_FromStringAndSize(NULL, rows * width);
+    if (!spans || !out) {
+        Py_CLEAR(out);
+        if (!spans) PyErr_NoMemory();
+        goto done;
+    }
+    uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
+    memset(bits, 0, (size_t)(rows * width));
+    Py_ssize_t at = 0;
+    for (Py_ssize_t s = 0; s < nseg; s++) {
+        PyObject *t = PyList_GET_ITEM(segs, s);
+        Py_buffer bv, sv, av;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 0), &bv, PyBUF_SIMPLE) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 1), &sv, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&bv);
+            Py_CLEAR(out);
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(t, 2), &av, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&bv);
+            PyBuffer_Release(&sv);
+            Py_CLEAR(out);
+            goto done;
+        }
+        int rc = 0;
+        Py_ssize_t n = sv.len / 8;
+        if (sv.len % 8 || av.len != sv.len || at + n > rows) {
+            PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
+            rc = -1;
+        } else {
+            rc = changed_rows(lay, ncols, bv.buf, bv.len, sv.buf, av.buf, n, bits + at * width,
+                              spans);
+        }
+        PyBuffer_Release(&bv);
+        PyBuffer_Release(&sv);
+        PyBuffer_Release(&av);
+        if (rc < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        at += n;
+    }
+    if (at != rows) { /* offsets that changed while we read them */
+        PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
+        Py_CLEAR(out);
+    }
+done:
+    PyMem_Free(spans);
+    PyBuffer_Release(&lv);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Walk row images into a flat list of finisher-ready values."},
     {"index", index_, METH_VARARGS, "Check row images; their offsets and moved keys."},
     {"image", image_, METH_VARARGS, "index() of one rows event made into a RowsImage."},
     {"build", build, METH_VARARGS, "Row images of many events -> Arrow-ready column buffers."},
     {"changed", changed, METH_VARARGS, "Which columns each update's two row images differ in."},
+    {"changed_many", changed_many, METH_VARARGS, "changed() of many (buf, before, after) at once."},
     {NULL, NULL, 0, NULL},
 };
 

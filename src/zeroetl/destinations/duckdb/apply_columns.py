@@ -216,5 +216,8 @@ def split_changes(
     for j in order:
         rows = last_rows[which == j]
         cols = tuple(names[i] for i in np.flatnonzero(sets[j]))
-        groups.append((cols, changes.take(pa.array(rows)).select([*keys, *cols])))
+        # the columns first: a take of the whole row copies every value of the row
+        groups.append((cols, changes.select([*keys, *cols]).take(pa.array(rows))))
+    if not whole.any():  # only UPDATEs of some columns: no value of the slice copied
+        return changes.slice(0, 0), groups
     return changes.filter(pa.array(whole)), groups

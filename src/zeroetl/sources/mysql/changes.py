@@ -97,8 +97,7 @@ class _Gathered:
         chunks: list[pa.Array] = []
         try:
             if dec.native is not None:  # the images' bytes compared in C, no value built
-                native = dec.native
-                bits = b"".join(native.changed(*seg) for seg in self.before_segments)
+                bits = dec.native.changed_all(self.before_segments)
                 kind = row_diff.bitmap_type(dec.ncols)
                 chunks.append(pa.Array.from_buffers(kind, len(at), [None, pa.py_buffer(bits)]))
             else:

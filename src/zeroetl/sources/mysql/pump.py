@@ -21,11 +21,19 @@ import threading
 import time
 
 from zeroetl.errors import SourceUnavailable
-from zeroetl.sources.mysql.stream import ChangeStream
+from zeroetl.sources.mysql.stream import ChangeStream, RowsItem
 
 END = object()  # the reader's last object: nothing follows
 GROUP = 64  # items per hand-over at most
-MAXSIZE = 8  # lists in the queue at most: with GROUP, 512 items (it was 256 single items)
+MAXSIZE = 8  # lists the queue always takes: with GROUP, 512 items (it was 256 single items)
+# ... and more, up to MAX_LISTS, while the rows events they hold total under QUEUE_BYTES: a
+# 500-column row fills a rows event of its own, and 512 of them are less than the writer
+# gathers while DuckDB applies a batch (the reader then waited for room, and the writer for
+# the reader: 0.65 of 5.5 s, bench/cdc_shapes_bench.py "wide"). Large rows keep the 8 lists.
+# The writer's wait for the reader, 100k changes (cProfile): 0.66 s with 8 lists, 0.57 s with
+# 8 MiB, 0.20 s with 16 MiB (peak RSS +10-16 MB), ~0.02 s with 64 lists (up to 28 MiB).
+MAX_LISTS = 64
+QUEUE_BYTES = 16 << 20
 
 
 def settle_heap() -> None:
@@ -80,9 +88,15 @@ class Pump:
     def __init__(self, stream: ChangeStream, maxsize: int = MAXSIZE) -> None:
         self.stream = stream
         maybe_resettle(START_RESETTLE_S)
-        self._q: queue.Queue[list[object]] = queue.Queue(maxsize=maxsize)
+        # Unbounded itself: `_room` bounds it (lists and their rows events' bytes).
+        self._q: queue.Queue[tuple[list[object], int]] = queue.Queue()
+        self._maxsize = maxsize
+        self._room = threading.Condition()
+        self._lists = 0  # handed over and not yet taken, and their rows events' bytes
+        self._bytes = 0
         self._stop = threading.Event()
         self._out: list[object] = []  # reader side: items not yet handed over
+        self._out_bytes = 0  # ... and their rows events' bytes
         reader = getattr(stream, "reader", None)
         self._reader = reader
         if reader is not None:
@@ -90,29 +104,41 @@ class Pump:
         self._thread = threading.Thread(target=self._run, name="binlog-reader", daemon=True)
         self._thread.start()
 
-    def _put(self, objs: list[object]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(objs, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _full(self) -> bool:
+        lists = self._lists
+        return lists >= self._maxsize and (lists >= MAX_LISTS or self._bytes >= QUEUE_BYTES)
+
+    def _put(self, objs: list[object], nbytes: int) -> bool:
+        with self._room:
+            while self._full():
+                if self._stop.is_set():
+                    return False
+                self._room.wait(0.2)
+            if self._stop.is_set():
+                return False
+            self._lists += 1
+            self._bytes += nbytes
+        self._q.put((objs, nbytes))
+        return True
 
     def _flush(self) -> None:
         """Reader thread: hand over what is gathered (before waiting for the source)."""
         if self._out:
-            out, self._out = self._out, []
-            self._put(out)
+            out, nbytes = self._out, self._out_bytes
+            self._out, self._out_bytes = [], 0
+            self._put(out, nbytes)
 
     def _run(self) -> None:
         try:
             for item in self.stream.items():
                 out = self._out  # _flush (called inside items()) may have replaced it
                 out.append(item)
+                if type(item) is RowsItem:
+                    self._out_bytes += item.image.nbytes
                 if len(out) >= GROUP:
-                    self._out = []
-                    if not self._put(out):
+                    nbytes = self._out_bytes
+                    self._out, self._out_bytes = [], 0
+                    if not self._put(out, nbytes):
                         return
                     maybe_resettle()
             self._out.append(SourceUnavailable("binlog stream ended"))
@@ -132,9 +158,14 @@ class Pump:
         """The next list of items handed over, None on timeout. Its last objects may be the
         reader's exception and `END` (see `check`): the caller goes through the list in order."""
         try:
-            return self._q.get(timeout=timeout) if timeout > 0 else self._q.get_nowait()
+            objs, nbytes = self._q.get(timeout=timeout) if timeout > 0 else self._q.get_nowait()
         except queue.Empty:
             return None
+        with self._room:
+            self._lists -= 1
+            self._bytes -= nbytes
+            self._room.notify()
+        return objs
 
     @staticmethod
     def check(obj: object) -> None:
@@ -149,8 +180,11 @@ class Pump:
         self._stop.set()
         with contextlib.suppress(Exception):
             self.stream.close()
-        # Drain so a reader blocked on a full queue can notice the stop flag.
+        # Drain, and wake a reader waiting for room: it notices the stop flag.
         with contextlib.suppress(queue.Empty):
             while True:
                 self._q.get_nowait()
+        with self._room:
+            self._lists = self._bytes = 0
+            self._room.notify_all()
         self._thread.join(timeout=5)

@@ -125,3 +125,11 @@ def changed_images(layout: bytes, ncols: int, buf: Any, before: bytes, after: by
                 row[j >> 3] |= 1 << (j & 7)
         out += row
     return bytes(out)
+
+
+def changed_segments(layout: bytes, ncols: int, segments: list[tuple[Any, bytes, bytes]]) -> bytes:
+    """The Python twin of binrows.changed_many: `changed_images` of every (buf, before, after)
+    of `segments`, their bitmaps one after the other."""
+    if ncols <= 0 or len(layout) != 4 * ncols:
+        raise ValueError("changed: bad layout, column count or offsets")
+    return b"".join(changed_images(layout, ncols, *seg) for seg in segments)

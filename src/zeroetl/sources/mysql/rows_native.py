@@ -145,6 +145,18 @@ class NativeRows:
         except ValueError as e:
             raise DecodeError(f"malformed row image for {self.name}: {e}") from e
 
+    def changed_all(self, segments: list[tuple[Any, bytes, bytes]]) -> bytes:
+        """`changed` of every (buf, before, after) of `segments` in one call, the bitmaps one
+        after the other (binrows.changed_many; Python twin: row_diff.changed_segments; a build
+        without it calls `changed` per segment)."""
+        many = getattr(self.mod, "changed_many", None)
+        try:
+            if many is None:
+                return b"".join(self.mod.changed(self.layout, self.ncols, *s) for s in segments)
+            return many(self.layout, self.ncols, segments)  # type: ignore[no-any-return]
+        except ValueError as e:
+            raise DecodeError(f"malformed row image for {self.name}: {e}") from e
+
     def walk(self, buf: Any, pos: int) -> list[Any]:
         """The flat list of finisher inputs (before `conv`) of an event, row after row."""
         return self.mod.walk(self.layout, self.ncols, buf, pos)[0]  # type: ignore[no-any-return]
