@@ -593,6 +593,50 @@ static int fixed_width(const uint8_t *lay, uint8_t mode) {
 }
 
 
+/* A DECIMAL, date or time value `v` finished into its fixed-width slot `out` (both fills use
+ * this); returns 1 for a zero date (NULL). A DECIMAL with more digits than its precision (a
+ * corrupt image) sets *overflow. */
+static int finish_fixed(const uint8_t *l, uint8_t mode, const uint8_t *v, uint8_t *out,
+                        int *overflow) {
+    int zero = 0;
+    if (mode == M_DEC) {
+        __int128 d = decimal_value(v, l[1], l[2], l[3]);
+        if (d >= pow10[l[2]] || d <= -pow10[l[2]]) *overflow = 1;
+        int64_t lo = (int64_t)d, hi = lo < 0 ? -1 : 0; /* |d| < 10**18 */
+        memcpy(out, &lo, 8);
+        memcpy(out + 8, &hi, 8);
+    } else {
+        int64_t t = temporal(mode, l, v, &zero);
+        if (mode == M_DATE) {
+            int32_t d = (int32_t)t;
+            memcpy(out, &d, 4);
+        } else {
+            memcpy(out, &t, 8);
+        }
+    }
+    return zero;
+}
+
+
+/* Image r of a segment (`buf`, its starts `st`): its NULL bitmap in *nb and its first value
+ * returned; NULL with ValueError set when it lies outside its buffer or its bitmap runs past
+ * it (both fills check every image this way). */
+static const uint8_t *image_start(const Py_buffer *buf, const int64_t *st, Py_ssize_t r,
+                                  Py_ssize_t nbl, Py_ssize_t row, const uint8_t **nb) {
+    if (st[r] < 0 || st[r] > buf->len) {
+        PyErr_SetString(PyExc_ValueError, "build: a row image lies outside its buffer");
+        return NULL;
+    }
+    const uint8_t *p = (const uint8_t *)buf->buf + st[r];
+    if ((const uint8_t *)buf->buf + buf->len - p < nbl) {
+        PyErr_Format(PyExc_ValueError, "row %zd: NULL bitmap runs past its event", row + 1);
+        return NULL;
+    }
+    *nb = p;
+    return p + nbl;
+}
+
+
 /* How one_pass reads and writes a column: its mode and layout folded into one step. */
 enum { OP_LIST, OP_C1, OP_C2, OP_C4, OP_C8, OP_I3S, OP_I3U, OP_VAR, OP_FIN };
 
@@ -667,16 +711,8 @@ static int one_pass(const uint8_t *lay, uint8_t *modes, Py_ssize_t ncols, Py_ssi
         const uint8_t *buf = bufs[s].buf, *lim = buf + bufs[s].len;
         const int64_t *st = stv[s].buf;
         for (Py_ssize_t r = 0; r < stv[s].len / 8; r++, row++) {
-            if (st[r] < 0 || st[r] > bufs[s].len) {
-                PyErr_SetString(PyExc_ValueError, "build: a row image lies outside its buffer");
-                goto out;
-            }
-            const uint8_t *p = buf + st[r], *nb = p;
-            if (lim - p < nbl) {
-                PyErr_Format(PyExc_ValueError, "row %zd: NULL bitmap runs past its event", row + 1);
-                goto out;
-            }
-            p += nbl;
+            const uint8_t *nb, *p = image_start(&bufs[s], st, r, nbl, row, &nb);
+            if (!p) goto out;
             uint8_t bit = (uint8_t)(1u << (row & 7));
             for (Py_ssize_t j = 0; j < ncols; j++) {
                 Col *c = &cols[j];
@@ -767,22 +803,9 @@ static int one_pass(const uint8_t *lay, uint8_t *modes, Py_ssize_t ncols, Py_ssi
                     const uint8_t *v = p + skip;
                     p += skip + len;
                     uint8_t *out = h->a + row * fixed_width(l, modes[j]);
-                    int zero = 0;
-                    if (modes[j] == M_DEC) {
-                        __int128 d = decimal_value(v, l[1], l[2], l[3]);
-                        if (d >= pow10[l[2]] || d <= -pow10[l[2]]) c->zeros = -1;
-                        int64_t lo = (int64_t)d, hi = lo < 0 ? -1 : 0; /* |d| < 10**18 */
-                        memcpy(out, &lo, 8);
-                        memcpy(out + 8, &hi, 8);
-                    } else {
-                        int64_t t = temporal(modes[j], l, v, &zero);
-                        if (modes[j] == M_DATE) {
-                            int32_t d = (int32_t)t;
-                            memcpy(out, &d, 4);
-                        } else {
-                            memcpy(out, &t, 8);
-                        }
-                    }
+                    int overflow = 0;
+                    int zero = finish_fixed(l, modes[j], v, out, &overflow);
+                    if (overflow) c->zeros = -1;
                     if (zero) {
                         c->nulls++;
                         c->zeros++;
@@ -910,16 +933,8 @@ static PyObject *build(PyObject *self, PyObject *args) {
         const uint8_t *buf = bufs[s].buf, *lim = buf + bufs[s].len;
         const int64_t *st = stv[s].buf;
         for (Py_ssize_t r = 0; r < stv[s].len / 8; r++, row++) {
-            if (st[r] < 0 || st[r] > bufs[s].len) {
-                PyErr_SetString(PyExc_ValueError, "build: a row image lies outside its buffer");
-                goto done;
-            }
-            const uint8_t *p = buf + st[r], *nb = p;
-            if (lim - p < nbl) {
-                PyErr_Format(PyExc_ValueError, "row %zd: NULL bitmap runs past its event", row + 1);
-                goto done;
-            }
-            p += nbl;
+            const uint8_t *nb, *p = image_start(&bufs[s], st, r, nbl, row, &nb);
+            if (!p) goto done;
             for (Py_ssize_t j = 0; j < ncols; j++) {
                 if (nb[j >> 3] >> (j & 7) & 1) { cols[j].nulls++; continue; }
                 Py_ssize_t skip, len = value_size(lay + 4 * j, p, lim, &skip);
@@ -988,22 +1003,9 @@ static PyObject *build(PyObject *self, PyObject *args) {
                     Py_ssize_t skip, len = value_size(l, p, lim, &skip);
                     uint8_t *out = (uint8_t *)PyBytes_AS_STRING(c->a)
                                    + row * fixed_width(l, modes[j]);
-                    int zero = 0;
-                    if (modes[j] == M_DEC) {
-                        __int128 v = decimal_value(p, l[1], l[2], l[3]);
-                        if (v >= pow10[l[2]] || v <= -pow10[l[2]]) c->zeros = -1;
-                        int64_t lo = (int64_t)v, hi = lo < 0 ? -1 : 0; /* |v| < 10**18 */
-                        memcpy(out, &lo, 8);
-                        memcpy(out + 8, &hi, 8);
-                    } else {
-                        int64_t v = temporal(modes[j], l, p, &zero);
-                        if (modes[j] == M_DATE) {
-                            int32_t d = (int32_t)v;
-                            memcpy(out, &d, 4);
-                        } else {
-                            memcpy(out, &v, 8);
-                        }
-                    }
+                    int overflow = 0;
+                    int zero = finish_fixed(l, modes[j], p, out, &overflow);
+                    if (overflow) c->zeros = -1;
                     if (zero) {
                         c->nulls++;
                         c->zeros++;
