@@ -156,6 +156,34 @@ def _corpus_over_the_wire(serve: Serve, mariadb) -> None:  # type: ignore[no-unt
                 want = _norm([tuple(r) for r in cur.fetchall()])
             if got != want:
                 mismatched.append((title, got[:2], want[:2]))
+        # Top N over joins (server/sql/topn_join.py), with bound parameters and through a
+        # server-side cursor: the threshold form's answer, or the query's where it comes short
+        joins = [
+            ("select s.salesid, l.listtime from demodb.sales s join demodb.listing l"
+             " on s.listid = l.listid where s.qtysold >= %s order by s.salesid desc limit 7",
+             "select s.salesid, l.listtime from sales s join listing l on s.listid = l.listid"
+             " where s.qtysold >= %s order by s.salesid desc limit 7", [2]),
+            ("select s.salesid, s.saletime, e.eventname from demodb.sales s left join"
+             " demodb.event e on s.eventid = e.eventid where e.eventid %% 3 = %s"
+             " order by s.saletime desc, s.salesid limit 9 offset 3",
+             "select s.salesid, s.saletime, e.eventname from sales s left join event e"
+             " on s.eventid = e.eventid where e.eventid %% 3 = %s"
+             " order by s.saletime desc, s.salesid limit 9 offset 3", [1]),
+            ("select s.salesid + %s, l.listtime from demodb.sales s join demodb.listing l"
+             " on s.listid = l.listid order by s.salesid limit 5",
+             "select s.salesid + %s, l.listtime from sales s join listing l"
+             " on s.listid = l.listid order by s.salesid limit 5", [1000]),
+        ]  # fmt: skip
+        for i, (ours, theirs, params) in enumerate(joins):
+            with db.transaction(), db.cursor(name=f"topn_join_{i}") as named:
+                named.execute(ours, params)
+                got = _norm([tuple(r) for r in named.fetchall()])
+            with src.cursor() as cur:
+                cur.execute(theirs, params)
+                want = _norm([tuple(r) for r in cur.fetchall()])
+            assert len(want) == len(got) > 0
+            if got != want or _norm([tuple(r) for r in db.execute(ours, params)]) != want:
+                mismatched.append((ours, got[:2], want[:2]))
     src.close()
     assert not mismatched, mismatched
 
