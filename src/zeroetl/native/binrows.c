@@ -1139,6 +1139,28 @@ static int changed_rows(const uint8_t *lay, Py_ssize_t ncols, const uint8_t *buf
     return 0;
 }
 
+/* What changed() and changed_many() answer into: `rows` zeroed bitmaps of (ncols + 7) / 8 bytes,
+ * with the scratch both compare with in *spans (4 * ncols). NULL with an exception set when the
+ * layout or column count is bad or memory is short (*spans may then need freeing). */
+static PyObject *changed_out(const uint8_t *lay, Py_ssize_t lay_len, Py_ssize_t ncols,
+                             Py_ssize_t rows, Py_ssize_t **spans) {
+    if (ncols <= 0 || lay_len != ncols * 4) {
+        PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
+        return NULL;
+    }
+    if (check_layout(lay, ncols) < 0) return NULL;
+    Py_ssize_t width = (ncols + 7) / 8;
+    *spans = PyMem_Malloc(4 * (size_t)ncols * sizeof(Py_ssize_t));
+    PyObject *out = PyBytes_FromStringAndSize(NULL, rows * width);
+    if (!*spans || !out) {
+        Py_XDECREF(out);
+        if (!*spans) PyErr_NoMemory();
+        return NULL;
+    }
+    memset(PyBytes_AS_STRING(out), 0, (size_t)(rows * width));
+    return out;
+}
+
 static PyObject *changed(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer lv, bv, sv, av;
@@ -1147,21 +1169,13 @@ static PyObject *changed(PyObject *self, PyObject *args) {
     PyObject *out = NULL;
     Py_ssize_t *spans = NULL;
     const uint8_t *lay = (const uint8_t *)lv.buf;
-    if (ncols <= 0 || lv.len != ncols * 4 || sv.len % 8 || av.len != sv.len) {
+    if (sv.len % 8 || av.len != sv.len) {
         PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
         goto done;
     }
-    if (check_layout(lay, ncols) < 0) goto done;
-    Py_ssize_t rows = sv.len / 8, width = (ncols + 7) / 8;
-    spans = PyMem_Malloc(4 * (size_t)ncols * sizeof(Py_ssize_t));
-    out = PyBytes_FromStringAndSize(NULL, rows * width);
-    if (!spans || !out) {
-        Py_CLEAR(out);
-        if (!spans) PyErr_NoMemory();
-        goto done;
-    }
+    Py_ssize_t rows = sv.len / 8;
+    if (!(out = changed_out(lay, lv.len, ncols, rows, &spans))) goto done;
     uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
-    memset(bits, 0, (size_t)(rows * width));
     if (changed_rows(lay, ncols, bv.buf, bv.len, sv.buf, av.buf, rows, bits, spans) < 0)
         Py_CLEAR(out);
 done:
@@ -1199,20 +1213,8 @@ static PyObject *changed_many(PyObject *self, PyObject *args) {
         rows += sv.len / 8;
         PyBuffer_Release(&sv);
     }
-    if (ncols <= 0 || lv.len != ncols * 4) {
-        PyErr_SetString(PyExc_ValueError, "changed: bad layout, column count or offsets");
-        goto done;
-    }
-    if (check_layout(lay, ncols) < 0) goto done;
-    spans = PyMem_Malloc(4 * (size_t)ncols * sizeof(Py_ssize_t));
-    out = PyBytes_FromStringAndSize(NULL, rows * width);
-    if (!spans || !out) {
-        Py_CLEAR(out);
-        if (!spans) PyErr_NoMemory();
-        goto done;
-    }
+    if (!(out = changed_out(lay, lv.len, ncols, rows, &spans))) goto done;
     uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
-    memset(bits, 0, (size_t)(rows * width));
     Py_ssize_t at = 0;
     for (Py_ssize_t s = 0; s < nseg; s++) {
         PyObject *t = PyList_GET_ITEM(segs, s);
